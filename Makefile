@@ -1,0 +1,120 @@
+# survey-operator: kubebuilder-style Makefile. `make help` lists the targets.
+
+IMG ?= survey-operator:dev
+KUBECTL ?= kubectl
+CONTAINER_TOOL ?= docker
+
+# Tools, pinned, installed into ./bin by `go install`.
+LOCALBIN ?= $(shell pwd)/bin
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.3
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+
+# Kubernetes binaries for envtest, built from the Go module proxy and cached outside the repo.
+K8S_VERSION ?= 1.37.2
+ETCD_VERSION ?= 3.6.16
+export K8S_VERSION ETCD_VERSION
+
+GO_TEST_FLAGS ?=
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs and RBAC from the markers in api/ and controllers/.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate deep-copy code from the markers in api/.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: envtest
+envtest: ## Build (once, cached) kube-apiserver, etcd and kubectl for envtest.
+	@hack/envtest-assets.sh >/dev/null
+
+.PHONY: test
+test: manifests generate fmt vet envtest ## Run all tests: unit tests and the envtest suites against a real kube-apiserver.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... $(GO_TEST_FLAGS)
+
+.PHONY: bench
+bench: ## Run the Go benchmarks.
+	go test -run '^$$' -bench . -benchmem ./internal/...
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the binaries into ./bin.
+	CGO_ENABLED=0 go build -o $(LOCALBIN)/ ./cmd/...
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the manager on this machine against the cluster of the current kubeconfig.
+	go run ./cmd/manager
+
+.PHONY: docker-build
+docker-build: ## Build the container image with a container engine (not available on the CI machines).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+##@ Deployment
+
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
+
+.PHONY: install
+install: manifests kustomize ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Remove the CRDs from the cluster (ignore-not-found=true to ignore missing ones).
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator to the cluster of the current kubeconfig.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator from the cluster.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into ./bin.
+$(CONTROLLER_GEN): | $(LOCALBIN)
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Install kustomize into ./bin.
+$(KUSTOMIZE): | $(LOCALBIN)
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+# go-install-tool installs a Go tool at a pinned version under a versioned name.
+# $1 target path with version, $2 package, $3 version
+define go-install-tool
+@set -e; \
+echo "installing $(2)@$(3)"; \
+rm -f $(1) || true; \
+GOBIN=$(LOCALBIN) go install $(2)@$(3); \
+mv $(LOCALBIN)/$$(basename $(2) | sed 's/^v[0-9]*$$/kustomize/') $(1)
+endef

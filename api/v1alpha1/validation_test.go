@@ -1,0 +1,289 @@
+package v1alpha1_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strings"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/surveyops/survey-operator/internal/testenv"
+)
+
+// invalid is one object the apiserver must refuse: a JSON merge patch (written as YAML) on a
+// minimal valid object, and what the error must say: the field, and the gist of the message.
+type invalid struct {
+	followUp bool
+	patch    string
+	field    string
+	message  string
+}
+
+func (c invalid) object(name string) *unstructured.Unstructured {
+	base := minimalCampaign(name)
+	if c.followUp {
+		base = minimalFollowUp(name)
+	}
+	patch, err := yaml.YAMLToJSON([]byte(c.patch))
+	Expect(err).NotTo(HaveOccurred())
+	doc, err := json.Marshal(base.Object)
+	Expect(err).NotTo(HaveOccurred())
+	merged, err := jsonpatch.MergePatch(doc, patch)
+	Expect(err).NotTo(HaveOccurred())
+	obj := &unstructured.Unstructured{}
+	Expect(json.Unmarshal(merged, &obj.Object)).To(Succeed())
+	return obj
+}
+
+var invalidObjects = []TableEntry{
+	// The questionnaire.
+	Entry("a question id that is not a DNS label", invalid{
+		patch: `spec: {survey: {questions: [{id: Over_All, kind: CSAT, text: Q}]}}`,
+		field: "spec.survey.questions[0].id", message: "should match"}),
+	Entry("two questions with the same id", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q}, {id: overall, kind: NPS, text: R}]}}`,
+		field: "spec.survey.questions[1]", message: "Duplicate value"}),
+	Entry("an unknown question kind", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: Stars, text: Q}]}}`,
+		field: "spec.survey.questions[0].kind", message: "Unsupported value"}),
+	Entry("no questions", invalid{
+		patch: `spec: {survey: {questions: []}}`,
+		field: "spec.survey.questions", message: "at least 1"}),
+	Entry("a title over 200 characters", invalid{
+		patch: `spec: {survey: {title: ` + strings.Repeat("x", 201) + `}}`,
+		field: "spec.survey.title", message: "Too long"}),
+	Entry("a primaryQuestion that names no question", invalid{
+		patch: `spec: {survey: {primaryQuestion: nps}}`,
+		field: "spec.survey.primaryQuestion", message: "must name a question"}),
+	Entry("a Text question as primaryQuestion", invalid{
+		patch: `spec: {survey: {primaryQuestion: why, questions: [{id: overall, kind: CSAT, text: Q}, {id: why, kind: Text, text: "Why?"}]}}`,
+		field: "spec.survey.primaryQuestion", message: "not Choice or Text"}),
+	Entry("scale labels that do not match the scale's width", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: Rating, text: Q, scale: {min: 1, max: 5, labels: [a, b, c, d]}}]}}`,
+		field: "spec.survey.questions[0].scale.labels", message: "one label per point"}),
+	Entry("a scale whose max is not above its min", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: Rating, text: Q, scale: {min: 1, max: 1, labels: [a]}}]}}`,
+		field: "spec.survey.questions[0].scale", message: "greater than scale.min"}),
+	Entry("a scale min of 2", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: Rating, text: Q, scale: {min: 2, max: 5, labels: [a, b, c, d]}}]}}`,
+		field: "spec.survey.questions[0].scale.min", message: "less than or equal to 1"}),
+	Entry("a positive count as wide as the scale", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q, scale: {min: 1, max: 5, positive: 5}}]}}`,
+		field: "spec.survey.questions[0].scale.positive", message: "smaller than the number of points"}),
+	Entry("an NPS question on a 1-10 scale", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: NPS, text: Q, scale: {min: 1, max: 10}}]}}`,
+		field: "spec.survey.questions[0].scale", message: "always scored 0 to 10"}),
+	Entry("a Rating question without labels", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: Rating, text: Q}]}}`,
+		field: "spec.survey.questions[0].scale", message: "label for every point"}),
+	Entry("a Choice question without choices", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: Choice, text: Q}]}}`,
+		field: "spec.survey.questions[0].choices", message: "required for a Choice question"}),
+	Entry("choices on a CSAT question", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q, choices: [a, b]}]}}`,
+		field: "spec.survey.questions[0].choices", message: "not allowed for any other kind"}),
+	Entry("the same choice twice", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: Choice, text: Q, choices: ["Yes", "Yes"]}]}}`,
+		field: "spec.survey.questions[0].choices[1]", message: "Duplicate value"}),
+	Entry("a scale on a Text question", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: Text, text: Q, scale: {min: 1, max: 5}}]}}`,
+		field: "spec.survey.questions[0].scale", message: "no scale"}),
+
+	// The audience.
+	Entry("both a Secret and a ConfigMap as the audience source", invalid{
+		patch: `spec: {audience: {source: {configMapRef: {name: residents, key: residents.csv}}}}`,
+		field: "spec.audience.source", message: "exactly one of spec.audience.source.secretRef"}),
+	Entry("an audience without contact columns", invalid{
+		patch: `spec: {audience: {source: {contact: {email: null, phone: null}}}}`,
+		field: "spec.audience.source.contact", message: "at least one of email and phone"}),
+	Entry("an unknown audience format", invalid{
+		patch: `spec: {audience: {source: {format: XLSX}}}`,
+		field: "spec.audience.source.format", message: "Unsupported value"}),
+	Entry("an idField that is not a column name", invalid{
+		patch: `spec: {audience: {source: {idField: "tenancy ref"}}}`,
+		field: "spec.audience.source.idField", message: "should match"}),
+	Entry("a segment using a channel that is not declared", invalid{
+		patch: `spec: {audience: {segments: [{name: everyone, channels: [whatsapp]}]}}`,
+		field: "spec.audience.segments", message: "must name channels declared in spec.channels"}),
+	Entry("a segment sampled by both percent and count", invalid{
+		patch: `spec: {audience: {segments: [{name: everyone, channels: [email], sample: {percent: 50, count: 100}}]}}`,
+		field: "spec.audience.segments[0].sample", message: "exactly one of sample.percent and sample.count"}),
+	Entry("a sample of 0 percent", invalid{
+		patch: `spec: {audience: {segments: [{name: everyone, channels: [email], sample: {percent: 0}}]}}`,
+		field: "spec.audience.segments[0].sample.percent", message: "greater than or equal to 1"}),
+	Entry("a sample of 150 percent", invalid{
+		patch: `spec: {audience: {segments: [{name: everyone, channels: [email], sample: {percent: 150}}]}}`,
+		field: "spec.audience.segments[0].sample.percent", message: "less than or equal to 100"}),
+	Entry("two segments with the same name", invalid{
+		patch: `spec: {audience: {segments: [{name: everyone, channels: [email]}, {name: everyone, channels: [sms]}]}}`,
+		field: "spec.audience.segments[1]", message: "Duplicate value"}),
+	Entry("more than 20 segments", invalid{
+		patch: `spec: {audience: {segments: [` + manySegments(21) + `]}}`,
+		field: "spec.audience.segments", message: "must have at most 20 items"}),
+	Entry("a contactedWithin in days", invalid{
+		patch: `spec: {audience: {exclude: {contactedWithin: 90d}}}`,
+		field: "spec.audience.exclude.contactedWithin", message: "should match"}),
+
+	// The channels.
+	Entry("a channel with both email and webhook", invalid{
+		patch: `spec: {channels: [{name: email, email: {smtp: {host: smtp.example.org}, from: a@example.org}, webhook: {url: "https://sms.example.org/send"}}]}`,
+		field: "spec.channels[0]", message: "exactly one of email and webhook"}),
+	Entry("a channel with neither email nor webhook", invalid{
+		patch: `spec: {channels: [{name: email}]}`,
+		field: "spec.channels[0]", message: "exactly one of email and webhook"}),
+	Entry("a webhook over plain http to the internet", invalid{
+		patch: `spec: {channels: [{name: email, email: {smtp: {host: smtp.example.org}, from: a@example.org}}, {name: sms, webhook: {url: "http://sms.example.org/send"}}]}`,
+		field: "spec.channels[1].webhook.url", message: "must use https"}),
+	Entry("a webhook url that is not a URL", invalid{
+		patch: `spec: {channels: [{name: email, email: {smtp: {host: smtp.example.org}, from: a@example.org}}, {name: sms, webhook: {url: "sms gateway"}}]}`,
+		field: "spec.channels[1].webhook.url", message: "absolute URL"}),
+	Entry("an unknown SMTP TLS mode", invalid{
+		patch: `spec: {channels: [{name: email, email: {smtp: {host: smtp.example.org, tls: SSL}, from: a@example.org}}]}`,
+		field: "spec.channels[0].email.smtp.tls", message: "Unsupported value"}),
+	Entry("an SMTP port out of range", invalid{
+		patch: `spec: {channels: [{name: email, email: {smtp: {host: smtp.example.org, port: 70000}, from: a@example.org}}]}`,
+		field: "spec.channels[0].email.smtp.port", message: "less than or equal to 65535"}),
+	Entry("a from address that is not an address", invalid{
+		patch: `spec: {channels: [{name: email, email: {smtp: {host: smtp.example.org}, from: "Riverside Homes"}}]}`,
+		field: "spec.channels[0].email.from", message: "should match"}),
+	Entry("an email channel without an email column", invalid{
+		patch: `spec: {audience: {source: {contact: {email: null}}}}`,
+		field: "spec.audience.source.contact", message: "an email channel needs spec.audience.source.contact.email"}),
+	Entry("an SMS webhook without a phone column", invalid{
+		patch: `spec: {audience: {source: {contact: {phone: null}}}}`,
+		field: "spec.audience.source.contact", message: "a webhook channel needs the contact column"}),
+	Entry("a rate limit of zero", invalid{
+		patch: `spec: {channels: [{name: email, email: {smtp: {host: smtp.example.org}, from: a@example.org}, rateLimit: {perSecond: 0}}]}`,
+		field: "spec.channels[0].rateLimit.perSecond", message: "greater than or equal to 1"}),
+
+	// The schedule.
+	Entry("a cron with six fields", invalid{
+		patch: `spec: {schedule: {cron: "0 0 9 1 1,4,7,10 *"}}`,
+		field: "spec.schedule.cron", message: "should match"}),
+	Entry("an unsupported cron shorthand", invalid{
+		patch: `spec: {schedule: {cron: "@hourly"}}`,
+		field: "spec.schedule.cron", message: "should match"}),
+	Entry("a time zone with a space", invalid{
+		patch: `spec: {schedule: {cron: "@monthly", timeZone: "Europe London"}}`,
+		field: "spec.schedule.timeZone", message: "should match"}),
+	Entry("a response window in days", invalid{
+		patch: `spec: {schedule: {responseWindow: 14d}}`,
+		field: "spec.schedule.responseWindow", message: "should match"}),
+	Entry("reminders out of order", invalid{
+		patch: `spec: {schedule: {reminders: [168h, 72h]}}`,
+		field: "spec.schedule.reminders", message: "strictly increasing"}),
+	Entry("the same reminder twice", invalid{
+		patch: `spec: {schedule: {reminders: [72h, 4320m]}}`,
+		field: "spec.schedule.reminders", message: "strictly increasing"}),
+	Entry("a reminder after the response window", invalid{
+		patch: `spec: {schedule: {responseWindow: 168h, reminders: [72h, 168h]}}`,
+		field: "spec.schedule.reminders", message: "shorter than spec.schedule.responseWindow"}),
+	Entry("quiet hours at 25:00", invalid{
+		patch: `spec: {schedule: {quietHours: {start: "25:00", end: "08:00"}}}`,
+		field: "spec.schedule.quietHours.start", message: "should match"}),
+	Entry("quiet hours that start when they end", invalid{
+		patch: `spec: {schedule: {quietHours: {start: "20:00", end: "20:00"}}}`,
+		field: "spec.schedule.quietHours", message: "must differ"}),
+
+	// Targets, benchmarks and the rest.
+	Entry("a score target on a question that does not exist", invalid{
+		patch: `spec: {targets: {score: {question: nps, min: "30"}}}`,
+		field: "spec.targets.score.question", message: "must name an NPS, CSAT, CES or Rating question"}),
+	Entry("a response rate target of 120 percent", invalid{
+		patch: `spec: {targets: {responseRate: "120"}}`,
+		field: "spec.targets.responseRate", message: "should match"}),
+	Entry("a margin of error target of zero", invalid{
+		patch: `spec: {targets: {marginOfError: "0"}}`,
+		field: "spec.targets.marginOfError", message: "above 0"}),
+	Entry("a score target that is not a number", invalid{
+		patch: `spec: {targets: {score: {question: overall, min: "high"}}}`,
+		field: "spec.targets.score.min", message: "should match"}),
+	Entry("a benchmark on a question that does not exist", invalid{
+		patch: `spec: {benchmarks: [{name: sector, question: tp01, value: "71.3"}]}`,
+		field: "spec.benchmarks", message: "must name an NPS, CSAT, CES or Rating question"}),
+	Entry("a benchmark of 250", invalid{
+		patch: `spec: {benchmarks: [{name: sector, question: overall, value: "250"}]}`,
+		field: "spec.benchmarks[0].value", message: "between -100 and 100"}),
+	Entry("a confidence level of 50 percent", invalid{
+		patch: `spec: {confidence: "50"}`,
+		field: "spec.confidence", message: "at least 80"}),
+	Entry("a history limit of 51", invalid{
+		patch: `spec: {historyLimit: 51}`,
+		field: "spec.historyLimit", message: "less than or equal to 50"}),
+	Entry("an unknown field", invalid{
+		patch: `spec: {schedul: {cron: "@monthly"}}`,
+		field: "spec.schedul", message: "unknown field"}),
+
+	// FollowUp.
+	Entry("a FollowUp NonResponse trigger without a delay", invalid{followUp: true,
+		patch: `spec: {trigger: {type: NonResponse, when: null}}`,
+		field: "spec.trigger.after", message: "required for a NonResponse trigger"}),
+	Entry("a FollowUp NonResponse trigger with a when", invalid{followUp: true,
+		patch: `spec: {trigger: {type: NonResponse, after: 120h}}`,
+		field: "spec.trigger.when", message: "not allowed for a NonResponse trigger"}),
+	Entry("a FollowUp with an unknown trigger type", invalid{followUp: true,
+		patch: `spec: {trigger: {type: Complaint}}`,
+		field: "spec.trigger.type", message: "Unsupported value"}),
+	Entry("a FollowUp that must resolve before it contacts", invalid{followUp: true,
+		patch: `spec: {sla: {contactWithin: 72h, resolveWithin: 48h}}`,
+		field: "spec.sla.resolveWithin", message: "must not be shorter than spec.sla.contactWithin"}),
+	Entry("a FollowUp with an empty SLA", invalid{followUp: true,
+		patch: `spec: {sla: {contactWithin: null, resolveWithin: null}}`,
+		field: "spec.sla", message: "needs contactWithin, resolveWithin or both"}),
+	Entry("a FollowUp without channels", invalid{followUp: true,
+		patch: `spec: {channels: []}`,
+		field: "spec.channels", message: "at least 1"}),
+	Entry("a FollowUp without a message body", invalid{followUp: true,
+		patch: `spec: {message: {body: null, subject: Sorry}}`,
+		field: "spec.message.body", message: "Required value"}),
+	Entry("a FollowUp without a campaign", invalid{followUp: true,
+		patch: `spec: {campaignRef: null}`,
+		field: "spec.campaignRef", message: "Required value"}),
+}
+
+func manySegments(n int) string {
+	var parts []string
+	for i := range n {
+		parts = append(parts, fmt.Sprintf("{name: s%d, channels: [email]}", i))
+	}
+	return strings.Join(parts, ", ")
+}
+
+var _ = Describe("An invalid object", func() {
+	It("is not an invalid base: the minimal objects are accepted", func() {
+		for _, obj := range []*unstructured.Unstructured{minimalCampaign("valid"), minimalFollowUp("valid")} {
+			Expect(k8sClient.Create(ctx, obj, client.DryRunAll, client.FieldValidation("Strict"))).To(Succeed())
+		}
+	})
+
+	DescribeTable("is refused by the apiserver, naming the field",
+		func(c invalid) {
+			obj := c.object("invalid")
+			err := k8sClient.Create(ctx, obj, client.DryRunAll, client.FieldValidation("Strict"))
+			Expect(err).To(HaveOccurred(), "accepted: %s", toJSON(obj.Object["spec"]))
+			Expect(err.Error()).To(ContainSubstring(c.field))
+			Expect(err.Error()).To(ContainSubstring(c.message))
+		},
+		invalidObjects,
+	)
+
+	DescribeTable("is refused by kubectl apply --dry-run=server, naming the field",
+		func(c invalid) {
+			data, err := yaml.Marshal(c.object("invalid").Object)
+			Expect(err).NotTo(HaveOccurred())
+			cmd := exec.Command(testenv.Kubectl(env), "--kubeconfig", kubeconfig, "apply", "--dry-run=server", "-f", "-")
+			cmd.Stdin = strings.NewReader(string(data))
+			out, err := cmd.CombinedOutput()
+			Expect(err).To(HaveOccurred(), "kubectl accepted it: %s", out)
+			Expect(string(out)).To(ContainSubstring(c.field))
+			Expect(string(out)).To(ContainSubstring(c.message))
+		},
+		invalidObjects,
+	)
+})
