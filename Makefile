@@ -7,7 +7,7 @@ CONTAINER_TOOL ?= docker
 # Tools, pinned, installed into ./bin by `go install`.
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
-KUSTOMIZE_VERSION ?= v5.8.3
+KUSTOMIZE_VERSION ?= v5.8.1
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 
@@ -17,6 +17,11 @@ ETCD_VERSION ?= 3.6.16
 export K8S_VERSION ETCD_VERSION
 
 GO_TEST_FLAGS ?=
+
+# The Go toolchain, pinned: the latest stable release, fetched through the Go module proxy when the
+# machine's own Go is older (these machines set GOTOOLCHAIN=local, which would refuse it).
+GO_TOOLCHAIN ?= go1.27.4
+export GOTOOLCHAIN = $(GO_TOOLCHAIN)+auto
 
 .PHONY: all
 all: build
@@ -50,8 +55,14 @@ envtest: ## Build (once, cached) kube-apiserver, etcd and kubectl for envtest.
 	@hack/envtest-assets.sh >/dev/null
 
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run all tests: unit tests and the envtest suites against a real kube-apiserver.
+test: manifests generate fmt vet envtest config-check ## Run all tests: unit tests and the envtest suites against a real kube-apiserver.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... $(GO_TEST_FLAGS)
+
+.PHONY: config-check
+config-check: kustomize ## Check that every kustomization under config/ builds.
+	@for dir in config/default config/crd config/rbac config/manager config/samples; do \
+		$(KUSTOMIZE) build $$dir >/dev/null || { echo "kustomize build $$dir failed"; exit 1; }; \
+	done
 
 .PHONY: bench
 bench: ## Run the Go benchmarks.

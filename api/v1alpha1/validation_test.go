@@ -281,6 +281,7 @@ var _ = Describe("An invalid object", func() {
 			cmd.Stdin = strings.NewReader(string(data))
 			out, err := cmd.CombinedOutput()
 			Expect(err).To(HaveOccurred(), "kubectl accepted it: %s", out)
+			GinkgoWriter.Println(strings.TrimSpace(string(out)))
 			Expect(string(out)).To(ContainSubstring(c.field))
 			Expect(string(out)).To(ContainSubstring(c.message))
 		},
