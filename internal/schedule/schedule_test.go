@@ -173,7 +173,6 @@ func TestDailyWavesFireOncePerDay(t *testing.T) {
 	}
 }
 
-
 func TestDue(t *testing.T) {
 	quarterly := mustParse(t, "0 9 1 1,4,7,10 *", "UTC")
 	for _, c := range []struct {
