@@ -65,8 +65,8 @@ config-check: kustomize ## Check that every kustomization under config/ builds.
 	done
 
 .PHONY: bench
-bench: ## Run the Go benchmarks.
-	go test -run '^$$' -bench . -benchmem ./internal/...
+bench: ## Run the Go benchmarks and print ratios to their same-run baselines.
+	hack/bench.sh
 
 ##@ Build
 

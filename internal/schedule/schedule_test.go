@@ -371,3 +371,32 @@ func BenchmarkParse(b *testing.B) {
 		_, _ = Parse("0 10 1 1,4,7,10 *", "Europe/London")
 	}
 }
+
+// Baselines, measured in the same run as the benchmarks above (see hack/bench.sh).
+
+// robfig/cron's own Next for the same specification and zone: what DST safety costs.
+func BenchmarkBaselineRobfigNext(b *testing.B) {
+	s, _ := Parse("0 10 1 1,4,7,10 *", "Europe/London")
+	spec := *s.spec
+	spec.Location = s.loc
+	at := utc("2026-01-01T00:00:00Z")
+	for b.Loop() {
+		at = spec.Next(at)
+		if at.Year() > 2100 {
+			at = utc("2026-01-01T00:00:00Z")
+		}
+	}
+}
+
+// The naive catch-up: walk every due time since the last wave. What the windowed search saves.
+func BenchmarkBaselineDueNaive(b *testing.B) {
+	s, _ := Parse("* * * * *", "Europe/London")
+	last, now := utc("2025-06-01T00:00:00Z"), utc("2026-06-01T12:00:30Z")
+	for b.Loop() {
+		var latest time.Time
+		for t := s.Next(last); !t.After(now); t = s.Next(t) {
+			latest = t
+		}
+		_ = latest
+	}
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the Go benchmarks of the domain packages and prints each one beside its baseline from the
+# same run, as a ratio (these machines are noisy; absolute figures move, ratios much less).
+#   hack/bench.sh [COUNT]   (default 5 runs of each benchmark; the median is used)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-5}
+out=$(mktemp)
+go test -run '^$' -bench . -benchmem -count "$count" ./internal/... | tee "$out"
+echo
+echo "ratios to baselines (median ns/op):"
+awk -v pairs="BenchmarkNext:BenchmarkBaselineRobfigNext BenchmarkDueAfterLongOutage:BenchmarkBaselineDueNaive" '
+	/^Benchmark/ { name = $1; sub(/-[0-9]+$/, "", name); v[name] = v[name] " " $3 }
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	END {
+		np = split(pairs, p, " ")
+		for (k = 1; k <= np; k++) {
+			split(p[k], ab, ":")
+			if (!(ab[1] in v) || !(ab[2] in v)) continue
+			a = median(v[ab[1]]); b = median(v[ab[2]])
+			printf "  %-30s %12.0f ns/op   %-30s %12.0f ns/op   ratio %.3f\n", ab[1], a, ab[2], b, a / b
+		}
+	}' "$out"
+rm -f "$out"
