@@ -1,0 +1,401 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/scoring"
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/testpg"
+)
+
+var pg *testpg.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	pg, err = testpg.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting PostgreSQL for the store's contract tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pg.Stop()
+	os.Exit(code)
+}
+
+// backends open a fresh, empty store of each kind.
+var backends = map[string]func(t *testing.T) store.Store{
+	"sqlite": func(t *testing.T) store.Store {
+		return open(t, "sqlite://"+filepath.Join(t.TempDir(), "survey.db"))
+	},
+	"postgres": func(t *testing.T) store.Store {
+		url, err := pg.NewDatabase(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return open(t, url)
+	},
+}
+
+func open(t *testing.T, url string) store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// contract runs a test against every backend.
+func contract(t *testing.T, test func(t *testing.T, s store.Store)) {
+	for name, newStore := range backends {
+		t.Run(name, func(t *testing.T) { test(t, newStore(t)) })
+	}
+}
+
+const uid = "6f1c2b7e-8d3a-4c5e-9f10-2a3b4c5d6e7f"
+
+var (
+	ctx   = context.Background()
+	t0    = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	closes = t0.Add(21 * 24 * time.Hour)
+)
+
+func wave(id string) store.Wave {
+	return store.Wave{CampaignUID: uid, WaveID: id, Namespace: "riverside-homes", Campaign: "tenant-satisfaction",
+		Definition: []byte(`{"questions":[{"id":"tp01","kind":"CSAT"}]}`), OpensAt: t0, ClosesAt: closes}
+}
+
+func ptr(v int) *int { return &v }
+
+func TestWaves(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		w := wave("20260401-0900")
+		for range 2 {
+			if err := s.PutWave(ctx, w); err != nil {
+				t.Fatalf("PutWave (idempotent): %v", err)
+			}
+		}
+		changed := w
+		changed.Definition = []byte(`{"questions":[]}`)
+		if err := s.PutWave(ctx, changed); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("a different snapshot: %v, want ErrConflict", err)
+		}
+		got, err := s.GetWave(ctx, uid, w.WaveID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Definition) != string(w.Definition) || !got.ClosesAt.Equal(closes) || got.Namespace != w.Namespace {
+			t.Errorf("GetWave = %+v", got)
+		}
+		if _, err := s.GetWave(ctx, uid, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing wave: %v", err)
+		}
+	})
+}
+
+func invitation(key, segment, channel string) store.Invitation {
+	return store.Invitation{
+		InvitationKey: store.InvitationKey{CampaignUID: uid, WaveID: "w1", RecipientKey: key},
+		Namespace:     "riverside-homes", Segment: segment, Channel: channel,
+	}
+}
+
+func TestLedger(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		invs := []store.Invitation{invitation("T-1", "general-needs", "sms"), invitation("T-2", "general-needs", "email")}
+		got, err := s.Reserve(ctx, invs, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].State != store.StateReserved || !got[0].ReservedAt.Equal(t0) {
+			t.Fatalf("Reserve = %+v", got)
+		}
+		if err := s.Mark(ctx, invs[0].InvitationKey, store.StateSent, "", t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Mark(ctx, invs[1].InvitationKey, store.StateFailed, "smtp-550", t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		// A retried sender reserves again and sees what already happened.
+		again, err := s.Reserve(ctx, invs, t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again[0].State != store.StateSent || !again[0].SentAt.Equal(t0.Add(time.Minute)) || !again[0].ReservedAt.Equal(t0) {
+			t.Errorf("re-reserved a sent invitation: %+v", again[0])
+		}
+		if again[1].State != store.StateFailed || again[1].Reason != "smtp-550" || again[1].Attempts != 1 {
+			t.Errorf("failed invitation: %+v", again[1])
+		}
+		missing := invitation("T-9", "x", "y").InvitationKey
+		if err := s.Mark(ctx, missing, store.StateSent, "", t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("marking a missing invitation: %v", err)
+		}
+		if err := s.Mark(ctx, invs[0].InvitationKey, store.StateReserved, "", t0); err == nil {
+			t.Error("marked an invitation back to reserved")
+		}
+
+		// Contacted: only messages actually sent, in the namespace, since the time asked.
+		keys := []string{"T-1", "T-2", "T-3"}
+		for i := range 1200 { // more keys than one IN list holds
+			keys = append(keys, fmt.Sprintf("X-%d", i))
+		}
+		contacted, err := s.Contacted(ctx, "riverside-homes", keys, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !contacted["T-1"] || contacted["T-2"] || contacted["T-3"] || len(contacted) != 1 {
+			t.Errorf("Contacted = %v, want only T-1", contacted)
+		}
+		if c, _ := s.Contacted(ctx, "riverside-homes", keys, t0.Add(time.Hour)); len(c) != 0 {
+			t.Errorf("Contacted since later = %v", c)
+		}
+		if c, _ := s.Contacted(ctx, "other-landlord", keys, t0); len(c) != 0 {
+			t.Errorf("another namespace sees contacts: %v", c)
+		}
+	})
+}
+
+func TestOptOut(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		for range 2 {
+			if err := s.OptOut(ctx, "riverside-homes", "T-1", t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.OptedOut(ctx, "riverside-homes", []string{"T-1", "T-2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got["T-1"] || got["T-2"] {
+			t.Errorf("OptedOut = %v", got)
+		}
+		if other, _ := s.OptedOut(ctx, "other-landlord", []string{"T-1"}); len(other) != 0 {
+			t.Errorf("an opt-out leaked to another namespace: %v", other)
+		}
+	})
+}
+
+func TestResponses(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		if err := s.PutWave(ctx, wave("w1")); err != nil {
+			t.Fatal(err)
+		}
+		r := store.Response{CampaignUID: uid, WaveID: "w1", RecipientKey: "T-1", Namespace: "riverside-homes",
+			Segment: "general-needs", Channel: "sms", Complete: false,
+			Answers: []store.Answer{{Question: "tp01", Value: ptr(4)}, {Question: "tp02", NotApplicable: true}}}
+		created, err := s.SaveResponse(ctx, r, t0.Add(time.Hour))
+		if err != nil || !created {
+			t.Fatalf("first submission: created %v, %v", created, err)
+		}
+		r.Complete = true
+		r.Segment = "forged-segment" // the segment stays the one first recorded
+		r.Answers = []store.Answer{{Question: "tp01", Value: ptr(5)}, {Question: "comments", Text: "Repairs are slow."}}
+		created, err = s.SaveResponse(ctx, r, t0.Add(2*time.Hour))
+		if err != nil || created {
+			t.Fatalf("second submission: created %v, %v", created, err)
+		}
+		got, err := s.GetResponse(ctx, uid, "w1", "T-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Complete || got.Segment != "general-needs" || !got.SubmittedAt.Equal(t0.Add(time.Hour)) || !got.UpdatedAt.Equal(t0.Add(2*time.Hour)) {
+			t.Errorf("updated response = %+v", got)
+		}
+		if len(got.Answers) != 2 || got.Answers[0].Question != "comments" || got.Answers[0].Text != "Repairs are slow." ||
+			got.Answers[1].Value == nil || *got.Answers[1].Value != 5 {
+			t.Errorf("answers = %+v", got.Answers)
+		}
+
+		// After the window: refused, and nothing changes.
+		late := r
+		late.Answers = []store.Answer{{Question: "tp01", Value: ptr(1)}}
+		if _, err := s.SaveResponse(ctx, late, closes); !errors.Is(err, store.ErrWaveClosed) {
+			t.Errorf("after close: %v, want ErrWaveClosed", err)
+		}
+		if after, _ := s.GetResponse(ctx, uid, "w1", "T-1"); *after.Answers[1].Value != 5 {
+			t.Errorf("a refused submission changed the answers: %+v", after.Answers)
+		}
+		unknown := r
+		unknown.WaveID = "never-registered"
+		if _, err := s.SaveResponse(ctx, unknown, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown wave: %v", err)
+		}
+		if _, err := s.GetResponse(ctx, uid, "w1", "T-404"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("missing response: %v", err)
+		}
+	})
+}
+
+// Concurrent submissions: every one is stored, none counts twice.
+func TestConcurrentSubmissions(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		if err := s.PutWave(ctx, wave("w1")); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 400)
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 25 {
+					key := fmt.Sprintf("T-%d", (g*25+i)%100) // each person submits twice
+					_, err := s.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: "w1", RecipientKey: key,
+						Namespace: "ns", Segment: "all", Channel: "email", Complete: true,
+						Answers: []store.Answer{{Question: "tp01", Value: ptr(1 + i%5)}}}, t0.Add(time.Hour))
+					if err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		sum, err := s.Summarize(ctx, uid, "w1", "tp01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, h := range sum.Histograms {
+			total += h.Count
+		}
+		if sum.Responded[store.Group{Segment: "all", Channel: "email"}] != 100 || total != 100 {
+			t.Errorf("responded %v, %d answers; want 100 of each", sum.Responded, total)
+		}
+	})
+}
+
+func TestSummarize(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		if err := s.PutWave(ctx, wave("w1")); err != nil {
+			t.Fatal(err)
+		}
+		// Eight invitations: general-needs by SMS (4), shared-ownership by email (4).
+		var invs []store.Invitation
+		for i := range 4 {
+			invs = append(invs, invitation(fmt.Sprintf("G-%d", i), "general-needs", "sms"))
+			invs = append(invs, invitation(fmt.Sprintf("S-%d", i), "shared-ownership", "email"))
+		}
+		if _, err := s.Reserve(ctx, invs, t0); err != nil {
+			t.Fatal(err)
+		}
+		for _, inv := range invs {
+			state := store.StateSent
+			switch inv.RecipientKey {
+			case "G-3":
+				state = store.StateFailed
+			case "S-3":
+				state = store.StateBounced
+			}
+			if err := s.Mark(ctx, inv.InvitationKey, state, "", t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// G-2 opts out after the invitation; an older opt-out of someone else does not count.
+		if err := s.OptOut(ctx, "riverside-homes", "G-2", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		respond := func(key, segment, channel string, complete bool, answers ...store.Answer) {
+			t.Helper()
+			if _, err := s.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: "w1", RecipientKey: key, Namespace: "riverside-homes",
+				Segment: segment, Channel: channel, Complete: complete, Answers: answers}, t0.Add(2*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		respond("G-0", "general-needs", "sms", true, store.Answer{Question: "tp01", Value: ptr(5)}, store.Answer{Question: "tp02", Value: ptr(4)})
+		respond("G-1", "general-needs", "sms", false, store.Answer{Question: "tp01", Value: ptr(2)}, store.Answer{Question: "tp02", NotApplicable: true})
+		respond("S-0", "shared-ownership", "email", true, store.Answer{Question: "tp01", Value: ptr(4)}, store.Answer{Question: "tp02", Value: ptr(4)})
+		respond("S-1", "shared-ownership", "email", true, store.Answer{Question: "tp01", Value: ptr(3)}, store.Answer{Question: "tp02", Value: ptr(2)},
+			store.Answer{Question: "comments", Text: "fine"})
+
+		sum, err := s.Summarize(ctx, uid, "w1", "tp01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		gn := store.Group{Segment: "general-needs", Channel: "sms"}
+		so := store.Group{Segment: "shared-ownership", Channel: "email"}
+		wantD := map[store.Group]scoring.Dispositions{
+			gn: {Complete: 1, Partial: 1, Refusal: 1, NonContact: 1},
+			so: {Complete: 2, NoAnswer: 1, NonContact: 1},
+		}
+		if len(sum.Dispositions) != 2 || sum.Dispositions[gn] != wantD[gn] || sum.Dispositions[so] != wantD[so] {
+			t.Errorf("dispositions = %+v, want %+v", sum.Dispositions, wantD)
+		}
+		if sum.Responded[gn] != 2 || sum.Responded[so] != 2 {
+			t.Errorf("responded = %v", sum.Responded)
+		}
+		counts := map[string]int{}
+		for _, h := range sum.Histograms {
+			v := "n/a"
+			if h.Value != nil {
+				v = fmt.Sprint(*h.Value)
+			}
+			counts[h.Question+" "+h.Group.Segment+" "+v] += h.Count
+		}
+		wantH := map[string]int{
+			"tp01 general-needs 5": 1, "tp01 general-needs 2": 1, "tp01 shared-ownership 4": 1, "tp01 shared-ownership 3": 1,
+			"tp02 general-needs 4": 1, "tp02 general-needs n/a": 1, "tp02 shared-ownership 4": 1, "tp02 shared-ownership 2": 1,
+		}
+		if fmt.Sprint(counts) != fmt.Sprint(wantH) {
+			t.Errorf("histograms = %v\nwant %v", counts, wantH)
+		}
+		// tp02 against tp01 over the three who answered both on the scale: (4,5), (4,4), (2,3).
+		want := scoring.PairStats{N: 3, SumX: 10, SumY: 12, SumXX: 36, SumYY: 50, SumXY: 42}
+		if sum.Pairs["tp02"] != want {
+			t.Errorf("pairs[tp02] = %+v, want %+v", sum.Pairs["tp02"], want)
+		}
+		if self := sum.Pairs["tp01"]; self.N != 4 {
+			t.Errorf("pairs[tp01] = %+v", self)
+		}
+		if _, ok := sum.Pairs["comments"]; ok {
+			t.Error("a text question has pair statistics")
+		}
+		empty, err := s.Summarize(ctx, uid, "no-such-wave", "tp01")
+		if err != nil || len(empty.Dispositions) != 0 || len(empty.Histograms) != 0 {
+			t.Errorf("empty wave: %+v, %v", empty, err)
+		}
+	})
+}
+
+// Data outlives the process: SQLite reopened from its file, migrations applied once.
+func TestSQLiteReopens(t *testing.T) {
+	path := "sqlite://" + filepath.Join(t.TempDir(), "nested", "survey.db")
+	s, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutWave(ctx, wave("w1")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, path)
+	if _, err := s.GetWave(ctx, uid, "w1"); err != nil {
+		t.Errorf("after reopening: %v", err)
+	}
+}
+
+func TestOpenRefusesUnknownURLs(t *testing.T) {
+	for _, u := range []string{"mysql://x", "sqlite://", "postgres://user:secret@127.0.0.1:1/db?connect_timeout=1"} {
+		_, err := store.Open(ctx, u)
+		if err == nil {
+			t.Errorf("Open(%q) succeeded", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("Open(%q) leaked the password: %v", u, err)
+		}
+	}
+}

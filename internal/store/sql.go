@@ -1,0 +1,488 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/surveyops/survey-operator/internal/scoring"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// sqlStore is the Store over database/sql; the dialect only rebinds placeholders.
+type sqlStore struct {
+	db     *sql.DB
+	sqlite bool
+}
+
+var placeholder = regexp.MustCompile(`\$(\d+)`)
+
+// q adapts a query written with $1, $2 placeholders to the database: SQLite takes ?1, ?2.
+func (s *sqlStore) q(query string) string {
+	if s.sqlite {
+		return placeholder.ReplaceAllString(query, "?$1")
+	}
+	return query
+}
+
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
+	dir, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, db, dir)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrating the store: %w", err)
+	}
+	return nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *sqlStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+func (s *sqlStore) Close() error { return s.db.Close() }
+
+func (s *sqlStore) PutWave(ctx context.Context, w Wave) error {
+	sum := sha256.Sum256(w.Definition)
+	hash := hex.EncodeToString(sum[:])
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO waves (campaign_uid, wave_id, namespace, campaign, definition, definition_hash, opens_at, closes_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (campaign_uid, wave_id) DO NOTHING`),
+			w.CampaignUID, w.WaveID, w.Namespace, w.Campaign, string(w.Definition), hash,
+			micros(w.OpensAt), micros(w.ClosesAt), micros(time.Now()))
+		if err != nil {
+			return err
+		}
+		var storedHash string
+		var opens, closes int64
+		err = tx.QueryRowContext(ctx, s.q(`SELECT definition_hash, opens_at, closes_at FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+			w.CampaignUID, w.WaveID).Scan(&storedHash, &opens, &closes)
+		if err != nil {
+			return err
+		}
+		if storedHash != hash || opens != micros(w.OpensAt) || closes != micros(w.ClosesAt) {
+			return ErrConflict
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) GetWave(ctx context.Context, campaignUID, waveID string) (Wave, error) {
+	w := Wave{CampaignUID: campaignUID, WaveID: waveID}
+	var def string
+	var opens, closes int64
+	err := s.db.QueryRowContext(ctx, s.q(`
+		SELECT namespace, campaign, definition, opens_at, closes_at FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+		campaignUID, waveID).Scan(&w.Namespace, &w.Campaign, &def, &opens, &closes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Wave{}, ErrNotFound
+	}
+	if err != nil {
+		return Wave{}, err
+	}
+	w.Definition, w.OpensAt, w.ClosesAt = []byte(def), fromMicros(opens), fromMicros(closes)
+	return w, nil
+}
+
+const invitationColumns = `campaign_uid, wave_id, recipient_key, round, namespace, segment, channel, state, attempts, reason, reserved_at, sent_at, updated_at`
+
+func scanInvitation(row interface{ Scan(...any) error }) (Invitation, error) {
+	var inv Invitation
+	var reserved, updated int64
+	var sent sql.NullInt64
+	var state string
+	err := row.Scan(&inv.CampaignUID, &inv.WaveID, &inv.RecipientKey, &inv.Round, &inv.Namespace, &inv.Segment,
+		&inv.Channel, &state, &inv.Attempts, &inv.Reason, &reserved, &sent, &updated)
+	inv.State = InvitationState(state)
+	inv.ReservedAt, inv.UpdatedAt = fromMicros(reserved), fromMicros(updated)
+	if sent.Valid {
+		inv.SentAt = fromMicros(sent.Int64)
+	}
+	return inv, err
+}
+
+func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time) ([]Invitation, error) {
+	out := make([]Invitation, 0, len(invs))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		insert, err := tx.PrepareContext(ctx, s.q(`
+			INSERT INTO invitations (`+invitationColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, '', $9, NULL, $9)
+			ON CONFLICT (campaign_uid, wave_id, recipient_key, round) DO NOTHING`))
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		get, err := tx.PrepareContext(ctx, s.q(`SELECT `+invitationColumns+` FROM invitations
+			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`))
+		if err != nil {
+			return err
+		}
+		defer get.Close()
+		for _, inv := range invs {
+			if _, err := insert.ExecContext(ctx, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round,
+				inv.Namespace, inv.Segment, inv.Channel, string(StateReserved), micros(now)); err != nil {
+				return err
+			}
+			stored, err := scanInvitation(get.QueryRowContext(ctx, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round))
+			if err != nil {
+				return err
+			}
+			out = append(out, stored)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *sqlStore) Mark(ctx context.Context, key InvitationKey, state InvitationState, reason string, now time.Time) error {
+	switch state {
+	case StateSent, StateFailed, StateBounced, StateUnknown:
+	default:
+		return fmt.Errorf("cannot mark an invitation %q", state)
+	}
+	var sentAt any
+	if state == StateSent || state == StateUnknown {
+		sentAt = micros(now)
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`
+		UPDATE invitations SET state = $5, reason = $6, attempts = attempts + 1, updated_at = $7,
+			sent_at = COALESCE($8, sent_at)
+		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`),
+		key.CampaignUID, key.WaveID, key.RecipientKey, key.Round, string(state), reason, micros(now), sentAt)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// keyBatch bounds the keys of one IN list.
+const keyBatch = 500
+
+// inKeys runs query once per batch of keys; the query's last placeholder is followed by the
+// IN list, rendered from `first`.
+func (s *sqlStore) inKeys(ctx context.Context, keys []string, query string, args []any, found map[string]bool) error {
+	for start := 0; start < len(keys); start += keyBatch {
+		batch := keys[start:min(start+keyBatch, len(keys))]
+		marks := make([]string, len(batch))
+		all := append([]any(nil), args...)
+		for i, k := range batch {
+			marks[i] = fmt.Sprintf("$%d", len(args)+i+1)
+			all = append(all, k)
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(query+" ("+strings.Join(marks, ", ")+")"), all...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			found[k] = true
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error) {
+	found := map[string]bool{}
+	err := s.inKeys(ctx, keys, `SELECT DISTINCT recipient_key FROM invitations
+		WHERE namespace = $1 AND sent_at IS NOT NULL AND sent_at >= $2 AND recipient_key IN`,
+		[]any{namespace, micros(since)}, found)
+	return found, err
+}
+
+func (s *sqlStore) OptOut(ctx context.Context, namespace, recipientKey string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO opt_outs (namespace, recipient_key, opted_out_at) VALUES ($1, $2, $3)
+		ON CONFLICT (namespace, recipient_key) DO NOTHING`), namespace, recipientKey, micros(now))
+	return err
+}
+
+func (s *sqlStore) OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	err := s.inKeys(ctx, keys, `SELECT recipient_key FROM opt_outs WHERE namespace = $1 AND recipient_key IN`,
+		[]any{namespace}, found)
+	return found, err
+}
+
+func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) (bool, error) {
+	created := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var closes int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT closes_at FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+			r.CampaignUID, r.WaveID).Scan(&closes)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if !now.Before(fromMicros(closes)) {
+			return ErrWaveClosed
+		}
+		res, err := tx.ExecContext(ctx, s.q(`
+			INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+			ON CONFLICT (campaign_uid, wave_id, recipient_key) DO NOTHING`),
+			r.CampaignUID, r.WaveID, r.RecipientKey, r.Namespace, r.Segment, r.Channel, boolInt(r.Complete), micros(now))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			created = true
+		} else {
+			// A second submission updates the first. The segment stays the invitation's.
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE responses SET complete = $4, channel = $5, updated_at = $6
+				WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+				r.CampaignUID, r.WaveID, r.RecipientKey, boolInt(r.Complete), r.Channel, micros(now)); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM answers WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+				r.CampaignUID, r.WaveID, r.RecipientKey); err != nil {
+				return err
+			}
+		}
+		var segment string
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT segment FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+			r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment); err != nil {
+			return err
+		}
+		insert, err := tx.PrepareContext(ctx, s.q(`
+			INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel, value_int, value_text, not_applicable)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`))
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		for _, a := range r.Answers {
+			var value, text any
+			if a.Value != nil && !a.NotApplicable {
+				value = *a.Value
+			}
+			if a.Text != "" {
+				text = a.Text
+			}
+			if _, err := insert.ExecContext(ctx, r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel,
+				value, text, boolInt(a.NotApplicable)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return created, err
+}
+
+func (s *sqlStore) GetResponse(ctx context.Context, campaignUID, waveID, recipientKey string) (Response, error) {
+	r := Response{CampaignUID: campaignUID, WaveID: waveID, RecipientKey: recipientKey}
+	var complete int
+	var submitted, updated int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT namespace, segment, channel, complete, submitted_at, updated_at
+		FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+		campaignUID, waveID, recipientKey).Scan(&r.Namespace, &r.Segment, &r.Channel, &complete, &submitted, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Response{}, ErrNotFound
+	}
+	if err != nil {
+		return Response{}, err
+	}
+	r.Complete, r.SubmittedAt, r.UpdatedAt = complete == 1, fromMicros(submitted), fromMicros(updated)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT question, value_int, value_text, not_applicable FROM answers
+		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 ORDER BY question`), campaignUID, waveID, recipientKey)
+	if err != nil {
+		return Response{}, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Answer
+		var value sql.NullInt64
+		var text sql.NullString
+		var na int
+		if err := rows.Scan(&a.Question, &value, &text, &na); err != nil {
+			return Response{}, err
+		}
+		if value.Valid {
+			v := int(value.Int64)
+			a.Value = &v
+		}
+		a.Text, a.NotApplicable = text.String, na == 1
+		r.Answers = append(r.Answers, a)
+	}
+	return r, rows.Err()
+}
+
+func (s *sqlStore) Summarize(ctx context.Context, campaignUID, waveID, primary string) (Summary, error) {
+	sum := Summary{
+		Dispositions: map[Group]scoring.Dispositions{},
+		Responded:    map[Group]int{},
+		Pairs:        map[string]scoring.PairStats{},
+	}
+	// Dispositions of the invitations, from the ledger, the responses and the opt-outs.
+	rows, err := s.db.QueryContext(ctx, s.q(`
+		SELECT i.segment, i.channel, i.state, COALESCE(r.complete, -1),
+			CASE WHEN o.recipient_key IS NULL THEN 0 ELSE 1 END, COUNT(*)
+		FROM invitations i
+		LEFT JOIN responses r ON r.campaign_uid = i.campaign_uid AND r.wave_id = i.wave_id AND r.recipient_key = i.recipient_key
+		LEFT JOIN opt_outs o ON o.namespace = i.namespace AND o.recipient_key = i.recipient_key AND o.opted_out_at >= i.reserved_at
+		WHERE i.campaign_uid = $1 AND i.wave_id = $2 AND i.round = 0
+		GROUP BY i.segment, i.channel, i.state, COALESCE(r.complete, -1), CASE WHEN o.recipient_key IS NULL THEN 0 ELSE 1 END`),
+		campaignUID, waveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	for rows.Next() {
+		var g Group
+		var state string
+		var complete, optedOut, n int
+		if err := rows.Scan(&g.Segment, &g.Channel, &state, &complete, &optedOut, &n); err != nil {
+			rows.Close()
+			return Summary{}, err
+		}
+		d := sum.Dispositions[g]
+		switch {
+		case complete == 1:
+			d.Complete += n
+		case complete == 0:
+			d.Partial += n
+		case optedOut == 1:
+			d.Refusal += n
+		case state == string(StateFailed) || state == string(StateBounced):
+			d.NonContact += n
+		default: // sent, unknown, or still reserved: possibly delivered, nothing came back
+			d.NoAnswer += n
+		}
+		sum.Dispositions[g] = d
+	}
+	if err := closeRows(rows); err != nil {
+		return Summary{}, err
+	}
+
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT segment, channel, COUNT(*) FROM responses
+		WHERE campaign_uid = $1 AND wave_id = $2 GROUP BY segment, channel`), campaignUID, waveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	for rows.Next() {
+		var g Group
+		var n int
+		if err := rows.Scan(&g.Segment, &g.Channel, &n); err != nil {
+			rows.Close()
+			return Summary{}, err
+		}
+		sum.Responded[g] = n
+	}
+	if err := closeRows(rows); err != nil {
+		return Summary{}, err
+	}
+
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT question, segment, channel, value_int, not_applicable, COUNT(*) FROM answers
+		WHERE campaign_uid = $1 AND wave_id = $2 AND (value_int IS NOT NULL OR not_applicable = 1)
+		GROUP BY question, segment, channel, value_int, not_applicable`), campaignUID, waveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	for rows.Next() {
+		var h HistogramRow
+		var value sql.NullInt64
+		var na int
+		if err := rows.Scan(&h.Question, &h.Group.Segment, &h.Group.Channel, &value, &na, &h.Count); err != nil {
+			rows.Close()
+			return Summary{}, err
+		}
+		if value.Valid && na == 0 {
+			v := int(value.Int64)
+			h.Value = &v
+		}
+		h.NotApplicable = na == 1
+		sum.Histograms = append(sum.Histograms, h)
+	}
+	if err := closeRows(rows); err != nil {
+		return Summary{}, err
+	}
+
+	if primary == "" {
+		return sum, nil
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`
+		SELECT a.question, COUNT(*), SUM(a.value_int), SUM(p.value_int),
+			SUM(a.value_int * a.value_int), SUM(p.value_int * p.value_int), SUM(a.value_int * p.value_int)
+		FROM answers a
+		JOIN answers p ON p.campaign_uid = a.campaign_uid AND p.wave_id = a.wave_id
+			AND p.recipient_key = a.recipient_key AND p.question = $3
+		WHERE a.campaign_uid = $1 AND a.wave_id = $2
+			AND a.value_int IS NOT NULL AND a.not_applicable = 0
+			AND p.value_int IS NOT NULL AND p.not_applicable = 0
+		GROUP BY a.question`), campaignUID, waveID, primary)
+	if err != nil {
+		return Summary{}, err
+	}
+	for rows.Next() {
+		var q string
+		var ps scoring.PairStats
+		if err := rows.Scan(&q, &ps.N, &ps.SumX, &ps.SumY, &ps.SumXX, &ps.SumYY, &ps.SumXY); err != nil {
+			rows.Close()
+			return Summary{}, err
+		}
+		sum.Pairs[q] = ps
+	}
+	return sum, closeRows(rows)
+}
+
+func closeRows(rows *sql.Rows) error {
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return err
+	}
+	return rows.Close()
+}

@@ -1,0 +1,211 @@
+// Package store keeps the response service's data: wave snapshots, the invitation ledger,
+// responses and their answers, opt-outs and follow-up cases. It is the only code that touches
+// the database.
+//
+// Two databases sit behind one interface and pass one contract suite: SQLite (pure Go, WAL mode,
+// synchronous=FULL), the embedded default for a single replica, and PostgreSQL for production
+// and many replicas. The SQL is written once, portably; migrations are embedded and applied with
+// goose. Times are stored as Unix microseconds, booleans as 0/1, so both databases hold the same
+// values.
+//
+// Every write that acknowledges something to a caller (a response, a reservation, an opt-out)
+// commits before it returns, and aggregates are computed in SQL, never by loading rows.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/scoring"
+)
+
+// Errors a caller can act on.
+var (
+	// ErrNotFound is a wave, invitation or response that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is a second, different snapshot for a wave that already has one: a wave's
+	// questionnaire is fixed for its life.
+	ErrConflict = errors.New("a different snapshot is already registered for this wave")
+	// ErrWaveClosed is a response to a wave whose window has ended.
+	ErrWaveClosed = errors.New("the wave is closed")
+)
+
+// Wave is the snapshot of a survey definition for one wave, registered by the manager when the
+// wave starts.
+type Wave struct {
+	CampaignUID string
+	WaveID      string
+	Namespace   string
+	Campaign    string
+	// Definition is the survey as the wave asks it (JSON); the store keeps it as it is.
+	Definition []byte
+	OpensAt    time.Time
+	ClosesAt   time.Time
+}
+
+// InvitationState is where an invitation is in the ledger.
+type InvitationState string
+
+const (
+	// StateReserved is recorded before sending; a sender that dies leaves it reserved.
+	StateReserved InvitationState = "reserved"
+	// StateSent is accepted by the channel.
+	StateSent InvitationState = "sent"
+	// StateFailed is refused by the channel (permanently, or after retries).
+	StateFailed InvitationState = "failed"
+	// StateBounced was accepted, then reported undeliverable.
+	StateBounced InvitationState = "bounced"
+	// StateUnknown was reserved by a sender that died mid-send, on a channel that cannot tell
+	// whether the message went: counted as possibly sent, never sent again.
+	StateUnknown InvitationState = "unknown"
+)
+
+// InvitationKey identifies one message: an invitation (round 0) or a reminder (round n).
+type InvitationKey struct {
+	CampaignUID  string
+	WaveID       string
+	RecipientKey string
+	Round        int
+}
+
+// Invitation is one row of the ledger.
+type Invitation struct {
+	InvitationKey
+	Namespace  string
+	Segment    string
+	Channel    string
+	State      InvitationState
+	Attempts   int
+	Reason     string
+	ReservedAt time.Time
+	SentAt     time.Time // zero until sent
+	UpdatedAt  time.Time
+}
+
+// Answer is the answer to one question. Value holds a scale point, or a choice's index; Text a
+// free-text answer. NotApplicable marks "don't know" or "not applicable". A question left
+// unanswered has no Answer.
+type Answer struct {
+	Question      string
+	Value         *int
+	Text          string
+	NotApplicable bool
+}
+
+// Response is one person's answers to one wave.
+type Response struct {
+	CampaignUID  string
+	WaveID       string
+	RecipientKey string
+	Namespace    string
+	Segment      string
+	Channel      string
+	// Complete is true when every required question is answered; otherwise it is a partial.
+	Complete    bool
+	Answers     []Answer
+	SubmittedAt time.Time // the first submission
+	UpdatedAt   time.Time // the latest
+}
+
+// Group names the cell of a breakdown; the zero Group is the whole wave.
+type Group struct {
+	Segment string
+	Channel string
+}
+
+// HistogramRow counts answers of one question in one segment and channel: Value is the scale
+// point or choice index, or nil for "don't know / not applicable" (NotApplicable).
+type HistogramRow struct {
+	Question      string
+	Group         Group
+	Value         *int
+	NotApplicable bool
+	Count         int
+}
+
+// Summary is a wave's aggregate, computed in SQL.
+type Summary struct {
+	// Dispositions by segment and channel of the invitation (round 0); sum them for totals.
+	Dispositions map[Group]scoring.Dispositions
+	// Responded counts responses by the segment and channel they came through.
+	Responded map[Group]int
+	// Histograms of the scale and choice questions, by segment and channel.
+	Histograms []HistogramRow
+	// Pairs holds, for every scale question, its sufficient statistics with the primary
+	// question over the responses that answered both on the scale.
+	Pairs map[string]scoring.PairStats
+}
+
+// Store is the response service's data.
+type Store interface {
+	// PutWave registers a wave's snapshot. Registering the same snapshot again is a no-op; a
+	// different one is ErrConflict.
+	PutWave(ctx context.Context, w Wave) error
+	// GetWave returns a wave's snapshot, or ErrNotFound.
+	GetWave(ctx context.Context, campaignUID, waveID string) (Wave, error)
+
+	// Reserve records invitations before they are sent. Rows that exist already are left as
+	// they are; every row is returned as stored, so a retried sender sees what was sent.
+	Reserve(ctx context.Context, invs []Invitation, now time.Time) ([]Invitation, error)
+	// Mark records the outcome of a send: sent, failed, bounced or unknown, with a reason code.
+	Mark(ctx context.Context, key InvitationKey, state InvitationState, reason string, now time.Time) error
+	// Contacted returns which of keys were sent something in the namespace at or after since.
+	Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error)
+
+	// OptOut records that a person wants no more contact in a namespace.
+	OptOut(ctx context.Context, namespace, recipientKey string, now time.Time) error
+	// OptedOut returns which of keys opted out in the namespace.
+	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
+
+	// SaveResponse stores a response, durably, before it returns. A second submission for the
+	// same person and wave replaces the answers while the wave is open (created is false); after
+	// the wave closes it is ErrWaveClosed. A wave never registered is ErrNotFound.
+	SaveResponse(ctx context.Context, r Response, now time.Time) (created bool, err error)
+	// GetResponse returns a stored response, or ErrNotFound.
+	GetResponse(ctx context.Context, campaignUID, waveID, recipientKey string) (Response, error)
+
+	// Summarize aggregates a wave; primary names the question the drivers are correlated with.
+	Summarize(ctx context.Context, campaignUID, waveID, primary string) (Summary, error)
+
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// Open opens the store a URL names and applies pending migrations:
+// sqlite:///var/lib/survey/survey.db (an absolute path), sqlite://survey.db (relative), or
+// postgres://user:password@host:5432/db?sslmode=... .
+func Open(ctx context.Context, rawURL string) (Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("store URL: %w", err)
+	}
+	switch u.Scheme {
+	case "sqlite":
+		path := u.Host + u.Path
+		if path == "" {
+			return nil, fmt.Errorf("store URL %q names no database file", rawURL)
+		}
+		return openSQLite(ctx, path)
+	case "postgres", "postgresql":
+		return openPostgres(ctx, rawURL)
+	}
+	return nil, fmt.Errorf("store URL %q: use sqlite:///path/to/file.db or postgres://...", redact(rawURL))
+}
+
+// redact hides a password in a URL for error messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return strings.Replace(u.String(), "%78%78%78%78%78", "xxxxx", 1)
+}
