@@ -64,8 +64,8 @@ func contract(t *testing.T, test func(t *testing.T, s store.Store)) {
 const uid = "6f1c2b7e-8d3a-4c5e-9f10-2a3b4c5d6e7f"
 
 var (
-	ctx   = context.Background()
-	t0    = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	ctx    = context.Background()
+	t0     = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 	closes = t0.Add(21 * 24 * time.Hour)
 )
 
