@@ -1,0 +1,248 @@
+package collector
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/survey"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+// dateFormat is how dates are shown to respondents, for example "Friday 24 April 2026".
+const dateFormat = "Monday 2 January 2006"
+
+type surveyView struct {
+	PageTitle  string
+	Definition survey.Definition
+	Values     map[string]string
+	Problems   map[string]string
+	Answered   bool
+	AnsweredOn string
+	Saved      bool
+	Closes     string
+	OptOutPath string
+}
+
+type messageView struct {
+	PageTitle  string
+	Heading    string
+	Paragraphs []string
+	Action     string
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, page string, view any) {
+	var buf bytes.Buffer
+	if err := s.pages[page].ExecuteTemplate(&buf, "layout", view); err != nil {
+		s.cfg.Logger.Error("rendering a page", "page", page, "error", err)
+		http.Error(w, "Sorry, something went wrong. Please try again later.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) message(w http.ResponseWriter, status int, heading string, paragraphs ...string) {
+	s.render(w, status, "message", messageView{PageTitle: heading, Heading: heading, Paragraphs: paragraphs})
+}
+
+// invalidLink is the one answer to every link that fails verification: it does not say why.
+func (s *Server) invalidLink(w http.ResponseWriter) {
+	s.message(w, http.StatusNotFound, "This link does not work",
+		"Please check that you copied the whole link from your message. If it still does not work, the survey may have been withdrawn.")
+}
+
+func (s *Server) closed(w http.ResponseWriter, at time.Time) {
+	s.message(w, http.StatusGone, "This survey has closed",
+		"This survey closed on "+at.Format(dateFormat)+". Thank you for your interest: we can no longer record answers to it.")
+}
+
+// wave is what a survey link leads to.
+type linkedWave struct {
+	claims token.Claims
+	wave   store.Wave
+	def    survey.Definition
+}
+
+// open verifies a survey link and loads its wave. It writes the refusal itself and returns false
+// when the link cannot be used: invalid, expired, or its wave closed.
+func (s *Server) open(w http.ResponseWriter, r *http.Request) (linkedWave, bool) {
+	now := s.cfg.Now()
+	c, err := s.cfg.Keys().Verify(r.PathValue("token"), now)
+	switch {
+	case errors.Is(err, token.ErrExpired) && c.Purpose == token.PurposeSurvey:
+		s.closed(w, c.Expiry)
+		return linkedWave{}, false
+	case err != nil || c.Purpose != token.PurposeSurvey:
+		s.invalidLink(w)
+		return linkedWave{}, false
+	}
+	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
+	if errors.Is(err, store.ErrNotFound) {
+		s.invalidLink(w)
+		return linkedWave{}, false
+	}
+	if err != nil {
+		s.unavailable(w, err)
+		return linkedWave{}, false
+	}
+	if !now.Before(wave.ClosesAt) {
+		s.closed(w, wave.ClosesAt)
+		return linkedWave{}, false
+	}
+	def, err := survey.Parse(wave.Definition)
+	if err != nil {
+		s.unavailable(w, err)
+		return linkedWave{}, false
+	}
+	return linkedWave{claims: c, wave: wave, def: def}, true
+}
+
+func (s *Server) unavailable(w http.ResponseWriter, err error) {
+	s.cfg.Logger.Error("store unavailable", "error", err)
+	s.message(w, http.StatusServiceUnavailable, "Sorry, we cannot take answers just now",
+		"Nothing you sent has been lost or saved twice. Please try again in a few minutes.")
+}
+
+func (s *Server) view(l linkedWave, r *http.Request) surveyView {
+	return surveyView{
+		PageTitle:  l.def.Title,
+		Definition: l.def,
+		Values:     map[string]string{},
+		Problems:   map[string]string{},
+		Closes:     l.wave.ClosesAt.Format(dateFormat),
+		OptOutPath: "/o/" + r.PathValue("token"),
+	}
+}
+
+func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
+	l, ok := s.open(w, r)
+	if !ok {
+		return
+	}
+	v := s.view(l, r)
+	prev, err := s.cfg.Store.GetResponse(r.Context(), l.claims.CampaignUID, l.claims.Wave, l.claims.Recipient)
+	switch {
+	case err == nil:
+		v.Answered, v.AnsweredOn = true, prev.SubmittedAt.Format(dateFormat)
+		for _, a := range prev.Answers {
+			switch {
+			case a.NotApplicable:
+				v.Values[a.Question] = survey.NotApplicableValue
+			case a.Value != nil:
+				v.Values[a.Question] = strconv.Itoa(*a.Value)
+			default:
+				v.Values[a.Question] = a.Text
+			}
+		}
+		v.Saved = r.URL.Query().Get("saved") == "1"
+	case !errors.Is(err, store.ErrNotFound):
+		s.unavailable(w, err)
+		return
+	}
+	s.render(w, http.StatusOK, "survey", v)
+}
+
+func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		s.message(w, http.StatusRequestEntityTooLarge, "Your answers are too long to send",
+			"Please shorten your written answers and send them again.")
+		return
+	}
+	l, ok := s.open(w, r)
+	if !ok {
+		return
+	}
+	answers, complete, problems := l.def.ReadForm(r.PostForm.Get, false)
+	if len(problems) > 0 {
+		s.responses.WithLabelValues("invalid").Inc()
+		v := s.view(l, r)
+		v.Problems = problems
+		for _, q := range l.def.Questions {
+			v.Values[q.ID] = r.PostForm.Get(survey.FieldName(q.ID))
+		}
+		v.PageTitle = "Error: " + v.PageTitle
+		s.render(w, http.StatusUnprocessableEntity, "survey", v)
+		return
+	}
+	resp := store.Response{
+		CampaignUID: l.claims.CampaignUID, WaveID: l.claims.Wave, RecipientKey: l.claims.Recipient,
+		Namespace: l.wave.Namespace, Segment: l.claims.Segment, Channel: l.claims.Channel, Complete: complete,
+	}
+	for _, a := range answers {
+		resp.Answers = append(resp.Answers, store.Answer{Question: a.Question, Value: a.Value, Text: a.Text, NotApplicable: a.NotApplicable})
+	}
+	created, err := s.cfg.Store.SaveResponse(r.Context(), resp, s.cfg.Now())
+	switch {
+	case errors.Is(err, store.ErrWaveClosed):
+		s.responses.WithLabelValues("closed").Inc()
+		s.closed(w, l.wave.ClosesAt)
+		return
+	case err != nil:
+		s.unavailable(w, err)
+		return
+	}
+	if created {
+		s.responses.WithLabelValues("created").Inc()
+	} else {
+		s.responses.WithLabelValues("updated").Inc()
+	}
+	// Committed: only now is the submission acknowledged, by sending the person to the page
+	// that thanks them (post, redirect, get: a reload does not send the form again).
+	http.Redirect(w, r, "/s/"+r.PathValue("token")+"?saved=1", http.StatusSeeOther)
+}
+
+func (s *Server) optOutPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.optOutLink(w, r); !ok {
+		return
+	}
+	s.render(w, http.StatusOK, "message", messageView{
+		PageTitle: "Stop receiving surveys",
+		Heading:   "Stop receiving surveys",
+		Paragraphs: []string{
+			"If you confirm, we will not send you this survey again, nor any other survey or reminder from this organisation's listening programme.",
+			"This does not change anything else about your tenancy or your account.",
+		},
+		Action: "Stop sending me surveys",
+	})
+}
+
+// optOut honours an opt-out. Mail clients' one-click unsubscribe (RFC 8058) posts here too.
+func (s *Server) optOut(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	_ = r.ParseForm()
+	l, ok := s.optOutLink(w, r)
+	if !ok {
+		return
+	}
+	if err := s.cfg.Store.OptOut(r.Context(), l.wave.Namespace, l.claims.Recipient, s.cfg.Now()); err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	s.message(w, http.StatusOK, "You will not receive any more surveys",
+		"We have recorded your choice. You will not be sent surveys or reminders from this listening programme again.")
+}
+
+// optOutLink verifies a link for opting out: an expired survey link still opts out.
+func (s *Server) optOutLink(w http.ResponseWriter, r *http.Request) (linkedWave, bool) {
+	c, err := s.cfg.Keys().Verify(r.PathValue("token"), s.cfg.Now())
+	if (err != nil && !errors.Is(err, token.ErrExpired)) || c.Purpose != token.PurposeSurvey {
+		s.invalidLink(w)
+		return linkedWave{}, false
+	}
+	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
+	if errors.Is(err, store.ErrNotFound) {
+		s.invalidLink(w)
+		return linkedWave{}, false
+	}
+	if err != nil {
+		s.unavailable(w, err)
+		return linkedWave{}, false
+	}
+	return linkedWave{claims: c, wave: wave}, true
+}

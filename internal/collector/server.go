@@ -1,0 +1,229 @@
+// Package collector is the response service: it serves the survey page and the opt-out page to
+// respondents, the ledger API to senders and the wave API to the manager. It is the only owner of
+// the store. A response is acknowledged only after its transaction has committed.
+//
+// Nothing personal is logged or measured: logs and metrics name routes (patterns such as
+// "GET /s/{token}"), never tokens, recipient keys or answers.
+package collector
+
+import (
+	"crypto/subtle"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/survey"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+//go:embed web
+var web embed.FS
+
+// Body size limits.
+const (
+	maxFormBytes = 64 << 10 // a survey form: 50 questions of up to 4,000 characters fit
+	maxAPIBytes  = 8 << 20  // a ledger batch
+)
+
+// Config is what the server needs.
+type Config struct {
+	Store store.Store
+	// Keys returns the current token key ring (it may be reloaded as the Secret rotates).
+	Keys func() *token.KeyRing
+	// APIToken is the bearer token of the ledger and wave APIs.
+	APIToken []byte
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger; slog.Default() when nil.
+	Logger *slog.Logger
+	// Registry receives the metrics; a new one when nil.
+	Registry *prometheus.Registry
+	// Ready reports whether the service can take traffic; the store's Ping when nil.
+	Ready func(r *http.Request) error
+	// PublicOrigin is the origin respondents use (scheme://host), trusted for form posts when a
+	// proxy in front rewrites the Host header. Optional.
+	PublicOrigin string
+}
+
+// Server serves the response service's HTTP endpoints.
+type Server struct {
+	cfg       Config
+	pages     map[string]*template.Template
+	responses *prometheus.CounterVec
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+}
+
+// New makes a server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Keys == nil {
+		return nil, errors.New("collector: a store and a key ring are required")
+	}
+	if len(cfg.APIToken) < 16 {
+		return nil, errors.New("collector: the API token must have at least 16 bytes")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func(r *http.Request) error { return cfg.Store.Ping(r.Context()) }
+	}
+	s := &Server{cfg: cfg, pages: map[string]*template.Template{}}
+	funcs := template.FuncMap{
+		"inc":      func(i int) int { return i + 1 },
+		"optionID": optionID,
+		"fieldID": func(_ survey.Definition, q survey.Question) string {
+			if q.IsScale() || len(q.Choices) > 0 {
+				return optionID(q.ID, 0)
+			}
+			return "q-" + q.ID
+		},
+	}
+	for _, page := range []string{"survey", "message"} {
+		t, err := template.New(page).Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+page+".html")
+		if err != nil {
+			return nil, err
+		}
+		s.pages[page] = t
+	}
+	s.responses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "survey_collector_responses_total",
+		Help: "Survey submissions by result: created, updated, invalid (re-shown with problems), closed (refused after the window).",
+	}, []string{"result"})
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "survey_collector_http_requests_total",
+		Help: "HTTP requests by route pattern and status code.",
+	}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "survey_collector_http_request_duration_seconds",
+		Help:    "HTTP request latency by route pattern.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"route"})
+	for _, c := range []prometheus.Collector{s.responses, s.requests, s.latency} {
+		if err := cfg.Registry.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func optionID(question string, i int) string { return "q-" + question + "-" + strconv.Itoa(i) }
+
+// Handler is the service's HTTP handler.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	csrf := http.NewCrossOriginProtection()
+	if s.cfg.PublicOrigin != "" {
+		_ = csrf.AddTrustedOrigin(s.cfg.PublicOrigin)
+	}
+	page := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.observe(pattern, securePage(csrf.Handler(h))))
+	}
+	api := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, s.observe(pattern, s.authorize(h)))
+	}
+
+	page("GET /s/{token}", s.surveyPage)
+	page("POST /s/{token}", s.submitSurvey)
+	page("GET /o/{token}", s.optOutPage)
+	page("POST /o/{token}", s.optOut)
+
+	api("PUT /api/v1/waves/{campaign}/{wave}", s.putWave)
+	api("GET /api/v1/waves/{campaign}/{wave}/summary", s.summary)
+	api("POST /api/v1/ledger/reserve", s.reserve)
+	api("POST /api/v1/ledger/mark", s.mark)
+	api("POST /api/v1/ledger/contacted", s.contacted)
+	api("POST /api/v1/ledger/opted-out", s.optedOut)
+
+	static, _ := fs.Sub(web, "web")
+	mux.Handle("GET /static/survey.css", s.observe("GET /static/survey.css", cacheFor(time.Hour, http.StripPrefix("/static/", http.FileServerFS(static)))))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.cfg.Ready(r); err != nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("/", s.observe("other", securePage(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.message(w, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+	}))))
+	return mux
+}
+
+// statusRecorder remembers the status code for the metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) observe(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		if rec.code >= 500 {
+			s.cfg.Logger.Error("request failed", "route", route, "status", rec.code)
+		}
+	})
+}
+
+// securePage sets the headers of every page shown to respondents: no third-party anything, no
+// referrer leaking the personal link, no caching of personal pages, no framing.
+func securePage(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func cacheFor(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(d.Seconds())))
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// authorize checks the bearer token of the APIs in constant time.
+func (s *Server) authorize(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(given), s.cfg.APIToken) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="survey-collector"`)
+			writeJSONError(w, http.StatusUnauthorized, "a valid bearer token is required")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

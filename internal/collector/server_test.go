@@ -1,0 +1,412 @@
+package collector_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/survey"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+const (
+	uid      = "6f1c2b7e-8d3a-4c5e-9f10-2a3b4c5d6e7f"
+	apiToken = "test-api-token-0123456789"
+)
+
+var (
+	opens  = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	closes = opens.Add(21 * 24 * time.Hour)
+)
+
+type env struct {
+	t     *testing.T
+	srv   *httptest.Server
+	store store.Store
+	keys  *token.KeyRing
+	mu    sync.Mutex
+	now   time.Time
+}
+
+func (e *env) clock() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.now
+}
+
+func (e *env) setNow(t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.now = t
+}
+
+func definition() survey.Definition {
+	return survey.FromSpec(&v1alpha1.Survey{
+		Title: "Riverside Homes tenant survey",
+		Intro: "It takes five minutes.",
+		Questions: []v1alpha1.Question{
+			{ID: "tp01", Kind: v1alpha1.QuestionCSAT, Required: true,
+				Text: "Taking everything into account, how satisfied or dissatisfied are you with the service provided by Riverside Homes?"},
+			{ID: "tp02", Kind: v1alpha1.QuestionCSAT, Text: "How satisfied or dissatisfied are you with the repairs service?", NotApplicable: "No repair in the last 12 months"},
+			{ID: "visit", Kind: v1alpha1.QuestionChoice, Text: "Was your last repair done at the first visit?", Choices: []string{"Yes", "No"}},
+			{ID: "comments", Kind: v1alpha1.QuestionText, Text: "Is there anything else you would like to tell us?"},
+		},
+	})
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "survey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys, err := token.NewKeyRing(token.Key{ID: "2026-01", Secret: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, store: st, keys: keys, now: opens.Add(time.Hour)}
+	s, err := collector.New(collector.Config{Store: st, Keys: func() *token.KeyRing { return keys }, APIToken: []byte(apiToken), Now: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewServer(s.Handler())
+	t.Cleanup(e.srv.Close)
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", collector.WaveRegistration{
+		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
+	}, http.StatusOK, nil)
+	return e
+}
+
+func (e *env) link(recipient string, expiry time.Time) string {
+	tok, err := e.keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900",
+		Recipient: recipient, Segment: "general-needs", Channel: "sms", Expiry: expiry})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func (e *env) get(path string) (*http.Response, string) {
+	e.t.Helper()
+	resp, err := noRedirect.Get(e.srv.URL + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (e *env) post(path string, form url.Values, header ...string) (*http.Response, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (e *env) api(method, path string, body any, want int, out any) {
+	e.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, r)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		e.t.Fatalf("%s %s: %s %s, want %d", method, path, resp.Status, data, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			e.t.Fatalf("%s %s: %v in %s", method, path, err, data)
+		}
+	}
+}
+
+func mustContain(t *testing.T, body string, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(body, p) {
+			t.Errorf("page lacks %q", p)
+		}
+	}
+}
+
+func TestSurveyPage(t *testing.T) {
+	e := newEnv(t)
+	tok := e.link("T-000123-01", closes)
+	resp, body := e.get("/s/" + tok)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET: %s\n%s", resp.Status, body)
+	}
+	mustContain(t, body,
+		`<html lang="en">`, `<meta name="viewport"`,
+		`<h1>Riverside Homes tenant survey</h1>`,
+		`<fieldset id="q-tp01">`, `<legend><span class="number">1.</span> Taking everything into account`,
+		`(required)`,
+		`<input type="radio" name="q.tp01" id="q-tp01-0" value="1"> <span>Very dissatisfied</span>`,
+		`value="5"> <span>Very satisfied</span>`,
+		`value="na"> <span>No repair in the last 12 months</span>`,
+		`value="1"> <span>No</span>`,
+		`<label for="q-comments" class="text-question">`, `<textarea id="q-comments" name="q.comments"`,
+		`href="/o/`+tok+`"`, `<button type="submit">Send my answers</button>`)
+	h := resp.Header
+	for k, v := range map[string]string{
+		"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+	} {
+		if h.Get(k) != v {
+			t.Errorf("%s = %q, want %q", k, h.Get(k), v)
+		}
+	}
+	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "form-action 'self'") {
+		t.Errorf("CSP = %q", csp)
+	}
+	if strings.Contains(body, "http://") || strings.Contains(body, "https://") || strings.Contains(body, "<script") {
+		t.Error("the page loads something from elsewhere or runs a script")
+	}
+	css, _ := e.get("/static/survey.css")
+	if css.StatusCode != http.StatusOK || !strings.HasPrefix(css.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("stylesheet: %s %s", css.Status, css.Header.Get("Content-Type"))
+	}
+}
+
+func TestSubmissions(t *testing.T) {
+	e := newEnv(t)
+	tok := e.link("T-000123-01", closes)
+
+	// A bad submission: the required question is missing and a value is off the scale. The form
+	// comes back with what was given and the problems named beside the questions.
+	resp, body := e.post("/s/"+tok, url.Values{"q.tp02": {"9"}, "q.visit": {"1"}, "q.comments": {"Repairs <b>take</b> too long."}})
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("bad submission: %s", resp.Status)
+	}
+	mustContain(t, body, `<title>Error: Riverside Homes tenant survey</title>`,
+		`There are 2 problems with your answers`, `<a href="#q-tp01-0">Please answer this question.</a>`,
+		`<p class="error" id="error-tp01"><span class="visually-hidden">Error:</span> Please answer this question.</p>`,
+		`<fieldset id="q-tp01" aria-describedby="error-tp01">`,
+		`id="error-tp02"`, `Please choose one of the answers shown.`,
+		`id="q-visit-1" value="1" checked>`,
+		`Repairs &lt;b&gt;take&lt;/b&gt; too long.</textarea>`)
+	if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-000123-01"); err == nil {
+		t.Fatal("a refused submission was stored")
+	}
+
+	// A good one: stored, then acknowledged by a redirect to the thank-you page.
+	resp, _ = e.post("/s/"+tok, url.Values{"q.tp01": {"4"}, "q.tp02": {"na"}, "q.visit": {"0"}, "q.comments": {"Quick and polite."}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/s/"+tok+"?saved=1" {
+		t.Fatalf("good submission: %s -> %s", resp.Status, resp.Header.Get("Location"))
+	}
+	r, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-000123-01")
+	if err != nil || !r.Complete || r.Segment != "general-needs" || r.Channel != "sms" || len(r.Answers) != 4 {
+		t.Fatalf("stored: %+v, %v", r, err)
+	}
+	_, body = e.get("/s/" + tok + "?saved=1")
+	mustContain(t, body, "Thank you", "You can change them on this page until Wednesday 22 April 2026",
+		`id="q-tp01-3" value="4" checked>`, `id="q-tp02-na" value="na" checked>`, `Quick and polite.</textarea>`,
+		"Save my changes")
+
+	// A second submission updates the answers; it never counts twice.
+	e.setNow(opens.Add(48 * time.Hour))
+	resp, _ = e.post("/s/"+tok, url.Values{"q.tp01": {"2"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("update: %s", resp.Status)
+	}
+	var sum collector.SummaryJSON
+	e.api(http.MethodGet, "/api/v1/waves/"+uid+"/20260401-0900/summary?primary=tp01", nil, http.StatusOK, &sum)
+	if len(sum.Responded) != 1 || sum.Responded[0].Count != 1 {
+		t.Errorf("responded = %+v, want one response", sum.Responded)
+	}
+	if len(sum.Histograms) != 1 || *sum.Histograms[0].Value != 2 {
+		t.Errorf("histograms = %+v, want the updated answer only", sum.Histograms)
+	}
+
+	// After the window: a polite refusal, and the stored answers stay.
+	e.setNow(closes)
+	resp, body = e.post("/s/"+tok, url.Values{"q.tp01": {"1"}})
+	if resp.StatusCode != http.StatusGone {
+		t.Fatalf("after close: %s", resp.Status)
+	}
+	mustContain(t, body, "This survey has closed", "closed on Wednesday 22 April 2026")
+	if r, _ := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-000123-01"); len(r.Answers) != 1 || *r.Answers[0].Value != 2 {
+		t.Errorf("answers changed after close: %+v", r.Answers)
+	}
+}
+
+func TestRefusedLinks(t *testing.T) {
+	e := newEnv(t)
+	good := e.link("T-1", closes)
+	other, _ := token.NewKeyRing(token.Key{ID: "2026-01", Secret: bytes.Repeat([]byte{8}, 32)})
+	forged, _ := other.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900", Recipient: "T-1", Expiry: closes})
+	unregistered, _ := e.keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20990101-0000", Recipient: "T-1", Expiry: closes})
+	resolve, _ := e.keys.Sign(token.Claims{Purpose: token.PurposeResolve, CampaignUID: uid, Wave: "20260401-0900", Recipient: "case-1", Expiry: closes})
+
+	var first string
+	for name, tok := range map[string]string{
+		"forged": forged, "truncated": good[:len(good)-3], "garbage": "hello", "unregistered wave": unregistered, "other purpose": resolve,
+	} {
+		resp, body := e.get("/s/" + tok)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %s", name, resp.Status)
+		}
+		mustContain(t, body, "This link does not work")
+		body = strings.ReplaceAll(body, tok, "")
+		if first == "" {
+			first = body
+		} else if body != first {
+			t.Errorf("%s: the refusal differs from another, telling which check failed", name)
+		}
+		if resp, _ := e.post("/s/"+tok, url.Values{"q.tp01": {"5"}}); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: POST %s", name, resp.Status)
+		}
+	}
+	resp, body := e.get("/s/" + e.link("T-1", opens.Add(30*time.Minute)))
+	if resp.StatusCode != http.StatusGone {
+		t.Errorf("expired link: %s", resp.Status)
+	}
+	mustContain(t, body, "This survey has closed", "closed on Wednesday 1 April 2026")
+}
+
+func TestFormLimitsAndCrossOrigin(t *testing.T) {
+	e := newEnv(t)
+	tok := e.link("T-1", closes)
+	resp, _ := e.post("/s/"+tok, url.Values{"q.tp01": {"4"}, "q.comments": {strings.Repeat("x", 70<<10)}})
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 70 KiB form: %s", resp.Status)
+	}
+	resp, _ = e.post("/s/"+tok, url.Values{"q.tp01": {"4"}}, "Sec-Fetch-Site", "cross-site")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-site post: %s", resp.Status)
+	}
+	if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-1"); err == nil {
+		t.Error("a refused post was stored")
+	}
+}
+
+func TestOptOut(t *testing.T) {
+	e := newEnv(t)
+	tok := e.link("T-7", closes)
+	resp, body := e.get("/o/" + tok)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("opt-out page: %s", resp.Status)
+	}
+	mustContain(t, body, "Stop receiving surveys", `<button type="submit">Stop sending me surveys</button>`)
+	// One-click unsubscribe from a mail client (RFC 8058), with an expired link.
+	e.setNow(closes.Add(24 * time.Hour))
+	resp, body = e.post("/o/"+tok, url.Values{"List-Unsubscribe": {"One-Click"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("opt out: %s", resp.Status)
+	}
+	mustContain(t, body, "You will not receive any more surveys")
+	var out collector.KeysResponse
+	e.api(http.MethodPost, "/api/v1/ledger/opted-out", collector.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-7", "T-8"}}, http.StatusOK, &out)
+	if len(out.Keys) != 1 || out.Keys[0] != "T-7" {
+		t.Errorf("opted out = %v", out.Keys)
+	}
+	if resp, _ := e.get("/o/forged"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("forged opt-out: %s", resp.Status)
+	}
+}
+
+func TestAPIs(t *testing.T) {
+	e := newEnv(t)
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + apiToken, "Bearer " + apiToken + "x"} {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/ledger/reserve", strings.NewReader(`{}`))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("Authorization %q: %s", auth, resp.Status)
+		}
+	}
+
+	// The snapshot is fixed for the wave's life.
+	changed := definition()
+	changed.Title = "Edited"
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", collector.WaveRegistration{
+		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: changed, OpensAt: opens, ClosesAt: closes,
+	}, http.StatusConflict, nil)
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/w2", map[string]any{"namespace": "x", "campaign": "y", "definitionn": 1}, http.StatusBadRequest, nil)
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/w2", collector.WaveRegistration{Namespace: "x", Campaign: "y", Definition: definition(), OpensAt: closes, ClosesAt: opens}, http.StatusBadRequest, nil)
+
+	// The ledger: reserve, mark, reserve again (a retried sender), contacted.
+	inv := collector.InvitationJSON{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", Namespace: "riverside-homes", Segment: "general-needs", Channel: "sms"}
+	var reserved collector.ReserveRequest
+	e.api(http.MethodPost, "/api/v1/ledger/reserve", collector.ReserveRequest{Invitations: []collector.InvitationJSON{inv}}, http.StatusOK, &reserved)
+	if len(reserved.Invitations) != 1 || reserved.Invitations[0].State != "reserved" {
+		t.Fatalf("reserved = %+v", reserved)
+	}
+	e.api(http.MethodPost, "/api/v1/ledger/mark", collector.MarkRequest{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", State: "sent"}, http.StatusOK, nil)
+	e.api(http.MethodPost, "/api/v1/ledger/mark", collector.MarkRequest{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-2", State: "sent"}, http.StatusNotFound, nil)
+	e.api(http.MethodPost, "/api/v1/ledger/mark", collector.MarkRequest{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", State: "delivered"}, http.StatusBadRequest, nil)
+	e.api(http.MethodPost, "/api/v1/ledger/reserve", collector.ReserveRequest{Invitations: []collector.InvitationJSON{inv}}, http.StatusOK, &reserved)
+	if reserved.Invitations[0].State != "sent" || reserved.Invitations[0].SentAt == nil {
+		t.Errorf("re-reserved = %+v", reserved.Invitations[0])
+	}
+	bad := inv
+	bad.Segment = ""
+	e.api(http.MethodPost, "/api/v1/ledger/reserve", collector.ReserveRequest{Invitations: []collector.InvitationJSON{bad}}, http.StatusBadRequest, nil)
+	var contacted collector.KeysResponse
+	e.api(http.MethodPost, "/api/v1/ledger/contacted", collector.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-1", "T-2"}, Since: opens}, http.StatusOK, &contacted)
+	if len(contacted.Keys) != 1 || contacted.Keys[0] != "T-1" {
+		t.Errorf("contacted = %v", contacted.Keys)
+	}
+	e.api(http.MethodPost, "/api/v1/ledger/contacted", collector.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-1"}}, http.StatusBadRequest, nil)
+
+	// The summary after one response.
+	tok := e.link("T-1", closes)
+	if resp, _ := e.post("/s/"+tok, url.Values{"q.tp01": {"5"}, "q.tp02": {"4"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("submit: %s", resp.Status)
+	}
+	var sum collector.SummaryJSON
+	e.api(http.MethodGet, "/api/v1/waves/"+uid+"/20260401-0900/summary?primary=tp01", nil, http.StatusOK, &sum)
+	if len(sum.Dispositions) != 1 || sum.Dispositions[0].Complete != 1 || sum.Pairs["tp02"].N != 1 || sum.Pairs["tp02"].SumXY != 20 {
+		t.Errorf("summary = %+v", sum)
+	}
+
+	// Metrics count results by route pattern, never by token.
+	_, metrics := e.get("/metrics")
+	mustContain(t, metrics, `survey_collector_responses_total{result="created"} 1`, `route="POST /s/{token}"`)
+	if strings.Contains(metrics, tok) || strings.Contains(metrics, "T-1") {
+		t.Error("metrics carry a token or a recipient key")
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if resp, _ := e.get(p); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %s", p, resp.Status)
+		}
+	}
+}
