@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/survey"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+const crashUID = "0b9e3c1a-5f2d-4e6b-8a7c-9d0e1f2a3b4c"
+
+// The collector is killed with SIGKILL while residents submit, and restarted, three times. Every
+// submission that was acknowledged (303) must be in the store afterwards, and no response may
+// count twice.
+func TestCrashLosesNoAcknowledgedResponse(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "collector")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	keysDir := filepath.Join(dir, "keys")
+	must(t, os.Mkdir(keysDir, 0o700))
+	secret := bytes.Repeat([]byte{42}, 32)
+	must(t, os.WriteFile(filepath.Join(keysDir, "2026-01"), secret, 0o600))
+	apiTokenFile := filepath.Join(dir, "api-token")
+	must(t, os.WriteFile(apiTokenFile, []byte("crash-test-api-token-0123\n"), 0o600))
+	dbPath := filepath.Join(dir, "survey.db")
+	addr := freeAddr(t)
+	base := "http://" + addr
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--store", "sqlite://"+dbPath, "--token-keys-dir", keysDir,
+			"--api-token-file", apiTokenFile, "--listen", addr)
+		cmd.Stderr = os.Stderr
+		must(t, cmd.Start())
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get(base + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return cmd
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the collector did not become ready: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	cmd := start()
+	def := survey.FromSpec(&v1alpha1.Survey{Title: "Crash test", Questions: []v1alpha1.Question{
+		{ID: "overall", Kind: v1alpha1.QuestionCSAT, Text: "Overall?", Required: true},
+		{ID: "comments", Kind: v1alpha1.QuestionText, Text: "Anything else?"},
+	}})
+	now := time.Now().UTC()
+	body, _ := json.Marshal(collector.WaveRegistration{Namespace: "ns", Campaign: "crash", Definition: def,
+		OpensAt: now.Add(-time.Hour), ClosesAt: now.Add(24 * time.Hour)})
+	req, _ := http.NewRequest(http.MethodPut, base+"/api/v1/waves/"+crashUID+"/w1", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer crash-test-api-token-0123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("registering the wave: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	keys, err := token.NewKeyRing(token.Key{ID: "2026-01", Secret: secret})
+	must(t, err)
+	const people = 600
+	links := make([]string, people)
+	for i := range links {
+		links[i], err = keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: crashUID, Wave: "w1",
+			Recipient: fmt.Sprintf("R-%04d", i), Segment: "all", Channel: "email", Expiry: now.Add(24 * time.Hour)})
+		must(t, err)
+	}
+
+	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var acked sync.Map // recipient -> the answer acknowledged last
+	var ackCount atomic.Int64
+	submitRound := func(round int, killAfter int64) {
+		var wg sync.WaitGroup
+		next := atomic.Int64{}
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					n := next.Add(1) - 1
+					if n >= people {
+						return
+					}
+					i := (n + int64(round)*people/4) % people // each round starts elsewhere: new people and updates
+					answer := fmt.Sprint(1 + (int(i)+round)%5)
+					form := url.Values{"q.overall": {answer}, "q.comments": {strings.Repeat("words ", 20)}}
+					resp, err := client.PostForm(base+"/s/"+links[i], form)
+					if err != nil {
+						continue // refused or cut off: not acknowledged
+					}
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusSeeOther {
+						acked.Store(fmt.Sprintf("R-%04d", i), answer)
+						ackCount.Add(1)
+					}
+				}
+			}()
+		}
+		// Kill once enough submissions of this round have been acknowledged.
+		for ackCount.Load() < killAfter {
+			time.Sleep(time.Millisecond)
+		}
+		must(t, cmd.Process.Signal(syscall.SIGKILL))
+		_ = cmd.Wait()
+		wg.Wait()
+	}
+
+	for round := range 3 {
+		before := ackCount.Load()
+		submitRound(round, before+150)
+		t.Logf("round %d: %d acknowledged before the kill and during it", round, ackCount.Load()-before)
+		cmd = start()
+	}
+	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+
+	st, err := store.Open(context.Background(), "sqlite://"+dbPath)
+	must(t, err)
+	defer st.Close()
+	missing := 0
+	acked.Range(func(k, v any) bool {
+		r, err := st.GetResponse(context.Background(), crashUID, "w1", k.(string))
+		if err != nil {
+			missing++
+			t.Errorf("%s was acknowledged but is not stored: %v", k, err)
+			return true
+		}
+		_ = r
+		return true
+	})
+	sum, err := st.Summarize(context.Background(), crashUID, "w1", "overall")
+	must(t, err)
+	stored := sum.Responded[store.Group{Segment: "all", Channel: "email"}]
+	answers := 0
+	for _, h := range sum.Histograms {
+		answers += h.Count
+	}
+	distinct := 0
+	acked.Range(func(any, any) bool { distinct++; return true })
+	t.Logf("%d acknowledgements for %d people; %d responses stored, %d missing", ackCount.Load(), distinct, stored, missing)
+	if stored > people || answers != stored {
+		t.Errorf("%d responses and %d answers stored for %d people: something counted twice", stored, answers, people)
+	}
+	if stored < distinct {
+		t.Errorf("%d people were acknowledged, only %d responses stored", distinct, stored)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
