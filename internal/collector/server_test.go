@@ -211,7 +211,7 @@ func TestSubmissions(t *testing.T) {
 		t.Fatalf("bad submission: %s", resp.Status)
 	}
 	mustContain(t, body, `<title>Error: Riverside Homes tenant survey</title>`,
-		`There are 2 problems with your answers`, `<a href="#q-tp01-0">Please answer this question.</a>`,
+		`There are 2 problems with your answers`, `<a href="#q-tp01-0">Question 1: Please answer this question.</a>`,
 		`<p class="error" id="error-tp01"><span class="visually-hidden">Error:</span> Please answer this question.</p>`,
 		`<fieldset id="q-tp01" aria-describedby="error-tp01">`,
 		`id="error-tp02"`, `Please choose one of the answers shown.`,

@@ -1,0 +1,213 @@
+package collector_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/surveyops/survey-operator/internal/testbrowser"
+	"github.com/surveyops/survey-operator/internal/testenv"
+)
+
+// artefacts is where the browser tests leave their screenshots (ignored by git).
+func artefacts(t *testing.T) string {
+	dir := filepath.Join(testenv.RepoRoot(), "test", "artifacts")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// keys presses keys one after another, as a person at a keyboard would.
+func keys(seq ...string) chromedp.Action[chromedp.Void] {
+	steps := make([]chromedp.Action[chromedp.Void], len(seq))
+	for i, k := range seq {
+		steps[i] = chromedp.KeyEvent(k)
+	}
+	return chromedp.Steps(steps...)
+}
+
+func repeat(k string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = k
+	}
+	return out
+}
+
+// typeText types into the focused element.
+func typeText(text string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
+		return chromedp.Void{}, err
+	}
+}
+
+func scriptsDisabled(disabled bool) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: disabled})
+		return chromedp.Void{}, err
+	}
+}
+
+// answerByKeyboard answers the test survey with the keyboard only: Tab between questions,
+// arrows within a group of options, typing in the text box, Enter on the button.
+func answerByKeyboard() chromedp.Action[chromedp.Void] {
+	var seq []string
+	seq = append(seq, kb.Tab)                       // the first option of question 1
+	seq = append(seq, repeat(kb.ArrowDown, 3)...)   // "Fairly satisfied" (4)
+	seq = append(seq, kb.Tab)                       // question 2
+	seq = append(seq, repeat(kb.ArrowDown, 5)...)   // "No repair in the last 12 months"
+	seq = append(seq, kb.Tab, kb.ArrowDown, kb.Tab) // question 3: "No"; then the text box
+	return chromedp.Steps(keys(seq...), typeText("Kind staff, slow repairs."), keys(kb.Tab, kb.Enter))
+}
+
+func TestSurveyInABrowser(t *testing.T) {
+	axe, err := testbrowser.AxeSource()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	e.setNow(opens.Add(2 * time.Hour)) // the server's clock, inside the wave's window
+	for _, jsOn := range []bool{true, false} {
+		name := "javascript-on"
+		if !jsOn {
+			name = "javascript-off"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel, err := testbrowser.New(context.Background(), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cancel()
+			ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+			defer cancelTimeout()
+
+			recipient := "T-browser-" + name
+			tok := e.link(recipient, closes.Add(365*24*time.Hour))
+			err = chromedp.Do(ctx,
+				scriptsDisabled(!jsOn),
+				chromedp.Navigate(e.srv.URL+"/s/"+tok),
+				chromedp.WaitVisible(chromedp.CSS("h1")),
+				answerByKeyboard(),
+				chromedp.WaitVisible(chromedp.CSS(".notice")),
+			)
+			if err != nil {
+				t.Fatal(err)
+			}
+			location, err := chromedp.Run(ctx, chromedp.Location())
+			if err != nil {
+				t.Fatal(err)
+			}
+			heading, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".notice h2")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(location, "?saved=1") || heading != "Thank you" {
+				t.Errorf("after submitting: at %s, heading %q", location, heading)
+			}
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(artefacts(t), "survey-saved-"+name+".png"), shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", recipient)
+			if err != nil {
+				t.Fatalf("the browser's answers are not stored: %v", err)
+			}
+			got := map[string]string{}
+			for _, a := range r.Answers {
+				switch {
+				case a.NotApplicable:
+					got[a.Question] = "n/a"
+				case a.Value != nil:
+					got[a.Question] = strconv.Itoa(*a.Value)
+				default:
+					got[a.Question] = a.Text
+				}
+			}
+			want := map[string]string{"tp01": "4", "tp02": "n/a", "visit": "1", "comments": "Kind staff, slow repairs."}
+			for q, v := range want {
+				if got[q] != v {
+					t.Errorf("%s = %q, want %q (all: %v)", q, got[q], v, got)
+				}
+			}
+		})
+	}
+
+	t.Run("axe", func(t *testing.T) {
+		ctx, cancel, err := testbrowser.New(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+		defer cancelTimeout()
+		tok := e.link("T-axe", closes.Add(365*24*time.Hour))
+		form := e.srv.URL + "/s/" + tok
+		for _, view := range []struct {
+			name   string
+			width  int64
+			action chromedp.Action[chromedp.Void]
+		}{
+			{"form", 1280, chromedp.Navigate(form)},
+			{"form-mobile", 375, chromedp.Navigate(form)},
+			{"problems", 1280, chromedp.Steps(chromedp.Navigate(form), chromedp.Click(chromedp.CSS("button[type=submit]")),
+				chromedp.WaitVisible(chromedp.CSS(".error-summary")))},
+			{"opt-out", 1280, chromedp.Navigate(e.srv.URL + "/o/" + tok)},
+			{"invalid-link", 1280, chromedp.Navigate(e.srv.URL + "/s/not-a-link")},
+		} {
+			viewport := chromedp.EmulateViewport(view.width, 900)
+			if view.width < 600 {
+				viewport = chromedp.EmulateViewport(view.width, 800, chromedp.EmulateMobile)
+			}
+			if err := chromedp.Do(ctx, viewport, view.action, chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+				t.Fatalf("%s: %v", view.name, err)
+			}
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axe+";true")); err != nil {
+				t.Fatalf("%s: loading axe: %v", view.name, err)
+			}
+			raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+				`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations))`, chromedp.EvalAwaitPromise))
+			if err != nil {
+				t.Fatalf("%s: running axe: %v", view.name, err)
+			}
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(artefacts(t), "survey-"+view.name+".png"), shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var violations []struct {
+				ID    string `json:"id"`
+				Help  string `json:"help"`
+				Nodes []struct {
+					Target []string `json:"target"`
+				} `json:"nodes"`
+			}
+			if err := json.Unmarshal([]byte(raw), &violations); err != nil {
+				t.Fatalf("%s: axe said %q: %v", view.name, raw, err)
+			}
+			for _, v := range violations {
+				for _, n := range v.Nodes {
+					t.Errorf("%s: axe %s: %s at %v", view.name, v.ID, v.Help, n.Target)
+				}
+			}
+			t.Logf("%s: axe-core %s found %d violations", view.name, testbrowser.AxeVersion, len(violations))
+		}
+	})
+}
