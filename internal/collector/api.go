@@ -181,7 +181,8 @@ func (s *Server) putWave(w http.ResponseWriter, r *http.Request) {
 	}
 	err := s.cfg.Store.PutWave(r.Context(), store.Wave{
 		CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave"), Namespace: reg.Namespace,
-		Campaign: reg.Campaign, Definition: reg.Definition.JSON(), OpensAt: reg.OpensAt, ClosesAt: reg.ClosesAt,
+		Campaign: reg.Campaign, Definition: reg.Definition.JSON(), PrimaryQuestion: reg.Definition.Primary,
+		OpensAt: reg.OpensAt, ClosesAt: reg.ClosesAt,
 	})
 	if err != nil {
 		s.storeError(w, err)

@@ -280,7 +280,9 @@ func TestConcurrentSubmissions(t *testing.T) {
 
 func TestSummarize(t *testing.T) {
 	contract(t, func(t *testing.T, s store.Store) {
-		if err := s.PutWave(ctx, wave("w1")); err != nil {
+		w := wave("w1")
+		w.PrimaryQuestion = "tp01"
+		if err := s.PutWave(ctx, w); err != nil {
 			t.Fatal(err)
 		}
 		// Eight invitations: general-needs by SMS (4), shared-ownership by email (4).
@@ -359,6 +361,15 @@ func TestSummarize(t *testing.T) {
 		}
 		if self := sum.Pairs["tp01"]; self.N != 4 {
 			t.Errorf("pairs[tp01] = %+v", self)
+		}
+		// Another question as primary takes the join; the same pairs, seen from the other side.
+		other, err := s.Summarize(ctx, uid, "w1", "tp02")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mirror := scoring.PairStats{N: 3, SumX: 12, SumY: 10, SumXX: 50, SumYY: 36, SumXY: 42}
+		if other.Pairs["tp01"] != mirror {
+			t.Errorf("pairs[tp01] against tp02 = %+v, want %+v", other.Pairs["tp01"], mirror)
 		}
 		if _, ok := sum.Pairs["comments"]; ok {
 			t.Error("a text question has pair statistics")

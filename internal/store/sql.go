@@ -84,22 +84,22 @@ func (s *sqlStore) PutWave(ctx context.Context, w Wave) error {
 	hash := hex.EncodeToString(sum[:])
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`
-			INSERT INTO waves (campaign_uid, wave_id, namespace, campaign, definition, definition_hash, opens_at, closes_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			INSERT INTO waves (campaign_uid, wave_id, namespace, campaign, definition, definition_hash, opens_at, closes_at, created_at, primary_question)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (campaign_uid, wave_id) DO NOTHING`),
 			w.CampaignUID, w.WaveID, w.Namespace, w.Campaign, string(w.Definition), hash,
-			micros(w.OpensAt), micros(w.ClosesAt), micros(time.Now()))
+			micros(w.OpensAt), micros(w.ClosesAt), micros(time.Now()), w.PrimaryQuestion)
 		if err != nil {
 			return err
 		}
-		var storedHash string
+		var storedHash, primary string
 		var opens, closes int64
-		err = tx.QueryRowContext(ctx, s.q(`SELECT definition_hash, opens_at, closes_at FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
-			w.CampaignUID, w.WaveID).Scan(&storedHash, &opens, &closes)
+		err = tx.QueryRowContext(ctx, s.q(`SELECT definition_hash, opens_at, closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+			w.CampaignUID, w.WaveID).Scan(&storedHash, &opens, &closes, &primary)
 		if err != nil {
 			return err
 		}
-		if storedHash != hash || opens != micros(w.OpensAt) || closes != micros(w.ClosesAt) {
+		if storedHash != hash || opens != micros(w.OpensAt) || closes != micros(w.ClosesAt) || primary != w.PrimaryQuestion {
 			return ErrConflict
 		}
 		return nil
@@ -111,8 +111,8 @@ func (s *sqlStore) GetWave(ctx context.Context, campaignUID, waveID string) (Wav
 	var def string
 	var opens, closes int64
 	err := s.db.QueryRowContext(ctx, s.q(`
-		SELECT namespace, campaign, definition, opens_at, closes_at FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
-		campaignUID, waveID).Scan(&w.Namespace, &w.Campaign, &def, &opens, &closes)
+		SELECT namespace, campaign, definition, opens_at, closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+		campaignUID, waveID).Scan(&w.Namespace, &w.Campaign, &def, &opens, &closes, &w.PrimaryQuestion)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Wave{}, ErrNotFound
 	}
@@ -261,8 +261,9 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 	created := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var closes int64
-		err := tx.QueryRowContext(ctx, s.q(`SELECT closes_at FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
-			r.CampaignUID, r.WaveID).Scan(&closes)
+		var primaryQuestion string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+			r.CampaignUID, r.WaveID).Scan(&closes, &primaryQuestion)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -299,9 +300,15 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 			r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment); err != nil {
 			return err
 		}
+		var primaryValue any // the respondent's answer to the primary question, on its scale
+		for _, a := range r.Answers {
+			if a.Question == primaryQuestion && a.Value != nil && !a.NotApplicable {
+				primaryValue = *a.Value
+			}
+		}
 		insert, err := tx.PrepareContext(ctx, s.q(`
-			INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel, value_int, value_text, not_applicable)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`))
+			INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel, value_int, value_text, not_applicable, primary_value)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`))
 		if err != nil {
 			return err
 		}
@@ -315,7 +322,7 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 				text = a.Text
 			}
 			if _, err := insert.ExecContext(ctx, r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel,
-				value, text, boolInt(a.NotApplicable)); err != nil {
+				value, text, boolInt(a.NotApplicable), primaryValue); err != nil {
 				return err
 			}
 		}
@@ -454,16 +461,33 @@ func (s *sqlStore) Summarize(ctx context.Context, campaignUID, waveID, primary s
 	if primary == "" {
 		return sum, nil
 	}
-	rows, err = s.db.QueryContext(ctx, s.q(`
-		SELECT a.question, COUNT(*), SUM(a.value_int), SUM(p.value_int),
-			SUM(a.value_int * a.value_int), SUM(p.value_int * p.value_int), SUM(a.value_int * p.value_int)
-		FROM answers a
-		JOIN answers p ON p.campaign_uid = a.campaign_uid AND p.wave_id = a.wave_id
-			AND p.recipient_key = a.recipient_key AND p.question = $3
-		WHERE a.campaign_uid = $1 AND a.wave_id = $2
-			AND a.value_int IS NOT NULL AND a.not_applicable = 0
-			AND p.value_int IS NOT NULL AND p.not_applicable = 0
-		GROUP BY a.question`), campaignUID, waveID, primary)
+	var stored string
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+		campaignUID, waveID).Scan(&stored)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Summary{}, err
+	}
+	if primary == stored {
+		// Each answer carries its respondent's primary answer: one grouped scan.
+		rows, err = s.db.QueryContext(ctx, s.q(`
+			SELECT question, COUNT(*), SUM(value_int), SUM(primary_value),
+				SUM(value_int * value_int), SUM(primary_value * primary_value), SUM(value_int * primary_value)
+			FROM answers
+			WHERE campaign_uid = $1 AND wave_id = $2 AND value_int IS NOT NULL AND not_applicable = 0 AND primary_value IS NOT NULL
+			GROUP BY question`), campaignUID, waveID)
+	} else {
+		// Another question as primary: join each respondent's answers to their answer to it. The
+		// primary question's answers drive the join (CROSS JOIN fixes that order in SQLite).
+		rows, err = s.db.QueryContext(ctx, s.q(`
+			SELECT a.question, COUNT(*), SUM(a.value_int), SUM(p.value_int),
+				SUM(a.value_int * a.value_int), SUM(p.value_int * p.value_int), SUM(a.value_int * p.value_int)
+			FROM answers p CROSS JOIN answers a
+			WHERE p.campaign_uid = $1 AND p.wave_id = $2 AND p.question = $3
+				AND p.value_int IS NOT NULL AND p.not_applicable = 0
+				AND a.campaign_uid = p.campaign_uid AND a.wave_id = p.wave_id AND a.recipient_key = p.recipient_key
+				AND a.value_int IS NOT NULL AND a.not_applicable = 0
+			GROUP BY a.question`), campaignUID, waveID, primary)
+	}
 	if err != nil {
 		return Summary{}, err
 	}

@@ -43,6 +43,9 @@ type Wave struct {
 	Campaign    string
 	// Definition is the survey as the wave asks it (JSON); the store keeps it as it is.
 	Definition []byte
+	// PrimaryQuestion is the id of the question drivers are correlated with; answers record
+	// their respondent's answer to it, so that Summarize needs no join for it.
+	PrimaryQuestion string
 	OpensAt    time.Time
 	ClosesAt   time.Time
 }

@@ -1,0 +1,149 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/store"
+)
+
+// A wave of SURVEY_BENCH_RESPONSES responses (default 1,000,000), 10 questions, 5 segments and 3
+// channels, generated inside the database. Summarize (every aggregate the manager needs) is
+// measured against its baseline, a count(*) scan of the same answers.
+
+func benchResponses() int {
+	if n, err := strconv.Atoi(os.Getenv("SURVEY_BENCH_RESPONSES")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+type loaded struct {
+	s  store.Store
+	db *sql.DB
+}
+
+var (
+	loadOnce = map[string]*sync.Once{"sqlite": {}, "postgres": {}}
+	loads    = map[string]*loaded{}
+)
+
+// bigWave loads the wave once per backend and process.
+func bigWave(b *testing.B, backend string) *loaded {
+	loadOnce[backend].Do(func() {
+		n := benchResponses()
+		var url, driver, dsn string
+		switch backend {
+		case "sqlite":
+			dir, err := os.MkdirTemp("", "bench-store-")
+			if err != nil {
+				b.Fatal(err)
+			}
+			path := filepath.Join(dir, "survey.db")
+			url, driver, dsn = "sqlite://"+path, "sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		case "postgres":
+			u, err := pg.NewDatabase(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			url, driver, dsn = u, "pgx", u
+		}
+		s, err := store.Open(context.Background(), url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		db, err := sql.Open(driver, dsn)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := generate(db, backend, n); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%s: generated %d responses and %d answers in %s", backend, n, 10*n, time.Since(start).Round(time.Second))
+		loads[backend] = &loaded{s: s, db: db}
+	})
+	l := loads[backend]
+	if l == nil {
+		b.Fatal("loading failed")
+	}
+	return l
+}
+
+func generate(db *sql.DB, backend string, n int) error {
+	series := fmt.Sprintf("WITH RECURSIVE g(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM g WHERE i < %d) ", n-1)
+	from := "FROM g"
+	cat := func(a, b string) string { return a + " || " + b }
+	if backend == "postgres" {
+		series = ""
+		from = fmt.Sprintf("FROM generate_series(0::bigint, %d) AS g(i)", n-1)
+		cat = func(a, b string) string { return a + " || " + b + "::text" }
+	}
+	stmts := []string{
+		`INSERT INTO waves (campaign_uid, wave_id, namespace, campaign, definition, definition_hash, opens_at, closes_at, created_at, primary_question)
+		 VALUES ('bench', 'w1', 'ns', 'c', '{}', 'h', 0, 1, 0, 'q0')`,
+		series + `INSERT INTO invitations (campaign_uid, wave_id, recipient_key, round, namespace, segment, channel, state, attempts, reason, reserved_at, sent_at, updated_at)
+		 SELECT 'bench', 'w1', ` + cat("'R'", "i") + `, 0, 'ns', ` + cat("'s'", "(i % 5)") + `, ` + cat("'c'", "(i % 3)") + `, 'sent', 1, '', 0, 0, 0 ` + from,
+		series + `INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at)
+		 SELECT 'bench', 'w1', ` + cat("'R'", "i") + `, 'ns', ` + cat("'s'", "(i % 5)") + `, ` + cat("'c'", "(i % 3)") + `, 1, 0, 0 ` + from,
+	}
+	value := func(q int) string { // a 1-5 answer to question q, or NULL for "not applicable"
+		return fmt.Sprintf("CASE WHEN (i * 7 + %d) %% 23 = 0 THEN NULL ELSE ((i * 2654435 + %d * (i %% 7)) %% 5) + 1 END", q, q)
+	}
+	for q := range 10 {
+		qs := strconv.Itoa(q)
+		stmts = append(stmts, series+`INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel, value_int, value_text, not_applicable, primary_value)
+		 SELECT 'bench', 'w1', `+cat("'R'", "i")+`, 'q`+qs+`', `+cat("'s'", "(i % 5)")+`, `+cat("'c'", "(i % 3)")+`, `+
+			value(q)+`, NULL, CASE WHEN (i * 7 + `+qs+`) % 23 = 0 THEN 1 ELSE 0 END, `+value(0)+` `+from)
+	}
+	stmts = append(stmts, "ANALYZE")
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			return fmt.Errorf("%v\n%s", err, s)
+		}
+	}
+	return nil
+}
+
+func BenchmarkSummarize1M(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			l := bigWave(b, backend)
+			for b.Loop() {
+				sum, err := l.s.Summarize(context.Background(), "bench", "w1", "q0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(sum.Pairs) != 10 {
+					b.Fatalf("pairs: %d", len(sum.Pairs))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBaselineCountScan1M is the baseline: a count(*) of the wave's answers.
+func BenchmarkBaselineCountScan1M(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			l := bigWave(b, backend)
+			q := "SELECT count(*) FROM answers WHERE campaign_uid = 'bench' AND wave_id = 'w1'"
+			for b.Loop() {
+				var n int
+				if err := l.db.QueryRow(q).Scan(&n); err != nil {
+					b.Fatal(err)
+				}
+				if n != 10*benchResponses() {
+					b.Fatalf("count %d", n)
+				}
+			}
+		})
+	}
+}
