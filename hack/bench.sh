@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Runs the Go benchmarks of the domain packages and prints each one beside its baseline from the
 # same run, as a ratio (these machines are noisy; absolute figures move, ratios much less).
-#   hack/bench.sh [COUNT]   (default 5 runs of each benchmark; the median is used)
+#   hack/bench.sh [COUNT] [REGEXP]   (default 5 runs of each benchmark, the median is used; all
+#   benchmarks). The store's aggregation benchmark first generates a 1,000,000-response wave in
+#   SQLite and in PostgreSQL (SURVEY_BENCH_RESPONSES to change it): several minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-5}
+pattern=${2:-.}
 out=$(mktemp)
-go test -run '^$' -bench . -benchmem -count "$count" ./internal/... | tee "$out"
+go test -run '^$' -bench "$pattern" -benchmem -count "$count" -timeout 120m ./internal/... | tee "$out"
 echo
 echo "ratios to baselines (median ns/op):"
-awk -v pairs="BenchmarkNext:BenchmarkBaselineRobfigNext BenchmarkDueAfterLongOutage:BenchmarkBaselineDueNaive" '
+pairs="BenchmarkNext:BenchmarkBaselineRobfigNext BenchmarkDueAfterLongOutage:BenchmarkBaselineDueNaive"
+for db in sqlite postgres; do
+	pairs="$pairs BenchmarkSummarize1M/$db:BenchmarkBaselineCountScan1M/$db"
+	pairs="$pairs BenchmarkDurableResponsesHTTP/$db:BenchmarkBaselineInsertCommit/$db"
+done
+awk -v pairs="$pairs" '
 	/^Benchmark/ { name = $1; sub(/-[0-9]+$/, "", name); v[name] = v[name] " " $3 }
 	function median(s,   a, n, i, j, t) {
 		n = split(s, a, " ")
@@ -22,7 +30,7 @@ awk -v pairs="BenchmarkNext:BenchmarkBaselineRobfigNext BenchmarkDueAfterLongOut
 			split(p[k], ab, ":")
 			if (!(ab[1] in v) || !(ab[2] in v)) continue
 			a = median(v[ab[1]]); b = median(v[ab[2]])
-			printf "  %-30s %12.0f ns/op   %-30s %12.0f ns/op   ratio %.3f\n", ab[1], a, ab[2], b, a / b
+			printf "  %-38s %14.0f ns/op   %-40s %14.0f ns/op   ratio %.3f\n", ab[1], a, ab[2], b, a / b
 		}
 	}' "$out"
 rm -f "$out"

@@ -46,8 +46,8 @@ type Wave struct {
 	// PrimaryQuestion is the id of the question drivers are correlated with; answers record
 	// their respondent's answer to it, so that Summarize needs no join for it.
 	PrimaryQuestion string
-	OpensAt    time.Time
-	ClosesAt   time.Time
+	OpensAt         time.Time
+	ClosesAt        time.Time
 }
 
 // InvitationState is where an invitation is in the ledger.

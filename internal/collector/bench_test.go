@@ -1,0 +1,205 @@
+package collector_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/testpg"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+// Durable responses per second through HTTP (form post, token check, validation, commit,
+// redirect), against a bare loop that commits the same rows with database/sql on the same
+// database: what the service costs on top of the durable write. Both run 8 submitters at once.
+
+var (
+	pgOnce   sync.Once
+	pgServer *testpg.Server
+	pgErr    error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pgServer != nil {
+		pgServer.Stop()
+	}
+	os.Exit(code)
+}
+
+// database returns a fresh store URL and the driver and DSN of a raw connection to it.
+func database(b *testing.B, backend string) (storeURL, driver, dsn string) {
+	switch backend {
+	case "sqlite":
+		path := filepath.Join(b.TempDir(), "survey.db")
+		return "sqlite://" + path, "sqlite", "file:" + path +
+			"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	default:
+		pgOnce.Do(func() { pgServer, pgErr = testpg.Start() })
+		if pgErr != nil {
+			b.Fatal(pgErr)
+		}
+		u, err := pgServer.NewDatabase(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return u, "pgx", u
+	}
+}
+
+func latencies(b *testing.B, all []time.Duration) {
+	if len(all) == 0 {
+		return
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+type recorder struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (r *recorder) add(d time.Duration) {
+	r.mu.Lock()
+	r.all = append(r.all, d)
+	r.mu.Unlock()
+}
+
+func BenchmarkDurableResponsesHTTP(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			storeURL, _, _ := database(b, backend)
+			st, err := store.Open(context.Background(), storeURL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			keys, _ := token.NewKeyRing(token.Key{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)})
+			now := opens.Add(time.Hour)
+			srv, err := collector.New(collector.Config{Store: st, Keys: func() *token.KeyRing { return keys },
+				APIToken: []byte(apiToken), Now: func() time.Time { return now }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ts := httptest.NewServer(srv.Handler())
+			defer ts.Close()
+			if err := st.PutWave(context.Background(), store.Wave{CampaignUID: uid, WaveID: "w1", Namespace: "ns", Campaign: "c",
+				Definition: definition().JSON(), PrimaryQuestion: "tp01", OpensAt: opens, ClosesAt: closes}); err != nil {
+				b.Fatal(err)
+			}
+			client := &http.Client{
+				Transport:     &http.Transport{MaxIdleConnsPerHost: 16},
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			}
+			form := url.Values{"q.tp01": {"4"}, "q.tp02": {"5"}, "q.comments": {"Quick and polite."}}.Encode()
+			var next atomic.Int64
+			rec := &recorder{}
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := next.Add(1)
+					tok, _ := keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "w1",
+						Recipient: fmt.Sprintf("R-%d", i), Segment: "all", Channel: "email", Expiry: closes})
+					start := time.Now()
+					resp, err := client.Post(ts.URL+"/s/"+tok, "application/x-www-form-urlencoded", strings.NewReader(form))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusSeeOther {
+						b.Errorf("status %s", resp.Status)
+						return
+					}
+					rec.add(time.Since(start))
+				}
+			})
+			b.StopTimer()
+			latencies(b, rec.all)
+		})
+	}
+}
+
+func BenchmarkBaselineInsertCommit(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			storeURL, driver, dsn := database(b, backend)
+			st, err := store.Open(context.Background(), storeURL) // creates the schema
+			if err != nil {
+				b.Fatal(err)
+			}
+			st.Close()
+			db, err := sql.Open(driver, dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ph := func(n int) string { // placeholders $1..$n, or ?1..?n for SQLite
+				marks := make([]string, n)
+				for i := range marks {
+					if driver == "sqlite" {
+						marks[i] = fmt.Sprintf("?%d", i+1)
+					} else {
+						marks[i] = fmt.Sprintf("$%d", i+1)
+					}
+				}
+				return strings.Join(marks, ", ")
+			}
+			insertResponse := "INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at) VALUES (" + ph(9) + ")"
+			insertAnswer := "INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel, value_int, value_text, not_applicable) VALUES (" + ph(9) + ")"
+			var next atomic.Int64
+			rec := &recorder{}
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					key := fmt.Sprintf("R-%d", next.Add(1))
+					start := time.Now()
+					tx, err := db.Begin()
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, err = tx.Exec(insertResponse, uid, "w1", key, "ns", "all", "email", 1, 0, 0)
+					for _, a := range [][2]any{{"tp01", 4}, {"tp02", 5}} {
+						if err == nil {
+							_, err = tx.Exec(insertAnswer, uid, "w1", key, a[0], "all", "email", a[1], nil, 0)
+						}
+					}
+					if err == nil {
+						_, err = tx.Exec(insertAnswer, uid, "w1", key, "comments", "all", "email", nil, "Quick and polite.", 0)
+					}
+					if err == nil {
+						err = tx.Commit()
+					} else {
+						_ = tx.Rollback()
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					rec.add(time.Since(start))
+				}
+			})
+			b.StopTimer()
+			latencies(b, rec.all)
+		})
+	}
+}
