@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -25,6 +26,18 @@ var migrations embed.FS
 type sqlStore struct {
 	db     *sql.DB
 	sqlite bool
+	// writeMu queues SQLite's writers in the process: SQLite admits one writer at a time, and
+	// its busy handler would otherwise make waiting writers sleep (tens of milliseconds at p99).
+	writeMu sync.Mutex
+}
+
+// writing runs fn holding the SQLite writer lock (PostgreSQL needs none).
+func (s *sqlStore) writing(fn func() error) error {
+	if s.sqlite {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
+	return fn()
 }
 
 var placeholder = regexp.MustCompile(`\$(\d+)`)
@@ -64,15 +77,17 @@ func boolInt(b bool) int {
 }
 
 func (s *sqlStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return s.writing(func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
 func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -143,26 +158,19 @@ func scanInvitation(row interface{ Scan(...any) error }) (Invitation, error) {
 func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time) ([]Invitation, error) {
 	out := make([]Invitation, 0, len(invs))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		insert, err := tx.PrepareContext(ctx, s.q(`
-			INSERT INTO invitations (`+invitationColumns+`)
+		// Plain statements: both drivers cache their prepared forms per connection.
+		insert := s.q(`
+			INSERT INTO invitations (` + invitationColumns + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, '', $9, NULL, $9)
-			ON CONFLICT (campaign_uid, wave_id, recipient_key, round) DO NOTHING`))
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
-		get, err := tx.PrepareContext(ctx, s.q(`SELECT `+invitationColumns+` FROM invitations
-			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`))
-		if err != nil {
-			return err
-		}
-		defer get.Close()
+			ON CONFLICT (campaign_uid, wave_id, recipient_key, round) DO NOTHING`)
+		get := s.q(`SELECT ` + invitationColumns + ` FROM invitations
+			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`)
 		for _, inv := range invs {
-			if _, err := insert.ExecContext(ctx, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round,
+			if _, err := tx.ExecContext(ctx, insert, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round,
 				inv.Namespace, inv.Segment, inv.Channel, string(StateReserved), micros(now)); err != nil {
 				return err
 			}
-			stored, err := scanInvitation(get.QueryRowContext(ctx, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round))
+			stored, err := scanInvitation(tx.QueryRowContext(ctx, get, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round))
 			if err != nil {
 				return err
 			}
@@ -186,11 +194,15 @@ func (s *sqlStore) Mark(ctx context.Context, key InvitationKey, state Invitation
 	if state == StateSent || state == StateUnknown {
 		sentAt = micros(now)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`
+	var res sql.Result
+	err := s.writing(func() (err error) {
+		res, err = s.db.ExecContext(ctx, s.q(`
 		UPDATE invitations SET state = $5, reason = $6, attempts = attempts + 1, updated_at = $7,
 			sent_at = COALESCE($8, sent_at)
 		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`),
-		key.CampaignUID, key.WaveID, key.RecipientKey, key.Round, string(state), reason, micros(now), sentAt)
+			key.CampaignUID, key.WaveID, key.RecipientKey, key.Round, string(state), reason, micros(now), sentAt)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -245,9 +257,11 @@ func (s *sqlStore) Contacted(ctx context.Context, namespace string, keys []strin
 }
 
 func (s *sqlStore) OptOut(ctx context.Context, namespace, recipientKey string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO opt_outs (namespace, recipient_key, opted_out_at) VALUES ($1, $2, $3)
+	return s.writing(func() error {
+		_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO opt_outs (namespace, recipient_key, opted_out_at) VALUES ($1, $2, $3)
 		ON CONFLICT (namespace, recipient_key) DO NOTHING`), namespace, recipientKey, micros(now))
-	return err
+		return err
+	})
 }
 
 func (s *sqlStore) OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error) {
@@ -306,13 +320,9 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 				primaryValue = *a.Value
 			}
 		}
-		insert, err := tx.PrepareContext(ctx, s.q(`
+		insert := s.q(`
 			INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel, value_int, value_text, not_applicable, primary_value)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`))
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`)
 		for _, a := range r.Answers {
 			var value, text any
 			if a.Value != nil && !a.NotApplicable {
@@ -321,7 +331,7 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 			if a.Text != "" {
 				text = a.Text
 			}
-			if _, err := insert.ExecContext(ctx, r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel,
+			if _, err := tx.ExecContext(ctx, insert, r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel,
 				value, text, boolInt(a.NotApplicable), primaryValue); err != nil {
 				return err
 			}
