@@ -149,6 +149,19 @@ var _ = Describe("The samples", Ordered, func() {
 		Expect(out).To(ContainSubstring("contacted"))
 	})
 
+	It("include the README's first campaign, which the apiserver accepts", func() {
+		readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "README.md"))
+		Expect(err).NotTo(HaveOccurred())
+		_, rest, found := strings.Cut(string(readme), "```yaml\n")
+		Expect(found).To(BeTrue(), "README.md has no yaml block")
+		doc, _, found := strings.Cut(rest, "```")
+		Expect(found).To(BeTrue())
+		obj := &unstructured.Unstructured{}
+		Expect(yaml.UnmarshalStrict([]byte(doc), &obj.Object)).To(Succeed())
+		obj.SetNamespace("default")
+		Expect(k8sClient.Create(ctx, obj, client.DryRunAll, client.FieldValidation("Strict"))).To(Succeed())
+	})
+
 	AfterAll(func() {
 		for _, file := range sampleFiles() {
 			obj := readObject(file)
