@@ -81,13 +81,8 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) (linkedWave, bool)
 		s.invalidLink(w)
 		return linkedWave{}, false
 	}
-	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
-	if errors.Is(err, store.ErrNotFound) {
-		s.invalidLink(w)
-		return linkedWave{}, false
-	}
-	if err != nil {
-		s.unavailable(w, err)
+	wave, ok := s.loadWave(w, r, c)
+	if !ok {
 		return linkedWave{}, false
 	}
 	if !now.Before(wave.ClosesAt) {
@@ -100,6 +95,20 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) (linkedWave, bool)
 		return linkedWave{}, false
 	}
 	return linkedWave{claims: c, wave: wave, def: def}, true
+}
+
+// loadWave loads the wave a verified link names, answering the person itself when it cannot.
+func (s *Server) loadWave(w http.ResponseWriter, r *http.Request, c token.Claims) (store.Wave, bool) {
+	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.invalidLink(w) // a wave the service does not know looks like any other bad link
+		return store.Wave{}, false
+	case err != nil:
+		s.unavailable(w, err)
+		return store.Wave{}, false
+	}
+	return wave, true
 }
 
 func (s *Server) unavailable(w http.ResponseWriter, err error) {
@@ -235,13 +244,8 @@ func (s *Server) optOutLink(w http.ResponseWriter, r *http.Request) (linkedWave,
 		s.invalidLink(w)
 		return linkedWave{}, false
 	}
-	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
-	if errors.Is(err, store.ErrNotFound) {
-		s.invalidLink(w)
-		return linkedWave{}, false
-	}
-	if err != nil {
-		s.unavailable(w, err)
+	wave, ok := s.loadWave(w, r, c)
+	if !ok {
 		return linkedWave{}, false
 	}
 	return linkedWave{claims: c, wave: wave}, true
