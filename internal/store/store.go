@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/surveyops/survey-operator/internal/scoring"
@@ -210,5 +209,5 @@ func redact(raw string) string {
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
-	return strings.Replace(u.String(), "%78%78%78%78%78", "xxxxx", 1)
+	return u.String()
 }
