@@ -21,6 +21,9 @@ type WaveRegistration struct {
 	Definition survey.Definition `json:"definition"`
 	OpensAt    time.Time         `json:"opensAt"`
 	ClosesAt   time.Time         `json:"closesAt"`
+	// ChannelKeys are the HMAC keys of the wave's webhook channels by name (base64 in JSON),
+	// read by the manager from each channel's Secret; gateways sign inbound answers with them.
+	ChannelKeys map[string][]byte `json:"channelKeys,omitempty"`
 }
 
 // InvitationJSON is an invitation in the ledger API.
@@ -182,7 +185,7 @@ func (s *Server) putWave(w http.ResponseWriter, r *http.Request) {
 	err := s.cfg.Store.PutWave(r.Context(), store.Wave{
 		CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave"), Namespace: reg.Namespace,
 		Campaign: reg.Campaign, Definition: reg.Definition.JSON(), PrimaryQuestion: reg.Definition.Primary,
-		OpensAt: reg.OpensAt, ClosesAt: reg.ClosesAt,
+		OpensAt: reg.OpensAt, ClosesAt: reg.ClosesAt, ChannelKeys: reg.ChannelKeys,
 	})
 	if err != nil {
 		s.storeError(w, err)

@@ -144,6 +144,9 @@ func (s *Server) Handler() http.Handler {
 	page("GET /o/{token}", s.optOutPage)
 	page("POST /o/{token}", s.optOut)
 
+	// Gateways authenticate with the channel's HMAC signature, not the API token.
+	mux.Handle("POST /api/v1/responses", s.observe("POST /api/v1/responses", http.HandlerFunc(s.inbound)))
+
 	api("PUT /api/v1/waves/{campaign}/{wave}", s.putWave)
 	api("GET /api/v1/waves/{campaign}/{wave}/summary", s.summary)
 	api("POST /api/v1/ledger/reserve", s.reserve)

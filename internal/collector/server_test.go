@@ -3,6 +3,9 @@ package collector_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -409,4 +412,78 @@ func TestAPIs(t *testing.T) {
 			t.Errorf("%s: %s", p, resp.Status)
 		}
 	}
+}
+
+func (e *env) inbound(body any, key []byte, want int) map[string]any {
+	e.t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/responses", bytes.NewReader(raw))
+	if key != nil {
+		mac := hmac.New(sha256.New, key)
+		mac.Write(raw)
+		req.Header.Set(collector.SignatureHeader, hex.EncodeToString(mac.Sum(nil)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != want {
+		e.t.Fatalf("inbound %s: %s %v, want %d", raw, resp.Status, out, want)
+	}
+	return out
+}
+
+// Answers arriving from an SMS gateway: signed with the channel's key, merged answer by answer.
+func TestInboundResponses(t *testing.T) {
+	e := newEnv(t)
+	smsKey := bytes.Repeat([]byte{9}, 32)
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", collector.WaveRegistration{
+		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
+		ChannelKeys: map[string][]byte{"sms": smsKey},
+	}, http.StatusOK, nil)
+	tok := e.link("T-sms", closes)
+
+	out := e.inbound(collector.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp02": "3"}}, smsKey, http.StatusOK)
+	if out["complete"] != false {
+		t.Errorf("one optional answer made the response complete: %v", out)
+	}
+	out = e.inbound(collector.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": "5"}}, smsKey, http.StatusOK)
+	if out["complete"] != true {
+		t.Errorf("answering the required question did not complete it: %v", out)
+	}
+	r, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-sms")
+	if err != nil || len(r.Answers) != 2 || !r.Complete || r.Channel != "sms" {
+		t.Fatalf("stored %+v, %v; want both answers merged", r, err)
+	}
+
+	// Refusals: each the same to the caller.
+	other := e.link("T-other", closes)
+	for name, c := range map[string]struct {
+		body any
+		key  []byte
+	}{
+		"no signature":    {collector.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, nil},
+		"wrong key":       {collector.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, bytes.Repeat([]byte{1}, 32)},
+		"unknown channel": {collector.InboundResponse{Token: other, Channel: "whatsapp", Answers: map[string]string{"tp01": "1"}}, smsKey},
+		"forged token":    {collector.InboundResponse{Token: other[:len(other)-2] + "AA", Channel: "sms", Answers: map[string]string{"tp01": "1"}}, smsKey},
+	} {
+		out := e.inbound(c.body, c.key, http.StatusUnauthorized)
+		if out["error"] != "not authenticated" {
+			t.Errorf("%s: %v", name, out)
+		}
+	}
+	if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-other"); err == nil {
+		t.Error("a refused inbound response was stored")
+	}
+	out = e.inbound(collector.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "7", "tp99": "1"}}, smsKey, http.StatusUnprocessableEntity)
+	problems, _ := out["problems"].(map[string]any)
+	if problems["tp01"] == nil || problems["tp99"] == nil {
+		t.Errorf("problems = %v", out)
+	}
+	e.inbound(map[string]any{"token": other}, smsKey, http.StatusBadRequest)
+	e.setNow(closes)
+	e.inbound(collector.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "4"}}, smsKey, http.StatusGone)
 }

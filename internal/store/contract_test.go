@@ -99,6 +99,22 @@ func TestWaves(t *testing.T) {
 		if _, err := s.GetWave(ctx, uid, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("missing wave: %v", err)
 		}
+
+		// Channel keys rotate: registering the wave again replaces them.
+		w.ChannelKeys = map[string][]byte{"sms": []byte("old-key"), "chat": []byte("chat-key")}
+		if err := s.PutWave(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		w.ChannelKeys = map[string][]byte{"sms": []byte("new-key")}
+		if err := s.PutWave(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		if key, err := s.ChannelKey(ctx, uid, w.WaveID, "sms"); err != nil || string(key) != "new-key" {
+			t.Errorf("sms key = %q, %v", key, err)
+		}
+		if _, err := s.ChannelKey(ctx, uid, w.WaveID, "chat"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a dropped channel key is still there: %v", err)
+		}
 	})
 }
 

@@ -117,8 +117,31 @@ func (s *sqlStore) PutWave(ctx context.Context, w Wave) error {
 		if storedHash != hash || opens != micros(w.OpensAt) || closes != micros(w.ClosesAt) || primary != w.PrimaryQuestion {
 			return ErrConflict
 		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM wave_channel_keys WHERE campaign_uid = $1 AND wave_id = $2`),
+			w.CampaignUID, w.WaveID); err != nil {
+			return err
+		}
+		for channel, key := range w.ChannelKeys {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO wave_channel_keys (campaign_uid, wave_id, channel, hmac_key) VALUES ($1, $2, $3, $4)`),
+				w.CampaignUID, w.WaveID, channel, hex.EncodeToString(key)); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
+}
+
+func (s *sqlStore) ChannelKey(ctx context.Context, campaignUID, waveID, channel string) ([]byte, error) {
+	var key string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT hmac_key FROM wave_channel_keys WHERE campaign_uid = $1 AND wave_id = $2 AND channel = $3`),
+		campaignUID, waveID, channel).Scan(&key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return hex.DecodeString(key)
 }
 
 func (s *sqlStore) GetWave(ctx context.Context, campaignUID, waveID string) (Wave, error) {

@@ -45,8 +45,11 @@ type Wave struct {
 	// PrimaryQuestion is the id of the question drivers are correlated with; answers record
 	// their respondent's answer to it, so that Summarize needs no join for it.
 	PrimaryQuestion string
-	OpensAt         time.Time
-	ClosesAt        time.Time
+	// ChannelKeys are the HMAC keys of the wave's webhook channels, by channel name, which
+	// authenticate answers arriving from a gateway. Each PutWave replaces them, so keys rotate.
+	ChannelKeys map[string][]byte
+	OpensAt     time.Time
+	ClosesAt    time.Time
 }
 
 // InvitationState is where an invitation is in the ledger.
@@ -147,8 +150,10 @@ type Store interface {
 	// PutWave registers a wave's snapshot. Registering the same snapshot again is a no-op; a
 	// different one is ErrConflict.
 	PutWave(ctx context.Context, w Wave) error
-	// GetWave returns a wave's snapshot, or ErrNotFound.
+	// GetWave returns a wave's snapshot (without its channel keys), or ErrNotFound.
 	GetWave(ctx context.Context, campaignUID, waveID string) (Wave, error)
+	// ChannelKey returns the HMAC key of one of a wave's channels, or ErrNotFound.
+	ChannelKey(ctx context.Context, campaignUID, waveID, channel string) ([]byte, error)
 
 	// Reserve records invitations before they are sent. Rows that exist already are left as
 	// they are; every row is returned as stored, so a retried sender sees what was sent.

@@ -1,0 +1,156 @@
+package collector
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/survey"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+// InboundResponse is the body of POST /api/v1/responses: answers arriving through a channel
+// gateway, such as an SMS reply. The gateway sends back the link token it was given with the
+// invitation, names the channel, and signs the whole body with the channel's HMAC key in the
+// X-Survey-Signature header (hex HMAC-SHA256), as the operator signs what it sends to gateways.
+type InboundResponse struct {
+	Token   string            `json:"token"`
+	Channel string            `json:"channel"`
+	Answers map[string]string `json:"answers"`
+}
+
+// InboundResult answers an accepted inbound response.
+type InboundResult struct {
+	Saved    bool `json:"saved"`
+	Complete bool `json:"complete"`
+}
+
+// SignatureHeader carries the hex HMAC-SHA256 of a webhook body.
+const SignatureHeader = "X-Survey-Signature"
+
+type problemsJSON struct {
+	Error    string            `json:"error"`
+	Problems map[string]string `json:"problems"`
+}
+
+// inbound takes answers from a gateway. They merge with what the person already answered (an
+// SMS conversation answers one question per message), so a partial response grows.
+func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is too large")
+		return
+	}
+	var in InboundResponse
+	if err := json.Unmarshal(body, &in); err != nil || in.Token == "" || in.Channel == "" {
+		writeJSONError(w, http.StatusBadRequest, "the body must be JSON with token, channel and answers")
+		return
+	}
+	// Every authentication failure looks the same from outside.
+	refuse := func() { writeJSONError(w, http.StatusUnauthorized, "not authenticated") }
+	now := s.cfg.Now()
+	c, err := s.cfg.Keys().Verify(in.Token, now)
+	expired := errors.Is(err, token.ErrExpired)
+	if (err != nil && !expired) || c.Purpose != token.PurposeSurvey {
+		refuse()
+		return
+	}
+	key, err := s.cfg.Store.ChannelKey(r.Context(), c.CampaignUID, c.Wave, in.Channel)
+	if errors.Is(err, store.ErrNotFound) {
+		refuse()
+		return
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	given, err := hex.DecodeString(r.Header.Get(SignatureHeader))
+	mac := hmac.New(sha256.New, key)
+	mac.Write(body)
+	if err != nil || !hmac.Equal(given, mac.Sum(nil)) {
+		refuse()
+		return
+	}
+	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if expired || !now.Before(wave.ClosesAt) {
+		writeJSONError(w, http.StatusGone, "the wave closed at "+wave.ClosesAt.Format("2006-01-02T15:04:05Z07:00"))
+		return
+	}
+	def, err := survey.Parse(wave.Definition)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	// Merge with the answers already given, then read the whole as a form would be.
+	merged := map[string]string{}
+	prev, err := s.cfg.Store.GetResponse(r.Context(), c.CampaignUID, c.Wave, c.Recipient)
+	switch {
+	case err == nil:
+		for _, a := range prev.Answers {
+			switch {
+			case a.NotApplicable:
+				merged[a.Question] = survey.NotApplicableValue
+			case a.Value != nil:
+				merged[a.Question] = strconv.Itoa(*a.Value)
+			default:
+				merged[a.Question] = a.Text
+			}
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		s.storeError(w, err)
+		return
+	}
+	known := map[string]bool{}
+	for _, q := range def.Questions {
+		known[q.ID] = true
+	}
+	problems := map[string]string{}
+	for q, v := range in.Answers {
+		if !known[q] {
+			problems[q] = "there is no such question in this survey"
+			continue
+		}
+		merged[q] = v
+	}
+	answers, complete, formProblems := def.ReadForm(func(f string) string {
+		return merged[f[len("q."):]]
+	}, true)
+	for q, p := range formProblems {
+		problems[q] = p
+	}
+	if len(problems) > 0 {
+		s.responses.WithLabelValues("invalid").Inc()
+		writeJSON(w, http.StatusUnprocessableEntity, problemsJSON{Error: "some answers cannot be recorded", Problems: problems})
+		return
+	}
+	resp := store.Response{CampaignUID: c.CampaignUID, WaveID: c.Wave, RecipientKey: c.Recipient, Namespace: wave.Namespace,
+		Segment: c.Segment, Channel: in.Channel, Complete: complete}
+	for _, a := range answers {
+		resp.Answers = append(resp.Answers, store.Answer{Question: a.Question, Value: a.Value, Text: a.Text, NotApplicable: a.NotApplicable})
+	}
+	created, err := s.cfg.Store.SaveResponse(r.Context(), resp, now)
+	switch {
+	case errors.Is(err, store.ErrWaveClosed):
+		writeJSONError(w, http.StatusGone, "the wave has closed")
+		return
+	case err != nil:
+		s.storeError(w, err)
+		return
+	}
+	if created {
+		s.responses.WithLabelValues("created").Inc()
+	} else {
+		s.responses.WithLabelValues("updated").Inc()
+	}
+	writeJSON(w, http.StatusOK, InboundResult{Saved: true, Complete: complete})
+}
