@@ -31,67 +31,11 @@ const crashUID = "0b9e3c1a-5f2d-4e6b-8a7c-9d0e1f2a3b4c"
 // submission that was acknowledged (303) must be in the store afterwards, and no response may
 // count twice.
 func TestCrashLosesNoAcknowledgedResponse(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "collector")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	keysDir := filepath.Join(dir, "keys")
-	must(t, os.Mkdir(keysDir, 0o700))
-	secret := bytes.Repeat([]byte{42}, 32)
-	must(t, os.WriteFile(filepath.Join(keysDir, "2026-01"), secret, 0o600))
-	apiTokenFile := filepath.Join(dir, "api-token")
-	must(t, os.WriteFile(apiTokenFile, []byte("crash-test-api-token-0123\n"), 0o600))
-	dbPath := filepath.Join(dir, "survey.db")
-	addr := freeAddr(t)
-	base := "http://" + addr
-
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--store", "sqlite://"+dbPath, "--token-keys-dir", keysDir,
-			"--api-token-file", apiTokenFile, "--listen", addr)
-		cmd.Stderr = os.Stderr
-		must(t, cmd.Start())
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			resp, err := http.Get(base + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return cmd
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the collector did not become ready: %v", err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-
+	c := newCollectorProcess(t)
+	start, base, dbPath, links := c.start, c.base, c.dbPath, c.links
 	cmd := start()
-	def := survey.FromSpec(&v1alpha1.Survey{Title: "Crash test", Questions: []v1alpha1.Question{
-		{ID: "overall", Kind: v1alpha1.QuestionCSAT, Text: "Overall?", Required: true},
-		{ID: "comments", Kind: v1alpha1.QuestionText, Text: "Anything else?"},
-	}})
-	now := time.Now().UTC()
-	body, _ := json.Marshal(collector.WaveRegistration{Namespace: "ns", Campaign: "crash", Definition: def,
-		OpensAt: now.Add(-time.Hour), ClosesAt: now.Add(24 * time.Hour)})
-	req, _ := http.NewRequest(http.MethodPut, base+"/api/v1/waves/"+crashUID+"/w1", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer crash-test-api-token-0123")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("registering the wave: %v %v", resp, err)
-	}
-	resp.Body.Close()
-
-	keys, err := token.NewKeyRing(token.Key{ID: "2026-01", Secret: secret})
-	must(t, err)
+	c.registerWave(t)
 	const people = 600
-	links := make([]string, people)
-	for i := range links {
-		links[i], err = keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: crashUID, Wave: "w1",
-			Recipient: fmt.Sprintf("R-%04d", i), Segment: "all", Channel: "email", Expiry: now.Add(24 * time.Hour)})
-		must(t, err)
-	}
 
 	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var acked sync.Map // recipient -> the answer acknowledged last
@@ -139,19 +83,144 @@ func TestCrashLosesNoAcknowledgedResponse(t *testing.T) {
 		cmd = start()
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+	checkStored(t, dbPath, &acked, ackCount.Load(), people)
+}
 
+// On SIGTERM the collector stops taking connections, lets the submissions in flight commit and
+// answer, and exits 0: every acknowledged submission is stored.
+func TestGracefulShutdownFinishesInFlightSubmissions(t *testing.T) {
+	c := newCollectorProcess(t)
+	cmd := c.start()
+	c.registerWave(t)
+	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var acked sync.Map
+	var ackCount, cut atomic.Int64
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(c.links)) {
+					return
+				}
+				resp, err := client.PostForm(c.base+"/s/"+c.links[i], url.Values{"q.overall": {"4"}})
+				if err != nil {
+					cut.Add(1)
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusSeeOther {
+					acked.Store(fmt.Sprintf("R-%04d", i), "4")
+					ackCount.Add(1)
+				} else {
+					cut.Add(1)
+				}
+			}
+		}()
+	}
+	for ackCount.Load() < 100 {
+		time.Sleep(time.Millisecond)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	err := cmd.Wait()
+	wg.Wait()
+	if err != nil {
+		t.Errorf("the collector did not exit cleanly on SIGTERM: %v", err)
+	}
+	t.Logf("%d acknowledged, %d refused once the collector stopped listening", ackCount.Load(), cut.Load())
+	checkStored(t, c.dbPath, &acked, ackCount.Load(), len(c.links))
+}
+
+type collectorProcess struct {
+	start  func() *exec.Cmd
+	base   string
+	dbPath string
+	links  []string
+}
+
+// newCollectorProcess builds the collector and prepares its keys, API token, database and the
+// links of 600 people.
+func newCollectorProcess(t *testing.T) *collectorProcess {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "collector")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	keysDir := filepath.Join(dir, "keys")
+	must(t, os.Mkdir(keysDir, 0o700))
+	secret := bytes.Repeat([]byte{42}, 32)
+	must(t, os.WriteFile(filepath.Join(keysDir, "2026-01"), secret, 0o600))
+	apiTokenFile := filepath.Join(dir, "api-token")
+	must(t, os.WriteFile(apiTokenFile, []byte("crash-test-api-token-0123\n"), 0o600))
+	dbPath := filepath.Join(dir, "survey.db")
+	addr := freeAddr(t)
+	base := "http://" + addr
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--store", "sqlite://"+dbPath, "--token-keys-dir", keysDir,
+			"--api-token-file", apiTokenFile, "--listen", addr)
+		cmd.Stderr = os.Stderr
+		must(t, cmd.Start())
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get(base + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return cmd
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the collector did not become ready: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	keys, err := token.NewKeyRing(token.Key{ID: "2026-01", Secret: secret})
+	must(t, err)
+	links := make([]string, 600)
+	expiry := time.Now().UTC().Add(24 * time.Hour)
+	for i := range links {
+		links[i], err = keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: crashUID, Wave: "w1",
+			Recipient: fmt.Sprintf("R-%04d", i), Segment: "all", Channel: "email", Expiry: expiry})
+		must(t, err)
+	}
+	return &collectorProcess{start: start, base: base, dbPath: dbPath, links: links}
+}
+
+func (c *collectorProcess) registerWave(t *testing.T) {
+	def := survey.FromSpec(&v1alpha1.Survey{Title: "Crash test", Questions: []v1alpha1.Question{
+		{ID: "overall", Kind: v1alpha1.QuestionCSAT, Text: "Overall?", Required: true},
+		{ID: "comments", Kind: v1alpha1.QuestionText, Text: "Anything else?"},
+	}})
+	now := time.Now().UTC()
+	body, _ := json.Marshal(collector.WaveRegistration{Namespace: "ns", Campaign: "crash", Definition: def,
+		OpensAt: now.Add(-time.Hour), ClosesAt: now.Add(24 * time.Hour)})
+	req, _ := http.NewRequest(http.MethodPut, c.base+"/api/v1/waves/"+crashUID+"/w1", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer crash-test-api-token-0123")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("registering the wave: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// checkStored fails unless every acknowledged person's response is in the store, once.
+func checkStored(t *testing.T, dbPath string, acked *sync.Map, acks int64, people int) {
 	st, err := store.Open(context.Background(), "sqlite://"+dbPath)
 	must(t, err)
 	defer st.Close()
-	missing := 0
-	acked.Range(func(k, v any) bool {
-		r, err := st.GetResponse(context.Background(), crashUID, "w1", k.(string))
-		if err != nil {
+	missing, distinct := 0, 0
+	acked.Range(func(k, _ any) bool {
+		distinct++
+		if _, err := st.GetResponse(context.Background(), crashUID, "w1", k.(string)); err != nil {
 			missing++
 			t.Errorf("%s was acknowledged but is not stored: %v", k, err)
-			return true
 		}
-		_ = r
 		return true
 	})
 	sum, err := st.Summarize(context.Background(), crashUID, "w1", "overall")
@@ -161,9 +230,7 @@ func TestCrashLosesNoAcknowledgedResponse(t *testing.T) {
 	for _, h := range sum.Histograms {
 		answers += h.Count
 	}
-	distinct := 0
-	acked.Range(func(any, any) bool { distinct++; return true })
-	t.Logf("%d acknowledgements for %d people; %d responses stored, %d missing", ackCount.Load(), distinct, stored, missing)
+	t.Logf("%d acknowledgements for %d people; %d responses stored, %d missing", acks, distinct, stored, missing)
 	if stored > people || answers != stored {
 		t.Errorf("%d responses and %d answers stored for %d people: something counted twice", stored, answers, people)
 	}
