@@ -68,9 +68,7 @@ func TestCrashLosesNoAcknowledgedResponse(t *testing.T) {
 			}()
 		}
 		// Kill once enough submissions of this round have been acknowledged.
-		for ackCount.Load() < killAfter {
-			time.Sleep(time.Millisecond)
-		}
+		waitForAcks(t, &ackCount, killAfter)
 		must(t, cmd.Process.Signal(syscall.SIGKILL))
 		_ = cmd.Wait()
 		wg.Wait()
@@ -121,9 +119,7 @@ func TestGracefulShutdownFinishesInFlightSubmissions(t *testing.T) {
 			}
 		}()
 	}
-	for ackCount.Load() < 100 {
-		time.Sleep(time.Millisecond)
-	}
+	waitForAcks(t, &ackCount, 100)
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
 	err := cmd.Wait()
 	wg.Wait()
@@ -236,6 +232,18 @@ func checkStored(t *testing.T, dbPath string, acked *sync.Map, acks int64, peopl
 	}
 	if stored < distinct {
 		t.Errorf("%d people were acknowledged, only %d responses stored", distinct, stored)
+	}
+}
+
+// waitForAcks waits until n submissions were acknowledged, for a minute at most.
+func waitForAcks(t *testing.T, acks *atomic.Int64, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for acks.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d submissions acknowledged after a minute", acks.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
