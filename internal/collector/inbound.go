@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
@@ -96,16 +95,7 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 	prev, err := s.cfg.Store.GetResponse(r.Context(), c.CampaignUID, c.Wave, c.Recipient)
 	switch {
 	case err == nil:
-		for _, a := range prev.Answers {
-			switch {
-			case a.NotApplicable:
-				merged[a.Question] = survey.NotApplicableValue
-			case a.Value != nil:
-				merged[a.Question] = strconv.Itoa(*a.Value)
-			default:
-				merged[a.Question] = a.Text
-			}
-		}
+		merged = formValues(prev.Answers)
 	case !errors.Is(err, store.ErrNotFound):
 		s.storeError(w, err)
 		return
@@ -135,9 +125,7 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := store.Response{CampaignUID: c.CampaignUID, WaveID: c.Wave, RecipientKey: c.Recipient, Namespace: wave.Namespace,
 		Segment: c.Segment, Channel: in.Channel, Complete: complete}
-	for _, a := range answers {
-		resp.Answers = append(resp.Answers, store.Answer{Question: a.Question, Value: a.Value, Text: a.Text, NotApplicable: a.NotApplicable})
-	}
+	resp.Answers = storeAnswers(answers)
 	created, err := s.cfg.Store.SaveResponse(r.Context(), resp, now)
 	switch {
 	case errors.Is(err, store.ErrWaveClosed):

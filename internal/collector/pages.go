@@ -97,6 +97,31 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) (linkedWave, bool)
 	return linkedWave{claims: c, wave: wave, def: def}, true
 }
 
+// formValues are stored answers as the form's field values.
+func formValues(answers []store.Answer) map[string]string {
+	values := map[string]string{}
+	for _, a := range answers {
+		switch {
+		case a.NotApplicable:
+			values[a.Question] = survey.NotApplicableValue
+		case a.Value != nil:
+			values[a.Question] = strconv.Itoa(*a.Value)
+		default:
+			values[a.Question] = a.Text
+		}
+	}
+	return values
+}
+
+// storeAnswers are read answers as the store keeps them.
+func storeAnswers(answers []survey.Answer) []store.Answer {
+	out := make([]store.Answer, len(answers))
+	for i, a := range answers {
+		out[i] = store.Answer{Question: a.Question, Value: a.Value, Text: a.Text, NotApplicable: a.NotApplicable}
+	}
+	return out
+}
+
 // loadWave loads the wave a verified link names, answering the person itself when it cannot.
 func (s *Server) loadWave(w http.ResponseWriter, r *http.Request, c token.Claims) (store.Wave, bool) {
 	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
@@ -138,16 +163,7 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		v.Answered, v.AnsweredOn = true, prev.SubmittedAt.Format(dateFormat)
-		for _, a := range prev.Answers {
-			switch {
-			case a.NotApplicable:
-				v.Values[a.Question] = survey.NotApplicableValue
-			case a.Value != nil:
-				v.Values[a.Question] = strconv.Itoa(*a.Value)
-			default:
-				v.Values[a.Question] = a.Text
-			}
-		}
+		v.Values = formValues(prev.Answers)
 		v.Saved = r.URL.Query().Get("saved") == "1"
 	case !errors.Is(err, store.ErrNotFound):
 		s.unavailable(w, err)
@@ -183,9 +199,7 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 		CampaignUID: l.claims.CampaignUID, WaveID: l.claims.Wave, RecipientKey: l.claims.Recipient,
 		Namespace: l.wave.Namespace, Segment: l.claims.Segment, Channel: l.claims.Channel, Complete: complete,
 	}
-	for _, a := range answers {
-		resp.Answers = append(resp.Answers, store.Answer{Question: a.Question, Value: a.Value, Text: a.Text, NotApplicable: a.NotApplicable})
-	}
+	resp.Answers = storeAnswers(answers)
 	created, err := s.cfg.Store.SaveResponse(r.Context(), resp, s.cfg.Now())
 	switch {
 	case errors.Is(err, store.ErrWaveClosed):
