@@ -53,6 +53,7 @@ func Start() (*envtest.Environment, *rest.Config, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop() // a failure after the control plane started (a CRD refused) must not leak it
 		return nil, nil, fmt.Errorf("starting envtest with binaries from %s: %w", dir, err)
 	}
 	return env, cfg, nil
