@@ -1,0 +1,245 @@
+package audience
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+)
+
+// secret appears on lines that are wrong: no error may quote it.
+const secret = "SECRET-PERSONAL-DATA"
+
+func spec() Spec {
+	return Spec{
+		Format:  CSV,
+		IDField: "tenancy_ref",
+		Segments: []Segment{
+			{Name: "older", Match: `int(attrs.age) >= 65`, Channels: []string{"sms", "email"}},
+			{Name: "shared", Match: `attrs.tenure == "shared-ownership"`, Channels: []string{"email"}},
+			{Name: "everyone", Channels: []string{"email", "sms"}},
+		},
+		ContactColumns: map[string]string{"email": "email", "sms": "mobile"},
+	}
+}
+
+var header = []string{"tenancy_ref", "email", "mobile", "tenure", "age"}
+
+func mustCompile(t *testing.T, s Spec, columns []string) *Plan {
+	t.Helper()
+	p, err := Compile(s, columns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func scan(t *testing.T, p *Plan, data, seed string) (*Selection, Stats, []Invitee) {
+	t.Helper()
+	sel, stats, err := p.Scan(strings.NewReader(data), seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Invitee
+	if err := p.Select(strings.NewReader(data), sel, func(i Invitee) error { out = append(out, i); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return sel, stats, out
+}
+
+func TestSegmentsAndChannels(t *testing.T) {
+	data := "\ufefftenancy_ref,email,mobile,tenure,age\r\n" +
+		"T-1,a@example.org,+447700900001,general-needs,70\r\n" + // older: sms first
+		"T-2,b@example.org,,general-needs,80\r\n" + // older, no mobile: falls back to email
+		"T-3,c@example.org,+447700900003,shared-ownership,40\r\n" + // shared
+		"T-4,,,shared-ownership,41\r\n" + // shared, no email: unreachable
+		"T-5,,+447700900005,general-needs,30\r\n" // everyone: email empty, sms
+	p := mustCompile(t, spec(), header)
+	_, stats, got := scan(t, p, data, "wave-1")
+	want := []string{"T-1 older sms +447700900001", "T-2 older email b@example.org", "T-3 shared email c@example.org", "T-5 everyone sms +447700900005"}
+	if len(got) != len(want) {
+		t.Fatalf("invitees = %+v", got)
+	}
+	for i, w := range want {
+		if g := fmt.Sprintf("%s %s %s %s", got[i].Key, got[i].Segment, got[i].Channel, got[i].Contact); g != w {
+			t.Errorf("invitee %d = %q, want %q", i, g, w)
+		}
+	}
+	if stats.Records != 5 || stats.Unreachable != 1 || stats.BySegment["shared"] != 2 || stats.Selected["older"] != 2 {
+		t.Errorf("stats = %+v", stats)
+	}
+}
+
+func TestJSONLines(t *testing.T) {
+	s := spec()
+	s.Format = JSONLines
+	data := `{"tenancy_ref": "T-1", "email": "a@example.org", "mobile": null, "tenure": "general-needs", "age": 70}` + "\n\n" +
+		`{"tenancy_ref": "T-2", "email": "b@example.org", "mobile": "+447700900002", "tenure": "shared-ownership", "age": 33, "vip": true}` + "\r\n"
+	p := mustCompile(t, s, nil)
+	_, _, got := scan(t, p, data, "w")
+	if len(got) != 2 || got[0].Channel != "email" || got[1].Segment != "shared" || got[1].Attrs["vip"] != "true" {
+		t.Errorf("invitees = %+v", got)
+	}
+}
+
+func TestBadInputNamesTheLine(t *testing.T) {
+	csvPlan := mustCompile(t, spec(), header)
+	js := spec()
+	js.Format = JSONLines
+	jsonPlan := mustCompile(t, js, nil)
+	good := "T-1,a@example.org,,general-needs,50\n"
+	for _, c := range []struct {
+		name string
+		plan *Plan
+		data string
+		want string
+	}{
+		{"empty file", csvPlan, "", "line 1: the file is empty"},
+		{"no id column", csvPlan, "ref,email,mobile,tenure,age\n" + good, `line 1: the header has no column "tenancy_ref"`},
+		{"a column twice", csvPlan, "tenancy_ref,email,email\n", `line 1: the header names the column "email" twice`},
+		{"wrong number of fields", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2," + secret + "\n", "line 3: wrong number of fields"},
+		{"bare quote", csvPlan, strings.Join(header, ",") + "\n" + good + `T-2,a"` + secret + `,,x,1` + "\n", "line 3: a quote is misplaced"},
+		{"invalid UTF-8", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2,\xff" + secret + ",,x,1\n", `line 3: column "email" is not valid UTF-8`},
+		{"empty id", csvPlan, strings.Join(header, ",") + "\n" + good + "," + secret + ",,x,1\n", `line 3: the id column "tenancy_ref" is empty`},
+		{"duplicate id", csvPlan, strings.Join(header, ",") + "\n" + good + good + "T-1," + secret + ",,x,1\n", "line 3: the id is the same as on line 2"},
+		{"a match that fails on a value", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2,e@x,,x," + secret + "\n",
+			"line 3: spec.audience.segments[0].match cannot be evaluated: it fails on this line's values"},
+		{"JSON: not an object", jsonPlan, `{"tenancy_ref": "T-1", "age": 50, "email": "e@x", "tenure": "x"}` + "\n[\"" + secret + "\"]\n", "line 2: not a JSON object"},
+		{"JSON: nested value", jsonPlan, `{"tenancy_ref": "T-1", "x": {"y": "` + secret + `"}}`, `line 1: field "x" is not a string, number or boolean`},
+		{"JSON: no id", jsonPlan, `{"email": "` + secret + `"}`, `line 1: has no field "tenancy_ref"`},
+		{"JSON: missing field in a match", jsonPlan, `{"tenancy_ref": "T-1", "email": "` + secret + `"}`,
+			`line 1: spec.audience.segments[0].match cannot be evaluated: this line has no field "age"`},
+		{"JSON: invalid UTF-8", jsonPlan, "{\"tenancy_ref\": \"\xff" + secret + "\"}", "line 1: not valid UTF-8"},
+	} {
+		_, _, err := c.plan.Scan(strings.NewReader(c.data), "w")
+		if err == nil || err.Error() != c.want && !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: the error quotes the data: %v", c.name, err)
+		}
+	}
+}
+
+func TestCompileErrorsNameTheField(t *testing.T) {
+	for _, c := range []struct {
+		match, want string
+	}{
+		{`agee >= 65`, "spec.audience.segments[0].match: ERROR: <input>:1:1: undeclared reference to 'agee'"},
+		{`int(attrs.agee) >= 65`, `spec.audience.segments[0].match: attrs has no column "agee"`},
+		{`attrs["ten ure"] == "x"`, `spec.audience.segments[0].match: attrs has no column "ten ure"`},
+		{`attrs.tenure`, "spec.audience.segments[0].match: the expression gives string; it must give true or false"},
+		{`attrs.tenure ==`, "spec.audience.segments[0].match: ERROR"},
+	} {
+		s := spec()
+		s.Segments[0].Match = c.match
+		_, err := Compile(s, header)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.match, err, c.want)
+		}
+	}
+	s := spec()
+	s.Segments[1].Channels = []string{"whatsapp"}
+	if _, err := Compile(s, header); err == nil || !strings.Contains(err.Error(), `spec.audience.segments[1].channels: no channel "whatsapp"`) {
+		t.Errorf("unknown channel: %v", err)
+	}
+	// Without a header (JSON Lines) an unknown attribute is found at the line, not at compile.
+	if _, err := Compile(spec(), nil); err != nil {
+		t.Errorf("compile without columns: %v", err)
+	}
+}
+
+func population(n int) string {
+	var b strings.Builder
+	b.WriteString(strings.Join(header, ",") + "\n")
+	for i := range n {
+		fmt.Fprintf(&b, "T-%06d,p%d@example.org,,general-needs,40\n", i, i)
+	}
+	return b.String()
+}
+
+func keys(inv []Invitee) map[string]bool {
+	out := map[string]bool{}
+	for _, i := range inv {
+		out[i.Key] = true
+	}
+	return out
+}
+
+func TestSamplingIsDeterministicAndIndependent(t *testing.T) {
+	const n = 20000
+	data := population(n)
+	s := spec()
+	s.Segments[2].Percent = 40
+	p := mustCompile(t, s, header)
+	_, stats, a := scan(t, p, data, "campaign-uid/20260401-0900")
+	_, _, again := scan(t, p, data, "campaign-uid/20260401-0900")
+	_, _, other := scan(t, p, data, "campaign-uid/20260701-0900")
+
+	// 40% of 20,000: 8,000, within four standard deviations (sqrt(20000·0.4·0.6) ≈ 69).
+	if math.Abs(float64(len(a))-8000) > 4*69 || stats.Selected["everyone"] != len(a) {
+		t.Errorf("a 40%% sample kept %d (stats %d)", len(a), stats.Selected["everyone"])
+	}
+	if fmt.Sprint(keys(a)) != fmt.Sprint(keys(again)) {
+		t.Error("the same wave sampled different people")
+	}
+	// Independent waves overlap by about 0.4 · 0.4 = 16% of the population.
+	overlap := 0
+	ka := keys(a)
+	for k := range keys(other) {
+		if ka[k] {
+			overlap++
+		}
+	}
+	if math.Abs(float64(overlap)-0.16*n) > 4*math.Sqrt(n*0.16*0.84) {
+		t.Errorf("two waves share %d people, want about %d", overlap, int(0.16*n))
+	}
+
+	// A count takes exactly that many, the same ones again, and everyone when there are fewer.
+	s.Segments[2].Percent, s.Segments[2].Count = 0, 1234
+	p = mustCompile(t, s, header)
+	_, stats, c1 := scan(t, p, data, "w1")
+	_, _, c2 := scan(t, p, data, "w1")
+	if len(c1) != 1234 || stats.Selected["everyone"] != 1234 || fmt.Sprint(keys(c1)) != fmt.Sprint(keys(c2)) {
+		t.Errorf("count sample: %d, stats %d", len(c1), stats.Selected["everyone"])
+	}
+	s.Segments[2].Count = n + 10
+	p = mustCompile(t, s, header)
+	if _, _, all := scan(t, p, data, "w1"); len(all) != n {
+		t.Errorf("a count above the segment's size kept %d of %d", len(all), n)
+	}
+}
+
+func TestShardsPartitionTheAudience(t *testing.T) {
+	const shards = 4
+	count := make([]int, shards)
+	for i := range 20000 {
+		key := fmt.Sprintf("T-%06d", i)
+		s := Shard(key, shards)
+		if s < 0 || s >= shards || Shard(key, shards) != s {
+			t.Fatalf("shard of %s = %d", key, s)
+		}
+		count[s]++
+	}
+	for i, c := range count {
+		if math.Abs(float64(c)-5000) > 300 {
+			t.Errorf("shard %d holds %d of 20,000", i, c)
+		}
+	}
+	if Shard("x", 1) != 0 || Shard("x", 0) != 0 {
+		t.Error("one shard is shard 0")
+	}
+}
+
+func BenchmarkScan(b *testing.B) {
+	data := population(100000)
+	s := spec()
+	s.Segments[2].Percent = 40
+	p, _ := Compile(s, header)
+	for b.Loop() {
+		if _, _, err := p.Scan(strings.NewReader(data), "w"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,326 @@
+package audience
+
+import (
+	"container/heap"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/ext"
+)
+
+// Segment is a group of the audience: who belongs (a CEL expression over attrs; empty matches
+// everyone left), the channels that reach them in order of preference, and the sample.
+type Segment struct {
+	Name     string
+	Match    string
+	Channels []string
+	// Percent (1-100) or Count (>= 1) of the segment to ask; both zero is a census.
+	Percent int
+	Count   int
+}
+
+// Spec says how to read and divide an audience.
+type Spec struct {
+	Format   Format
+	IDField  string
+	Segments []Segment
+	// ContactColumns maps each channel to the column holding its contact (email or phone).
+	ContactColumns map[string]string
+}
+
+// Plan is a compiled Spec.
+type Plan struct {
+	spec     Spec
+	programs []cel.Program // nil: matches everyone
+	required []string
+}
+
+var env = func() *cel.Env {
+	e, err := cel.NewEnv(cel.Variable("attrs", cel.MapType(cel.StringType, cel.StringType)), ext.Strings())
+	if err != nil {
+		panic(err)
+	}
+	return e
+}()
+
+// CompileExpression compiles a boolean CEL expression over attrs. When columns is not nil, a
+// reference to an attribute outside it (attrs.agee, attrs["agee"]) is an error.
+func CompileExpression(expr string, columns []string) (cel.Program, error) {
+	checked, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	if checked.OutputType() != cel.BoolType {
+		return nil, fmt.Errorf("the expression gives %s; it must give true or false", checked.OutputType())
+	}
+	if columns != nil {
+		known := map[string]bool{}
+		for _, c := range columns {
+			known[c] = true
+		}
+		for _, name := range attributes(checked) {
+			if !known[name] {
+				return nil, fmt.Errorf("attrs has no column %q; the audience's columns are %v", name, columns)
+			}
+		}
+	}
+	return env.Program(checked)
+}
+
+// attributes lists the attrs keys an expression reads.
+func attributes(checked *cel.Ast) []string {
+	var out []string
+	for _, e := range ast.MatchDescendants(ast.NavigateAST(checked.NativeRep()), ast.AllMatcher()) {
+		switch e.Kind() {
+		case ast.SelectKind:
+			sel := e.AsSelect()
+			if sel.Operand().Kind() == ast.IdentKind && sel.Operand().AsIdent() == "attrs" {
+				out = append(out, sel.FieldName())
+			}
+		case ast.CallKind:
+			call := e.AsCall()
+			args := call.Args()
+			if call.FunctionName() == operators.Index && len(args) == 2 &&
+				args[0].Kind() == ast.IdentKind && args[0].AsIdent() == "attrs" && args[1].Kind() == ast.LiteralKind {
+				if s, ok := args[1].AsLiteral().(types.String); ok {
+					out = append(out, string(s))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Compile checks and compiles a Spec. columns are the audience's columns when known (a CSV
+// header), so that a match naming a column that does not exist is refused before anything is
+// sent; nil for JSON Lines, where such a match fails at the first line that lacks the field.
+// Errors name the field of the SurveyCampaign they come from.
+func Compile(spec Spec, columns []string) (*Plan, error) {
+	if spec.IDField == "" {
+		return nil, fmt.Errorf("spec.audience.source.idField is empty")
+	}
+	p := &Plan{spec: spec, required: []string{spec.IDField}}
+	for i, s := range spec.Segments {
+		if len(s.Channels) == 0 {
+			return nil, fmt.Errorf("spec.audience.segments[%d].channels is empty", i)
+		}
+		for _, ch := range s.Channels {
+			if _, ok := spec.ContactColumns[ch]; !ok {
+				return nil, fmt.Errorf("spec.audience.segments[%d].channels: no channel %q", i, ch)
+			}
+		}
+		if s.Match == "" {
+			p.programs = append(p.programs, nil)
+			continue
+		}
+		prg, err := CompileExpression(s.Match, columns)
+		if err != nil {
+			return nil, fmt.Errorf("spec.audience.segments[%d].match: %w", i, err)
+		}
+		p.programs = append(p.programs, prg)
+	}
+	return p, nil
+}
+
+// Required lists the columns every record must have: the id column.
+func (p *Plan) Required() []string { return p.required }
+
+// Invitee is one person chosen for the wave.
+type Invitee struct {
+	Key     string
+	Segment string
+	Channel string
+	Contact string
+	Attrs   map[string]string
+	Line    int
+}
+
+// Stats count what a scan of the audience found, by reason: nothing personal.
+type Stats struct {
+	Records     int
+	BySegment   map[string]int // people in each segment
+	Unsegmented int            // matched no segment
+	Unreachable int            // no contact for any of the segment's channels
+	Selected    map[string]int // people sampled from each segment
+}
+
+// Selection is what the first pass decides: the hash threshold each segment's sample keeps.
+type Selection struct {
+	seed      string
+	threshold []uint64 // keep a person when their hash is at most this
+}
+
+// assign returns the segment of a record (-1 for none) and the channel and contact reaching
+// it ("" when no channel can).
+func (p *Plan) assign(rec Record) (segment int, channel, contact string, err error) {
+	for i, prg := range p.programs {
+		matched := prg == nil
+		if prg != nil {
+			out, _, err := prg.Eval(map[string]any{"attrs": rec.Attrs})
+			if err != nil {
+				return -1, "", "", lineErr(rec.Line, "spec.audience.segments[%d].match cannot be evaluated: %s", i, evalError(err))
+			}
+			matched = out == types.True
+		}
+		if !matched {
+			continue
+		}
+		for _, ch := range p.spec.Segments[i].Channels {
+			if v := rec.Attrs[p.spec.ContactColumns[ch]]; v != "" {
+				return i, ch, v, nil
+			}
+		}
+		return i, "", "", nil
+	}
+	return -1, "", "", nil
+}
+
+// evalError words a CEL runtime error without the data that caused it: a missing column is
+// named (a column name is not personal data); anything else, such as a conversion of this
+// line's value that failed, is described without quoting the value.
+func evalError(err error) string {
+	if key, ok := strings.CutPrefix(err.Error(), "no such key: "); ok {
+		return fmt.Sprintf("this line has no field %q", key)
+	}
+	return "it fails on this line's values (a conversion such as int() of a value that is not a number?)"
+}
+
+// hash is a stable 64-bit hash of the seed and a key.
+func hash(seed, key string) uint64 {
+	sum := sha256.Sum256([]byte(seed + "\x00" + key))
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// Shard is the shard (0..shards-1) of a recipient key for an indexed Job: stable across waves
+// and runs, so that shards never overlap.
+func Shard(key string, shards int) int {
+	if shards <= 1 {
+		return 0
+	}
+	return int(hash("shard", key) % uint64(shards))
+}
+
+// maxHeap keeps the k smallest hashes seen.
+type maxHeap []uint64
+
+func (h maxHeap) Len() int           { return len(h) }
+func (h maxHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h maxHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *maxHeap) Push(x any)        { *h = append(*h, x.(uint64)) }
+func (h *maxHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// Scan is the first pass: it validates every line (ids present and unique, segments
+// computable), counts, and decides each segment's sample from the wave's seed. Memory holds 8
+// bytes per person for the duplicate check and 8 bytes per sampled person for counts, never
+// the records.
+func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
+	stats := Stats{BySegment: map[string]int{}, Selected: map[string]int{}}
+	heaps := make([]*maxHeap, len(p.spec.Segments))
+	sizes := make([]int, len(p.spec.Segments))
+	sel := &Selection{seed: seed, threshold: make([]uint64, len(p.spec.Segments))}
+	for i, s := range p.spec.Segments {
+		sel.threshold[i] = math.MaxUint64
+		if s.Count == 0 && s.Percent > 0 && s.Percent < 100 {
+			sel.threshold[i] = uint64(float64(s.Percent) / 100 * math.MaxUint64)
+		}
+		stats.Selected[s.Name] = 0
+	}
+	seen := map[uint64]int{}
+	err := Read(r, p.spec.Format, p.required, func(rec Record) error {
+		stats.Records++
+		key := rec.Attrs[p.spec.IDField]
+		if key == "" {
+			return lineErr(rec.Line, "the id column %q is empty", p.spec.IDField)
+		}
+		idHash := hash("id", key)
+		if first, dup := seen[idHash]; dup {
+			return lineErr(rec.Line, "the id is the same as on line %d", first)
+		}
+		seen[idHash] = rec.Line
+		seg, channel, _, err := p.assign(rec)
+		if err != nil {
+			return err
+		}
+		if seg < 0 {
+			stats.Unsegmented++
+			return nil
+		}
+		name := p.spec.Segments[seg].Name
+		stats.BySegment[name]++
+		if channel == "" {
+			stats.Unreachable++
+			return nil
+		}
+		sizes[seg]++
+		h := hash(seed, key)
+		k := p.spec.Segments[seg].Count
+		if k == 0 {
+			if h <= sel.threshold[seg] {
+				stats.Selected[name]++
+			}
+			return nil
+		}
+		if heaps[seg] == nil {
+			heaps[seg] = &maxHeap{}
+		}
+		switch { // keep the k smallest hashes: bottom-k sampling in one pass
+		case heaps[seg].Len() < k:
+			heap.Push(heaps[seg], h)
+		case h < (*heaps[seg])[0]:
+			(*heaps[seg])[0] = h
+			heap.Fix(heaps[seg], 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, stats, err
+	}
+	for i, s := range p.spec.Segments {
+		if s.Count > 0 {
+			if heaps[i] != nil && heaps[i].Len() >= s.Count {
+				sel.threshold[i] = (*heaps[i])[0]
+			}
+			stats.Selected[s.Name] = min(s.Count, sizes[i])
+		}
+	}
+	return sel, stats, nil
+}
+
+// Select is the second pass: it streams the people the Selection keeps, in file order.
+func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error {
+	return Read(r, p.spec.Format, p.required, func(rec Record) error {
+		seg, channel, contact, err := p.assign(rec)
+		if err != nil || seg < 0 || channel == "" {
+			return err
+		}
+		key := rec.Attrs[p.spec.IDField]
+		if hash(sel.seed, key) > sel.threshold[seg] {
+			return nil
+		}
+		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Attrs: rec.Attrs, Line: rec.Line})
+	})
+}
+
+// SortedCounts lists a count map in name order, for stable output.
+func SortedCounts(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(out)
+	return out
+}

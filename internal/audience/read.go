@@ -1,0 +1,196 @@
+// Package audience turns an audience file into the people a wave asks: it streams CSV or JSON
+// Lines (UTF-8, with or without a byte-order mark, LF or CRLF) without holding the file in
+// memory, assigns each person to the first segment whose CEL match is true, picks the channel
+// each is reached by, and samples each segment deterministically from the wave's seed.
+//
+// Bad input is reported with its line number and never with the data on that line (the file
+// holds personal data, and errors end up in Job termination messages and logs).
+package audience
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Format is the file format of an audience.
+type Format string
+
+const (
+	// CSV has a header row naming the columns.
+	CSV Format = "CSV"
+	// JSONLines has one JSON object per line, with string, number or boolean values.
+	JSONLines Format = "JSONLines"
+)
+
+// Record is one person as read: their columns (all as strings) and the line they are on.
+type Record struct {
+	Line  int
+	Attrs map[string]string
+}
+
+// LineError is bad input at a line of the file. Its message never quotes the data.
+type LineError struct {
+	Line int
+	Msg  string
+}
+
+func (e *LineError) Error() string {
+	if e.Line == 0 {
+		return e.Msg
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+}
+
+func lineErr(line int, format string, args ...any) error {
+	return &LineError{Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// Read streams the records of an audience file to fn, in order. It stops at the first bad line
+// or at the first error fn returns. Columns names the columns every record must have (the id and
+// contact columns): a CSV header without one of them is refused at line 1; a JSON object lacking
+// one is refused at its line.
+func Read(r io.Reader, format Format, required []string, fn func(Record) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if head, err := br.Peek(3); err == nil && bytes.Equal(head, bom) {
+		_, _ = br.Discard(3)
+	}
+	switch format {
+	case CSV:
+		return readCSV(br, required, fn)
+	case JSONLines:
+		return readJSONLines(br, required, fn)
+	}
+	return fmt.Errorf("unknown audience format %q: use CSV or JSONLines", format)
+}
+
+func readCSV(r io.Reader, required []string, fn func(Record) error) error {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return lineErr(1, "the file is empty: a header row naming the columns is required")
+	}
+	if err != nil {
+		return csvErr(err)
+	}
+	columns := make([]string, len(header))
+	seen := map[string]bool{}
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		if !utf8.ValidString(h) {
+			return lineErr(1, "column %d of the header is not valid UTF-8", i+1)
+		}
+		if h == "" {
+			return lineErr(1, "column %d of the header has no name", i+1)
+		}
+		if seen[h] {
+			return lineErr(1, "the header names the column %q twice", h)
+		}
+		seen[h] = true
+		columns[i] = h
+	}
+	for _, c := range required {
+		if !seen[c] {
+			return lineErr(1, "the header has no column %q", c)
+		}
+	}
+	for {
+		fields, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			return csvErr(err)
+		}
+		attrs := make(map[string]string, len(columns))
+		for i, f := range fields {
+			if !utf8.ValidString(f) {
+				return lineErr(line, "column %q is not valid UTF-8", columns[i])
+			}
+			attrs[columns[i]] = f
+		}
+		if err := fn(Record{Line: line, Attrs: attrs}); err != nil {
+			return err
+		}
+	}
+}
+
+// csvErr reports a CSV parse error by line and kind, without the data.
+func csvErr(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		switch {
+		case errors.Is(pe.Err, csv.ErrFieldCount):
+			return lineErr(pe.Line, "wrong number of fields")
+		case errors.Is(pe.Err, csv.ErrQuote), errors.Is(pe.Err, csv.ErrBareQuote):
+			return lineErr(pe.Line, "a quote is misplaced")
+		}
+		return lineErr(pe.Line, "cannot be read as CSV")
+	}
+	return err
+}
+
+// maxLine bounds one JSON line.
+const maxLine = 1 << 20
+
+func readJSONLines(r *bufio.Reader, required []string, fn func(Record) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		if !utf8.Valid(text) {
+			return lineErr(line, "not valid UTF-8")
+		}
+		var obj map[string]any
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.UseNumber()
+		if err := dec.Decode(&obj); err != nil || dec.More() {
+			return lineErr(line, "not a JSON object")
+		}
+		attrs := make(map[string]string, len(obj))
+		for k, v := range obj {
+			switch v := v.(type) {
+			case string:
+				attrs[k] = v
+			case json.Number:
+				attrs[k] = v.String()
+			case bool:
+				attrs[k] = fmt.Sprint(v)
+			case nil:
+				attrs[k] = ""
+			default:
+				return lineErr(line, "field %q is not a string, number or boolean", k)
+			}
+		}
+		for _, c := range required {
+			if _, ok := attrs[c]; !ok {
+				return lineErr(line, "has no field %q", c)
+			}
+		}
+		if err := fn(Record{Line: line, Attrs: attrs}); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return lineErr(line+1, "longer than %d bytes", maxLine)
+		}
+		return err
+	}
+	return nil
+}
