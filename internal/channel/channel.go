@@ -1,0 +1,117 @@
+// Package channel delivers one message at a time through a campaign's channels: email through
+// SMTP (a real client library, connection reused), and webhooks to SMS, chat and ticket
+// gateways (signed, retried with backoff on 5xx and 429). It knows nothing of ledgers or
+// audiences: the sender decides what to send and records what happened.
+package channel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"text/template"
+)
+
+// Message is what a channel's templates render from.
+type Message struct {
+	// To is the contact: an email address or a phone number.
+	To string
+	// Title is the survey's title.
+	Title string
+	// Link is the person's survey (or follow-up) link; OptOutLink stops all surveys.
+	Link, OptOutLink string
+	// Campaign and Segment name where the person belongs.
+	Campaign, Segment string
+	// CaseID is the follow-up case, for ticket webhooks.
+	CaseID string
+	// Text is the campaign's own wording for this message, when it has one (a FollowUp's body).
+	Text string
+}
+
+// sample is rendered once when a channel is made, so that a template that uses an unknown field
+// fails before the first send.
+var sample = Message{To: "+447700900000", Title: "Survey", Link: "https://example.org/s/x", OptOutLink: "https://example.org/o/x",
+	Campaign: "campaign", Segment: "segment", CaseID: "case", Text: "text"}
+
+// Error is a failed send with a reason code for the ledger ("smtp-550", "http-429", "network").
+// Permanent failures are not retried: the address is wrong, the gateway refused the request.
+type Error struct {
+	Permanent bool
+	Reason    string
+	Err       error
+}
+
+func (e *Error) Error() string {
+	kind := "temporary"
+	if e.Permanent {
+		kind = "permanent"
+	}
+	return fmt.Sprintf("%s failure %s: %v", kind, e.Reason, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf is the reason code of an error from a channel ("error" when it is not one).
+func ReasonOf(err error) string {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	return "error"
+}
+
+// IsPermanent reports whether an error is a permanent failure.
+func IsPermanent(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce) && ce.Permanent
+}
+
+// Channel sends messages. id identifies the message (the invitation), so that a resend can be
+// recognised: it becomes the email's Message-ID and the webhook's Idempotency-Key.
+type Channel interface {
+	Send(ctx context.Context, m Message, id string) error
+	Close() error
+}
+
+var funcs = template.FuncMap{
+	// json writes a value as a JSON string literal, for webhook bodies: {"to": {{ json .To }}}.
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+}
+
+// executor is a parsed text or HTML template.
+type executor interface {
+	Execute(w io.Writer, data any) error
+}
+
+// parse parses a text template, or an HTML one (which escapes what it inserts), and renders it
+// once with sample data to catch unknown fields.
+func parse(name, text string, html bool) (executor, error) {
+	var t executor
+	var err error
+	if html {
+		t, err = htmltemplate.New(name).Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error").Parse(text)
+	} else {
+		t, err = template.New(name).Funcs(funcs).Option("missingkey=error").Parse(text)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s template: %w", name, err)
+	}
+	if err := t.Execute(&bytes.Buffer{}, sample); err != nil {
+		return nil, fmt.Errorf("%s template: %w", name, err)
+	}
+	return t, nil
+}
+
+func render(t executor, m Message) (string, error) {
+	var b bytes.Buffer
+	if err := t.Execute(&b, m); err != nil {
+		return "", &Error{Permanent: true, Reason: "template", Err: err}
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,276 @@
+package channel
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// TLS modes of an SMTP connection, as in the API.
+const (
+	StartTLS    = "StartTLS"
+	ImplicitTLS = "TLS"
+	NoTLS       = "None"
+)
+
+// EmailConfig says how to reach the SMTP server and what to write.
+type EmailConfig struct {
+	Host     string
+	Port     int
+	TLS      string // StartTLS (default), TLS or None
+	Username string // AUTH PLAIN when set
+	Password string
+	From     string // an address or `Name <address>`
+	// Subject, Text and HTML are templates; empty means the defaults below.
+	Subject, Text, HTML string
+	// TLSConfig overrides the TLS settings (tests trust their own CA with it).
+	TLSConfig *tls.Config
+	// Timeout bounds one connection attempt and one message; 30 s when zero.
+	Timeout time.Duration
+}
+
+// Default email wording.
+const (
+	DefaultSubject = "{{.Title}}"
+	DefaultText    = `{{if .Text}}{{.Text}}{{else}}We would like to hear what you think. It takes a few minutes:{{end}}
+
+{{.Link}}
+
+Your answers are confidential and reported only as totals.
+
+If you would rather not receive surveys from us, follow this link: {{.OptOutLink}}
+`
+	DefaultHTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<body style="font-family: Arial, sans-serif; font-size: 16px; line-height: 1.5; color: #0b0c0c;">
+<h1 style="font-size: 22px;">{{.Title}}</h1>
+<p>{{if .Text}}{{.Text}}{{else}}We would like to hear what you think. It takes a few minutes.{{end}}</p>
+<p><a href="{{.Link}}" style="display: inline-block; padding: 10px 18px; background: #1d4f91; color: #ffffff; text-decoration: none; font-weight: bold;">Start the survey</a></p>
+<p>Your answers are confidential and reported only as totals.</p>
+<p style="font-size: 14px;"><a href="{{.OptOutLink}}" style="color: #1d4f91;">Stop receiving surveys</a></p>
+</body></html>
+`
+)
+
+// Email sends through one SMTP server, reusing its connection across messages.
+type Email struct {
+	cfg                 EmailConfig
+	from                *mail.Address
+	domain              string
+	subject, text, html executor
+
+	mu     sync.Mutex
+	client *smtp.Client
+}
+
+// NewEmail checks the configuration and the templates; it connects at the first send.
+func NewEmail(cfg EmailConfig) (*Email, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("email: no SMTP host")
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 587
+	}
+	switch cfg.TLS {
+	case "":
+		cfg.TLS = StartTLS
+	case StartTLS, ImplicitTLS, NoTLS:
+	default:
+		return nil, fmt.Errorf("email: unknown TLS mode %q", cfg.TLS)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("email: from %q: %w", cfg.From, err)
+	}
+	e := &Email{cfg: cfg, from: from, domain: from.Address[strings.LastIndex(from.Address, "@")+1:]}
+	for _, t := range []struct {
+		dst      *executor
+		name     string
+		text     string
+		fallback string
+	}{{&e.subject, "subject", cfg.Subject, DefaultSubject}, {&e.text, "text", cfg.Text, DefaultText}, {&e.html, "html", cfg.HTML, DefaultHTML}} {
+		src := t.text
+		if src == "" {
+			src = t.fallback
+		}
+		if *t.dst, err = parse("email "+t.name, src, t.name == "html"); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// MessageID is the Message-ID of the email for a message id: the same invitation always has
+// the same Message-ID, so a resend can be recognised.
+func (e *Email) MessageID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "<" + hex.EncodeToString(sum[:16]) + "@" + e.domain + ">"
+}
+
+func (e *Email) dial() (*smtp.Client, error) {
+	addr := net.JoinHostPort(e.cfg.Host, strconv.Itoa(e.cfg.Port))
+	tlsConfig := e.cfg.TLSConfig
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{ServerName: e.cfg.Host, MinVersion: tls.VersionTLS12}
+	}
+	var c *smtp.Client
+	var err error
+	switch e.cfg.TLS {
+	case ImplicitTLS:
+		c, err = smtp.DialTLS(addr, tlsConfig)
+	case NoTLS:
+		c, err = smtp.Dial(addr)
+	default:
+		c, err = smtp.DialStartTLS(addr, tlsConfig)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.CommandTimeout = e.cfg.Timeout
+	c.SubmissionTimeout = e.cfg.Timeout
+	if e.cfg.Username != "" {
+		if err := c.Auth(sasl.NewPlainClient("", e.cfg.Username, e.cfg.Password)); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Send delivers one message. SMTP 5xx replies are permanent failures, 4xx and network errors
+// temporary ones.
+func (e *Email) Send(ctx context.Context, m Message, id string) error {
+	body, err := e.compose(m, id)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if e.client == nil {
+		c, err := e.dial()
+		if err != nil {
+			return classify(err)
+		}
+		e.client = c
+	}
+	err = e.client.SendMail(e.from.Address, []string{m.To}, bytes.NewReader(body))
+	if err == nil {
+		return nil
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		// The server refused this message; the connection is still good for the next.
+		if rerr := e.client.Reset(); rerr != nil {
+			e.dropClient()
+		}
+	} else {
+		e.dropClient()
+	}
+	return classify(err)
+}
+
+func (e *Email) dropClient() {
+	if e.client != nil {
+		_ = e.client.Close()
+		e.client = nil
+	}
+}
+
+func classify(err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return &Error{Permanent: se.Code >= 500, Reason: "smtp-" + strconv.Itoa(se.Code), Err: err}
+	}
+	return &Error{Reason: "network", Err: err}
+}
+
+// Close ends the SMTP session.
+func (e *Email) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.client == nil {
+		return nil
+	}
+	err := e.client.Quit()
+	e.client = nil
+	return err
+}
+
+// compose writes the RFC 5322 message: text and HTML alternatives, a Message-ID derived from the
+// invitation, and one-click unsubscribe headers (RFC 2369, RFC 8058).
+func (e *Email) compose(m Message, id string) ([]byte, error) {
+	subject, err := render(e.subject, m)
+	if err != nil {
+		return nil, err
+	}
+	text, err := render(e.text, m)
+	if err != nil {
+		return nil, err
+	}
+	html, err := render(e.html, m)
+	if err != nil {
+		return nil, err
+	}
+	to, err := mail.ParseAddress(m.To)
+	if err != nil {
+		return nil, &Error{Permanent: true, Reason: "bad-address", Err: errors.New("the contact is not an email address")}
+	}
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	header := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	header("From", e.from.String())
+	header("To", to.String())
+	header("Subject", mime.QEncoding.Encode("utf-8", strings.TrimSpace(subject)))
+	header("Date", time.Now().UTC().Format(time.RFC1123Z))
+	header("Message-ID", e.MessageID(id))
+	header("MIME-Version", "1.0")
+	if m.OptOutLink != "" {
+		header("List-Unsubscribe", "<"+m.OptOutLink+">")
+		header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
+	header("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
+	b.WriteString("\r\n")
+	for _, part := range []struct{ kind, body string }{{"text/plain", text}, {"text/html", html}} {
+		w, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {part.kind + "; charset=utf-8"},
+			"Content-Transfer-Encoding": {"quoted-printable"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		qp := quotedprintable.NewWriter(w)
+		if _, err := qp.Write([]byte(part.body)); err != nil {
+			return nil, err
+		}
+		if err := qp.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
