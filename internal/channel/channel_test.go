@@ -3,153 +3,24 @@ package channel
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
-	"math/big"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
+	"github.com/surveyops/survey-operator/internal/testsmtp"
 )
-
-// sink is an in-process SMTP server that keeps what it receives.
-type sink struct {
-	mu       sync.Mutex
-	messages []received
-	sessions atomic.Int64 // SMTP sessions (STARTTLS starts a second one on the same connection)
-	conns    atomic.Int64 // TCP connections accepted
-	user     string
-	refuse   map[string]int // recipient -> SMTP code to refuse it with
-}
-
-type received struct {
-	from, to string
-	data     []byte
-}
-
-type session struct {
-	s        *sink
-	authed   bool
-	from, to string
-}
-
-func (k *sink) NewSession(*smtp.Conn) (smtp.Session, error) {
-	k.sessions.Add(1)
-	return &session{s: k}, nil
-}
-
-func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (s *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != "survey" || pass != "s3cret" {
-			return errors.New("bad credentials")
-		}
-		s.authed = true
-		return nil
-	}), nil
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	if s.s.user != "" && !s.authed {
-		return smtp.ErrAuthRequired
-	}
-	s.from = from
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if code := s.s.refuse[to]; code != 0 {
-		return &smtp.SMTPError{Code: code, Message: "refused"}
-	}
-	s.to = to
-	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.s.mu.Lock()
-	s.s.messages = append(s.s.messages, received{s.from, s.to, b})
-	s.s.mu.Unlock()
-	return nil
-}
-
-func (s *session) Reset()        { s.from, s.to = "", "" }
-func (s *session) Logout() error { return nil }
-
-func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
-}
-
-// startSink runs the sink with the TLS mode the client will use, and returns its port and the
-// client's TLS settings.
-func startSink(t *testing.T, k *sink, mode string) (int, *tls.Config) {
-	srvTLS, pool := selfSigned(t)
-	srv := smtp.NewServer(k)
-	srv.Domain = "sink.test"
-	srv.AllowInsecureAuth = mode == NoTLS
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var l net.Listener = countingListener{raw, &k.conns}
-	switch mode {
-	case ImplicitTLS:
-		l = tls.NewListener(l, srvTLS)
-	case StartTLS:
-		srv.TLSConfig = srvTLS
-	}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().(*net.TCPAddr).Port, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-}
-
-type countingListener struct {
-	net.Listener
-	n *atomic.Int64
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.n.Add(1)
-	}
-	return c, err
-}
 
 var msg = Message{To: "resident@example.org", Title: "Riverside Homes tenant survey", Link: "https://listen.example.org/s/TOKEN",
 	OptOutLink: "https://listen.example.org/o/TOKEN", Campaign: "tenant-satisfaction", Segment: "general-needs"}
@@ -157,10 +28,9 @@ var msg = Message{To: "resident@example.org", Title: "Riverside Homes tenant sur
 func TestEmailInEveryTLSMode(t *testing.T) {
 	for _, mode := range []string{NoTLS, StartTLS, ImplicitTLS} {
 		t.Run(mode, func(t *testing.T) {
-			k := &sink{user: "survey"}
-			port, clientTLS := startSink(t, k, mode)
-			e, err := NewEmail(EmailConfig{Host: "127.0.0.1", Port: port, TLS: mode, Username: "survey", Password: "s3cret",
-				From: "Riverside Homes <listening@riverside.example>", TLSConfig: clientTLS})
+			k := testsmtp.Start(t, testsmtp.Mode(mode), func(k *testsmtp.Sink) { k.User, k.Password = "survey", "s3cret" })
+			e, err := NewEmail(EmailConfig{Host: "127.0.0.1", Port: k.Port, TLS: mode, Username: "survey", Password: "s3cret",
+				From: "Riverside Homes <listening@riverside.example>", TLSConfig: k.ClientTLS})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,17 +42,18 @@ func TestEmailInEveryTLSMode(t *testing.T) {
 					t.Fatalf("send %d: %v", i, err)
 				}
 			}
-			if k.conns.Load() != 1 {
-				t.Errorf("%d connections for 3 messages, want one reused", k.conns.Load())
+			if k.Conns.Load() != 1 {
+				t.Errorf("%d connections for 3 messages, want one reused", k.Conns.Load())
 			}
-			if len(k.messages) != 3 {
-				t.Fatalf("%d messages arrived", len(k.messages))
+			msgs := k.Messages()
+			if len(msgs) != 3 {
+				t.Fatalf("%d messages arrived", len(msgs))
 			}
-			got := k.messages[1]
-			if got.from != "listening@riverside.example" || got.to != "resident1@example.org" {
-				t.Errorf("envelope %s -> %s", got.from, got.to)
+			got := msgs[1]
+			if got.From != "listening@riverside.example" || got.To != "resident1@example.org" {
+				t.Errorf("envelope %s -> %s", got.From, got.To)
 			}
-			parsed, err := mail.ReadMessage(bytes.NewReader(got.data))
+			parsed, err := mail.ReadMessage(bytes.NewReader(got.Data))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,9 +96,8 @@ func TestEmailInEveryTLSMode(t *testing.T) {
 }
 
 func TestEmailFailures(t *testing.T) {
-	k := &sink{refuse: map[string]int{"gone@example.org": 550, "full@example.org": 452}}
-	port, _ := startSink(t, k, NoTLS)
-	e, err := NewEmail(EmailConfig{Host: "127.0.0.1", Port: port, TLS: NoTLS, From: "listening@riverside.example"})
+	k := testsmtp.Start(t, NoTLS, func(k *testsmtp.Sink) { k.Refuse = map[string]int{"gone@example.org": 550, "full@example.org": 452} })
+	e, err := NewEmail(EmailConfig{Host: "127.0.0.1", Port: k.Port, TLS: NoTLS, From: "listening@riverside.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,8 +118,8 @@ func TestEmailFailures(t *testing.T) {
 		}
 	}
 	// The refusals did not spoil the connection.
-	if err := e.Send(context.Background(), msg, "id-ok"); err != nil || len(k.messages) != 1 || k.conns.Load() != 1 {
-		t.Errorf("after refusals: %v, %d messages, %d connections", err, len(k.messages), k.conns.Load())
+	if err := e.Send(context.Background(), msg, "id-ok"); err != nil || len(k.Messages()) != 1 || k.Conns.Load() != 1 {
+		t.Errorf("after refusals: %v, %d messages, %d connections", err, len(k.Messages()), k.Conns.Load())
 	}
 	// Nothing listening: a temporary network failure.
 	dead, _ := NewEmail(EmailConfig{Host: "127.0.0.1", Port: 1, TLS: NoTLS, From: "a@b.example", Timeout: time.Second})

@@ -1,0 +1,318 @@
+// Package sender runs one sending Job: it reads the audience, asks the ledger who must be left
+// out, records every invitation in the ledger before sending it, sends through the channels
+// within their rate limits, and records the outcome. A retried or restarted sender skips what
+// the ledger says was sent.
+//
+// The guarantee, per channel, when a sender dies between recording and sending:
+//   - An invitation the ledger marks sent, failed or bounced is never sent again.
+//   - An invitation left "reserved" by a sender that died (reserved before this run started) is
+//     resent only on channels whose gateways recognise a resend (webhooks carry an
+//     Idempotency-Key, the same for every attempt at one invitation); on email, which has no
+//     such guarantee, it is marked "unknown" and counted as possibly sent, never sent twice.
+//
+// So: at most once on email, at most once on webhooks whose gateway honours Idempotency-Key
+// (at least once otherwise), and nobody is lost: every invitation ends sent, failed, bounced or
+// unknown.
+package sender
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/surveyops/survey-operator/internal/audience"
+	"github.com/surveyops/survey-operator/internal/channel"
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/schedule"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+// Ledger is what the sender needs of the response service (collector.Client implements it).
+type Ledger interface {
+	Reserve(ctx context.Context, invs []collector.InvitationJSON) ([]collector.InvitationJSON, error)
+	Mark(ctx context.Context, m collector.MarkRequest) error
+	Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error)
+	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
+}
+
+// Job is one wave's (or reminder round's) sending.
+type Job struct {
+	CampaignUID, WaveID, Namespace, Campaign, Title string
+	Round                                           int
+	// PublicURL is where respondents reach the response service; links are PublicURL/s/TOKEN.
+	PublicURL string
+	// Expiry is when the links expire: the end of the wave's window.
+	Expiry time.Time
+	Keys   *token.KeyRing
+
+	Plan *audience.Plan
+	// Open opens the audience file; it is read twice (validate and sample, then send).
+	Open func() (io.ReadCloser, error)
+	// Seed makes the sample: the same seed picks the same people.
+	Seed string
+	// Shard and Shards split the audience between the pods of an indexed Job.
+	Shard, Shards int
+	// ContactedWithin leaves out people sent anything in the namespace this recently.
+	ContactedWithin time.Duration
+
+	Channels map[string]channel.Channel
+	// Idempotent names the channels whose gateways recognise a resent invitation.
+	Idempotent map[string]bool
+	Limits     map[string]*rate.Limiter
+	Quiet      schedule.QuietHours
+	Ledger     Ledger
+
+	// Now is the clock (time.Now when nil); BatchSize (200) and Concurrency (8) tune the work.
+	Now         func() time.Time
+	BatchSize   int
+	Concurrency int
+	// Progress, when set, is called after every batch with the summary so far.
+	Progress func(Summary)
+}
+
+// Summary is what a run did, in counts only: it is the Job's termination message.
+type Summary struct {
+	Audience        int            `json:"audience"`
+	Invited         int            `json:"invited"`
+	Sent            int            `json:"sent"`
+	Failed          map[string]int `json:"failed"`
+	Skipped         map[string]int `json:"skipped"`
+	Stopped         string         `json:"stopped,omitempty"`
+	Error           string         `json:"error,omitempty"`
+	DurationSeconds float64        `json:"durationSeconds"`
+}
+
+// JSON is the summary as one line of JSON.
+func (s Summary) JSON() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// ErrQuietHours stops a run that reached quiet hours; the rest is left for the next window.
+var ErrQuietHours = errors.New("stopped at the start of quiet hours")
+
+type run struct {
+	job   Job
+	start time.Time
+	mu    sync.Mutex
+	sum   Summary
+}
+
+func (r *run) count(m map[string]int, reason string) {
+	r.mu.Lock()
+	m[reason]++
+	r.mu.Unlock()
+}
+
+// Run sends the Job. The audience is validated in full before anything is sent: a bad line
+// stops the run with nothing sent.
+func Run(ctx context.Context, job Job) (Summary, error) {
+	if job.Now == nil {
+		job.Now = time.Now
+	}
+	if job.BatchSize <= 0 {
+		job.BatchSize = 200
+	}
+	if job.Concurrency <= 0 {
+		job.Concurrency = 8
+	}
+	r := &run{job: job, start: job.Now(), sum: Summary{Failed: map[string]int{}, Skipped: map[string]int{}}}
+	err := r.send(ctx)
+	r.sum.DurationSeconds = job.Now().Sub(r.start).Seconds()
+	switch {
+	case errors.Is(err, ErrQuietHours):
+		r.sum.Stopped = "quiet-hours"
+		return r.sum, err
+	case err != nil:
+		r.sum.Error = err.Error()
+		return r.sum, err
+	}
+	return r.sum, nil
+}
+
+func (r *run) send(ctx context.Context) error {
+	f, err := r.job.Open()
+	if err != nil {
+		return fmt.Errorf("opening the audience: %w", err)
+	}
+	sel, stats, err := r.job.Plan.Scan(f, r.job.Seed)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("the audience is invalid, nothing was sent: %w", err)
+	}
+	r.sum.Audience = stats.Records
+	r.sum.Skipped["unsegmented"] = stats.Unsegmented
+	r.sum.Skipped["unreachable"] = stats.Unreachable
+
+	f, err = r.job.Open()
+	if err != nil {
+		return fmt.Errorf("opening the audience: %w", err)
+	}
+	defer f.Close()
+	var batch []audience.Invitee
+	err = r.job.Plan.Select(f, sel, func(inv audience.Invitee) error {
+		if audience.Shard(inv.Key, r.job.Shards) != r.job.Shard {
+			return nil
+		}
+		batch = append(batch, inv)
+		if len(batch) < r.job.BatchSize {
+			return nil
+		}
+		err := r.batch(ctx, batch)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil && len(batch) > 0 {
+		err = r.batch(ctx, batch)
+	}
+	return err
+}
+
+func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
+	defer func() {
+		if r.job.Progress != nil {
+			r.job.Progress(r.sum)
+		}
+	}()
+	// Quiet hours are checked before reserving, so that nothing is left reserved unsent.
+	if r.job.Quiet.Quiet(r.job.Now()) {
+		return ErrQuietHours
+	}
+	keys := make([]string, len(batch))
+	for i, inv := range batch {
+		keys[i] = inv.Key
+	}
+	optedOut, err := r.job.Ledger.OptedOut(ctx, r.job.Namespace, keys)
+	if err != nil {
+		return fmt.Errorf("asking the ledger for opt-outs: %w", err)
+	}
+	contacted := map[string]bool{}
+	if r.job.ContactedWithin > 0 {
+		if contacted, err = r.job.Ledger.Contacted(ctx, r.job.Namespace, keys, r.job.Now().Add(-r.job.ContactedWithin)); err != nil {
+			return fmt.Errorf("asking the ledger for recent contacts: %w", err)
+		}
+	}
+	var want []collector.InvitationJSON
+	byKey := map[string]audience.Invitee{}
+	for _, inv := range batch {
+		switch {
+		case optedOut[inv.Key]:
+			r.sum.Skipped["opted-out"]++
+		case contacted[inv.Key]:
+			r.sum.Skipped["contacted-recently"]++
+		default:
+			byKey[inv.Key] = inv
+			want = append(want, collector.InvitationJSON{CampaignUID: r.job.CampaignUID, WaveID: r.job.WaveID, RecipientKey: inv.Key,
+				Round: r.job.Round, Namespace: r.job.Namespace, Segment: inv.Segment, Channel: inv.Channel})
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	stored, err := r.job.Ledger.Reserve(ctx, want)
+	if err != nil {
+		return fmt.Errorf("reserving invitations: %w", err)
+	}
+	var todo []collector.InvitationJSON
+	for _, row := range stored {
+		switch {
+		case row.State != "reserved":
+			r.sum.Skipped["already-"+row.State]++
+		case row.ReservedAt != nil && row.ReservedAt.Before(r.start) && !r.job.Idempotent[row.Channel]:
+			// Left by a sender that died: it may have gone. Never send twice on this channel.
+			if err := r.mark(ctx, row, "unknown", "interrupted"); err != nil {
+				return err
+			}
+			r.sum.Skipped["possibly-sent"]++
+		default:
+			if row.ReservedAt != nil && row.ReservedAt.Before(r.start) {
+				r.sum.Skipped["resent-idempotent"]++
+			} else {
+				r.sum.Invited++
+			}
+			todo = append(todo, row)
+		}
+	}
+	return r.deliver(ctx, todo, byKey)
+}
+
+func (r *run) mark(ctx context.Context, row collector.InvitationJSON, state, reason string) error {
+	err := r.job.Ledger.Mark(ctx, collector.MarkRequest{CampaignUID: row.CampaignUID, WaveID: row.WaveID,
+		RecipientKey: row.RecipientKey, Round: row.Round, State: state, Reason: reason})
+	if err != nil {
+		return fmt.Errorf("recording an outcome in the ledger: %w", err)
+	}
+	return nil
+}
+
+// deliver sends the reserved invitations with bounded concurrency and per-channel rate limits.
+func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKey map[string]audience.Invitee) error {
+	sem := make(chan struct{}, r.job.Concurrency)
+	var wg sync.WaitGroup
+	var firstErr error
+	var errMu sync.Mutex
+	fail := func(err error) {
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+	}
+	for _, row := range todo {
+		inv := byKey[row.RecipientKey]
+		ch := r.job.Channels[row.Channel]
+		if ch == nil {
+			return fmt.Errorf("no channel %q configured", row.Channel)
+		}
+		if lim := r.job.Limits[row.Channel]; lim != nil {
+			if err := lim.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			msg, err := r.message(inv, row)
+			if err == nil {
+				err = ch.Send(ctx, msg, fmt.Sprintf("%s/%s/%s/%d", row.CampaignUID, row.WaveID, row.RecipientKey, row.Round))
+			}
+			if err == nil {
+				if err := r.mark(ctx, row, "sent", ""); err != nil {
+					fail(err)
+					return
+				}
+				r.mu.Lock()
+				r.sum.Sent++
+				r.mu.Unlock()
+				return
+			}
+			reason := channel.ReasonOf(err)
+			if err := r.mark(ctx, row, "failed", reason); err != nil {
+				fail(err)
+				return
+			}
+			r.count(r.sum.Failed, reason)
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// message builds the person's message with their signed links.
+func (r *run) message(inv audience.Invitee, row collector.InvitationJSON) (channel.Message, error) {
+	tok, err := r.job.Keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: r.job.CampaignUID, Wave: r.job.WaveID,
+		Recipient: inv.Key, Segment: inv.Segment, Channel: row.Channel, Expiry: r.job.Expiry})
+	if err != nil {
+		return channel.Message{}, &channel.Error{Permanent: true, Reason: "token", Err: err}
+	}
+	return channel.Message{To: inv.Contact, Title: r.job.Title, Campaign: r.job.Campaign, Segment: inv.Segment,
+		Link: r.job.PublicURL + "/s/" + tok, OptOutLink: r.job.PublicURL + "/o/" + tok}, nil
+}

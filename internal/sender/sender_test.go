@@ -1,0 +1,222 @@
+package sender
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/audience"
+	"github.com/surveyops/survey-operator/internal/channel"
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/schedule"
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/testsmtp"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+const uid = "6f1c2b7e-8d3a-4c5e-9f10-2a3b4c5d6e7f"
+
+type rig struct {
+	t       *testing.T
+	store   store.Store
+	ledger  *collector.Client
+	keys    *token.KeyRing
+	sink    *testsmtp.Sink
+	mu      sync.Mutex
+	sms     []map[string]string
+	smsURL  string
+	now     time.Time
+	clockMu sync.Mutex
+}
+
+func (r *rig) clock() time.Time {
+	r.clockMu.Lock()
+	defer r.clockMu.Unlock()
+	return r.now
+}
+
+func newRig(t *testing.T) *rig {
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "survey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys, _ := token.NewKeyRing(token.Key{ID: "2026-01", Secret: bytes.Repeat([]byte{3}, 32)})
+	r := &rig{t: t, store: st, keys: keys, now: time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)}
+	srv, err := collector.New(collector.Config{Store: st, Keys: func() *token.KeyRing { return keys },
+		APIToken: []byte("sender-test-api-token"), Now: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	r.ledger = collector.NewClient(ts.URL, "sender-test-api-token", nil)
+	r.sink = testsmtp.Start(t, "None", nil)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var body map[string]string
+		b, _ := io.ReadAll(req.Body)
+		_ = json.Unmarshal(b, &body)
+		r.mu.Lock()
+		r.sms = append(r.sms, body)
+		r.mu.Unlock()
+	}))
+	t.Cleanup(gw.Close)
+	r.smsURL = gw.URL
+	return r
+}
+
+const people = `tenancy_ref,email,mobile,tenure
+T-1,one@example.org,+447700900001,general-needs
+T-2,two@example.org,,general-needs
+T-3,three@example.org,+447700900003,shared-ownership
+T-4,four@example.org,,shared-ownership
+T-5,,+447700900005,general-needs
+T-6,six@example.org,+447700900006,shared-ownership
+`
+
+func (r *rig) job(t *testing.T, data string) Job {
+	plan, err := audience.Compile(audience.Spec{Format: audience.CSV, IDField: "tenancy_ref",
+		Segments: []audience.Segment{
+			{Name: "general-needs", Match: `attrs.tenure == "general-needs"`, Channels: []string{"sms", "email"}},
+			{Name: "shared-ownership", Channels: []string{"email"}},
+		},
+		ContactColumns: map[string]string{"email": "email", "sms": "mobile"}}, []string{"tenancy_ref", "email", "mobile", "tenure"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	email, err := channel.NewEmail(channel.EmailConfig{Host: "127.0.0.1", Port: r.sink.Port, TLS: channel.NoTLS, From: "listening@riverside.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sms, err := channel.NewWebhook(channel.WebhookConfig{URL: r.smsURL, HMACKey: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { email.Close() })
+	return Job{
+		CampaignUID: uid, WaveID: "20260401-0900", Namespace: "riverside-homes", Campaign: "tenant-satisfaction",
+		Title: "Riverside Homes tenant survey", PublicURL: "https://listen.example.org", Expiry: r.now.Add(21 * 24 * time.Hour),
+		Keys: r.keys, Plan: plan, Seed: uid + "/20260401-0900", Shards: 1,
+		Open:     func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data)), nil },
+		Channels: map[string]channel.Channel{"email": email, "sms": sms}, Idempotent: map[string]bool{"sms": true},
+		Ledger: r.ledger, Now: r.clock, BatchSize: 2,
+	}
+}
+
+var linkRe = regexp.MustCompile(`https://listen\.example\.org/s/([A-Za-z0-9_-]+)`)
+
+func TestSendsOnceAndSkipsWhatTheLedgerKnows(t *testing.T) {
+	r := newRig(t)
+	if err := r.store.OptOut(context.Background(), "riverside-homes", "T-6", r.now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), r.job(t, people))
+	if err != nil {
+		t.Fatalf("%v (%s)", err, sum.JSON())
+	}
+	// T-1 and T-5 by SMS; T-2 (no mobile) by email; T-3 and T-4 by email; T-6 opted out.
+	if sum.Audience != 6 || sum.Invited != 5 || sum.Sent != 5 || sum.Skipped["opted-out"] != 1 {
+		t.Errorf("summary %s", sum.JSON())
+	}
+	mails := r.sink.Messages()
+	if len(mails) != 3 || len(r.sms) != 2 {
+		t.Fatalf("%d emails and %d SMS arrived", len(mails), len(r.sms))
+	}
+	to := map[string]bool{}
+	for _, m := range mails {
+		to[m.To] = true
+		// The link in the message verifies, and names the person it was sent to.
+		match := linkRe.FindSubmatch(bytes.ReplaceAll(m.Data, []byte("=\r\n"), nil))
+		if match == nil {
+			t.Fatalf("no link in the email to %s", m.To)
+		}
+		claims, err := r.keys.Verify(string(match[1]), r.now)
+		if err != nil || claims.Channel != "email" || claims.Wave != "20260401-0900" {
+			t.Errorf("link to %s: %+v, %v", m.To, claims, err)
+		}
+	}
+	if !to["two@example.org"] || !to["three@example.org"] || !to["four@example.org"] {
+		t.Errorf("emails went to %v", to)
+	}
+	for _, s := range r.sms {
+		if !strings.HasPrefix(s["to"], "+4477009000") || !strings.Contains(s["text"], "https://listen.example.org/s/") {
+			t.Errorf("SMS body %v", s)
+		}
+	}
+
+	// Run again, as a retried pod would: nothing is sent twice.
+	again, err := Run(context.Background(), r.job(t, people))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Sent != 0 || again.Skipped["already-sent"] != 5 || len(r.sink.Messages()) != 3 || len(r.sms) != 2 {
+		t.Errorf("second run %s, %d emails, %d SMS", again.JSON(), len(r.sink.Messages()), len(r.sms))
+	}
+}
+
+// A reservation left by a sender that died: resent by SMS (the gateway recognises the
+// Idempotency-Key), marked unknown on email (possibly sent, never sent twice).
+func TestStaleReservations(t *testing.T) {
+	r := newRig(t)
+	_, err := r.ledger.Reserve(context.Background(), []collector.InvitationJSON{
+		{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", Namespace: "riverside-homes", Segment: "general-needs", Channel: "sms"},
+		{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-3", Namespace: "riverside-homes", Segment: "shared-ownership", Channel: "email"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.clockMu.Lock()
+	r.now = r.now.Add(10 * time.Minute) // the restarted pod
+	r.clockMu.Unlock()
+	sum, err := Run(context.Background(), r.job(t, people))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Skipped["possibly-sent"] != 1 || sum.Skipped["resent-idempotent"] != 1 || sum.Sent != 5 {
+		t.Errorf("summary %s", sum.JSON())
+	}
+	for _, m := range r.sink.Messages() {
+		if m.To == "three@example.org" {
+			t.Error("an email that may already have gone was sent again")
+		}
+	}
+}
+
+func TestNothingIsSentForABadAudience(t *testing.T) {
+	r := newRig(t)
+	bad := people + "T-7,seven@example.org,+447700900007\n" // a field missing
+	sum, err := Run(context.Background(), r.job(t, bad))
+	if err == nil || !strings.Contains(sum.Error, "line 8: wrong number of fields") || !strings.Contains(sum.Error, "nothing was sent") {
+		t.Fatalf("%v: %s", err, sum.JSON())
+	}
+	if len(r.sink.Messages()) != 0 || len(r.sms) != 0 || strings.Contains(sum.JSON(), "seven") {
+		t.Errorf("sent %d emails and %d SMS; summary %s", len(r.sink.Messages()), len(r.sms), sum.JSON())
+	}
+}
+
+func TestQuietHoursStopCleanly(t *testing.T) {
+	r := newRig(t)
+	job := r.job(t, people)
+	london, _ := schedule.LoadLocation("Europe/London")
+	job.Quiet, _ = schedule.ParseQuietHours("10:30", "09:00", london) // it is 11:00 BST
+	sum, err := Run(context.Background(), job)
+	if !errors.Is(err, ErrQuietHours) || sum.Stopped != "quiet-hours" || sum.Invited != 0 {
+		t.Fatalf("%v: %s", err, sum.JSON())
+	}
+	res, err := r.ledger.Reserve(context.Background(), []collector.InvitationJSON{
+		{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", Namespace: "riverside-homes", Segment: "general-needs", Channel: "sms"},
+	})
+	if err != nil || res[0].Attempts != 0 || !res[0].ReservedAt.Equal(r.now) {
+		t.Errorf("quiet hours left something reserved: %+v %v", res, err)
+	}
+}
