@@ -273,9 +273,9 @@ func (s *Server) mark(w http.ResponseWriter, r *http.Request) {
 	}
 	state := store.InvitationState(req.State)
 	switch state {
-	case store.StateSent, store.StateFailed, store.StateBounced, store.StateUnknown:
+	case store.StateSending, store.StateSent, store.StateFailed, store.StateBounced, store.StateUnknown:
 	default:
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("state %q: use sent, failed, bounced or unknown", req.State))
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("state %q: use sending, sent, failed, bounced or unknown", req.State))
 		return
 	}
 	if len(req.Reason) > 64 {

@@ -5,10 +5,12 @@
 //
 // The guarantee, per channel, when a sender dies between recording and sending:
 //   - An invitation the ledger marks sent, failed or bounced is never sent again.
-//   - An invitation left "reserved" by a sender that died (reserved before this run started) is
-//     resent only on channels whose gateways recognise a resend (webhooks carry an
-//     Idempotency-Key, the same for every attempt at one invitation); on email, which has no
-//     such guarantee, it is marked "unknown" and counted as possibly sent, never sent twice.
+//   - Each invitation is marked "sending" just before its channel is called. One left "reserved"
+//     by a sender that died was never attempted and is simply sent.
+//   - One left "sending" may or may not have gone. It is resent only on channels whose gateways
+//     recognise a resend (webhooks carry an Idempotency-Key, the same for every attempt at one
+//     invitation); on email, which has no such guarantee, it is marked "unknown" and counted as
+//     possibly sent, never sent twice. A kill makes at most Concurrency invitations ambiguous.
 //
 // So: at most once on email, at most once on webhooks whose gateway honours Idempotency-Key
 // (at least once otherwise), and nobody is lost: every invitation ends sent, failed, bounced or
@@ -221,21 +223,24 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 	}
 	var todo []collector.InvitationJSON
 	for _, row := range stored {
+		stale := row.ReservedAt != nil && row.ReservedAt.Before(r.start)
 		switch {
-		case row.State != "reserved":
-			r.sum.Skipped["already-"+row.State]++
-		case row.ReservedAt != nil && row.ReservedAt.Before(r.start) && !r.job.Idempotent[row.Channel]:
-			// Left by a sender that died: it may have gone. Never send twice on this channel.
+		case row.State == "sending" && !r.job.Idempotent[row.Channel]:
+			// A sender died while sending it: it may have gone. Never send twice here.
 			if err := r.mark(ctx, row, "unknown", "interrupted"); err != nil {
 				return err
 			}
 			r.sum.Skipped["possibly-sent"]++
+		case row.State == "sending":
+			r.sum.Skipped["resent-idempotent"]++
+			todo = append(todo, row)
+		case row.State != "reserved":
+			r.sum.Skipped["already-"+row.State]++
+		case stale:
+			r.sum.Skipped["resumed"]++ // reserved by a sender that died before trying it
+			todo = append(todo, row)
 		default:
-			if row.ReservedAt != nil && row.ReservedAt.Before(r.start) {
-				r.sum.Skipped["resent-idempotent"]++
-			} else {
-				r.sum.Invited++
-			}
+			r.sum.Invited++
 			todo = append(todo, row)
 		}
 	}
@@ -282,6 +287,10 @@ func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKe
 			defer func() { <-sem }()
 			msg, err := r.message(inv, row)
 			if err == nil {
+				if err := r.mark(ctx, row, "sending", ""); err != nil {
+					fail(err)
+					return
+				}
 				err = ch.Send(ctx, msg, fmt.Sprintf("%s/%s/%s/%d", row.CampaignUID, row.WaveID, row.RecipientKey, row.Round))
 			}
 			if err == nil {

@@ -209,7 +209,7 @@ func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time
 
 func (s *sqlStore) Mark(ctx context.Context, key InvitationKey, state InvitationState, reason string, now time.Time) error {
 	switch state {
-	case StateSent, StateFailed, StateBounced, StateUnknown:
+	case StateSending, StateSent, StateFailed, StateBounced, StateUnknown:
 	default:
 		return fmt.Errorf("cannot mark an invitation %q", state)
 	}
@@ -439,7 +439,7 @@ func (s *sqlStore) Summarize(ctx context.Context, campaignUID, waveID, primary s
 			d.Refusal += n
 		case state == string(StateFailed) || state == string(StateBounced):
 			d.NonContact += n
-		default: // sent, unknown, or still reserved: possibly delivered, nothing came back
+		default: // sent, unknown, sending or still reserved: possibly delivered, nothing came back
 			d.NoAnswer += n
 		}
 		sum.Dispositions[g] = d

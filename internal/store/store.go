@@ -58,6 +58,9 @@ type InvitationState string
 const (
 	// StateReserved is recorded before sending; a sender that dies leaves it reserved.
 	StateReserved InvitationState = "reserved"
+	// StateSending is set just before the channel is called: a sender that dies leaves only the
+	// invitations it was actually sending in this state, and only those are ambiguous.
+	StateSending InvitationState = "sending"
 	// StateSent is accepted by the channel.
 	StateSent InvitationState = "sent"
 	// StateFailed is refused by the channel (permanently, or after retries).

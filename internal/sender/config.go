@@ -1,0 +1,205 @@
+package sender
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/surveyops/survey-operator/internal/audience"
+	"github.com/surveyops/survey-operator/internal/channel"
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/schedule"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+// Config is a sending Job's description, written by the manager into the Job (a mounted file).
+// Secrets are never in it: it names the files where they are mounted.
+type Config struct {
+	CampaignUID string    `json:"campaignUID"`
+	WaveID      string    `json:"waveID"`
+	Round       int       `json:"round"`
+	Namespace   string    `json:"namespace"`
+	Campaign    string    `json:"campaign"`
+	Title       string    `json:"title"`
+	PublicURL   string    `json:"publicURL"`
+	Expiry      time.Time `json:"expiry"`
+	Seed        string    `json:"seed"`
+	Shards      int       `json:"shards,omitempty"`
+
+	Audience        AudienceConfig  `json:"audience"`
+	ContactedWithin string          `json:"contactedWithin,omitempty"`
+	Channels        []ChannelConfig `json:"channels"`
+	QuietHours      *QuietConfig    `json:"quietHours,omitempty"`
+
+	CollectorURL  string `json:"collectorURL"`
+	APITokenFile  string `json:"apiTokenFile"`
+	TokenKeysDir  string `json:"tokenKeysDir"`
+	Concurrency   int    `json:"concurrency,omitempty"`
+	BatchSize     int    `json:"batchSize,omitempty"`
+	SubjectPrefix string `json:"subjectPrefix,omitempty"`
+}
+
+// AudienceConfig says where the audience is and how to divide it.
+type AudienceConfig struct {
+	File     string             `json:"file"`
+	Format   string             `json:"format"`
+	IDField  string             `json:"idField"`
+	Segments []audience.Segment `json:"segments"`
+}
+
+// ChannelConfig is one channel, with the files of its mounted secrets.
+type ChannelConfig struct {
+	Name         string  `json:"name"`
+	ContactField string  `json:"contactField"` // the audience column it delivers to
+	Email        *Email  `json:"email,omitempty"`
+	Webhook      *Hook   `json:"webhook,omitempty"`
+	PerSecond    float64 `json:"perSecond,omitempty"`
+	Burst        int     `json:"burst,omitempty"`
+}
+
+// Email is an email channel's settings.
+type Email struct {
+	Host         string `json:"host"`
+	Port         int    `json:"port"`
+	TLS          string `json:"tls"`
+	From         string `json:"from"`
+	Subject      string `json:"subject,omitempty"`
+	UsernameFile string `json:"usernameFile,omitempty"`
+	PasswordFile string `json:"passwordFile,omitempty"`
+}
+
+// Hook is a webhook channel's settings.
+type Hook struct {
+	URL             string `json:"url"`
+	BodyTemplate    string `json:"bodyTemplate,omitempty"`
+	HMACKeyFile     string `json:"hmacKeyFile,omitempty"`
+	BearerTokenFile string `json:"bearerTokenFile,omitempty"`
+}
+
+// QuietConfig is the campaign's quiet hours.
+type QuietConfig struct {
+	Start    string `json:"start"`
+	End      string `json:"end"`
+	TimeZone string `json:"timeZone"`
+}
+
+func readSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading a mounted secret: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// Build turns a Config into a Job, reading the mounted secrets and checking every template
+// before anything is sent. shard is this pod's JOB_COMPLETION_INDEX.
+func (c Config) Build(shard int) (Job, error) {
+	var job Job
+	switch {
+	case c.CampaignUID == "" || c.WaveID == "" || c.Namespace == "":
+		return job, errors.New("the job needs campaignUID, waveID and namespace")
+	case c.Audience.File == "":
+		return job, errors.New("the job names no audience file")
+	case c.CollectorURL == "" || c.PublicURL == "":
+		return job, errors.New("the job needs collectorURL and publicURL")
+	}
+	apiToken, err := readSecret(c.APITokenFile)
+	if err != nil {
+		return job, err
+	}
+	keys, err := token.LoadKeyRing(c.TokenKeysDir)
+	if err != nil {
+		return job, err
+	}
+	contacts := map[string]string{}
+	channels := map[string]channel.Channel{}
+	idempotent := map[string]bool{}
+	limits := map[string]*rate.Limiter{}
+	for _, ch := range c.Channels {
+		contacts[ch.Name] = ch.ContactField
+		switch {
+		case ch.Email != nil:
+			user, err := readSecret(ch.Email.UsernameFile)
+			if err != nil {
+				return job, err
+			}
+			pass, err := readSecret(ch.Email.PasswordFile)
+			if err != nil {
+				return job, err
+			}
+			e, err := channel.NewEmail(channel.EmailConfig{Host: ch.Email.Host, Port: ch.Email.Port, TLS: ch.Email.TLS,
+				From: ch.Email.From, Subject: ch.Email.Subject, Username: user, Password: pass})
+			if err != nil {
+				return job, fmt.Errorf("channel %s: %w", ch.Name, err)
+			}
+			channels[ch.Name] = e
+		case ch.Webhook != nil:
+			key, err := readSecret(ch.Webhook.HMACKeyFile)
+			if err != nil {
+				return job, err
+			}
+			bearer, err := readSecret(ch.Webhook.BearerTokenFile)
+			if err != nil {
+				return job, err
+			}
+			w, err := channel.NewWebhook(channel.WebhookConfig{URL: ch.Webhook.URL, HMACKey: []byte(key), BearerToken: bearer, Body: ch.Webhook.BodyTemplate})
+			if err != nil {
+				return job, fmt.Errorf("channel %s: %w", ch.Name, err)
+			}
+			channels[ch.Name] = w
+			idempotent[ch.Name] = true // every attempt carries the same Idempotency-Key
+		default:
+			return job, fmt.Errorf("channel %s has neither email nor webhook", ch.Name)
+		}
+		if ch.PerSecond > 0 {
+			burst := ch.Burst
+			if burst <= 0 {
+				burst = max(1, int(ch.PerSecond))
+			}
+			limits[ch.Name] = rate.NewLimiter(rate.Limit(ch.PerSecond), burst)
+		}
+	}
+	plan, err := audience.Compile(audience.Spec{Format: audience.Format(c.Audience.Format), IDField: c.Audience.IDField,
+		Segments: c.Audience.Segments, ContactColumns: contacts}, nil)
+	if err != nil {
+		return job, err
+	}
+	var quiet schedule.QuietHours
+	if q := c.QuietHours; q != nil {
+		loc, err := schedule.LoadLocation(q.TimeZone)
+		if err != nil {
+			return job, err
+		}
+		if quiet, err = schedule.ParseQuietHours(q.Start, q.End, loc); err != nil {
+			return job, err
+		}
+	}
+	var within time.Duration
+	if c.ContactedWithin != "" {
+		if within, err = time.ParseDuration(c.ContactedWithin); err != nil {
+			return job, fmt.Errorf("contactedWithin: %w", err)
+		}
+	}
+	shards := max(1, c.Shards)
+	if shard < 0 || shard >= shards {
+		return job, fmt.Errorf("completion index %d is outside 0..%d", shard, shards-1)
+	}
+	file := c.Audience.File
+	return Job{
+		CampaignUID: c.CampaignUID, WaveID: c.WaveID, Namespace: c.Namespace, Campaign: c.Campaign, Title: c.Title,
+		Round: c.Round, PublicURL: strings.TrimRight(c.PublicURL, "/"), Expiry: c.Expiry, Keys: keys,
+		Plan: plan, Open: func() (io.ReadCloser, error) { return os.Open(file) }, Seed: c.Seed,
+		Shard: shard, Shards: shards, ContactedWithin: within,
+		Channels: channels, Idempotent: idempotent, Limits: limits, Quiet: quiet,
+		Ledger:      collector.NewClient(c.CollectorURL, apiToken, nil),
+		Concurrency: c.Concurrency, BatchSize: c.BatchSize,
+	}, nil
+}
