@@ -27,7 +27,7 @@ import (
 const uid = "6f1c2b7e-8d3a-4c5e-9f10-2a3b4c5d6e7f"
 
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	store   store.Store
 	ledger  *collector.Client
 	keys    *token.KeyRing
@@ -45,7 +45,7 @@ func (r *rig) clock() time.Time {
 	return r.now
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "survey.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ T-5,,+447700900005,general-needs
 T-6,six@example.org,+447700900006,shared-ownership
 `
 
-func (r *rig) job(t *testing.T, data string) Job {
+func (r *rig) job(t testing.TB, data string) Job {
 	plan, err := audience.Compile(audience.Spec{Format: audience.CSV, IDField: "tenancy_ref",
 		Segments: []audience.Segment{
 			{Name: "general-needs", Match: `attrs.tenure == "general-needs"`, Channels: []string{"sms", "email"}},
