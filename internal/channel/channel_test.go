@@ -223,3 +223,31 @@ func TestWebhook(t *testing.T) {
 		t.Errorf("custom body %s: %v", gotBody, err)
 	}
 }
+
+// Parallel sends share a bounded pool of connections, each reused.
+func TestEmailConnectionPool(t *testing.T) {
+	k := testsmtp.Start(t, NoTLS, nil)
+	e, err := NewEmail(EmailConfig{Host: "127.0.0.1", Port: k.Port, TLS: NoTLS, From: "listening@riverside.example", Connections: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 30)
+	for i := range 30 {
+		go func() {
+			m := msg
+			m.To = "r" + strconv.Itoa(i) + "@example.org"
+			errs <- e.Send(context.Background(), m, strconv.Itoa(i))
+		}()
+	}
+	for range 30 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Messages()) != 30 || k.Conns.Load() > 3 {
+		t.Errorf("%d messages over %d connections, want 30 over at most 3", len(k.Messages()), k.Conns.Load())
+	}
+}

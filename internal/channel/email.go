@@ -16,7 +16,6 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -44,6 +43,9 @@ type EmailConfig struct {
 	TLSConfig *tls.Config
 	// Timeout bounds one connection attempt and one message; 30 s when zero.
 	Timeout time.Duration
+	// Connections is how many SMTP connections may be open at once (1 when zero): messages
+	// sent in parallel use them in turn, each reused across messages.
+	Connections int
 }
 
 // Default email wording.
@@ -76,8 +78,8 @@ type Email struct {
 	domain              string
 	subject, text, html executor
 
-	mu     sync.Mutex
-	client *smtp.Client
+	// slots holds one entry per allowed connection: an open client, or nil until dialled.
+	slots chan *smtp.Client
 }
 
 // NewEmail checks the configuration and the templates; it connects at the first send.
@@ -98,11 +100,18 @@ func NewEmail(cfg EmailConfig) (*Email, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
 	}
+	if cfg.Connections <= 0 {
+		cfg.Connections = 1
+	}
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {
 		return nil, fmt.Errorf("email: from %q: %w", cfg.From, err)
 	}
-	e := &Email{cfg: cfg, from: from, domain: from.Address[strings.LastIndex(from.Address, "@")+1:]}
+	e := &Email{cfg: cfg, from: from, domain: from.Address[strings.LastIndex(from.Address, "@")+1:],
+		slots: make(chan *smtp.Client, cfg.Connections)}
+	for range cfg.Connections {
+		e.slots <- nil
+	}
 	for _, t := range []struct {
 		dst      *executor
 		name     string
@@ -164,39 +173,31 @@ func (e *Email) Send(ctx context.Context, m Message, id string) error {
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		return err
+	var client *smtp.Client
+	select {
+	case client = <-e.slots:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	if e.client == nil {
+	defer func() { e.slots <- client }()
+	if client == nil {
 		c, err := e.dial()
 		if err != nil {
 			return classify(err)
 		}
-		e.client = c
+		client = c
 	}
-	err = e.client.SendMail(e.from.Address, []string{m.To}, bytes.NewReader(body))
+	err = client.SendMail(e.from.Address, []string{m.To}, bytes.NewReader(body))
 	if err == nil {
 		return nil
 	}
 	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		// The server refused this message; the connection is still good for the next.
-		if rerr := e.client.Reset(); rerr != nil {
-			e.dropClient()
-		}
-	} else {
-		e.dropClient()
+	if !errors.As(err, &se) || client.Reset() != nil {
+		// The connection is broken: drop it; the next send on this slot dials again.
+		_ = client.Close()
+		client = nil
 	}
 	return classify(err)
-}
-
-func (e *Email) dropClient() {
-	if e.client != nil {
-		_ = e.client.Close()
-		e.client = nil
-	}
 }
 
 func classify(err error) error {
@@ -207,16 +208,18 @@ func classify(err error) error {
 	return &Error{Reason: "network", Err: err}
 }
 
-// Close ends the SMTP session.
+// Close ends the SMTP sessions. It waits for sends in progress.
 func (e *Email) Close() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.client == nil {
-		return nil
+	var first error
+	for range e.cfg.Connections {
+		if c := <-e.slots; c != nil {
+			if err := c.Quit(); err != nil && first == nil {
+				first = err
+			}
+		}
+		defer func() { e.slots <- nil }()
 	}
-	err := e.client.Quit()
-	e.client = nil
-	return err
+	return first
 }
 
 // compose writes the RFC 5322 message: text and HTML alternatives, a Message-ID derived from the

@@ -57,6 +57,11 @@ type MarkRequest struct {
 	Reason       string `json:"reason,omitempty"`
 }
 
+// MarksRequest is the body of POST /api/v1/ledger/marks: several outcomes, recorded together.
+type MarksRequest struct {
+	Marks []MarkRequest `json:"marks"`
+}
+
 // KeysRequest is the body of POST /api/v1/ledger/contacted and /opted-out.
 type KeysRequest struct {
 	Namespace string    `json:"namespace"`
@@ -271,23 +276,43 @@ func (s *Server) mark(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	state := store.InvitationState(req.State)
-	switch state {
-	case store.StateSending, store.StateSent, store.StateFailed, store.StateBounced, store.StateUnknown:
-	default:
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("state %q: use sending, sent, failed, bounced or unknown", req.State))
+	s.recordMarks(w, r, []MarkRequest{req})
+}
+
+func (s *Server) marks(w http.ResponseWriter, r *http.Request) {
+	var req MarksRequest
+	if !decode(w, r, &req) {
 		return
 	}
-	if len(req.Reason) > 64 {
-		writeJSONError(w, http.StatusBadRequest, "reason is a short code of at most 64 characters")
+	if len(req.Marks) == 0 || len(req.Marks) > maxBatch {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("marks must hold 1 to %d rows", maxBatch))
 		return
 	}
-	key := store.InvitationKey{CampaignUID: req.CampaignUID, WaveID: req.WaveID, RecipientKey: req.RecipientKey, Round: req.Round}
-	if err := s.cfg.Store.Mark(r.Context(), key, state, req.Reason, s.cfg.Now()); err != nil {
+	s.recordMarks(w, r, req.Marks)
+}
+
+func (s *Server) recordMarks(w http.ResponseWriter, r *http.Request, marks []MarkRequest) {
+	outcomes := make([]store.Outcome, len(marks))
+	for i, m := range marks {
+		state := store.InvitationState(m.State)
+		switch state {
+		case store.StateSending, store.StateSent, store.StateFailed, store.StateBounced, store.StateUnknown:
+		default:
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("state %q: use sending, sent, failed, bounced or unknown", m.State))
+			return
+		}
+		if len(m.Reason) > 64 {
+			writeJSONError(w, http.StatusBadRequest, "reason is a short code of at most 64 characters")
+			return
+		}
+		outcomes[i] = store.Outcome{Key: store.InvitationKey{CampaignUID: m.CampaignUID, WaveID: m.WaveID, RecipientKey: m.RecipientKey, Round: m.Round},
+			State: state, Reason: m.Reason}
+	}
+	if err := s.cfg.Store.MarkMany(r.Context(), outcomes, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"state": req.State})
+	writeJSON(w, http.StatusOK, map[string]int{"recorded": len(outcomes)})
 }
 
 func (s *Server) keysQuery(w http.ResponseWriter, r *http.Request, needSince bool) (KeysRequest, bool) {

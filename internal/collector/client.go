@@ -98,6 +98,11 @@ func (c *Client) Mark(ctx context.Context, m MarkRequest) error {
 	return c.call(ctx, http.MethodPost, "/api/v1/ledger/mark", m, nil)
 }
 
+// MarkMany records several outcomes in one call and one transaction.
+func (c *Client) MarkMany(ctx context.Context, marks []MarkRequest) error {
+	return c.call(ctx, http.MethodPost, "/api/v1/ledger/marks", MarksRequest{Marks: marks}, nil)
+}
+
 // Contacted returns which keys were sent something in the namespace since a time.
 func (c *Client) Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error) {
 	var out KeysResponse

@@ -151,6 +151,7 @@ func (s *Server) Handler() http.Handler {
 	api("GET /api/v1/waves/{campaign}/{wave}/summary", s.summary)
 	api("POST /api/v1/ledger/reserve", s.reserve)
 	api("POST /api/v1/ledger/mark", s.mark)
+	api("POST /api/v1/ledger/marks", s.marks)
 	api("POST /api/v1/ledger/contacted", s.contacted)
 	api("POST /api/v1/ledger/opted-out", s.optedOut)
 

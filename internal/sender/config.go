@@ -71,6 +71,8 @@ type Email struct {
 	Subject      string `json:"subject,omitempty"`
 	UsernameFile string `json:"usernameFile,omitempty"`
 	PasswordFile string `json:"passwordFile,omitempty"`
+	// Connections is how many SMTP connections the sender may hold open (1 when zero).
+	Connections int `json:"connections,omitempty"`
 }
 
 // Hook is a webhook channel's settings.
@@ -136,7 +138,7 @@ func (c Config) Build(shard int) (Job, error) {
 				return job, err
 			}
 			e, err := channel.NewEmail(channel.EmailConfig{Host: ch.Email.Host, Port: ch.Email.Port, TLS: ch.Email.TLS,
-				From: ch.Email.From, Subject: ch.Email.Subject, Username: user, Password: pass})
+				From: ch.Email.From, Subject: ch.Email.Subject, Username: user, Password: pass, Connections: ch.Email.Connections})
 			if err != nil {
 				return job, fmt.Errorf("channel %s: %w", ch.Name, err)
 			}

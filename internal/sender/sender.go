@@ -10,7 +10,8 @@
 //   - One left "sending" may or may not have gone. It is resent only on channels whose gateways
 //     recognise a resend (webhooks carry an Idempotency-Key, the same for every attempt at one
 //     invitation); on email, which has no such guarantee, it is marked "unknown" and counted as
-//     possibly sent, never sent twice. A kill makes at most Concurrency invitations ambiguous.
+//     possibly sent, never sent twice. Invitations are marked "sending" a chunk of Concurrency at
+//     a time, so a kill makes at most Concurrency invitations ambiguous.
 //
 // So: at most once on email, at most once on webhooks whose gateway honours Idempotency-Key
 // (at least once otherwise), and nobody is lost: every invitation ends sent, failed, bounced or
@@ -39,6 +40,7 @@ import (
 type Ledger interface {
 	Reserve(ctx context.Context, invs []collector.InvitationJSON) ([]collector.InvitationJSON, error)
 	Mark(ctx context.Context, m collector.MarkRequest) error
+	MarkMany(ctx context.Context, marks []collector.MarkRequest) error
 	Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error)
 	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
 }
@@ -102,14 +104,7 @@ var ErrQuietHours = errors.New("stopped at the start of quiet hours")
 type run struct {
 	job   Job
 	start time.Time
-	mu    sync.Mutex
 	sum   Summary
-}
-
-func (r *run) count(m map[string]int, reason string) {
-	r.mu.Lock()
-	m[reason]++
-	r.mu.Unlock()
 }
 
 // Run sends the Job. The audience is validated in full before anything is sent: a bad line
@@ -248,71 +243,71 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 }
 
 func (r *run) mark(ctx context.Context, row collector.InvitationJSON, state, reason string) error {
-	err := r.job.Ledger.Mark(ctx, collector.MarkRequest{CampaignUID: row.CampaignUID, WaveID: row.WaveID,
-		RecipientKey: row.RecipientKey, Round: row.Round, State: state, Reason: reason})
-	if err != nil {
+	if err := r.job.Ledger.Mark(ctx, markOf(row, state, reason)); err != nil {
 		return fmt.Errorf("recording an outcome in the ledger: %w", err)
 	}
 	return nil
 }
 
-// deliver sends the reserved invitations with bounded concurrency and per-channel rate limits.
+// deliver sends the reserved invitations in chunks of Concurrency: the rate limits are waited
+// for, the chunk is marked "sending" in one ledger call, its messages go out in parallel, and
+// their outcomes are recorded in one more call. A kill leaves at most one chunk ambiguous. A
+// chunk goes out at once, so a channel's burst is at least the chunk's share of it.
 func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKey map[string]audience.Invitee) error {
-	sem := make(chan struct{}, r.job.Concurrency)
-	var wg sync.WaitGroup
-	var firstErr error
-	var errMu sync.Mutex
-	fail := func(err error) {
-		errMu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		errMu.Unlock()
-	}
-	for _, row := range todo {
-		inv := byKey[row.RecipientKey]
-		ch := r.job.Channels[row.Channel]
-		if ch == nil {
-			return fmt.Errorf("no channel %q configured", row.Channel)
-		}
-		if lim := r.job.Limits[row.Channel]; lim != nil {
-			if err := lim.Wait(ctx); err != nil {
-				return err
+	for start := 0; start < len(todo); start += r.job.Concurrency {
+		chunk := todo[start:min(start+r.job.Concurrency, len(todo))]
+		sending := make([]collector.MarkRequest, len(chunk))
+		for i, row := range chunk {
+			if r.job.Channels[row.Channel] == nil {
+				return fmt.Errorf("no channel %q configured", row.Channel)
 			}
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			msg, err := r.message(inv, row)
-			if err == nil {
-				if err := r.mark(ctx, row, "sending", ""); err != nil {
-					fail(err)
-					return
+			// Rate limits are waited for before the chunk is marked, so that it is "sending"
+			// only while it is really being sent.
+			if lim := r.job.Limits[row.Channel]; lim != nil {
+				if err := lim.Wait(ctx); err != nil {
+					return err
 				}
-				err = ch.Send(ctx, msg, fmt.Sprintf("%s/%s/%s/%d", row.CampaignUID, row.WaveID, row.RecipientKey, row.Round))
 			}
-			if err == nil {
-				if err := r.mark(ctx, row, "sent", ""); err != nil {
-					fail(err)
-					return
+			sending[i] = markOf(row, "sending", "")
+		}
+		if err := r.job.Ledger.MarkMany(ctx, sending); err != nil {
+			return fmt.Errorf("recording sends in the ledger: %w", err)
+		}
+		results := make([]error, len(chunk))
+		var wg sync.WaitGroup
+		for i, row := range chunk {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				msg, err := r.message(byKey[row.RecipientKey], row)
+				if err == nil {
+					err = r.job.Channels[row.Channel].Send(ctx, msg, fmt.Sprintf("%s/%s/%s/%d", row.CampaignUID, row.WaveID, row.RecipientKey, row.Round))
 				}
-				r.mu.Lock()
+				results[i] = err
+			}()
+		}
+		wg.Wait()
+		outcomes := make([]collector.MarkRequest, len(chunk))
+		for i, row := range chunk {
+			if results[i] == nil {
+				outcomes[i] = markOf(row, "sent", "")
 				r.sum.Sent++
-				r.mu.Unlock()
-				return
+				continue
 			}
-			reason := channel.ReasonOf(err)
-			if err := r.mark(ctx, row, "failed", reason); err != nil {
-				fail(err)
-				return
-			}
-			r.count(r.sum.Failed, reason)
-		}()
+			reason := channel.ReasonOf(results[i])
+			outcomes[i] = markOf(row, "failed", reason)
+			r.sum.Failed[reason]++
+		}
+		if err := r.job.Ledger.MarkMany(ctx, outcomes); err != nil {
+			return fmt.Errorf("recording outcomes in the ledger: %w", err)
+		}
 	}
-	wg.Wait()
-	return firstErr
+	return nil
+}
+
+func markOf(row collector.InvitationJSON, state, reason string) collector.MarkRequest {
+	return collector.MarkRequest{CampaignUID: row.CampaignUID, WaveID: row.WaveID, RecipientKey: row.RecipientKey,
+		Round: row.Round, State: state, Reason: reason}
 }
 
 // message builds the person's message with their signed links.

@@ -94,7 +94,8 @@ func (r *rig) job(t testing.TB, data string) Job {
 	if err != nil {
 		t.Fatal(err)
 	}
-	email, err := channel.NewEmail(channel.EmailConfig{Host: "127.0.0.1", Port: r.sink.Port, TLS: channel.NoTLS, From: "listening@riverside.example"})
+	email, err := channel.NewEmail(channel.EmailConfig{Host: "127.0.0.1", Port: r.sink.Port, TLS: channel.NoTLS,
+		From: "listening@riverside.example", Connections: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -159,6 +159,27 @@ func TestLedger(t *testing.T) {
 		if err := s.Mark(ctx, invs[0].InvitationKey, store.StateReserved, "", t0); err == nil {
 			t.Error("marked an invitation back to reserved")
 		}
+		// Several at once, in one transaction: all or nothing.
+		more := []store.Invitation{invitation("T-4", "g", "sms"), invitation("T-5", "g", "sms")}
+		if _, err := s.Reserve(ctx, more, t0); err != nil {
+			t.Fatal(err)
+		}
+		outcomes := []store.Outcome{{Key: more[0].InvitationKey, State: store.StateSending}, {Key: more[1].InvitationKey, State: store.StateSending}}
+		if err := s.MarkMany(ctx, append(outcomes, store.Outcome{Key: missing, State: store.StateSending}), t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a batch with a missing invitation: %v", err)
+		}
+		if rows, _ := s.Reserve(ctx, more, t0); rows[0].State != store.StateReserved {
+			t.Errorf("a failed batch changed a row: %+v", rows[0])
+		}
+		if err := s.MarkMany(ctx, outcomes, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkMany(ctx, []store.Outcome{{Key: more[0].InvitationKey, State: store.StateSent}}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if rows, _ := s.Reserve(ctx, more, t0); rows[0].State != store.StateSent || rows[0].Attempts != 1 || rows[1].State != store.StateSending {
+			t.Errorf("after the batches: %+v", rows)
+		}
 
 		// Contacted: only messages actually sent, in the namespace, since the time asked.
 		keys := []string{"T-1", "T-2", "T-3"}

@@ -208,31 +208,38 @@ func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time
 }
 
 func (s *sqlStore) Mark(ctx context.Context, key InvitationKey, state InvitationState, reason string, now time.Time) error {
-	switch state {
-	case StateSending, StateSent, StateFailed, StateBounced, StateUnknown:
-	default:
-		return fmt.Errorf("cannot mark an invitation %q", state)
+	return s.MarkMany(ctx, []Outcome{{Key: key, State: state, Reason: reason}}, now)
+}
+
+func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Time) error {
+	for _, o := range outcomes {
+		switch o.State {
+		case StateSending, StateSent, StateFailed, StateBounced, StateUnknown:
+		default:
+			return fmt.Errorf("cannot mark an invitation %q", o.State)
+		}
 	}
-	var sentAt any
-	if state == StateSent || state == StateUnknown {
-		sentAt = micros(now)
-	}
-	var res sql.Result
-	err := s.writing(func() (err error) {
-		res, err = s.db.ExecContext(ctx, s.q(`
-		UPDATE invitations SET state = $5, reason = $6, attempts = attempts + 1, updated_at = $7,
-			sent_at = COALESCE($8, sent_at)
-		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`),
-			key.CampaignUID, key.WaveID, key.RecipientKey, key.Round, string(state), reason, micros(now), sentAt)
-		return err
+	update := s.q(`
+		UPDATE invitations SET state = $5, reason = $6, updated_at = $7, sent_at = COALESCE($8, sent_at),
+			attempts = CASE WHEN $5 = 'sending' THEN attempts + 1 WHEN attempts = 0 THEN 1 ELSE attempts END
+		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, o := range outcomes {
+			var sentAt any
+			if o.State == StateSent || o.State == StateUnknown {
+				sentAt = micros(now)
+			}
+			res, err := tx.ExecContext(ctx, update, o.Key.CampaignUID, o.Key.WaveID, o.Key.RecipientKey, o.Key.Round,
+				string(o.State), o.Reason, micros(now), sentAt)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err == nil && n == 0 {
+				return ErrNotFound
+			}
+		}
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 // keyBatch bounds the keys of one IN list.

@@ -80,6 +80,13 @@ type InvitationKey struct {
 	Round        int
 }
 
+// Outcome is a state to record for one invitation.
+type Outcome struct {
+	Key    InvitationKey
+	State  InvitationState
+	Reason string
+}
+
 // Invitation is one row of the ledger.
 type Invitation struct {
 	InvitationKey
@@ -161,8 +168,12 @@ type Store interface {
 	// Reserve records invitations before they are sent. Rows that exist already are left as
 	// they are; every row is returned as stored, so a retried sender sees what was sent.
 	Reserve(ctx context.Context, invs []Invitation, now time.Time) ([]Invitation, error)
-	// Mark records the outcome of a send: sent, failed, bounced or unknown, with a reason code.
+	// Mark records the outcome of a send: sending, sent, failed, bounced or unknown, with a
+	// reason code.
 	Mark(ctx context.Context, key InvitationKey, state InvitationState, reason string, now time.Time) error
+	// MarkMany records several outcomes in one transaction; a missing invitation is ErrNotFound
+	// and nothing is recorded.
+	MarkMany(ctx context.Context, outcomes []Outcome, now time.Time) error
 	// Contacted returns which of keys were sent something in the namespace at or after since.
 	Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error)
 
