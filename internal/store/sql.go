@@ -339,10 +339,12 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 				return err
 			}
 		}
-		var segment string
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT segment FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
-			r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment); err != nil {
-			return err
+		segment := r.Segment
+		if !created { // an update keeps the segment first recorded
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT segment FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+				r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment); err != nil {
+				return err
+			}
 		}
 		var primaryValue any // the respondent's answer to the primary question, on its scale
 		for _, a := range r.Answers {
