@@ -29,6 +29,8 @@ type Message struct {
 	CaseID string
 	// Text is the campaign's own wording for this message, when it has one (a FollowUp's body).
 	Text string
+	// Reminder is true for a reminder to someone who has not answered yet.
+	Reminder bool
 }
 
 // sample is rendered once when a channel is made, so that a template that uses an unknown field

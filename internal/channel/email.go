@@ -50,8 +50,8 @@ type EmailConfig struct {
 
 // Default email wording.
 const (
-	DefaultSubject = "{{.Title}}"
-	DefaultText    = `{{if .Text}}{{.Text}}{{else}}We would like to hear what you think. It takes a few minutes:{{end}}
+	DefaultSubject = "{{if .Reminder}}Reminder: {{end}}{{.Title}}"
+	DefaultText    = `{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}We have not heard from you yet, and your view counts. {{end}}We would like to hear what you think. It takes a few minutes:{{end}}
 
 {{.Link}}
 
@@ -63,7 +63,7 @@ If you would rather not receive surveys from us, follow this link: {{.OptOutLink
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
 <body style="font-family: Arial, sans-serif; font-size: 16px; line-height: 1.5; color: #0b0c0c;">
 <h1 style="font-size: 22px;">{{.Title}}</h1>
-<p>{{if .Text}}{{.Text}}{{else}}We would like to hear what you think. It takes a few minutes.{{end}}</p>
+<p>{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}We have not heard from you yet, and your view counts. {{end}}We would like to hear what you think. It takes a few minutes.{{end}}</p>
 <p><a href="{{.Link}}" style="display: inline-block; padding: 10px 18px; background: #1d4f91; color: #ffffff; text-decoration: none; font-weight: bold;">Start the survey</a></p>
 <p>Your answers are confidential and reported only as totals.</p>
 <p style="font-size: 14px;"><a href="{{.OptOutLink}}" style="color: #1d4f91;">Stop receiving surveys</a></p>

@@ -36,7 +36,7 @@ type WebhookConfig struct {
 }
 
 // DefaultSMS is the wording of a survey invitation by SMS.
-const DefaultSMS = `{{.Title}}: please tell us what you think, it takes a few minutes: {{.Link}} To stop surveys: {{.OptOutLink}}`
+const DefaultSMS = `{{if .Reminder}}Reminder - {{end}}{{.Title}}: please tell us what you think, it takes a few minutes: {{.Link}} To stop surveys: {{.OptOutLink}}`
 
 const defaultBody = `{"to": {{json .To}}, "text": {{json .Text}}, "link": {{json .Link}}, "optOut": {{json .OptOutLink}}}`
 

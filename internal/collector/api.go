@@ -69,6 +69,14 @@ type KeysRequest struct {
 	Since     time.Time `json:"since,omitzero"`
 }
 
+// UnansweredRequest is the body of POST /api/v1/ledger/unanswered: which of these people,
+// invited in this wave, are due a reminder.
+type UnansweredRequest struct {
+	CampaignUID string   `json:"campaignUID"`
+	WaveID      string   `json:"waveID"`
+	Keys        []string `json:"keys"`
+}
+
 // KeysResponse lists the keys found.
 type KeysResponse struct {
 	Keys []string `json:"keys"`
@@ -346,6 +354,23 @@ func (s *Server) contacted(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	found, err := s.cfg.Store.Contacted(r.Context(), req.Namespace, req.Keys, req.Since)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, keysOf(found))
+}
+
+func (s *Server) unanswered(w http.ResponseWriter, r *http.Request) {
+	var req UnansweredRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.CampaignUID == "" || req.WaveID == "" || len(req.Keys) > maxBatch {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("campaignUID and waveID are required and keys holds at most %d", maxBatch))
+		return
+	}
+	found, err := s.cfg.Store.Unanswered(r.Context(), req.CampaignUID, req.WaveID, req.Keys)
 	if err != nil {
 		s.storeError(w, err)
 		return

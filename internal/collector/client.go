@@ -110,6 +110,14 @@ func (c *Client) Contacted(ctx context.Context, namespace string, keys []string,
 	return toSet(out.Keys), err
 }
 
+// Unanswered returns which keys are due a reminder in a wave: invited (sent or possibly sent)
+// and not responded.
+func (c *Client) Unanswered(ctx context.Context, campaignUID, waveID string, keys []string) (map[string]bool, error) {
+	var out KeysResponse
+	err := c.call(ctx, http.MethodPost, "/api/v1/ledger/unanswered", UnansweredRequest{CampaignUID: campaignUID, WaveID: waveID, Keys: keys}, &out)
+	return toSet(out.Keys), err
+}
+
 // OptedOut returns which keys opted out in the namespace.
 func (c *Client) OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error) {
 	var out KeysResponse

@@ -153,6 +153,7 @@ func (s *Server) Handler() http.Handler {
 	api("POST /api/v1/ledger/mark", s.mark)
 	api("POST /api/v1/ledger/marks", s.marks)
 	api("POST /api/v1/ledger/contacted", s.contacted)
+	api("POST /api/v1/ledger/unanswered", s.unanswered)
 	api("POST /api/v1/ledger/opted-out", s.optedOut)
 
 	static, _ := fs.Sub(web, "web")

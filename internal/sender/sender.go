@@ -43,6 +43,7 @@ type Ledger interface {
 	MarkMany(ctx context.Context, marks []collector.MarkRequest) error
 	Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error)
 	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
+	Unanswered(ctx context.Context, campaignUID, waveID string, keys []string) (map[string]bool, error)
 }
 
 // Job is one wave's (or reminder round's) sending.
@@ -189,8 +190,16 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 	if err != nil {
 		return fmt.Errorf("asking the ledger for opt-outs: %w", err)
 	}
+	// A reminder round goes only to people whose invitation went and who have not answered; the
+	// invitation itself is a recent contact, so contactedWithin applies to invitations only.
+	var due map[string]bool
+	if r.job.Round > 0 {
+		if due, err = r.job.Ledger.Unanswered(ctx, r.job.CampaignUID, r.job.WaveID, keys); err != nil {
+			return fmt.Errorf("asking the ledger who has not answered: %w", err)
+		}
+	}
 	contacted := map[string]bool{}
-	if r.job.ContactedWithin > 0 {
+	if r.job.ContactedWithin > 0 && r.job.Round == 0 {
 		if contacted, err = r.job.Ledger.Contacted(ctx, r.job.Namespace, keys, r.job.Now().Add(-r.job.ContactedWithin)); err != nil {
 			return fmt.Errorf("asking the ledger for recent contacts: %w", err)
 		}
@@ -203,6 +212,8 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 			r.sum.Skipped["opted-out"]++
 		case contacted[inv.Key]:
 			r.sum.Skipped["contacted-recently"]++
+		case due != nil && !due[inv.Key]:
+			r.sum.Skipped["answered-or-not-invited"]++
 		default:
 			byKey[inv.Key] = inv
 			want = append(want, collector.InvitationJSON{CampaignUID: r.job.CampaignUID, WaveID: r.job.WaveID, RecipientKey: inv.Key,
@@ -318,5 +329,5 @@ func (r *run) message(inv audience.Invitee, row collector.InvitationJSON) (chann
 		return channel.Message{}, &channel.Error{Permanent: true, Reason: "token", Err: err}
 	}
 	return channel.Message{To: inv.Contact, Title: r.job.Title, Campaign: r.job.Campaign, Segment: inv.Segment,
-		Link: r.job.PublicURL + "/s/" + tok, OptOutLink: r.job.PublicURL + "/o/" + tok}, nil
+		Link: r.job.PublicURL + "/s/" + tok, OptOutLink: r.job.PublicURL + "/o/" + tok, Reminder: r.job.Round > 0}, nil
 }

@@ -165,6 +165,62 @@ func TestSendsOnceAndSkipsWhatTheLedgerKnows(t *testing.T) {
 	}
 }
 
+// A reminder round goes to those invited who have not answered, says it is a reminder, and is
+// itself sent once.
+func TestReminderRoundGoesToNonResponders(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	if _, err := Run(ctx, r.job(t, people)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.PutWave(ctx, store.Wave{CampaignUID: uid, WaveID: "20260401-0900", Namespace: "riverside-homes",
+		Campaign: "tenant-satisfaction", Definition: []byte(`{"questions":[{"id":"q1","kind":"CSAT"}]}`),
+		OpensAt: r.now, ClosesAt: r.now.Add(21 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	one := 4
+	for _, who := range []string{"T-1", "T-3"} {
+		if _, err := r.store.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: who,
+			Namespace: "riverside-homes", Segment: "general-needs", Channel: "email", Complete: true,
+			Answers: []store.Answer{{Question: "q1", Value: &one}}}, r.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// T-4 opts out after the invitation.
+	if err := r.store.OptOut(ctx, "riverside-homes", "T-4", r.now); err != nil {
+		t.Fatal(err)
+	}
+	mailsBefore, smsBefore := len(r.sink.Messages()), len(r.sms)
+	job := r.job(t, people)
+	job.Round = 1
+	job.ContactedWithin = 24 * time.Hour // applies to invitations, not to reminders
+	sum, err := Run(ctx, job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// T-2 and T-6 by email and T-5 by SMS; T-1, T-3 answered; T-4 opted out.
+	if sum.Sent != 3 || sum.Skipped["answered-or-not-invited"] != 2 || sum.Skipped["opted-out"] != 1 {
+		t.Errorf("reminder summary %s", sum.JSON())
+	}
+	mails := r.sink.Messages()[mailsBefore:]
+	if len(mails) != 2 {
+		t.Fatalf("%d reminder emails", len(mails))
+	}
+	for _, m := range mails {
+		if m.To != "two@example.org" && m.To != "six@example.org" || !bytes.Contains(m.Data, []byte("Subject: Reminder: Riverside Homes")) {
+			t.Errorf("reminder email to %s:\n%s", m.To, m.Data[:min(len(m.Data), 300)])
+		}
+	}
+	if sms := r.sms[smsBefore:]; len(sms) != 1 || sms[0]["to"] != "+447700900005" || !strings.HasPrefix(sms[0]["text"], "Reminder - ") {
+		t.Errorf("reminder SMS: %v", sms)
+	}
+	// The round is recorded separately: run again, nothing more goes.
+	again, err := Run(ctx, job)
+	if err != nil || again.Sent != 0 || len(r.sink.Messages()) != mailsBefore+2 {
+		t.Errorf("second reminder run: %s, %v", again.JSON(), err)
+	}
+}
+
 // What a sender that died leaves: an invitation it was sending is resent by SMS (the gateway
 // recognises the Idempotency-Key) and marked unknown on email (possibly sent, never sent twice);
 // one it had only reserved is simply sent.

@@ -202,6 +202,51 @@ func TestLedger(t *testing.T) {
 	})
 }
 
+func TestUnanswered(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		if err := s.PutWave(ctx, wave("w1")); err != nil {
+			t.Fatal(err)
+		}
+		var invs []store.Invitation
+		for _, k := range []string{"sent-silent", "sent-answered", "unknown-silent", "failed", "reserved", "reminded"} {
+			invs = append(invs, store.Invitation{InvitationKey: store.InvitationKey{CampaignUID: uid, WaveID: "w1", RecipientKey: k},
+				Namespace: "riverside-homes", Segment: "general-needs", Channel: "email"})
+		}
+		if _, err := s.Reserve(ctx, invs, t0); err != nil {
+			t.Fatal(err)
+		}
+		state := map[string]store.InvitationState{"sent-silent": store.StateSent, "sent-answered": store.StateSent,
+			"unknown-silent": store.StateUnknown, "failed": store.StateFailed, "reminded": store.StateSent}
+		for k, st := range state {
+			if err := s.Mark(ctx, store.InvitationKey{CampaignUID: uid, WaveID: "w1", RecipientKey: k}, st, "", t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: "w1", RecipientKey: "sent-answered",
+			Namespace: "riverside-homes", Segment: "general-needs", Channel: "email", Complete: true,
+			Answers: []store.Answer{{Question: "tp01", Value: ptr(2)}}}, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		// A reminder already recorded (round 1) does not make its person answered.
+		if _, err := s.Reserve(ctx, []store.Invitation{{InvitationKey: store.InvitationKey{CampaignUID: uid, WaveID: "w1",
+			RecipientKey: "reminded", Round: 1}, Namespace: "riverside-homes", Segment: "general-needs", Channel: "email"}}, t0); err != nil {
+			t.Fatal(err)
+		}
+		keys := []string{"sent-silent", "sent-answered", "unknown-silent", "failed", "reserved", "reminded", "never-invited"}
+		got, err := s.Unanswered(ctx, uid, "w1", keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]bool{"sent-silent": true, "unknown-silent": true, "reminded": true}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Unanswered = %v, want %v", got, want)
+		}
+		if other, _ := s.Unanswered(ctx, uid, "w2", keys); len(other) != 0 {
+			t.Errorf("another wave: %v", other)
+		}
+	})
+}
+
 func TestOptOut(t *testing.T) {
 	contract(t, func(t *testing.T, s store.Store) {
 		for range 2 {

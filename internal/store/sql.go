@@ -286,6 +286,16 @@ func (s *sqlStore) Contacted(ctx context.Context, namespace string, keys []strin
 	return found, err
 }
 
+func (s *sqlStore) Unanswered(ctx context.Context, campaignUID, waveID string, keys []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	err := s.inKeys(ctx, keys, `SELECT i.recipient_key FROM invitations i
+		WHERE i.campaign_uid = $1 AND i.wave_id = $2 AND i.round = 0 AND i.state IN ('sent', 'unknown')
+		AND NOT EXISTS (SELECT 1 FROM responses r
+			WHERE r.campaign_uid = i.campaign_uid AND r.wave_id = i.wave_id AND r.recipient_key = i.recipient_key)
+		AND i.recipient_key IN`, []any{campaignUID, waveID}, found)
+	return found, err
+}
+
 func (s *sqlStore) OptOut(ctx context.Context, namespace, recipientKey string, now time.Time) error {
 	return s.writing(func() error {
 		_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO opt_outs (namespace, recipient_key, opted_out_at) VALUES ($1, $2, $3)

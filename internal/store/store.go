@@ -177,6 +177,10 @@ type Store interface {
 	// Contacted returns which of keys were sent something in the namespace at or after since.
 	Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error)
 
+	// Unanswered returns which of keys are due a reminder in a wave: their invitation (round 0)
+	// was sent, or possibly sent (unknown), and they have not responded.
+	Unanswered(ctx context.Context, campaignUID, waveID string, keys []string) (map[string]bool, error)
+
 	// OptOut records that a person wants no more contact in a namespace.
 	OptOut(ctx context.Context, namespace, recipientKey string, now time.Time) error
 	// OptedOut returns which of keys opted out in the namespace.
