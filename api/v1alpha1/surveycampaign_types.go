@@ -602,6 +602,12 @@ type SurveyCampaignStatus struct {
 	// +optional
 	NextWaveTime *metav1.Time `json:"nextWaveTime,omitempty"`
 
+	// lastHandledRequestedAt is the value of the surveys.surveyops.io/requestedAt annotation
+	// that last started a wave, so that the same value never starts a second one.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	LastHandledRequestedAt string `json:"lastHandledRequestedAt,omitempty"`
+
 	// responseRate of the latest wave with invitations, in percent, for `kubectl get`.
 	// +optional
 	ResponseRate Percent `json:"responseRate,omitempty"`

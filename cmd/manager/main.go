@@ -17,7 +17,17 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	surveysv1alpha1 "github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/controllers"
+	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/collector"
 )
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
 
 var scheme = runtime.NewScheme()
 
@@ -34,6 +44,13 @@ func main() {
 		leaderElectionNS     string
 		secureMetrics        bool
 		enableHTTP2          bool
+		senderImage          string
+		collectorURL         string
+		publicURL            string
+		apiTokenFile         string
+		credentialsNS        string
+		tokenKeysSecret      string
+		apiTokenSecret       string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address the metrics endpoint binds to (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
@@ -46,6 +63,20 @@ func main() {
 		"Serve metrics over HTTPS with Kubernetes authentication and authorization (false: plain HTTP).")
 	flag.BoolVar(&enableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off by default: HTTP/2 Rapid Reset, CVE-2023-44487).")
+	flag.StringVar(&senderImage, "sender-image", envOr("SENDER_IMAGE", "survey-operator:latest"),
+		"Image of the sending Jobs (the operator's own image; env SENDER_IMAGE).")
+	flag.StringVar(&collectorURL, "collector-url", "http://survey-collector.survey-operator-system.svc:8080",
+		"Where the manager and the senders reach the response service's API.")
+	flag.StringVar(&publicURL, "public-url", "http://localhost:8080",
+		"Where respondents reach the response service's pages: the base of every survey link.")
+	flag.StringVar(&apiTokenFile, "api-token-file", "/var/run/survey/api-token/token",
+		"File holding the response service's API bearer token.")
+	flag.StringVar(&credentialsNS, "credentials-namespace", envOr("POD_NAMESPACE", "survey-operator-system"),
+		"Namespace of the Secrets below (env POD_NAMESPACE).")
+	flag.StringVar(&tokenKeysSecret, "token-keys-secret", "survey-token-keys",
+		"Secret of link-signing keys (each data key a key id), copied for the sending Jobs.")
+	flag.StringVar(&apiTokenSecret, "api-token-secret", "survey-api-token",
+		"Secret with the response service's API token (data key \"token\"), copied for the sending Jobs.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -79,7 +110,23 @@ func main() {
 		os.Exit(1)
 	}
 
-	// The SurveyCampaign and FollowUp reconcilers are registered here as they land.
+	apiToken, err := os.ReadFile(apiTokenFile)
+	if err != nil {
+		setupLog.Info("no API token for the response service yet; its calls will be refused until it is mounted", "file", apiTokenFile)
+	}
+	if err := (&controllers.SurveyCampaignReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("survey-operator"),
+		Responses: collector.NewClient(collectorURL, string(apiToken), nil),
+		Settings:  campaign.Settings{Image: senderImage, CollectorURL: collectorURL, PublicURL: publicURL},
+		Credentials: controllers.Credentials{Namespace: credentialsNS, TokenKeysSecret: tokenKeysSecret,
+			APITokenSecret: apiTokenSecret},
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "unable to set up the SurveyCampaign controller")
+		os.Exit(1)
+	}
 
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		setupLog.Error(err, "unable to set up the health check")

@@ -24,7 +24,7 @@ import (
 )
 
 func main() {
-	jobFile := flag.String("job", "/etc/survey/job/job.json", "the job file written by the manager")
+	jobFile := flag.String("job", "/etc/survey/job/job.json", "the job file; the "+envJob+" environment variable, when set, is used instead")
 	terminationLog := flag.String("termination-log", "/dev/termination-log", "where the summary is written for the Job's status")
 	progressEvery := flag.Duration("progress-every", 10*time.Second, "how often progress is logged")
 	flag.Parse()
@@ -40,13 +40,19 @@ func main() {
 	}
 }
 
+// envJob carries the job's configuration in the Jobs the manager makes (campaign.EnvJob).
+const envJob = "SURVEY_JOB"
+
 func run(log *slog.Logger, jobFile string, every time.Duration) (sender.Summary, error) {
 	fail := func(err error) (sender.Summary, error) {
 		return sender.Summary{Error: err.Error(), Failed: map[string]int{}, Skipped: map[string]int{}}, err
 	}
-	data, err := os.ReadFile(jobFile)
-	if err != nil {
-		return fail(fmt.Errorf("reading the job file: %w", err))
+	var err error
+	data := []byte(os.Getenv(envJob))
+	if len(data) == 0 {
+		if data, err = os.ReadFile(jobFile); err != nil {
+			return fail(fmt.Errorf("reading the job file: %w", err))
+		}
 	}
 	var cfg sender.Config
 	if err := json.Unmarshal(data, &cfg); err != nil {

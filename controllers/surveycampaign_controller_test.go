@@ -1,0 +1,480 @@
+package controllers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/sender"
+	"github.com/surveyops/survey-operator/internal/store"
+)
+
+const residents = `tenancy_ref,email,mobile,tenure,age
+T-1,one@example.org,+447700900001,general-needs,34
+T-2,two@example.org,,general-needs,71
+T-3,three@example.org,+447700900003,shared-ownership,52
+T-4,four@example.org,,shared-ownership,45
+T-5,,+447700900005,general-needs,29
+`
+
+var nsCounter atomic.Int32
+
+// namespace makes a fresh namespace with the audience and the SMS gateway's Secret.
+func namespace() string {
+	ns := fmt.Sprintf("landlord-%d", nsCounter.Add(1))
+	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tenants", Namespace: ns},
+		Data: map[string][]byte{"tenants.csv": []byte(residents)}})).To(Succeed())
+	Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sms-gateway", Namespace: ns},
+		Data: map[string][]byte{"hmacKey": []byte("gateway-signing-key")}})).To(Succeed())
+	return ns
+}
+
+func newCampaign(ns, name string, mutate func(*v1alpha1.SurveyCampaign)) *v1alpha1.SurveyCampaign {
+	c := &v1alpha1.SurveyCampaign{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.SurveyCampaignSpec{
+			Survey: v1alpha1.Survey{Title: "Riverside Homes tenant survey", Questions: []v1alpha1.Question{
+				{ID: "tp01", Kind: v1alpha1.QuestionCSAT, Text: "How satisfied or dissatisfied are you with our service?", Required: true},
+				{ID: "tp02", Kind: v1alpha1.QuestionCSAT, Text: "How satisfied or dissatisfied are you with the repairs service?"},
+			}},
+			Audience: v1alpha1.Audience{
+				Source: v1alpha1.AudienceSource{SecretRef: &v1alpha1.KeySelector{Name: "tenants", Key: "tenants.csv"},
+					IDField: "tenancy_ref", Contact: v1alpha1.ContactColumns{Email: "email", Phone: "mobile"}},
+				Segments: []v1alpha1.Segment{
+					{Name: "general-needs", Match: `attrs.tenure == "general-needs"`, Channels: []string{"sms", "email"}},
+					{Name: "shared-ownership", Channels: []string{"email"}},
+				},
+			},
+			Channels: []v1alpha1.Channel{
+				{Name: "email", Email: &v1alpha1.EmailChannel{SMTP: v1alpha1.SMTPSettings{Host: "smtp.example.org"}, From: "listening@riverside.example"}},
+				{Name: "sms", Webhook: &v1alpha1.WebhookChannel{URL: "https://sms.example.org/send", SecretRef: &v1alpha1.LocalObjectReference{Name: "sms-gateway"}}},
+			},
+			Schedule: &v1alpha1.Schedule{Cron: fmt.Sprintf("0 %d * * *", due0.Hour()), TimeZone: "UTC", ResponseWindow: "72h"},
+		},
+	}
+	if mutate != nil {
+		mutate(c)
+	}
+	Expect(k8sClient.Create(ctx, c)).To(Succeed())
+	return c
+}
+
+func get(c *v1alpha1.SurveyCampaign) *v1alpha1.SurveyCampaign {
+	var out v1alpha1.SurveyCampaign
+	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKeyFromObject(c), &out)).To(Succeed())
+	return &out
+}
+
+func waveOf(c *v1alpha1.SurveyCampaign, id string) v1alpha1.WaveStatus {
+	for _, w := range get(c).Status.Waves {
+		if w.ID == id {
+			return w
+		}
+	}
+	return v1alpha1.WaveStatus{}
+}
+
+// latest is the newest wave in status (empty when there is none yet).
+func latest(c *v1alpha1.SurveyCampaign) v1alpha1.WaveStatus {
+	if ws := get(c).Status.Waves; len(ws) > 0 {
+		return ws[0]
+	}
+	return v1alpha1.WaveStatus{}
+}
+
+var pokes atomic.Int64
+
+// poke makes the reconciler look again, as the requeue at the fake clock's time would.
+func poke(c *v1alpha1.SurveyCampaign) {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"test.surveyops.io/poke":"%d"}}}`, pokes.Add(1))
+	ExpectWithOffset(1, k8sClient.Patch(ctx, &v1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace}},
+		client.RawPatch("application/merge-patch+json", []byte(patch)))).To(Succeed())
+}
+
+func jobs(ns string) []batchv1.Job {
+	var list batchv1.JobList
+	ExpectWithOffset(1, k8sClient.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+	return list.Items
+}
+
+func jobNames(ns string) func() []string {
+	return func() []string {
+		var names []string
+		for _, j := range jobs(ns) {
+			names = append(names, j.Name)
+		}
+		return names
+	}
+}
+
+func condition(c *v1alpha1.SurveyCampaign, t string) metav1.Condition {
+	if cond := meta.FindStatusCondition(get(c).Status.Conditions, t); cond != nil {
+		return *cond
+	}
+	return metav1.Condition{}
+}
+
+func conditionOf(t string) func(*v1alpha1.SurveyCampaign) metav1.ConditionStatus {
+	return func(c *v1alpha1.SurveyCampaign) metav1.ConditionStatus { return condition(c, t).Status }
+}
+
+// kstatus computes the campaign's status as Flux and Argo CD do.
+func kstatus(c *v1alpha1.SurveyCampaign) status.Status {
+	obj, err := runtimeToUnstructured(get(c))
+	Expect(err).NotTo(HaveOccurred())
+	res, err := status.Compute(obj)
+	Expect(err).NotTo(HaveOccurred())
+	return res.Status
+}
+
+func runtimeToUnstructured(c *v1alpha1.SurveyCampaign) (*unstructured.Unstructured, error) {
+	c.APIVersion, c.Kind = v1alpha1.GroupVersion.String(), "SurveyCampaign"
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	return u, u.UnmarshalJSON(data)
+}
+
+// completeJob plays the Job controller: the Job ran to completion.
+func completeJob(ns, name string) {
+	var j batchv1.Job
+	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
+	now := metav1.NewTime(time.Now())
+	j.Status.StartTime = &now
+	j.Status.CompletionTime = &now
+	j.Status.Succeeded = 1
+	j.Status.Conditions = []batchv1.JobCondition{
+		{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
+	}
+	ExpectWithOffset(1, k8sClient.Status().Update(ctx, &j)).To(Succeed())
+}
+
+func events(ns, reason string) []string {
+	var list eventsv1.EventList
+	ExpectWithOffset(1, k8sClient.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Reason == reason {
+			out = append(out, e.Note)
+		}
+	}
+	return out
+}
+
+// due0 is the first due time of the campaigns' daily cron: the next full hour. Campaigns are
+// created at the real time (their creationTimestamp), so the fake clock starts there too.
+var due0 = time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
+
+// at is a time relative to due0.
+func at(d time.Duration) time.Time { return due0.Add(d) }
+
+// waveID is the id of the wave due d after due0.
+func waveID(d time.Duration) string { return campaign.WaveID(due0.Add(d)) }
+
+func hhmm(t time.Time) string { return t.UTC().Format("15:04") }
+
+// invite records what a sender would have: invitations sent to keys of a segment.
+func invite(c *v1alpha1.SurveyCampaign, wave, segment, channel string, keys ...string) {
+	var invs []store.Invitation
+	for _, k := range keys {
+		invs = append(invs, store.Invitation{InvitationKey: store.InvitationKey{CampaignUID: string(c.UID), WaveID: wave, RecipientKey: k},
+			Namespace: c.Namespace, Segment: segment, Channel: channel})
+	}
+	_, err := responses.Reserve(ctx, invs, clk.Now())
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	for _, inv := range invs {
+		ExpectWithOffset(1, responses.Mark(ctx, inv.InvitationKey, store.StateSent, "", clk.Now())).To(Succeed())
+	}
+}
+
+func answer(c *v1alpha1.SurveyCampaign, wave, segment, channel, key string, tp01 int) {
+	_, err := responses.SaveResponse(ctx, store.Response{CampaignUID: string(c.UID), WaveID: wave, RecipientKey: key,
+		Namespace: c.Namespace, Segment: segment, Channel: channel, Complete: true,
+		Answers: []store.Answer{{Question: "tp01", Value: ptr.To(tp01)}}}, clk.Now())
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+}
+
+var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
+	var stop func()
+	BeforeAll(func() { stop = startManager() })
+	AfterAll(func() { stop() })
+	BeforeEach(func() { clk.SetTime(time.Now()) })
+
+	It("starts a wave at its due time with one Job, and never a second after a restart", func() {
+		ns := namespace()
+		c := newCampaign(ns, "tenant-satisfaction", nil)
+
+		// Before its time nothing is due: the campaign is Ready and says when the wave comes.
+		Eventually(func() *metav1.Time { return get(c).Status.NextWaveTime }).Should(Not(BeNil()))
+		Expect(get(c).Status.NextWaveTime.Time).To(BeTemporally("==", at(0)))
+		Expect(condition(c, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		Expect(get(c).Status.ObservedGeneration).To(Equal(get(c).Generation))
+		Expect(kstatus(c)).To(Equal(status.CurrentStatus))
+		Consistently(jobNames(ns), "1s").Should(BeEmpty())
+
+		clk.SetTime(at(20 * time.Second))
+		poke(c)
+		first := "tenant-satisfaction-" + waveID(0)
+		Eventually(jobNames(ns)).Should(ConsistOf(first))
+		j := jobs(ns)[0]
+		Expect(j.OwnerReferences).To(HaveLen(1))
+		Expect(*j.OwnerReferences[0].Controller).To(BeTrue())
+		Expect(j.Labels).To(HaveKeyWithValue(campaign.LabelWave, waveID(0)))
+		Expect(j.Spec.TTLSecondsAfterFinished).To(BeNil())
+		Expect(*j.Spec.BackoffLimit).To(BeNumerically(">", 0))
+		Expect(*j.Spec.ActiveDeadlineSeconds).To(BeNumerically(">", 0))
+		pod := j.Spec.Template.Spec
+		Expect(*pod.SecurityContext.RunAsNonRoot).To(BeTrue())
+		Expect(*pod.Containers[0].SecurityContext.ReadOnlyRootFilesystem).To(BeTrue())
+		Expect(*pod.Containers[0].SecurityContext.AllowPrivilegeEscalation).To(BeFalse())
+		Expect(pod.Containers[0].SecurityContext.Capabilities.Drop).To(ConsistOf(corev1.Capability("ALL")))
+		var cfg sender.Config
+		Expect(json.Unmarshal([]byte(pod.Containers[0].Env[0].Value), &cfg)).To(Succeed())
+		Expect(cfg.WaveID).To(Equal(waveID(0)))
+		Expect(cfg.CampaignUID).To(Equal(string(get(c).UID)))
+		Expect(cfg.Expiry).To(BeTemporally("==", at(72*time.Hour)))
+		Expect(cfg.Audience.Segments).To(HaveLen(2))
+		Expect(strings.Join(func() []string {
+			var s []string
+			for _, v := range pod.Volumes {
+				if v.Secret != nil {
+					s = append(s, v.Secret.SecretName)
+				}
+			}
+			return s
+		}(), ",")).To(Equal("tenants,tenant-satisfaction-sender,sms-gateway"))
+
+		// The wave's questionnaire is registered with the response service.
+		w, err := responses.GetWave(ctx, string(get(c).UID), waveID(0))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w.Namespace).To(Equal(ns))
+		key, err := responses.ChannelKey(ctx, string(get(c).UID), waveID(0), "sms")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(key)).To(Equal("gateway-signing-key"))
+
+		// The campaign is Reconciling while its Job sends; kstatus says InProgress.
+		Eventually(conditionOf(v1alpha1.ConditionReconciling)).WithArguments(c).Should(Equal(metav1.ConditionTrue))
+		Expect(kstatus(c)).To(Equal(status.InProgressStatus))
+		Expect(events(ns, "WaveStarted")).To(HaveLen(1))
+
+		// A new manager, and a status write that was lost: the Job is adopted, not duplicated.
+		stop()
+		lost := get(c)
+		lost.Status.Waves, lost.Status.LastWaveTime = nil, nil
+		Expect(k8sClient.Status().Update(ctx, lost)).To(Succeed())
+		stop = startManager()
+		poke(c)
+		Eventually(func() int { return len(get(c).Status.Waves) }).Should(Equal(1))
+		Consistently(jobNames(ns), "2s").Should(ConsistOf(first))
+	})
+
+	It("reports Stalled with the field for a broken spec, and recovers when it is fixed", func() {
+		ns := namespace()
+		c := newCampaign(ns, "broken", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Audience.Segments[0].Match = `attrs.agee > "70"`
+		})
+		Eventually(conditionOf(v1alpha1.ConditionStalled)).WithArguments(c).Should(Equal(metav1.ConditionTrue))
+		cond := condition(c, v1alpha1.ConditionStalled)
+		Expect(cond.Message).To(ContainSubstring(`spec.audience.segments[0].match: attrs has no column "agee"`))
+		Expect(cond.ObservedGeneration).To(Equal(get(c).Generation))
+		Expect(condition(c, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+		Expect(kstatus(c)).To(Equal(status.FailedStatus))
+		Eventually(func() []string { return events(ns, "InvalidSpec") }).Should(HaveLen(1))
+
+		// Fixed in the spec: it recovers.
+		fixed := get(c)
+		fixed.Spec.Audience.Segments[0].Match = `attrs.age > "70"`
+		Expect(k8sClient.Update(ctx, fixed)).To(Succeed())
+		Eventually(conditionOf(v1alpha1.ConditionStalled)).WithArguments(c).Should(Equal(metav1.ConditionFalse))
+		Expect(condition(c, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		Expect(kstatus(c)).To(Equal(status.CurrentStatus))
+
+		// A missing Secret stalls it; creating the Secret (no change to the campaign) recovers it.
+		other := newCampaign(ns, "no-credentials", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Channels[0].Email.SMTP.CredentialsSecretRef = &v1alpha1.LocalObjectReference{Name: "smtp-login"}
+		})
+		Eventually(func() string { return condition(other, v1alpha1.ConditionStalled).Message }).
+			Should(Equal(`spec.channels[0].email.smtp.credentialsSecretRef: Secret "smtp-login" not found`))
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "smtp-login", Namespace: ns},
+			Data: map[string][]byte{"username": []byte("survey"), "password": []byte("s3cret")}})).To(Succeed())
+		Eventually(conditionOf(v1alpha1.ConditionStalled)).WithArguments(other).Should(Equal(metav1.ConditionFalse))
+
+		// A bad cron and an unknown time zone name their fields.
+		bad := newCampaign(ns, "bad-schedule", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Schedule.Cron = "0 9 32 * *"
+		})
+		Eventually(func() string { return condition(bad, v1alpha1.ConditionStalled).Message }).
+			Should(HavePrefix("spec.schedule.cron: cron field 3 (day of month)"))
+		tz := newCampaign(ns, "bad-zone", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Schedule.TimeZone = "Europe/Londres"
+		})
+		Eventually(func() string { return condition(tz, v1alpha1.ConditionStalled).Message }).
+			Should(HavePrefix("spec.schedule.timeZone:"))
+		Expect(jobNames(ns)()).To(BeEmpty())
+	})
+
+	It("scores a wave from the response service, closes it, and sets TargetsMet", func() {
+		ns := namespace()
+		c := newCampaign(ns, "quarterly", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Targets = &v1alpha1.Targets{ResponseRate: "50", Score: &v1alpha1.ScoreTarget{Question: "tp01", Min: "60"}}
+			c.Spec.Benchmarks = []v1alpha1.Benchmark{{Name: "sector-median", Question: "tp01", Value: "71"}}
+		})
+		clk.SetTime(at(time.Minute))
+		poke(c)
+		Eventually(jobNames(ns)).Should(HaveLen(1))
+		c = get(c)
+		wave := waveID(0)
+
+		// The sender's work, as the ledger sees it, and answers: 4 of 5 respond, 3 satisfied.
+		invite(c, wave, "general-needs", "sms", "T-1", "T-5")
+		invite(c, wave, "general-needs", "email", "T-2")
+		invite(c, wave, "shared-ownership", "email", "T-3", "T-4")
+		answer(c, wave, "general-needs", "sms", "T-1", 5)
+		answer(c, wave, "general-needs", "sms", "T-5", 4)
+		answer(c, wave, "general-needs", "email", "T-2", 2)
+		answer(c, wave, "shared-ownership", "email", "T-3", 4)
+		completeJob(ns, jobNames(ns)()[0])
+
+		Eventually(func() v1alpha1.WavePhase { return latest(c).Phase }).Should(Equal(v1alpha1.WaveCollecting))
+		Eventually(func() int64 { return latest(c).Responded }).Should(Equal(int64(4)))
+		w := get(c).Status.Waves[0]
+		Expect(w.Invited).To(Equal(int64(5)))
+		Expect(w.ResponseRate).To(Equal(v1alpha1.Percent("80.0")))
+		Expect(w.Scores[0].Question).To(Equal("tp01"))
+		Expect(w.Scores[0].Value).To(Equal(v1alpha1.Decimal("75.0")))
+		Expect(w.Scores[0].N).To(Equal(int64(4)))
+		Expect(w.Segments).To(HaveLen(2))
+		Expect(w.Segments[0].Name).To(Equal("general-needs"))
+		Expect(w.Segments[0].Invited).To(Equal(int64(3)))
+		Expect(w.Targets).To(ContainElement(v1alpha1.TargetVerdict{Target: "responseRate", Verdict: v1alpha1.VerdictMet, Actual: "80.0"}))
+		Expect(w.Targets).To(ContainElement(v1alpha1.TargetVerdict{Target: "score", Verdict: v1alpha1.VerdictMet, Actual: "75.0"}))
+		// Four answers are too few to call anything different from a benchmark.
+		Expect(w.Benchmarks[0].Verdict).To(Equal(v1alpha1.VerdictNotSignificant))
+		Expect(condition(c, v1alpha1.ConditionTargetsMet).Status).To(Equal(metav1.ConditionTrue))
+		Expect(get(c).Status.ResponseRate).To(Equal(v1alpha1.Percent("80.0")))
+		Expect(get(c).Status.Score).To(HavePrefix("75.0% ±"))
+		Expect(condition(c, v1alpha1.ConditionReconciling).Status).To(Equal(metav1.ConditionFalse))
+		Expect(kstatus(c)).To(Equal(status.CurrentStatus))
+
+		// The window ends: the wave closes with a final count and an Event.
+		clk.SetTime(at(72*time.Hour + time.Minute))
+		poke(c)
+		// (The campaign's next wave starts then too.)
+		Eventually(func() v1alpha1.WavePhase { return waveOf(c, wave).Phase }).Should(Equal(v1alpha1.WaveClosed))
+		Eventually(func() []string { return events(ns, "WaveClosed") }).Should(ConsistOf(
+			"Wave " + wave + " closed: 4 of 5 responded (80.0%), score 75.0% ±" + strings.TrimPrefix(get(c).Status.Score, "75.0% ±") + "."))
+	})
+
+	It("starts a wave on request, once per annotation value, and none while suspended", func() {
+		ns := namespace()
+		c := newCampaign(ns, "on-demand", func(c *v1alpha1.SurveyCampaign) { c.Spec.Suspend = true })
+		Eventually(func() string { return condition(c, v1alpha1.ConditionReady).Reason }).Should(Equal("Suspended"))
+		clk.SetTime(at(30 * time.Minute))
+		poke(c)
+		Consistently(jobNames(ns), "1s").Should(BeEmpty())
+		Expect(get(c).Status.NextWaveTime).To(BeNil())
+
+		resumed := get(c)
+		resumed.Spec.Suspend = false
+		resumed.Annotations = map[string]string{v1alpha1.AnnotationRequestedAt: "2026-11-23T09:30:00Z"}
+		Expect(k8sClient.Update(ctx, resumed)).To(Succeed())
+		// The wave due while suspended, and superseded by the request) and the request:
+		// one Job, for the request.
+		requested := "on-demand-" + campaign.RequestedWaveID("2026-11-23T09:30:00Z")
+		Eventually(jobNames(ns)).Should(ConsistOf(requested))
+		poke(c)
+		Consistently(jobNames(ns), "1s").Should(ConsistOf(requested))
+	})
+
+	It("catches up one missed wave at most, and skips one past its starting deadline", func() {
+		ns := namespace()
+		c := newCampaign(ns, "catch-up", func(c *v1alpha1.SurveyCampaign) { c.Spec.Schedule.StartingDeadline = "2h" })
+		Eventually(func() *metav1.Time { return get(c).Status.NextWaveTime }).ShouldNot(BeNil())
+		// Three days pass unseen: only the latest due time can start, and it is 3h late.
+		clk.SetTime(at(75 * time.Hour))
+		poke(c)
+		Eventually(func() []string { return events(ns, "WaveMissed") }).ShouldNot(BeEmpty())
+		Expect(jobNames(ns)()).To(BeEmpty())
+		Expect(get(c).Status.NextWaveTime.Time).To(BeTemporally("==", at(96*time.Hour)))
+		// Within the deadline the latest due time starts, once.
+		clk.SetTime(at(97 * time.Hour))
+		poke(c)
+		Eventually(jobNames(ns)).Should(ConsistOf("catch-up-" + waveID(96*time.Hour)))
+	})
+
+	It("sends reminders to non-responders at their offsets, out of quiet hours", func() {
+		ns := namespace()
+		c := newCampaign(ns, "reminded", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Schedule.Reminders = []v1alpha1.Duration{"12h", "48h"}
+			c.Spec.Schedule.QuietHours = &v1alpha1.QuietHours{Start: hhmm(at(11 * time.Hour)), End: hhmm(at(14 * time.Hour))}
+		})
+		first := "reminded-" + waveID(0)
+		clk.SetTime(at(0))
+		poke(c)
+		Eventually(jobNames(ns)).Should(HaveLen(1))
+		completeJob(ns, first)
+		Eventually(func() v1alpha1.WavePhase { return latest(c).Phase }).Should(Equal(v1alpha1.WaveCollecting))
+
+		// 12h after the start falls in quiet hours (from 11h to 14h after it): the reminder waits.
+		clk.SetTime(at(12*time.Hour + 30*time.Minute))
+		poke(c)
+		Consistently(jobNames(ns), "1s").Should(HaveLen(1))
+		clk.SetTime(at(14 * time.Hour))
+		poke(c)
+		Eventually(jobNames(ns)).Should(ConsistOf(first, first+"-r1"))
+		Eventually(func() int32 { return latest(c).RemindersSent }).Should(Equal(int32(1)))
+		var cfg sender.Config
+		var j batchv1.Job
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: first + "-r1"}, &j)).To(Succeed())
+		Expect(json.Unmarshal([]byte(j.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg)).To(Succeed())
+		Expect(cfg.Round).To(Equal(1))
+		Expect(cfg.WaveID).To(Equal(waveID(0)))
+	})
+
+	It("keeps historyLimit waves and deletes the Jobs of the older ones", func() {
+		ns := namespace()
+		c := newCampaign(ns, "history", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.HistoryLimit = ptr.To(int32(2))
+			c.Spec.Schedule.ResponseWindow = "1h"
+		})
+		for day := range 3 {
+			clk.SetTime(at(time.Duration(day) * 24 * time.Hour))
+			poke(c)
+			name := "history-" + waveID(time.Duration(day)*24*time.Hour)
+			Eventually(jobNames(ns)).Should(ContainElement(name))
+			completeJob(ns, name)
+			Eventually(func() v1alpha1.WavePhase { return latest(c).Phase }).Should(Equal(v1alpha1.WaveCollecting))
+			clk.SetTime(at(time.Duration(day)*24*time.Hour + time.Hour + time.Minute))
+			poke(c)
+			Eventually(func() v1alpha1.WavePhase { return latest(c).Phase }).Should(Equal(v1alpha1.WaveClosed))
+		}
+		Eventually(func() []string {
+			var ids []string
+			for _, w := range get(c).Status.Waves {
+				ids = append(ids, w.ID)
+			}
+			return ids
+		}).Should(Equal([]string{waveID(48 * time.Hour), waveID(24 * time.Hour)}))
+		Eventually(jobNames(ns)).Should(ConsistOf("history-"+waveID(24*time.Hour), "history-"+waveID(48*time.Hour)))
+	})
+})

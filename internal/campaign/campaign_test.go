@@ -1,0 +1,275 @@
+package campaign
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/ptr"
+
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/sender"
+)
+
+func TestNames(t *testing.T) {
+	due := time.Date(2026, 4, 1, 9, 0, 0, 0, time.FixedZone("BST", 3600))
+	if got := WaveID(due); got != "20260401-0800" {
+		t.Errorf("WaveID = %q, want the UTC minute", got)
+	}
+	if a, b := RequestedWaveID("2026-04-01T10:00:00Z"), RequestedWaveID("2026-04-02T10:00:00Z"); a == b || !strings.HasPrefix(a, "now-") || len(a) != 12 {
+		t.Errorf("RequestedWaveID: %q, %q", a, b)
+	}
+	if got := JobName("tenant-satisfaction", "20260401-0800", 0); got != "tenant-satisfaction-20260401-0800" {
+		t.Errorf("JobName = %q", got)
+	}
+	if got := JobName("tenant-satisfaction", "20260401-0800", 2); got != "tenant-satisfaction-20260401-0800-r2" {
+		t.Errorf("JobName of a reminder = %q", got)
+	}
+	long := strings.Repeat("riverside-homes-general-needs-", 8) + "quarterly"
+	seen := map[string]bool{}
+	for _, c := range []string{long, long + "x", long[:len(long)-1]} {
+		for round := range 3 {
+			name := JobName(c, "20260401-0800", round)
+			if len(name) > MaxJobName || len(validation.IsDNS1123Label(name)) > 0 {
+				t.Errorf("JobName(%q) = %q: %d characters, %v", c, name, len(name), validation.IsDNS1123Label(name))
+			}
+			if seen[name] {
+				t.Errorf("two campaigns share the Job name %q", name)
+			}
+			seen[name] = true
+			if !strings.HasSuffix(name, "-20260401-0800") && round == 0 {
+				t.Errorf("the wave is not in the name %q", name)
+			}
+		}
+	}
+}
+
+func spec() *v1alpha1.SurveyCampaign {
+	return &v1alpha1.SurveyCampaign{
+		ObjectMeta: metav1.ObjectMeta{Name: "tenant-satisfaction", Namespace: "riverside-homes", UID: "6f1c2b7e-8d3a-4c5e-9f10-2a3b4c5d6e7f"},
+		Spec: v1alpha1.SurveyCampaignSpec{
+			Survey: v1alpha1.Survey{Title: "Tenant survey", PrimaryQuestion: "tp01", Questions: []v1alpha1.Question{
+				{ID: "tp01", Kind: v1alpha1.QuestionCSAT, Text: "Overall?"},
+				{ID: "recommend", Kind: v1alpha1.QuestionNPS, Text: "Recommend?"},
+				{ID: "comments", Kind: v1alpha1.QuestionText, Text: "Anything else?"},
+			}},
+			Audience: v1alpha1.Audience{
+				Source: v1alpha1.AudienceSource{SecretRef: &v1alpha1.KeySelector{Name: "tenants", Key: "tenants.csv"}, IDField: "ref",
+					Contact: v1alpha1.ContactColumns{Email: "email", Phone: "mobile"}},
+				Segments: []v1alpha1.Segment{
+					{Name: "older", Match: `int(attrs.age) >= 70`, Channels: []string{"sms"}, Sample: &v1alpha1.Sample{Percent: ptr.To(int32(50))}},
+					{Name: "everyone", Channels: []string{"email", "sms"}},
+				},
+			},
+			Channels: []v1alpha1.Channel{
+				{Name: "email", Email: &v1alpha1.EmailChannel{SMTP: v1alpha1.SMTPSettings{Host: "smtp.example.org", Port: 587, TLS: "StartTLS",
+					CredentialsSecretRef: &v1alpha1.LocalObjectReference{Name: "smtp"}}, From: "survey@example.org"}},
+				{Name: "sms", Webhook: &v1alpha1.WebhookChannel{URL: "https://sms.example.org", SecretRef: &v1alpha1.LocalObjectReference{Name: "sms"}},
+					RateLimit: &v1alpha1.RateLimit{PerSecond: 5}},
+			},
+			Schedule: &v1alpha1.Schedule{Cron: "0 9 1 */3 *", TimeZone: "Europe/London",
+				QuietHours: &v1alpha1.QuietHours{Start: "20:00", End: "08:00"}, Reminders: []v1alpha1.Duration{"72h"}},
+		},
+	}
+}
+
+var header = []string{"ref", "email", "mobile", "age"}
+
+func TestValidate(t *testing.T) {
+	if ps := Validate(&spec().Spec, header); len(ps) != 0 {
+		t.Fatalf("a valid campaign: %v", ps)
+	}
+	cases := []struct {
+		name    string
+		columns []string
+		mutate  func(*v1alpha1.SurveyCampaignSpec)
+		want    string
+	}{
+		{"an unknown attribute", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Audience.Segments[0].Match = `attrs.agee > "70"` },
+			`spec.audience.segments[0].match: attrs has no column "agee"`},
+		{"an undeclared reference", nil, func(s *v1alpha1.SurveyCampaignSpec) { s.Audience.Segments[0].Match = `agee > 70` },
+			`spec.audience.segments[0].match: 1:1: undeclared reference to 'agee'`},
+		{"not a boolean", nil, func(s *v1alpha1.SurveyCampaignSpec) { s.Audience.Segments[0].Match = `attrs.age` },
+			`spec.audience.segments[0].match: the expression gives string; it must give true or false`},
+		{"a missing id column", []string{"email", "mobile", "age"}, func(*v1alpha1.SurveyCampaignSpec) {},
+			`spec.audience.source.idField: the audience has no column "ref"`},
+		{"a missing contact column", []string{"ref", "email", "age"}, func(*v1alpha1.SurveyCampaignSpec) {},
+			`spec.audience.source.contact.phone: the audience has no column "mobile"`},
+		{"an undeclared contact", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Audience.Source.Contact.Phone = "" },
+			`spec.channels[1]: channel "sms" delivers to spec.audience.source.contact.phone, which is not set`},
+		{"a bad cron", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Schedule.Cron = "0 9 32 * *" },
+			`spec.schedule.cron: cron field 3 (day of month): 32 is out of range 1-31`},
+		{"an unknown time zone", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Schedule.TimeZone = "Europe/Londres" },
+			`spec.schedule.timeZone: `},
+		{"bad quiet hours", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Schedule.QuietHours.End = "25:00" },
+			`spec.schedule.quietHours: `},
+		{"a subject template with an unknown field", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Channels[0].Email.Subject = "{{.Titel}}" },
+			`spec.channels[0].email: `},
+		{"a body template that does not parse", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Channels[1].Webhook.BodyTemplate = `{"to": {{.To}` },
+			`spec.channels[1].webhook.bodyTemplate: `},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := spec()
+			tc.mutate(&c.Spec)
+			ps := Validate(&c.Spec, tc.columns)
+			if len(ps) == 0 || !strings.HasPrefix(ps.Error(), tc.want) {
+				t.Errorf("got %q, want it to begin %q", ps.Error(), tc.want)
+			}
+		})
+	}
+}
+
+func TestColumns(t *testing.T) {
+	got, err := Columns(v1alpha1.AudienceCSV, []byte("\ufeffref, email ,mobile\r\nT-1,a@example.org,+44\r\n"))
+	if err != nil || strings.Join(got, "|") != "ref|email|mobile" {
+		t.Errorf("Columns = %q, %v", got, err)
+	}
+	if _, err := Columns(v1alpha1.AudienceCSV, nil); err == nil {
+		t.Error("an empty audience has columns")
+	}
+	if got, err := Columns(v1alpha1.AudienceJSONLines, []byte(`{"ref":"T-1"}`)); got != nil || err != nil {
+		t.Errorf("JSON Lines columns: %v, %v", got, err)
+	}
+	if n := CountRows([]byte("a\nb\nc")); n != 3 {
+		t.Errorf("CountRows = %d", n)
+	}
+}
+
+func TestBuildJob(t *testing.T) {
+	c := spec()
+	due := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	w := Wave{ID: WaveID(due), Round: 1, Scheduled: due, Closes: due.Add(336 * time.Hour)}
+	m := Mounted{TokenKeyIDs: []string{"2026-04", "2026-01"}, Rows: 12001,
+		SecretKeys: map[string]map[string]bool{"email": {"username": true, "password": true}, "sms": {"hmacKey": true}}}
+	job, err := BuildJob(c, w, m, Settings{Image: "survey-operator:v1", CollectorURL: "http://collector:8080", PublicURL: "https://listen.example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Name != "tenant-satisfaction-20260401-0800-r1" || job.Labels[LabelCampaignUID] != string(c.UID) || job.Labels[LabelRound] != "1" {
+		t.Errorf("name %q labels %v", job.Name, job.Labels)
+	}
+	// 12001 rows at 5000 a pod: an Indexed Job of 3, all at once.
+	if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion || *job.Spec.Completions != 3 || *job.Spec.Parallelism != 3 {
+		t.Errorf("sharding: %v %v %v", job.Spec.CompletionMode, job.Spec.Completions, job.Spec.Parallelism)
+	}
+	pod := job.Spec.Template.Spec
+	if pod.RestartPolicy != "Never" || *pod.AutomountServiceAccountToken || !*pod.Containers[0].SecurityContext.ReadOnlyRootFilesystem {
+		t.Errorf("pod %+v", pod)
+	}
+	items := pod.Volumes[1].Secret.Items
+	if len(items) != 3 || items[1].Path != "keys/2026-01" || items[2].Key != "token-2026-04" {
+		t.Errorf("sender Secret items %+v", items)
+	}
+	var cfg sender.Config
+	if err := json.Unmarshal([]byte(pod.Containers[0].Env[0].Value), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Round != 1 || cfg.Seed != string(c.UID)+"/20260401-0800" || cfg.Shards != 3 || !cfg.Expiry.Equal(w.Closes) {
+		t.Errorf("config %+v", cfg)
+	}
+	if cfg.Audience.Segments[0].Percent != 50 || cfg.Audience.File != "/var/run/survey/audience/audience" {
+		t.Errorf("audience %+v", cfg.Audience)
+	}
+	email, sms := cfg.Channels[0], cfg.Channels[1]
+	if email.Email.PasswordFile != "/var/run/survey/channels/email/password" || email.ContactField != "email" {
+		t.Errorf("email %+v %+v", email, email.Email)
+	}
+	if sms.Webhook.HMACKeyFile != "/var/run/survey/channels/sms/hmacKey" || sms.Webhook.BearerTokenFile != "" || sms.PerSecond != 5 || sms.ContactField != "mobile" {
+		t.Errorf("sms %+v %+v", sms, sms.Webhook)
+	}
+	if cfg.QuietHours == nil || cfg.QuietHours.TimeZone != "Europe/London" {
+		t.Errorf("quiet hours %+v", cfg.QuietHours)
+	}
+	// Small audiences are one pod.
+	small, _ := BuildJob(c, w, Mounted{Rows: 10}, Settings{})
+	if small.Spec.Completions != nil || small.Spec.CompletionMode != nil {
+		t.Error("a small audience is sharded")
+	}
+}
+
+func TestTermination(t *testing.T) {
+	sum, ok := Termination("log line\n" + `{"audience":3,"invited":0,"sent":0,"failed":{},"skipped":{},"error":"the audience is invalid, nothing was sent: line 3: duplicate id","durationSeconds":0}` + "\n")
+	if !ok || !strings.Contains(sum.Error, "line 3") {
+		t.Errorf("Termination = %+v, %v", sum, ok)
+	}
+	if _, ok := Termination("panic: something"); ok {
+		t.Error("a panic read as a summary")
+	}
+}
+
+func TestScore(t *testing.T) {
+	c := spec()
+	c.Spec.Targets = &v1alpha1.Targets{ResponseRate: "30", Score: &v1alpha1.ScoreTarget{Question: "tp01", Min: "80"}, MarginOfError: "5"}
+	c.Spec.Benchmarks = []v1alpha1.Benchmark{{Name: "sector", Question: "tp01", Value: "60"}, {Name: "peer", Question: "tp01", Value: "69"}}
+	v := func(i int) *int { return &i }
+	// 400 invited in two segments; 200 responded: 140 satisfied (4-5) of 200 on tp01.
+	sum := collector.SummaryJSON{
+		Dispositions: []collector.DispositionRow{
+			{Segment: "everyone", Channel: "email", Complete: 100, NoAnswer: 90, NonContact: 10},
+			{Segment: "older", Channel: "sms", Complete: 90, Partial: 10, NoAnswer: 95, Refusal: 5},
+		},
+		Histograms: []collector.HistogramJSON{
+			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(5), Count: 50},
+			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(4), Count: 20},
+			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(2), Count: 30},
+			{Question: "tp01", Segment: "older", Channel: "sms", Value: v(4), Count: 70},
+			{Question: "tp01", Segment: "older", Channel: "sms", Value: v(1), Count: 25},
+			{Question: "tp01", Segment: "older", Channel: "sms", NotApplicable: true, Count: 5},
+			{Question: "recommend", Segment: "older", Channel: "sms", Value: v(10), Count: 10},
+			{Question: "recommend", Segment: "older", Channel: "sms", Value: v(3), Count: 5},
+		},
+		Pairs: map[string]collector.PairStatsJSON{"recommend": {N: 3, SumX: 20, SumY: 12, SumXX: 150, SumYY: 50, SumXY: 86}},
+	}
+	r := Score(&c.Spec, sum)
+	if r.Invited != 400 || r.Failed != 10 || r.Delivered != 390 || r.Responded != 200 || r.OptedOut != 5 || r.ResponseRate != "50.0" {
+		t.Errorf("counts %+v", r)
+	}
+	// tp01: 140 of 195 on the scale (5 not applicable): 71.8%.
+	if r.Scores[0].Question != "tp01" || r.Scores[0].Value != "71.8" || r.Scores[0].N != 195 || r.Scores[0].Mean == "" || r.Scores[0].MarginOfError == "" {
+		t.Errorf("tp01 %+v", r.Scores[0])
+	}
+	// recommend: 10 promoters, 5 detractors of 15: NPS +33.3.
+	if r.Scores[1].Question != "recommend" || r.Scores[1].Value != "33.3" || r.Scores[1].Mean != "" {
+		t.Errorf("recommend %+v", r.Scores[1])
+	}
+	if len(r.Segments) != 2 || r.Segments[0].Name != "everyone" || r.Segments[0].Invited != 200 || r.Segments[0].Score.Value != "70.0" {
+		t.Errorf("segments %+v", r.Segments)
+	}
+	if len(r.Channels) != 2 || r.Channels[1].Name != "sms" || r.Channels[1].ResponseRate != "50.0" {
+		t.Errorf("channels %+v", r.Channels)
+	}
+	want := map[string]v1alpha1.Verdict{"responseRate": v1alpha1.VerdictMet, "score": v1alpha1.VerdictNotMet, "marginOfError": v1alpha1.VerdictMet}
+	for _, tv := range r.Targets {
+		if want[tv.Target] != tv.Verdict {
+			t.Errorf("target %+v", tv)
+		}
+	}
+	if met, known := TargetsMet(r.Targets); met || !known {
+		t.Errorf("TargetsMet = %v, %v", met, known)
+	}
+	// 71.8 ±~4.4: significantly above 60, not significantly different from 69.
+	if r.Benchmarks[0].Verdict != v1alpha1.VerdictAbove || r.Benchmarks[1].Verdict != v1alpha1.VerdictNotSignificant {
+		t.Errorf("benchmarks %+v", r.Benchmarks)
+	}
+	if got := ScoreText(&c.Spec.Survey.Questions[0], r.Primary); !strings.HasPrefix(got, "71.8% ±") {
+		t.Errorf("ScoreText = %q", got)
+	}
+	if got := ScoreText(&c.Spec.Survey.Questions[1], Score(&c.Spec, sum).Primary); got == "" {
+		t.Errorf("ScoreText = %q", got)
+	}
+
+	// Nothing yet: no rate, unknown verdicts.
+	empty := Score(&c.Spec, collector.SummaryJSON{})
+	if empty.ResponseRate != "" || len(empty.Scores) != 0 {
+		t.Errorf("empty %+v", empty)
+	}
+	if _, known := TargetsMet(empty.Targets); known {
+		t.Error("targets known without data")
+	}
+}

@@ -1,0 +1,280 @@
+package campaign
+
+import (
+	"bytes"
+	"encoding/json"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/sender"
+)
+
+// Labels and annotations of the objects the manager makes.
+const (
+	LabelCampaignUID = "surveys.surveyops.io/campaign-uid"
+	LabelWave        = "surveys.surveyops.io/wave"
+	LabelRound       = "surveys.surveyops.io/round"
+	AnnotationDueAt  = "surveys.surveyops.io/scheduled-time"
+	// SecretAPIToken is the key of the API token in the sender Secret; token keys are
+	// "token-<id>".
+	SecretAPIToken    = "api-token"
+	SecretTokenPrefix = "token-"
+)
+
+// Settings are the manager's, the same for every Job.
+type Settings struct {
+	// Image of the sender (the operator's one image).
+	Image           string
+	ImagePullPolicy corev1.PullPolicy
+	// CollectorURL is where senders reach the response service's API; PublicURL is where
+	// respondents reach its pages.
+	CollectorURL, PublicURL string
+	// BackoffLimit is the retries of a sending pod (6 when zero): a retry is safe, the ledger
+	// skips what was sent.
+	BackoffLimit int32
+	// ActiveDeadline bounds a sending Job's run (6h when zero).
+	ActiveDeadline time.Duration
+	// RowsPerShard is the audience rows one pod sends (5000 when zero); a larger audience is
+	// an Indexed Job of up to MaxShards pods, MaxParallelism at a time.
+	RowsPerShard, MaxShards, MaxParallelism int
+	// Resources of the sender container.
+	Resources corev1.ResourceRequirements
+}
+
+func (s Settings) withDefaults() Settings {
+	if s.BackoffLimit == 0 {
+		s.BackoffLimit = 6
+	}
+	if s.ActiveDeadline == 0 {
+		s.ActiveDeadline = 6 * time.Hour
+	}
+	if s.RowsPerShard == 0 {
+		s.RowsPerShard = 5000
+	}
+	if s.MaxShards == 0 {
+		s.MaxShards = 16
+	}
+	if s.MaxParallelism == 0 {
+		s.MaxParallelism = 4
+	}
+	return s
+}
+
+// Wave is what a sending Job is for.
+type Wave struct {
+	ID        string
+	Round     int
+	Scheduled time.Time
+	// Closes is the end of the response window: links expire then.
+	Closes time.Time
+}
+
+// Mounted is what the manager found in the referenced Secrets, which decides what is mounted.
+type Mounted struct {
+	// TokenKeyIDs are the ids of the link-signing keys in the sender Secret.
+	TokenKeyIDs []string
+	// SecretKeys lists, by channel name, the keys present in the channel's Secret.
+	SecretKeys map[string]map[string]bool
+	// Rows is the audience's line count, for sharding.
+	Rows int
+}
+
+const (
+	mountAudience = "/var/run/survey/audience"
+	mountSender   = "/var/run/survey/sender"
+	mountChannels = "/var/run/survey/channels"
+	// EnvJob is the environment variable that carries the sender configuration.
+	EnvJob = "SURVEY_JOB"
+)
+
+// SenderConfig is the configuration the sender reads for one wave's round.
+func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) sender.Config {
+	spec := &c.Spec
+	aud := AudienceSpec(spec)
+	cfg := sender.Config{
+		CampaignUID: string(c.UID), WaveID: w.ID, Round: w.Round, Namespace: c.Namespace, Campaign: c.Name,
+		Title: spec.Survey.Title, PublicURL: s.PublicURL, Expiry: w.Closes.UTC(), Seed: string(c.UID) + "/" + w.ID,
+		Shards: Shards(m.Rows, s),
+		Audience: sender.AudienceConfig{File: path.Join(mountAudience, "audience"), Format: string(aud.Format),
+			IDField: aud.IDField, Segments: aud.Segments},
+		CollectorURL: s.CollectorURL, APITokenFile: path.Join(mountSender, SecretAPIToken),
+		TokenKeysDir: path.Join(mountSender, "keys"),
+	}
+	if ex := spec.Audience.Exclude; ex != nil {
+		cfg.ContactedWithin = string(ex.ContactedWithin)
+	}
+	if sc := spec.Schedule; sc != nil && sc.QuietHours != nil {
+		cfg.QuietHours = &sender.QuietConfig{Start: sc.QuietHours.Start, End: sc.QuietHours.End, TimeZone: sc.TimeZone}
+	}
+	for i := range spec.Channels {
+		ch := &spec.Channels[i]
+		out := sender.ChannelConfig{Name: ch.Name, ContactField: aud.ContactColumns[ch.Name]}
+		dir := path.Join(mountChannels, ch.Name)
+		keys := m.SecretKeys[ch.Name]
+		file := func(key string) string {
+			if keys[key] {
+				return path.Join(dir, key)
+			}
+			return ""
+		}
+		switch {
+		case ch.Email != nil:
+			e := ch.Email
+			out.Email = &sender.Email{Host: e.SMTP.Host, Port: int(e.SMTP.Port), TLS: string(e.SMTP.TLS), From: e.From,
+				Subject: e.Subject, UsernameFile: file("username"), PasswordFile: file("password"), Connections: 4}
+		case ch.Webhook != nil:
+			out.Webhook = &sender.Hook{URL: ch.Webhook.URL, BodyTemplate: ch.Webhook.BodyTemplate,
+				HMACKeyFile: file("hmacKey"), BearerTokenFile: file("bearerToken")}
+		}
+		if rl := ch.RateLimit; rl != nil {
+			out.PerSecond = float64(rl.PerSecond)
+			if rl.Burst != nil {
+				out.Burst = int(*rl.Burst)
+			}
+		}
+		cfg.Channels = append(cfg.Channels, out)
+	}
+	return cfg
+}
+
+// Shards is how many pods send an audience of rows lines.
+func Shards(rows int, s Settings) int {
+	s = s.withDefaults()
+	return max(1, min(s.MaxShards, (rows+s.RowsPerShard-1)/s.RowsPerShard))
+}
+
+// CountRows counts an audience's lines (the header included), for sharding.
+func CountRows(data []byte) int {
+	n := bytes.Count(data, []byte("\n"))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return n
+}
+
+// BuildJob makes the sending Job of a wave's round. Its name is deterministic, so a second
+// create of the same wave is AlreadyExists, never a second Job.
+func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batchv1.Job, error) {
+	s = s.withDefaults()
+	cfg, err := json.Marshal(SenderConfig(c, w, m, s))
+	if err != nil {
+		return nil, err
+	}
+	labels := map[string]string{
+		"app.kubernetes.io/name":       "survey-sender",
+		"app.kubernetes.io/component":  "sender",
+		"app.kubernetes.io/managed-by": "survey-operator",
+		LabelCampaignUID:               string(c.UID),
+		LabelWave:                      w.ID,
+		LabelRound:                     strconv.Itoa(w.Round),
+	}
+	src := c.Spec.Audience.Source
+	var audienceVolume corev1.VolumeSource
+	switch {
+	case src.SecretRef != nil:
+		audienceVolume.Secret = &corev1.SecretVolumeSource{SecretName: src.SecretRef.Name,
+			Items: []corev1.KeyToPath{{Key: src.SecretRef.Key, Path: "audience"}}}
+	case src.ConfigMapRef != nil:
+		audienceVolume.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: src.ConfigMapRef.Name},
+			Items: []corev1.KeyToPath{{Key: src.ConfigMapRef.Key, Path: "audience"}}}
+	}
+	senderItems := []corev1.KeyToPath{{Key: SecretAPIToken, Path: SecretAPIToken}}
+	ids := append([]string(nil), m.TokenKeyIDs...)
+	sort.Strings(ids)
+	for _, id := range ids {
+		senderItems = append(senderItems, corev1.KeyToPath{Key: SecretTokenPrefix + id, Path: "keys/" + id})
+	}
+	volumes := []corev1.Volume{
+		{Name: "audience", VolumeSource: audienceVolume},
+		{Name: "sender", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: SecretName(c.Name), Items: senderItems}}},
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "audience", MountPath: mountAudience, ReadOnly: true},
+		{Name: "sender", MountPath: mountSender, ReadOnly: true},
+	}
+	for i := range c.Spec.Channels {
+		ch := &c.Spec.Channels[i]
+		var ref *v1alpha1.LocalObjectReference
+		switch {
+		case ch.Email != nil:
+			ref = ch.Email.SMTP.CredentialsSecretRef
+		case ch.Webhook != nil:
+			ref = ch.Webhook.SecretRef
+		}
+		if ref == nil {
+			continue
+		}
+		name := "channel-" + strconv.Itoa(i)
+		volumes = append(volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: ref.Name}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: path.Join(mountChannels, ch.Name), ReadOnly: true})
+	}
+
+	shards := int32(Shards(m.Rows, s))
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: JobName(c.Name, w.ID, w.Round), Namespace: c.Namespace, Labels: labels,
+			Annotations: map[string]string{AnnotationDueAt: w.Scheduled.UTC().Format(time.RFC3339)},
+		},
+		Spec: batchv1.JobSpec{
+			BackoffLimit:          ptr.To(s.BackoffLimit),
+			ActiveDeadlineSeconds: ptr.To(int64(s.ActiveDeadline / time.Second)),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					RestartPolicy:                corev1.RestartPolicyNever,
+					AutomountServiceAccountToken: ptr.To(false),
+					EnableServiceLinks:           ptr.To(false),
+					SecurityContext: &corev1.PodSecurityContext{
+						RunAsNonRoot:   ptr.To(true),
+						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+					},
+					Containers: []corev1.Container{{
+						Name:                     "sender",
+						Image:                    s.Image,
+						ImagePullPolicy:          s.ImagePullPolicy,
+						Command:                  []string{"/sender"},
+						Env:                      []corev1.EnvVar{{Name: EnvJob, Value: string(cfg)}},
+						VolumeMounts:             mounts,
+						Resources:                s.Resources,
+						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+						SecurityContext: &corev1.SecurityContext{
+							AllowPrivilegeEscalation: ptr.To(false),
+							ReadOnlyRootFilesystem:   ptr.To(true),
+							RunAsNonRoot:             ptr.To(true),
+							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+						},
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}
+	if shards > 1 {
+		job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+		job.Spec.Completions = ptr.To(shards)
+		job.Spec.Parallelism = ptr.To(min(shards, int32(s.MaxParallelism)))
+	}
+	return job, nil
+}
+
+// Termination is a finished sender's summary, from its termination message.
+func Termination(message string) (sender.Summary, bool) {
+	var sum sender.Summary
+	message = strings.TrimSpace(message)
+	if i := strings.LastIndex(message, "\n"); i >= 0 {
+		message = message[i+1:] // FallbackToLogsOnError: the last log line is the summary
+	}
+	if err := json.Unmarshal([]byte(message), &sum); err != nil {
+		return sum, false
+	}
+	return sum, true
+}

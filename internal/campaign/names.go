@@ -1,0 +1,56 @@
+// Package campaign is the domain of the SurveyCampaign reconciler, without Kubernetes clients:
+// wave ids and Job names, what the schema cannot validate, the sending Job and its sender
+// configuration, and a wave's results from the response service's aggregates. The controller
+// only orchestrates these.
+package campaign
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxJobName bounds a Job's name: 63 characters is the limit of the job-name label, and an
+// Indexed Job's pods are named after it plus "-<index>-<random>", so 56 leaves room for the
+// hostnames of up to a million shards.
+const MaxJobName = 56
+
+// WaveID names the wave due at t: its UTC minute, "20260401-0900". The same due time always
+// gives the same wave, whichever manager computes it.
+func WaveID(t time.Time) string {
+	return t.UTC().Format("20060102-1504")
+}
+
+// RequestedWaveID names the wave asked for by the requestedAt annotation: "now-" and a hash of
+// the annotation's value, so that each new value is one new wave and re-applying the same value
+// is not.
+func RequestedWaveID(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return "now-" + hex.EncodeToString(sum[:4])
+}
+
+// JobName is the sending Job of a wave's round (0 the invitations, n the n-th reminder):
+// "<campaign>-<wave>" or "<campaign>-<wave>-r<n>". A long campaign name is cut and a hash of the
+// full name keeps it unique.
+func JobName(campaign, wave string, round int) string {
+	suffix := "-" + wave
+	if round > 0 {
+		suffix += "-r" + strconv.Itoa(round)
+	}
+	name := campaign + suffix
+	if len(name) <= MaxJobName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(campaign))
+	hash := "-" + hex.EncodeToString(sum[:4])
+	keep := max(1, MaxJobName-len(suffix)-len(hash))
+	return strings.TrimRight(campaign[:min(keep, len(campaign))], "-.") + hash + suffix
+}
+
+// SecretName is the campaign's sender Secret, which the manager keeps in the campaign's
+// namespace: the response service's API token and the link-signing keys, for its Jobs to mount.
+func SecretName(campaign string) string {
+	return JobName(campaign, "sender", 0)
+}

@@ -1,0 +1,331 @@
+package campaign
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/scoring"
+)
+
+// Results are a wave's figures, computed from the response service's aggregates: counts,
+// response rates, scores with margins of error, breakdowns, drivers, target verdicts and
+// benchmark comparisons. They hold counts and scores only, never a person.
+type Results struct {
+	Invited, Delivered, Failed, OptedOut, Responded int64
+	ResponseRate                                    v1alpha1.Percent
+	Scores                                          []v1alpha1.QuestionScore
+	Segments, Channels                              []v1alpha1.Breakdown
+	Drivers                                         []v1alpha1.Driver
+	Targets                                         []v1alpha1.TargetVerdict
+	Benchmarks                                      []v1alpha1.BenchmarkComparison
+	// Primary is the primary question's estimate over the whole wave.
+	Primary scoring.Estimate
+	// Rate is the response rate (AAPOR RR2) as a fraction; NaN with nobody invited.
+	Rate float64
+}
+
+// MaxDrivers bounds the drivers published in status.
+const MaxDrivers = 10
+
+// Score computes a wave's results. The margins of error use the finite population correction
+// with the number invited (in the wave, the segment or the channel) as the population.
+func Score(spec *v1alpha1.SurveyCampaignSpec, sum collector.SummaryJSON) Results {
+	confidence := Confidence(spec)
+	primary := spec.Survey.PrimaryQuestionID()
+	var r Results
+
+	// Dispositions: the invitations of round 0, by segment and channel.
+	total := scoring.Dispositions{}
+	bySegment := map[string]*scoring.Dispositions{}
+	byChannel := map[string]*scoring.Dispositions{}
+	add := func(m map[string]*scoring.Dispositions, k string, d scoring.Dispositions) {
+		if m[k] == nil {
+			m[k] = &scoring.Dispositions{}
+		}
+		addTo(m[k], d)
+	}
+	for _, row := range sum.Dispositions {
+		d := scoring.Dispositions{Complete: row.Complete, Partial: row.Partial, Refusal: row.Refusal,
+			NonContact: row.NonContact, NoAnswer: row.NoAnswer}
+		addTo(&total, d)
+		add(bySegment, row.Segment, d)
+		add(byChannel, row.Channel, d)
+	}
+	r.Invited = int64(invited(total))
+	r.Failed = int64(total.NonContact)
+	r.Delivered = r.Invited - r.Failed
+	r.OptedOut = int64(total.Refusal)
+	r.Responded = int64(total.Complete + total.Partial)
+	r.Rate = total.RR2()
+	r.ResponseRate = percent(r.Rate)
+
+	// Histograms of every scored question, over the wave and by segment and channel.
+	questions := map[string]*v1alpha1.Question{}
+	for i := range spec.Survey.Questions {
+		questions[spec.Survey.Questions[i].ID] = &spec.Survey.Questions[i]
+	}
+	whole := map[string]*scoring.Histogram{}
+	segHist := map[string]*scoring.Histogram{}
+	chanHist := map[string]*scoring.Histogram{}
+	for _, h := range sum.Histograms {
+		q := questions[h.Question]
+		if q == nil || !q.Kind.Scored() {
+			continue
+		}
+		record(whole, h.Question, q, h)
+		if h.Question == primary {
+			record(segHist, h.Segment, q, h)
+			record(chanHist, h.Channel, q, h)
+		}
+	}
+	for i := range spec.Survey.Questions {
+		q := &spec.Survey.Questions[i]
+		if !q.Kind.Scored() {
+			continue
+		}
+		h := whole[q.ID]
+		if h == nil {
+			continue
+		}
+		e := Estimate(q, h, int(r.Invited), confidence)
+		if q.ID == primary {
+			r.Primary = e
+		}
+		r.Scores = append(r.Scores, questionScore(q, h, e, int(r.Invited), confidence))
+	}
+	if p := questions[primary]; p != nil {
+		r.Segments = breakdowns(spec, bySegment, segHist, p, confidence)
+		r.Channels = breakdowns(spec, byChannel, chanHist, p, confidence)
+	}
+
+	pairs := map[string]scoring.PairStats{}
+	for q, p := range sum.Pairs {
+		pairs[q] = scoring.PairStats{N: p.N, SumX: p.SumX, SumY: p.SumY, SumXX: p.SumXX, SumYY: p.SumYY, SumXY: p.SumXY}
+	}
+	for i, d := range scoring.Drivers(primary, pairs) {
+		if i == MaxDrivers {
+			break
+		}
+		r.Drivers = append(r.Drivers, v1alpha1.Driver{Question: d.Question, Correlation: decimal(d.Correlation, 2), N: d.N})
+	}
+
+	r.Targets = verdicts(spec, r)
+	r.Benchmarks = compare(spec, r.Scores, whole, questions, int(r.Invited), confidence)
+	return r
+}
+
+func addTo(d *scoring.Dispositions, e scoring.Dispositions) {
+	d.Complete += e.Complete
+	d.Partial += e.Partial
+	d.Refusal += e.Refusal
+	d.NonContact += e.NonContact
+	d.NoAnswer += e.NoAnswer
+	d.UnknownEligibility += e.UnknownEligibility
+	d.NotEligible += e.NotEligible
+}
+
+func invited(d scoring.Dispositions) int {
+	return d.Complete + d.Partial + d.Refusal + d.NonContact + d.NoAnswer + d.UnknownEligibility + d.NotEligible
+}
+
+func record(m map[string]*scoring.Histogram, key string, q *v1alpha1.Question, h collector.HistogramJSON) {
+	scale, _ := q.EffectiveScale()
+	if m[key] == nil {
+		m[key] = scoring.NewHistogram(int(scale.Min), int(scale.Max))
+	}
+	for range h.Count {
+		if err := m[key].Add(h.Value, h.NotApplicable); err != nil {
+			return // an answer off today's scale (the spec changed): it does not count
+		}
+	}
+}
+
+// Confidence is spec.confidence as a fraction (0.95 by default).
+func Confidence(spec *v1alpha1.SurveyCampaignSpec) float64 {
+	if c, err := strconv.ParseFloat(string(spec.Confidence), 64); err == nil && c > 0 && c < 100 {
+		return c / 100
+	}
+	return 0.95
+}
+
+// Estimate scores one question: NPS points for NPS, percent satisfied (top-box) otherwise.
+func Estimate(q *v1alpha1.Question, h *scoring.Histogram, population int, confidence float64) scoring.Estimate {
+	if q.Kind == v1alpha1.QuestionNPS {
+		counts, err := h.NPSCounts()
+		if err != nil {
+			return scoring.Estimate{Value: math.NaN(), MarginOfError: math.NaN()}
+		}
+		return scoring.NPS(counts, population, confidence)
+	}
+	scale, _ := q.EffectiveScale()
+	return scoring.TopBox(h.Counts, int(*scale.Positive), population, confidence)
+}
+
+func questionScore(q *v1alpha1.Question, h *scoring.Histogram, e scoring.Estimate, population int, confidence float64) v1alpha1.QuestionScore {
+	s := v1alpha1.QuestionScore{Question: q.ID, N: int64(e.N)}
+	if e.HasValue() {
+		s.Value = decimal(e.Value, 1)
+	} else {
+		s.Value = "0"
+	}
+	if e.HasMargin() {
+		s.MarginOfError = decimal(e.MarginOfError, 1)
+	}
+	if q.Kind != v1alpha1.QuestionNPS && h != nil {
+		if m := scoring.Mean(h.Counts, h.Min, population, confidence); m.HasValue() {
+			s.Mean = decimal(m.Value, 2)
+		}
+	}
+	return s
+}
+
+func breakdowns(spec *v1alpha1.SurveyCampaignSpec, disp map[string]*scoring.Dispositions, hist map[string]*scoring.Histogram,
+	primary *v1alpha1.Question, confidence float64) []v1alpha1.Breakdown {
+	names := make([]string, 0, len(disp))
+	for k := range disp {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make([]v1alpha1.Breakdown, 0, len(names))
+	for _, name := range names {
+		d := disp[name]
+		b := v1alpha1.Breakdown{Name: name, Invited: int64(invited(*d)), Responded: int64(d.Complete + d.Partial),
+			ResponseRate: percent(d.RR2())}
+		if h := hist[name]; h != nil && h.Base() > 0 {
+			e := Estimate(primary, h, invited(*d), confidence)
+			s := questionScore(primary, h, e, invited(*d), confidence)
+			b.Score = &s
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func verdicts(spec *v1alpha1.SurveyCampaignSpec, r Results) []v1alpha1.TargetVerdict {
+	t := spec.Targets
+	if t == nil {
+		return nil
+	}
+	var out []v1alpha1.TargetVerdict
+	if t.ResponseRate != "" {
+		v := v1alpha1.TargetVerdict{Target: "responseRate", Verdict: v1alpha1.VerdictUnknown}
+		if want, err := strconv.ParseFloat(string(t.ResponseRate), 64); err == nil && !math.IsNaN(r.Rate) {
+			v.Actual = decimal(100*r.Rate, 1)
+			v.Verdict = met(100*r.Rate >= want)
+		}
+		out = append(out, v)
+	}
+	if t.Score != nil {
+		v := v1alpha1.TargetVerdict{Target: "score", Verdict: v1alpha1.VerdictUnknown}
+		want, err := strconv.ParseFloat(string(t.Score.Min), 64)
+		for _, s := range r.Scores {
+			if s.Question == t.Score.Question && s.N > 0 && err == nil {
+				got, _ := strconv.ParseFloat(string(s.Value), 64)
+				v.Actual = s.Value
+				v.Verdict = met(got >= want)
+			}
+		}
+		out = append(out, v)
+	}
+	if t.MarginOfError != "" {
+		v := v1alpha1.TargetVerdict{Target: "marginOfError", Verdict: v1alpha1.VerdictUnknown}
+		if want, err := strconv.ParseFloat(string(t.MarginOfError), 64); err == nil && r.Primary.HasMargin() {
+			v.Actual = decimal(r.Primary.MarginOfError, 1)
+			v.Verdict = met(r.Primary.MarginOfError <= want)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func met(ok bool) v1alpha1.Verdict {
+	if ok {
+		return v1alpha1.VerdictMet
+	}
+	return v1alpha1.VerdictNotMet
+}
+
+// TargetsMet is true when every target has a verdict and all are Met; known is false while any
+// is Unknown.
+func TargetsMet(verdicts []v1alpha1.TargetVerdict) (met, known bool) {
+	met, known = true, true
+	for _, v := range verdicts {
+		switch v.Verdict {
+		case v1alpha1.VerdictUnknown:
+			known = false
+		case v1alpha1.VerdictNotMet:
+			met = false
+		}
+	}
+	return met, known
+}
+
+func compare(spec *v1alpha1.SurveyCampaignSpec, scores []v1alpha1.QuestionScore, whole map[string]*scoring.Histogram,
+	questions map[string]*v1alpha1.Question, population int, confidence float64) []v1alpha1.BenchmarkComparison {
+	var out []v1alpha1.BenchmarkComparison
+	for _, b := range spec.Benchmarks {
+		c := v1alpha1.BenchmarkComparison{Name: b.Name, Verdict: v1alpha1.VerdictUnknown}
+		q, h := questions[b.Question], whole[b.Question]
+		value, err := strconv.ParseFloat(string(b.Value), 64)
+		if q != nil && h != nil && err == nil {
+			e := Estimate(q, h, population, confidence)
+			if e.HasValue() {
+				ref := scoring.Reference{Value: value}
+				if moe, err := strconv.ParseFloat(string(b.MarginOfError), 64); err == nil {
+					ref.MarginOfError = moe
+				}
+				cmp := scoring.Compare(e, ref, confidence)
+				c.Difference = decimal(cmp.Difference, 1)
+				switch cmp.Direction() {
+				case 1:
+					c.Verdict = v1alpha1.VerdictAbove
+				case -1:
+					c.Verdict = v1alpha1.VerdictBelow
+				default:
+					c.Verdict = v1alpha1.VerdictNotSignificant
+				}
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// ScoreText is the primary score for `kubectl get`: "+32 ±4.1" for NPS, "78.5% ±3.2" otherwise.
+func ScoreText(q *v1alpha1.Question, e scoring.Estimate) string {
+	if q == nil || !e.HasValue() {
+		return ""
+	}
+	var s string
+	if q.Kind == v1alpha1.QuestionNPS {
+		s = fmt.Sprintf("%+.0f", e.Value)
+	} else {
+		s = fmt.Sprintf("%.1f%%", e.Value)
+	}
+	if e.HasMargin() {
+		s += fmt.Sprintf(" ±%.1f", e.MarginOfError)
+	}
+	return s
+}
+
+func decimal(v float64, places int) v1alpha1.Decimal {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "0"
+	}
+	s := strconv.FormatFloat(v, 'f', places, 64)
+	if s == "-0" || s == "-0.0" || s == "-0.00" {
+		s = s[1:]
+	}
+	return v1alpha1.Decimal(s)
+}
+
+func percent(fraction float64) v1alpha1.Percent {
+	if math.IsNaN(fraction) {
+		return ""
+	}
+	return v1alpha1.Percent(strconv.FormatFloat(100*math.Max(0, math.Min(1, fraction)), 'f', 1, 64))
+}
