@@ -172,7 +172,7 @@ func Validate(spec *v1alpha1.SurveyCampaignSpec, columns []string) Problems {
 	return ps
 }
 
-// celMessage makes a CEL error one line: "undeclared reference to 'agee' (in container '')" at
+// celMessage makes a CEL error one line: "undeclared reference to 'agee' (in container ”)" at
 // its position, without the caret drawing.
 func celMessage(err error) string {
 	msg := err.Error()
