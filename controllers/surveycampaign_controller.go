@@ -475,9 +475,15 @@ func (u *run) startDueWave(ctx context.Context) error {
 		status.LastHandledRequestedAt = v
 	}
 
+	// The latest wave started, requested or skipped; before the first, the campaign's creation.
 	last := u.c.CreationTimestamp.Time
 	if status.LastWaveTime != nil && status.LastWaveTime.After(last) {
 		last = status.LastWaveTime.Time
+	}
+	for _, w := range status.Waves {
+		if w.ScheduledTime.After(last) {
+			last = w.ScheduledTime.Time
+		}
 	}
 	if sched.IsZero() {
 		status.NextWaveTime = nil
@@ -488,9 +494,15 @@ func (u *run) startDueWave(ctx context.Context) error {
 		return nil
 	}
 	due := sched.Due(last, u.now, deadline)
-	if due.TooLate {
-		u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeWarning, "WaveMissed", "Schedule",
-			"The wave due at %s was not started: it is more than startingDeadline %s late.", due.Skipped.UTC().Format(time.RFC3339), deadline)
+	if due.TooLate && u.wave(campaign.WaveID(due.Skipped)) == nil {
+		// Recorded as a wave that never started, so that it is reported once and the schedule
+		// moves on.
+		msg := fmt.Sprintf("Not started: the manager reached it %s late, past startingDeadline %s.",
+			u.now.Sub(due.Skipped).Round(time.Second), deadline)
+		u.c.Status.Waves = append(u.c.Status.Waves, v1alpha1.WaveStatus{ID: campaign.WaveID(due.Skipped),
+			ScheduledTime: metav1.Time{Time: due.Skipped}, Phase: v1alpha1.WaveFailed, Message: msg})
+		sortWaves(u.c.Status.Waves)
+		u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeWarning, "WaveMissed", "Schedule", "Wave %s: %s", campaign.WaveID(due.Skipped), msg)
 	}
 	if !due.Time.IsZero() {
 		if err := u.startWave(ctx, campaign.WaveID(due.Time), due.Time); err != nil {
@@ -813,9 +825,18 @@ func (u *run) settle(err error) {
 	default:
 		u.condition(v1alpha1.ConditionReconciling, metav1.ConditionFalse, "Settled", "No Job is running.")
 	}
+	failed := latest != nil && latest.Phase == v1alpha1.WaveFailed && latest.JobName != ""
+	if failed {
+		// The latest wave's sender failed (a bad audience line, the ledger unreachable, the
+		// deadline passed): it needs someone to look, and the next wave or a requested one
+		// clears it.
+		u.condition(v1alpha1.ConditionStalled, metav1.ConditionTrue, "WaveFailed", truncate("Wave "+latest.ID+": "+latest.Message, 1024))
+	}
 	switch {
+	case failed:
+		u.condition(v1alpha1.ConditionReady, metav1.ConditionFalse, "WaveFailed", truncate("Wave "+latest.ID+": "+latest.Message, 1024))
 	case latest != nil && latest.Phase == v1alpha1.WaveFailed:
-		u.condition(v1alpha1.ConditionReady, metav1.ConditionFalse, "WaveFailed", "Wave "+latest.ID+": "+latest.Message)
+		u.condition(v1alpha1.ConditionReady, metav1.ConditionTrue, "WaveSkipped", truncate("Wave "+latest.ID+": "+latest.Message, 1024))
 	case u.c.Spec.Suspend:
 		u.condition(v1alpha1.ConditionReady, metav1.ConditionTrue, "Suspended", "The campaign is suspended: no new waves or reminders.")
 	case u.sending:

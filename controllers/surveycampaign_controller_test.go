@@ -169,6 +169,29 @@ func completeJob(ns, name string) {
 	ExpectWithOffset(1, k8sClient.Status().Update(ctx, &j)).To(Succeed())
 }
 
+// failJob plays the Job controller and the kubelet: the sender's pod ended with a termination
+// message, and the Job failed.
+func failJob(ns, name, message string) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-x1", Namespace: ns, Labels: map[string]string{"batch.kubernetes.io/job-name": name}},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "sender", Image: "survey-operator:test"}}}}
+	ExpectWithOffset(1, k8sClient.Create(ctx, pod)).To(Succeed())
+	now := metav1.NewTime(time.Now())
+	pod.Status.Phase = corev1.PodFailed
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "sender", Image: "survey-operator:test",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Message: message, FinishedAt: now, StartedAt: now}}}}
+	ExpectWithOffset(1, k8sClient.Status().Update(ctx, pod)).To(Succeed())
+
+	var j batchv1.Job
+	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
+	j.Status.StartTime = &now
+	j.Status.Failed = 1
+	j.Status.Conditions = []batchv1.JobCondition{
+		{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
+		{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
+	}
+	ExpectWithOffset(1, k8sClient.Status().Update(ctx, &j)).To(Succeed())
+}
+
 func events(ns, reason string) []string {
 	var list eventsv1.EventList
 	ExpectWithOffset(1, k8sClient.List(ctx, &list, client.InNamespace(ns))).To(Succeed())
@@ -413,8 +436,17 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		// Three days pass unseen: only the latest due time can start, and it is 3h late.
 		clk.SetTime(at(75 * time.Hour))
 		poke(c)
-		Eventually(func() []string { return events(ns, "WaveMissed") }).ShouldNot(BeEmpty())
+		Eventually(func() []string { return events(ns, "WaveMissed") }).Should(HaveLen(1))
 		Expect(jobNames(ns)()).To(BeEmpty())
+		Eventually(func() string { return latest(c).ID }).Should(Equal(waveID(72 * time.Hour)))
+		skipped := latest(c)
+		Expect(skipped.Phase).To(Equal(v1alpha1.WaveFailed))
+		Expect(skipped.Message).To(ContainSubstring("past startingDeadline 2h"))
+		Expect(condition(c, v1alpha1.ConditionReady).Reason).To(Equal("WaveSkipped"))
+		Expect(condition(c, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		// Reported once: looking again changes nothing.
+		poke(c)
+		Consistently(func() []string { return events(ns, "WaveMissed") }, "1s").Should(HaveLen(1))
 		Expect(get(c).Status.NextWaveTime.Time).To(BeTemporally("==", at(96*time.Hour)))
 		// Within the deadline the latest due time starts, once.
 		clk.SetTime(at(97 * time.Hour))
@@ -449,6 +481,83 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Expect(json.Unmarshal([]byte(j.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg)).To(Succeed())
 		Expect(cfg.Round).To(Equal(1))
 		Expect(cfg.WaveID).To(Equal(waveID(0)))
+	})
+
+	It("reports a failed wave with the sender's reason as Stalled, cleared by the next wave", func() {
+		ns := namespace()
+		c := newCampaign(ns, "bad-file", nil)
+		clk.SetTime(at(time.Minute))
+		poke(c)
+		first := "bad-file-" + waveID(0)
+		Eventually(jobNames(ns)).Should(ConsistOf(first))
+		failJob(ns, first, `{"audience":0,"invited":0,"sent":0,"failed":{},"skipped":{},"error":"the audience is invalid, nothing was sent: line 3: duplicate id \"T-2\" (first on line 2)","durationSeconds":0.01}`)
+
+		Eventually(conditionOf(v1alpha1.ConditionStalled)).WithArguments(c).Should(Equal(metav1.ConditionTrue))
+		cond := condition(c, v1alpha1.ConditionStalled)
+		Expect(cond.Reason).To(Equal("WaveFailed"))
+		Expect(cond.Message).To(ContainSubstring("line 3: duplicate id"))
+		Expect(latest(c).Phase).To(Equal(v1alpha1.WaveFailed))
+		Expect(kstatus(c)).To(Equal(status.FailedStatus))
+		Eventually(func() []string { return events(ns, "WaveFailed") }).Should(HaveLen(1))
+
+		// Fixed and sent again on request: the new wave clears it.
+		again := get(c)
+		again.Annotations = map[string]string{v1alpha1.AnnotationRequestedAt: "fixed the file"}
+		Expect(k8sClient.Update(ctx, again)).To(Succeed())
+		Eventually(jobNames(ns)).Should(HaveLen(2))
+		Eventually(conditionOf(v1alpha1.ConditionStalled)).WithArguments(c).Should(Equal(metav1.ConditionFalse))
+	})
+
+	It("adopts a Job that already exists for the wave, and refuses another campaign's", func() {
+		ns := namespace()
+		c := newCampaign(ns, "adopter", nil)
+		c = get(c)
+		name := "adopter-" + waveID(0)
+		existing := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
+			Labels: map[string]string{campaign.LabelCampaignUID: string(c.UID), campaign.LabelWave: waveID(0)}, Annotations: map[string]string{"made-by": "an earlier manager"}},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "sender", Image: "survey-operator:test"}}}}}}
+		Expect(k8sClient.Create(ctx, existing)).To(Succeed())
+		clk.SetTime(at(time.Minute))
+		poke(c)
+		Eventually(func() string { return latest(c).JobName }).Should(Equal(name))
+		Consistently(jobNames(ns), "1s").Should(ConsistOf(name))
+		var j batchv1.Job
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
+		Expect(j.Annotations).To(HaveKeyWithValue("made-by", "an earlier manager"))
+
+		// A Job of that name that is not the campaign's is never taken over.
+		other := newCampaign(ns, "squatted", nil)
+		squat := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "squatted-" + waveID(0), Namespace: ns,
+			Labels: map[string]string{campaign.LabelCampaignUID: "someone-else"}},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "sender", Image: "survey-operator:test"}}}}}}
+		Expect(k8sClient.Create(ctx, squat)).To(Succeed())
+		poke(other)
+		Eventually(func() string { return condition(other, v1alpha1.ConditionReady).Message }).
+			Should(ContainSubstring("a Job named squatted-" + waveID(0) + " exists and is not this campaign's"))
+		Expect(latest(other).ID).To(BeEmpty())
+	})
+
+	It("starts the wave of a spring-forward day once, at the first instant after the gap", func() {
+		ns := namespace()
+		c := newCampaign(ns, "dst", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Schedule.Cron = "30 1 * * *"
+			c.Spec.Schedule.TimeZone = "Europe/London"
+			c.Spec.Schedule.StartingDeadline = "1h"
+		})
+		Eventually(func() *metav1.Time { return get(c).Status.NextWaveTime }).ShouldNot(BeNil())
+		// The day before: 01:30 GMT. Then 28 March 2027, when 01:30 does not exist in London.
+		clk.SetTime(time.Date(2027, 3, 27, 1, 31, 0, 0, time.UTC))
+		poke(c)
+		Eventually(jobNames(ns)).Should(ConsistOf("dst-20270327-0130"))
+		Eventually(func() time.Time { return get(c).Status.NextWaveTime.Time }).Should(BeTemporally("==", time.Date(2027, 3, 28, 1, 0, 0, 0, time.UTC)))
+		clk.SetTime(time.Date(2027, 3, 28, 1, 5, 0, 0, time.UTC))
+		poke(c)
+		Eventually(jobNames(ns)).Should(ConsistOf("dst-20270327-0130", "dst-20270328-0100"))
+		Eventually(func() time.Time { return get(c).Status.NextWaveTime.Time }).Should(BeTemporally("==", time.Date(2027, 3, 29, 0, 30, 0, 0, time.UTC)))
+		poke(c)
+		Consistently(jobNames(ns), "1s").Should(HaveLen(2))
 	})
 
 	It("keeps historyLimit waves and deletes the Jobs of the older ones", func() {

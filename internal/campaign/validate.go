@@ -172,8 +172,8 @@ func Validate(spec *v1alpha1.SurveyCampaignSpec, columns []string) Problems {
 	return ps
 }
 
-// celMessage makes a CEL error one line: "undeclared reference to 'agee' (in container ”)" at
-// its position, without the caret drawing.
+// celMessage makes a CEL error one line, its position and message ("1:1: undeclared reference
+// to 'agee'"), without the caret drawing.
 func celMessage(err error) string {
 	msg := err.Error()
 	if i := strings.Index(msg, "\n"); i >= 0 {
