@@ -75,8 +75,8 @@ build: manifests generate fmt vet ## Build the binaries into ./bin.
 	CGO_ENABLED=0 go build -o $(LOCALBIN)/ ./cmd/...
 
 .PHONY: run
-run: manifests generate fmt vet ## Run the manager on this machine against the cluster of the current kubeconfig.
-	go run ./cmd/manager
+run: manifests generate fmt vet ## Run the manager on this machine against the cluster of the current kubeconfig (flags in ARGS).
+	go run ./cmd/manager $(ARGS)
 
 .PHONY: docker-build
 docker-build: ## Build the container image with a container engine (not available on the CI machines).

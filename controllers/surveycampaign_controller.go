@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -62,9 +63,11 @@ type SurveyCampaignReconciler struct {
 	Credentials Credentials
 	// Poll bounds how often a collecting wave's aggregates are refreshed: from Poll.Min (1m),
 	// doubling while nothing changes, up to Poll.Max (10m).
-	Poll    PollPolicy
-	polls   *pollTracker
-	metrics *campaignMetrics
+	Poll PollPolicy
+	// MaxConcurrentReconciles is how many campaigns are reconciled at once (1 when zero).
+	MaxConcurrentReconciles int
+	polls                   *pollTracker
+	metrics                 *campaignMetrics
 }
 
 // PollPolicy bounds the refresh of a collecting wave's aggregates.
@@ -116,6 +119,7 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, byRef("secret"), builder.OnlyMetadata).
 		Watches(&corev1.ConfigMap{}, byRef("configmap"), builder.OnlyMetadata).
 		Named("surveycampaign").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.MaxConcurrentReconciles)}).
 		Complete(r)
 }
 

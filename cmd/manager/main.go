@@ -51,6 +51,9 @@ func main() {
 		credentialsNS        string
 		tokenKeysSecret      string
 		apiTokenSecret       string
+		concurrency          int
+		qps                  float64
+		burst                int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address the metrics endpoint binds to (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
@@ -77,6 +80,9 @@ func main() {
 		"Secret of link-signing keys (each data key a key id), copied for the sending Jobs.")
 	flag.StringVar(&apiTokenSecret, "api-token-secret", "survey-api-token",
 		"Secret with the response service's API token (data key \"token\"), copied for the sending Jobs.")
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "How many campaigns are reconciled at once.")
+	flag.Float64Var(&qps, "kube-api-qps", 50, "Client-side limit of requests per second to the API server.")
+	flag.IntVar(&burst, "kube-api-burst", 100, "Client-side burst of requests to the API server.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -97,7 +103,9 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(qps), burst
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
@@ -123,6 +131,7 @@ func main() {
 		Settings:  campaign.Settings{Image: senderImage, CollectorURL: collectorURL, PublicURL: publicURL},
 		Credentials: controllers.Credentials{Namespace: credentialsNS, TokenKeysSecret: tokenKeysSecret,
 			APITokenSecret: apiTokenSecret},
+		MaxConcurrentReconciles: concurrency,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the SurveyCampaign controller")
 		os.Exit(1)
