@@ -186,7 +186,13 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	var result ctrl.Result
 	if len(problems) > 0 {
+		// No new wave or reminder until it is fixed; the waves under way are still followed.
 		u.stalled(problems)
+		if err = u.listJobs(ctx); err == nil {
+			u.followJobs(ctx)
+			u.refreshResults(ctx)
+		}
+		u.summarize()
 	} else {
 		result, err = u.progress(ctx)
 	}
@@ -318,10 +324,11 @@ func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 	if err := u.listJobs(ctx); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := u.followJobs(ctx); err != nil {
-		return ctrl.Result{}, err
-	}
+	u.followJobs(ctx)
 	var errs []error
+	if err := u.recreateMissingJobs(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := u.startDueWave(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -373,7 +380,7 @@ func jobState(j *batchv1.Job) (finished, failed bool) {
 }
 
 // followJobs moves each wave's phase along with its sending Job.
-func (u *run) followJobs(ctx context.Context) error {
+func (u *run) followJobs(ctx context.Context) {
 	for i := range u.c.Status.Waves {
 		w := &u.c.Status.Waves[i]
 		if w.Phase == v1alpha1.WaveClosed || w.Phase == v1alpha1.WaveFailed {
@@ -381,7 +388,7 @@ func (u *run) followJobs(ctx context.Context) error {
 		}
 		j := u.jobs[w.JobName]
 		if j == nil {
-			if w.Phase != v1alpha1.WavePending {
+			if w.Phase != v1alpha1.WavePending { // a Pending wave's Job is made again, below
 				w.Phase = v1alpha1.WaveFailed
 				w.Message = "The sending Job was deleted before it finished."
 				u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeWarning, "WaveFailed", "Send", "Wave %s: %s", w.ID, w.Message)
@@ -409,6 +416,25 @@ func (u *run) followJobs(ctx context.Context) error {
 		if finished, _ := jobState(j); !finished {
 			u.sending = true
 		}
+	}
+}
+
+// recreateMissingJobs makes again the Job of a Pending wave that has none: deleted before it
+// ran, or not yet in the cache (then the create is AlreadyExists and the Job is adopted). A
+// resend is safe: the ledger skips what was sent.
+func (u *run) recreateMissingJobs(ctx context.Context) error {
+	for i := range u.c.Status.Waves {
+		w := &u.c.Status.Waves[i]
+		if w.Phase != v1alpha1.WavePending || w.JobName == "" || u.jobs[w.JobName] != nil || w.CloseTime == nil {
+			continue
+		}
+		if err := u.ensureSenderSecret(ctx); err != nil {
+			return fmt.Errorf("the sender Secret: %w", err)
+		}
+		if _, err := u.createJob(ctx, campaign.Wave{ID: w.ID, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time}); err != nil {
+			return err
+		}
+		u.sending = true
 	}
 	return nil
 }
@@ -742,11 +768,6 @@ func (u *run) refreshResults(ctx context.Context) {
 		} else if w.CloseTime != nil {
 			u.wakeAt(w.CloseTime.Time)
 		}
-		if w == &u.c.Status.Waves[0] || u.c.Status.Score == "" {
-			if text := campaign.ScoreText(u.primary(), res.Primary); text != "" {
-				u.c.Status.Score = text
-			}
-		}
 	}
 }
 
@@ -851,13 +872,19 @@ func (u *run) settle(err error) {
 		u.condition(v1alpha1.ConditionReady, metav1.ConditionTrue, "Scheduled", "Waiting for the first wave.")
 	}
 
-	// The summary columns and TargetsMet follow the latest wave with invitations.
+	u.summarize()
+}
+
+// summarize sets the summary columns and TargetsMet from the latest wave with invitations.
+func (u *run) summarize() {
+	st := &u.c.Status
 	for i := range st.Waves {
 		w := &st.Waves[i]
 		if w.Invited == 0 {
 			continue
 		}
 		st.ResponseRate = w.ResponseRate
+		st.Score = campaign.ScoreLabel(u.primary(), w.Scores)
 		met, known := campaign.TargetsMet(w.Targets)
 		switch {
 		case len(w.Targets) == 0:

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -309,6 +310,19 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		poke(c)
 		Eventually(func() int { return len(get(c).Status.Waves) }).Should(Equal(1))
 		Consistently(jobNames(ns), "2s").Should(ConsistOf(first))
+
+		// The Job of a wave still Pending is deleted: it is made again, under the same name.
+		var gone batchv1.Job
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: first}, &gone)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, &gone, client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+		Eventually(func() types.UID {
+			var j batchv1.Job
+			if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: first}, &j); err != nil {
+				return ""
+			}
+			return j.UID
+		}).ShouldNot(Or(BeEmpty(), Equal(gone.UID)))
+		Expect(jobNames(ns)()).To(HaveLen(1))
 	})
 
 	It("reports Stalled with the field for a broken spec, and recovers when it is fixed", func() {

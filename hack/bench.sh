@@ -13,7 +13,7 @@ go test -run '^$' -bench "$pattern" -benchmem -count "$count" -timeout 120m ./in
 echo
 echo "ratios to baselines (median ns/op):"
 pairs="BenchmarkNext:BenchmarkBaselineRobfigNext BenchmarkDueAfterLongOutage:BenchmarkBaselineDueNaive"
-pairs="$pairs BenchmarkSendWithLedger:BenchmarkBaselineBareSMTP BenchmarkScanSelect1MRows:BenchmarkBaselineCSVRead1MRows"
+pairs="$pairs BenchmarkSendWithLedger:BenchmarkBaselineBareSMTP BenchmarkSendWithLedgerWideChunks:BenchmarkBaselineBareSMTP BenchmarkScanSelect1MRows:BenchmarkBaselineCSVRead1MRows"
 for db in sqlite postgres; do
 	pairs="$pairs BenchmarkSummarize1M/$db:BenchmarkBaselineCountScan1M/$db"
 	pairs="$pairs BenchmarkDurableResponsesHTTP/$db:BenchmarkBaselineInsertCommit/$db"

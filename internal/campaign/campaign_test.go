@@ -260,8 +260,11 @@ func TestScore(t *testing.T) {
 	if got := ScoreText(&c.Spec.Survey.Questions[0], r.Primary); !strings.HasPrefix(got, "71.8% ±") {
 		t.Errorf("ScoreText = %q", got)
 	}
-	if got := ScoreText(&c.Spec.Survey.Questions[1], Score(&c.Spec, sum).Primary); got == "" {
-		t.Errorf("ScoreText = %q", got)
+	if got := ScoreLabel(&c.Spec.Survey.Questions[0], r.Scores); got != ScoreText(&c.Spec.Survey.Questions[0], r.Primary) {
+		t.Errorf("ScoreLabel = %q", got)
+	}
+	if got := ScoreLabel(&c.Spec.Survey.Questions[1], r.Scores); !strings.HasPrefix(got, "+33 ±") {
+		t.Errorf("ScoreLabel of an NPS = %q", got)
 	}
 
 	// Nothing yet: no rate, unknown verdicts.

@@ -312,6 +312,27 @@ func ScoreText(q *v1alpha1.Question, e scoring.Estimate) string {
 	return s
 }
 
+// ScoreLabel is ScoreText from a wave's published scores.
+func ScoreLabel(q *v1alpha1.Question, scores []v1alpha1.QuestionScore) string {
+	if q == nil {
+		return ""
+	}
+	for _, s := range scores {
+		if s.Question != q.ID || s.N == 0 {
+			continue
+		}
+		e := scoring.Estimate{Value: math.NaN(), MarginOfError: math.NaN(), N: int(s.N)}
+		if v, err := strconv.ParseFloat(string(s.Value), 64); err == nil {
+			e.Value = v
+		}
+		if m, err := strconv.ParseFloat(string(s.MarginOfError), 64); err == nil {
+			e.MarginOfError = m
+		}
+		return ScoreText(q, e)
+	}
+	return ""
+}
+
 func decimal(v float64, places int) v1alpha1.Decimal {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "0"

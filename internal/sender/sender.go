@@ -262,27 +262,38 @@ func (r *run) mark(ctx context.Context, row collector.InvitationJSON, state, rea
 
 // deliver sends the reserved invitations in chunks of Concurrency: the rate limits are waited
 // for, the chunk is marked "sending" in one ledger call, its messages go out in parallel, and
-// their outcomes are recorded in one more call. A kill leaves at most one chunk ambiguous. A
-// chunk goes out at once, so a channel's burst is at least the chunk's share of it.
+// their outcomes are recorded. The outcomes of a chunk travel in the same ledger transaction as
+// the "sending" marks of the next, so a chunk costs one call, not two; a kill still leaves at
+// most one chunk ambiguous. When the next chunk must wait for a rate limit, the outcomes are
+// recorded at once rather than held during the wait. A chunk goes out at once, so a channel's
+// burst is at least the chunk's share of it.
 func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKey map[string]audience.Invitee) error {
+	var outcomes []collector.MarkRequest // of the previous chunk, not yet recorded
 	for start := 0; start < len(todo); start += r.job.Concurrency {
 		chunk := todo[start:min(start+r.job.Concurrency, len(todo))]
-		sending := make([]collector.MarkRequest, len(chunk))
-		for i, row := range chunk {
+		marks := outcomes
+		outcomes = nil
+		for _, row := range chunk {
 			if r.job.Channels[row.Channel] == nil {
 				return fmt.Errorf("no channel %q configured", row.Channel)
 			}
 			// Rate limits are waited for before the chunk is marked, so that it is "sending"
 			// only while it is really being sent.
 			if lim := r.job.Limits[row.Channel]; lim != nil {
+				if len(marks) > 0 && lim.Tokens() < 1 {
+					if err := r.record(ctx, marks); err != nil {
+						return err
+					}
+					marks = nil
+				}
 				if err := lim.Wait(ctx); err != nil {
-					return err
+					return errors.Join(err, r.record(ctx, marks))
 				}
 			}
-			sending[i] = markOf(row, "sending", "")
+			marks = append(marks, markOf(row, "sending", ""))
 		}
-		if err := r.job.Ledger.MarkMany(ctx, sending); err != nil {
-			return fmt.Errorf("recording sends in the ledger: %w", err)
+		if err := r.record(ctx, marks); err != nil {
+			return err
 		}
 		results := make([]error, len(chunk))
 		var wg sync.WaitGroup
@@ -298,20 +309,30 @@ func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKe
 			}()
 		}
 		wg.Wait()
-		outcomes := make([]collector.MarkRequest, len(chunk))
 		for i, row := range chunk {
 			if results[i] == nil {
-				outcomes[i] = markOf(row, "sent", "")
+				outcomes = append(outcomes, markOf(row, "sent", ""))
 				r.sum.Sent++
 				continue
 			}
 			reason := channel.ReasonOf(results[i])
-			outcomes[i] = markOf(row, "failed", reason)
+			outcomes = append(outcomes, markOf(row, "failed", reason))
 			r.sum.Failed[reason]++
 		}
-		if err := r.job.Ledger.MarkMany(ctx, outcomes); err != nil {
-			return fmt.Errorf("recording outcomes in the ledger: %w", err)
-		}
+	}
+	return r.record(ctx, outcomes)
+}
+
+// record writes marks to the ledger in one transaction. What happened is recorded even when
+// the run is being stopped (SIGTERM): the call outlives the run's context, for a while.
+func (r *run) record(ctx context.Context, marks []collector.MarkRequest) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := r.job.Ledger.MarkMany(ctx, marks); err != nil {
+		return fmt.Errorf("recording in the ledger: %w", err)
 	}
 	return nil
 }

@@ -76,6 +76,12 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// prepare prepares a statement run many times in a transaction: SQLite's driver keeps no
+// statement cache, so a plain ExecContext parses the SQL again on every row.
+func (s *sqlStore) prepare(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	return tx.PrepareContext(ctx, s.q(query))
+}
+
 func (s *sqlStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return s.writing(func() error {
 		tx, err := s.db.BeginTx(ctx, nil)
@@ -181,19 +187,26 @@ func scanInvitation(row interface{ Scan(...any) error }) (Invitation, error) {
 func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time) ([]Invitation, error) {
 	out := make([]Invitation, 0, len(invs))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// Plain statements: both drivers cache their prepared forms per connection.
-		insert := s.q(`
-			INSERT INTO invitations (` + invitationColumns + `)
+		insert, err := s.prepare(ctx, tx, `
+			INSERT INTO invitations (`+invitationColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, '', $9, NULL, $9)
 			ON CONFLICT (campaign_uid, wave_id, recipient_key, round) DO NOTHING`)
-		get := s.q(`SELECT ` + invitationColumns + ` FROM invitations
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		get, err := s.prepare(ctx, tx, `SELECT `+invitationColumns+` FROM invitations
 			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`)
+		if err != nil {
+			return err
+		}
+		defer get.Close()
 		for _, inv := range invs {
-			if _, err := tx.ExecContext(ctx, insert, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round,
+			if _, err := insert.ExecContext(ctx, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round,
 				inv.Namespace, inv.Segment, inv.Channel, string(StateReserved), micros(now)); err != nil {
 				return err
 			}
-			stored, err := scanInvitation(tx.QueryRowContext(ctx, get, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round))
+			stored, err := scanInvitation(get.QueryRowContext(ctx, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round))
 			if err != nil {
 				return err
 			}
@@ -219,17 +232,21 @@ func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Ti
 			return fmt.Errorf("cannot mark an invitation %q", o.State)
 		}
 	}
-	update := s.q(`
-		UPDATE invitations SET state = $5, reason = $6, updated_at = $7, sent_at = COALESCE($8, sent_at),
-			attempts = CASE WHEN $5 = 'sending' THEN attempts + 1 WHEN attempts = 0 THEN 1 ELSE attempts END
-		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		update, err := s.prepare(ctx, tx, `
+			UPDATE invitations SET state = $5, reason = $6, updated_at = $7, sent_at = COALESCE($8, sent_at),
+				attempts = CASE WHEN $5 = 'sending' THEN attempts + 1 WHEN attempts = 0 THEN 1 ELSE attempts END
+			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`)
+		if err != nil {
+			return err
+		}
+		defer update.Close()
 		for _, o := range outcomes {
 			var sentAt any
 			if o.State == StateSent || o.State == StateUnknown {
 				sentAt = micros(now)
 			}
-			res, err := tx.ExecContext(ctx, update, o.Key.CampaignUID, o.Key.WaveID, o.Key.RecipientKey, o.Key.Round,
+			res, err := update.ExecContext(ctx, o.Key.CampaignUID, o.Key.WaveID, o.Key.RecipientKey, o.Key.Round,
 				string(o.State), o.Reason, micros(now), sentAt)
 			if err != nil {
 				return err
@@ -362,9 +379,13 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 				primaryValue = *a.Value
 			}
 		}
-		insert := s.q(`
+		insert, err := s.prepare(ctx, tx, `
 			INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel, value_int, value_text, not_applicable, primary_value)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`)
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
 		for _, a := range r.Answers {
 			var value, text any
 			if a.Value != nil && !a.NotApplicable {
@@ -373,7 +394,7 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 			if a.Text != "" {
 				text = a.Text
 			}
-			if _, err := tx.ExecContext(ctx, insert, r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel,
+			if _, err := insert.ExecContext(ctx, r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel,
 				value, text, boolInt(a.NotApplicable), primaryValue); err != nil {
 				return err
 			}
