@@ -2,9 +2,14 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -67,7 +72,13 @@ type SurveyCampaignReconciler struct {
 	// MaxConcurrentReconciles is how many campaigns are reconciled at once (1 when zero).
 	MaxConcurrentReconciles int
 	polls                   *pollTracker
-	metrics                 *campaignMetrics
+	checkedMu               sync.Mutex
+	checked                 map[types.UID]checked
+	credentials             credentialCache
+	// senderSecrets remembers the data hash of each sender Secret written or seen, by
+	// namespace/name, so that an unchanged one is not read again.
+	senderSecrets sync.Map
+	metrics       *campaignMetrics
 }
 
 // PollPolicy bounds the refresh of a collecting wave's aggregates.
@@ -94,6 +105,7 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Poll.Max = 10 * time.Minute
 	}
 	r.polls = newPollTracker()
+	r.checked = map[types.UID]checked{}
 	r.metrics = registerCampaignMetrics()
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.SurveyCampaign{}, fieldRefs, func(o client.Object) []string {
 		return referencedObjects(&o.(*v1alpha1.SurveyCampaign).Spec)
@@ -116,6 +128,7 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SurveyCampaign{}).
 		Owns(&batchv1.Job{}).
+		Owns(&corev1.Secret{}, builder.OnlyMetadata).
 		Watches(&corev1.Secret{}, byRef("secret"), builder.OnlyMetadata).
 		Watches(&corev1.ConfigMap{}, byRef("configmap"), builder.OnlyMetadata).
 		Named("surveycampaign").
@@ -171,6 +184,7 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		if apierrors.IsNotFound(err) {
 			r.metrics.forget(req.Namespace, req.Name)
 			r.polls.forgetCampaign(req.NamespacedName.String())
+			r.senderSecrets.Delete(req.Namespace + "/" + campaign.SecretName(req.Name))
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -180,7 +194,7 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	before := c.DeepCopy()
 	u := &run{r: r, c: &c, now: r.Clock.Now()}
 
-	problems, err := u.check(ctx)
+	problems, err := u.checkCached(ctx)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -201,6 +215,64 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
 	return result, err
+}
+
+// checked is a campaign's last check, reused while neither the campaign's generation nor any
+// referenced object's resourceVersion has changed: a reconcile of an unchanged campaign reads
+// nothing from the API server.
+type checked struct {
+	fingerprint string
+	problems    campaign.Problems
+	mounted     campaign.Mounted
+	channelKeys map[string][]byte
+}
+
+// fingerprint identifies the inputs of check from the caches: the generation and the
+// resourceVersion of each referenced Secret and ConfigMap (watched by metadata).
+func (u *run) fingerprint(ctx context.Context) (string, error) {
+	fp := strconv.FormatInt(u.c.Generation, 10)
+	for _, ref := range referencedObjects(&u.c.Spec) {
+		kind, name, _ := strings.Cut(ref, "/")
+		obj := &metav1.PartialObjectMetadata{}
+		if kind == "secret" {
+			obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		} else {
+			obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+		}
+		err := u.r.Get(ctx, types.NamespacedName{Namespace: u.c.Namespace, Name: name}, obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			fp += "|" + ref + "=missing"
+		case err != nil:
+			return "", err
+		default:
+			fp += "|" + ref + "=" + obj.ResourceVersion
+		}
+	}
+	return fp, nil
+}
+
+// checkCached is check, skipped when its inputs have not changed since the last one.
+func (u *run) checkCached(ctx context.Context) (campaign.Problems, error) {
+	fp, err := u.fingerprint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u.r.checkedMu.Lock()
+	last, ok := u.r.checked[u.c.UID]
+	u.r.checkedMu.Unlock()
+	if ok && last.fingerprint == fp {
+		u.mounted, u.channelKeys = last.mounted, last.channelKeys
+		return last.problems, nil
+	}
+	problems, err := u.check(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u.r.checkedMu.Lock()
+	u.r.checked[u.c.UID] = checked{fingerprint: fp, problems: problems, mounted: u.mounted, channelKeys: u.channelKeys}
+	u.r.checkedMu.Unlock()
+	return problems, nil
 }
 
 // check finds what the schema cannot: references that do not resolve, and the problems of
@@ -624,44 +696,98 @@ func (u *run) createJob(ctx context.Context, w campaign.Wave) (string, error) {
 	return job.Name, nil
 }
 
-// ensureSenderSecret keeps the campaign's sender Secret equal to the manager's credentials:
-// the API token and the link-signing keys. It writes only when they differ.
-func (u *run) ensureSenderSecret(ctx context.Context) error {
-	cr := u.r.Credentials
-	var keys, tok corev1.Secret
-	if err := u.r.APIReader.Get(ctx, types.NamespacedName{Namespace: cr.Namespace, Name: cr.TokenKeysSecret}, &keys); err != nil {
-		return err
+// credentialCache holds the manager's credentials for a minute, so that a burst of waves does
+// not read them once each.
+type credentialCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	data map[string][]byte
+	ids  []string
+}
+
+const credentialTTL = time.Minute
+
+// senderData is what the sender Secrets hold: the API token and the link-signing keys.
+func (r *SurveyCampaignReconciler) senderData(ctx context.Context) (map[string][]byte, []string, error) {
+	c := &r.credentials
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.data != nil && time.Since(c.at) < credentialTTL {
+		return c.data, c.ids, nil
 	}
-	if err := u.r.APIReader.Get(ctx, types.NamespacedName{Namespace: cr.Namespace, Name: cr.APITokenSecret}, &tok); err != nil {
-		return err
+	cr := r.Credentials
+	var keys, tok corev1.Secret
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: cr.Namespace, Name: cr.TokenKeysSecret}, &keys); err != nil {
+		return nil, nil, err
+	}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: cr.Namespace, Name: cr.APITokenSecret}, &tok); err != nil {
+		return nil, nil, err
 	}
 	data := map[string][]byte{campaign.SecretAPIToken: tok.Data["token"]}
-	u.mounted.TokenKeyIDs = nil
+	var ids []string
 	for id, k := range keys.Data {
 		data[campaign.SecretTokenPrefix+id] = k
-		u.mounted.TokenKeyIDs = append(u.mounted.TokenKeyIDs, id)
+		ids = append(ids, id)
 	}
+	sort.Strings(ids)
+	c.data, c.ids, c.at = data, ids, time.Now()
+	return data, ids, nil
+}
+
+func dataHash(data map[string][]byte) string {
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%x;", k, data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ensureSenderSecret keeps the campaign's sender Secret equal to the manager's credentials:
+// the API token and the link-signing keys. It writes only when they differ, and reads it only
+// when it is not known to be up to date (its deletion is watched).
+func (u *run) ensureSenderSecret(ctx context.Context) error {
+	data, ids, err := u.r.senderData(ctx)
+	if err != nil {
+		return err
+	}
+	u.mounted.TokenKeyIDs = ids
 	want := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: campaign.SecretName(u.c.Name), Namespace: u.c.Namespace,
 		Labels: map[string]string{"app.kubernetes.io/managed-by": "survey-operator", campaign.LabelCampaignUID: string(u.c.UID)}},
 		Type: corev1.SecretTypeOpaque, Data: data}
+	key := want.Namespace + "/" + want.Name
+	hash := dataHash(data) + "/" + string(u.c.UID)
+	if known, ok := u.r.senderSecrets.Load(key); ok && known == hash {
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := u.r.Get(ctx, client.ObjectKeyFromObject(want), meta); err == nil {
+			return nil
+		}
+	}
 	if err := controllerutil.SetControllerReference(u.c, want, u.r.Scheme); err != nil {
 		return err
 	}
 	var have corev1.Secret
-	err := u.r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), &have)
+	err = u.r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), &have)
 	switch {
 	case apierrors.IsNotFound(err):
-		return u.r.Create(ctx, want)
+		err = u.r.Create(ctx, want)
 	case err != nil:
-		return err
+	case have.Labels[campaign.LabelCampaignUID] != string(u.c.UID):
+		err = fmt.Errorf("a Secret named %s exists and is not this campaign's", want.Name)
 	case equality.Semantic.DeepEqual(have.Data, want.Data):
-		return nil
+	default:
+		have.Data = want.Data
+		err = u.r.Update(ctx, &have)
 	}
-	if have.Labels[campaign.LabelCampaignUID] != string(u.c.UID) {
-		return fmt.Errorf("a Secret named %s exists and is not this campaign's", want.Name)
+	if err == nil {
+		u.r.senderSecrets.Store(key, hash)
 	}
-	have.Data = want.Data
-	return u.r.Update(ctx, &have)
+	return err
 }
 
 // reminders are the offsets of the reminder rounds.

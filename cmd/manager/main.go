@@ -81,8 +81,8 @@ func main() {
 	flag.StringVar(&apiTokenSecret, "api-token-secret", "survey-api-token",
 		"Secret with the response service's API token (data key \"token\"), copied for the sending Jobs.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "How many campaigns are reconciled at once.")
-	flag.Float64Var(&qps, "kube-api-qps", 50, "Client-side limit of requests per second to the API server.")
-	flag.IntVar(&burst, "kube-api-burst", 100, "Client-side burst of requests to the API server.")
+	flag.Float64Var(&qps, "kube-api-qps", 100, "Client-side limit of requests per second to the API server.")
+	flag.IntVar(&burst, "kube-api-burst", 200, "Client-side burst of requests to the API server.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
