@@ -78,7 +78,9 @@ type SurveyCampaignReconciler struct {
 	// senderSecrets remembers the data hash of each sender Secret written or seen, by
 	// namespace/name, so that an unchanged one is not read again.
 	senderSecrets sync.Map
-	metrics       *campaignMetrics
+	// stops remembers, by Job UID, whether a finished Job's sender stopped for quiet hours.
+	stops   sync.Map
+	metrics *campaignMetrics
 }
 
 // PollPolicy bounds the refresh of a collecting wave's aggregates.
@@ -169,6 +171,8 @@ type run struct {
 	wake time.Time
 	// sending is true while a Job of this campaign runs.
 	sending bool
+	// continuations are the parts of rounds to send now that quiet hours are over.
+	continuations []campaign.Wave
 }
 
 func (u *run) wakeAt(t time.Time) {
@@ -401,6 +405,9 @@ func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 	if err := u.recreateMissingJobs(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if err := u.startContinuations(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := u.startDueWave(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -458,7 +465,7 @@ func (u *run) followJobs(ctx context.Context) {
 		if w.Phase == v1alpha1.WaveClosed || w.Phase == v1alpha1.WaveFailed {
 			continue
 		}
-		j := u.jobs[w.JobName]
+		j, part := u.roundJob(w.ID, 0)
 		if j == nil {
 			if w.Phase != v1alpha1.WavePending { // a Pending wave's Job is made again, below
 				w.Phase = v1alpha1.WaveFailed
@@ -473,6 +480,9 @@ func (u *run) followJobs(ctx context.Context) {
 			w.Phase = v1alpha1.WaveFailed
 			w.Message = u.failureMessage(ctx, j)
 			u.r.Recorder.Eventf(u.c, j, corev1.EventTypeWarning, "WaveFailed", "Send", "Wave %s: %s", w.ID, w.Message)
+		case finished && u.stoppedForQuiet(ctx, j):
+			w.Phase = v1alpha1.WaveSending
+			w.Message = u.pause(w, 0, part)
 		case finished:
 			w.Phase = v1alpha1.WaveCollecting
 			w.Message = ""
@@ -483,12 +493,114 @@ func (u *run) followJobs(ctx context.Context) {
 			}
 		}
 	}
+	// Reminder rounds stopped by quiet hours continue too.
+	for i := range u.c.Status.Waves {
+		w := &u.c.Status.Waves[i]
+		if w.Phase != v1alpha1.WaveCollecting {
+			continue
+		}
+		for round := 1; round <= int(w.RemindersSent); round++ {
+			if j, part := u.roundJob(w.ID, round); j != nil {
+				if finished, failed := jobState(j); finished && !failed && u.stoppedForQuiet(ctx, j) {
+					u.pause(w, round, part)
+				}
+			}
+		}
+	}
 	// A reminder Job that runs keeps the campaign Reconciling too.
 	for _, j := range u.jobs {
 		if finished, _ := jobState(j); !finished {
 			u.sending = true
 		}
 	}
+}
+
+// roundJob is the latest Job of a wave's round (the last part made) and its part.
+func (u *run) roundJob(wave string, round int) (*batchv1.Job, int) {
+	j := u.jobs[campaign.PartName(u.c.Name, wave, round, 0)]
+	part := 0
+	for j != nil {
+		next := u.jobs[campaign.PartName(u.c.Name, wave, round, part+1)]
+		if next == nil {
+			break
+		}
+		j, part = next, part+1
+	}
+	return j, part
+}
+
+// stoppedForQuiet reports whether a complete Job's sender stopped at the start of quiet hours
+// with some of its round unsent. The answer is read once per Job from its pods' termination
+// messages.
+func (u *run) stoppedForQuiet(ctx context.Context, j *batchv1.Job) bool {
+	if v, ok := u.r.stops.Load(j.UID); ok {
+		return v.(bool)
+	}
+	var pods corev1.PodList
+	if err := u.r.APIReader.List(ctx, &pods, client.InNamespace(j.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": j.Name}); err != nil {
+		return false // asked again next time
+	}
+	stopped := false
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			if t := cs.State.Terminated; t != nil {
+				if sum, ok := campaign.Termination(t.Message); ok && sum.Stopped == "quiet-hours" {
+					stopped = true
+				}
+			}
+		}
+	}
+	u.r.stops.Store(j.UID, stopped)
+	return stopped
+}
+
+// pause plans the continuation of a round its sender left at the start of quiet hours: a Job
+// for the next part once they end, within the wave's window. It returns the wave's message.
+func (u *run) pause(w *v1alpha1.WaveStatus, round, part int) string {
+	resume := u.now
+	if q, ok := u.quietHours(); ok {
+		resume = q.NextPermitted(u.now)
+	}
+	if w.CloseTime != nil && !resume.Before(w.CloseTime.Time) {
+		return "Stopped for quiet hours; the window closes before they end."
+	}
+	if u.now.Before(resume) {
+		u.wakeAt(resume)
+	} else {
+		u.continuations = append(u.continuations, campaign.Wave{ID: w.ID, Round: round, Part: part + 1,
+			Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time})
+	}
+	return "Paused for quiet hours; sending resumes at " + resume.UTC().Format(time.RFC3339) + "."
+}
+
+func (u *run) quietHours() (schedule.QuietHours, bool) {
+	sc := u.c.Spec.Schedule
+	if sc == nil || sc.QuietHours == nil {
+		return schedule.QuietHours{}, false
+	}
+	loc, err := schedule.LoadLocation(sc.TimeZone)
+	if err != nil {
+		return schedule.QuietHours{}, false
+	}
+	q, err := schedule.ParseQuietHours(sc.QuietHours.Start, sc.QuietHours.End, loc)
+	return q, err == nil
+}
+
+// startContinuations makes the Jobs that resume rounds after quiet hours.
+func (u *run) startContinuations(ctx context.Context) error {
+	for _, w := range u.continuations {
+		if err := u.ensureSenderSecret(ctx); err != nil {
+			return fmt.Errorf("the sender Secret: %w", err)
+		}
+		name, err := u.createJob(ctx, w)
+		if err != nil {
+			return err
+		}
+		u.sending = true
+		u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeNormal, "SendingResumed", "Send",
+			"Wave %s: quiet hours are over, Job %s sends the rest of round %d.", w.ID, name, w.Round)
+	}
+	return nil
 }
 
 // recreateMissingJobs makes again the Job of a Pending wave that has none: deleted before it
@@ -521,7 +633,7 @@ func (u *run) failureMessage(ctx context.Context, j *batchv1.Job) string {
 		}
 	}
 	var pods corev1.PodList
-	if err := u.r.List(ctx, &pods, client.InNamespace(j.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": j.Name}); err != nil {
+	if err := u.r.APIReader.List(ctx, &pods, client.InNamespace(j.Namespace), client.MatchingLabels{"batch.kubernetes.io/job-name": j.Name}); err != nil {
 		return msg
 	}
 	var latest time.Time
@@ -809,13 +921,8 @@ func (u *run) reminders() []time.Duration {
 // deferred to the end of quiet hours.
 func (u *run) reminderDue(w *v1alpha1.WaveStatus, offset time.Duration) time.Time {
 	t := w.ScheduledTime.Add(offset)
-	sc := u.c.Spec.Schedule
-	if sc != nil && sc.QuietHours != nil {
-		if loc, err := schedule.LoadLocation(sc.TimeZone); err == nil {
-			if q, err := schedule.ParseQuietHours(sc.QuietHours.Start, sc.QuietHours.End, loc); err == nil {
-				t = q.NextPermitted(t)
-			}
-		}
+	if q, ok := u.quietHours(); ok {
+		t = q.NextPermitted(t)
 	}
 	return t
 }
@@ -832,9 +939,9 @@ func (u *run) sendReminders(ctx context.Context) error {
 			continue
 		}
 		round := int(w.RemindersSent) + 1
-		if prev := u.jobs[campaign.JobName(u.c.Name, w.ID, round-1)]; round > 1 && prev != nil {
-			if finished, _ := jobState(prev); !finished {
-				continue // the previous reminder round still sends
+		if prev, _ := u.roundJob(w.ID, round-1); round > 1 && prev != nil {
+			if finished, failed := jobState(prev); !finished || !failed && u.stoppedForQuiet(ctx, prev) {
+				continue // the previous reminder round still sends, or waits for quiet hours to end
 			}
 		}
 		due := u.reminderDue(w, offsets[round-1])

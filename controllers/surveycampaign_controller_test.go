@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/campaign"
@@ -173,15 +175,8 @@ func completeJob(ns, name string) {
 // failJob plays the Job controller and the kubelet: the sender's pod ended with a termination
 // message, and the Job failed.
 func failJob(ns, name, message string) {
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-x1", Namespace: ns, Labels: map[string]string{"batch.kubernetes.io/job-name": name}},
-		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "sender", Image: "survey-operator:test"}}}}
-	ExpectWithOffset(1, k8sClient.Create(ctx, pod)).To(Succeed())
+	senderPod(ns, name, message, 1)
 	now := metav1.NewTime(time.Now())
-	pod.Status.Phase = corev1.PodFailed
-	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "sender", Image: "survey-operator:test",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Message: message, FinishedAt: now, StartedAt: now}}}}
-	ExpectWithOffset(1, k8sClient.Status().Update(ctx, pod)).To(Succeed())
-
 	var j batchv1.Job
 	ExpectWithOffset(1, k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &j)).To(Succeed())
 	j.Status.StartTime = &now
@@ -191,6 +186,43 @@ func failJob(ns, name, message string) {
 		{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit", LastTransitionTime: now},
 	}
 	ExpectWithOffset(1, k8sClient.Status().Update(ctx, &j)).To(Succeed())
+}
+
+// senderPod plays the kubelet: the Job's sender pod ended with a termination message.
+func senderPod(ns, job, message string, exit int32) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: job + "-x1", Namespace: ns, Labels: map[string]string{"batch.kubernetes.io/job-name": job}},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "sender", Image: "survey-operator:test"}}}}
+	ExpectWithOffset(2, k8sClient.Create(ctx, pod)).To(Succeed())
+	now := metav1.NewTime(time.Now())
+	pod.Status.Phase = corev1.PodSucceeded
+	if exit != 0 {
+		pod.Status.Phase = corev1.PodFailed
+	}
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "sender", Image: "survey-operator:test",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Message: message, FinishedAt: now, StartedAt: now}}}}
+	ExpectWithOffset(2, k8sClient.Status().Update(ctx, pod)).To(Succeed())
+}
+
+// gauge reads a campaign gauge from controller-runtime's metrics registry; NaN when absent.
+func gauge(name, ns, campaign string) float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			ExpectWithOffset(1, labels).To(HaveLen(2), "a campaign metric has only the namespace and campaign labels")
+			if labels["namespace"] == ns && labels["campaign"] == campaign {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return math.NaN()
 }
 
 func events(ns, reason string) []string {
@@ -413,6 +445,12 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Expect(condition(c, v1alpha1.ConditionReconciling).Status).To(Equal(metav1.ConditionFalse))
 		Expect(kstatus(c)).To(Equal(status.CurrentStatus))
 
+		// The same figures as metrics, labelled by namespace and campaign only.
+		Expect(gauge("survey_campaign_responses", ns, "quarterly")).To(Equal(4.0))
+		Expect(gauge("survey_campaign_invitations", ns, "quarterly")).To(Equal(5.0))
+		Expect(gauge("survey_campaign_response_rate_percent", ns, "quarterly")).To(Equal(80.0))
+		Expect(gauge("survey_campaign_primary_score", ns, "quarterly")).To(Equal(75.0))
+
 		// The window ends: the wave closes with a final count and an Event.
 		clk.SetTime(at(72*time.Hour + time.Minute))
 		poke(c)
@@ -570,6 +608,35 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		poke(c)
 		Eventually(jobNames(ns)).Should(ConsistOf("dst-20270327-0130", "dst-20270328-0100"))
 		Eventually(func() time.Time { return get(c).Status.NextWaveTime.Time }).Should(BeTemporally("==", time.Date(2027, 3, 29, 0, 30, 0, 0, time.UTC)))
+		poke(c)
+		Consistently(jobNames(ns), "1s").Should(HaveLen(2))
+	})
+
+	It("resumes a round its sender left at the start of quiet hours, once they end", func() {
+		ns := namespace()
+		c := newCampaign(ns, "quiet", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Schedule.QuietHours = &v1alpha1.QuietHours{Start: hhmm(at(time.Hour)), End: hhmm(at(3 * time.Hour))}
+		})
+		first := "quiet-" + waveID(0)
+		clk.SetTime(at(time.Minute))
+		poke(c)
+		Eventually(jobNames(ns)).Should(ConsistOf(first))
+		// The sender reached quiet hours with some of the audience left, and stopped cleanly.
+		senderPod(ns, first, `{"audience":5,"invited":2,"sent":2,"failed":{},"skipped":{},"stopped":"quiet-hours","durationSeconds":1}`, 0)
+		completeJob(ns, first)
+		clk.SetTime(at(90 * time.Minute))
+		poke(c)
+		Eventually(func() string { return latest(c).Message }).Should(HavePrefix("Paused for quiet hours; sending resumes at " + at(3*time.Hour).Format(time.RFC3339)))
+		Expect(latest(c).Phase).To(Equal(v1alpha1.WaveSending))
+		Consistently(jobNames(ns), "1s").Should(ConsistOf(first))
+
+		clk.SetTime(at(3 * time.Hour))
+		poke(c)
+		Eventually(jobNames(ns)).Should(ConsistOf(first, first+"-c1"))
+		Eventually(func() []string { return events(ns, "SendingResumed") }).Should(HaveLen(1))
+		senderPod(ns, first+"-c1", `{"audience":5,"invited":3,"sent":3,"failed":{},"skipped":{"already-sent":2},"durationSeconds":1}`, 0)
+		completeJob(ns, first+"-c1")
+		Eventually(func() v1alpha1.WavePhase { return latest(c).Phase }).Should(Equal(v1alpha1.WaveCollecting))
 		poke(c)
 		Consistently(jobNames(ns), "1s").Should(HaveLen(2))
 	})

@@ -23,6 +23,7 @@ const (
 	LabelCampaignUID = "surveys.surveyops.io/campaign-uid"
 	LabelWave        = "surveys.surveyops.io/wave"
 	LabelRound       = "surveys.surveyops.io/round"
+	LabelPart        = "surveys.surveyops.io/part"
 	AnnotationDueAt  = "surveys.surveyops.io/scheduled-time"
 	// SecretAPIToken is the key of the API token in the sender Secret; token keys are
 	// "token-<id>".
@@ -71,8 +72,10 @@ func (s Settings) withDefaults() Settings {
 
 // Wave is what a sending Job is for.
 type Wave struct {
-	ID        string
-	Round     int
+	ID    string
+	Round int
+	// Part counts the Jobs that continue a round after quiet hours stopped it (0: the first).
+	Part      int
 	Scheduled time.Time
 	// Closes is the end of the response window: links expire then.
 	Closes time.Time
@@ -176,6 +179,7 @@ func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batch
 		LabelCampaignUID:               string(c.UID),
 		LabelWave:                      w.ID,
 		LabelRound:                     strconv.Itoa(w.Round),
+		LabelPart:                      strconv.Itoa(w.Part),
 	}
 	src := c.Spec.Audience.Source
 	var audienceVolume corev1.VolumeSource
@@ -221,7 +225,7 @@ func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batch
 	shards := int32(Shards(m.Rows, s))
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: JobName(c.Name, w.ID, w.Round), Namespace: c.Namespace, Labels: labels,
+			Name: PartName(c.Name, w.ID, w.Round, w.Part), Namespace: c.Namespace, Labels: labels,
 			Annotations: map[string]string{AnnotationDueAt: w.Scheduled.UTC().Format(time.RFC3339)},
 		},
 		Spec: batchv1.JobSpec{

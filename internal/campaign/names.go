@@ -35,9 +35,18 @@ func RequestedWaveID(value string) string {
 // "<campaign>-<wave>" or "<campaign>-<wave>-r<n>". A long campaign name is cut and a hash of the
 // full name keeps it unique.
 func JobName(campaign, wave string, round int) string {
+	return PartName(campaign, wave, round, 0)
+}
+
+// PartName is the Job that continues a round after its sender stopped for quiet hours: part 1
+// is "<JobName>-c1", and so on.
+func PartName(campaign, wave string, round, part int) string {
 	suffix := "-" + wave
 	if round > 0 {
 		suffix += "-r" + strconv.Itoa(round)
+	}
+	if part > 0 {
+		suffix += "-c" + strconv.Itoa(part)
 	}
 	name := campaign + suffix
 	if len(name) <= MaxJobName {
