@@ -622,10 +622,9 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		poke(c)
 		Eventually(jobNames(ns)).Should(ConsistOf(first))
 		// The sender reached quiet hours with some of the audience left, and stopped cleanly.
+		clk.SetTime(at(90 * time.Minute))
 		senderPod(ns, first, `{"audience":5,"invited":2,"sent":2,"failed":{},"skipped":{},"stopped":"quiet-hours","durationSeconds":1}`, 0)
 		completeJob(ns, first)
-		clk.SetTime(at(90 * time.Minute))
-		poke(c)
 		Eventually(func() string { return latest(c).Message }).Should(HavePrefix("Paused for quiet hours; sending resumes at " + at(3*time.Hour).Format(time.RFC3339)))
 		Expect(latest(c).Phase).To(Equal(v1alpha1.WaveSending))
 		Consistently(jobNames(ns), "1s").Should(ConsistOf(first))

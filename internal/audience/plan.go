@@ -67,7 +67,7 @@ func CompileExpression(expr string, columns []string) (cel.Program, error) {
 		for _, c := range columns {
 			known[c] = true
 		}
-		for _, name := range attributes(checked) {
+		for _, name := range fieldsOf(checked, "attrs") {
 			if !known[name] {
 				return nil, fmt.Errorf("attrs has no column %q; the audience's columns are %v", name, columns)
 			}
@@ -76,21 +76,22 @@ func CompileExpression(expr string, columns []string) (cel.Program, error) {
 	return env.Program(checked)
 }
 
-// attributes lists the attrs keys an expression reads.
-func attributes(checked *cel.Ast) []string {
+// fieldsOf lists the keys an expression reads of a map: the map is the identifier `root`
+// ("attrs"), or a path of selects from one ("response.answers"). Both attrs.age and
+// attrs["age"] count.
+func fieldsOf(checked *cel.Ast, root string) []string {
 	var out []string
 	for _, e := range ast.MatchDescendants(ast.NavigateAST(checked.NativeRep()), ast.AllMatcher()) {
 		switch e.Kind() {
 		case ast.SelectKind:
 			sel := e.AsSelect()
-			if sel.Operand().Kind() == ast.IdentKind && sel.Operand().AsIdent() == "attrs" {
+			if pathOf(sel.Operand()) == root {
 				out = append(out, sel.FieldName())
 			}
 		case ast.CallKind:
 			call := e.AsCall()
 			args := call.Args()
-			if call.FunctionName() == operators.Index && len(args) == 2 &&
-				args[0].Kind() == ast.IdentKind && args[0].AsIdent() == "attrs" && args[1].Kind() == ast.LiteralKind {
+			if call.FunctionName() == operators.Index && len(args) == 2 && pathOf(args[0]) == root && args[1].Kind() == ast.LiteralKind {
 				if s, ok := args[1].AsLiteral().(types.String); ok {
 					out = append(out, string(s))
 				}
@@ -98,6 +99,19 @@ func attributes(checked *cel.Ast) []string {
 		}
 	}
 	return out
+}
+
+// pathOf renders an identifier or a chain of selects ("response.answers"), or "".
+func pathOf(e ast.Expr) string {
+	switch e.Kind() {
+	case ast.IdentKind:
+		return e.AsIdent()
+	case ast.SelectKind:
+		if p := pathOf(e.AsSelect().Operand()); p != "" {
+			return p + "." + e.AsSelect().FieldName()
+		}
+	}
+	return ""
 }
 
 // Compile checks and compiles a Spec. columns are the audience's columns when known (a CSV

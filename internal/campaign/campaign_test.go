@@ -2,6 +2,8 @@ package campaign
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/sender"
 )
@@ -274,5 +278,60 @@ func TestScore(t *testing.T) {
 	}
 	if _, known := TargetsMet(empty.Targets); known {
 		t.Error("targets known without data")
+	}
+}
+
+// Every sample FollowUp's trigger compiles against its campaign's questions, and every sample
+// campaign passes Validate (the audience's columns are unknown here).
+func TestSamples(t *testing.T) {
+	files, err := filepath.Glob("../../config/samples/surveys_*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples: %v", err)
+	}
+	campaigns := map[string]*v1alpha1.SurveyCampaign{}
+	var followups []*v1alpha1.FollowUp
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kind struct{ Kind string }
+		if err := yaml.Unmarshal(data, &kind); err != nil {
+			t.Fatal(err)
+		}
+		switch kind.Kind {
+		case "SurveyCampaign":
+			var c v1alpha1.SurveyCampaign
+			if err := yaml.UnmarshalStrict(data, &c); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if ps := Validate(&c.Spec, nil); len(ps) > 0 {
+				t.Errorf("%s: %v", f, ps)
+			}
+			campaigns[c.Name] = &c
+		case "FollowUp":
+			var fu v1alpha1.FollowUp
+			if err := yaml.UnmarshalStrict(data, &fu); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			followups = append(followups, &fu)
+		}
+	}
+	for _, fu := range followups {
+		c := campaigns[fu.Spec.CampaignRef.Name]
+		if c == nil {
+			t.Errorf("FollowUp %s: no sample campaign %q", fu.Name, fu.Spec.CampaignRef.Name)
+			continue
+		}
+		if fu.Spec.Trigger.When == "" {
+			continue
+		}
+		var ids []string
+		for _, q := range c.Spec.Survey.Questions {
+			ids = append(ids, q.ID)
+		}
+		if _, err := audience.CompileTrigger(fu.Spec.Trigger.When, ids); err != nil {
+			t.Errorf("FollowUp %s: spec.trigger.when: %v", fu.Name, err)
+		}
 	}
 }
