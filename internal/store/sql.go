@@ -373,6 +373,15 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 				return err
 			}
 		}
+		cases := make([]Case, len(r.Cases))
+		for i, c := range r.Cases {
+			c.CampaignUID, c.WaveID, c.RecipientKey = r.CampaignUID, r.WaveID, r.RecipientKey
+			c.Namespace, c.Segment, c.Channel, c.OpenedAt = r.Namespace, segment, r.Channel, now
+			cases[i] = c
+		}
+		if err := s.insertCases(ctx, tx, cases); err != nil {
+			return err
+		}
 		var primaryValue any // the respondent's answer to the primary question, on its scale
 		for _, a := range r.Answers {
 			if a.Question == primaryQuestion && a.Value != nil && !a.NotApplicable {

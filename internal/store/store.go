@@ -120,10 +120,65 @@ type Response struct {
 	Segment      string
 	Channel      string
 	// Complete is true when every required question is answered; otherwise it is a partial.
-	Complete    bool
-	Answers     []Answer
+	Complete bool
+	Answers  []Answer
+	// Cases are the follow-up cases the response opens (its FollowUp, due times), recorded in
+	// the same transaction; a case already open for the person is left as it is. Their key's
+	// campaign, wave and person, and their segment and channel, are the response's.
+	Cases       []Case
 	SubmittedAt time.Time // the first submission
 	UpdatedAt   time.Time // the latest
+}
+
+// FollowUpRule is a FollowUp as the response service applies it, registered by the manager.
+type FollowUpRule struct {
+	UID, Namespace, Name, CampaignUID string
+	// Trigger is "Response" (a response for which When is true) or "NonResponse" (no response
+	// After the invitation was sent).
+	Trigger string
+	When    string
+	After   time.Duration
+	// Segments limit the rule to these segments; empty is all.
+	Segments []string
+	// ContactWithin and ResolveWithin set a case's due times from its opening; zero is none.
+	ContactWithin, ResolveWithin time.Duration
+	// Active is false once the FollowUp is deleted: no new cases, and the history is kept.
+	Active bool
+	// Created is when the rule was first registered: a NonResponse rule opens cases only for
+	// invitations sent since.
+	Created time.Time
+}
+
+// CaseKey identifies a follow-up case: one per FollowUp and person in a wave.
+type CaseKey struct {
+	FollowUpUID, CampaignUID, WaveID, RecipientKey string
+}
+
+// Case is one person followed up. Zero times are "not yet" (or "no due time").
+type Case struct {
+	CaseKey
+	Namespace, Segment, Channel string
+	OpenedAt                    time.Time
+	ContactDue, ResolveDue      time.Time
+	ContactedAt, ResolvedAt     time.Time
+	TicketRef                   string
+}
+
+// Percentiles summarise durations: N of them, their median and 90th percentile (nearest rank).
+type Percentiles struct {
+	N           int
+	Median, P90 time.Duration
+}
+
+// CaseStats are a FollowUp's cases in figures, computed in SQL.
+type CaseStats struct {
+	Matched, Contacted, Resolved int
+	// Overdue counts cases past a due time now: not contacted by contactWithin, or not resolved
+	// by resolveWithin.
+	Overdue int
+	// Breaches counts cases whose service standard was missed, now or before.
+	Breaches                     int
+	TimeToContact, TimeToResolve Percentiles
 }
 
 // Group names the cell of a breakdown; the zero Group is the whole wave.
@@ -192,6 +247,25 @@ type Store interface {
 	SaveResponse(ctx context.Context, r Response, now time.Time) (created bool, err error)
 	// GetResponse returns a stored response, or ErrNotFound.
 	GetResponse(ctx context.Context, campaignUID, waveID, recipientKey string) (Response, error)
+
+	// PutFollowUp registers or updates a FollowUp's rule.
+	PutFollowUp(ctx context.Context, rule FollowUpRule, now time.Time) error
+	// FollowUpRules returns the active rules of a campaign.
+	FollowUpRules(ctx context.Context, campaignUID string) ([]FollowUpRule, error)
+	// OpenNonResponseCases opens a case for each person invited (round 0, sent or possibly
+	// sent) since the rule was created, at least rule.After ago, who has not responded or opted
+	// out; it returns how many it opened.
+	OpenNonResponseCases(ctx context.Context, rule FollowUpRule, now time.Time) (int, error)
+	// CasesToContact returns up to limit open cases not yet contacted, oldest first.
+	CasesToContact(ctx context.Context, followUpUID string, limit int) ([]Case, error)
+	// MarkContacted records that cases were contacted (the first time counts).
+	MarkContacted(ctx context.Context, keys []CaseKey, now time.Time) error
+	// ResolveCase records that a case is resolved (the first time counts), or ErrNotFound.
+	ResolveCase(ctx context.Context, key CaseKey, ticketRef string, now time.Time) error
+	// GetCase returns a case, or ErrNotFound.
+	GetCase(ctx context.Context, key CaseKey) (Case, error)
+	// CaseStats sums up a FollowUp's cases at now.
+	CaseStats(ctx context.Context, followUpUID string, now time.Time) (CaseStats, error)
 
 	// Summarize aggregates a wave; primary names the question the drivers are correlated with.
 	Summarize(ctx context.Context, campaignUID, waveID, primary string) (Summary, error)
