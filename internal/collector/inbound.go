@@ -126,6 +126,10 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 	resp := store.Response{CampaignUID: c.CampaignUID, WaveID: c.Wave, RecipientKey: c.Recipient, Namespace: wave.Namespace,
 		Segment: c.Segment, Channel: in.Channel, Complete: complete}
 	resp.Answers = storeAnswers(answers)
+	if err := s.openCases(r.Context(), def, &resp, now); err != nil {
+		s.storeError(w, err)
+		return
+	}
 	created, err := s.cfg.Store.SaveResponse(r.Context(), resp, now)
 	switch {
 	case errors.Is(err, store.ErrWaveClosed):

@@ -200,7 +200,12 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 		Namespace: l.wave.Namespace, Segment: l.claims.Segment, Channel: l.claims.Channel, Complete: complete,
 	}
 	resp.Answers = storeAnswers(answers)
-	created, err := s.cfg.Store.SaveResponse(r.Context(), resp, s.cfg.Now())
+	now := s.cfg.Now()
+	if err := s.openCases(r.Context(), l.def, &resp, now); err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	created, err := s.cfg.Store.SaveResponse(r.Context(), resp, now)
 	switch {
 	case errors.Is(err, store.ErrWaveClosed):
 		s.responses.WithLabelValues("closed").Inc()

@@ -62,6 +62,10 @@ type Server struct {
 	responses *prometheus.CounterVec
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
+	// followUpErrors counts follow-up rules that could not be evaluated for a response.
+	followUpErrors prometheus.Counter
+	compiled       triggers
+	log            *slog.Logger
 }
 
 // New makes a server.
@@ -84,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = func(r *http.Request) error { return cfg.Store.Ping(r.Context()) }
 	}
-	s := &Server{cfg: cfg, pages: map[string]*template.Template{}}
+	s := &Server{cfg: cfg, pages: map[string]*template.Template{}, log: cfg.Logger}
 	funcs := template.FuncMap{
 		"inc":      func(i int) int { return i + 1 },
 		"optionID": optionID,
@@ -115,7 +119,11 @@ func New(cfg Config) (*Server, error) {
 		Help:    "HTTP request latency by route pattern.",
 		Buckets: prometheus.DefBuckets,
 	}, []string{"route"})
-	for _, c := range []prometheus.Collector{s.responses, s.requests, s.latency} {
+	s.followUpErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "survey_collector_followup_rule_errors_total",
+		Help: "Follow-up rules that could not be evaluated for a response (the response is stored; no case is opened).",
+	})
+	for _, c := range []prometheus.Collector{s.responses, s.requests, s.latency, s.followUpErrors} {
 		if err := cfg.Registry.Register(c); err != nil {
 			return nil, err
 		}
@@ -155,6 +163,9 @@ func (s *Server) Handler() http.Handler {
 	api("POST /api/v1/ledger/contacted", s.contacted)
 	api("POST /api/v1/ledger/unanswered", s.unanswered)
 	api("POST /api/v1/ledger/opted-out", s.optedOut)
+	api("PUT /api/v1/followups/{uid}", s.putFollowUp)
+	api("POST /api/v1/followups/{uid}/sweep", s.sweepFollowUp)
+	api("GET /api/v1/followups/{uid}/stats", s.followUpStats)
 
 	static, _ := fs.Sub(web, "web")
 	mux.Handle("GET /static/survey.css", s.observe("GET /static/survey.css", cacheFor(time.Hour, http.StripPrefix("/static/", http.FileServerFS(static)))))

@@ -75,6 +75,14 @@ func scanFollowUp(row interface{ Scan(...any) error }) (FollowUpRule, error) {
 	return r, nil
 }
 
+func (s *sqlStore) GetFollowUp(ctx context.Context, uid string) (FollowUpRule, error) {
+	r, err := scanFollowUp(s.db.QueryRowContext(ctx, s.q(`SELECT `+followUpColumns+` FROM followups WHERE followup_uid = $1`), uid))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	return r, err
+}
+
 func (s *sqlStore) FollowUpRules(ctx context.Context, campaignUID string) ([]FollowUpRule, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+followUpColumns+` FROM followups
 		WHERE campaign_uid = $1 AND active = 1 ORDER BY followup_uid`), campaignUID)

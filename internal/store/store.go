@@ -250,6 +250,8 @@ type Store interface {
 
 	// PutFollowUp registers or updates a FollowUp's rule.
 	PutFollowUp(ctx context.Context, rule FollowUpRule, now time.Time) error
+	// GetFollowUp returns a registered rule, active or not, or ErrNotFound.
+	GetFollowUp(ctx context.Context, uid string) (FollowUpRule, error)
 	// FollowUpRules returns the active rules of a campaign.
 	FollowUpRules(ctx context.Context, campaignUID string) ([]FollowUpRule, error)
 	// OpenNonResponseCases opens a case for each person invited (round 0, sent or possibly

@@ -1,0 +1,238 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/cel-go/cel"
+
+	"github.com/surveyops/survey-operator/internal/audience"
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/survey"
+)
+
+// FollowUpRegistration is the body of PUT /api/v1/followups/{uid}: a FollowUp's rule, sent by
+// the manager. Durations are Go duration strings ("48h"); empty is none.
+type FollowUpRegistration struct {
+	Namespace     string   `json:"namespace"`
+	Name          string   `json:"name"`
+	CampaignUID   string   `json:"campaignUID"`
+	Trigger       string   `json:"trigger"`
+	When          string   `json:"when,omitempty"`
+	After         string   `json:"after,omitempty"`
+	Segments      []string `json:"segments,omitempty"`
+	ContactWithin string   `json:"contactWithin,omitempty"`
+	ResolveWithin string   `json:"resolveWithin,omitempty"`
+	// Active is false when the FollowUp was deleted: no new cases, the history is kept.
+	Active bool `json:"active"`
+}
+
+// CaseStatsJSON is the answer of GET /api/v1/followups/{uid}/stats; durations in seconds.
+type CaseStatsJSON struct {
+	Matched   int `json:"matched"`
+	Contacted int `json:"contacted"`
+	Resolved  int `json:"resolved"`
+	Overdue   int `json:"overdue"`
+	Breaches  int `json:"breaches"`
+	// Opened is how many cases the sweep that came with this answer opened (POST .../sweep).
+	Opened        int             `json:"opened,omitempty"`
+	TimeToContact PercentilesJSON `json:"timeToContact"`
+	TimeToResolve PercentilesJSON `json:"timeToResolve"`
+}
+
+// PercentilesJSON summarises durations, in seconds.
+type PercentilesJSON struct {
+	N             int     `json:"n"`
+	MedianSeconds float64 `json:"medianSeconds"`
+	P90Seconds    float64 `json:"p90Seconds"`
+}
+
+func optionalDuration(field, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration such as 48h", field, v)
+	}
+	return d, nil
+}
+
+func (s *Server) putFollowUp(w http.ResponseWriter, r *http.Request) {
+	var reg FollowUpRegistration
+	if !decode(w, r, &reg) {
+		return
+	}
+	rule := store.FollowUpRule{UID: r.PathValue("uid"), Namespace: reg.Namespace, Name: reg.Name, CampaignUID: reg.CampaignUID,
+		Trigger: reg.Trigger, When: reg.When, Segments: reg.Segments, Active: reg.Active}
+	var errs []error
+	var err error
+	rule.After, err = optionalDuration("after", reg.After)
+	errs = append(errs, err)
+	rule.ContactWithin, err = optionalDuration("contactWithin", reg.ContactWithin)
+	errs = append(errs, err)
+	rule.ResolveWithin, err = optionalDuration("resolveWithin", reg.ResolveWithin)
+	errs = append(errs, err)
+	switch {
+	case rule.Namespace == "" || rule.CampaignUID == "":
+		errs = append(errs, errors.New("namespace and campaignUID are required"))
+	case rule.Trigger != "Response" && rule.Trigger != "NonResponse":
+		errs = append(errs, fmt.Errorf("trigger must be Response or NonResponse, not %q", rule.Trigger))
+	case rule.Trigger == "Response" && rule.When != "":
+		if _, err := s.trigger(rule); err != nil {
+			errs = append(errs, fmt.Errorf("when: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := s.cfg.Store.PutFollowUp(r.Context(), rule, s.cfg.Now()); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"registered": true})
+}
+
+// sweepFollowUp opens the cases of a NonResponse rule that are due, and answers with the stats.
+func (s *Server) sweepFollowUp(w http.ResponseWriter, r *http.Request) {
+	rule, err := s.cfg.Store.GetFollowUp(r.Context(), r.PathValue("uid"))
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	opened, err := s.cfg.Store.OpenNonResponseCases(r.Context(), rule, s.cfg.Now())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.writeStats(w, r, rule.UID, opened)
+}
+
+func (s *Server) followUpStats(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.cfg.Store.GetFollowUp(r.Context(), r.PathValue("uid")); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.writeStats(w, r, r.PathValue("uid"), 0)
+}
+
+func (s *Server) writeStats(w http.ResponseWriter, r *http.Request, uid string, opened int) {
+	st, err := s.cfg.Store.CaseStats(r.Context(), uid, s.cfg.Now())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	pj := func(p store.Percentiles) PercentilesJSON {
+		return PercentilesJSON{N: p.N, MedianSeconds: p.Median.Seconds(), P90Seconds: p.P90.Seconds()}
+	}
+	writeJSON(w, http.StatusOK, CaseStatsJSON{Matched: st.Matched, Contacted: st.Contacted, Resolved: st.Resolved,
+		Overdue: st.Overdue, Breaches: st.Breaches, Opened: opened, TimeToContact: pj(st.TimeToContact), TimeToResolve: pj(st.TimeToResolve)})
+}
+
+// triggers caches compiled trigger expressions by their text.
+type triggers struct{ m sync.Map }
+
+// trigger compiles (once) a Response rule's expression.
+func (s *Server) trigger(rule store.FollowUpRule) (cel.Program, error) {
+	if p, ok := s.compiled.m.Load(rule.When); ok {
+		return p.(cel.Program), nil
+	}
+	prg, err := audience.CompileTrigger(rule.When, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.compiled.m.Store(rule.When, prg)
+	return prg, nil
+}
+
+// openCases decides which follow-up cases a response opens: the campaign's active Response
+// rules whose segments include the response's and whose expression is true for it. A rule that
+// cannot be evaluated for this response is logged (without the answers) and opens nothing; the
+// response is stored regardless.
+func (s *Server) openCases(ctx context.Context, def survey.Definition, resp *store.Response, now time.Time) error {
+	rules, err := s.cfg.Store.FollowUpRules(ctx, resp.CampaignUID)
+	if err != nil || len(rules) == 0 {
+		return err
+	}
+	answers := triggerAnswers(def, resp.Answers)
+	for _, rule := range rules {
+		if rule.Trigger != "Response" || len(rule.Segments) > 0 && !slices.Contains(rule.Segments, resp.Segment) {
+			continue
+		}
+		match := true
+		if rule.When != "" {
+			prg, err := s.trigger(rule)
+			if err == nil {
+				match, err = audience.Matches(prg, answers, resp.Segment, resp.Channel)
+			}
+			if err != nil {
+				s.log.Warn("a follow-up rule could not be evaluated for a response", "followup", rule.Namespace+"/"+rule.Name, "error", err.Error())
+				s.followUpErrors.Inc()
+				continue
+			}
+		}
+		if !match {
+			continue
+		}
+		c := store.Case{CaseKey: store.CaseKey{FollowUpUID: rule.UID}}
+		if rule.ContactWithin > 0 {
+			c.ContactDue = now.Add(rule.ContactWithin)
+		}
+		if rule.ResolveWithin > 0 {
+			c.ResolveDue = now.Add(rule.ResolveWithin)
+		}
+		resp.Cases = append(resp.Cases, c)
+	}
+	return nil
+}
+
+// triggerAnswers is response.answers: a number for scale questions, the choice's text for
+// Choice, the text for Text; "don't know" and unanswered questions are absent.
+func triggerAnswers(def survey.Definition, answers []store.Answer) map[string]any {
+	kinds := map[string]survey.Question{}
+	for _, q := range def.Questions {
+		kinds[q.ID] = q
+	}
+	out := map[string]any{}
+	for _, a := range answers {
+		q := kinds[a.Question]
+		switch {
+		case a.NotApplicable:
+		case a.Value != nil && q.Kind == "Choice":
+			if *a.Value >= 0 && *a.Value < len(q.Choices) {
+				out[a.Question] = q.Choices[*a.Value]
+			}
+		case a.Value != nil:
+			out[a.Question] = int64(*a.Value)
+		case a.Text != "":
+			out[a.Question] = a.Text
+		}
+	}
+	return out
+}
+
+// PutFollowUp registers a FollowUp's rule.
+func (c *Client) PutFollowUp(ctx context.Context, uid string, reg FollowUpRegistration) error {
+	return c.call(ctx, http.MethodPut, "/api/v1/followups/"+url.PathEscape(uid), reg, nil)
+}
+
+// SweepFollowUp opens a NonResponse rule's due cases and returns the rule's stats.
+func (c *Client) SweepFollowUp(ctx context.Context, uid string) (CaseStatsJSON, error) {
+	var out CaseStatsJSON
+	err := c.call(ctx, http.MethodPost, "/api/v1/followups/"+url.PathEscape(uid)+"/sweep", struct{}{}, &out)
+	return out, err
+}
+
+// FollowUpStats returns a rule's stats.
+func (c *Client) FollowUpStats(ctx context.Context, uid string) (CaseStatsJSON, error) {
+	var out CaseStatsJSON
+	err := c.call(ctx, http.MethodGet, "/api/v1/followups/"+url.PathEscape(uid)+"/stats", nil, &out)
+	return out, err
+}

@@ -1,0 +1,118 @@
+package collector_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/store"
+)
+
+// Follow-up rules registered by the manager open cases as responses are committed, through the
+// survey page and through a gateway alike; non-responders are swept after the delay.
+func TestFollowUpCases(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	client := collector.NewClient(e.srv.URL, apiToken, nil)
+
+	// A rule that does not compile is refused, naming it.
+	err := client.PutFollowUp(ctx, "fu-bad", collector.FollowUpRegistration{Namespace: "riverside-homes", Name: "bad", CampaignUID: uid,
+		Trigger: "Response", When: "response.answers.tp01 <= ", Active: true})
+	var se *collector.StatusError
+	if !errors.As(err, &se) || se.Status != http.StatusBadRequest || !bytes.Contains([]byte(se.Message), []byte("when:")) {
+		t.Fatalf("a broken rule: %v", err)
+	}
+	for uidFU, reg := range map[string]collector.FollowUpRegistration{
+		"fu-dissatisfied": {Namespace: "riverside-homes", Name: "dissatisfied", CampaignUID: uid, Trigger: "Response",
+			When: `response.answers.tp01 <= 2 || ("visit" in response.answers && response.answers.visit == "No")`, ContactWithin: "48h", ResolveWithin: "240h", Active: true},
+		"fu-other-segment": {Namespace: "riverside-homes", Name: "other", CampaignUID: uid, Trigger: "Response", Segments: []string{"shared-ownership"}, Active: true},
+		"fu-silent":        {Namespace: "riverside-homes", Name: "silent", CampaignUID: uid, Trigger: "NonResponse", After: "72h", ContactWithin: "24h", Active: true},
+	} {
+		if err := client.PutFollowUp(ctx, uidFU, reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Invitations for four people, sent after the rules were registered (a NonResponse rule
+	// follows up invitations sent since it exists, not a campaign's whole history).
+	var invs []store.Invitation
+	for _, k := range []string{"T-happy", "T-unhappy", "T-visit", "T-silent"} {
+		invs = append(invs, store.Invitation{InvitationKey: store.InvitationKey{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: k},
+			Namespace: "riverside-homes", Segment: "general-needs", Channel: "sms"})
+	}
+	sent := e.clock()
+	if _, err := e.store.Reserve(ctx, invs, sent); err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range invs {
+		if err := e.store.Mark(ctx, inv.InvitationKey, store.StateSent, "", sent); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Through the survey page: a satisfied tenant, a dissatisfied one (twice: one case).
+	for _, sub := range []struct {
+		who  string
+		form url.Values
+	}{
+		{"T-happy", url.Values{"q.tp01": {"5"}, "q.visit": {"0"}}},
+		{"T-unhappy", url.Values{"q.tp01": {"1"}}},
+		{"T-unhappy", url.Values{"q.tp01": {"2"}, "q.comments": {"Still waiting."}}},
+	} {
+		if resp, body := e.post("/s/"+e.link(sub.who, closes), sub.form); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %s %s", sub.who, resp.Status, body)
+		}
+	}
+	// Through the SMS gateway: the choice's text is what the rule sees.
+	smsKey := bytes.Repeat([]byte{9}, 32)
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", collector.WaveRegistration{
+		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
+		ChannelKeys: map[string][]byte{"sms": smsKey}}, http.StatusOK, nil)
+	e.inbound(collector.InboundResponse{Token: e.link("T-visit", closes), Channel: "sms", Answers: map[string]string{"tp01": "4", "visit": "1"}}, smsKey, http.StatusOK)
+
+	caseOf := func(fu, who string) (store.Case, error) {
+		return e.store.GetCase(ctx, store.CaseKey{FollowUpUID: fu, CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: who})
+	}
+	for who, want := range map[string]bool{"T-happy": false, "T-unhappy": true, "T-visit": true} {
+		c, err := caseOf("fu-dissatisfied", who)
+		if (err == nil) != want {
+			t.Errorf("%s: a case %v, want %v", who, err == nil, want)
+		}
+		if want && (!c.ContactDue.Equal(e.clock().Add(48*time.Hour)) || !c.ResolveDue.Equal(e.clock().Add(240*time.Hour)) || c.Segment != "general-needs") {
+			t.Errorf("%s: case %+v", who, c)
+		}
+		if _, err := caseOf("fu-other-segment", who); err == nil {
+			t.Errorf("%s: a case of another segment's rule", who)
+		}
+	}
+	stats, err := client.FollowUpStats(ctx, "fu-dissatisfied")
+	if err != nil || stats.Matched != 2 || stats.Contacted != 0 || stats.Overdue != 0 {
+		t.Fatalf("stats %+v, %v", stats, err)
+	}
+
+	// Non-responders: none before 72h, T-silent after.
+	if st, err := client.SweepFollowUp(ctx, "fu-silent"); err != nil || st.Opened != 0 {
+		t.Fatalf("early sweep %+v, %v", st, err)
+	}
+	e.setNow(sent.Add(73 * time.Hour))
+	st, err := client.SweepFollowUp(ctx, "fu-silent")
+	if err != nil || st.Opened != 1 || st.Matched != 1 {
+		t.Fatalf("sweep %+v, %v", st, err)
+	}
+	if _, err := caseOf("fu-silent", "T-silent"); err != nil {
+		t.Errorf("the non-responder's case: %v", err)
+	}
+	// Past the contact standard, not contacted: overdue, a breach.
+	e.setNow(sent.Add(98 * time.Hour))
+	if st, _ := client.FollowUpStats(ctx, "fu-silent"); st.Overdue != 1 || st.Breaches != 1 {
+		t.Errorf("overdue %+v", st)
+	}
+	if _, err := client.SweepFollowUp(ctx, "fu-unknown"); !errors.As(err, &se) || se.Status != http.StatusNotFound {
+		t.Errorf("an unknown rule: %v", err)
+	}
+}
