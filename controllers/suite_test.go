@@ -43,7 +43,10 @@ var (
 	cancel    context.CancelFunc
 	responses store.Store
 	service   *collector.Client
-	clk       *clocktesting.FakePassiveClock
+	// serviceURL is the response service, for the tests that answer surveys through it.
+	serviceURL string
+	tokenKeys  *token.KeyRing
+	clk        *clocktesting.FakePassiveClock
 )
 
 const (
@@ -58,6 +61,8 @@ func TestControllers(t *testing.T) {
 
 var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
+	// The FollowUp reconciler counts cases every second here: give it a few rounds.
+	SetDefaultEventuallyTimeout(5 * time.Second)
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
 	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
 
@@ -78,6 +83,7 @@ var _ = BeforeSuite(func() {
 	ts := httptest.NewServer(srv.Handler())
 	DeferCleanup(ts.Close)
 	service = collector.NewClient(ts.URL, apiToken, nil)
+	serviceURL, tokenKeys = ts.URL, keys
 
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: systemNS}})).To(Succeed())
 	Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "survey-token-keys", Namespace: systemNS},
@@ -113,6 +119,10 @@ func startManager() (stop func()) {
 			PublicURL: "https://listen.example.org"},
 		Credentials: controllers.Credentials{Namespace: systemNS, TokenKeysSecret: "survey-token-keys", APITokenSecret: "survey-api-token"},
 		Poll:        controllers.PollPolicy{Min: time.Minute, Max: 10 * time.Minute},
+	}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&controllers.FollowUpReconciler{
+		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("survey-operator"), Clock: clk, Responses: service,
+		Poll: time.Second, Idle: time.Second,
 	}).SetupWithManager(mgr)).To(Succeed())
 	mctx, mcancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -140,16 +140,17 @@ func conditionOf(t string) func(*v1alpha1.SurveyCampaign) metav1.ConditionStatus
 
 // kstatus computes the campaign's status as Flux and Argo CD do.
 func kstatus(c *v1alpha1.SurveyCampaign) status.Status {
-	obj, err := runtimeToUnstructured(get(c))
+	obj := get(c)
+	obj.APIVersion, obj.Kind = v1alpha1.GroupVersion.String(), "SurveyCampaign"
+	u, err := toUnstructured(obj)
 	Expect(err).NotTo(HaveOccurred())
-	res, err := status.Compute(obj)
+	res, err := status.Compute(u)
 	Expect(err).NotTo(HaveOccurred())
 	return res.Status
 }
 
-func runtimeToUnstructured(c *v1alpha1.SurveyCampaign) (*unstructured.Unstructured, error) {
-	c.APIVersion, c.Kind = v1alpha1.GroupVersion.String(), "SurveyCampaign"
-	data, err := json.Marshal(c)
+func toUnstructured(obj any) (*unstructured.Unstructured, error) {
+	data, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +202,27 @@ func senderPod(ns, job, message string, exit int32) {
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "sender", Image: "survey-operator:test",
 		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Message: message, FinishedAt: now, StartedAt: now}}}}
 	ExpectWithOffset(2, k8sClient.Status().Update(ctx, pod)).To(Succeed())
+}
+
+// gaugeFU reads a FollowUp's case gauge for a state; NaN when absent.
+func gaugeFU(state, ns, name string) float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	for _, f := range families {
+		if f.GetName() != "survey_followup_cases" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == ns && labels["followup"] == name && labels["state"] == state {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return math.NaN()
 }
 
 // gauge reads a campaign gauge from controller-runtime's metrics registry; NaN when absent.

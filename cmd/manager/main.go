@@ -122,18 +122,27 @@ func main() {
 	if err != nil {
 		setupLog.Info("no API token for the response service yet; its calls will be refused until it is mounted", "file", apiTokenFile)
 	}
+	responses := collector.NewClient(collectorURL, string(apiToken), nil)
 	if err := (&controllers.SurveyCampaignReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  mgr.GetEventRecorder("survey-operator"),
-		Responses: collector.NewClient(collectorURL, string(apiToken), nil),
+		Responses: responses,
 		Settings:  campaign.Settings{Image: senderImage, CollectorURL: collectorURL, PublicURL: publicURL},
 		Credentials: controllers.Credentials{Namespace: credentialsNS, TokenKeysSecret: tokenKeysSecret,
 			APITokenSecret: apiTokenSecret},
 		MaxConcurrentReconciles: concurrency,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "unable to set up the SurveyCampaign controller")
+		os.Exit(1)
+	}
+	if err := (&controllers.FollowUpReconciler{
+		Client:    mgr.GetClient(),
+		Recorder:  mgr.GetEventRecorder("survey-operator"),
+		Responses: responses,
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "unable to set up the FollowUp controller")
 		os.Exit(1)
 	}
 

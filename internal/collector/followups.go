@@ -100,6 +100,26 @@ func (s *Server) putFollowUp(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]bool{"registered": true})
 }
 
+// deleteFollowUp deactivates a rule whose FollowUp was deleted: no new cases; its cases stay
+// for the campaign's reports. An unknown rule is already gone.
+func (s *Server) deleteFollowUp(w http.ResponseWriter, r *http.Request) {
+	rule, err := s.cfg.Store.GetFollowUp(r.Context(), r.PathValue("uid"))
+	if errors.Is(err, store.ErrNotFound) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	rule.Active = false
+	if err := s.cfg.Store.PutFollowUp(r.Context(), rule, s.cfg.Now()); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // sweepFollowUp opens the cases of a NonResponse rule that are due, and answers with the stats.
 func (s *Server) sweepFollowUp(w http.ResponseWriter, r *http.Request) {
 	rule, err := s.cfg.Store.GetFollowUp(r.Context(), r.PathValue("uid"))
@@ -221,6 +241,11 @@ func triggerAnswers(def survey.Definition, answers []store.Answer) map[string]an
 // PutFollowUp registers a FollowUp's rule.
 func (c *Client) PutFollowUp(ctx context.Context, uid string, reg FollowUpRegistration) error {
 	return c.call(ctx, http.MethodPut, "/api/v1/followups/"+url.PathEscape(uid), reg, nil)
+}
+
+// DeleteFollowUp deactivates a rule, keeping its cases.
+func (c *Client) DeleteFollowUp(ctx context.Context, uid string) error {
+	return c.call(ctx, http.MethodDelete, "/api/v1/followups/"+url.PathEscape(uid), nil, nil)
 }
 
 // SweepFollowUp opens a NonResponse rule's due cases and returns the rule's stats.

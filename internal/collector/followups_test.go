@@ -115,4 +115,21 @@ func TestFollowUpCases(t *testing.T) {
 	if _, err := client.SweepFollowUp(ctx, "fu-unknown"); !errors.As(err, &se) || se.Status != http.StatusNotFound {
 		t.Errorf("an unknown rule: %v", err)
 	}
+
+	// A deleted FollowUp: its rule opens nothing more, its cases stay.
+	if err := client.DeleteFollowUp(ctx, "fu-dissatisfied"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := e.post("/s/"+e.link("T-late", closes), url.Values{"q.tp01": {"1"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("late submission: %s", resp.Status)
+	}
+	if _, err := caseOf("fu-dissatisfied", "T-late"); err == nil {
+		t.Error("a deleted FollowUp opened a case")
+	}
+	if st, _ := client.FollowUpStats(ctx, "fu-dissatisfied"); st.Matched != 2 {
+		t.Errorf("history lost: %+v", st)
+	}
+	if err := client.DeleteFollowUp(ctx, "fu-never-registered"); err != nil {
+		t.Errorf("deleting an unknown rule: %v", err)
+	}
 }

@@ -164,6 +164,7 @@ func (s *Server) Handler() http.Handler {
 	api("POST /api/v1/ledger/unanswered", s.unanswered)
 	api("POST /api/v1/ledger/opted-out", s.optedOut)
 	api("PUT /api/v1/followups/{uid}", s.putFollowUp)
+	api("DELETE /api/v1/followups/{uid}", s.deleteFollowUp)
 	api("POST /api/v1/followups/{uid}/sweep", s.sweepFollowUp)
 	api("GET /api/v1/followups/{uid}/stats", s.followUpStats)
 

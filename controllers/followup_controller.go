@@ -1,0 +1,279 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/followup"
+)
+
+// +kubebuilder:rbac:groups=surveys.surveyops.io,resources=followups,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=surveys.surveyops.io,resources=followups/finalizers,verbs=update
+
+// FollowUpService is what the FollowUp reconciler asks of the response service
+// (collector.Client).
+type FollowUpService interface {
+	PutFollowUp(ctx context.Context, uid string, reg collector.FollowUpRegistration) error
+	DeleteFollowUp(ctx context.Context, uid string) error
+	SweepFollowUp(ctx context.Context, uid string) (collector.CaseStatsJSON, error)
+	FollowUpStats(ctx context.Context, uid string) (collector.CaseStatsJSON, error)
+}
+
+// FollowUpReconciler registers FollowUps' rules with the response service and reports their
+// cases against the service standard.
+type FollowUpReconciler struct {
+	client.Client
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	Responses FollowUpService
+	// Poll is how often the cases of a FollowUp with open cases are counted (1m); one with none
+	// is counted every Idle (10m).
+	Poll, Idle time.Duration
+
+	registered sync.Map // FollowUp UID → hash of the registration last accepted
+	metrics    *followUpMetrics
+}
+
+const (
+	finalizerDeactivate = "surveys.surveyops.io/deactivate-rule"
+	fieldCampaignRef    = "surveys.surveyops.io/campaign-ref"
+)
+
+// SetupWithManager registers the reconciler; a FollowUp is looked at again when its campaign
+// changes.
+func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Poll == 0 {
+		r.Poll = time.Minute
+	}
+	if r.Idle == 0 {
+		r.Idle = 10 * time.Minute
+	}
+	r.metrics = registerFollowUpMetrics()
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.FollowUp{}, fieldCampaignRef, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.FollowUp).Spec.CampaignRef.Name}
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.FollowUp{}).
+		Watches(&v1alpha1.SurveyCampaign{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+			var list v1alpha1.FollowUpList
+			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{fieldCampaignRef: o.GetName()}); err != nil {
+				return nil
+			}
+			out := make([]reconcile.Request, 0, len(list.Items))
+			for _, f := range list.Items {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: f.Namespace, Name: f.Name}})
+			}
+			return out
+		})).
+		Named("followup").
+		Complete(r)
+}
+
+// Reconcile registers a FollowUp's rule and reports its cases.
+func (r *FollowUpReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var fu v1alpha1.FollowUp
+	if err := r.Get(ctx, req.NamespacedName, &fu); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.metrics.forget(req.Namespace, req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !fu.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, &fu)
+	}
+	if !controllerutil.ContainsFinalizer(&fu, finalizerDeactivate) {
+		// So that deleting the FollowUp stops its rule (its cases stay for the reports).
+		patch := client.MergeFrom(fu.DeepCopy())
+		controllerutil.AddFinalizer(&fu, finalizerDeactivate)
+		if err := r.Patch(ctx, &fu, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	before := fu.DeepCopy()
+	result, err := r.follow(ctx, &fu)
+	r.metrics.observe(&fu)
+	if perr := r.patchStatus(ctx, before, &fu); perr != nil {
+		return ctrl.Result{}, errors.Join(err, perr)
+	}
+	return result, err
+}
+
+func (r *FollowUpReconciler) finalize(ctx context.Context, fu *v1alpha1.FollowUp) error {
+	if !controllerutil.ContainsFinalizer(fu, finalizerDeactivate) {
+		return nil
+	}
+	if err := r.Responses.DeleteFollowUp(ctx, string(fu.UID)); err != nil {
+		return fmt.Errorf("deactivating the rule: %w", err)
+	}
+	r.registered.Delete(fu.UID)
+	patch := client.MergeFrom(fu.DeepCopy())
+	controllerutil.RemoveFinalizer(fu, finalizerDeactivate)
+	return r.Patch(ctx, fu, patch)
+}
+
+func (r *FollowUpReconciler) condition(fu *v1alpha1.FollowUp, t string, s metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(&fu.Status.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg,
+		ObservedGeneration: fu.Generation})
+}
+
+func (r *FollowUpReconciler) stalled(fu *v1alpha1.FollowUp, ps campaign.Problems) {
+	msg := truncate(ps.Error(), 1024)
+	if old := meta.FindStatusCondition(fu.Status.Conditions, v1alpha1.ConditionStalled); old == nil || old.Status != metav1.ConditionTrue || old.Message != msg {
+		r.Recorder.Eventf(fu, nil, corev1.EventTypeWarning, "InvalidSpec", "Validate", "%s", msg)
+	}
+	r.condition(fu, v1alpha1.ConditionStalled, metav1.ConditionTrue, "InvalidSpec", msg)
+	r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionFalse, "InvalidSpec", msg)
+	r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionFalse, "InvalidSpec", "Waiting for the spec or the campaign to change.")
+	fu.Status.ObservedGeneration = fu.Generation
+}
+
+// follow checks the FollowUp against its campaign, registers its rule when it changed, and
+// counts its cases.
+func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp) (ctrl.Result, error) {
+	var c v1alpha1.SurveyCampaign
+	err := r.Get(ctx, types.NamespacedName{Namespace: fu.Namespace, Name: fu.Spec.CampaignRef.Name}, &c)
+	switch {
+	case apierrors.IsNotFound(err):
+		r.stalled(fu, campaign.Problems{{Field: "spec.campaignRef.name", Message: fmt.Sprintf("SurveyCampaign %q not found", fu.Spec.CampaignRef.Name)}})
+		return ctrl.Result{}, nil
+	case err != nil:
+		return ctrl.Result{}, err
+	}
+	if ps := followup.Validate(&fu.Spec, &c.Spec); len(ps) > 0 {
+		r.stalled(fu, ps)
+		return ctrl.Result{}, nil
+	}
+	r.condition(fu, v1alpha1.ConditionStalled, metav1.ConditionFalse, "Valid", "The spec is valid.")
+	fu.Status.ObservedGeneration = fu.Generation
+
+	reg := followup.Registration(fu, string(c.UID), true)
+	raw, _ := json.Marshal(reg)
+	sum := sha256.Sum256(raw)
+	hash := hex.EncodeToString(sum[:])
+	if known, ok := r.registered.Load(fu.UID); !ok || known != hash {
+		if err := r.Responses.PutFollowUp(ctx, string(fu.UID), reg); err != nil {
+			return r.waiting(fu, fmt.Errorf("registering the rule with the response service: %w", err))
+		}
+		r.registered.Store(fu.UID, hash)
+	}
+	var stats collector.CaseStatsJSON
+	if fu.Spec.Trigger.Type == v1alpha1.TriggerNonResponse {
+		stats, err = r.Responses.SweepFollowUp(ctx, string(fu.UID))
+	} else {
+		stats, err = r.Responses.FollowUpStats(ctx, string(fu.UID))
+	}
+	if err != nil {
+		return r.waiting(fu, fmt.Errorf("counting cases at the response service: %w", err))
+	}
+	if stats.Opened > 0 {
+		r.Recorder.Eventf(fu, nil, corev1.EventTypeNormal, "CasesOpened", "Follow", "%d people who have not answered are now followed up.", stats.Opened)
+	}
+	followup.Apply(&fu.Status, stats)
+	r.sla(fu)
+	r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionFalse, "Following", "The rule is registered and its cases counted.")
+	if fu.Spec.Suspend {
+		r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionTrue, "Suspended", "Suspended: cases are still opened and counted; nobody is contacted.")
+	} else {
+		r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionTrue, "Following", "The rule is registered with the response service.")
+	}
+	if fu.Status.Matched > fu.Status.Resolved || fu.Spec.Trigger.Type == v1alpha1.TriggerNonResponse {
+		return ctrl.Result{RequeueAfter: r.Poll}, nil
+	}
+	return ctrl.Result{RequeueAfter: r.Idle}, nil
+}
+
+// sla sets SLABreached from the overdue cases, with an Event when a breach starts or clears.
+func (r *FollowUpReconciler) sla(fu *v1alpha1.FollowUp) {
+	was := meta.IsStatusConditionTrue(fu.Status.Conditions, v1alpha1.ConditionSLABreached)
+	switch {
+	case fu.Spec.SLA == nil:
+		meta.RemoveStatusCondition(&fu.Status.Conditions, v1alpha1.ConditionSLABreached)
+	case fu.Status.Overdue > 0:
+		msg := fmt.Sprintf("%d cases are past their service standard (%d breaches in all).", fu.Status.Overdue, fu.Status.Breaches)
+		r.condition(fu, v1alpha1.ConditionSLABreached, metav1.ConditionTrue, "CasesOverdue", msg)
+		if !was {
+			r.Recorder.Eventf(fu, nil, corev1.EventTypeWarning, "SLABreached", "Follow", "%s", msg)
+		}
+	default:
+		r.condition(fu, v1alpha1.ConditionSLABreached, metav1.ConditionFalse, "WithinStandard",
+			fmt.Sprintf("No case is overdue (%d breaches in all).", fu.Status.Breaches))
+		if was {
+			r.Recorder.Eventf(fu, nil, corev1.EventTypeNormal, "SLARestored", "Follow", "No case is overdue any more.")
+		}
+	}
+}
+
+// waiting records that the response service did not answer; the workqueue retries with backoff.
+func (r *FollowUpReconciler) waiting(fu *v1alpha1.FollowUp, err error) (ctrl.Result, error) {
+	msg := truncate(err.Error(), 1024)
+	r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionTrue, "WaitingForResponseService", msg)
+	r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionFalse, "WaitingForResponseService", msg)
+	return ctrl.Result{}, err
+}
+
+func (r *FollowUpReconciler) patchStatus(ctx context.Context, before, after *v1alpha1.FollowUp) error {
+	if equality.Semantic.DeepEqual(before.Status, after.Status) {
+		return nil
+	}
+	return r.Status().Patch(ctx, after, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+// followUpMetrics count cases by state per FollowUp (labels: namespace, followup).
+type followUpMetrics struct{ cases *prometheus.GaugeVec }
+
+var (
+	followUpMetricsOnce   sync.Once
+	sharedFollowUpMetrics *followUpMetrics
+)
+
+func registerFollowUpMetrics() *followUpMetrics {
+	followUpMetricsOnce.Do(func() {
+		m := &followUpMetrics{cases: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "survey_followup_cases",
+			Help: "Follow-up cases by state: matched, contacted, resolved, overdue, breached."}, []string{"namespace", "followup", "state"})}
+		metrics.Registry.MustRegister(m.cases)
+		sharedFollowUpMetrics = m
+	})
+	return sharedFollowUpMetrics
+}
+
+func (m *followUpMetrics) observe(fu *v1alpha1.FollowUp) {
+	st := fu.Status
+	for state, v := range map[string]int64{"matched": st.Matched, "contacted": st.Contacted, "resolved": st.Resolved,
+		"overdue": st.Overdue, "breached": st.Breaches} {
+		m.cases.WithLabelValues(fu.Namespace, fu.Name, state).Set(float64(v))
+	}
+}
+
+func (m *followUpMetrics) forget(namespace, name string) {
+	m.cases.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "followup": name})
+}
