@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -48,6 +49,8 @@ type FollowUpService interface {
 // cases against the service standard.
 type FollowUpReconciler struct {
 	client.Client
+	// APIReader reads the ticket webhook's Secret, which is watched by metadata only.
+	APIReader client.Reader
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	Responses FollowUpService
@@ -56,13 +59,20 @@ type FollowUpReconciler struct {
 	Poll, Idle time.Duration
 
 	registered sync.Map // FollowUp UID → hash of the registration last accepted
+	ticketKeys sync.Map // FollowUp UID → ticketKey read at a Secret resourceVersion
 	metrics    *followUpMetrics
 }
 
 const (
 	finalizerDeactivate = "surveys.surveyops.io/deactivate-rule"
 	fieldCampaignRef    = "surveys.surveyops.io/campaign-ref"
+	fieldTicketSecret   = "surveys.surveyops.io/ticket-secret"
 )
+
+type ticketKey struct {
+	resourceVersion string
+	key             []byte
+}
 
 // SetupWithManager registers the reconciler; a FollowUp is looked at again when its campaign
 // changes.
@@ -82,11 +92,18 @@ func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.FollowUp{}).
-		Watches(&v1alpha1.SurveyCampaign{}, handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.FollowUp{}, fieldTicketSecret, func(o client.Object) []string {
+		if t := o.(*v1alpha1.FollowUp).Spec.Ticket; t != nil && t.Webhook.SecretRef != nil {
+			return []string{t.Webhook.SecretRef.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	byIndex := func(field string) handler.EventHandler {
+		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 			var list v1alpha1.FollowUpList
-			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{fieldCampaignRef: o.GetName()}); err != nil {
+			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{field: o.GetName()}); err != nil {
 				return nil
 			}
 			out := make([]reconcile.Request, 0, len(list.Items))
@@ -94,7 +111,12 @@ func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: f.Namespace, Name: f.Name}})
 			}
 			return out
-		})).
+		})
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.FollowUp{}).
+		Watches(&corev1.Secret{}, byIndex(fieldTicketSecret), builder.OnlyMetadata).
+		Watches(&v1alpha1.SurveyCampaign{}, byIndex(fieldCampaignRef)).
 		Named("followup").
 		Complete(r)
 }
@@ -136,6 +158,7 @@ func (r *FollowUpReconciler) finalize(ctx context.Context, fu *v1alpha1.FollowUp
 		return fmt.Errorf("deactivating the rule: %w", err)
 	}
 	r.registered.Delete(fu.UID)
+	r.ticketKeys.Delete(fu.UID)
 	patch := client.MergeFrom(fu.DeepCopy())
 	controllerutil.RemoveFinalizer(fu, finalizerDeactivate)
 	return r.Patch(ctx, fu, patch)
@@ -173,10 +196,19 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp) 
 		r.stalled(fu, ps)
 		return ctrl.Result{}, nil
 	}
+	key, problem, err := r.ticketKey(ctx, fu)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if problem != nil {
+		r.stalled(fu, campaign.Problems{*problem})
+		return ctrl.Result{}, nil
+	}
 	r.condition(fu, v1alpha1.ConditionStalled, metav1.ConditionFalse, "Valid", "The spec is valid.")
 	fu.Status.ObservedGeneration = fu.Generation
 
 	reg := followup.Registration(fu, string(c.UID), true)
+	reg.TicketKey = key
 	raw, _ := json.Marshal(reg)
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])
@@ -210,6 +242,41 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp) 
 		return ctrl.Result{RequeueAfter: r.Poll}, nil
 	}
 	return ctrl.Result{RequeueAfter: r.Idle}, nil
+}
+
+// ticketKey is the ticket webhook's HMAC key, read from its Secret when the Secret's
+// resourceVersion (from the metadata cache) is not the one last read.
+func (r *FollowUpReconciler) ticketKey(ctx context.Context, fu *v1alpha1.FollowUp) ([]byte, *campaign.Problem, error) {
+	t := fu.Spec.Ticket
+	if t == nil || t.Webhook.SecretRef == nil {
+		return nil, nil, nil
+	}
+	name := t.Webhook.SecretRef.Name
+	missing := &campaign.Problem{Field: "spec.ticket.webhook.secretRef", Message: fmt.Sprintf("Secret %q not found", name)}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	err := r.Get(ctx, types.NamespacedName{Namespace: fu.Namespace, Name: name}, meta)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, missing, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	if known, ok := r.ticketKeys.Load(fu.UID); ok && known.(ticketKey).resourceVersion == meta.ResourceVersion {
+		return known.(ticketKey).key, nil, nil
+	}
+	var secret corev1.Secret
+	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: fu.Namespace, Name: name}, &secret)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, missing, nil
+	case err != nil:
+		return nil, nil, err
+	case len(secret.Data["hmacKey"]) == 0:
+		return nil, &campaign.Problem{Field: "spec.ticket.webhook.secretRef", Message: fmt.Sprintf("Secret %q has no key \"hmacKey\"", name)}, nil
+	}
+	r.ticketKeys.Store(fu.UID, ticketKey{resourceVersion: secret.ResourceVersion, key: secret.Data["hmacKey"]})
+	return secret.Data["hmacKey"], nil, nil
 }
 
 // sla sets SLABreached from the overdue cases, with an Event when a breach starts or clears.

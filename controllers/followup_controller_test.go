@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -98,8 +99,24 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		rules, err := responses.FollowUpRules(ctx, string(get(c).UID))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(rules).To(HaveLen(1))
+		Expect(rules[0].UID).To(Equal(string(getFU(fu).UID)))
 		Expect(rules[0].When).To(Equal("response.answers.tp01 <= 2"))
 		Expect(rules[0].ContactWithin).To(Equal(48 * time.Hour))
+
+		// A ticket webhook whose Secret is missing; created, the key reaches the response
+		// service, which checks the helpdesk's callbacks with it.
+		ticketed := newFollowUp(ns, "ticketed", "later", func(f *v1alpha1.FollowUp) {
+			f.Spec.Ticket = &v1alpha1.Ticket{Webhook: v1alpha1.WebhookChannel{URL: "https://crm.example.org/cases",
+				SecretRef: &v1alpha1.LocalObjectReference{Name: "crm"}}}
+		})
+		Eventually(func() string { return fuCondition(ticketed, v1alpha1.ConditionStalled).Message }).
+			Should(Equal(`spec.ticket.webhook.secretRef: Secret "crm" not found`))
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "crm", Namespace: ns},
+			Data: map[string][]byte{"hmacKey": []byte("helpdesk-callback-key")}})).To(Succeed())
+		Eventually(func() metav1.ConditionStatus { return fuCondition(ticketed, v1alpha1.ConditionReady).Status }).Should(Equal(metav1.ConditionTrue))
+		rule, err := responses.GetFollowUp(ctx, string(getFU(ticketed).UID))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(rule.TicketKey)).To(Equal("helpdesk-callback-key"))
 
 		for _, tc := range []struct {
 			mutate func(*v1alpha1.FollowUp)

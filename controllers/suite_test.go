@@ -121,7 +121,7 @@ func startManager() (stop func()) {
 		Poll:        controllers.PollPolicy{Min: time.Minute, Max: 10 * time.Minute},
 	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&controllers.FollowUpReconciler{
-		Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("survey-operator"), Clock: clk, Responses: service,
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("survey-operator"), Clock: clk, Responses: service,
 		Poll: time.Second, Idle: time.Second,
 	}).SetupWithManager(mgr)).To(Succeed())
 	mctx, mcancel := context.WithCancel(ctx)

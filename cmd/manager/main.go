@@ -139,6 +139,7 @@ func main() {
 	}
 	if err := (&controllers.FollowUpReconciler{
 		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("survey-operator"),
 		Responses: responses,
 	}).SetupWithManager(mgr); err != nil {

@@ -2,11 +2,17 @@ package collector
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +21,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
+	"github.com/surveyops/survey-operator/internal/token"
 )
 
 // FollowUpRegistration is the body of PUT /api/v1/followups/{uid}: a FollowUp's rule, sent by
@@ -29,6 +36,9 @@ type FollowUpRegistration struct {
 	Segments      []string `json:"segments,omitempty"`
 	ContactWithin string   `json:"contactWithin,omitempty"`
 	ResolveWithin string   `json:"resolveWithin,omitempty"`
+	// TicketKey is the HMAC key of the ticket webhook (base64 in JSON), with which the helpdesk
+	// signs its "resolved" callbacks.
+	TicketKey []byte `json:"ticketKey,omitempty"`
 	// Active is false when the FollowUp was deleted: no new cases, the history is kept.
 	Active bool `json:"active"`
 }
@@ -70,7 +80,7 @@ func (s *Server) putFollowUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rule := store.FollowUpRule{UID: r.PathValue("uid"), Namespace: reg.Namespace, Name: reg.Name, CampaignUID: reg.CampaignUID,
-		Trigger: reg.Trigger, When: reg.When, Segments: reg.Segments, Active: reg.Active}
+		Trigger: reg.Trigger, When: reg.When, Segments: reg.Segments, TicketKey: reg.TicketKey, Active: reg.Active}
 	var errs []error
 	var err error
 	rule.After, err = optionalDuration("after", reg.After)
@@ -260,4 +270,134 @@ func (c *Client) FollowUpStats(ctx context.Context, uid string) (CaseStatsJSON, 
 	var out CaseStatsJSON
 	err := c.call(ctx, http.MethodGet, "/api/v1/followups/"+url.PathEscape(uid)+"/stats", nil, &out)
 	return out, err
+}
+
+// SignCase makes a case's link token: the person's "is it sorted?" link, and the case id a
+// ticket webhook carries to the helpdesk, which sends it back when the ticket is resolved.
+func SignCase(keys *token.KeyRing, k store.CaseKey, expiry time.Time) (string, error) {
+	return keys.Sign(token.Claims{Purpose: token.PurposeResolve, CampaignUID: k.CampaignUID, Wave: k.WaveID,
+		Recipient: k.FollowUpUID + "/" + k.RecipientKey, Expiry: expiry})
+}
+
+// caseOf reads the case a resolve token names.
+func caseOf(c token.Claims) (store.CaseKey, bool) {
+	fu, who, ok := strings.Cut(c.Recipient, "/")
+	if c.Purpose != token.PurposeResolve || !ok || fu == "" || who == "" {
+		return store.CaseKey{}, false
+	}
+	return store.CaseKey{FollowUpUID: fu, CampaignUID: c.CampaignUID, WaveID: c.Wave, RecipientKey: who}, true
+}
+
+// resolveLink verifies a case link. An expired link is refused: the matter is then for the
+// organisation's own channels.
+func (s *Server) resolveLink(w http.ResponseWriter, r *http.Request) (store.Case, bool) {
+	c, err := s.cfg.Keys().Verify(r.PathValue("token"), s.cfg.Now())
+	if errors.Is(err, token.ErrExpired) && c.Purpose == token.PurposeResolve {
+		s.message(w, http.StatusGone, "This link has expired",
+			"Thank you for coming back to us. This link no longer works; if the matter is still not sorted, please contact us the usual way.")
+		return store.Case{}, false
+	}
+	key, ok := caseOf(c)
+	if err != nil || !ok {
+		s.invalidLink(w)
+		return store.Case{}, false
+	}
+	cs, err := s.cfg.Store.GetCase(r.Context(), key)
+	if errors.Is(err, store.ErrNotFound) {
+		s.invalidLink(w)
+		return store.Case{}, false
+	}
+	if err != nil {
+		s.unavailable(w, err)
+		return store.Case{}, false
+	}
+	return cs, true
+}
+
+func (s *Server) resolvePage(w http.ResponseWriter, r *http.Request) {
+	cs, ok := s.resolveLink(w, r)
+	if !ok {
+		return
+	}
+	if !cs.ResolvedAt.IsZero() {
+		s.message(w, http.StatusOK, "This matter is resolved",
+			"We recorded on "+cs.ResolvedAt.Format(dateFormat)+" that it is sorted. Thank you for letting us know.")
+		return
+	}
+	s.render(w, http.StatusOK, "message", messageView{
+		PageTitle: "Is it sorted?",
+		Heading:   "Is it sorted?",
+		Paragraphs: []string{
+			"We contacted you about what you told us in our survey. If the matter is now sorted, please tell us by pressing the button below.",
+			"If it is not sorted yet, you do not need to do anything: we will keep in touch until it is.",
+		},
+		Action: "Yes, it is sorted",
+	})
+}
+
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	_ = r.ParseForm()
+	cs, ok := s.resolveLink(w, r)
+	if !ok {
+		return
+	}
+	if err := s.cfg.Store.ResolveCase(r.Context(), cs.CaseKey, "", s.cfg.Now()); err != nil {
+		s.unavailable(w, err)
+		return
+	}
+	s.message(w, http.StatusOK, "Thank you", "We have recorded that the matter is sorted. Thank you for telling us.")
+}
+
+// CaseCallback is the body of POST /api/v1/cases/resolve: a helpdesk says a ticket is
+// resolved. It is signed like inbound answers (X-Survey-Signature, HMAC-SHA256 of the body)
+// with the FollowUp's ticket key.
+type CaseCallback struct {
+	// CaseID is the case id the ticket webhook carried ({{ .CaseID }}).
+	CaseID string `json:"caseId"`
+	// TicketRef is the helpdesk's own reference, kept with the case.
+	TicketRef string `json:"ticketRef,omitempty"`
+}
+
+func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is too large")
+		return
+	}
+	var in CaseCallback
+	if err := json.Unmarshal(body, &in); err != nil || in.CaseID == "" || len(in.TicketRef) > 200 {
+		writeJSONError(w, http.StatusBadRequest, "the body must be JSON with caseId and at most a 200-character ticketRef")
+		return
+	}
+	refuse := func() { writeJSONError(w, http.StatusUnauthorized, "not authenticated") }
+	// A helpdesk may close a ticket long after the person's link expired: the case id's own
+	// signature and the callback's signature are what count.
+	c, err := s.cfg.Keys().Verify(in.CaseID, s.cfg.Now())
+	key, ok := caseOf(c)
+	if (err != nil && !errors.Is(err, token.ErrExpired)) || !ok {
+		refuse()
+		return
+	}
+	rule, err := s.cfg.Store.GetFollowUp(r.Context(), key.FollowUpUID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && len(rule.TicketKey) == 0 {
+		refuse()
+		return
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	given, err := hex.DecodeString(r.Header.Get(SignatureHeader))
+	mac := hmac.New(sha256.New, rule.TicketKey)
+	mac.Write(body)
+	if err != nil || !hmac.Equal(given, mac.Sum(nil)) {
+		refuse()
+		return
+	}
+	if err := s.cfg.Store.ResolveCase(r.Context(), key, in.TicketRef, s.cfg.Now()); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"resolved": true})
 }

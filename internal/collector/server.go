@@ -151,9 +151,12 @@ func (s *Server) Handler() http.Handler {
 	page("POST /s/{token}", s.submitSurvey)
 	page("GET /o/{token}", s.optOutPage)
 	page("POST /o/{token}", s.optOut)
+	page("GET /f/{token}", s.resolvePage)
+	page("POST /f/{token}", s.resolve)
 
 	// Gateways authenticate with the channel's HMAC signature, not the API token.
 	mux.Handle("POST /api/v1/responses", s.observe("POST /api/v1/responses", http.HandlerFunc(s.inbound)))
+	mux.Handle("POST /api/v1/cases/resolve", s.observe("POST /api/v1/cases/resolve", http.HandlerFunc(s.caseCallback)))
 
 	api("PUT /api/v1/waves/{campaign}/{wave}", s.putWave)
 	api("GET /api/v1/waves/{campaign}/{wave}/summary", s.summary)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -42,29 +43,37 @@ func (s *sqlStore) PutFollowUp(ctx context.Context, r FollowUpRule, now time.Tim
 	return s.writing(func() error {
 		_, err := s.db.ExecContext(ctx, s.q(`
 			INSERT INTO followups (followup_uid, namespace, name, campaign_uid, trigger_type, trigger_when, trigger_after,
-				segments, contact_within, resolve_within, active, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+				segments, contact_within, resolve_within, active, ticket_key, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13, $12, $12)
 			ON CONFLICT (followup_uid) DO UPDATE SET namespace = excluded.namespace, name = excluded.name,
 				campaign_uid = excluded.campaign_uid, trigger_type = excluded.trigger_type, trigger_when = excluded.trigger_when,
 				trigger_after = excluded.trigger_after, segments = excluded.segments, contact_within = excluded.contact_within,
-				resolve_within = excluded.resolve_within, active = excluded.active, updated_at = excluded.updated_at`),
+				resolve_within = excluded.resolve_within, active = excluded.active, ticket_key = excluded.ticket_key,
+				updated_at = excluded.updated_at`),
 			r.UID, r.Namespace, r.Name, r.CampaignUID, r.Trigger, r.When, r.After.Microseconds(), strings.Join(r.Segments, ","),
-			r.ContactWithin.Microseconds(), r.ResolveWithin.Microseconds(), boolInt(r.Active), micros(now))
+			r.ContactWithin.Microseconds(), r.ResolveWithin.Microseconds(), boolInt(r.Active), micros(now), hex.EncodeToString(r.TicketKey))
 		return err
 	})
 }
 
 const followUpColumns = `followup_uid, namespace, name, campaign_uid, trigger_type, trigger_when, trigger_after, segments,
-	contact_within, resolve_within, active, created_at`
+	contact_within, resolve_within, active, created_at, ticket_key`
 
 func scanFollowUp(row interface{ Scan(...any) error }) (FollowUpRule, error) {
 	var r FollowUpRule
 	var after, contact, resolve, created int64
-	var segments string
+	var segments, ticketKey string
 	var active int
 	if err := row.Scan(&r.UID, &r.Namespace, &r.Name, &r.CampaignUID, &r.Trigger, &r.When, &after, &segments,
-		&contact, &resolve, &active, &created); err != nil {
+		&contact, &resolve, &active, &created, &ticketKey); err != nil {
 		return r, err
+	}
+	key, err := hex.DecodeString(ticketKey)
+	if err != nil {
+		return r, fmt.Errorf("a follow-up's ticket key: %w", err)
+	}
+	if len(key) > 0 {
+		r.TicketKey = key
 	}
 	r.After, r.ContactWithin, r.ResolveWithin = time.Duration(after)*time.Microsecond, time.Duration(contact)*time.Microsecond,
 		time.Duration(resolve)*time.Microsecond

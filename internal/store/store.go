@@ -142,6 +142,9 @@ type FollowUpRule struct {
 	Segments []string
 	// ContactWithin and ResolveWithin set a case's due times from its opening; zero is none.
 	ContactWithin, ResolveWithin time.Duration
+	// TicketKey is the HMAC key of the FollowUp's ticket webhook: the helpdesk signs its
+	// "resolved" callbacks with it. Empty when there is no ticket webhook.
+	TicketKey []byte
 	// Active is false once the FollowUp is deleted: no new cases, and the history is kept.
 	Active bool
 	// Created is when the rule was first registered: a NonResponse rule opens cases only for

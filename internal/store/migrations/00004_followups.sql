@@ -14,6 +14,7 @@ CREATE TABLE followups (
     segments       TEXT    NOT NULL DEFAULT '',
     contact_within BIGINT  NOT NULL DEFAULT 0,
     resolve_within BIGINT  NOT NULL DEFAULT 0,
+    ticket_key     TEXT    NOT NULL DEFAULT '',
     active         INTEGER NOT NULL DEFAULT 1,
     created_at     BIGINT  NOT NULL,
     updated_at     BIGINT  NOT NULL
