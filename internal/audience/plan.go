@@ -338,3 +338,21 @@ func SortedCounts(m map[string]int) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Lookup streams the audience for the people in keys (a follow-up's cases) and reaches each
+// through the first of channels with a contact in their record. A person no longer in the
+// audience, or with no contact for any of channels, is not given to fn.
+func (p *Plan) Lookup(r io.Reader, keys map[string]bool, channels []string, fn func(Invitee) error) error {
+	return Read(r, p.spec.Format, p.required, func(rec Record) error {
+		key := rec.Attrs[p.spec.IDField]
+		if !keys[key] {
+			return nil
+		}
+		for _, ch := range channels {
+			if v := rec.Attrs[p.spec.ContactColumns[ch]]; v != "" {
+				return fn(Invitee{Key: key, Channel: ch, Contact: v, Attrs: rec.Attrs, Line: rec.Line})
+			}
+		}
+		return nil
+	})
+}

@@ -110,6 +110,22 @@ func parse(name, text string, html bool) (executor, error) {
 	return t, nil
 }
 
+// Template is a text of the campaign's own, such as a FollowUp's message body: checked when
+// it is made (an unknown field is an error then), rendered per message.
+type Template struct{ t executor }
+
+// NewTemplate parses and checks a text template over Message.
+func NewTemplate(name, text string) (*Template, error) {
+	t, err := parse(name, text, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Template{t: t}, nil
+}
+
+// Render renders the template for one message.
+func (t *Template) Render(m Message) (string, error) { return render(t.t, m) }
+
 func render(t executor, m Message) (string, error) {
 	var b bytes.Buffer
 	if err := t.Execute(&b, m); err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ type CaseStatsJSON struct {
 	Matched   int `json:"matched"`
 	Contacted int `json:"contacted"`
 	Resolved  int `json:"resolved"`
+	ToContact int `json:"toContact"`
 	Overdue   int `json:"overdue"`
 	Breaches  int `json:"breaches"`
 	// Opened is how many cases the sweep that came with this answer opened (POST .../sweep).
@@ -162,7 +164,7 @@ func (s *Server) writeStats(w http.ResponseWriter, r *http.Request, uid string, 
 	pj := func(p store.Percentiles) PercentilesJSON {
 		return PercentilesJSON{N: p.N, MedianSeconds: p.Median.Seconds(), P90Seconds: p.P90.Seconds()}
 	}
-	writeJSON(w, http.StatusOK, CaseStatsJSON{Matched: st.Matched, Contacted: st.Contacted, Resolved: st.Resolved,
+	writeJSON(w, http.StatusOK, CaseStatsJSON{Matched: st.Matched, Contacted: st.Contacted, Resolved: st.Resolved, ToContact: st.ToContact,
 		Overdue: st.Overdue, Breaches: st.Breaches, Opened: opened, TimeToContact: pj(st.TimeToContact), TimeToResolve: pj(st.TimeToResolve)})
 }
 
@@ -400,4 +402,73 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"resolved": true})
+}
+
+// CaseJSON is a case to contact, as the follow-up sender sees it.
+type CaseJSON struct {
+	CampaignUID  string     `json:"campaignUID"`
+	WaveID       string     `json:"waveID"`
+	RecipientKey string     `json:"recipientKey"`
+	Segment      string     `json:"segment"`
+	Channel      string     `json:"channel"`
+	ContactDue   *time.Time `json:"contactDue,omitempty"`
+}
+
+// CasesJSON lists cases.
+type CasesJSON struct {
+	Cases []CaseJSON `json:"cases"`
+}
+
+func (s *Server) casesToContact(w http.ResponseWriter, r *http.Request) {
+	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	if err != nil || limit <= 0 || limit > maxBatch {
+		limit = maxBatch
+	}
+	cases, err := s.cfg.Store.CasesToContact(r.Context(), r.PathValue("uid"), limit)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	out := CasesJSON{Cases: []CaseJSON{}}
+	for _, c := range cases {
+		cj := CaseJSON{CampaignUID: c.CampaignUID, WaveID: c.WaveID, RecipientKey: c.RecipientKey, Segment: c.Segment, Channel: c.Channel}
+		if !c.ContactDue.IsZero() {
+			due := c.ContactDue
+			cj.ContactDue = &due
+		}
+		out.Cases = append(out.Cases, cj)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) casesContacted(w http.ResponseWriter, r *http.Request) {
+	var in CasesJSON
+	if !decode(w, r, &in) {
+		return
+	}
+	if len(in.Cases) > maxBatch {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("at most %d cases", maxBatch))
+		return
+	}
+	keys := make([]store.CaseKey, len(in.Cases))
+	for i, c := range in.Cases {
+		keys[i] = store.CaseKey{FollowUpUID: r.PathValue("uid"), CampaignUID: c.CampaignUID, WaveID: c.WaveID, RecipientKey: c.RecipientKey}
+	}
+	if err := s.cfg.Store.MarkContacted(r.Context(), keys, s.cfg.Now()); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"contacted": len(keys)})
+}
+
+// CasesToContact returns up to limit open cases of a FollowUp not contacted yet.
+func (c *Client) CasesToContact(ctx context.Context, uid string, limit int) ([]CaseJSON, error) {
+	var out CasesJSON
+	err := c.call(ctx, http.MethodGet, "/api/v1/followups/"+url.PathEscape(uid)+"/cases?limit="+strconv.Itoa(limit), nil, &out)
+	return out.Cases, err
+}
+
+// MarkContacted records that cases were contacted.
+func (c *Client) MarkContacted(ctx context.Context, uid string, cases []CaseJSON) error {
+	return c.call(ctx, http.MethodPost, "/api/v1/followups/"+url.PathEscape(uid)+"/contacted", CasesJSON{Cases: cases}, nil)
 }

@@ -170,6 +170,8 @@ func (s *Server) Handler() http.Handler {
 	api("DELETE /api/v1/followups/{uid}", s.deleteFollowUp)
 	api("POST /api/v1/followups/{uid}/sweep", s.sweepFollowUp)
 	api("GET /api/v1/followups/{uid}/stats", s.followUpStats)
+	api("GET /api/v1/followups/{uid}/cases", s.casesToContact)
+	api("POST /api/v1/followups/{uid}/contacted", s.casesContacted)
 
 	static, _ := fs.Sub(web, "web")
 	mux.Handle("GET /static/survey.css", s.observe("GET /static/survey.css", cacheFor(time.Hour, http.StripPrefix("/static/", http.FileServerFS(static)))))

@@ -42,6 +42,18 @@ type Config struct {
 	Concurrency   int    `json:"concurrency,omitempty"`
 	BatchSize     int    `json:"batchSize,omitempty"`
 	SubjectPrefix string `json:"subjectPrefix,omitempty"`
+	// FollowUp makes the Job a follow-up batch of this FollowUp's cases.
+	FollowUp *FollowUpConfig `json:"followUp,omitempty"`
+}
+
+// FollowUpConfig is a follow-up batch's FollowUp.
+type FollowUpConfig struct {
+	UID      string   `json:"uid"`
+	Channels []string `json:"channels"`
+	Subject  string   `json:"subject,omitempty"`
+	Body     string   `json:"body"`
+	Ticket   *Hook    `json:"ticket,omitempty"`
+	Limit    int      `json:"limit,omitempty"`
 }
 
 // AudienceConfig says where the audience is and how to divide it.
@@ -194,6 +206,28 @@ func (c Config) Build(shard int) (Job, error) {
 	if shard < 0 || shard >= shards {
 		return job, fmt.Errorf("completion index %d is outside 0..%d", shard, shards-1)
 	}
+	ledger := collector.NewClient(c.CollectorURL, apiToken, nil)
+	var fu *FollowUp
+	if f := c.FollowUp; f != nil {
+		body, err := channel.NewTemplate("followUp.message.body", f.Body)
+		if err != nil {
+			return job, err
+		}
+		fu = &FollowUp{UID: f.UID, Channels: f.Channels, Subject: f.Subject, Body: body, Cases: ledger, Limit: f.Limit}
+		if t := f.Ticket; t != nil {
+			key, err := readSecret(t.HMACKeyFile)
+			if err != nil {
+				return job, err
+			}
+			bearer, err := readSecret(t.BearerTokenFile)
+			if err != nil {
+				return job, err
+			}
+			if fu.Ticket, err = channel.NewWebhook(channel.WebhookConfig{URL: t.URL, HMACKey: []byte(key), BearerToken: bearer, Body: t.BodyTemplate}); err != nil {
+				return job, fmt.Errorf("the ticket webhook: %w", err)
+			}
+		}
+	}
 	file := c.Audience.File
 	return Job{
 		CampaignUID: c.CampaignUID, WaveID: c.WaveID, Namespace: c.Namespace, Campaign: c.Campaign, Title: c.Title,
@@ -201,7 +235,8 @@ func (c Config) Build(shard int) (Job, error) {
 		Plan: plan, Open: func() (io.ReadCloser, error) { return os.Open(file) }, Seed: c.Seed,
 		Shard: shard, Shards: shards, ContactedWithin: within,
 		Channels: channels, Idempotent: idempotent, Limits: limits, Quiet: quiet,
-		Ledger:      collector.NewClient(c.CollectorURL, apiToken, nil),
+		Ledger:      ledger,
 		Concurrency: c.Concurrency, BatchSize: c.BatchSize,
+		FollowUp: fu,
 	}, nil
 }

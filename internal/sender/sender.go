@@ -79,6 +79,9 @@ type Job struct {
 	Concurrency int
 	// Progress, when set, is called after every batch with the summary so far.
 	Progress func(Summary)
+	// FollowUp, when set, makes this a follow-up batch: the FollowUp's cases to contact, not
+	// the audience's sample.
+	FollowUp *FollowUp
 }
 
 // Summary is what a run did, in counts only: it is the Job's termination message.
@@ -106,6 +109,8 @@ type run struct {
 	job   Job
 	start time.Time
 	sum   Summary
+	// afterSent, when set, is called with each chunk's sent invitations once they are recorded.
+	afterSent func(ctx context.Context, sent []collector.InvitationJSON, byKey map[string]audience.Invitee) error
 }
 
 // Run sends the Job. The audience is validated in full before anything is sent: a bad line
@@ -121,7 +126,12 @@ func Run(ctx context.Context, job Job) (Summary, error) {
 		job.Concurrency = 8
 	}
 	r := &run{job: job, start: job.Now(), sum: Summary{Failed: map[string]int{}, Skipped: map[string]int{}}}
-	err := r.send(ctx)
+	var err error
+	if job.FollowUp != nil {
+		err = r.followUp(ctx)
+	} else {
+		err = r.send(ctx)
+	}
 	r.sum.DurationSeconds = job.Now().Sub(r.start).Seconds()
 	switch {
 	case errors.Is(err, ErrQuietHours):
@@ -215,7 +225,7 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 		case due != nil && !due[inv.Key]:
 			r.sum.Skipped["answered-or-not-invited"]++
 		default:
-			byKey[inv.Key] = inv
+			byKey[inviteeKey(r.job.WaveID, inv.Key)] = inv
 			want = append(want, collector.InvitationJSON{CampaignUID: r.job.CampaignUID, WaveID: r.job.WaveID, RecipientKey: inv.Key,
 				Round: r.job.Round, Namespace: r.job.Namespace, Segment: inv.Segment, Channel: inv.Channel})
 		}
@@ -301,7 +311,7 @@ func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKe
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				msg, err := r.message(byKey[row.RecipientKey], row)
+				msg, err := r.message(byKey[inviteeKey(row.WaveID, row.RecipientKey)], row)
 				if err == nil {
 					err = r.job.Channels[row.Channel].Send(ctx, msg, fmt.Sprintf("%s/%s/%s/%d", row.CampaignUID, row.WaveID, row.RecipientKey, row.Round))
 				}
@@ -309,9 +319,11 @@ func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKe
 			}()
 		}
 		wg.Wait()
+		var sent []collector.InvitationJSON
 		for i, row := range chunk {
 			if results[i] == nil {
 				outcomes = append(outcomes, markOf(row, "sent", ""))
+				sent = append(sent, row)
 				r.sum.Sent++
 				continue
 			}
@@ -319,9 +331,24 @@ func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKe
 			outcomes = append(outcomes, markOf(row, "failed", reason))
 			r.sum.Failed[reason]++
 		}
+		if r.afterSent != nil && len(sent) > 0 {
+			// What follows a send (a follow-up's ticket and contact record) comes after the
+			// sends are in the ledger.
+			if err := r.record(ctx, outcomes); err != nil {
+				return err
+			}
+			outcomes = nil
+			if err := r.afterSent(ctx, sent, byKey); err != nil {
+				return err
+			}
+		}
 	}
 	return r.record(ctx, outcomes)
 }
+
+// inviteeKey indexes the people of a batch by wave and key: a follow-up batch may hold the
+// same person for two waves.
+func inviteeKey(wave, key string) string { return wave + "\x00" + key }
 
 // record writes marks to the ledger in one transaction. What happened is recorded even when
 // the run is being stopped (SIGTERM): the call outlives the run's context, for a while.
@@ -344,6 +371,9 @@ func markOf(row collector.InvitationJSON, state, reason string) collector.MarkRe
 
 // message builds the person's message with their signed links.
 func (r *run) message(inv audience.Invitee, row collector.InvitationJSON) (channel.Message, error) {
+	if r.job.FollowUp != nil {
+		return r.followUpMessage(inv, row)
+	}
 	tok, err := r.job.Keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: r.job.CampaignUID, Wave: r.job.WaveID,
 		Recipient: inv.Key, Segment: inv.Segment, Channel: row.Channel, Expiry: r.job.Expiry})
 	if err != nil {

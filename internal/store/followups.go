@@ -258,12 +258,13 @@ func (s *sqlStore) CaseStats(ctx context.Context, followUpUID string, now time.T
 	var st CaseStats
 	n := micros(now)
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COUNT(contacted_at), COUNT(resolved_at),
+		COALESCE(SUM(CASE WHEN contacted_at IS NULL AND resolved_at IS NULL THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN (contacted_at IS NULL AND resolved_at IS NULL AND contact_due IS NOT NULL AND contact_due < $2)
 			OR (resolved_at IS NULL AND resolve_due IS NOT NULL AND resolve_due < $2) THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN (contact_due IS NOT NULL AND COALESCE(contacted_at, resolved_at, $2) > contact_due)
 			OR (resolve_due IS NOT NULL AND COALESCE(resolved_at, $2) > resolve_due) THEN 1 ELSE 0 END), 0)
 		FROM followup_cases WHERE followup_uid = $1`), followUpUID, n).
-		Scan(&st.Matched, &st.Contacted, &st.Resolved, &st.Overdue, &st.Breaches)
+		Scan(&st.Matched, &st.Contacted, &st.Resolved, &st.ToContact, &st.Overdue, &st.Breaches)
 	if err != nil {
 		return st, err
 	}

@@ -99,7 +99,7 @@ func TestFollowUpCases(t *testing.T) {
 			t.Errorf("a contacted case is still to contact: %+v", c)
 		}
 		st, err := s.CaseStats(ctx, fuDetractors, t0.Add(100*time.Hour))
-		if err != nil || st.Matched != 1 || st.Contacted != 1 || st.Resolved != 0 || st.Overdue != 0 || st.Breaches != 0 ||
+		if err != nil || st.Matched != 1 || st.Contacted != 1 || st.Resolved != 0 || st.ToContact != 0 || st.Overdue != 0 || st.Breaches != 0 ||
 			st.TimeToContact.N != 1 || st.TimeToContact.Median != 10*time.Hour {
 			t.Fatalf("stats at +100h: %+v, %v", st, err)
 		}
@@ -121,7 +121,7 @@ func TestFollowUpCases(t *testing.T) {
 		}
 
 		// The non-responder is not contacted within 24h: overdue and breached.
-		if st, _ := s.CaseStats(ctx, fuSilent, t0.Add(98*time.Hour)); st.Matched != 1 || st.Overdue != 1 || st.Breaches != 1 {
+		if st, _ := s.CaseStats(ctx, fuSilent, t0.Add(98*time.Hour)); st.Matched != 1 || st.ToContact != 1 || st.Overdue != 1 || st.Breaches != 1 {
 			t.Errorf("silent stats: %+v", st)
 		}
 

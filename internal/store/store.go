@@ -176,6 +176,8 @@ type Percentiles struct {
 // CaseStats are a FollowUp's cases in figures, computed in SQL.
 type CaseStats struct {
 	Matched, Contacted, Resolved int
+	// ToContact counts open cases not contacted yet.
+	ToContact int
 	// Overdue counts cases past a due time now: not contacted by contactWithin, or not resolved
 	// by resolveWithin.
 	Overdue int
