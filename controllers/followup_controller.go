@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,6 +34,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/followup"
+	"github.com/surveyops/survey-operator/internal/schedule"
 )
 
 // +kubebuilder:rbac:groups=surveys.surveyops.io,resources=followups,verbs=get;list;watch;update;patch
@@ -57,6 +61,14 @@ type FollowUpReconciler struct {
 	// Poll is how often the cases of a FollowUp with open cases are counted (1m); one with none
 	// is counted every Idle (10m).
 	Poll, Idle time.Duration
+	// ContactInterval is the least time between two contact Jobs of a FollowUp (5m); at most
+	// one runs at a time.
+	ContactInterval time.Duration
+	// Settings are the sending Jobs' (image, response service URLs), as for campaigns.
+	Settings campaign.Settings
+	// CaseLinkLifetime is how long a case's "is it sorted?" link works (90 days), at least
+	// until the case's resolution is due.
+	CaseLinkLifetime time.Duration
 
 	registered sync.Map // FollowUp UID → hash of the registration last accepted
 	ticketKeys sync.Map // FollowUp UID → ticketKey read at a Secret resourceVersion
@@ -85,6 +97,12 @@ func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Idle == 0 {
 		r.Idle = 10 * time.Minute
+	}
+	if r.ContactInterval == 0 {
+		r.ContactInterval = 5 * time.Minute
+	}
+	if r.CaseLinkLifetime == 0 {
+		r.CaseLinkLifetime = 90 * 24 * time.Hour
 	}
 	r.metrics = registerFollowUpMetrics()
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.FollowUp{}, fieldCampaignRef, func(o client.Object) []string {
@@ -115,6 +133,7 @@ func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.FollowUp{}).
+		Owns(&batchv1.Job{}).
 		Watches(&corev1.Secret{}, byIndex(fieldTicketSecret), builder.OnlyMetadata).
 		Watches(&v1alpha1.SurveyCampaign{}, byIndex(fieldCampaignRef)).
 		Named("followup").
@@ -232,16 +251,162 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp) 
 	}
 	followup.Apply(&fu.Status, stats)
 	r.sla(fu)
-	r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionFalse, "Following", "The rule is registered and its cases counted.")
+	running, wake, err := r.contact(ctx, fu, &c, stats)
+	if err != nil {
+		return r.waiting(fu, err)
+	}
+	if running {
+		r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionTrue, "Contacting", "A contact Job is running.")
+	} else {
+		r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionFalse, "Following", "The rule is registered and its cases counted.")
+	}
 	if fu.Spec.Suspend {
 		r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionTrue, "Suspended", "Suspended: cases are still opened and counted; nobody is contacted.")
 	} else {
 		r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionTrue, "Following", "The rule is registered with the response service.")
 	}
+	after := r.Idle
 	if fu.Status.Matched > fu.Status.Resolved || fu.Spec.Trigger.Type == v1alpha1.TriggerNonResponse {
-		return ctrl.Result{RequeueAfter: r.Poll}, nil
+		after = r.Poll
 	}
-	return ctrl.Result{RequeueAfter: r.Idle}, nil
+	if !wake.IsZero() {
+		after = min(after, max(time.Second, wake.Sub(r.Clock.Now())))
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// contact starts a contact Job when cases wait for contact, none runs, the last started at
+// least ContactInterval ago, the FollowUp is not suspended and it is not quiet hours. It
+// reports whether a contact Job runs, and when to look again for the next one.
+func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp, c *v1alpha1.SurveyCampaign,
+	stats collector.CaseStatsJSON) (running bool, wake time.Time, err error) {
+	var jobs batchv1.JobList
+	if err := r.List(ctx, &jobs, client.InNamespace(fu.Namespace), client.MatchingLabels{campaign.LabelFollowUpUID: string(fu.UID)}); err != nil {
+		return false, wake, err
+	}
+	for i := range jobs.Items {
+		if finished, _ := jobState(&jobs.Items[i]); !finished {
+			running = true
+		}
+	}
+	if err := r.pruneContactJobs(ctx, jobs.Items); err != nil {
+		return running, wake, err
+	}
+	now := r.Clock.Now()
+	switch {
+	case running || fu.Spec.Suspend || stats.ToContact == 0:
+		return running, wake, nil
+	case fu.Status.LastContactTime != nil && now.Sub(fu.Status.LastContactTime.Time) < r.ContactInterval:
+		return false, fu.Status.LastContactTime.Add(r.ContactInterval), nil
+	}
+	if sc := c.Spec.Schedule; sc != nil && sc.QuietHours != nil {
+		if loc, err := schedule.LoadLocation(sc.TimeZone); err == nil {
+			if q, err := schedule.ParseQuietHours(sc.QuietHours.Start, sc.QuietHours.End, loc); err == nil && q.Quiet(now) {
+				return false, q.NextPermitted(now), nil
+			}
+		}
+	}
+	m, err := r.mounted(ctx, fu, c)
+	if err != nil {
+		return false, wake, err
+	}
+	expiry := now.Add(r.CaseLinkLifetime)
+	if sla := fu.Spec.SLA; sla != nil && sla.ResolveWithin != "" {
+		if d, err := time.ParseDuration(string(sla.ResolveWithin)); err == nil && now.Add(2*d).After(expiry) {
+			expiry = now.Add(2 * d)
+		}
+	}
+	n := int(fu.Status.ContactJobs) + 1
+	job, err := campaign.BuildFollowUpJob(c, fu, n, m, r.Settings, expiry)
+	if err != nil {
+		return false, wake, err
+	}
+	if err := controllerutil.SetControllerReference(fu, job, r.Scheme()); err != nil {
+		return false, wake, err
+	}
+	err = r.Create(ctx, job)
+	if apierrors.IsAlreadyExists(err) {
+		// Made by an earlier reconcile whose status write was lost: adopt it if it is ours.
+		var existing batchv1.Job
+		if err := r.Get(ctx, client.ObjectKeyFromObject(job), &existing); err != nil {
+			return false, wake, err
+		}
+		if existing.Labels[campaign.LabelFollowUpUID] != string(fu.UID) {
+			return false, wake, fmt.Errorf("a Job named %s exists and is not this FollowUp's", job.Name)
+		}
+		err = nil
+	}
+	if err != nil {
+		return false, wake, err
+	}
+	fu.Status.ContactJobs = int32(n)
+	fu.Status.LastContactTime = &metav1.Time{Time: now}
+	r.Recorder.Eventf(fu, nil, corev1.EventTypeNormal, "ContactStarted", "Contact", "Job %s contacts %d people.", job.Name, stats.ToContact)
+	return true, wake, nil
+}
+
+// mounted is what a contact Job mounts: the link-signing key ids of the campaign's sender
+// Secret, and the keys present in the channels' and the ticket's Secrets.
+func (r *FollowUpReconciler) mounted(ctx context.Context, fu *v1alpha1.FollowUp, c *v1alpha1.SurveyCampaign) (campaign.Mounted, error) {
+	m := campaign.Mounted{SecretKeys: map[string]map[string]bool{}}
+	keysOf := func(name string) (map[string]bool, error) {
+		var s corev1.Secret
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: fu.Namespace, Name: name}, &s); err != nil {
+			return nil, err
+		}
+		out := map[string]bool{}
+		for k := range s.Data {
+			out[k] = true
+		}
+		return out, nil
+	}
+	sender, err := keysOf(campaign.SecretName(c.Name))
+	if err != nil {
+		return m, fmt.Errorf("the campaign's sender Secret (made at its first wave): %w", err)
+	}
+	for k := range sender {
+		if id, ok := strings.CutPrefix(k, campaign.SecretTokenPrefix); ok {
+			m.TokenKeyIDs = append(m.TokenKeyIDs, id)
+		}
+	}
+	for _, ch := range c.Spec.Channels {
+		var ref *v1alpha1.LocalObjectReference
+		switch {
+		case ch.Email != nil:
+			ref = ch.Email.SMTP.CredentialsSecretRef
+		case ch.Webhook != nil:
+			ref = ch.Webhook.SecretRef
+		}
+		if ref == nil {
+			continue
+		}
+		if m.SecretKeys[ch.Name], err = keysOf(ref.Name); err != nil {
+			return m, err
+		}
+	}
+	if t := fu.Spec.Ticket; t != nil && t.Webhook.SecretRef != nil {
+		if m.SecretKeys["ticket"], err = keysOf(t.Webhook.SecretRef.Name); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// pruneContactJobs keeps the three latest finished contact Jobs.
+func (r *FollowUpReconciler) pruneContactJobs(ctx context.Context, jobs []batchv1.Job) error {
+	var finished []*batchv1.Job
+	for i := range jobs {
+		if done, _ := jobState(&jobs[i]); done {
+			finished = append(finished, &jobs[i])
+		}
+	}
+	sort.Slice(finished, func(i, j int) bool { return finished[i].CreationTimestamp.After(finished[j].CreationTimestamp.Time) })
+	for _, j := range finished[min(3, len(finished)):] {
+		if err := r.Delete(ctx, j, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ticketKey is the ticket webhook's HMAC key, read from its Secret when the Secret's

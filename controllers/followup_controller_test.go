@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/sender"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
@@ -136,11 +139,18 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		}
 	})
 
-	It("opens a case for each detractor, and shows an SLA breach on the clock until they are contacted", func() {
+	It("opens a case for each detractor, contacts them in one Job, and shows an SLA breach on the clock until they are contacted", func() {
 		ns := namespace()
 		c := get(newCampaign(ns, "quarterly", nil))
-		fu := newFollowUp(ns, "detractors", "quarterly", nil)
+		fu := newFollowUp(ns, "detractors", "quarterly", func(f *v1alpha1.FollowUp) {
+			f.Spec.Ticket = &v1alpha1.Ticket{Webhook: v1alpha1.WebhookChannel{URL: "https://crm.example.org/cases",
+				BodyTemplate: `{"caseId": {{json .CaseID}}}`, SecretRef: &v1alpha1.LocalObjectReference{Name: "sms-gateway"}}}
+		})
 		Eventually(func() metav1.ConditionStatus { return fuCondition(fu, v1alpha1.ConditionReady).Status }).Should(Equal(metav1.ConditionTrue))
+		// The campaign's first wave starts (and with it the sender Secret its Jobs mount).
+		clk.SetTime(at(time.Minute))
+		poke(c)
+		Eventually(jobNames(ns)).Should(ConsistOf("quarterly-" + waveID(0)))
 
 		Expect(service.PutWave(ctx, string(c.UID), "w1", collector.WaveRegistration{Namespace: ns, Campaign: c.Name,
 			Definition: survey.FromSpec(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
@@ -151,6 +161,26 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Eventually(func() int64 { return getFU(fu).Status.Matched }).Should(Equal(int64(2)))
 		Expect(fuCondition(fu, v1alpha1.ConditionSLABreached).Status).To(Equal(metav1.ConditionFalse))
 
+		// One contact Job for the two, owned by the FollowUp, in follow-up mode.
+		contact := "detractors-contact-1"
+		Eventually(jobNames(ns)).Should(ContainElement(contact))
+		var j batchv1.Job
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: contact}, &j)).To(Succeed())
+		Expect(j.OwnerReferences[0].Kind).To(Equal("FollowUp"))
+		var cfg sender.Config
+		Expect(json.Unmarshal([]byte(j.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg)).To(Succeed())
+		Expect(cfg.FollowUp).NotTo(BeNil())
+		Expect(cfg.FollowUp.UID).To(Equal(string(getFU(fu).UID)))
+		Expect(cfg.FollowUp.Channels).To(Equal([]string{"sms", "email"}))
+		Expect(cfg.FollowUp.Ticket.HMACKeyFile).To(Equal("/var/run/survey/ticket/hmacKey"))
+		Expect(cfg.Audience.File).To(Equal("/var/run/survey/audience/audience"))
+		Eventually(func() string { return fuCondition(fu, v1alpha1.ConditionReconciling).Reason }).Should(Equal("Contacting"))
+		Expect(fuKstatus(fu)).To(Equal(status.InProgressStatus))
+		// Never a second while it runs, however the clock moves.
+		clk.SetTime(clk.Now().Add(10 * time.Minute))
+		Consistently(func() []string { return jobNames(ns)() }, "2s").Should(HaveLen(2))
+		clk.SetTime(clk.Now().Add(-10 * time.Minute))
+
 		// Two days and an hour later nobody has called: both cases are overdue.
 		opened := clk.Now()
 		clk.SetTime(opened.Add(49 * time.Hour))
@@ -160,18 +190,36 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Eventually(func() []string { return events(ns, "SLABreached") }).Should(HaveLen(1))
 		Expect(gaugeFU("overdue", ns, "detractors")).To(Equal(2.0))
 
-		// Both are called (the contact Jobs' part, played here on the store): the breach clears,
-		// and the record keeps that the standard was missed.
+		// The contact Job reaches both (its sender's part is played here on the store) and
+		// completes: the breach clears, the record keeps that the standard was missed, and no
+		// other Job is made.
 		for _, who := range []string{"T-1", "T-3"} {
 			Expect(responses.MarkContacted(ctx, []store.CaseKey{{FollowUpUID: string(getFU(fu).UID), CampaignUID: string(c.UID),
 				WaveID: "w1", RecipientKey: who}}, clk.Now())).To(Succeed())
 		}
+		completeJob(ns, contact)
 		Eventually(func() metav1.ConditionStatus { return fuCondition(fu, v1alpha1.ConditionSLABreached).Status }).Should(Equal(metav1.ConditionFalse))
+		Eventually(func() string { return fuCondition(fu, v1alpha1.ConditionReconciling).Reason }).Should(Equal("Following"))
+		Consistently(func() []string { return jobNames(ns)() }, "2s").Should(HaveLen(2))
 		st := getFU(fu).Status
 		Expect(st.Contacted).To(Equal(int64(2)))
 		Expect(st.Breaches).To(Equal(int64(2)))
 		Expect(st.TimeToContact.Median.Duration).To(BeNumerically("~", 49*time.Hour, time.Minute))
 		Eventually(func() []string { return events(ns, "SLARestored") }).Should(HaveLen(1))
+
+		// A new detractor: the next batch at once (the last was long ago)...
+		answerOnPage(c, "w1", "T-4", url.Values{"q.tp01": {"1"}})
+		Eventually(jobNames(ns)).Should(ContainElement("detractors-contact-2"))
+		Expect(getFU(fu).Status.ContactJobs).To(Equal(int32(2)))
+		Expect(responses.MarkContacted(ctx, []store.CaseKey{{FollowUpUID: string(getFU(fu).UID), CampaignUID: string(c.UID),
+			WaveID: "w1", RecipientKey: "T-4"}}, clk.Now())).To(Succeed())
+		completeJob(ns, "detractors-contact-2")
+		// ...and another: not before the contact interval (a minute here) has passed.
+		answerOnPage(c, "w1", "T-5", url.Values{"q.tp01": {"2"}})
+		Eventually(func() int64 { return getFU(fu).Status.Matched }).Should(Equal(int64(4)))
+		Consistently(jobNames(ns), "2s").ShouldNot(ContainElement("detractors-contact-3"))
+		clk.SetTime(clk.Now().Add(time.Minute))
+		Eventually(jobNames(ns)).Should(ContainElement("detractors-contact-3"))
 	})
 
 	It("follows up those who have not answered after the delay", func() {

@@ -122,7 +122,9 @@ func startManager() (stop func()) {
 	}).SetupWithManager(mgr)).To(Succeed())
 	Expect((&controllers.FollowUpReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("survey-operator"), Clock: clk, Responses: service,
-		Poll: time.Second, Idle: time.Second,
+		Poll: time.Second, Idle: time.Second, ContactInterval: time.Minute,
+		Settings: campaign.Settings{Image: "survey-operator:test", CollectorURL: "http://collector.test:8080",
+			PublicURL: "https://listen.example.org"},
 	}).SetupWithManager(mgr)).To(Succeed())
 	mctx, mcancel := context.WithCancel(ctx)
 	done := make(chan struct{})

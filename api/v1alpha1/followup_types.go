@@ -153,6 +153,15 @@ type FollowUpStatus struct {
 	// +optional
 	Overdue int64 `json:"overdue,omitempty"`
 
+	// contactJobs is how many contact Jobs the operator has started for this FollowUp; the
+	// next is named "<name>-contact-<contactJobs+1>".
+	// +optional
+	ContactJobs int32 `json:"contactJobs,omitempty"`
+
+	// lastContactTime is when the latest contact Job started.
+	// +optional
+	LastContactTime *metav1.Time `json:"lastContactTime,omitempty"`
+
 	// breaches is how many cases missed the service standard, ever.
 	// +optional
 	Breaches int64 `json:"breaches,omitempty"`

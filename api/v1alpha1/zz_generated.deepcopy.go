@@ -352,6 +352,10 @@ func (in *FollowUpStatus) DeepCopyInto(out *FollowUpStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.LastContactTime != nil {
+		in, out := &in.LastContactTime, &out.LastContactTime
+		*out = (*in).DeepCopy()
+	}
 	if in.TimeToContact != nil {
 		in, out := &in.TimeToContact, &out.TimeToContact
 		*out = new(DurationStats)

@@ -123,13 +123,14 @@ func main() {
 		setupLog.Info("no API token for the response service yet; its calls will be refused until it is mounted", "file", apiTokenFile)
 	}
 	responses := collector.NewClient(collectorURL, string(apiToken), nil)
+	settings := campaign.Settings{Image: senderImage, CollectorURL: collectorURL, PublicURL: publicURL}
 	if err := (&controllers.SurveyCampaignReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  mgr.GetEventRecorder("survey-operator"),
 		Responses: responses,
-		Settings:  campaign.Settings{Image: senderImage, CollectorURL: collectorURL, PublicURL: publicURL},
+		Settings:  settings,
 		Credentials: controllers.Credentials{Namespace: credentialsNS, TokenKeysSecret: tokenKeysSecret,
 			APITokenSecret: apiTokenSecret},
 		MaxConcurrentReconciles: concurrency,
@@ -140,6 +141,7 @@ func main() {
 	if err := (&controllers.FollowUpReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Settings:  settings,
 		Recorder:  mgr.GetEventRecorder("survey-operator"),
 		Responses: responses,
 	}).SetupWithManager(mgr); err != nil {

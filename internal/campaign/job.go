@@ -168,7 +168,72 @@ func CountRows(data []byte) int {
 // create of the same wave is AlreadyExists, never a second Job.
 func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batchv1.Job, error) {
 	s = s.withDefaults()
-	cfg, err := json.Marshal(SenderConfig(c, w, m, s))
+	labels := map[string]string{
+		LabelCampaignUID: string(c.UID),
+		LabelWave:        w.ID,
+		LabelRound:       strconv.Itoa(w.Round),
+		LabelPart:        strconv.Itoa(w.Part),
+	}
+	job, err := buildJob(c, SenderConfig(c, w, m, s), PartName(c.Name, w.ID, w.Round, w.Part), labels, m, s, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	job.Annotations = map[string]string{AnnotationDueAt: w.Scheduled.UTC().Format(time.RFC3339)}
+	if shards := int32(Shards(m.Rows, s)); shards > 1 {
+		job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+		job.Spec.Completions = ptr.To(shards)
+		job.Spec.Parallelism = ptr.To(min(shards, int32(s.MaxParallelism)))
+	}
+	return job, nil
+}
+
+// LabelFollowUpUID marks the contact Jobs of a FollowUp.
+const LabelFollowUpUID = "surveys.surveyops.io/followup-uid"
+
+const mountTicket = "/var/run/survey/ticket"
+
+// FollowUpJobName is the n-th contact Job of a FollowUp: "<followup>-contact-<n>".
+func FollowUpJobName(followUp string, n int) string {
+	return JobName(followUp, "contact-"+strconv.Itoa(n), 0)
+}
+
+// BuildFollowUpJob makes a FollowUp's n-th contact Job: the sender in follow-up mode, with the
+// campaign's audience and channels and the FollowUp's message and ticket webhook. Case links
+// expire at expiry.
+func BuildFollowUpJob(c *v1alpha1.SurveyCampaign, fu *v1alpha1.FollowUp, n int, m Mounted, s Settings, expiry time.Time) (*batchv1.Job, error) {
+	s = s.withDefaults()
+	m.Rows = 0 // one pod: a batch is bounded by its case count
+	cfg := SenderConfig(c, Wave{ID: "followup", Closes: expiry}, m, s)
+	cfg.FollowUp = &sender.FollowUpConfig{UID: string(fu.UID), Channels: fu.Spec.Channels, Subject: fu.Spec.Message.Subject,
+		Body: fu.Spec.Message.Body, Limit: 1000}
+	var volumes []corev1.Volume
+	var mounts []corev1.VolumeMount
+	if t := fu.Spec.Ticket; t != nil {
+		hook := &sender.Hook{URL: t.Webhook.URL, BodyTemplate: t.Webhook.BodyTemplate}
+		if ref := t.Webhook.SecretRef; ref != nil {
+			hook.HMACKeyFile = path.Join(mountTicket, "hmacKey")
+			if m.SecretKeys["ticket"]["bearerToken"] {
+				hook.BearerTokenFile = path.Join(mountTicket, "bearerToken")
+			}
+			volumes = append(volumes, corev1.Volume{Name: "ticket", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: ref.Name}}})
+			mounts = append(mounts, corev1.VolumeMount{Name: "ticket", MountPath: mountTicket, ReadOnly: true})
+		}
+		cfg.FollowUp.Ticket = hook
+	}
+	labels := map[string]string{LabelCampaignUID: string(c.UID), LabelFollowUpUID: string(fu.UID)}
+	job, err := buildJob(c, cfg, FollowUpJobName(fu.Name, n), labels, m, s, volumes, mounts)
+	if err != nil {
+		return nil, err
+	}
+	job.Namespace = fu.Namespace
+	return job, nil
+}
+
+// buildJob makes a sender Job from its configuration: the audience, the sender Secret and the
+// channels' Secrets mounted read-only, a restricted security context.
+func buildJob(c *v1alpha1.SurveyCampaign, senderConfig sender.Config, name string, extraLabels map[string]string, m Mounted, s Settings,
+	extraVolumes []corev1.Volume, extraMounts []corev1.VolumeMount) (*batchv1.Job, error) {
+	cfg, err := json.Marshal(senderConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -176,10 +241,9 @@ func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batch
 		"app.kubernetes.io/name":       "survey-sender",
 		"app.kubernetes.io/component":  "sender",
 		"app.kubernetes.io/managed-by": "survey-operator",
-		LabelCampaignUID:               string(c.UID),
-		LabelWave:                      w.ID,
-		LabelRound:                     strconv.Itoa(w.Round),
-		LabelPart:                      strconv.Itoa(w.Part),
+	}
+	for k, v := range extraLabels {
+		labels[k] = v
 	}
 	src := c.Spec.Audience.Source
 	var audienceVolume corev1.VolumeSource
@@ -221,13 +285,10 @@ func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batch
 		volumes = append(volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: ref.Name}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: path.Join(mountChannels, ch.Name), ReadOnly: true})
 	}
+	volumes, mounts = append(volumes, extraVolumes...), append(mounts, extraMounts...)
 
-	shards := int32(Shards(m.Rows, s))
-	job := &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: PartName(c.Name, w.ID, w.Round, w.Part), Namespace: c.Namespace, Labels: labels,
-			Annotations: map[string]string{AnnotationDueAt: w.Scheduled.UTC().Format(time.RFC3339)},
-		},
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Namespace, Labels: labels},
 		Spec: batchv1.JobSpec{
 			BackoffLimit:          ptr.To(s.BackoffLimit),
 			ActiveDeadlineSeconds: ptr.To(int64(s.ActiveDeadline / time.Second)),
@@ -261,13 +322,7 @@ func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batch
 				},
 			},
 		},
-	}
-	if shards > 1 {
-		job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
-		job.Spec.Completions = ptr.To(shards)
-		job.Spec.Parallelism = ptr.To(min(shards, int32(s.MaxParallelism)))
-	}
-	return job, nil
+	}, nil
 }
 
 // Termination is a finished sender's summary, from its termination message.
