@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
@@ -140,4 +142,24 @@ func (m *campaignMetrics) forget(namespace, name string) {
 	for _, v := range []*prometheus.GaugeVec{m.waves, m.invited, m.responded, m.rate, m.score} {
 		v.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "campaign": name})
 	}
+}
+
+// pendingEvents holds a reconcile's Events until its status is written: a reconcile that loses
+// the race for the status (it read a stale cache, and its optimistic-lock patch is refused)
+// announces nothing, so a transition is announced once.
+type pendingEvents struct {
+	rec  events.EventRecorder
+	list []func()
+}
+
+func (p *pendingEvents) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	p.list = append(p.list, func() { p.rec.Eventf(regarding, related, eventtype, reason, action, note, args...) })
+}
+
+// flush records the Events held.
+func (p *pendingEvents) flush() {
+	for _, f := range p.list {
+		f()
+	}
+	p.list = nil
 }

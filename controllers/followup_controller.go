@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -161,11 +162,13 @@ func (r *FollowUpReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 	}
 	before := fu.DeepCopy()
-	result, err := r.follow(ctx, &fu)
+	ev := &pendingEvents{rec: r.Recorder}
+	result, err := r.follow(ctx, &fu, ev)
 	r.metrics.observe(&fu)
 	if perr := r.patchStatus(ctx, before, &fu); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
+	ev.flush()
 	return result, err
 }
 
@@ -188,10 +191,10 @@ func (r *FollowUpReconciler) condition(fu *v1alpha1.FollowUp, t string, s metav1
 		ObservedGeneration: fu.Generation})
 }
 
-func (r *FollowUpReconciler) stalled(fu *v1alpha1.FollowUp, ps campaign.Problems) {
+func (r *FollowUpReconciler) stalled(fu *v1alpha1.FollowUp, ps campaign.Problems, ev *pendingEvents) {
 	msg := truncate(ps.Error(), 1024)
 	if old := meta.FindStatusCondition(fu.Status.Conditions, v1alpha1.ConditionStalled); old == nil || old.Status != metav1.ConditionTrue || old.Message != msg {
-		r.Recorder.Eventf(fu, nil, corev1.EventTypeWarning, "InvalidSpec", "Validate", "%s", msg)
+		ev.Eventf(fu, nil, corev1.EventTypeWarning, "InvalidSpec", "Validate", "%s", msg)
 	}
 	r.condition(fu, v1alpha1.ConditionStalled, metav1.ConditionTrue, "InvalidSpec", msg)
 	r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionFalse, "InvalidSpec", msg)
@@ -201,18 +204,18 @@ func (r *FollowUpReconciler) stalled(fu *v1alpha1.FollowUp, ps campaign.Problems
 
 // follow checks the FollowUp against its campaign, registers its rule when it changed, and
 // counts its cases.
-func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp) (ctrl.Result, error) {
+func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, ev *pendingEvents) (ctrl.Result, error) {
 	var c v1alpha1.SurveyCampaign
 	err := r.Get(ctx, types.NamespacedName{Namespace: fu.Namespace, Name: fu.Spec.CampaignRef.Name}, &c)
 	switch {
 	case apierrors.IsNotFound(err):
-		r.stalled(fu, campaign.Problems{{Field: "spec.campaignRef.name", Message: fmt.Sprintf("SurveyCampaign %q not found", fu.Spec.CampaignRef.Name)}})
+		r.stalled(fu, campaign.Problems{{Field: "spec.campaignRef.name", Message: fmt.Sprintf("SurveyCampaign %q not found", fu.Spec.CampaignRef.Name)}}, ev)
 		return ctrl.Result{}, nil
 	case err != nil:
 		return ctrl.Result{}, err
 	}
 	if ps := followup.Validate(&fu.Spec, &c.Spec); len(ps) > 0 {
-		r.stalled(fu, ps)
+		r.stalled(fu, ps, ev)
 		return ctrl.Result{}, nil
 	}
 	key, problem, err := r.ticketKey(ctx, fu)
@@ -220,7 +223,7 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp) 
 		return ctrl.Result{}, err
 	}
 	if problem != nil {
-		r.stalled(fu, campaign.Problems{*problem})
+		r.stalled(fu, campaign.Problems{*problem}, ev)
 		return ctrl.Result{}, nil
 	}
 	r.condition(fu, v1alpha1.ConditionStalled, metav1.ConditionFalse, "Valid", "The spec is valid.")
@@ -247,11 +250,11 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp) 
 		return r.waiting(fu, fmt.Errorf("counting cases at the response service: %w", err))
 	}
 	if stats.Opened > 0 {
-		r.Recorder.Eventf(fu, nil, corev1.EventTypeNormal, "CasesOpened", "Follow", "%d people who have not answered are now followed up.", stats.Opened)
+		ev.Eventf(fu, nil, corev1.EventTypeNormal, "CasesOpened", "Follow", "%d people who have not answered are now followed up.", stats.Opened)
 	}
 	followup.Apply(&fu.Status, stats)
-	r.sla(fu)
-	running, wake, err := r.contact(ctx, fu, &c, stats)
+	r.sla(fu, ev)
+	running, wake, err := r.contact(ctx, fu, &c, stats, ev)
 	if err != nil {
 		return r.waiting(fu, err)
 	}
@@ -279,7 +282,7 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp) 
 // least ContactInterval ago, the FollowUp is not suspended and it is not quiet hours. It
 // reports whether a contact Job runs, and when to look again for the next one.
 func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp, c *v1alpha1.SurveyCampaign,
-	stats collector.CaseStatsJSON) (running bool, wake time.Time, err error) {
+	stats collector.CaseStatsJSON, ev *pendingEvents) (running bool, wake time.Time, err error) {
 	var jobs batchv1.JobList
 	if err := r.List(ctx, &jobs, client.InNamespace(fu.Namespace), client.MatchingLabels{campaign.LabelFollowUpUID: string(fu.UID)}); err != nil {
 		return false, wake, err
@@ -287,6 +290,13 @@ func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp,
 	for i := range jobs.Items {
 		if finished, _ := jobState(&jobs.Items[i]); !finished {
 			running = true
+		}
+		// The Jobs say how many were made, should a status write have been lost.
+		if n, err := strconv.Atoi(jobs.Items[i].Labels[campaign.LabelBatch]); err == nil && int32(n) > fu.Status.ContactJobs {
+			fu.Status.ContactJobs = int32(n)
+			if fu.Status.LastContactTime == nil || jobs.Items[i].CreationTimestamp.After(fu.Status.LastContactTime.Time) {
+				fu.Status.LastContactTime = &metav1.Time{Time: jobs.Items[i].CreationTimestamp.Time}
+			}
 		}
 	}
 	if err := r.pruneContactJobs(ctx, jobs.Items); err != nil {
@@ -341,7 +351,7 @@ func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp,
 	}
 	fu.Status.ContactJobs = int32(n)
 	fu.Status.LastContactTime = &metav1.Time{Time: now}
-	r.Recorder.Eventf(fu, nil, corev1.EventTypeNormal, "ContactStarted", "Contact", "Job %s contacts %d people.", job.Name, stats.ToContact)
+	ev.Eventf(fu, nil, corev1.EventTypeNormal, "ContactStarted", "Contact", "Job %s contacts %d people.", job.Name, stats.ToContact)
 	return true, wake, nil
 }
 
@@ -445,7 +455,7 @@ func (r *FollowUpReconciler) ticketKey(ctx context.Context, fu *v1alpha1.FollowU
 }
 
 // sla sets SLABreached from the overdue cases, with an Event when a breach starts or clears.
-func (r *FollowUpReconciler) sla(fu *v1alpha1.FollowUp) {
+func (r *FollowUpReconciler) sla(fu *v1alpha1.FollowUp, ev *pendingEvents) {
 	was := meta.IsStatusConditionTrue(fu.Status.Conditions, v1alpha1.ConditionSLABreached)
 	switch {
 	case fu.Spec.SLA == nil:
@@ -454,13 +464,13 @@ func (r *FollowUpReconciler) sla(fu *v1alpha1.FollowUp) {
 		msg := fmt.Sprintf("%d cases are past their service standard (%d breaches in all).", fu.Status.Overdue, fu.Status.Breaches)
 		r.condition(fu, v1alpha1.ConditionSLABreached, metav1.ConditionTrue, "CasesOverdue", msg)
 		if !was {
-			r.Recorder.Eventf(fu, nil, corev1.EventTypeWarning, "SLABreached", "Follow", "%s", msg)
+			ev.Eventf(fu, nil, corev1.EventTypeWarning, "SLABreached", "Follow", "%s", msg)
 		}
 	default:
 		r.condition(fu, v1alpha1.ConditionSLABreached, metav1.ConditionFalse, "WithinStandard",
 			fmt.Sprintf("No case is overdue (%d breaches in all).", fu.Status.Breaches))
 		if was {
-			r.Recorder.Eventf(fu, nil, corev1.EventTypeNormal, "SLARestored", "Follow", "No case is overdue any more.")
+			ev.Eventf(fu, nil, corev1.EventTypeNormal, "SLARestored", "Follow", "No case is overdue any more.")
 		}
 	}
 }

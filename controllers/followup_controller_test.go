@@ -210,7 +210,7 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		// A new detractor: the next batch at once (the last was long ago)...
 		answerOnPage(c, "w1", "T-4", url.Values{"q.tp01": {"1"}})
 		Eventually(jobNames(ns)).Should(ContainElement("detractors-contact-2"))
-		Expect(getFU(fu).Status.ContactJobs).To(Equal(int32(2)))
+		Eventually(func() int32 { return getFU(fu).Status.ContactJobs }).Should(Equal(int32(2)))
 		Expect(responses.MarkContacted(ctx, []store.CaseKey{{FollowUpUID: string(getFU(fu).UID), CampaignUID: string(c.UID),
 			WaveID: "w1", RecipientKey: "T-4"}}, clk.Now())).To(Succeed())
 		completeJob(ns, "detractors-contact-2")
@@ -220,6 +220,28 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Consistently(jobNames(ns), "2s").ShouldNot(ContainElement("detractors-contact-3"))
 		clk.SetTime(clk.Now().Add(time.Minute))
 		Eventually(jobNames(ns)).Should(ContainElement("detractors-contact-3"))
+	})
+
+	It("never makes a second contact Job for a batch after a restart that lost the status", func() {
+		ns := namespace()
+		c := get(newCampaign(ns, "restarted", nil))
+		clk.SetTime(at(time.Minute))
+		poke(c)
+		Eventually(jobNames(ns)).Should(HaveLen(1))
+		fu := newFollowUp(ns, "detractors", "restarted", nil)
+		Eventually(func() metav1.ConditionStatus { return fuCondition(fu, v1alpha1.ConditionReady).Status }).Should(Equal(metav1.ConditionTrue))
+		Expect(service.PutWave(ctx, string(c.UID), "w1", collector.WaveRegistration{Namespace: ns, Campaign: c.Name,
+			Definition: survey.FromSpec(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
+		answerOnPage(c, "w1", "T-1", url.Values{"q.tp01": {"1"}})
+		Eventually(jobNames(ns)).Should(ContainElement("detractors-contact-1"))
+
+		stop()
+		lost := getFU(fu)
+		lost.Status.ContactJobs, lost.Status.LastContactTime = 0, nil
+		Expect(k8sClient.Status().Update(ctx, lost)).To(Succeed())
+		stop = startManager()
+		Eventually(func() int32 { return getFU(fu).Status.ContactJobs }).Should(Equal(int32(1)))
+		Consistently(jobNames(ns), "2s").Should(ConsistOf("restarted-"+waveID(0), "detractors-contact-1"))
 	})
 
 	It("follows up those who have not answered after the delay", func() {

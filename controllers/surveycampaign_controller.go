@@ -174,6 +174,8 @@ type run struct {
 	sending bool
 	// continuations are the parts of rounds to send now that quiet hours are over.
 	continuations []campaign.Wave
+	// events are recorded once the status is written.
+	events *pendingEvents
 }
 
 func (u *run) wakeAt(t time.Time) {
@@ -197,7 +199,7 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 	before := c.DeepCopy()
-	u := &run{r: r, c: &c, now: r.Clock.Now()}
+	u := &run{r: r, c: &c, now: r.Clock.Now(), events: &pendingEvents{rec: r.Recorder}}
 
 	problems, err := u.checkCached(ctx)
 	if err != nil {
@@ -219,6 +221,7 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if perr := r.patchStatus(ctx, before, &c); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
+	u.events.flush()
 	return result, err
 }
 
@@ -382,7 +385,7 @@ func (u *run) stalled(ps campaign.Problems) {
 	msg := truncate(ps.Error(), 1024)
 	old := meta.FindStatusCondition(u.c.Status.Conditions, v1alpha1.ConditionStalled)
 	if old == nil || old.Status != metav1.ConditionTrue || old.Message != msg {
-		u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeWarning, "InvalidSpec", "Validate", "%s", msg)
+		u.events.Eventf(u.c, nil, corev1.EventTypeWarning, "InvalidSpec", "Validate", "%s", msg)
 	}
 	u.condition(v1alpha1.ConditionStalled, metav1.ConditionTrue, "InvalidSpec", msg)
 	u.condition(v1alpha1.ConditionReady, metav1.ConditionFalse, "InvalidSpec", msg)
@@ -471,7 +474,7 @@ func (u *run) followJobs(ctx context.Context) {
 			if w.Phase != v1alpha1.WavePending { // a Pending wave's Job is made again, below
 				w.Phase = v1alpha1.WaveFailed
 				w.Message = "The sending Job was deleted before it finished."
-				u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeWarning, "WaveFailed", "Send", "Wave %s: %s", w.ID, w.Message)
+				u.events.Eventf(u.c, nil, corev1.EventTypeWarning, "WaveFailed", "Send", "Wave %s: %s", w.ID, w.Message)
 			}
 			continue
 		}
@@ -480,7 +483,7 @@ func (u *run) followJobs(ctx context.Context) {
 		case failed:
 			w.Phase = v1alpha1.WaveFailed
 			w.Message = u.failureMessage(ctx, j)
-			u.r.Recorder.Eventf(u.c, j, corev1.EventTypeWarning, "WaveFailed", "Send", "Wave %s: %s", w.ID, w.Message)
+			u.events.Eventf(u.c, j, corev1.EventTypeWarning, "WaveFailed", "Send", "Wave %s: %s", w.ID, w.Message)
 		case finished && u.stoppedForQuiet(ctx, j):
 			w.Phase = v1alpha1.WaveSending
 			w.Message = u.pause(w, 0, part)
@@ -598,7 +601,7 @@ func (u *run) startContinuations(ctx context.Context) error {
 			return err
 		}
 		u.sending = true
-		u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeNormal, "SendingResumed", "Send",
+		u.events.Eventf(u.c, nil, corev1.EventTypeNormal, "SendingResumed", "Send",
 			"Wave %s: quiet hours are over, Job %s sends the rest of round %d.", w.ID, name, w.Round)
 	}
 	return nil
@@ -717,7 +720,7 @@ func (u *run) startDueWave(ctx context.Context) error {
 		u.c.Status.Waves = append(u.c.Status.Waves, v1alpha1.WaveStatus{ID: campaign.WaveID(due.Skipped),
 			ScheduledTime: metav1.Time{Time: due.Skipped}, Phase: v1alpha1.WaveFailed, Message: msg})
 		sortWaves(u.c.Status.Waves)
-		u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeWarning, "WaveMissed", "Schedule", "Wave %s: %s", campaign.WaveID(due.Skipped), msg)
+		u.events.Eventf(u.c, nil, corev1.EventTypeWarning, "WaveMissed", "Schedule", "Wave %s: %s", campaign.WaveID(due.Skipped), msg)
 	}
 	if !due.Time.IsZero() {
 		if err := u.startWave(ctx, campaign.WaveID(due.Time), due.Time); err != nil {
@@ -768,7 +771,7 @@ func (u *run) startWave(ctx context.Context, id string, due time.Time) error {
 		u.c.Status.LastWaveTime = &metav1.Time{Time: due}
 	}
 	u.sending = true
-	u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeNormal, "WaveStarted", "Send", "Wave %s started: Job %s sends the invitations.", id, name)
+	u.events.Eventf(u.c, nil, corev1.EventTypeNormal, "WaveStarted", "Send", "Wave %s started: Job %s sends the invitations.", id, name)
 	return nil
 }
 
@@ -963,7 +966,7 @@ func (u *run) sendReminders(ctx context.Context) error {
 		}
 		w.RemindersSent = int32(round)
 		u.sending = true
-		u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeNormal, "ReminderStarted", "Send",
+		u.events.Eventf(u.c, nil, corev1.EventTypeNormal, "ReminderStarted", "Send",
 			"Wave %s: reminder %d to those who have not answered, Job %s.", w.ID, round, name)
 	}
 	return nil
@@ -997,7 +1000,7 @@ func (u *run) refreshResults(ctx context.Context) {
 		if closing {
 			w.Phase = v1alpha1.WaveClosed
 			u.r.polls.forget(key)
-			u.r.Recorder.Eventf(u.c, nil, corev1.EventTypeNormal, "WaveClosed", "Collect", "Wave %s closed: %d of %d responded (%s%%), score %s.",
+			u.events.Eventf(u.c, nil, corev1.EventTypeNormal, "WaveClosed", "Collect", "Wave %s closed: %d of %d responded (%s%%), score %s.",
 				w.ID, w.Responded, w.Invited, orDash(string(w.ResponseRate)), orDash(campaign.ScoreText(u.primary(), res.Primary)))
 		} else if w.CloseTime != nil {
 			u.wakeAt(w.CloseTime.Time)

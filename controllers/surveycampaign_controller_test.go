@@ -259,9 +259,10 @@ func events(ns, reason string) []string {
 	return out
 }
 
-// due0 is the first due time of the campaigns' daily cron: the next full hour. Campaigns are
-// created at the real time (their creationTimestamp), so the fake clock starts there too.
-var due0 = time.Now().UTC().Truncate(time.Hour).Add(time.Hour)
+// due0 is the first due time of the campaigns' daily cron: the second full hour from now, so
+// that every campaign of the suite is created before it. Campaigns are created at the real
+// time (their creationTimestamp), so the fake clock starts there too.
+var due0 = time.Now().UTC().Truncate(time.Hour).Add(2 * time.Hour)
 
 // at is a time relative to due0.
 func at(d time.Duration) time.Time { return due0.Add(d) }

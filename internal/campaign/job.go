@@ -187,8 +187,11 @@ func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batch
 	return job, nil
 }
 
-// LabelFollowUpUID marks the contact Jobs of a FollowUp.
-const LabelFollowUpUID = "surveys.surveyops.io/followup-uid"
+// LabelFollowUpUID marks the contact Jobs of a FollowUp, and LabelBatch their number.
+const (
+	LabelFollowUpUID = "surveys.surveyops.io/followup-uid"
+	LabelBatch       = "surveys.surveyops.io/batch"
+)
 
 const mountTicket = "/var/run/survey/ticket"
 
@@ -220,7 +223,7 @@ func BuildFollowUpJob(c *v1alpha1.SurveyCampaign, fu *v1alpha1.FollowUp, n int, 
 		}
 		cfg.FollowUp.Ticket = hook
 	}
-	labels := map[string]string{LabelCampaignUID: string(c.UID), LabelFollowUpUID: string(fu.UID)}
+	labels := map[string]string{LabelCampaignUID: string(c.UID), LabelFollowUpUID: string(fu.UID), LabelBatch: strconv.Itoa(n)}
 	job, err := buildJob(c, cfg, FollowUpJobName(fu.Name, n), labels, m, s, volumes, mounts)
 	if err != nil {
 		return nil, err
