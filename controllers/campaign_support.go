@@ -1,15 +1,20 @@
 package controllers
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 )
@@ -162,4 +167,23 @@ func (p *pendingEvents) flush() {
 		f()
 	}
 	p.list = nil
+}
+
+// enqueueReferrers maps an object to the reconcile requests of the objects in its namespace
+// that refer to it, found through a field index: key gives the index value for the object.
+func enqueueReferrers(c client.Client, list client.ObjectList, field string, key func(client.Object) string) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		l := list.DeepCopyObject().(client.ObjectList)
+		if err := c.List(ctx, l, client.InNamespace(o.GetNamespace()), client.MatchingFields{field: key(o)}); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		_ = meta.EachListItem(l, func(item runtime.Object) error {
+			if m, ok := item.(client.Object); ok {
+				out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(m)})
+			}
+			return nil
+		})
+		return out
+	})
 }

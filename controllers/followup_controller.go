@@ -29,7 +29,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/campaign"
@@ -120,17 +119,7 @@ func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	byIndex := func(field string) handler.EventHandler {
-		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			var list v1alpha1.FollowUpList
-			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{field: o.GetName()}); err != nil {
-				return nil
-			}
-			out := make([]reconcile.Request, 0, len(list.Items))
-			for _, f := range list.Items {
-				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: f.Namespace, Name: f.Name}})
-			}
-			return out
-		})
+		return enqueueReferrers(r.Client, &v1alpha1.FollowUpList{}, field, func(o client.Object) string { return o.GetName() })
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.FollowUp{}).
@@ -379,14 +368,9 @@ func (r *FollowUpReconciler) mounted(ctx context.Context, fu *v1alpha1.FollowUp,
 			m.TokenKeyIDs = append(m.TokenKeyIDs, id)
 		}
 	}
-	for _, ch := range c.Spec.Channels {
-		var ref *v1alpha1.LocalObjectReference
-		switch {
-		case ch.Email != nil:
-			ref = ch.Email.SMTP.CredentialsSecretRef
-		case ch.Webhook != nil:
-			ref = ch.Webhook.SecretRef
-		}
+	for i := range c.Spec.Channels {
+		ch := &c.Spec.Channels[i]
+		ref := campaign.ChannelSecret(ch)
 		if ref == nil {
 			continue
 		}

@@ -29,7 +29,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/campaign"
@@ -116,17 +115,7 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	byRef := func(kind string) handler.EventHandler {
-		return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
-			var list v1alpha1.SurveyCampaignList
-			if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{fieldRefs: kind + "/" + o.GetName()}); err != nil {
-				return nil
-			}
-			out := make([]reconcile.Request, 0, len(list.Items))
-			for _, c := range list.Items {
-				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: c.Namespace, Name: c.Name}})
-			}
-			return out
-		})
+		return enqueueReferrers(r.Client, &v1alpha1.SurveyCampaignList{}, fieldRefs, func(o client.Object) string { return kind + "/" + o.GetName() })
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SurveyCampaign{}).
@@ -148,12 +137,9 @@ func referencedObjects(spec *v1alpha1.SurveyCampaignSpec) []string {
 	if ref := spec.Audience.Source.ConfigMapRef; ref != nil {
 		out = append(out, "configmap/"+ref.Name)
 	}
-	for _, ch := range spec.Channels {
-		if ch.Email != nil && ch.Email.SMTP.CredentialsSecretRef != nil {
-			out = append(out, "secret/"+ch.Email.SMTP.CredentialsSecretRef.Name)
-		}
-		if ch.Webhook != nil && ch.Webhook.SecretRef != nil {
-			out = append(out, "secret/"+ch.Webhook.SecretRef.Name)
+	for i := range spec.Channels {
+		if ref := campaign.ChannelSecret(&spec.Channels[i]); ref != nil {
+			out = append(out, "secret/"+ref.Name)
 		}
 	}
 	return out

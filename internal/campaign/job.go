@@ -274,13 +274,7 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig sender.Config, name strin
 	}
 	for i := range c.Spec.Channels {
 		ch := &c.Spec.Channels[i]
-		var ref *v1alpha1.LocalObjectReference
-		switch {
-		case ch.Email != nil:
-			ref = ch.Email.SMTP.CredentialsSecretRef
-		case ch.Webhook != nil:
-			ref = ch.Webhook.SecretRef
-		}
+		ref := ChannelSecret(ch)
 		if ref == nil {
 			continue
 		}

@@ -47,6 +47,18 @@ func ContactColumn(spec *v1alpha1.SurveyCampaignSpec, ch *v1alpha1.Channel) stri
 	return contact.Phone
 }
 
+// ChannelSecret is the Secret a channel refers to: its SMTP credentials or its webhook's
+// keys; nil when it has none.
+func ChannelSecret(ch *v1alpha1.Channel) *v1alpha1.LocalObjectReference {
+	switch {
+	case ch.Email != nil:
+		return ch.Email.SMTP.CredentialsSecretRef
+	case ch.Webhook != nil:
+		return ch.Webhook.SecretRef
+	}
+	return nil
+}
+
 // AudienceSpec is the audience part of a campaign as the sender divides it.
 func AudienceSpec(spec *v1alpha1.SurveyCampaignSpec) audience.Spec {
 	src := spec.Audience.Source
