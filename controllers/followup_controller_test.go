@@ -207,6 +207,17 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Expect(st.TimeToContact.Median.Duration).To(BeNumerically("~", 49*time.Hour, time.Minute))
 		Eventually(func() []string { return events(ns, "SLARestored") }).Should(HaveLen(1))
 
+		// T-1 says on their link that it is sorted: resolved, with its time to resolve.
+		caseTok, err := collector.SignCase(tokenKeys, store.CaseKey{FollowUpUID: string(getFU(fu).UID), CampaignUID: string(c.UID),
+			WaveID: "w1", RecipientKey: "T-1"}, clk.Now().Add(30*24*time.Hour))
+		Expect(err).NotTo(HaveOccurred())
+		resp, err := http.PostForm(serviceURL+"/f/"+caseTok, url.Values{})
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Eventually(func() int64 { return getFU(fu).Status.Resolved }).Should(Equal(int64(1)))
+		Expect(getFU(fu).Status.TimeToResolve.Median.Duration).To(BeNumerically("~", 49*time.Hour, time.Minute))
+
 		// A new detractor: the next batch at once (the last was long ago)...
 		answerOnPage(c, "w1", "T-4", url.Values{"q.tp01": {"1"}})
 		Eventually(jobNames(ns)).Should(ContainElement("detractors-contact-2"))
