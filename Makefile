@@ -78,6 +78,10 @@ build: manifests generate fmt vet ## Build the binaries into ./bin.
 run: manifests generate fmt vet ## Run the manager on this machine against the cluster of the current kubeconfig (flags in ARGS).
 	go run ./cmd/manager $(ARGS)
 
+.PHONY: image
+image: ## Build the operator's image without a container engine: bin/survey-operator.tar (docker-archive; ctr images import / docker load).
+	go run ./hack/image --out bin/survey-operator.tar --tag $(IMG)
+
 .PHONY: docker-build
 docker-build: ## Build the container image with a container engine (not available on the CI machines).
 	$(CONTAINER_TOOL) build -t $(IMG) .

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	_ "time/tzdata" // the time zone database in the binary: the image has none
 
 	"github.com/surveyops/survey-operator/internal/sender"
 )
