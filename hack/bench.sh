@@ -4,12 +4,17 @@
 #   hack/bench.sh [COUNT] [REGEXP]   (default 5 runs of each benchmark, the median is used; all
 #   benchmarks). The store's aggregation benchmark first generates a 1,000,000-response wave in
 #   SQLite and in PostgreSQL (SURVEY_BENCH_RESPONSES to change it): several minutes.
+#   SURVEY_BENCH_SCALE=1 also runs the manager with 1,000 campaigns due at once against envtest
+#   (BENCH_CAMPAIGNS, BENCH_SETTLE=10m): about 15 minutes, figures in its log lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-5}
 pattern=${2:-.}
 out=$(mktemp)
 go test -run '^$' -bench "$pattern" -benchmem -count "$count" -timeout 120m ./internal/... | tee "$out"
+if [ "${SURVEY_BENCH_SCALE:-}" = 1 ]; then
+	KUBEBUILDER_ASSETS="$(hack/envtest-assets.sh)" go test -run '^$' -bench ThousandCampaigns -benchtime 1x -timeout 60m ./cmd/manager/
+fi
 echo
 echo "ratios to baselines (median ns/op):"
 pairs="BenchmarkNext:BenchmarkBaselineRobfigNext BenchmarkDueAfterLongOutage:BenchmarkBaselineDueNaive"
