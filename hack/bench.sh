@@ -18,7 +18,7 @@ fi
 echo
 echo "ratios to baselines (median ns/op):"
 pairs="BenchmarkNext:BenchmarkBaselineRobfigNext BenchmarkDueAfterLongOutage:BenchmarkBaselineDueNaive"
-pairs="$pairs BenchmarkSendWithLedger:BenchmarkBaselineBareSMTP BenchmarkSendWithLedgerWideChunks:BenchmarkBaselineBareSMTP BenchmarkScanSelect1MRows:BenchmarkBaselineCSVRead1MRows"
+pairs="$pairs BenchmarkSendWithLedger:BenchmarkBaselineBareSMTP BenchmarkSendWithLedgerWideChunks:BenchmarkBaselineBareSMTP BenchmarkSendWithLedgerRelay:BenchmarkBaselineParallelSMTPRelay BenchmarkScanSelect1MRows:BenchmarkBaselineCSVRead1MRows"
 for db in sqlite postgres; do
 	pairs="$pairs BenchmarkSummarize1M/$db:BenchmarkBaselineCountScan1M/$db"
 	pairs="$pairs BenchmarkDurableResponsesHTTP/$db:BenchmarkBaselineInsertCommit/$db"

@@ -37,6 +37,9 @@ type Sink struct {
 	User, Password string
 	// Refuse maps a recipient to the SMTP code it is refused with.
 	Refuse map[string]int
+	// Delay is how long the sink takes to accept a message, like a relay that queues it
+	// durably before answering 250.
+	Delay time.Duration
 
 	Port      int
 	ClientTLS *tls.Config // trusts the server's certificate
@@ -136,6 +139,7 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	time.Sleep(s.k.Delay)
 	s.k.mu.Lock()
 	s.k.messages = append(s.k.messages, Message{From: s.from, To: s.to, Data: b})
 	s.k.mu.Unlock()
