@@ -2,9 +2,6 @@ package collector
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -390,10 +387,7 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	given, err := hex.DecodeString(r.Header.Get(SignatureHeader))
-	mac := hmac.New(sha256.New, rule.TicketKey)
-	mac.Write(body)
-	if err != nil || !hmac.Equal(given, mac.Sum(nil)) {
+	if !signedWith(r, body, rule.TicketKey) {
 		refuse()
 		return
 	}

@@ -3,10 +3,6 @@ package collector_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -197,17 +193,7 @@ func TestCaseResolution(t *testing.T) {
 
 	// The helpdesk's callback, signed with the ticket key, even after the link expired.
 	callback := func(body collector.CaseCallback, key []byte) int {
-		raw, _ := json.Marshal(body)
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/cases/resolve", bytes.NewReader(raw))
-		if key != nil {
-			mac := hmac.New(sha256.New, key)
-			mac.Write(raw)
-			req.Header.Set(collector.SignatureHeader, hex.EncodeToString(mac.Sum(nil)))
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := e.signedPost("/api/v1/cases/resolve", body, key)
 		resp.Body.Close()
 		return resp.StatusCode
 	}

@@ -69,10 +69,7 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	given, err := hex.DecodeString(r.Header.Get(SignatureHeader))
-	mac := hmac.New(sha256.New, key)
-	mac.Write(body)
-	if err != nil || !hmac.Equal(given, mac.Sum(nil)) {
+	if !signedWith(r, body, key) {
 		refuse()
 		return
 	}
@@ -145,4 +142,13 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		s.responses.WithLabelValues("updated").Inc()
 	}
 	writeJSON(w, http.StatusOK, InboundResult{Saved: true, Complete: complete})
+}
+
+// signedWith reports whether a request's SignatureHeader is the hex HMAC-SHA256 of body under
+// key (compared in constant time).
+func signedWith(r *http.Request, body, key []byte) bool {
+	given, err := hex.DecodeString(r.Header.Get(SignatureHeader))
+	mac := hmac.New(sha256.New, key)
+	mac.Write(body)
+	return err == nil && hmac.Equal(given, mac.Sum(nil))
 }

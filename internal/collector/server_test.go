@@ -414,10 +414,12 @@ func TestAPIs(t *testing.T) {
 	}
 }
 
-func (e *env) inbound(body any, key []byte, want int) map[string]any {
+// signedPost posts body as JSON to path, signed with key as gateways and helpdesks sign (no
+// signature when key is nil).
+func (e *env) signedPost(path string, body any, key []byte) *http.Response {
 	e.t.Helper()
 	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/responses", bytes.NewReader(raw))
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(raw))
 	if key != nil {
 		mac := hmac.New(sha256.New, key)
 		mac.Write(raw)
@@ -427,6 +429,13 @@ func (e *env) inbound(body any, key []byte, want int) map[string]any {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return resp
+}
+
+func (e *env) inbound(body any, key []byte, want int) map[string]any {
+	e.t.Helper()
+	raw, _ := json.Marshal(body)
+	resp := e.signedPost("/api/v1/responses", body, key)
 	defer resp.Body.Close()
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)

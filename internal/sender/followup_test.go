@@ -25,10 +25,7 @@ func TestFollowUpBatch(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	const wave = "20260401-0900"
-	if err := r.store.PutWave(ctx, store.Wave{CampaignUID: uid, WaveID: wave, Namespace: "riverside-homes", Campaign: "tenant-satisfaction",
-		Definition: []byte(`{"questions":[{"id":"tp01","kind":"CSAT"}]}`), OpensAt: r.now, ClosesAt: r.now.Add(21 * 24 * time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	r.registerWave(t)
 	one := 1
 	for _, who := range []string{"T-1", "T-3", "T-9"} { // T-9 has left the audience since
 		if _, err := r.store.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: wave, RecipientKey: who, Namespace: "riverside-homes",
@@ -110,10 +107,7 @@ func TestFollowUpAfterAKill(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	const wave = "20260401-0900"
-	if err := r.store.PutWave(ctx, store.Wave{CampaignUID: uid, WaveID: wave, Namespace: "riverside-homes", Campaign: "tenant-satisfaction",
-		Definition: []byte(`{"questions":[{"id":"tp01","kind":"CSAT"}]}`), OpensAt: r.now, ClosesAt: r.now.Add(21 * 24 * time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	r.registerWave(t)
 	one := 1
 	if _, err := r.store.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: wave, RecipientKey: "T-3", Namespace: "riverside-homes",
 		Segment: "shared-ownership", Channel: "email", Complete: true, Answers: []store.Answer{{Question: "tp01", Value: &one}},

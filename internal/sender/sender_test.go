@@ -84,6 +84,17 @@ T-5,,+447700900005,general-needs
 T-6,six@example.org,+447700900006,shared-ownership
 `
 
+// registerWave registers the rig's wave with the response service, as the manager does, so
+// that responses to it can be stored.
+func (r *rig) registerWave(t testing.TB) {
+	t.Helper()
+	if err := r.store.PutWave(context.Background(), store.Wave{CampaignUID: uid, WaveID: "20260401-0900", Namespace: "riverside-homes",
+		Campaign: "tenant-satisfaction", Definition: []byte(`{"questions":[{"id":"tp01","kind":"CSAT"},{"id":"q1","kind":"CSAT"}]}`),
+		OpensAt: r.now, ClosesAt: r.now.Add(21 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (r *rig) job(t testing.TB, data string) Job {
 	plan, err := audience.Compile(audience.Spec{Format: audience.CSV, IDField: "tenancy_ref",
 		Segments: []audience.Segment{
@@ -173,11 +184,7 @@ func TestReminderRoundGoesToNonResponders(t *testing.T) {
 	if _, err := Run(ctx, r.job(t, people)); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.store.PutWave(ctx, store.Wave{CampaignUID: uid, WaveID: "20260401-0900", Namespace: "riverside-homes",
-		Campaign: "tenant-satisfaction", Definition: []byte(`{"questions":[{"id":"q1","kind":"CSAT"}]}`),
-		OpensAt: r.now, ClosesAt: r.now.Add(21 * 24 * time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	r.registerWave(t)
 	one := 4
 	for _, who := range []string{"T-1", "T-3"} {
 		if _, err := r.store.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: who,
