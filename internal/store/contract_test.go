@@ -492,3 +492,28 @@ func TestOpenRefusesUnknownURLs(t *testing.T) {
 		}
 	}
 }
+
+// Several collectors starting together on one fresh PostgreSQL database (config/postgres runs
+// two replicas) all open it: one migrates under the advisory lock, the others wait for it.
+func TestPostgresConcurrentMigrations(t *testing.T) {
+	url, err := pg.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			s, err := store.Open(ctx, url)
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("a collector could not open the database: %v", err)
+		}
+	}
+}

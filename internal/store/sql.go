@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/surveyops/survey-operator/internal/scoring"
 )
@@ -55,7 +56,18 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(dialect, db, dir)
+	var opts []goose.ProviderOption
+	if dialect == goose.DialectPostgres {
+		// Several collectors may start together on one database (config/postgres runs two):
+		// a session advisory lock lets one migrate while the others wait.
+		// Probed every second, for up to five minutes.
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, db, dir, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
