@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"fmt"
 	"sort"
 	"strconv"
@@ -599,14 +600,30 @@ func (u *run) startContinuations(ctx context.Context) error {
 func (u *run) recreateMissingJobs(ctx context.Context) error {
 	for i := range u.c.Status.Waves {
 		w := &u.c.Status.Waves[i]
+		if w.Phase == v1alpha1.WavePending && w.Message == requestedMessage && u.jobs[w.JobName] != nil {
+			w.Message = "" // started by an earlier pass whose status write was lost
+		}
 		if w.Phase != v1alpha1.WavePending || w.JobName == "" || u.jobs[w.JobName] != nil || w.CloseTime == nil {
 			continue
 		}
 		if err := u.ensureSenderSecret(ctx); err != nil {
 			return fmt.Errorf("the sender Secret: %w", err)
 		}
-		if _, err := u.createJob(ctx, campaign.Wave{ID: w.ID, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time}); err != nil {
+		wave := campaign.Wave{ID: w.ID, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time}
+		// Registered again (a no-op when it is): a requested wave is recorded before it is
+		// registered. A conflict means it is registered with the snapshot of an earlier spec,
+		// which its links already carry: the Job is made all the same.
+		var conflict *collector.StatusError
+		if err := u.register(ctx, wave); err != nil && !(errors.As(err, &conflict) && conflict.Status == http.StatusConflict) {
 			return err
+		}
+		first := w.Message == requestedMessage
+		if _, err := u.createJob(ctx, wave); err != nil {
+			return err
+		}
+		if first {
+			w.Message = ""
+			u.events.Eventf(u.c, nil, corev1.EventTypeNormal, "WaveStarted", "Send", "Wave %s started: Job %s sends the invitations.", w.ID, w.JobName)
 		}
 		u.sending = true
 	}
@@ -673,8 +690,21 @@ func (u *run) startDueWave(ctx context.Context) error {
 		return nil
 	}
 	if v := u.c.Annotations[v1alpha1.AnnotationRequestedAt]; v != "" && v != status.LastHandledRequestedAt {
-		if err := u.startWave(ctx, campaign.RequestedWaveID(v), u.now); err != nil {
-			return err
+		// A requested wave's time is the moment it is handled, which a retry after a lost
+		// status write would not see again: it is recorded, Pending, before anything is
+		// registered or created, and started from the record on the next pass (by
+		// recreateMissingJobs), so every attempt registers the same snapshot.
+		if id := campaign.RequestedWaveID(v); u.wave(id) == nil {
+			w := campaign.Wave{ID: id, Scheduled: u.now, Closes: u.now.Add(u.window())}
+			u.c.Status.Waves = append([]v1alpha1.WaveStatus{{ID: id, ScheduledTime: metav1.Time{Time: w.Scheduled},
+				Phase: v1alpha1.WavePending, JobName: campaign.JobName(u.c.Name, id, 0), CloseTime: &metav1.Time{Time: w.Closes},
+				Message: requestedMessage}}, u.c.Status.Waves...)
+			sortWaves(u.c.Status.Waves)
+			if status.LastWaveTime == nil || u.now.After(status.LastWaveTime.Time) {
+				status.LastWaveTime = &metav1.Time{Time: u.now}
+			}
+			u.sending = true
+			u.wakeAt(u.now.Add(time.Second))
 		}
 		status.LastHandledRequestedAt = v
 	}
@@ -739,12 +769,8 @@ func (u *run) startWave(ctx context.Context, id string, due time.Time) error {
 	if err := u.ensureSenderSecret(ctx); err != nil {
 		return fmt.Errorf("the sender Secret: %w", err)
 	}
-	reg := collector.WaveRegistration{Namespace: u.c.Namespace, Campaign: u.c.Name, Definition: survey.FromSpec(&u.c.Spec.Survey),
-		OpensAt: due, ClosesAt: w.Closes, ChannelKeys: u.channelKeys}
-	if err := u.r.Responses.PutWave(ctx, string(u.c.UID), id, reg); err != nil {
-		u.condition(v1alpha1.ConditionReconciling, metav1.ConditionTrue, "WaitingForResponseService",
-			truncate("Wave "+id+" cannot start until the response service registers it: "+err.Error(), 1024))
-		return fmt.Errorf("registering wave %s: %w", id, err)
+	if err := u.register(ctx, w); err != nil {
+		return err
 	}
 	name, err := u.createJob(ctx, w)
 	if err != nil {
@@ -758,6 +784,21 @@ func (u *run) startWave(ctx context.Context, id string, due time.Time) error {
 	}
 	u.sending = true
 	u.events.Eventf(u.c, nil, corev1.EventTypeNormal, "WaveStarted", "Send", "Wave %s started: Job %s sends the invitations.", id, name)
+	return nil
+}
+
+// requestedMessage is the message of a requested wave recorded but not yet started.
+const requestedMessage = "Requested; starting."
+
+// register puts the wave's snapshot to the response service (idempotent for the same snapshot).
+func (u *run) register(ctx context.Context, w campaign.Wave) error {
+	reg := collector.WaveRegistration{Namespace: u.c.Namespace, Campaign: u.c.Name, Definition: survey.FromSpec(&u.c.Spec.Survey),
+		OpensAt: w.Scheduled, ClosesAt: w.Closes, ChannelKeys: u.channelKeys}
+	if err := u.r.Responses.PutWave(ctx, string(u.c.UID), w.ID, reg); err != nil {
+		u.condition(v1alpha1.ConditionReconciling, metav1.ConditionTrue, "WaitingForResponseService",
+			truncate("Wave "+w.ID+" cannot start until the response service registers it: "+err.Error(), 1024))
+		return fmt.Errorf("registering wave %s: %w", w.ID, err)
+	}
 	return nil
 }
 

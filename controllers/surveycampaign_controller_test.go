@@ -502,6 +502,25 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Eventually(jobNames(ns)).Should(ConsistOf(requested))
 		poke(c)
 		Consistently(jobNames(ns), "1s").Should(ConsistOf(requested))
+		id := campaign.RequestedWaveID("2026-11-23T09:30:00Z")
+		Eventually(func() string { return waveOf(c, id).Message }).Should(BeEmpty())
+		Expect(waveOf(c, id).ScheduledTime.Time).To(BeTemporally("==", at(30*time.Minute)))
+
+		// A new manager ten minutes later, and the status lost: the request is handled again at
+		// a new time, the response service keeps the snapshot it registered, and the Job is
+		// adopted: no second Job, and the campaign does not wait on the service for ever.
+		stop()
+		lost := get(c)
+		lost.Status.Waves, lost.Status.LastWaveTime, lost.Status.LastHandledRequestedAt = nil, nil, ""
+		Expect(k8sClient.Status().Update(ctx, lost)).To(Succeed())
+		clk.SetTime(at(40 * time.Minute))
+		stop = startManager()
+		poke(c)
+		Eventually(func() string { return waveOf(c, id).JobName }).Should(Equal(requested))
+		Eventually(func() string { return waveOf(c, id).Message }).Should(BeEmpty())
+		Consistently(func() string { return condition(c, v1alpha1.ConditionReconciling).Reason }, "1s").
+			ShouldNot(Equal("WaitingForResponseService"))
+		Expect(jobNames(ns)()).To(ConsistOf(requested))
 	})
 
 	It("catches up one missed wave at most, and skips one past its starting deadline", func() {
