@@ -803,7 +803,7 @@ type BenchmarkComparison struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=camp,categories=surveys
 // +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule.cron`
-// +kubebuilder:printcolumn:name="Next Wave",type=date,JSONPath=`.status.nextWaveTime`
+// +kubebuilder:printcolumn:name="Next Wave",type=string,JSONPath=`.status.nextWaveTime`
 // +kubebuilder:printcolumn:name="Response Rate",type=string,JSONPath=`.status.responseRate`
 // +kubebuilder:printcolumn:name="Score",type=string,JSONPath=`.status.score`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
