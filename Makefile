@@ -101,13 +101,32 @@ uninstall: manifests kustomize ## Remove the CRDs from the cluster (ignore-not-f
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
 
 .PHONY: deploy
-deploy: manifests kustomize ## Deploy the operator to the cluster of the current kubeconfig.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+deploy: manifests kustomize ## Deploy the operator and the response service to the cluster of the current kubeconfig (makes their Secrets when missing).
+	cd config/default && $(KUSTOMIZE) edit set image controller=$(IMG)
+	KUBECTL="$(KUBECTL)" hack/secrets.sh survey-operator-system
 	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: kustomize ## Remove the operator from the cluster.
 	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found=$(ignore-not-found) -f -
+
+##@ Local cluster (no Docker, kind or registry needed; run as root)
+
+.PHONY: cluster-up
+cluster-up: ## Start the local single-node cluster (hack/cluster up; binaries built once and cached).
+	hack/cluster up
+
+.PHONY: cluster-down
+cluster-down: ## Remove the local cluster completely (processes, containers, mounts, network, state).
+	hack/cluster down
+
+.PHONY: demo
+demo: ## From nothing to a running programme on the local cluster: operator, mail sink, 300 tenants, a wave, answers, scores.
+	hack/demo.sh
+
+.PHONY: test-e2e
+test-e2e: ## End-to-end tests on the local cluster (brought up if needed; left up for a look unless E2E_DOWN=1).
+	hack/e2e.sh
 
 ##@ Tools
 
