@@ -1,7 +1,9 @@
-// Command image builds the operator's one image (manager, collector and sender) without a
-// container engine and writes it as a docker-archive tarball: `make image`. The binaries are
-// static (CGO_ENABLED=0) and carry the time zone database (time/tzdata); the CA certificates
-// come from this machine's ca-certificates package.
+// Command image builds images without a container engine and writes each as a docker-archive
+// tarball: `make image`. The set "operator" is the operator's one image (manager, collector and
+// sender); "pause" is the local cluster's pod sandbox (hack/pause); "mailsink" is the demo's
+// mail server (hack/mailsink). The binaries are static (CGO_ENABLED=0), the operator's carry the
+// time zone database (time/tzdata); the CA certificates come from this machine's
+// ca-certificates package.
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 
@@ -16,28 +19,54 @@ import (
 )
 
 func main() {
-	out := flag.String("out", "bin/survey-operator.tar", "the tarball to write")
-	tag := flag.String("tag", "survey-operator:dev", "the image's name and tag")
+	set := flag.String("set", "operator", "which image: operator, pause or mailsink")
+	out := flag.String("out", "", "the tarball to write (default bin/<set>.tar, bin/survey-operator.tar for the operator)")
+	tag := flag.String("tag", "", "the image's name and tag (default survey-operator:dev, registry.k8s.io/pause:3.10, survey-mailsink:dev)")
 	arch := flag.String("arch", runtime.GOARCH, "the architecture to build for")
 	ca := flag.String("ca-certificates", "/etc/ssl/certs/ca-certificates.crt", "the CA bundle to include (Debian: apt-get install ca-certificates)")
 	version := flag.String("version", "dev", "the version label")
 	flag.Parse()
-	if err := run(*out, *tag, *arch, *ca, *version); err != nil {
+	spec, ok := sets[*set]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "image: unknown set %q (operator, pause or mailsink)\n", *set)
+		os.Exit(2)
+	}
+	if *out == "" {
+		*out = spec.out
+	}
+	if *tag == "" {
+		*tag = spec.tag
+	}
+	if err := run(spec, *out, *tag, *arch, *ca, *version); err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out, tag, arch, ca, version string) error {
+// imageSet is what goes into one image.
+type imageSet struct {
+	title    string
+	commands []string // packages, each built to /<last element>
+	out, tag string
+}
+
+var sets = map[string]imageSet{
+	"operator": {"survey-operator", []string{"./cmd/manager", "./cmd/collector", "./cmd/sender"}, "bin/survey-operator.tar", "survey-operator:dev"},
+	"pause":    {"survey-pause", []string{"./hack/pause"}, "bin/pause.tar", "registry.k8s.io/pause:3.10"},
+	"mailsink": {"survey-mailsink", []string{"./hack/mailsink"}, "bin/mailsink.tar", "survey-mailsink:dev"},
+}
+
+func run(spec imageSet, out, tag, arch, ca, version string) error {
 	dir, err := os.MkdirTemp("", "survey-image-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	var files []image.File
-	for _, cmd := range []string{"manager", "collector", "sender"} {
+	for _, pkg := range spec.commands {
+		cmd := path.Base(pkg)
 		bin := filepath.Join(dir, cmd)
-		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -buildid=", "-o", bin, "./cmd/"+cmd)
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -buildid=", "-o", bin, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
@@ -54,9 +83,9 @@ func run(out, tag, arch, ca, version string) error {
 		return fmt.Errorf("the CA certificates (install Debian's ca-certificates package): %w", err)
 	}
 	files = append(files, image.File{Path: "/etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Content: certs})
-	img, err := image.Build(files, image.Config{Entrypoint: []string{"/manager"}, OS: "linux", Arch: arch,
+	img, err := image.Build(files, image.Config{Entrypoint: []string{"/" + path.Base(spec.commands[0])}, OS: "linux", Arch: arch,
 		Labels: map[string]string{
-			"org.opencontainers.image.title":   "survey-operator",
+			"org.opencontainers.image.title":   spec.title,
 			"org.opencontainers.image.version": version,
 			"org.opencontainers.image.source":  "https://github.com/surveyops/survey-operator",
 		}})
