@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make test-e2e: the end-to-end suite (test/e2e) on the local cluster. Brings the cluster up and
+# deploys the operator as the demo does (hack/demo.sh deploy), then runs the Ginkgo suite
+# against it. The cluster is left up for a look afterwards, unless E2E_DOWN=1 (CI sets it).
+#
+# Environment: E2E_DOWN, E2E_FOCUS (a Ginkgo focus regexp), and hack/cluster's.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export GOTOOLCHAIN=${GOTOOLCHAIN:-$(sed -n 's/^GO_TOOLCHAIN ?= //p' Makefile)+auto}
+if [ "${E2E_DOWN:-}" = 1 ]; then trap 'hack/cluster down' EXIT; fi
+eval "$(hack/demo.sh deploy)"
+export KUBECONFIG KUBECTL
+go vet -tags e2e ./test/e2e/
+go test -tags e2e ./test/e2e/ -count 1 -timeout 30m -v -ginkgo.no-color ${E2E_FOCUS:+-ginkgo.focus "$E2E_FOCUS"}
