@@ -11,7 +11,8 @@
 //     recognise a resend (webhooks carry an Idempotency-Key, the same for every attempt at one
 //     invitation); on email, which has no such guarantee, it is marked "unknown" and counted as
 //     possibly sent, never sent twice. Invitations are marked "sending" a chunk of Concurrency at
-//     a time, so a kill makes at most Concurrency invitations ambiguous.
+//     a time, the next chunk while the one before is going out, so a kill makes at most two
+//     chunks (2 x Concurrency invitations) ambiguous.
 //
 // So: at most once on email, at most once on webhooks whose gateway honours Idempotency-Key
 // (at least once otherwise), and nobody is lost: every invitation ends sent, failed, bounced or
@@ -272,78 +273,159 @@ func (r *run) mark(ctx context.Context, row collector.InvitationJSON, state, rea
 
 // deliver sends the reserved invitations in chunks of Concurrency: the rate limits are waited
 // for, the chunk is marked "sending" in one ledger call, its messages go out in parallel, and
-// their outcomes are recorded. The outcomes of a chunk travel in the same ledger transaction as
-// the "sending" marks of the next, so a chunk costs one call, not two; a kill still leaves at
-// most one chunk ambiguous. When the next chunk must wait for a rate limit, the outcomes are
-// recorded at once rather than held during the wait. A chunk goes out at once, so a channel's
-// burst is at least the chunk's share of it.
+// their outcomes are recorded. The ledger call of the next chunk is made while this chunk is
+// being sent, and carries the outcomes of the chunk before: a chunk costs one call, and that call
+// does not hold up the sending. So a kill leaves at most two chunks "sending" without an outcome:
+// the one going out and the next (marked, perhaps not yet begun). When the next chunk must wait
+// for a rate limit, the outcomes are recorded at once rather than held during the wait. A chunk
+// goes out at once, so a channel's burst is at least the chunk's share of it. A follow-up batch,
+// whose sends are followed by tickets (afterSent), goes one chunk at a time.
 func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKey map[string]audience.Invitee) error {
-	var outcomes []collector.MarkRequest // of the previous chunk, not yet recorded
+	for _, row := range todo {
+		if r.job.Channels[row.Channel] == nil {
+			return fmt.Errorf("no channel %q configured", row.Channel)
+		}
+	}
+	var chunks [][]collector.InvitationJSON
 	for start := 0; start < len(todo); start += r.job.Concurrency {
-		chunk := todo[start:min(start+r.job.Concurrency, len(todo))]
-		marks := outcomes
+		chunks = append(chunks, todo[start:min(start+r.job.Concurrency, len(todo))])
+	}
+	if len(chunks) == 0 {
+		return nil
+	}
+	marks, err := r.prepare(ctx, chunks[0], nil)
+	if err != nil {
+		return err
+	}
+	if err := r.record(ctx, marks); err != nil {
+		return err
+	}
+	pipelined := r.afterSent == nil
+	var outcomes []collector.MarkRequest // of chunks sent, not yet recorded
+	for i, chunk := range chunks {
+		// The chunk is marked "sending": send it, and meanwhile mark the next.
+		sent := make(chan []error, 1)
+		go func() { sent <- r.sendChunk(ctx, chunk, byKey) }()
+		var nextErr error
+		if pipelined && i+1 < len(chunks) {
+			var marks []collector.MarkRequest
+			if marks, nextErr = r.prepare(ctx, chunks[i+1], outcomes); nextErr == nil {
+				nextErr = r.record(ctx, marks)
+			}
+			outcomes = nil
+		}
+		done := r.outcomes(chunk, <-sent)
+		outcomes = append(outcomes, done...)
+		if nextErr != nil {
+			return errors.Join(nextErr, r.record(ctx, outcomes))
+		}
+		if pipelined || i+1 == len(chunks) {
+			continue
+		}
+		if r.afterSent != nil {
+			var ok []collector.InvitationJSON
+			for j, m := range done {
+				if m.State == "sent" {
+					ok = append(ok, chunk[j])
+				}
+			}
+			if len(ok) > 0 {
+				// What follows a send (a follow-up's ticket and contact record) comes after the
+				// sends are in the ledger.
+				if err := r.record(ctx, outcomes); err != nil {
+					return err
+				}
+				outcomes = nil
+				if err := r.afterSent(ctx, ok, byKey); err != nil {
+					return err
+				}
+			}
+		}
+		marks, err := r.prepare(ctx, chunks[i+1], outcomes)
 		outcomes = nil
-		for _, row := range chunk {
-			if r.job.Channels[row.Channel] == nil {
-				return fmt.Errorf("no channel %q configured", row.Channel)
-			}
-			// Rate limits are waited for before the chunk is marked, so that it is "sending"
-			// only while it is really being sent.
-			if lim := r.job.Limits[row.Channel]; lim != nil {
-				if len(marks) > 0 && lim.Tokens() < 1 {
-					if err := r.record(ctx, marks); err != nil {
-						return err
-					}
-					marks = nil
-				}
-				if err := lim.Wait(ctx); err != nil {
-					return errors.Join(err, r.record(ctx, marks))
-				}
-			}
-			marks = append(marks, markOf(row, "sending", ""))
+		if err != nil {
+			return err
 		}
 		if err := r.record(ctx, marks); err != nil {
 			return err
 		}
-		results := make([]error, len(chunk))
-		var wg sync.WaitGroup
-		for i, row := range chunk {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				msg, err := r.message(byKey[inviteeKey(row.WaveID, row.RecipientKey)], row)
-				if err == nil {
-					err = r.job.Channels[row.Channel].Send(ctx, msg, fmt.Sprintf("%s/%s/%s/%d", row.CampaignUID, row.WaveID, row.RecipientKey, row.Round))
-				}
-				results[i] = err
-			}()
-		}
-		wg.Wait()
-		var sent []collector.InvitationJSON
-		for i, row := range chunk {
-			if results[i] == nil {
-				outcomes = append(outcomes, markOf(row, "sent", ""))
-				sent = append(sent, row)
-				r.sum.Sent++
-				continue
-			}
-			reason := channel.ReasonOf(results[i])
-			outcomes = append(outcomes, markOf(row, "failed", reason))
-			r.sum.Failed[reason]++
-		}
-		if r.afterSent != nil && len(sent) > 0 {
-			// What follows a send (a follow-up's ticket and contact record) comes after the
-			// sends are in the ledger.
-			if err := r.record(ctx, outcomes); err != nil {
-				return err
-			}
-			outcomes = nil
-			if err := r.afterSent(ctx, sent, byKey); err != nil {
-				return err
+	}
+	if r.afterSent != nil {
+		var ok []collector.InvitationJSON
+		last := chunks[len(chunks)-1]
+		for j, m := range outcomes[len(outcomes)-len(last):] {
+			if m.State == "sent" {
+				ok = append(ok, last[j])
 			}
 		}
+		if err := r.record(ctx, outcomes); err != nil {
+			return err
+		}
+		if len(ok) > 0 {
+			return r.afterSent(ctx, ok, byKey)
+		}
+		return nil
 	}
 	return r.record(ctx, outcomes)
+}
+
+// prepare waits for the rate limits of a chunk and returns the marks to record before it is
+// sent: the pending outcomes of earlier chunks, and "sending" for each of its invitations. When
+// a wait is needed, the pending outcomes are recorded first instead of being held during it.
+func (r *run) prepare(ctx context.Context, chunk []collector.InvitationJSON, pending []collector.MarkRequest) ([]collector.MarkRequest, error) {
+	marks := pending
+	for _, row := range chunk {
+		// Rate limits are waited for before the chunk is marked, so that it is "sending" only
+		// while it is really being sent.
+		if lim := r.job.Limits[row.Channel]; lim != nil {
+			if len(marks) > 0 && lim.Tokens() < 1 {
+				if err := r.record(ctx, marks); err != nil {
+					return nil, err
+				}
+				marks = nil
+			}
+			if err := lim.Wait(ctx); err != nil {
+				return nil, errors.Join(err, r.record(ctx, marks))
+			}
+		}
+		marks = append(marks, markOf(row, "sending", ""))
+	}
+	return marks, nil
+}
+
+// sendChunk sends a chunk's messages in parallel and returns each one's error.
+func (r *run) sendChunk(ctx context.Context, chunk []collector.InvitationJSON, byKey map[string]audience.Invitee) []error {
+	results := make([]error, len(chunk))
+	var wg sync.WaitGroup
+	for i, row := range chunk {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg, err := r.message(byKey[inviteeKey(row.WaveID, row.RecipientKey)], row)
+			if err == nil {
+				err = r.job.Channels[row.Channel].Send(ctx, msg, fmt.Sprintf("%s/%s/%s/%d", row.CampaignUID, row.WaveID, row.RecipientKey, row.Round))
+			}
+			results[i] = err
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// outcomes turns a chunk's results into marks and counts them.
+func (r *run) outcomes(chunk []collector.InvitationJSON, results []error) []collector.MarkRequest {
+	marks := make([]collector.MarkRequest, len(chunk))
+	for i, row := range chunk {
+		if results[i] == nil {
+			marks[i] = markOf(row, "sent", "")
+			r.sum.Sent++
+			continue
+		}
+		reason := channel.ReasonOf(results[i])
+		marks[i] = markOf(row, "failed", reason)
+		r.sum.Failed[reason]++
+	}
+	return marks
 }
 
 // inviteeKey indexes the people of a batch by wave and key: a follow-up batch may hold the

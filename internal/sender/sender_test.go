@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,5 +293,92 @@ func TestQuietHoursStopCleanly(t *testing.T) {
 	})
 	if err != nil || res[0].Attempts != 0 || !res[0].ReservedAt.Equal(r.now) {
 		t.Errorf("quiet hours left something reserved: %+v %v", res, err)
+	}
+}
+
+// watchedLedger counts the invitations marked "sending" without an outcome yet (the most at
+// any time), and all the "sending" marks made.
+type watchedLedger struct {
+	Ledger
+	mu      sync.Mutex
+	open    map[string]bool
+	maxOpen int
+	marked  atomic.Int32
+}
+
+func (l *watchedLedger) MarkMany(ctx context.Context, marks []collector.MarkRequest) error {
+	if err := l.Ledger.MarkMany(ctx, marks); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range marks {
+		if m.State == "sending" {
+			l.open[m.RecipientKey] = true
+			l.marked.Add(1)
+		} else {
+			delete(l.open, m.RecipientKey)
+		}
+	}
+	l.maxOpen = max(l.maxOpen, len(l.open))
+	return nil
+}
+
+// gatedChannel holds each send of a chunk until the ledger has marked the next chunk (of the
+// same batch), which only a sender that marks while it sends ever does; a send that waits in
+// vain for a few seconds is counted as held up, and nothing waits after that.
+type gatedChannel struct {
+	ledger             *watchedLedger
+	chunk, batch       int
+	calls, sent, stuck atomic.Int32
+}
+
+func (c *gatedChannel) Send(ctx context.Context, _ channel.Message, _ string) error {
+	n := int(c.calls.Add(1)) - 1
+	next := (n/c.chunk + 2) * c.chunk // the marks once the next chunk is marked
+	if (n/c.chunk+1)*c.chunk%c.batch != 0 && c.stuck.Load() == 0 {
+		deadline := time.Now().Add(5 * time.Second)
+		for int(c.ledger.marked.Load()) < next {
+			if time.Now().After(deadline) {
+				c.stuck.Add(1)
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	c.sent.Add(1)
+	return nil
+}
+
+func (c *gatedChannel) Close() error { return nil }
+
+// The next chunk is marked "sending" while the one before is going out (the ledger call does
+// not hold up the sending), and never more than two chunks are open at once: the bound on what
+// a kill can leave ambiguous.
+func TestLedgerCallsOverlapSending(t *testing.T) {
+	r := newRig(t)
+	var data strings.Builder
+	data.WriteString("tenancy_ref,email,mobile,tenure\n")
+	for i := range 60 {
+		fmt.Fprintf(&data, "T-%03d,r%d@example.org,,shared-ownership\n", i, i)
+	}
+	job := r.job(t, data.String())
+	ledger := &watchedLedger{Ledger: job.Ledger, open: map[string]bool{}}
+	job.Ledger = ledger
+	job.Concurrency, job.BatchSize = 4, 20
+	gate := &gatedChannel{ledger: ledger, chunk: job.Concurrency, batch: job.BatchSize}
+	job.Channels = map[string]channel.Channel{"email": gate, "sms": gate}
+	sum, err := Run(context.Background(), job)
+	if err != nil || sum.Sent != 60 || gate.sent.Load() != 60 {
+		t.Fatalf("%v %s", err, sum.JSON())
+	}
+	if gate.stuck.Load() > 0 {
+		t.Error("a chunk waited in vain for the next to be marked: the ledger call holds up the sending")
+	}
+	if ledger.maxOpen > 2*job.Concurrency {
+		t.Errorf("%d invitations were sending at once in the ledger, more than two chunks of %d", ledger.maxOpen, job.Concurrency)
+	}
+	if len(ledger.open) != 0 {
+		t.Errorf("%d invitations left sending", len(ledger.open))
 	}
 }
