@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export GOTOOLCHAIN=${GOTOOLCHAIN:-$(sed -n 's/^GO_TOOLCHAIN ?= //p' Makefile)+auto}
-if [ "${E2E_DOWN:-}" = 1 ]; then trap 'hack/cluster down' EXIT; fi
+if [ "${E2E_DOWN:-}" = 1 ]; then trap 'hack/cluster down || exit 1' EXIT; fi
 eval "$(hack/demo.sh deploy)"
 export KUBECONFIG KUBECTL
 go vet -tags e2e ./test/e2e/
