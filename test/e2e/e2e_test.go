@@ -224,7 +224,7 @@ var _ = Describe("survey-operator on a cluster", func() {
 		})
 		p.start()
 		Eventually(p.count).Should(BeNumerically(">=", 20))
-		Expect(p.wave().Phase).To(Equal(v1alpha1.WaveSending))
+		Eventually(func() v1alpha1.WavePhase { return p.wave().Phase }, "20s").Should(Equal(v1alpha1.WaveSending))
 		run("-n", system, "delete", "pod", "-l", "app.kubernetes.io/component=manager", "--wait=false")
 
 		Eventually(func() v1alpha1.WavePhase { return p.wave().Phase }, 5*time.Minute).Should(Equal(v1alpha1.WaveCollecting))
