@@ -371,26 +371,26 @@ func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKe
 
 // prepare waits for the rate limits of a chunk and returns the marks to record before it is
 // sent: the pending outcomes of earlier chunks, and "sending" for each of its invitations. When
-// a wait is needed, the pending outcomes are recorded first instead of being held during it.
+// a wait is needed, the pending outcomes are recorded first instead of being held during it; the
+// chunk itself is marked only once every wait is over, so a sender stopped while waiting leaves
+// none of it "sending".
 func (r *run) prepare(ctx context.Context, chunk []collector.InvitationJSON, pending []collector.MarkRequest) ([]collector.MarkRequest, error) {
-	marks := pending
+	sending := make([]collector.MarkRequest, 0, len(chunk))
 	for _, row := range chunk {
-		// Rate limits are waited for before the chunk is marked, so that it is "sending" only
-		// while it is really being sent.
 		if lim := r.job.Limits[row.Channel]; lim != nil {
-			if len(marks) > 0 && lim.Tokens() < 1 {
-				if err := r.record(ctx, marks); err != nil {
+			if len(pending) > 0 && lim.Tokens() < 1 {
+				if err := r.record(ctx, pending); err != nil {
 					return nil, err
 				}
-				marks = nil
+				pending = nil
 			}
 			if err := lim.Wait(ctx); err != nil {
-				return nil, errors.Join(err, r.record(ctx, marks))
+				return nil, errors.Join(err, r.record(ctx, pending))
 			}
 		}
-		marks = append(marks, markOf(row, "sending", ""))
+		sending = append(sending, markOf(row, "sending", ""))
 	}
-	return marks, nil
+	return append(pending, sending...), nil
 }
 
 // sendChunk sends a chunk's messages in parallel and returns each one's error.

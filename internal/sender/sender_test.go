@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
 	"github.com/surveyops/survey-operator/internal/collector"
@@ -380,5 +382,25 @@ func TestLedgerCallsOverlapSending(t *testing.T) {
 	}
 	if len(ledger.open) != 0 {
 		t.Errorf("%d invitations left sending", len(ledger.open))
+	}
+}
+
+// A sender stopped while it waits for a rate limit leaves nothing of the waiting chunk marked
+// "sending" (which would make a resend impossible on email): the chunk is marked after the waits.
+func TestStoppedDuringRateLimitLeavesNothingSending(t *testing.T) {
+	r := newRig(t)
+	job := r.job(t, "tenancy_ref,email,mobile,tenure\nT-1,a@example.org,,shared-ownership\nT-2,b@example.org,,shared-ownership\n")
+	ledger := &watchedLedger{Ledger: job.Ledger, open: map[string]bool{}}
+	job.Ledger = ledger
+	job.Concurrency = 4
+	// One message may go at once; the second waits an hour, and the run is stopped meanwhile.
+	job.Limits = map[string]*rate.Limiter{"email": rate.NewLimiter(rate.Every(time.Hour), 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	if _, err := Run(ctx, job); err == nil {
+		t.Fatal("the run was stopped but reports no error")
+	}
+	if len(ledger.open) != 0 {
+		t.Errorf("%d invitations left sending, never sent", len(ledger.open))
 	}
 }
