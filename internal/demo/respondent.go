@@ -109,7 +109,7 @@ func (r *Respondent) Run(ctx context.Context, links []string) (Outcome, error) {
 // Answer opens the survey page of link, fills it in with the given mood and sends it; it
 // returns nil only when the service acknowledged the submission (303 to the thank-you page).
 func (r *Respondent) Answer(ctx context.Context, link string, mood int) error {
-	page, err := r.rebase(link)
+	page, err := r.Rebase(link)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,8 @@ func (r *Respondent) Answer(ctx context.Context, link string, mood int) error {
 	return nil
 }
 
-func (r *Respondent) rebase(link string) (string, error) {
+// Rebase returns the link with the scheme and host of Base.
+func (r *Respondent) Rebase(link string) (string, error) {
 	u, err := url.Parse(link)
 	if err != nil {
 		return "", err

@@ -3,15 +3,20 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
@@ -24,6 +29,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/demo"
+	"github.com/surveyops/survey-operator/internal/testbrowser"
 )
 
 var httpClient = &http.Client{Timeout: 15 * time.Second}
@@ -158,6 +164,42 @@ func answerAll(p *programme, links []string, mood func(i int) int, pace time.Dur
 	return nil
 }
 
+// answerInBrowser opens a survey link in headless Chromium, as a respondent of the demo does:
+// through `kubectl port-forward` to localhost (browsers send the Sec-Fetch-Site header that the
+// form's cross-origin protection relies on only to HTTPS or localhost), chooses "Very
+// satisfied" for the first question and sends the form: the thank-you page must follow.
+func answerInBrowser(link string) {
+	GinkgoHelper()
+	pf := exec.Command(kubectl, "-n", system, "port-forward", "svc/survey-operator-collector", ":8080")
+	stdout, err := pf.StdoutPipe()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(pf.Start()).To(Succeed())
+	defer func() { _ = pf.Process.Kill(); _ = pf.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n') // Forwarding from 127.0.0.1:NNNNN -> 8080
+	Expect(err).NotTo(HaveOccurred())
+	port := regexp.MustCompile(`127\.0\.0\.1:(\d+)`).FindStringSubmatch(line)
+	Expect(port).To(HaveLen(2), line)
+
+	r := &demo.Respondent{Base: "http://127.0.0.1:" + port[1]}
+	page, err := r.Rebase(link)
+	Expect(err).NotTo(HaveOccurred())
+	bctx, cancel, err := testbrowser.New(ctx, GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
+	defer cancel()
+	bctx, cancelTimeout := context.WithTimeout(bctx, time.Minute)
+	defer cancelTimeout()
+	Expect(chromedp.Do(bctx,
+		chromedp.Navigate(page),
+		chromedp.WaitVisible(chromedp.CSS("h1")),
+		chromedp.Click(chromedp.CSS(`input[name="q.tp01"][value="5"]`)),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(".notice")),
+	)).To(Succeed())
+	heading, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(".notice h2")))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(heading).To(Equal("Thank you"))
+}
+
 var _ = Describe("survey-operator on a cluster", func() {
 	It("runs the whole loop: apply, Job, mail, answers, scores; and follows a detractor up", func() {
 		p := newProgramme("loop", 40, nil)
@@ -190,14 +232,17 @@ var _ = Describe("survey-operator on a cluster", func() {
 		Expect(answerAll(p, links[:30], func(i int) int { return moods[i%len(moods)] }, 0, &acked, &failed)).To(Succeed())
 		Expect(failed.Load()).To(BeZero())
 
+		By("one more tenant answering in a real browser (headless Chromium) on the deployed page")
+		answerInBrowser(links[30])
+
 		By("the campaign's status: Ready, response rate and score with its margin")
 		run("-n", p.ns, "wait", "--for=condition=Ready", "surveycampaign/"+p.campaign.Name, "--timeout=180s")
-		Eventually(func() int64 { return p.wave().Responded }).Should(BeEquivalentTo(30))
+		Eventually(func() int64 { return p.wave().Responded }).Should(BeEquivalentTo(31))
 		c := p.get()
-		Expect(c.Status.ResponseRate).To(BeEquivalentTo("75.0"))
+		Expect(c.Status.ResponseRate).To(BeEquivalentTo("77.5"))
 		Expect(c.Status.Score).To(MatchRegexp(`^\d+\.\d% ±\d+\.\d$`))
 		out := run("get", "surveys", "-n", p.ns)
-		Expect(out).To(ContainSubstring("75.0"))
+		Expect(out).To(ContainSubstring("77.5"))
 
 		By("the detractor's case: matched, contacted by a contact Job, a message with the resolution link")
 		get := func() v1alpha1.FollowUpStatus {
