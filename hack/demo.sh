@@ -89,12 +89,15 @@ echo "  invitations sent: $invited" >&2
 step "a demo respondent answers from the mail sink"
 mail=$(k -n "$NS" get svc mailsink -o jsonpath='{.spec.clusterIP}')
 collector=$(k -n "$SYSTEM" get svc survey-operator-collector -o jsonpath='{.spec.clusterIP}')
-go run ./hack/demo respond --mail "http://$mail:8025" --survey "http://$collector:8080" --rate "$RATE" \
-	--invitations "${invited:-1}" >&2 || die "the demo respondent failed"
+said=$(go run ./hack/demo respond --mail "http://$mail:8025" --survey "http://$collector:8080" --rate "$RATE" \
+	--invitations "${invited:-1}") || die "the demo respondent failed"
+echo "$said" >&2
+answered=$(sed -n 's/.* \([0-9]*\) answered.*/\1/p' <<<"$said")
 
 step "waiting for the scores (the operator reads the response service every minute)"
-k -n "$NS" wait surveycampaign/tenant-satisfaction --for=jsonpath='{.status.score}' --timeout 300s >/dev/null 2>&1 ||
-	k -n "$NS" wait surveycampaign/tenant-satisfaction --for=condition=Ready --timeout 1s >&2 || die "no scores in the campaign's status"
+k -n "$NS" wait surveycampaign/tenant-satisfaction --for=jsonpath='{.status.waves[0].responded}'="$answered" --timeout 300s >/dev/null ||
+	die "the campaign's status does not show the $answered responses"
+k -n "$NS" wait surveycampaign/tenant-satisfaction --for=condition=Ready --timeout 60s >/dev/null || die "the campaign is not Ready"
 step "waiting for the follow-up's contact Job"
 for _ in $(seq 1 60); do
 	matched=$(k -n "$NS" get followup dissatisfied-tenants -o jsonpath='{.status.matched}')
