@@ -319,9 +319,6 @@ func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKe
 		if nextErr != nil {
 			return errors.Join(nextErr, r.record(ctx, outcomes))
 		}
-		if pipelined || i+1 == len(chunks) {
-			continue
-		}
 		if r.afterSent != nil {
 			var ok []collector.InvitationJSON
 			for j, m := range done {
@@ -341,6 +338,9 @@ func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKe
 				}
 			}
 		}
+		if pipelined || i+1 == len(chunks) {
+			continue
+		}
 		marks, err := r.prepare(ctx, chunks[i+1], outcomes)
 		outcomes = nil
 		if err != nil {
@@ -349,22 +349,6 @@ func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKe
 		if err := r.record(ctx, marks); err != nil {
 			return err
 		}
-	}
-	if r.afterSent != nil {
-		var ok []collector.InvitationJSON
-		last := chunks[len(chunks)-1]
-		for j, m := range outcomes[len(outcomes)-len(last):] {
-			if m.State == "sent" {
-				ok = append(ok, last[j])
-			}
-		}
-		if err := r.record(ctx, outcomes); err != nil {
-			return err
-		}
-		if len(ok) > 0 {
-			return r.afterSent(ctx, ok, byKey)
-		}
-		return nil
 	}
 	return r.record(ctx, outcomes)
 }
