@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
@@ -121,7 +122,9 @@ func TestEmailFailures(t *testing.T) {
 	if err := e.Send(context.Background(), msg, "id-ok"); err != nil || len(k.Messages()) != 1 || k.Conns.Load() != 1 {
 		t.Errorf("after refusals: %v, %d messages, %d connections", err, len(k.Messages()), k.Conns.Load())
 	}
-	// Nothing listening: a temporary network failure.
+	// Nothing listening: a temporary network failure, after the dial retries.
+	defer func(b time.Duration) { dialBackoff = b }(dialBackoff)
+	dialBackoff = time.Millisecond
 	dead, _ := NewEmail(EmailConfig{Host: "127.0.0.1", Port: 1, TLS: NoTLS, From: "a@b.example", Timeout: time.Second})
 	if err := dead.Send(context.Background(), msg, "id"); IsPermanent(err) || ReasonOf(err) != "network" {
 		t.Errorf("no server: %v", err)
@@ -249,5 +252,66 @@ func TestEmailConnectionPool(t *testing.T) {
 	}
 	if len(k.Messages()) != 30 || k.Conns.Load() > 3 {
 		t.Errorf("%d messages over %d connections, want 30 over at most 3", len(k.Messages()), k.Conns.Load())
+	}
+}
+
+// A relay that drops the first connections (restarting, or a Service not yet routed) delays the
+// message instead of failing it: the dial is retried, which is safe as nothing was handed over.
+// Refused credentials (535) are not retried.
+func TestEmailRetriesTheConnection(t *testing.T) {
+	defer func(b time.Duration) { dialBackoff = b }(dialBackoff)
+	dialBackoff = 5 * time.Millisecond
+	k := testsmtp.Start(t, NoTLS, func(k *testsmtp.Sink) { k.User, k.Password = "survey", "secret" })
+	front, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer front.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := front.Accept()
+			if err != nil {
+				return
+			}
+			if accepted.Add(1) <= 2 {
+				c.Close() // dropped before the greeting
+				continue
+			}
+			go func() {
+				back, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(k.Port)))
+				if err != nil {
+					c.Close()
+					return
+				}
+				go func() { _, _ = io.Copy(back, c); back.Close() }()
+				_, _ = io.Copy(c, back)
+				c.Close()
+			}()
+		}
+	}()
+	port := front.Addr().(*net.TCPAddr).Port
+	e, err := NewEmail(EmailConfig{Host: "127.0.0.1", Port: port, TLS: NoTLS, From: "listening@riverside.example",
+		Username: "survey", Password: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Send(context.Background(), msg, "id-retry"); err != nil || len(k.Messages()) != 1 || accepted.Load() != 3 {
+		t.Fatalf("%v: %d messages after %d connections", err, len(k.Messages()), accepted.Load())
+	}
+
+	wrong, err := NewEmail(EmailConfig{Host: "127.0.0.1", Port: port, TLS: NoTLS, From: "listening@riverside.example",
+		Username: "survey", Password: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wrong.Close()
+	before := accepted.Load()
+	if err := wrong.Send(context.Background(), msg, "id-auth"); !IsPermanent(err) {
+		t.Errorf("refused credentials: %v", err)
+	}
+	if n := accepted.Load() - before; n != 1 {
+		t.Errorf("refused credentials were tried %d times", n)
 	}
 }

@@ -166,6 +166,33 @@ func (e *Email) dial() (*smtp.Client, error) {
 	return c, nil
 }
 
+// dialAttempts and dialBackoff bound the retries of a connection that cannot be made: a relay
+// restarting, or a Service whose endpoints are not yet routed, must not fail the invitations
+// waiting for it. Retrying is safe: no message has been handed over before the session is up.
+var (
+	dialAttempts = 6
+	dialBackoff  = 250 * time.Millisecond
+)
+
+// dialRetrying dials, retrying network errors and SMTP 4xx replies (to the greeting, EHLO,
+// STARTTLS or AUTH) with a doubling backoff; a 5xx reply, such as refused credentials, is final.
+func (e *Email) dialRetrying(ctx context.Context) (*smtp.Client, error) {
+	wait := dialBackoff
+	for attempt := 1; ; attempt++ {
+		c, err := e.dial()
+		var se *smtp.SMTPError
+		if err == nil || attempt == dialAttempts || (errors.As(err, &se) && se.Code >= 500) {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
 // Send delivers one message. SMTP 5xx replies are permanent failures, 4xx and network errors
 // temporary ones.
 func (e *Email) Send(ctx context.Context, m Message, id string) error {
@@ -181,7 +208,7 @@ func (e *Email) Send(ctx context.Context, m Message, id string) error {
 	}
 	defer func() { e.slots <- client }()
 	if client == nil {
-		c, err := e.dial()
+		c, err := e.dialRetrying(ctx)
 		if err != nil {
 			return classify(err)
 		}
