@@ -181,6 +181,44 @@ func TestLedger(t *testing.T) {
 			t.Errorf("after the batches: %+v", rows)
 		}
 
+		// A large batch (more rows than one INSERT takes) mixing rows already in the ledger with
+		// new ones, and one person twice: each comes back in the order asked, as stored.
+		var big []store.Invitation
+		for i := range 1100 {
+			switch i {
+			case 7:
+				big = append(big, invs[0]) // sent above
+			case 600:
+				big = append(big, more[1]) // sending above
+			case 900:
+				big = append(big, big[10]) // the same person again
+			default:
+				big = append(big, invitation(fmt.Sprintf("B-%04d", i), "general-needs", "email"))
+			}
+		}
+		rows, err := s.Reserve(ctx, big, t0.Add(2*time.Hour))
+		if err != nil || len(rows) != len(big) {
+			t.Fatalf("Reserve of %d: %d rows, %v", len(big), len(rows), err)
+		}
+		for i, row := range rows {
+			if row.InvitationKey != big[i].InvitationKey {
+				t.Fatalf("row %d is %s, asked %s", i, row.RecipientKey, big[i].RecipientKey)
+			}
+			want := store.StateReserved
+			switch i {
+			case 7:
+				want = store.StateSent
+			case 600:
+				want = store.StateSending
+			}
+			if row.State != want || row.Channel != big[i].Channel {
+				t.Errorf("row %d (%s): %+v, want %s", i, row.RecipientKey, row, want)
+			}
+		}
+		if !rows[900].ReservedAt.Equal(t0.Add(2*time.Hour)) || !rows[7].ReservedAt.Equal(t0) {
+			t.Errorf("reserved at: new %v, old %v", rows[900].ReservedAt, rows[7].ReservedAt)
+		}
+
 		// Contacted: only messages actually sent, in the namespace, since the time asked.
 		keys := []string{"T-1", "T-2", "T-3"}
 		for i := range 1200 { // more keys than one IN list holds

@@ -196,33 +196,72 @@ func scanInvitation(row interface{ Scan(...any) error }) (Invitation, error) {
 	return inv, err
 }
 
+// reserveRows bounds the rows of one INSERT (10 parameters each, well under both databases' limits).
+const reserveRows = 500
+
+// Reserve inserts the invitations not yet in the ledger with one multi-row INSERT per
+// reserveRows, whose RETURNING gives the rows it created; only the rows that were there before
+// (a rerun's) are read back one by one. The rows come back in the order asked.
 func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time) ([]Invitation, error) {
-	out := make([]Invitation, 0, len(invs))
+	out := make([]Invitation, len(invs))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		insert, err := s.prepare(ctx, tx, `
-			INSERT INTO invitations (`+invitationColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, '', $9, NULL, $9)
-			ON CONFLICT (campaign_uid, wave_id, recipient_key, round) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
-		get, err := s.prepare(ctx, tx, `SELECT `+invitationColumns+` FROM invitations
-			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`)
-		if err != nil {
-			return err
-		}
-		defer get.Close()
-		for _, inv := range invs {
-			if _, err := insert.ExecContext(ctx, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round,
-				inv.Namespace, inv.Segment, inv.Channel, string(StateReserved), micros(now)); err != nil {
-				return err
+		for start := 0; start < len(invs); start += reserveRows {
+			part := invs[start:min(start+reserveRows, len(invs))]
+			// Placeholders are written for the database here rather than by q: SQLite looks each
+			// numbered one up in a list (quadratic in a statement this size), not a plain "?".
+			var values strings.Builder
+			args := make([]any, 0, 10*len(part))
+			for i, inv := range part {
+				if i > 0 {
+					values.WriteString(", ")
+				}
+				p := make([]any, 10)
+				for j := range p {
+					if p[j] = "?"; !s.sqlite {
+						p[j] = fmt.Sprintf("$%d", len(args)+j+1)
+					}
+				}
+				fmt.Fprintf(&values, "(%s, %s, %s, %s, %s, %s, %s, %s, 0, '', %s, NULL, %s)", p...)
+				args = append(args, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round, inv.Namespace, inv.Segment, inv.Channel,
+					string(StateReserved), micros(now), micros(now))
 			}
-			stored, err := scanInvitation(get.QueryRowContext(ctx, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round))
+			rows, err := tx.QueryContext(ctx, `INSERT INTO invitations (`+invitationColumns+`) VALUES `+values.String()+`
+				ON CONFLICT (campaign_uid, wave_id, recipient_key, round) DO NOTHING RETURNING `+invitationColumns, args...)
 			if err != nil {
 				return err
 			}
-			out = append(out, stored)
+			created := make(map[InvitationKey]Invitation, len(part))
+			for rows.Next() {
+				inv, err := scanInvitation(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				created[inv.InvitationKey] = inv
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			var get *sql.Stmt
+			for i, inv := range part {
+				if row, ok := created[inv.InvitationKey]; ok {
+					out[start+i] = row
+					continue
+				}
+				if get == nil {
+					if get, err = s.prepare(ctx, tx, `SELECT `+invitationColumns+` FROM invitations
+						WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`); err != nil {
+						return err
+					}
+					defer get.Close()
+				}
+				if out[start+i], err = scanInvitation(get.QueryRowContext(ctx, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round)); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
