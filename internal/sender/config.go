@@ -40,6 +40,7 @@ type Config struct {
 	APITokenFile  string `json:"apiTokenFile"`
 	TokenKeysDir  string `json:"tokenKeysDir"`
 	Concurrency   int    `json:"concurrency,omitempty"`
+	Window        int    `json:"window,omitempty"`
 	BatchSize     int    `json:"batchSize,omitempty"`
 	SubjectPrefix string `json:"subjectPrefix,omitempty"`
 	// FollowUp makes the Job a follow-up batch of this FollowUp's cases.
@@ -236,7 +237,7 @@ func (c Config) Build(shard int) (Job, error) {
 		Shard: shard, Shards: shards, ContactedWithin: within,
 		Channels: channels, Idempotent: idempotent, Limits: limits, Quiet: quiet,
 		Ledger:      ledger,
-		Concurrency: c.Concurrency, BatchSize: c.BatchSize,
+		Concurrency: c.Concurrency, Window: c.Window, BatchSize: c.BatchSize,
 		FollowUp: fu,
 	}, nil
 }

@@ -142,7 +142,7 @@ func (r *run) followUp(ctx context.Context) error {
 				r.sum.Skipped["already-"+row.State]++
 			}
 		}
-		if err := r.contacted(ctx, done, nil); err != nil {
+		if err := r.contacted(ctx, done); err != nil {
 			return err
 		}
 		if err := r.deliver(ctx, todo, byKey); err != nil {
@@ -152,10 +152,10 @@ func (r *run) followUp(ctx context.Context) error {
 	return nil
 }
 
-// contacted opens the tickets of contacts that went out, then records the contacts. byKey is
-// nil for contacts an earlier run sent (their tickets were opened then, or are opened again
-// under the same Idempotency-Key below).
-func (r *run) contacted(ctx context.Context, sent []collector.InvitationJSON, byKey map[string]audience.Invitee) error {
+// contacted opens the tickets of contacts that went out, then records the contacts. Contacts an
+// earlier run sent had their tickets opened then, or have them opened again under the same
+// Idempotency-Key.
+func (r *run) contacted(ctx context.Context, sent []collector.InvitationJSON) error {
 	if len(sent) == 0 {
 		return nil
 	}
@@ -171,7 +171,9 @@ func (r *run) contacted(ctx context.Context, sent []collector.InvitationJSON, by
 				err = fu.Ticket.Send(ctx, msg, "ticket/"+msg.CaseID)
 			}
 			if err != nil {
+				r.mu.Lock()
 				r.sum.Failed["ticket-"+channel.ReasonOf(err)]++
+				r.mu.Unlock()
 			}
 		}
 		cases = append(cases, c)

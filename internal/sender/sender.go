@@ -10,9 +10,10 @@
 //   - One left "sending" may or may not have gone. It is resent only on channels whose gateways
 //     recognise a resend (webhooks carry an Idempotency-Key, the same for every attempt at one
 //     invitation); on email, which has no such guarantee, it is marked "unknown" and counted as
-//     possibly sent, never sent twice. Invitations are marked "sending" a chunk of Concurrency at
-//     a time, the next chunk while the one before is going out, so a kill makes at most two
-//     chunks (2 x Concurrency invitations) ambiguous.
+//     possibly sent, never sent twice. No more than Window invitations are marked "sending"
+//     without a recorded outcome (see stream), so a kill makes at most Window ambiguous.
+//   - A sender stopped by its context (SIGTERM) or by quiet hours marks nothing more, sends what
+//     it has marked and records it: it leaves nothing ambiguous.
 //
 // So: at most once on email, at most once on webhooks whose gateway honours Idempotency-Key
 // (at least once otherwise), and nobody is lost: every invitation ends sent, failed, bounced or
@@ -25,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"time"
 
@@ -78,6 +80,9 @@ type Job struct {
 	Now         func() time.Time
 	BatchSize   int
 	Concurrency int
+	// Window (4 x Concurrency) bounds the invitations marked "sending" without a recorded
+	// outcome: what a kill can leave ambiguous.
+	Window int
 	// Progress, when set, is called after every batch with the summary so far.
 	Progress func(Summary)
 	// FollowUp, when set, makes this a follow-up batch: the FollowUp's cases to contact, not
@@ -109,9 +114,23 @@ var ErrQuietHours = errors.New("stopped at the start of quiet hours")
 type run struct {
 	job   Job
 	start time.Time
-	sum   Summary
-	// afterSent, when set, is called with each chunk's sent invitations once they are recorded.
-	afterSent func(ctx context.Context, sent []collector.InvitationJSON, byKey map[string]audience.Invitee) error
+	// mu guards sum's Sent and Failed, which the stream's coordinator counts while the producer
+	// reads the audience and counts the rest.
+	mu  sync.Mutex
+	sum Summary
+	// afterSent, when set, is called with sent invitations once they are recorded.
+	afterSent func(ctx context.Context, sent []collector.InvitationJSON) error
+	// stream, when set, takes the reserved invitations of every batch (a wave's run).
+	stream *stream
+}
+
+// snapshot is a copy of the summary so far.
+func (r *run) snapshot() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.sum
+	s.Failed, s.Skipped = maps.Clone(s.Failed), maps.Clone(s.Skipped)
+	return s
 }
 
 // Run sends the Job. The audience is validated in full before anything is sent: a bad line
@@ -126,6 +145,9 @@ func Run(ctx context.Context, job Job) (Summary, error) {
 	if job.Concurrency <= 0 {
 		job.Concurrency = 8
 	}
+	if job.Window <= 0 {
+		job.Window = 4 * job.Concurrency
+	}
 	r := &run{job: job, start: job.Now(), sum: Summary{Failed: map[string]int{}, Skipped: map[string]int{}}}
 	var err error
 	if job.FollowUp != nil {
@@ -137,6 +159,10 @@ func Run(ctx context.Context, job Job) (Summary, error) {
 	switch {
 	case errors.Is(err, ErrQuietHours):
 		r.sum.Stopped = "quiet-hours"
+		return r.sum, err
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		r.sum.Stopped = "terminated"
+		r.sum.Error = err.Error()
 		return r.sum, err
 	case err != nil:
 		r.sum.Error = err.Error()
@@ -164,6 +190,8 @@ func (r *run) send(ctx context.Context) error {
 		return fmt.Errorf("opening the audience: %w", err)
 	}
 	defer f.Close()
+	// Each batch is looked up and reserved while the one before is being sent.
+	r.stream = r.startStream(ctx)
 	var batch []audience.Invitee
 	err = r.job.Plan.Select(f, sel, func(inv audience.Invitee) error {
 		if audience.Shard(inv.Key, r.job.Shards) != r.job.Shard {
@@ -180,16 +208,24 @@ func (r *run) send(ctx context.Context) error {
 	if err == nil && len(batch) > 0 {
 		err = r.batch(ctx, batch)
 	}
-	return err
+	cerr := r.stream.close()
+	switch {
+	case err == nil:
+		return cerr
+	case cerr == nil || errors.Is(err, cerr):
+		return err
+	}
+	return errors.Join(err, cerr)
 }
 
 func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 	defer func() {
 		if r.job.Progress != nil {
-			r.job.Progress(r.sum)
+			r.job.Progress(r.snapshot())
 		}
 	}()
-	// Quiet hours are checked before reserving, so that nothing is left reserved unsent.
+	// Quiet hours are checked before reserving (a run that starts in them reserves nothing), and
+	// by the stream before it marks.
 	if r.job.Quiet.Quiet(r.job.Now()) {
 		return ErrQuietHours
 	}
@@ -261,7 +297,16 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 			todo = append(todo, row)
 		}
 	}
-	return r.deliver(ctx, todo, byKey)
+	return r.stream.add(items(todo, byKey))
+}
+
+// items pairs reserved invitations with their people.
+func items(rows []collector.InvitationJSON, byKey map[string]audience.Invitee) []item {
+	out := make([]item, len(rows))
+	for i, row := range rows {
+		out[i] = item{row: row, inv: byKey[inviteeKey(row.WaveID, row.RecipientKey)]}
+	}
+	return out
 }
 
 func (r *run) mark(ctx context.Context, row collector.InvitationJSON, state, reason string) error {
@@ -271,145 +316,10 @@ func (r *run) mark(ctx context.Context, row collector.InvitationJSON, state, rea
 	return nil
 }
 
-// deliver sends the reserved invitations in chunks of Concurrency: the rate limits are waited
-// for, the chunk is marked "sending" in one ledger call, its messages go out in parallel, and
-// their outcomes are recorded. The ledger call of the next chunk is made while this chunk is
-// being sent, and carries the outcomes of the chunk before: a chunk costs one call, and that call
-// does not hold up the sending. So a kill leaves at most two chunks "sending" without an outcome:
-// the one going out and the next (marked, perhaps not yet begun). When the next chunk must wait
-// for a rate limit, the outcomes are recorded at once rather than held during the wait. A chunk
-// goes out at once, so a channel's burst is at least the chunk's share of it. A follow-up batch,
-// whose sends are followed by tickets (afterSent), goes one chunk at a time.
+// deliver sends reserved invitations, and returns once all are sent and recorded.
 func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKey map[string]audience.Invitee) error {
-	for _, row := range todo {
-		if r.job.Channels[row.Channel] == nil {
-			return fmt.Errorf("no channel %q configured", row.Channel)
-		}
-	}
-	var chunks [][]collector.InvitationJSON
-	for start := 0; start < len(todo); start += r.job.Concurrency {
-		chunks = append(chunks, todo[start:min(start+r.job.Concurrency, len(todo))])
-	}
-	if len(chunks) == 0 {
-		return nil
-	}
-	marks, err := r.prepare(ctx, chunks[0], nil)
-	if err != nil {
-		return err
-	}
-	if err := r.record(ctx, marks); err != nil {
-		return err
-	}
-	pipelined := r.afterSent == nil
-	var outcomes []collector.MarkRequest // of chunks sent, not yet recorded
-	for i, chunk := range chunks {
-		// The chunk is marked "sending": send it, and meanwhile mark the next.
-		sent := make(chan []error, 1)
-		go func() { sent <- r.sendChunk(ctx, chunk, byKey) }()
-		var nextErr error
-		if pipelined && i+1 < len(chunks) {
-			var marks []collector.MarkRequest
-			if marks, nextErr = r.prepare(ctx, chunks[i+1], outcomes); nextErr == nil {
-				nextErr = r.record(ctx, marks)
-			}
-			outcomes = nil
-		}
-		done := r.outcomes(chunk, <-sent)
-		outcomes = append(outcomes, done...)
-		if nextErr != nil {
-			return errors.Join(nextErr, r.record(ctx, outcomes))
-		}
-		if r.afterSent != nil {
-			var ok []collector.InvitationJSON
-			for j, m := range done {
-				if m.State == "sent" {
-					ok = append(ok, chunk[j])
-				}
-			}
-			if len(ok) > 0 {
-				// What follows a send (a follow-up's ticket and contact record) comes after the
-				// sends are in the ledger.
-				if err := r.record(ctx, outcomes); err != nil {
-					return err
-				}
-				outcomes = nil
-				if err := r.afterSent(ctx, ok, byKey); err != nil {
-					return err
-				}
-			}
-		}
-		if pipelined || i+1 == len(chunks) {
-			continue
-		}
-		marks, err := r.prepare(ctx, chunks[i+1], outcomes)
-		outcomes = nil
-		if err != nil {
-			return err
-		}
-		if err := r.record(ctx, marks); err != nil {
-			return err
-		}
-	}
-	return r.record(ctx, outcomes)
-}
-
-// prepare waits for the rate limits of a chunk and returns the marks to record before it is
-// sent: the pending outcomes of earlier chunks, and "sending" for each of its invitations. When
-// a wait is needed, the pending outcomes are recorded first instead of being held during it; the
-// chunk itself is marked only once every wait is over, so a sender stopped while waiting leaves
-// none of it "sending".
-func (r *run) prepare(ctx context.Context, chunk []collector.InvitationJSON, pending []collector.MarkRequest) ([]collector.MarkRequest, error) {
-	sending := make([]collector.MarkRequest, 0, len(chunk))
-	for _, row := range chunk {
-		if lim := r.job.Limits[row.Channel]; lim != nil {
-			if len(pending) > 0 && lim.Tokens() < 1 {
-				if err := r.record(ctx, pending); err != nil {
-					return nil, err
-				}
-				pending = nil
-			}
-			if err := lim.Wait(ctx); err != nil {
-				return nil, errors.Join(err, r.record(ctx, pending))
-			}
-		}
-		sending = append(sending, markOf(row, "sending", ""))
-	}
-	return append(pending, sending...), nil
-}
-
-// sendChunk sends a chunk's messages in parallel and returns each one's error.
-func (r *run) sendChunk(ctx context.Context, chunk []collector.InvitationJSON, byKey map[string]audience.Invitee) []error {
-	results := make([]error, len(chunk))
-	var wg sync.WaitGroup
-	for i, row := range chunk {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			msg, err := r.message(byKey[inviteeKey(row.WaveID, row.RecipientKey)], row)
-			if err == nil {
-				err = r.job.Channels[row.Channel].Send(ctx, msg, fmt.Sprintf("%s/%s/%s/%d", row.CampaignUID, row.WaveID, row.RecipientKey, row.Round))
-			}
-			results[i] = err
-		}()
-	}
-	wg.Wait()
-	return results
-}
-
-// outcomes turns a chunk's results into marks and counts them.
-func (r *run) outcomes(chunk []collector.InvitationJSON, results []error) []collector.MarkRequest {
-	marks := make([]collector.MarkRequest, len(chunk))
-	for i, row := range chunk {
-		if results[i] == nil {
-			marks[i] = markOf(row, "sent", "")
-			r.sum.Sent++
-			continue
-		}
-		reason := channel.ReasonOf(results[i])
-		marks[i] = markOf(row, "failed", reason)
-		r.sum.Failed[reason]++
-	}
-	return marks
+	st := r.startStream(ctx)
+	return errors.Join(st.add(items(todo, byKey)), st.close())
 }
 
 // inviteeKey indexes the people of a batch by wave and key: a follow-up batch may hold the

@@ -326,21 +326,20 @@ func (l *watchedLedger) MarkMany(ctx context.Context, marks []collector.MarkRequ
 	return nil
 }
 
-// gatedChannel holds each send of a chunk until the ledger has marked the next chunk (of the
-// same batch), which only a sender that marks while it sends ever does; a send that waits in
-// vain for a few seconds is counted as held up, and nothing waits after that.
+// gatedChannel holds each send until the ledger has marked "sending" `ahead` invitations beyond
+// it, which only a sender that marks while it sends ever does; a send that waits in vain for a
+// few seconds is counted as held up, and nothing waits after that.
 type gatedChannel struct {
 	ledger             *watchedLedger
-	chunk, batch       int
+	ahead, total       int
 	calls, sent, stuck atomic.Int32
 }
 
 func (c *gatedChannel) Send(ctx context.Context, _ channel.Message, _ string) error {
 	n := int(c.calls.Add(1)) - 1
-	next := (n/c.chunk + 2) * c.chunk // the marks once the next chunk is marked
-	if (n/c.chunk+1)*c.chunk%c.batch != 0 && c.stuck.Load() == 0 {
+	if c.stuck.Load() == 0 {
 		deadline := time.Now().Add(5 * time.Second)
-		for int(c.ledger.marked.Load()) < next {
+		for int(c.ledger.marked.Load()) < min(n+1+c.ahead, c.total) {
 			if time.Now().After(deadline) {
 				c.stuck.Add(1)
 				break
@@ -354,9 +353,10 @@ func (c *gatedChannel) Send(ctx context.Context, _ channel.Message, _ string) er
 
 func (c *gatedChannel) Close() error { return nil }
 
-// The next chunk is marked "sending" while the one before is going out (the ledger call does
-// not hold up the sending), and never more than two chunks are open at once: the bound on what
-// a kill can leave ambiguous.
+// Invitations are marked "sending" while earlier ones are going out (the ledger call does not
+// hold up the sending), across the batches too (the next batch is reserved and marked while the
+// last of this one is sent), and never more than Window are open at once: the bound on what a
+// kill can leave ambiguous.
 func TestLedgerCallsOverlapSending(t *testing.T) {
 	r := newRig(t)
 	var data strings.Builder
@@ -367,18 +367,18 @@ func TestLedgerCallsOverlapSending(t *testing.T) {
 	job := r.job(t, data.String())
 	ledger := &watchedLedger{Ledger: job.Ledger, open: map[string]bool{}}
 	job.Ledger = ledger
-	job.Concurrency, job.BatchSize = 4, 20
-	gate := &gatedChannel{ledger: ledger, chunk: job.Concurrency, batch: job.BatchSize}
+	job.Concurrency, job.Window, job.BatchSize = 4, 8, 20
+	gate := &gatedChannel{ledger: ledger, ahead: job.Concurrency, total: 60}
 	job.Channels = map[string]channel.Channel{"email": gate, "sms": gate}
 	sum, err := Run(context.Background(), job)
 	if err != nil || sum.Sent != 60 || gate.sent.Load() != 60 {
 		t.Fatalf("%v %s", err, sum.JSON())
 	}
 	if gate.stuck.Load() > 0 {
-		t.Error("a chunk waited in vain for the next to be marked: the ledger call holds up the sending")
+		t.Error("a send waited in vain for later invitations to be marked: the ledger call holds up the sending")
 	}
-	if ledger.maxOpen > 2*job.Concurrency {
-		t.Errorf("%d invitations were sending at once in the ledger, more than two chunks of %d", ledger.maxOpen, job.Concurrency)
+	if ledger.maxOpen > job.Window {
+		t.Errorf("%d invitations were sending at once in the ledger, more than the window of %d", ledger.maxOpen, job.Window)
 	}
 	if len(ledger.open) != 0 {
 		t.Errorf("%d invitations left sending", len(ledger.open))
@@ -403,4 +403,189 @@ func TestStoppedDuringRateLimitLeavesNothingSending(t *testing.T) {
 	if len(ledger.open) != 0 {
 		t.Errorf("%d invitations left sending, never sent", len(ledger.open))
 	}
+}
+
+// countingChannel takes `each` to send a message (honouring its context, as a webhook's request
+// does) and counts the messages per invitation; before each send it calls `before` with how many
+// sends came before.
+type countingChannel struct {
+	each   time.Duration
+	before func(n int)
+	mu     sync.Mutex
+	n      int
+	got    map[string]int
+}
+
+func (c *countingChannel) Send(ctx context.Context, _ channel.Message, id string) error {
+	c.mu.Lock()
+	n := c.n
+	c.n++
+	c.mu.Unlock()
+	if c.before != nil {
+		c.before(n)
+	}
+	select {
+	case <-ctx.Done():
+		return &channel.Error{Reason: "network", Err: ctx.Err()}
+	case <-time.After(c.each):
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.got == nil {
+		c.got = map[string]int{}
+	}
+	c.got[id]++
+	return nil
+}
+
+func (c *countingChannel) Close() error { return nil }
+
+func bigAudience(n int) string {
+	var data strings.Builder
+	data.WriteString("tenancy_ref,email,mobile,tenure\n")
+	for i := range n {
+		fmt.Fprintf(&data, "T-%03d,r%d@example.org,,shared-ownership\n", i, i)
+	}
+	return data.String()
+}
+
+// everyoneOnce checks that each of n people got one message over the runs.
+func everyoneOnce(t *testing.T, c *countingChannel, n int) {
+	t.Helper()
+	if len(c.got) != n {
+		t.Errorf("%d of %d people got a message", len(c.got), n)
+	}
+	for id, k := range c.got {
+		if k != 1 {
+			t.Errorf("%s got %d messages", id, k)
+		}
+	}
+}
+
+// A sender stopped mid-wave (SIGTERM: the pod is deleted or evicted) marks nothing more, lets
+// the sends it began and those it had marked go out, records them all, and leaves the rest
+// reserved: nobody's invitation fails for the stop, nothing is left "sending" (which would make
+// it "possibly sent" on email), and the next pod sends the rest.
+func TestStoppedMidWaveFinishesWhatItMarked(t *testing.T) {
+	r := newRig(t)
+	data := bigAudience(60)
+	job := r.job(t, data)
+	ledger := &watchedLedger{Ledger: job.Ledger, open: map[string]bool{}}
+	job.Ledger = ledger
+	job.Concurrency, job.Window, job.BatchSize = 4, 16, 20
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	slow := &countingChannel{each: 20 * time.Millisecond, before: func(n int) {
+		if n == 10 {
+			stop()
+		}
+	}}
+	job.Channels = map[string]channel.Channel{"email": slow, "sms": slow}
+	sum, err := Run(ctx, job)
+	if !errors.Is(err, context.Canceled) || sum.Stopped != "terminated" {
+		t.Fatalf("stopped run: %v, %s", err, sum.JSON())
+	}
+	if len(sum.Failed) != 0 || sum.Sent != len(slow.got) || sum.Sent < 11 || sum.Sent > 11+job.Window {
+		t.Errorf("stopped after the 11th send began: %s, %d delivered", sum.JSON(), len(slow.got))
+	}
+	if len(ledger.open) != 0 {
+		t.Errorf("%d invitations left sending by a clean stop", len(ledger.open))
+	}
+
+	r.clockMu.Lock()
+	r.now = r.now.Add(time.Minute) // the next pod
+	r.clockMu.Unlock()
+	job.Ledger = r.ledger
+	again, err := Run(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Skipped["possibly-sent"] != 0 || again.Skipped["already-sent"] != sum.Sent || again.Sent != 60-sum.Sent {
+		t.Errorf("the next pod: %s", again.JSON())
+	}
+	everyoneOnce(t, slow, 60)
+}
+
+// Quiet hours that begin while a sender is at work stop it cleanly: what it had marked goes out
+// (no more than the window), the rest stays reserved and goes in the next permitted window.
+func TestQuietHoursBeginMidRun(t *testing.T) {
+	r := newRig(t)
+	job := r.job(t, bigAudience(60))
+	london, _ := schedule.LoadLocation("Europe/London")
+	job.Quiet, _ = schedule.ParseQuietHours("11:30", "09:00", london) // it is 11:00 BST
+	job.Concurrency, job.Window, job.BatchSize = 4, 8, 20
+	quietFrom := -1
+	clock := &countingChannel{before: func(n int) {
+		r.clockMu.Lock()
+		defer r.clockMu.Unlock()
+		r.now = r.now.Add(time.Minute) // each send takes a minute: 11:30 comes at the 30th
+		if quietFrom < 0 && job.Quiet.Quiet(r.now) {
+			quietFrom = n
+		}
+	}}
+	job.Channels = map[string]channel.Channel{"email": clock, "sms": clock}
+	sum, err := Run(context.Background(), job)
+	if !errors.Is(err, ErrQuietHours) || sum.Stopped != "quiet-hours" {
+		t.Fatalf("%v: %s", err, sum.JSON())
+	}
+	if quietFrom < 0 || sum.Sent >= 60 || sum.Sent-quietFrom > job.Window || len(sum.Failed) != 0 {
+		t.Errorf("quiet hours began at send %d; the run: %s", quietFrom, sum.JSON())
+	}
+
+	r.clockMu.Lock()
+	r.now = time.Date(2026, 4, 2, 8, 30, 0, 0, time.UTC) // 09:30 BST the next day
+	r.clockMu.Unlock()
+	again, err := Run(context.Background(), job)
+	if err != nil && !errors.Is(err, ErrQuietHours) {
+		t.Fatal(err)
+	}
+	if again.Skipped["already-sent"] != sum.Sent || again.Skipped["resumed"] == 0 || again.Sent != 60-sum.Sent {
+		t.Errorf("the next window: %s", again.JSON())
+	}
+	everyoneOnce(t, clock, 60)
+}
+
+// failingLedger fails every MarkMany from the n-th on.
+type failingLedger struct {
+	Ledger
+	calls, from atomic.Int32
+}
+
+func (l *failingLedger) MarkMany(ctx context.Context, marks []collector.MarkRequest) error {
+	if l.calls.Add(1) >= l.from.Load() {
+		return errors.New("collector unavailable")
+	}
+	return l.Ledger.MarkMany(ctx, marks)
+}
+
+// A ledger that fails mid-wave stops the run with its error; the next run sends each invitation
+// the first did not, and nobody gets two: what the first may have sent is "possibly sent".
+func TestLedgerFailureMidWave(t *testing.T) {
+	r := newRig(t)
+	job := r.job(t, bigAudience(60))
+	ledger := &failingLedger{Ledger: job.Ledger}
+	ledger.from.Store(4)
+	job.Ledger = ledger
+	job.Concurrency, job.Window, job.BatchSize = 4, 8, 20
+	ch := &countingChannel{each: time.Millisecond}
+	job.Channels = map[string]channel.Channel{"email": ch, "sms": ch}
+	sum, err := Run(context.Background(), job)
+	if err == nil || !strings.Contains(err.Error(), "recording in the ledger") || !strings.Contains(err.Error(), "collector unavailable") {
+		t.Fatalf("run on a failing ledger: %v, %s", err, sum.JSON())
+	}
+	first := len(ch.got)
+	if first == 0 || first == 60 {
+		t.Fatalf("the ledger failed after %d of 60 sends: want some, not all", first)
+	}
+
+	job.Ledger = r.ledger
+	again, err := Run(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Skipped["possibly-sent"] > job.Window || again.Sent+again.Skipped["possibly-sent"]+again.Skipped["already-sent"] != 60 {
+		t.Errorf("after the failure (%d delivered): %s", first, again.JSON())
+	}
+	// What the first run marked went out before it stopped, so here everyone got exactly one.
+	everyoneOnce(t, ch, 60)
 }

@@ -1,0 +1,302 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/audience"
+	"github.com/surveyops/survey-operator/internal/channel"
+	"github.com/surveyops/survey-operator/internal/collector"
+)
+
+// sendGrace is how long the sends in progress may go on once the run is stopped (SIGTERM): a
+// Job's pod has 30 s before it is killed, and what went must still be recorded.
+const sendGrace = 20 * time.Second
+
+// item is one reserved invitation to send, with the person it goes to.
+type item struct {
+	row collector.InvitationJSON
+	inv audience.Invitee
+}
+
+// result is a send's outcome.
+type result struct {
+	it  item
+	err error
+}
+
+// stream sends reserved invitations. Concurrency workers send; one coordinator marks the
+// invitations "sending" in the ledger ahead of them and records their outcomes. There is one
+// ledger call at a time, and never more than window = 2 x Concurrency invitations marked
+// "sending" without a recorded outcome, which bounds what a kill leaves ambiguous. Within that
+// bound the coordinator keeps the workers supplied: when no more than Concurrency marked
+// invitations are left unsent, it makes the next call, which records every outcome come back
+// since the last and marks as many more as the window allows. Each call so carries as much as
+// has accumulated (a slow ledger gets fewer, larger calls), and no worker waits for a call
+// while marked invitations remain. The producer (who reserves) feeds the stream as it goes, so
+// the next batch is looked up and reserved while this one is being sent.
+//
+// Stopped (the run's context ends, or quiet hours begin), the stream marks nothing more, sends what it has marked
+// (sends in progress, and those begun, may take sendGrace), records the outcomes and ends: the
+// invitations it had not marked stay reserved, for the next run.
+type stream struct {
+	r      *run
+	ctx    context.Context
+	in     chan []item
+	done   chan struct{}
+	err    error // the coordinator's, once done is closed
+	closed bool
+}
+
+// startStream starts a stream's coordinator and workers.
+func (r *run) startStream(ctx context.Context) *stream {
+	s := &stream{r: r, ctx: ctx, in: make(chan []item), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.err = s.coordinate()
+	}()
+	return s
+}
+
+// add hands reserved invitations to the stream, waiting while it holds two batches unmarked.
+func (s *stream) add(items []item) error {
+	for _, it := range items {
+		if s.r.job.Channels[it.row.Channel] == nil {
+			return fmt.Errorf("no channel %q configured", it.row.Channel)
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	select {
+	case s.in <- items:
+		return nil
+	case <-s.done:
+		return s.err
+	case <-s.ctx.Done():
+		return s.ctx.Err()
+	}
+}
+
+// close says nothing more comes, and waits for the stream to send and record all it has.
+func (s *stream) close() error {
+	if !s.closed {
+		s.closed = true
+		close(s.in)
+	}
+	<-s.done
+	return s.err
+}
+
+func (s *stream) coordinate() error {
+	r, ctx := s.r, s.ctx
+	conc := r.job.Concurrency
+	window := max(r.job.Window, conc)
+	low := window / 2                    // marked invitations left unsent when the next call is made
+	hold := max(r.job.BatchSize, window) // unmarked invitations held before add waits
+
+	// The sends outlive a stop by sendGrace: a message half-sent is finished and recorded.
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+	stopSends := context.AfterFunc(ctx, func() { time.AfterFunc(sendGrace, cancelSends) })
+	defer stopSends()
+
+	work := make(chan item)
+	results := make(chan result, conc)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for it := range work {
+				results <- result{it: it, err: r.sendOne(sendCtx, it)}
+			}
+		})
+	}
+	defer func() {
+		close(work)
+		wg.Wait()
+	}()
+
+	type call struct {
+		recorded []result
+		marked   []item
+		err      error
+	}
+	var (
+		queue    []item   // reserved, not yet marked
+		marked   []item   // marked "sending", not yet given to a worker
+		busy     int      // with a worker
+		pending  []result // sent or failed, not yet recorded
+		calling  chan call
+		inOpen   = true
+		stopping bool // the run's context ended, or quiet hours began: nothing more is marked
+		quiet    bool
+		failed   error
+	)
+	stopped := ctx.Done()
+	for {
+		unsent := len(marked) + busy
+		ending := stopping || failed != nil || (!inOpen && len(queue) == 0)
+		var wait time.Duration // until the next invitation's channel may send again
+		if calling == nil && failed == nil && (unsent <= low || ending) {
+			if !stopping && len(queue) > 0 && r.job.Quiet.Quiet(r.job.Now()) {
+				stopping, quiet, ending = true, true, true
+			}
+			var take []item
+			if !stopping {
+				take, wait = s.take(queue, window-unsent)
+				queue = queue[len(take):]
+			}
+			if len(take) > 0 || len(pending) > 0 {
+				c := call{recorded: pending, marked: take}
+				pending = nil
+				calling = make(chan call, 1)
+				go func(done chan<- call) {
+					marks := make([]collector.MarkRequest, 0, len(c.recorded)+len(c.marked))
+					for _, res := range c.recorded {
+						marks = append(marks, r.outcome(res))
+					}
+					for _, it := range c.marked {
+						marks = append(marks, markOf(it.row, "sending", ""))
+					}
+					c.err = r.record(ctx, marks)
+					done <- c
+				}(calling)
+			}
+		}
+		if calling == nil && unsent == 0 && (ending || failed != nil) {
+			break
+		}
+
+		var (
+			giveTo chan<- item
+			next   item
+			feed   <-chan []item
+			timer  <-chan time.Time
+		)
+		if len(marked) > 0 {
+			giveTo, next = work, marked[0]
+		}
+		if inOpen && !stopping && failed == nil && len(queue) < hold {
+			feed = s.in
+		}
+		var t *time.Timer
+		if wait > 0 {
+			t = time.NewTimer(wait)
+			timer = t.C
+		}
+		select {
+		case giveTo <- next:
+			marked = marked[1:]
+			busy++
+		case res := <-results:
+			busy--
+			r.count(res)
+			pending = append(pending, res)
+		case c := <-calling:
+			calling = nil
+			switch {
+			case c.err != nil:
+				// Unknown whether the call was recorded: what it marked is not sent (a rerun
+				// finds it "sending" or reserved), what it recorded is recorded again below.
+				failed = c.err
+				pending = append(c.recorded, pending...)
+			default:
+				marked = append(marked, c.marked...)
+				failed = s.afterRecorded(ctx, c.recorded)
+			}
+		case items, ok := <-feed:
+			if ok {
+				queue = append(queue, items...)
+			} else {
+				inOpen = false
+			}
+		case <-timer:
+		case <-stopped:
+			stopping, stopped = true, nil
+		}
+		if t != nil {
+			t.Stop()
+		}
+	}
+	if failed != nil {
+		marks := make([]collector.MarkRequest, len(pending))
+		for i, res := range pending {
+			marks[i] = r.outcome(res)
+		}
+		return errors.Join(failed, r.record(ctx, marks))
+	}
+	switch {
+	case quiet:
+		return ErrQuietHours
+	case stopping:
+		return ctx.Err()
+	}
+	return nil
+}
+
+// take picks up to n invitations from the head of the queue whose channels' rate limits let
+// them go now. When the first one left must wait, it says how long.
+func (s *stream) take(queue []item, n int) ([]item, time.Duration) {
+	n = min(n, len(queue))
+	for i := range n {
+		lim := s.r.job.Limits[queue[i].row.Channel]
+		if lim == nil || lim.Allow() {
+			continue
+		}
+		wait := time.Millisecond
+		if l := float64(lim.Limit()); l > 0 {
+			wait = max(wait, time.Duration((1-lim.Tokens())/l*float64(time.Second)))
+		}
+		return queue[:i], wait
+	}
+	return queue[:n], 0
+}
+
+// afterRecorded runs what follows recorded sends (a follow-up's tickets), once they are in the
+// ledger.
+func (s *stream) afterRecorded(ctx context.Context, recorded []result) error {
+	if s.r.afterSent == nil {
+		return nil
+	}
+	var ok []collector.InvitationJSON
+	for _, res := range recorded {
+		if res.err == nil {
+			ok = append(ok, res.it.row)
+		}
+	}
+	if len(ok) == 0 {
+		return nil
+	}
+	return s.r.afterSent(ctx, ok)
+}
+
+// sendOne sends one invitation.
+func (r *run) sendOne(ctx context.Context, it item) error {
+	msg, err := r.message(it.inv, it.row)
+	if err != nil {
+		return err
+	}
+	return r.job.Channels[it.row.Channel].Send(ctx, msg, fmt.Sprintf("%s/%s/%s/%d", it.row.CampaignUID, it.row.WaveID, it.row.RecipientKey, it.row.Round))
+}
+
+// count adds a send's outcome to the summary.
+func (r *run) count(res result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if res.err == nil {
+		r.sum.Sent++
+		return
+	}
+	r.sum.Failed[channel.ReasonOf(res.err)]++
+}
+
+// outcome is the ledger's mark for a send's result.
+func (r *run) outcome(res result) collector.MarkRequest {
+	if res.err == nil {
+		return markOf(res.it.row, "sent", "")
+	}
+	return markOf(res.it.row, "failed", channel.ReasonOf(res.err))
+}
