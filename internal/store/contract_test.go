@@ -181,6 +181,33 @@ func TestLedger(t *testing.T) {
 			t.Errorf("after the batches: %+v", rows)
 		}
 
+		// Marks apply in order, one person twice in a batch included, each with its own state
+		// and reason.
+		mixed := []store.Invitation{invitation("M-1", "g", "email"), invitation("M-2", "g", "email"), invitation("M-3", "g", "email")}
+		if _, err := s.Reserve(ctx, mixed, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkMany(ctx, []store.Outcome{
+			{Key: mixed[0].InvitationKey, State: store.StateSending}, {Key: mixed[1].InvitationKey, State: store.StateSending},
+			{Key: mixed[0].InvitationKey, State: store.StateSent}, {Key: mixed[1].InvitationKey, State: store.StateFailed, Reason: "smtp-550"},
+			{Key: mixed[2].InvitationKey, State: store.StateSending},
+		}, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.Reserve(ctx, mixed, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := rows[0]; r.State != store.StateSent || r.Attempts != 1 || !r.SentAt.Equal(t0.Add(time.Minute)) || r.Reason != "" {
+			t.Errorf("sending then sent in one batch: %+v", r)
+		}
+		if r := rows[1]; r.State != store.StateFailed || r.Attempts != 1 || r.Reason != "smtp-550" || !r.SentAt.IsZero() {
+			t.Errorf("sending then failed in one batch: %+v", r)
+		}
+		if r := rows[2]; r.State != store.StateSending || r.Attempts != 1 {
+			t.Errorf("sending: %+v", r)
+		}
+
 		// A large batch (more rows than one INSERT takes) mixing rows already in the ledger with
 		// new ones, and one person twice: each comes back in the order asked, as stored.
 		var big []store.Invitation
@@ -196,7 +223,7 @@ func TestLedger(t *testing.T) {
 				big = append(big, invitation(fmt.Sprintf("B-%04d", i), "general-needs", "email"))
 			}
 		}
-		rows, err := s.Reserve(ctx, big, t0.Add(2*time.Hour))
+		rows, err = s.Reserve(ctx, big, t0.Add(2*time.Hour))
 		if err != nil || len(rows) != len(big) {
 			t.Fatalf("Reserve of %d: %d rows, %v", len(big), len(rows), err)
 		}
