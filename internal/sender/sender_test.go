@@ -589,3 +589,40 @@ func TestLedgerFailureMidWave(t *testing.T) {
 	// What the first run marked went out before it stopped, so here everyone got exactly one.
 	everyoneOnce(t, ch, 60)
 }
+
+// An invitation whose channel must wait for its rate limit does not hold up those of other
+// channels behind it: here SMS may send one message an hour, and the emails between the SMS
+// invitations all go at once.
+func TestRateLimitedChannelDoesNotHoldUpOthers(t *testing.T) {
+	r := newRig(t)
+	var data strings.Builder
+	data.WriteString("tenancy_ref,email,mobile,tenure\n")
+	for i := range 10 {
+		if i%2 == 0 {
+			fmt.Fprintf(&data, "T-%02d,,+4477009%05d,general-needs\n", i, i) // SMS
+		} else {
+			fmt.Fprintf(&data, "T-%02d,r%d@example.org,,shared-ownership\n", i, i) // email
+		}
+	}
+	job := r.job(t, data.String())
+	ledger := &watchedLedger{Ledger: job.Ledger, open: map[string]bool{}}
+	job.Ledger = ledger
+	job.Concurrency = 2
+	job.Limits = map[string]*rate.Limiter{"sms": rate.NewLimiter(rate.Every(time.Hour), 1)}
+	ctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	sms := &countingChannel{}
+	email := &countingChannel{before: func(n int) {
+		if n == 4 { // the last email: stop the run once it is recorded
+			stop()
+		}
+	}}
+	job.Channels = map[string]channel.Channel{"email": email, "sms": sms}
+	sum, err := Run(ctx, job)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("%v (the emails did not all go before the deadline?): %s", err, sum.JSON())
+	}
+	if len(email.got) != 5 || len(sms.got) != 1 || sum.Sent != 6 || len(ledger.open) != 0 {
+		t.Errorf("%d emails and %d SMS went, %d left sending: %s", len(email.got), len(sms.got), len(ledger.open), sum.JSON())
+	}
+}

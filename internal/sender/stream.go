@@ -146,8 +146,7 @@ func (s *stream) coordinate() error {
 			}
 			var take []item
 			if !stopping {
-				take, wait = s.take(queue, window-unsent)
-				queue = queue[len(take):]
+				take, queue, wait = s.take(queue, window-unsent)
 			}
 			if len(take) > 0 || len(pending) > 0 {
 				c := call{recorded: pending, marked: take}
@@ -237,22 +236,45 @@ func (s *stream) coordinate() error {
 	return nil
 }
 
-// take picks up to n invitations from the head of the queue whose channels' rate limits let
-// them go now. When the first one left must wait, it says how long.
-func (s *stream) take(queue []item, n int) ([]item, time.Duration) {
-	n = min(n, len(queue))
-	for i := range n {
-		lim := s.r.job.Limits[queue[i].row.Channel]
-		if lim == nil || lim.Allow() {
+// take picks up to n invitations, in order, whose channels' rate limits let them go now, and
+// returns them and the rest of the queue. An invitation whose channel must wait does not hold up
+// those of other channels behind it (SMS at a gateway's pace, email at the relay's). When nothing
+// can go, it says how long until the first channel that must wait may send again.
+func (s *stream) take(queue []item, n int) (take, rest []item, wait time.Duration) {
+	var skipped []item
+	var waiting map[string]bool // channels found out of tokens in this pass
+	i := 0
+	for ; i < len(queue) && len(take) < n; i++ {
+		it := queue[i]
+		name := it.row.Channel
+		lim := s.r.job.Limits[name]
+		if lim == nil || !waiting[name] && lim.Allow() {
+			take = append(take, it)
 			continue
 		}
-		wait := time.Millisecond
-		if l := float64(lim.Limit()); l > 0 {
-			wait = max(wait, time.Duration((1-lim.Tokens())/l*float64(time.Second)))
+		skipped = append(skipped, it)
+		if waiting[name] {
+			continue
 		}
-		return queue[:i], wait
+		if waiting == nil {
+			waiting = map[string]bool{}
+		}
+		waiting[name] = true
+		d := time.Millisecond
+		if l := float64(lim.Limit()); l > 0 {
+			d = max(d, time.Duration((1-lim.Tokens())/l*float64(time.Second)))
+		}
+		if wait == 0 || d < wait {
+			wait = d
+		}
 	}
-	return queue[:n], 0
+	if skipped == nil {
+		return take, queue[i:], 0
+	}
+	if len(take) > 0 {
+		wait = 0
+	}
+	return take, append(skipped, queue[i:]...), wait
 }
 
 // afterRecorded runs what follows recorded sends (a follow-up's tickets), once they are in the
