@@ -322,6 +322,12 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Expect(j.Spec.TTLSecondsAfterFinished).To(BeNil())
 		Expect(*j.Spec.BackoffLimit).To(BeNumerically(">", 0))
 		Expect(*j.Spec.ActiveDeadlineSeconds).To(BeNumerically(">", 0))
+		// A disrupted pod (a node drained) is replaced without using up a retry.
+		Expect(j.Spec.PodFailurePolicy).NotTo(BeNil())
+		Expect(j.Spec.PodFailurePolicy.Rules).To(ConsistOf(batchv1.PodFailurePolicyRule{
+			Action:          batchv1.PodFailurePolicyActionIgnore,
+			OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}},
+		}))
 		pod := j.Spec.Template.Spec
 		Expect(*pod.SecurityContext.RunAsNonRoot).To(BeTrue())
 		Expect(*pod.Containers[0].SecurityContext.ReadOnlyRootFilesystem).To(BeTrue())

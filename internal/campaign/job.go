@@ -289,6 +289,14 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig sender.Config, name strin
 		Spec: batchv1.JobSpec{
 			BackoffLimit:          ptr.To(s.BackoffLimit),
 			ActiveDeadlineSeconds: ptr.To(int64(s.ActiveDeadline / time.Second)),
+			// A pod stopped by a disruption (a node drained, a pod evicted or preempted) stops
+			// cleanly and is replaced without using up a retry.
+			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+				Action: batchv1.PodFailurePolicyActionIgnore,
+				OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{
+					{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue},
+				},
+			}}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
