@@ -40,8 +40,11 @@ var sample = Message{To: "+447700900000", Title: "Survey", Link: "https://exampl
 
 // Error is a failed send with a reason code for the ledger ("smtp-550", "http-429", "network").
 // Permanent failures are not retried: the address is wrong, the gateway refused the request.
+// NotSent says the channel certainly did not take the message (it was refused, or never fully
+// handed over), so that trying again cannot send it twice.
 type Error struct {
 	Permanent bool
+	NotSent   bool
 	Reason    string
 	Err       error
 }
@@ -63,6 +66,13 @@ func ReasonOf(err error) string {
 		return ce.Reason
 	}
 	return "error"
+}
+
+// IsRetryable reports whether an error is a temporary failure of a message the channel
+// certainly did not take: one to send again later.
+func IsRetryable(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce) && !ce.Permanent && ce.NotSent
 }
 
 // IsPermanent reports whether an error is a permanent failure.

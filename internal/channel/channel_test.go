@@ -1,12 +1,14 @@
 package channel
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -111,8 +113,8 @@ func TestEmailFailures(t *testing.T) {
 		m := msg
 		m.To = c.to
 		err := e.Send(context.Background(), m, "id")
-		if err == nil || IsPermanent(err) != c.permanent || ReasonOf(err) != c.reason {
-			t.Errorf("%s: %v (permanent %v, reason %s)", c.to, err, IsPermanent(err), ReasonOf(err))
+		if err == nil || IsPermanent(err) != c.permanent || ReasonOf(err) != c.reason || IsRetryable(err) == c.permanent {
+			t.Errorf("%s: %v (permanent %v, retryable %v, reason %s)", c.to, err, IsPermanent(err), IsRetryable(err), ReasonOf(err))
 		}
 		if strings.Contains(err.Error(), c.to) && c.to != "not an address" {
 			t.Errorf("the error names the address: %v", err)
@@ -126,8 +128,69 @@ func TestEmailFailures(t *testing.T) {
 	defer func(b time.Duration) { dialBackoff = b }(dialBackoff)
 	dialBackoff = time.Millisecond
 	dead, _ := NewEmail(EmailConfig{Host: "127.0.0.1", Port: 1, TLS: NoTLS, From: "a@b.example", Timeout: time.Second})
-	if err := dead.Send(context.Background(), msg, "id"); IsPermanent(err) || ReasonOf(err) != "network" {
+	if err := dead.Send(context.Background(), msg, "id"); IsPermanent(err) || !IsRetryable(err) || ReasonOf(err) != "network" {
 		t.Errorf("no server: %v", err)
+	}
+}
+
+// A relay whose connection breaks before the message is handed over has not taken it (it
+// discards a message whose final dot never came): the send may be tried again. One whose
+// connection breaks after the final dot, before its reply, may have taken it: not retryable.
+func TestEmailLostConnectionBeforeAndAfterTheMessage(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		afterDot  bool
+		retryable bool
+	}{{"before the message", false, true}, {"awaiting acceptance", true, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			relay, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer relay.Close()
+			go func() {
+				conn, err := relay.Accept()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				fmt.Fprint(conn, "220 relay.example ESMTP\r\n")
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); cmd {
+					case "EHLO", "HELO", "MAIL", "RCPT":
+						fmt.Fprint(conn, "250 ok\r\n")
+					case "DATA":
+						if !c.afterDot {
+							return // gone before the message
+						}
+						fmt.Fprint(conn, "354 go on\r\n")
+						for line != ".\r\n" {
+							if line, err = r.ReadString('\n'); err != nil {
+								return
+							}
+						}
+						return // the whole message read, and no reply
+					default:
+						fmt.Fprint(conn, "250 ok\r\n")
+					}
+				}
+			}()
+			e, err := NewEmail(EmailConfig{Host: "127.0.0.1", Port: relay.Addr().(*net.TCPAddr).Port, TLS: NoTLS,
+				From: "listening@riverside.example", Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			err = e.Send(context.Background(), msg, "id-lost")
+			if err == nil || IsPermanent(err) || IsRetryable(err) != c.retryable || ReasonOf(err) != "network" {
+				t.Errorf("%v: retryable %v, want %v", err, IsRetryable(err), c.retryable)
+			}
+		})
 	}
 }
 
@@ -194,20 +257,22 @@ func TestWebhook(t *testing.T) {
 		t.Errorf("headers = %v", gotHeaders)
 	}
 
-	// A 4xx is permanent: one call, no retry. Persistent 5xx gives up after MaxAttempts.
+	// A 4xx is permanent: one call, no retry. Persistent 5xx gives up after MaxAttempts; 429
+	// and 503 ("not now") are retryable later, another 5xx may have been acted on.
 	for _, c := range []struct {
-		status  int
-		calls   int64
-		perm    bool
-		reason  string
-		attempt int
-	}{{400, 1, true, "http-400", 5}, {502, 3, false, "http-502", 3}} {
+		status    int
+		calls     int64
+		perm      bool
+		reason    string
+		attempt   int
+		retryable bool
+	}{{400, 1, true, "http-400", 5, false}, {502, 3, false, "http-502", 3, false}, {503, 2, false, "http-503", 2, true}} {
 		calls.Store(0)
 		statuses = []int{c.status}
 		w, _ := NewWebhook(WebhookConfig{URL: gw.URL, HMACKey: key, MaxAttempts: c.attempt, Sleep: sleep})
 		err := w.Send(context.Background(), m, "id")
-		if err == nil || IsPermanent(err) != c.perm || ReasonOf(err) != c.reason || calls.Load() != c.calls {
-			t.Errorf("status %d: %v after %d calls", c.status, err, calls.Load())
+		if err == nil || IsPermanent(err) != c.perm || ReasonOf(err) != c.reason || calls.Load() != c.calls || IsRetryable(err) != c.retryable {
+			t.Errorf("status %d: %v after %d calls (retryable %v)", c.status, err, calls.Load(), IsRetryable(err))
 		}
 	}
 	// A custom body template with escaping.

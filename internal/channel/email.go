@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -194,7 +195,9 @@ func (e *Email) dialRetrying(ctx context.Context) (*smtp.Client, error) {
 }
 
 // Send delivers one message. SMTP 5xx replies are permanent failures, 4xx and network errors
-// temporary ones.
+// temporary ones. A failure is NotSent unless the connection broke after the whole message was
+// written, while the relay's acceptance was awaited: until that reply a relay discards what it
+// was given.
 func (e *Email) Send(ctx context.Context, m Message, id string) error {
 	body, err := e.compose(m, id)
 	if err != nil {
@@ -204,17 +207,19 @@ func (e *Email) Send(ctx context.Context, m Message, id string) error {
 	select {
 	case client = <-e.slots:
 	case <-ctx.Done():
-		return ctx.Err()
+		return &Error{Reason: "cancelled", NotSent: true, Err: ctx.Err()}
 	}
 	defer func() { e.slots <- client }()
 	if client == nil {
 		c, err := e.dialRetrying(ctx)
 		if err != nil {
-			return classify(err)
+			ce := classify(err)
+			ce.NotSent = true
+			return ce
 		}
 		client = c
 	}
-	err = client.SendMail(e.from.Address, []string{m.To}, bytes.NewReader(body))
+	handedOver, err := e.transfer(client, m.To, body)
 	if err == nil {
 		return nil
 	}
@@ -224,10 +229,46 @@ func (e *Email) Send(ctx context.Context, m Message, id string) error {
 		_ = client.Close()
 		client = nil
 	}
-	return classify(err)
+	ce := classify(err)
+	ce.NotSent = !handedOver
+	return ce
 }
 
-func classify(err error) error {
+// transfer runs one mail transaction. handedOver is true once the whole message, its final dot
+// included, has been written: a relay that answers nothing after that may have taken it.
+func (e *Email) transfer(c *smtp.Client, to string, body []byte) (handedOver bool, err error) {
+	var opts *smtp.MailOptions
+	if !isASCII(e.from.Address) || !isASCII(to) {
+		opts = &smtp.MailOptions{UTF8: true}
+	}
+	if err := c.Mail(e.from.Address, opts); err != nil {
+		return false, err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return false, err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return false, err
+	}
+	if _, err := w.Write(body); err != nil {
+		return false, err
+	}
+	err = w.Close() // the final dot, then the relay's reply
+	var se *smtp.SMTPError
+	return err != nil && !errors.As(err, &se), err
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+func classify(err error) *Error {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		return &Error{Permanent: se.Code >= 500, Reason: "smtp-" + strconv.Itoa(se.Code), Err: err}

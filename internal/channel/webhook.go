@@ -160,7 +160,10 @@ func (w *Webhook) try(ctx context.Context, body, signature, id string) (time.Dur
 	case code >= 200 && code < 300:
 		return 0, nil
 	case code == http.StatusTooManyRequests || code >= 500:
-		return retryAfter(resp.Header.Get("Retry-After")), &Error{Reason: "http-" + strconv.Itoa(code), Err: fmt.Errorf("gateway answered %s", resp.Status)}
+		// 429 and 503 say the request was not handled ("not now"); another 5xx may come after
+		// the gateway acted on it.
+		notSent := code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable
+		return retryAfter(resp.Header.Get("Retry-After")), &Error{Reason: "http-" + strconv.Itoa(code), NotSent: notSent, Err: fmt.Errorf("gateway answered %s", resp.Status)}
 	default:
 		return 0, &Error{Permanent: true, Reason: "http-" + strconv.Itoa(code), Err: fmt.Errorf("gateway answered %s", resp.Status)}
 	}

@@ -171,7 +171,7 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeJSONError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotSending):
 		writeJSONError(w, http.StatusConflict, err.Error())
 	default:
 		s.cfg.Logger.Error("store error", "error", err)
@@ -304,9 +304,9 @@ func (s *Server) recordMarks(w http.ResponseWriter, r *http.Request, marks []Mar
 	for i, m := range marks {
 		state := store.InvitationState(m.State)
 		switch state {
-		case store.StateSending, store.StateSent, store.StateFailed, store.StateBounced, store.StateUnknown:
+		case store.StateSending, store.StateSent, store.StateFailed, store.StateBounced, store.StateUnknown, store.StateReserved:
 		default:
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("state %q: use sending, sent, failed, bounced or unknown", m.State))
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("state %q: use sending, sent, failed, bounced, unknown or reserved", m.State))
 			return
 		}
 		if len(m.Reason) > 64 {

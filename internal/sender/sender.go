@@ -6,7 +6,8 @@
 // The guarantee, per channel, when a sender dies between recording and sending:
 //   - An invitation the ledger marks sent, failed or bounced is never sent again.
 //   - Each invitation is marked "sending" just before its channel is called. One left "reserved"
-//     by a sender that died was never attempted and is simply sent.
+//     by a sender that died was never attempted, or was released because the channel certainly
+//     did not take it (a refusal for now, tried again after a backoff): it is simply sent.
 //   - One left "sending" may or may not have gone. It is resent only on channels whose gateways
 //     recognise a resend (webhooks carry an Idempotency-Key, the same for every attempt at one
 //     invitation); on email, which has no such guarantee, it is marked "unknown" and counted as
@@ -83,6 +84,12 @@ type Job struct {
 	// Window (4 x Concurrency) bounds the invitations marked "sending" without a recorded
 	// outcome: what a kill can leave ambiguous.
 	Window int
+	// A message the channel certainly did not take (a relay unreachable or answering 4xx, a
+	// gateway's 429 or 503) is released to reserved in the ledger and tried again after
+	// RetryBackoff, doubling up to a minute, RetryAttempts times in all (8 and 2 s: about three
+	// minutes); then it is recorded failed with the last reason.
+	RetryAttempts int
+	RetryBackoff  time.Duration
 	// Progress, when set, is called after every batch with the summary so far.
 	Progress func(Summary)
 	// FollowUp, when set, makes this a follow-up batch: the FollowUp's cases to contact, not
@@ -95,6 +102,7 @@ type Summary struct {
 	Audience        int            `json:"audience"`
 	Invited         int            `json:"invited"`
 	Sent            int            `json:"sent"`
+	Retried         int            `json:"retried,omitempty"`
 	Failed          map[string]int `json:"failed"`
 	Skipped         map[string]int `json:"skipped"`
 	Stopped         string         `json:"stopped,omitempty"`
@@ -148,6 +156,12 @@ func Run(ctx context.Context, job Job) (Summary, error) {
 	if job.Window <= 0 {
 		job.Window = 4 * job.Concurrency
 	}
+	if job.RetryAttempts <= 0 {
+		job.RetryAttempts = 8
+	}
+	if job.RetryBackoff <= 0 {
+		job.RetryBackoff = 2 * time.Second
+	}
 	r := &run{job: job, start: job.Now(), sum: Summary{Failed: map[string]int{}, Skipped: map[string]int{}}}
 	var err error
 	if job.FollowUp != nil {
@@ -160,7 +174,7 @@ func Run(ctx context.Context, job Job) (Summary, error) {
 	case errors.Is(err, ErrQuietHours):
 		r.sum.Stopped = "quiet-hours"
 		return r.sum, err
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		r.sum.Stopped = "terminated"
 		r.sum.Error = err.Error()
 		return r.sum, err

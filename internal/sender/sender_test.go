@@ -626,3 +626,108 @@ func TestRateLimitedChannelDoesNotHoldUpOthers(t *testing.T) {
 		t.Errorf("%d emails and %d SMS went, %d left sending: %s", len(email.got), len(sms.got), len(ledger.open), sum.JSON())
 	}
 }
+
+// flakyChannel refuses each message's first `refusals` tries with err, then takes it.
+type flakyChannel struct {
+	err      error
+	refusals int
+	mu       sync.Mutex
+	tries    map[string]int
+	got      map[string]int
+}
+
+func (c *flakyChannel) Send(_ context.Context, _ channel.Message, id string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tries == nil {
+		c.tries, c.got = map[string]int{}, map[string]int{}
+	}
+	c.tries[id]++
+	if c.tries[id] <= c.refusals {
+		return c.err
+	}
+	c.got[id]++
+	return nil
+}
+
+func (c *flakyChannel) Close() error { return nil }
+
+// A message the channel certainly did not take (a relay unreachable, a 4xx reply) is released in
+// the ledger and tried again after a backoff, up to RetryAttempts tries, then recorded failed; a
+// failure that may have been taken (the connection lost awaiting the relay's acceptance) is
+// never tried again.
+func TestRetryableFailuresAreTriedAgain(t *testing.T) {
+	for _, c := range []struct {
+		name               string
+		err                error
+		refusals           int
+		sent, failed, reTr int
+		attempts           int
+	}{
+		{"relay back after three refusals", &channel.Error{Reason: "smtp-451", NotSent: true, Err: errors.New("try later")}, 3, 20, 0, 60, 4},
+		{"relay never back", &channel.Error{Reason: "network", NotSent: true, Err: errors.New("refused")}, 100, 0, 20, 80, 5},
+		{"lost awaiting acceptance", &channel.Error{Reason: "network", Err: errors.New("EOF")}, 1, 0, 20, 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t)
+			job := r.job(t, bigAudience(20))
+			ledger := &watchedLedger{Ledger: job.Ledger, open: map[string]bool{}}
+			job.Ledger = ledger
+			job.Concurrency, job.BatchSize = 4, 5
+			job.RetryAttempts, job.RetryBackoff = 5, time.Millisecond
+			relay := &flakyChannel{err: c.err, refusals: c.refusals}
+			job.Channels = map[string]channel.Channel{"email": relay, "sms": relay}
+			sum, err := Run(context.Background(), job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Sent != c.sent || sum.Failed[channel.ReasonOf(c.err)] != c.failed || sum.Retried != c.reTr || len(relay.got) != c.sent {
+				t.Errorf("summary %s; %d delivered", sum.JSON(), len(relay.got))
+			}
+			for id, n := range relay.tries {
+				if n != c.attempts {
+					t.Errorf("%s tried %d times, want %d", id, n, c.attempts)
+				}
+			}
+			rows, err := r.ledger.Reserve(context.Background(), []collector.InvitationJSON{{CampaignUID: uid, WaveID: job.WaveID,
+				RecipientKey: "T-007", Namespace: "riverside-homes", Segment: "shared-ownership", Channel: "email"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "sent"
+			if c.sent == 0 {
+				want = "failed"
+			}
+			if rows[0].State != want || rows[0].Attempts != c.attempts {
+				t.Errorf("ledger: %+v, want %s after %d attempts", rows[0], want, c.attempts)
+			}
+			if len(ledger.open) != 0 {
+				t.Errorf("%d left sending", len(ledger.open))
+			}
+		})
+	}
+}
+
+// A sender stopped while messages wait to be tried again leaves them reserved: the next run
+// sends them.
+func TestStoppedWhileRetryingLeavesThemReserved(t *testing.T) {
+	r := newRig(t)
+	job := r.job(t, bigAudience(8))
+	job.Concurrency = 4
+	job.RetryAttempts, job.RetryBackoff = 5, time.Hour
+	relay := &flakyChannel{err: &channel.Error{Reason: "network", NotSent: true, Err: errors.New("refused")}, refusals: 1}
+	job.Channels = map[string]channel.Channel{"email": relay, "sms": relay}
+	ctx, stop := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer stop()
+	sum, err := Run(ctx, job)
+	if !errors.Is(err, context.DeadlineExceeded) || sum.Retried != 8 || sum.Sent != 0 || len(sum.Failed) != 0 {
+		t.Fatalf("%v: %s", err, sum.JSON())
+	}
+	r.clockMu.Lock()
+	r.now = r.now.Add(time.Minute)
+	r.clockMu.Unlock()
+	again, err := Run(context.Background(), job)
+	if err != nil || again.Sent != 8 || again.Skipped["resumed"] != 8 {
+		t.Fatalf("%v: %s", err, again.JSON())
+	}
+}

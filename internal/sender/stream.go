@@ -20,12 +20,25 @@ const sendGrace = 20 * time.Second
 type item struct {
 	row collector.InvitationJSON
 	inv audience.Invitee
+	// tries is the sends already tried that the channel certainly did not take; due is when the
+	// next may be.
+	tries int
+	due   time.Time
 }
 
-// result is a send's outcome.
+// result is a send's outcome. A release is a retryable failure, recorded as reserved again.
 type result struct {
-	it  item
-	err error
+	it      item
+	err     error
+	release bool
+}
+
+// maxRetryBackoff caps the wait before a message is tried again.
+const maxRetryBackoff = time.Minute
+
+// retryBackoff is the wait before the next try of a message tried `tries` times.
+func (r *run) retryBackoff(tries int) time.Duration {
+	return min(maxRetryBackoff, r.job.RetryBackoff<<(tries-1))
 }
 
 // stream sends reserved invitations. Concurrency workers send; one coordinator marks the
@@ -126,6 +139,7 @@ func (s *stream) coordinate() error {
 	}
 	var (
 		queue    []item   // reserved, not yet marked
+		retry    []item   // released after a retryable failure, to try again when due
 		marked   []item   // marked "sending", not yet given to a worker
 		busy     int      // with a worker
 		pending  []result // sent or failed, not yet recorded
@@ -138,15 +152,15 @@ func (s *stream) coordinate() error {
 	stopped := ctx.Done()
 	for {
 		unsent := len(marked) + busy
-		ending := stopping || failed != nil || (!inOpen && len(queue) == 0)
+		ending := stopping || failed != nil || (!inOpen && len(queue) == 0 && len(retry) == 0)
 		var wait time.Duration // until the next invitation's channel may send again
 		if calling == nil && failed == nil && (unsent <= low || ending) {
-			if !stopping && len(queue) > 0 && r.job.Quiet.Quiet(r.job.Now()) {
+			if !stopping && len(queue)+len(retry) > 0 && r.job.Quiet.Quiet(r.job.Now()) {
 				stopping, quiet, ending = true, true, true
 			}
 			var take []item
 			if !stopping {
-				take, queue, wait = s.take(queue, window-unsent)
+				take, retry, queue, wait = s.takeDue(retry, queue, window-unsent)
 			}
 			if len(take) > 0 || len(pending) > 0 {
 				c := call{recorded: pending, marked: take}
@@ -192,6 +206,9 @@ func (s *stream) coordinate() error {
 			busy++
 		case res := <-results:
 			busy--
+			if channel.IsRetryable(res.err) && res.it.tries+1 < r.job.RetryAttempts {
+				res.release = true
+			}
 			r.count(res)
 			pending = append(pending, res)
 		case c := <-calling:
@@ -204,6 +221,14 @@ func (s *stream) coordinate() error {
 				pending = append(c.recorded, pending...)
 			default:
 				marked = append(marked, c.marked...)
+				for _, res := range c.recorded {
+					if res.release && !stopping {
+						it := res.it
+						it.tries++
+						it.due = time.Now().Add(r.retryBackoff(it.tries))
+						retry = append(retry, it)
+					}
+				}
 				failed = s.afterRecorded(ctx, c.recorded)
 			}
 		case items, ok := <-feed:
@@ -234,6 +259,36 @@ func (s *stream) coordinate() error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// takeDue takes up to n invitations: first the retries that are due, then from the queue. It
+// returns what is left of both, and how long until one may go when none can now.
+func (s *stream) takeDue(retry, queue []item, n int) (take, retryLeft, queueLeft []item, wait time.Duration) {
+	now := time.Now()
+	var due []item
+	for _, it := range retry {
+		if !it.due.After(now) {
+			due = append(due, it)
+			continue
+		}
+		retryLeft = append(retryLeft, it)
+		if d := it.due.Sub(now); wait == 0 || d < wait {
+			wait = d
+		}
+	}
+	take, due, dueWait := s.take(due, n)
+	retryLeft = append(due, retryLeft...)
+	more, queueLeft, queueWait := s.take(queue, n-len(take))
+	take = append(take, more...)
+	if len(take) > 0 {
+		return take, retryLeft, queueLeft, 0
+	}
+	for _, d := range []time.Duration{dueWait, queueWait} {
+		if d > 0 && (wait == 0 || d < wait) {
+			wait = d
+		}
+	}
+	return nil, retryLeft, queueLeft, wait
 }
 
 // take picks up to n invitations, in order, whose channels' rate limits let them go now, and
@@ -308,6 +363,10 @@ func (r *run) sendOne(ctx context.Context, it item) error {
 func (r *run) count(res result) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if res.release {
+		r.sum.Retried++
+		return
+	}
 	if res.err == nil {
 		r.sum.Sent++
 		return
@@ -317,8 +376,11 @@ func (r *run) count(res result) {
 
 // outcome is the ledger's mark for a send's result.
 func (r *run) outcome(res result) collector.MarkRequest {
-	if res.err == nil {
+	switch {
+	case res.err == nil:
 		return markOf(res.it.row, "sent", "")
+	case res.release:
+		return markOf(res.it.row, "reserved", channel.ReasonOf(res.err))
 	}
 	return markOf(res.it.row, "failed", channel.ReasonOf(res.err))
 }

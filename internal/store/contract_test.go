@@ -156,8 +156,8 @@ func TestLedger(t *testing.T) {
 		if err := s.Mark(ctx, missing, store.StateSent, "", t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("marking a missing invitation: %v", err)
 		}
-		if err := s.Mark(ctx, invs[0].InvitationKey, store.StateReserved, "", t0); err == nil {
-			t.Error("marked an invitation back to reserved")
+		if err := s.Mark(ctx, invs[0].InvitationKey, store.StateReserved, "", t0); !errors.Is(err, store.ErrNotSending) {
+			t.Errorf("released a sent invitation back to reserved: %v", err)
 		}
 		// Several at once, in one transaction: all or nothing.
 		more := []store.Invitation{invitation("T-4", "g", "sms"), invitation("T-5", "g", "sms")}
@@ -206,6 +206,22 @@ func TestLedger(t *testing.T) {
 		}
 		if r := rows[2]; r.State != store.StateSending || r.Attempts != 1 {
 			t.Errorf("sending: %+v", r)
+		}
+		// One the channel certainly did not take is released to reserved, and tried again.
+		if err := s.MarkMany(ctx, []store.Outcome{{Key: mixed[2].InvitationKey, State: store.StateReserved, Reason: "network"}}, t0.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Mark(ctx, mixed[2].InvitationKey, store.StateReserved, "network", t0); !errors.Is(err, store.ErrNotSending) {
+			t.Errorf("released twice: %v", err)
+		}
+		if err := s.MarkMany(ctx, []store.Outcome{{Key: mixed[2].InvitationKey, State: store.StateSending}, {Key: mixed[2].InvitationKey, State: store.StateSent}}, t0.Add(3*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if rows, _ := s.Reserve(ctx, mixed, t0); rows[2].State != store.StateSent || rows[2].Attempts != 2 || !rows[2].ReservedAt.Equal(t0) {
+			t.Errorf("released, then sent: %+v", rows[2])
+		}
+		if c, _ := s.Contacted(ctx, "riverside-homes", []string{"M-2"}, t0); c["M-2"] {
+			t.Error("a failed invitation counts as a contact")
 		}
 
 		// A large batch (more rows than one INSERT takes) mixing rows already in the ledger with

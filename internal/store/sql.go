@@ -278,16 +278,18 @@ func (s *sqlStore) Mark(ctx context.Context, key InvitationKey, state Invitation
 func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Time) error {
 	for _, o := range outcomes {
 		switch o.State {
-		case StateSending, StateSent, StateFailed, StateBounced, StateUnknown:
+		case StateSending, StateSent, StateFailed, StateBounced, StateUnknown, StateReserved:
 		default:
 			return fmt.Errorf("cannot mark an invitation %q", o.State)
 		}
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// Released to reserved only from sending; attempts counts the calls to a channel.
 		update, err := s.prepare(ctx, tx, `
 			UPDATE invitations SET state = $5, reason = $6, updated_at = $7, sent_at = COALESCE($8, sent_at),
 				attempts = CASE WHEN $5 = 'sending' THEN attempts + 1 WHEN attempts = 0 THEN 1 ELSE attempts END
-			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4`)
+			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4
+				AND ($5 <> 'reserved' OR state = 'sending')`)
 		if err != nil {
 			return err
 		}
@@ -303,6 +305,9 @@ func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Ti
 				return err
 			}
 			if n, err := res.RowsAffected(); err == nil && n == 0 {
+				if o.State == StateReserved {
+					return ErrNotSending
+				}
 				return ErrNotFound
 			}
 		}

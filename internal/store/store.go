@@ -31,6 +31,8 @@ var (
 	ErrConflict = errors.New("a different snapshot is already registered for this wave")
 	// ErrWaveClosed is a response to a wave whose window has ended.
 	ErrWaveClosed = errors.New("the wave is closed")
+	// ErrNotSending is an invitation released (marked reserved again) that is not being sent.
+	ErrNotSending = errors.New("only an invitation being sent can be released to reserved")
 )
 
 // Wave is the snapshot of a survey definition for one wave, registered by the manager when the
@@ -229,7 +231,9 @@ type Store interface {
 	// they are; every row is returned as stored, so a retried sender sees what was sent.
 	Reserve(ctx context.Context, invs []Invitation, now time.Time) ([]Invitation, error)
 	// Mark records the outcome of a send: sending, sent, failed, bounced or unknown, with a
-	// reason code.
+	// reason code; or reserved, releasing an invitation being sent that the channel certainly
+	// did not take (refused for now, or unreachable), to be tried again (ErrNotSending when it
+	// is not being sent).
 	Mark(ctx context.Context, key InvitationKey, state InvitationState, reason string, now time.Time) error
 	// MarkMany records several outcomes in one transaction; a missing invitation is ErrNotFound
 	// and nothing is recorded.
