@@ -122,8 +122,8 @@ var ErrQuietHours = errors.New("stopped at the start of quiet hours")
 type run struct {
 	job   Job
 	start time.Time
-	// mu guards sum's Sent and Failed, which the stream's coordinator counts while the producer
-	// reads the audience and counts the rest.
+	// mu guards sum's Sent, Failed and Retried, which the stream's coordinator counts while
+	// the producer reads the audience and counts the rest.
 	mu  sync.Mutex
 	sum Summary
 	// afterSent, when set, is called with sent invitations once they are recorded.

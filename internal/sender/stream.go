@@ -38,23 +38,30 @@ const maxRetryBackoff = time.Minute
 
 // retryBackoff is the wait before the next try of a message tried `tries` times.
 func (r *run) retryBackoff(tries int) time.Duration {
-	return min(maxRetryBackoff, r.job.RetryBackoff<<(tries-1))
+	d := r.job.RetryBackoff
+	for i := 1; i < tries && d < maxRetryBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxRetryBackoff)
 }
 
 // stream sends reserved invitations. Concurrency workers send; one coordinator marks the
 // invitations "sending" in the ledger ahead of them and records their outcomes. There is one
-// ledger call at a time, and never more than window = 2 x Concurrency invitations marked
-// "sending" without a recorded outcome, which bounds what a kill leaves ambiguous. Within that
-// bound the coordinator keeps the workers supplied: when no more than Concurrency marked
-// invitations are left unsent, it makes the next call, which records every outcome come back
-// since the last and marks as many more as the window allows. Each call so carries as much as
+// ledger call at a time, and never more than Window invitations marked "sending" without a
+// recorded outcome, which bounds what a kill leaves ambiguous. Within that bound the coordinator
+// keeps the workers supplied: when no more than half the window is left unsent, it makes the
+// next call, which records every outcome come back since the last and marks as many more as the
+// window allows. Each call so carries as much as
 // has accumulated (a slow ledger gets fewer, larger calls), and no worker waits for a call
 // while marked invitations remain. The producer (who reserves) feeds the stream as it goes, so
 // the next batch is looked up and reserved while this one is being sent.
 //
-// Stopped (the run's context ends, or quiet hours begin), the stream marks nothing more, sends what it has marked
-// (sends in progress, and those begun, may take sendGrace), records the outcomes and ends: the
-// invitations it had not marked stay reserved, for the next run.
+// A message the channel certainly did not take is released (recorded reserved again, outside the
+// window) and tried again after a backoff, RetryAttempts times in all.
+//
+// Stopped (the run's context ends, or quiet hours begin), the stream marks nothing more, sends
+// what it has marked (sends in progress, and those begun, may take sendGrace), records the
+// outcomes and ends: the invitations it had not marked stay reserved, for the next run.
 type stream struct {
 	r      *run
 	ctx    context.Context
@@ -179,7 +186,7 @@ func (s *stream) coordinate() error {
 				}(calling)
 			}
 		}
-		if calling == nil && unsent == 0 && (ending || failed != nil) {
+		if calling == nil && unsent == 0 && ending {
 			break
 		}
 
