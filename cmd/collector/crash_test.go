@@ -131,10 +131,11 @@ func TestGracefulShutdownFinishesInFlightSubmissions(t *testing.T) {
 }
 
 type collectorProcess struct {
-	start  func() *exec.Cmd
-	base   string
-	dbPath string
-	links  []string
+	start        func(extra ...string) *exec.Cmd
+	base         string
+	dbPath       string
+	apiTokenFile string
+	links        []string
 }
 
 // newCollectorProcess builds the collector and prepares its keys, API token, database and the
@@ -155,9 +156,9 @@ func newCollectorProcess(t *testing.T) *collectorProcess {
 	addr := freeAddr(t)
 	base := "http://" + addr
 
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--store", "sqlite://"+dbPath, "--token-keys-dir", keysDir,
-			"--api-token-file", apiTokenFile, "--listen", addr)
+	start := func(extra ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append([]string{"--store", "sqlite://" + dbPath, "--token-keys-dir", keysDir,
+			"--api-token-file", apiTokenFile, "--listen", addr}, extra...)...)
 		cmd.Stderr = os.Stderr
 		must(t, cmd.Start())
 		deadline := time.Now().Add(30 * time.Second)
@@ -185,7 +186,7 @@ func newCollectorProcess(t *testing.T) *collectorProcess {
 			Recipient: fmt.Sprintf("R-%04d", i), Segment: "all", Channel: "email", Expiry: expiry})
 		must(t, err)
 	}
-	return &collectorProcess{start: start, base: base, dbPath: dbPath, links: links}
+	return &collectorProcess{start: start, base: base, dbPath: dbPath, apiTokenFile: apiTokenFile, links: links}
 }
 
 func (c *collectorProcess) registerWave(t *testing.T) {
@@ -259,4 +260,39 @@ func freeAddr(t *testing.T) string {
 	must(t, err)
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// The API token Secret is rotated under a running collector: it reads the file again, accepts
+// each token listed, and refuses one removed, with no restart.
+func TestAPITokenRotatesWithoutRestart(t *testing.T) {
+	c := newCollectorProcess(t)
+	cmd := c.start("--reload-every", "20ms")
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	status := func(tok string) int {
+		req, _ := http.NewRequest(http.MethodPost, c.base+"/api/v1/ledger/opted-out", strings.NewReader(`{"namespace":"ns","keys":["R-1"]}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("never: %s", what)
+			}
+		}
+	}
+	const oldToken, newToken = "crash-test-api-token-0123", "rotated-api-token-456789"
+	if got := status(oldToken); got != http.StatusOK {
+		t.Fatalf("the first token: %d", got)
+	}
+	must(t, os.WriteFile(c.apiTokenFile, []byte(newToken+"\n"+oldToken+"\n"), 0o600))
+	eventually("the new token accepted", func() bool { return status(newToken) == http.StatusOK })
+	if got := status(oldToken); got != http.StatusOK {
+		t.Errorf("the old token, still listed: %d", got)
+	}
+	must(t, os.WriteFile(c.apiTokenFile, []byte(newToken+"\n"), 0o600))
+	eventually("the old token refused", func() bool { return status(oldToken) == http.StatusUnauthorized })
 }

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -39,11 +38,12 @@ func main() {
 	keysDir := flag.String("token-keys-dir", env("SURVEY_TOKEN_KEYS_DIR", "/etc/survey/token-keys"),
 		"directory of link-signing keys, a mounted Secret: one file per key (env SURVEY_TOKEN_KEYS_DIR)")
 	apiTokenFile := flag.String("api-token-file", env("SURVEY_API_TOKEN_FILE", "/etc/survey/api/token"),
-		"file holding the bearer token of the ledger and wave APIs (env SURVEY_API_TOKEN_FILE)")
+		"file holding the bearer tokens of the ledger and wave APIs, one per line, all accepted (env SURVEY_API_TOKEN_FILE)")
 	listen := flag.String("listen", env("SURVEY_LISTEN", ":8080"), "address to serve on (env SURVEY_LISTEN)")
 	publicURL := flag.String("public-url", env("SURVEY_PUBLIC_URL", ""),
 		"the URL respondents reach the service at, such as https://listen.example.org (env SURVEY_PUBLIC_URL)")
 	shutdownGrace := flag.Duration("shutdown-grace", 25*time.Second, "how long in-flight requests may take to finish on shutdown")
+	flag.DurationVar(&reloadEvery, "reload-every", reloadEvery, "how often the token keys and API tokens are read again, as their Secrets rotate")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -57,10 +57,17 @@ func run(log *slog.Logger, storeURL, keysDir, apiTokenFile, listen, publicURL st
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	apiToken, err := os.ReadFile(apiTokenFile)
+	data, err := os.ReadFile(apiTokenFile)
 	if err != nil {
 		return fmt.Errorf("reading the API token: %w", err)
 	}
+	apiTokens, err := collector.ParseTokens(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", apiTokenFile, err)
+	}
+	var accepted atomic.Pointer[[][]byte]
+	accepted.Store(&apiTokens)
+	go collector.WatchTokenFile(ctx, log, apiTokenFile, reloadEvery, apiTokens, func(t [][]byte) { accepted.Store(&t) })
 	keys, err := token.LoadKeyRing(keysDir)
 	if err != nil {
 		return err
@@ -87,7 +94,7 @@ func run(log *slog.Logger, storeURL, keysDir, apiTokenFile, listen, publicURL st
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := collector.New(collector.Config{
-		Store: st, Keys: ring.Load, APIToken: []byte(strings.TrimSpace(string(apiToken))),
+		Store: st, Keys: ring.Load, APITokens: func() [][]byte { return *accepted.Load() },
 		Logger: log, Registry: reg, PublicOrigin: origin,
 	})
 	if err != nil {
@@ -124,10 +131,13 @@ func run(log *slog.Logger, storeURL, keysDir, apiTokenFile, listen, publicURL st
 	return nil
 }
 
+// reloadEvery is how often the mounted Secrets (token keys, API tokens) are read again.
+var reloadEvery = 30 * time.Second
+
 // reloadKeys re-reads the key ring as the mounted Secret rotates; a broken update keeps the
 // ring in use.
 func reloadKeys(ctx context.Context, log *slog.Logger, dir string, ring *atomic.Pointer[token.KeyRing]) {
-	tick := time.NewTicker(30 * time.Second)
+	tick := time.NewTicker(reloadEvery)
 	defer tick.Stop()
 	for {
 		select {

@@ -5,9 +5,12 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"log/slog"
 	"os"
+	"time"
 	_ "time/tzdata" // the time zone database in the binary: the image has none
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -125,9 +128,14 @@ func main() {
 
 	apiToken, err := os.ReadFile(apiTokenFile)
 	if err != nil {
-		setupLog.Info("no API token for the response service yet; its calls will be refused until it is mounted", "file", apiTokenFile)
+		setupLog.Info("no API token for the response service yet; its calls will be refused until the file appears", "file", apiTokenFile)
 	}
 	responses := collector.NewClient(collectorURL, string(apiToken), nil)
+	// The token is read again as its Secret rotates (the first line is the one sent).
+	ctx := ctrl.SetupSignalHandler()
+	tokens, _ := collector.ParseTokens(apiToken)
+	go collector.WatchTokenFile(ctx, slog.New(logr.ToSlogHandler(ctrl.Log.WithName("api-token"))), apiTokenFile, 30*time.Second, tokens,
+		func(t [][]byte) { responses.SetToken(string(t[0])) })
 	settings := campaign.Settings{Image: senderImage, CollectorURL: collectorURL, PublicURL: publicURL}
 	if err := (&controllers.SurveyCampaignReconciler{
 		Client:    mgr.GetClient(),
@@ -164,7 +172,7 @@ func main() {
 	}
 
 	setupLog.Info("starting the manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "the manager stopped with an error")
 		os.Exit(1)
 	}

@@ -9,23 +9,32 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // Client calls the response service's APIs: the ledger for senders, the waves for the manager.
 type Client struct {
 	base  string
-	token string
+	token atomic.Pointer[string]
 	http  *http.Client
 }
 
 // NewClient makes a client for the service at base (http://survey-collector:8080) with the
-// API bearer token.
+// API bearer token: the first line of the token file's contents.
 func NewClient(base, token string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Client{base: strings.TrimRight(base, "/"), token: strings.TrimSpace(token), http: hc}
+	c := &Client{base: strings.TrimRight(base, "/"), http: hc}
+	c.SetToken(token)
+	return c
+}
+
+// SetToken changes the bearer token (the first line of token) for the calls to come.
+func (c *Client) SetToken(token string) {
+	t := FirstToken(token)
+	c.token.Store(&t)
 }
 
 // StatusError is a non-2xx answer of the service.
@@ -51,7 +60,7 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Authorization", "Bearer "+*c.token.Load())
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -40,8 +40,10 @@ type Config struct {
 	Store store.Store
 	// Keys returns the current token key ring (it may be reloaded as the Secret rotates).
 	Keys func() *token.KeyRing
-	// APIToken is the bearer token of the ledger and wave APIs.
-	APIToken []byte
+	// APIToken is the bearer token of the ledger and wave APIs; APITokens, when set, returns
+	// the tokens accepted instead (each line of the token file, reloaded as it rotates).
+	APIToken  []byte
+	APITokens func() [][]byte
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger; slog.Default() when nil.
@@ -73,8 +75,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Keys == nil {
 		return nil, errors.New("collector: a store and a key ring are required")
 	}
-	if len(cfg.APIToken) < 16 {
-		return nil, errors.New("collector: the API token must have at least 16 bytes")
+	if cfg.APITokens == nil {
+		if len(cfg.APIToken) < minTokenBytes {
+			return nil, errors.New("collector: the API token must have at least 16 bytes")
+		}
+		tokens := [][]byte{cfg.APIToken}
+		cfg.APITokens = func() [][]byte { return tokens }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -237,11 +243,15 @@ func cacheFor(d time.Duration, h http.Handler) http.Handler {
 	})
 }
 
-// authorize checks the bearer token of the APIs in constant time.
+// authorize checks the bearer token of the APIs in constant time, against each token accepted.
 func (s *Server) authorize(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(given), s.cfg.APIToken) != 1 {
+		match := 0
+		for _, t := range s.cfg.APITokens() {
+			match |= subtle.ConstantTimeCompare([]byte(given), t)
+		}
+		if !ok || match != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="survey-collector"`)
 			writeJSONError(w, http.StatusUnauthorized, "a valid bearer token is required")
 			return

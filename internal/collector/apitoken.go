@@ -1,0 +1,89 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// The API token file holds one token per line. The service accepts every one of them; clients
+// send the first. Rotating is so done without refusing anyone: add the new token as a second
+// line, then make it the first, then remove the old. The file is a mounted Secret's key, which
+// the kubelet updates in place: the service and the manager read it again (WatchTokenFile), and
+// each sending Job reads it when it starts.
+
+// minTokenBytes is the shortest token accepted.
+const minTokenBytes = 16
+
+// ParseTokens reads an API token file: its non-empty lines, trimmed, each at least 16 bytes.
+func ParseTokens(data []byte) ([][]byte, error) {
+	var tokens [][]byte
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if len(line) < minTokenBytes {
+			return nil, fmt.Errorf("the API token on line %d is shorter than %d bytes", i+1, minTokenBytes)
+		}
+		tokens = append(tokens, line)
+	}
+	if len(tokens) == 0 {
+		return nil, errors.New("the API token file holds no token")
+	}
+	return tokens, nil
+}
+
+// FirstToken is the token a client sends: the first line of the file's contents.
+func FirstToken(data string) string {
+	for line := range bytes.Lines([]byte(data)) {
+		if t := bytes.TrimSpace(line); len(t) > 0 {
+			return string(t)
+		}
+	}
+	return ""
+}
+
+// WatchTokenFile reads the token file every `every` and calls update with its tokens when they
+// change, until ctx ends. A file that cannot be read or holds no valid token is logged and the
+// tokens in use are kept.
+func WatchTokenFile(ctx context.Context, log *slog.Logger, path string, every time.Duration, current [][]byte, update func([][]byte)) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		data, err := os.ReadFile(path)
+		if err == nil {
+			var tokens [][]byte
+			if tokens, err = ParseTokens(data); err == nil {
+				if !equalTokens(tokens, current) {
+					log.Info("API tokens reloaded", "file", path, "tokens", len(tokens))
+					current = tokens
+					update(tokens)
+				}
+				continue
+			}
+		}
+		log.Error("reading the API token file; keeping the tokens in use", "file", path, "error", err)
+	}
+}
+
+func equalTokens(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
