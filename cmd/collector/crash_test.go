@@ -22,6 +22,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
+	"github.com/surveyops/survey-operator/internal/testpg"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
@@ -32,7 +33,7 @@ const crashUID = "0b9e3c1a-5f2d-4e6b-8a7c-9d0e1f2a3b4c"
 // count twice.
 func TestCrashLosesNoAcknowledgedResponse(t *testing.T) {
 	c := newCollectorProcess(t)
-	start, base, dbPath, links := c.start, c.base, c.dbPath, c.links
+	start, base, storeURL, links := c.start, c.base, c.storeURL, c.links
 	cmd := start()
 	c.registerWave(t)
 	const people = 600
@@ -81,7 +82,7 @@ func TestCrashLosesNoAcknowledgedResponse(t *testing.T) {
 		cmd = start()
 	}
 	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	checkStored(t, dbPath, &acked, ackCount.Load(), people)
+	checkStored(t, storeURL, &acked, ackCount.Load(), people)
 }
 
 // On SIGTERM the collector stops taking connections, lets the submissions in flight commit and
@@ -127,13 +128,16 @@ func TestGracefulShutdownFinishesInFlightSubmissions(t *testing.T) {
 		t.Errorf("the collector did not exit cleanly on SIGTERM: %v", err)
 	}
 	t.Logf("%d acknowledged, %d refused once the collector stopped listening", ackCount.Load(), cut.Load())
-	checkStored(t, c.dbPath, &acked, ackCount.Load(), len(c.links))
+	checkStored(t, c.storeURL, &acked, ackCount.Load(), len(c.links))
 }
 
 type collectorProcess struct {
-	start        func(extra ...string) *exec.Cmd
+	// start starts the collector on its SQLite store at base, and waits until it is ready.
+	start func(extra ...string) *exec.Cmd
+	// launch starts one on any store and address, without waiting.
+	launch       func(storeURL, addr string) *exec.Cmd
 	base         string
-	dbPath       string
+	storeURL     string
 	apiTokenFile string
 	links        []string
 }
@@ -156,26 +160,19 @@ func newCollectorProcess(t *testing.T) *collectorProcess {
 	addr := freeAddr(t)
 	base := "http://" + addr
 
-	start := func(extra ...string) *exec.Cmd {
-		cmd := exec.Command(bin, append([]string{"--store", "sqlite://" + dbPath, "--token-keys-dir", keysDir,
+	run := func(storeURL, addr string, extra ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append([]string{"--store", storeURL, "--token-keys-dir", keysDir,
 			"--api-token-file", apiTokenFile, "--listen", addr}, extra...)...)
 		cmd.Stderr = os.Stderr
 		must(t, cmd.Start())
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			resp, err := http.Get(base + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return cmd
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the collector did not become ready: %v", err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		return cmd
 	}
+	start := func(extra ...string) *exec.Cmd {
+		cmd := run("sqlite://"+dbPath, addr, extra...)
+		waitReady(t, base)
+		return cmd
+	}
+	launch := func(storeURL, addr string) *exec.Cmd { return run(storeURL, addr) }
 
 	keys, err := token.NewKeyRing(token.Key{ID: "2026-01", Secret: secret})
 	must(t, err)
@@ -186,10 +183,31 @@ func newCollectorProcess(t *testing.T) *collectorProcess {
 			Recipient: fmt.Sprintf("R-%04d", i), Segment: "all", Channel: "email", Expiry: expiry})
 		must(t, err)
 	}
-	return &collectorProcess{start: start, base: base, dbPath: dbPath, apiTokenFile: apiTokenFile, links: links}
+	return &collectorProcess{start: start, launch: launch, base: base, storeURL: "sqlite://" + dbPath, apiTokenFile: apiTokenFile, links: links}
 }
 
-func (c *collectorProcess) registerWave(t *testing.T) {
+// waitReady waits for a collector to answer /readyz, for 30 s at most.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the collector at %s did not become ready: %v", base, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *collectorProcess) registerWave(t *testing.T) { c.registerWaveAt(t, c.base) }
+
+func (c *collectorProcess) registerWaveAt(t *testing.T, base string) {
 	def := survey.FromSpec(&v1alpha1.Survey{Title: "Crash test", Questions: []v1alpha1.Question{
 		{ID: "overall", Kind: v1alpha1.QuestionCSAT, Text: "Overall?", Required: true},
 		{ID: "comments", Kind: v1alpha1.QuestionText, Text: "Anything else?"},
@@ -197,7 +215,7 @@ func (c *collectorProcess) registerWave(t *testing.T) {
 	now := time.Now().UTC()
 	body, _ := json.Marshal(collector.WaveRegistration{Namespace: "ns", Campaign: "crash", Definition: def,
 		OpensAt: now.Add(-time.Hour), ClosesAt: now.Add(24 * time.Hour)})
-	req, _ := http.NewRequest(http.MethodPut, c.base+"/api/v1/waves/"+crashUID+"/w1", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPut, base+"/api/v1/waves/"+crashUID+"/w1", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer crash-test-api-token-0123")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
@@ -207,8 +225,8 @@ func (c *collectorProcess) registerWave(t *testing.T) {
 }
 
 // checkStored fails unless every acknowledged person's response is in the store, once.
-func checkStored(t *testing.T, dbPath string, acked *sync.Map, acks int64, people int) {
-	st, err := store.Open(context.Background(), "sqlite://"+dbPath)
+func checkStored(t *testing.T, storeURL string, acked *sync.Map, acks int64, people int) {
+	st, err := store.Open(context.Background(), storeURL)
 	must(t, err)
 	defer st.Close()
 	missing, distinct := 0, 0
@@ -295,4 +313,68 @@ func TestAPITokenRotatesWithoutRestart(t *testing.T) {
 	}
 	must(t, os.WriteFile(c.apiTokenFile, []byte(newToken+"\n"), 0o600))
 	eventually("the old token refused", func() bool { return status(oldToken) == http.StatusUnauthorized })
+}
+
+// The PostgreSQL deployment (config/postgres): two collectors on one database, started at once
+// (both migrate it), take submissions side by side; one is killed (a node lost, a rollout) and
+// its residents go on through the other, as a Service routes them. Every acknowledged
+// submission is stored, once.
+func TestTwoReplicasOnPostgreSQL(t *testing.T) {
+	pg, err := testpg.Start()
+	must(t, err)
+	defer pg.Stop()
+	dbURL, err := pg.NewDatabase(context.Background())
+	must(t, err)
+	c := newCollectorProcess(t)
+	addrs := []string{freeAddr(t), freeAddr(t)}
+	cmds := []*exec.Cmd{c.launch(dbURL, addrs[0]), c.launch(dbURL, addrs[1])}
+	defer func() {
+		for _, cmd := range cmds {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	bases := []string{"http://" + addrs[0], "http://" + addrs[1]}
+	for _, base := range bases {
+		waitReady(t, base)
+	}
+	c.registerWaveAt(t, bases[1])
+
+	client := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	var acked sync.Map
+	var ackCount atomic.Int64
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range 8 {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(c.links)) {
+					return
+				}
+				answer := fmt.Sprint(1 + i%5)
+				// Each resident to one replica, then to the other when it is gone.
+				for try := range 2 {
+					resp, err := client.PostForm(bases[(int(i)+try)%2]+"/s/"+c.links[i], url.Values{"q.overall": {answer}})
+					if err != nil {
+						continue
+					}
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusSeeOther {
+						acked.Store(fmt.Sprintf("R-%04d", i), answer)
+						ackCount.Add(1)
+						break
+					}
+				}
+			}
+		})
+	}
+	waitForAcks(t, &ackCount, 200)
+	must(t, cmds[0].Process.Signal(syscall.SIGKILL))
+	_ = cmds[0].Wait()
+	wg.Wait()
+	if n := ackCount.Load(); n != int64(len(c.links)) {
+		t.Errorf("%d of %d residents acknowledged with one replica left", n, len(c.links))
+	}
+	checkStored(t, dbURL, &acked, ackCount.Load(), len(c.links))
 }
