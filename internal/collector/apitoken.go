@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -64,7 +65,7 @@ func WatchTokenFile(ctx context.Context, log *slog.Logger, path string, every ti
 		if err == nil {
 			var tokens [][]byte
 			if tokens, err = ParseTokens(data); err == nil {
-				if !equalTokens(tokens, current) {
+				if !slices.EqualFunc(tokens, current, bytes.Equal) {
 					log.Info("API tokens reloaded", "file", path, "tokens", len(tokens))
 					current = tokens
 					update(tokens)
@@ -74,16 +75,4 @@ func WatchTokenFile(ctx context.Context, log *slog.Logger, path string, every ti
 		}
 		log.Error("reading the API token file; keeping the tokens in use", "file", path, "error", err)
 	}
-}
-
-func equalTokens(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !bytes.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
 }
