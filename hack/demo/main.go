@@ -50,7 +50,9 @@ func main() {
 func respond(mail, survey string, rate float64, want int, wait time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), wait+5*time.Minute)
 	defer cancel()
-	client := &http.Client{Timeout: 20 * time.Second}
+	// A connection per request: one made before kube-proxy routes a Service's cluster IP goes
+	// out by the default route, and kept alive it would stay there.
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var links []string
 	waitCtx, stop := context.WithTimeout(ctx, wait)
 	defer stop()

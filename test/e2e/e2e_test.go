@@ -32,7 +32,11 @@ import (
 	"github.com/surveyops/survey-operator/internal/testbrowser"
 )
 
-var httpClient = &http.Client{Timeout: 15 * time.Second}
+// httpClient reaches Services by cluster IP from the host. It opens a connection per request:
+// a request made before kube-proxy routes a new Service leaves the host by its default route
+// (here the sandbox's network answers it, 404), and a kept-alive connection would stay there,
+// never NATed, however long one waited.
+var httpClient = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // programme is one spec's namespace: a mail sink, an audience of synthetic tenants and the
 // demo's tenant satisfaction campaign sending to the sink, one wave at creation.
