@@ -32,8 +32,8 @@ import (
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/campaign"
-	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/followup"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/schedule"
 )
 
@@ -41,12 +41,12 @@ import (
 // +kubebuilder:rbac:groups=surveys.surveyops.io,resources=followups/finalizers,verbs=update
 
 // FollowUpService is what the FollowUp reconciler asks of the response service
-// (collector.Client).
+// (responseapi.Client).
 type FollowUpService interface {
-	PutFollowUp(ctx context.Context, uid string, reg collector.FollowUpRegistration) error
+	PutFollowUp(ctx context.Context, uid string, reg responseapi.FollowUpRegistration) error
 	DeleteFollowUp(ctx context.Context, uid string) error
-	SweepFollowUp(ctx context.Context, uid string) (collector.CaseStatsJSON, error)
-	FollowUpStats(ctx context.Context, uid string) (collector.CaseStatsJSON, error)
+	SweepFollowUp(ctx context.Context, uid string) (responseapi.CaseStats, error)
+	FollowUpStats(ctx context.Context, uid string) (responseapi.CaseStats, error)
 }
 
 // FollowUpReconciler registers FollowUps' rules with the response service and reports their
@@ -229,7 +229,7 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 		}
 		r.registered.Store(fu.UID, hash)
 	}
-	var stats collector.CaseStatsJSON
+	var stats responseapi.CaseStats
 	if fu.Spec.Trigger.Type == v1alpha1.TriggerNonResponse {
 		stats, err = r.Responses.SweepFollowUp(ctx, string(fu.UID))
 	} else {
@@ -271,7 +271,7 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 // least ContactInterval ago, the FollowUp is not suspended and it is not quiet hours. It
 // reports whether a contact Job runs, and when to look again for the next one.
 func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp, c *v1alpha1.SurveyCampaign,
-	stats collector.CaseStatsJSON, ev *pendingEvents) (running bool, wake time.Time, err error) {
+	stats responseapi.CaseStats, ev *pendingEvents) (running bool, wake time.Time, err error) {
 	var jobs batchv1.JobList
 	if err := r.List(ctx, &jobs, client.InNamespace(fu.Namespace), client.MatchingLabels{campaign.LabelFollowUpUID: string(fu.UID)}); err != nil {
 		return false, wake, err

@@ -17,10 +17,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
-	"github.com/surveyops/survey-operator/internal/collector"
-	"github.com/surveyops/survey-operator/internal/sender"
+	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/jobfile"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
-	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
@@ -152,8 +152,8 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		poke(c)
 		Eventually(jobNames(ns)).Should(ConsistOf("quarterly-" + waveID(0)))
 
-		Expect(service.PutWave(ctx, string(c.UID), "w1", collector.WaveRegistration{Namespace: ns, Campaign: c.Name,
-			Definition: survey.FromSpec(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
+		Expect(service.PutWave(ctx, string(c.UID), "w1", responseapi.WaveRegistration{Namespace: ns, Campaign: c.Name,
+			Definition: campaign.Definition(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
 		answerOnPage(c, "w1", "T-1", url.Values{"q.tp01": {"1"}})
 		answerOnPage(c, "w1", "T-2", url.Values{"q.tp01": {"5"}})
 		answerOnPage(c, "w1", "T-3", url.Values{"q.tp01": {"2"}, "q.tp02": {"4"}})
@@ -167,7 +167,7 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		var j batchv1.Job
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: contact}, &j)).To(Succeed())
 		Expect(j.OwnerReferences[0].Kind).To(Equal("FollowUp"))
-		var cfg sender.Config
+		var cfg jobfile.Config
 		Expect(json.Unmarshal([]byte(j.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg)).To(Succeed())
 		Expect(cfg.FollowUp).NotTo(BeNil())
 		Expect(cfg.FollowUp.UID).To(Equal(string(getFU(fu).UID)))
@@ -208,7 +208,7 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Eventually(func() []string { return events(ns, "SLARestored") }).Should(HaveLen(1))
 
 		// T-1 says on their link that it is sorted: resolved, with its time to resolve.
-		caseTok, err := collector.SignCase(tokenKeys, store.CaseKey{FollowUpUID: string(getFU(fu).UID), CampaignUID: string(c.UID),
+		caseTok, err := tokenKeys.SignCase(token.Case{FollowUpUID: string(getFU(fu).UID), CampaignUID: string(c.UID),
 			WaveID: "w1", RecipientKey: "T-1"}, clk.Now().Add(30*24*time.Hour))
 		Expect(err).NotTo(HaveOccurred())
 		resp, err := http.PostForm(serviceURL+"/f/"+caseTok, url.Values{})
@@ -241,8 +241,8 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Eventually(jobNames(ns)).Should(HaveLen(1))
 		fu := newFollowUp(ns, "detractors", "restarted", nil)
 		Eventually(func() metav1.ConditionStatus { return fuCondition(fu, v1alpha1.ConditionReady).Status }).Should(Equal(metav1.ConditionTrue))
-		Expect(service.PutWave(ctx, string(c.UID), "w1", collector.WaveRegistration{Namespace: ns, Campaign: c.Name,
-			Definition: survey.FromSpec(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
+		Expect(service.PutWave(ctx, string(c.UID), "w1", responseapi.WaveRegistration{Namespace: ns, Campaign: c.Name,
+			Definition: campaign.Definition(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
 		answerOnPage(c, "w1", "T-1", url.Values{"q.tp01": {"1"}})
 		Eventually(jobNames(ns)).Should(ContainElement("detractors-contact-1"))
 
@@ -263,8 +263,8 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 			f.Spec.SLA = &v1alpha1.SLA{ContactWithin: "24h"}
 		})
 		Eventually(func() metav1.ConditionStatus { return fuCondition(fu, v1alpha1.ConditionReady).Status }).Should(Equal(metav1.ConditionTrue))
-		Expect(service.PutWave(ctx, string(c.UID), "w1", collector.WaveRegistration{Namespace: ns, Campaign: c.Name,
-			Definition: survey.FromSpec(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
+		Expect(service.PutWave(ctx, string(c.UID), "w1", responseapi.WaveRegistration{Namespace: ns, Campaign: c.Name,
+			Definition: campaign.Definition(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
 		invite(c, "w1", "general-needs", "sms", "T-1", "T-2")
 		answer(c, "w1", "general-needs", "sms", "T-1", 4)
 		Consistently(func() int64 { return getFU(fu).Status.Matched }, "2s").Should(BeZero())
@@ -278,8 +278,8 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		c := get(newCampaign(ns, "reported", nil))
 		fu := newFollowUp(ns, "detractors", "reported", nil)
 		Eventually(func() metav1.ConditionStatus { return fuCondition(fu, v1alpha1.ConditionReady).Status }).Should(Equal(metav1.ConditionTrue))
-		Expect(service.PutWave(ctx, string(c.UID), "w1", collector.WaveRegistration{Namespace: ns, Campaign: c.Name,
-			Definition: survey.FromSpec(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
+		Expect(service.PutWave(ctx, string(c.UID), "w1", responseapi.WaveRegistration{Namespace: ns, Campaign: c.Name,
+			Definition: campaign.Definition(&c.Spec.Survey), OpensAt: clk.Now(), ClosesAt: clk.Now().Add(30 * 24 * time.Hour)})).To(Succeed())
 		answerOnPage(c, "w1", "T-1", url.Values{"q.tp01": {"1"}})
 		uid := string(getFU(fu).UID)
 		Eventually(func() int64 { return getFU(fu).Status.Matched }).Should(Equal(int64(1)))

@@ -26,6 +26,7 @@ import (
 	"github.com/surveyops/survey-operator/controllers"
 	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/testenv"
 	"github.com/surveyops/survey-operator/internal/token"
@@ -42,7 +43,7 @@ var (
 	ctx       context.Context
 	cancel    context.CancelFunc
 	responses store.Store
-	service   *collector.Client
+	service   *responseapi.Client
 	// serviceURL is the response service, for the tests that answer surveys through it.
 	serviceURL string
 	tokenKeys  *token.KeyRing
@@ -82,7 +83,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	ts := httptest.NewServer(srv.Handler())
 	DeferCleanup(ts.Close)
-	service = collector.NewClient(ts.URL, apiToken, nil)
+	service = responseapi.NewClient(ts.URL, apiToken, nil)
 	serviceURL, tokenKeys = ts.URL, keys
 
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: systemNS}})).To(Succeed())

@@ -33,9 +33,9 @@ import (
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/campaign"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/jobfile"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/schedule"
-	"github.com/surveyops/survey-operator/internal/survey"
 )
 
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
@@ -44,10 +44,10 @@ import (
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 
-// ResponseService is what the reconciler asks of the response service (collector.Client).
+// ResponseService is what the reconciler asks of the response service (responseapi.Client).
 type ResponseService interface {
-	PutWave(ctx context.Context, campaignUID, waveID string, reg collector.WaveRegistration) error
-	Summary(ctx context.Context, campaignUID, waveID, primary string) (collector.SummaryJSON, error)
+	PutWave(ctx context.Context, campaignUID, waveID string, reg responseapi.WaveRegistration) error
+	Summary(ctx context.Context, campaignUID, waveID, primary string) (responseapi.Summary, error)
 }
 
 // Credentials name the manager's own Secrets that sending Jobs need copies of: the link-signing
@@ -535,7 +535,7 @@ func (u *run) stoppedForQuiet(ctx context.Context, j *batchv1.Job) bool {
 	for _, p := range pods.Items {
 		for _, cs := range p.Status.ContainerStatuses {
 			if t := cs.State.Terminated; t != nil {
-				if sum, ok := campaign.Termination(t.Message); ok && sum.Stopped == "quiet-hours" {
+				if sum, ok := jobfile.Termination(t.Message); ok && sum.Stopped == "quiet-hours" {
 					stopped = true
 				}
 			}
@@ -613,7 +613,7 @@ func (u *run) recreateMissingJobs(ctx context.Context) error {
 		// Registered again (a no-op when it is): a requested wave is recorded before it is
 		// registered. A conflict means it is registered with the snapshot of an earlier spec,
 		// which its links already carry: the Job is made all the same.
-		var conflict *collector.StatusError
+		var conflict *responseapi.StatusError
 		if err := u.register(ctx, wave); err != nil && !(errors.As(err, &conflict) && conflict.Status == http.StatusConflict) {
 			return err
 		}
@@ -650,7 +650,7 @@ func (u *run) failureMessage(ctx context.Context, j *batchv1.Job) string {
 			if t == nil || t.Message == "" || t.FinishedAt.Time.Before(latest) {
 				continue
 			}
-			if sum, ok := campaign.Termination(t.Message); ok && sum.Error != "" {
+			if sum, ok := jobfile.Termination(t.Message); ok && sum.Error != "" {
 				latest = t.FinishedAt.Time
 				msg = "The sender stopped: " + sum.Error
 			}
@@ -792,7 +792,7 @@ const requestedMessage = "Requested; starting."
 
 // register puts the wave's snapshot to the response service (idempotent for the same snapshot).
 func (u *run) register(ctx context.Context, w campaign.Wave) error {
-	reg := collector.WaveRegistration{Namespace: u.c.Namespace, Campaign: u.c.Name, Definition: survey.FromSpec(&u.c.Spec.Survey),
+	reg := responseapi.WaveRegistration{Namespace: u.c.Namespace, Campaign: u.c.Name, Definition: campaign.Definition(&u.c.Spec.Survey),
 		OpensAt: w.Scheduled, ClosesAt: w.Closes, ChannelKeys: u.channelKeys}
 	if err := u.r.Responses.PutWave(ctx, string(u.c.UID), w.ID, reg); err != nil {
 		u.condition(v1alpha1.ConditionReconciling, metav1.ConditionTrue, "WaitingForResponseService",

@@ -24,7 +24,7 @@ import (
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/campaign"
-	"github.com/surveyops/survey-operator/internal/sender"
+	"github.com/surveyops/survey-operator/internal/jobfile"
 	"github.com/surveyops/survey-operator/internal/store"
 )
 
@@ -333,7 +333,7 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Expect(*pod.Containers[0].SecurityContext.ReadOnlyRootFilesystem).To(BeTrue())
 		Expect(*pod.Containers[0].SecurityContext.AllowPrivilegeEscalation).To(BeFalse())
 		Expect(pod.Containers[0].SecurityContext.Capabilities.Drop).To(ConsistOf(corev1.Capability("ALL")))
-		var cfg sender.Config
+		var cfg jobfile.Config
 		Expect(json.Unmarshal([]byte(pod.Containers[0].Env[0].Value), &cfg)).To(Succeed())
 		Expect(cfg.WaveID).To(Equal(waveID(0)))
 		Expect(cfg.CampaignUID).To(Equal(string(get(c).UID)))
@@ -575,7 +575,7 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		poke(c)
 		Eventually(jobNames(ns)).Should(ConsistOf(first, first+"-r1"))
 		Eventually(func() int32 { return latest(c).RemindersSent }).Should(Equal(int32(1)))
-		var cfg sender.Config
+		var cfg jobfile.Config
 		var j batchv1.Job
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: first + "-r1"}, &j)).To(Succeed())
 		Expect(json.Unmarshal([]byte(j.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg)).To(Succeed())

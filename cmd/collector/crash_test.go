@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
-	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/testpg"
 	"github.com/surveyops/survey-operator/internal/token"
 )
@@ -208,12 +208,12 @@ func waitReady(t *testing.T, base string) {
 func (c *collectorProcess) registerWave(t *testing.T) { c.registerWaveAt(t, c.base) }
 
 func (c *collectorProcess) registerWaveAt(t *testing.T, base string) {
-	def := survey.FromSpec(&v1alpha1.Survey{Title: "Crash test", Questions: []v1alpha1.Question{
+	def := campaign.Definition(&v1alpha1.Survey{Title: "Crash test", Questions: []v1alpha1.Question{
 		{ID: "overall", Kind: v1alpha1.QuestionCSAT, Text: "Overall?", Required: true},
 		{ID: "comments", Kind: v1alpha1.QuestionText, Text: "Anything else?"},
 	}})
 	now := time.Now().UTC()
-	body, _ := json.Marshal(collector.WaveRegistration{Namespace: "ns", Campaign: "crash", Definition: def,
+	body, _ := json.Marshal(responseapi.WaveRegistration{Namespace: "ns", Campaign: "crash", Definition: def,
 		OpensAt: now.Add(-time.Hour), ClosesAt: now.Add(24 * time.Hour)})
 	req, _ := http.NewRequest(http.MethodPut, base+"/api/v1/waves/"+crashUID+"/w1", bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer crash-test-api-token-0123")

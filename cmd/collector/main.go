@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/token"
@@ -61,13 +62,13 @@ func run(log *slog.Logger, storeURL, keysDir, apiTokenFile, listen, publicURL st
 	if err != nil {
 		return fmt.Errorf("reading the API token: %w", err)
 	}
-	apiTokens, err := collector.ParseTokens(data)
+	apiTokens, err := apitoken.Parse(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", apiTokenFile, err)
 	}
 	var accepted atomic.Pointer[[][]byte]
 	accepted.Store(&apiTokens)
-	go collector.WatchTokenFile(ctx, log, apiTokenFile, reloadEvery, apiTokens, func(t [][]byte) { accepted.Store(&t) })
+	go apitoken.Watch(ctx, log, apiTokenFile, reloadEvery, apiTokens, func(t [][]byte) { accepted.Store(&t) })
 	keys, err := token.LoadKeyRing(keysDir)
 	if err != nil {
 		return err

@@ -22,8 +22,9 @@ import (
 
 	surveysv1alpha1 "github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/controllers"
+	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/campaign"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
 func envOr(name, fallback string) string {
@@ -126,15 +127,21 @@ func main() {
 		os.Exit(1)
 	}
 
+	// The token is read again as its Secret rotates (the first line is the one sent). Until the
+	// file holds a valid token, the response service refuses the manager's calls, which the
+	// campaigns' conditions then show.
 	apiToken, err := os.ReadFile(apiTokenFile)
-	if err != nil {
-		setupLog.Info("no API token for the response service yet; its calls will be refused until the file appears", "file", apiTokenFile)
+	var tokens [][]byte
+	if err == nil {
+		tokens, err = apitoken.Parse(apiToken)
 	}
-	responses := collector.NewClient(collectorURL, string(apiToken), nil)
-	// The token is read again as its Secret rotates (the first line is the one sent).
+	if err != nil {
+		setupLog.Error(err, "no valid API token for the response service yet; its calls will be refused until the file holds one", "file", apiTokenFile)
+		apiToken = nil
+	}
+	responses := responseapi.NewClient(collectorURL, string(apiToken), nil)
 	ctx := ctrl.SetupSignalHandler()
-	tokens, _ := collector.ParseTokens(apiToken)
-	go collector.WatchTokenFile(ctx, slog.New(logr.ToSlogHandler(ctrl.Log.WithName("api-token"))), apiTokenFile, 30*time.Second, tokens,
+	go apitoken.Watch(ctx, slog.New(logr.ToSlogHandler(ctrl.Log.WithName("api-token"))), apiTokenFile, 30*time.Second, tokens,
 		func(t [][]byte) { responses.SetToken(string(t[0])) })
 	settings := campaign.Settings{Image: senderImage, CollectorURL: collectorURL, PublicURL: publicURL}
 	if err := (&controllers.SurveyCampaignReconciler{

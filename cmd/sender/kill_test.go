@@ -20,7 +20,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
 	"github.com/surveyops/survey-operator/internal/collector"
-	"github.com/surveyops/survey-operator/internal/sender"
+	"github.com/surveyops/survey-operator/internal/jobfile"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/testsmtp"
 	"github.com/surveyops/survey-operator/internal/token"
@@ -85,14 +85,14 @@ func TestKilledSenderSendsEachInvitationOnce(t *testing.T) {
 	runs, kills := 0, 0
 	for trial := range 50 {
 		wave := fmt.Sprintf("w%02d", trial)
-		cfg := sender.Config{CampaignUID: uid, WaveID: wave, Namespace: "ns", Campaign: "c", Title: "Survey",
+		cfg := jobfile.Config{CampaignUID: uid, WaveID: wave, Namespace: "ns", Campaign: "c", Title: "Survey",
 			PublicURL: "https://listen.example.org", Expiry: time.Now().Add(24 * time.Hour), Seed: wave,
-			Audience: sender.AudienceConfig{File: audienceFile, Format: "CSV", IDField: "ref", Segments: []audience.Segment{
+			Audience: jobfile.AudienceConfig{File: audienceFile, Format: "CSV", IDField: "ref", Segments: []audience.Segment{
 				{Name: "email", Match: `attrs.prefers == "email"`, Channels: []string{"email"}},
 				{Name: "sms", Channels: []string{"sms"}}}},
-			Channels: []sender.ChannelConfig{
-				{Name: "email", ContactField: "email", PerSecond: 50, Burst: 1, Email: &sender.Email{Host: "127.0.0.1", Port: sink.Port, TLS: "None", From: "listening@riverside.example"}},
-				{Name: "sms", ContactField: "mobile", PerSecond: 50, Burst: 1, Webhook: &sender.Hook{URL: gw.URL, HMACKeyFile: hmacFile}},
+			Channels: []jobfile.ChannelConfig{
+				{Name: "email", ContactField: "email", PerSecond: 50, Burst: 1, Email: &jobfile.Email{Host: "127.0.0.1", Port: sink.Port, TLS: "None", From: "listening@riverside.example"}},
+				{Name: "sms", ContactField: "mobile", PerSecond: 50, Burst: 1, Webhook: &jobfile.Hook{URL: gw.URL, HMACKeyFile: hmacFile}},
 			},
 			CollectorURL: coll.URL, APITokenFile: apiToken, TokenKeysDir: keysDir, BatchSize: 5, Concurrency: 4}
 		jobFile := filepath.Join(dir, "job-"+wave+".json")

@@ -21,11 +21,12 @@ import (
 	"time"
 	_ "time/tzdata" // the time zone database in the binary: the image has none
 
+	"github.com/surveyops/survey-operator/internal/jobfile"
 	"github.com/surveyops/survey-operator/internal/sender"
 )
 
 func main() {
-	jobFile := flag.String("job", "/etc/survey/job/job.json", "the job file; the "+envJob+" environment variable, when set, is used instead")
+	jobFile := flag.String("job", "/etc/survey/job/job.json", "the job file; the "+jobfile.EnvJob+" environment variable, when set, is used instead")
 	terminationLog := flag.String("termination-log", "/dev/termination-log", "where the summary is written for the Job's status")
 	progressEvery := flag.Duration("progress-every", 10*time.Second, "how often progress is logged")
 	flag.Parse()
@@ -41,21 +42,18 @@ func main() {
 	}
 }
 
-// envJob carries the job's configuration in the Jobs the manager makes (campaign.EnvJob).
-const envJob = "SURVEY_JOB"
-
-func run(log *slog.Logger, jobFile string, every time.Duration) (sender.Summary, error) {
-	fail := func(err error) (sender.Summary, error) {
-		return sender.Summary{Error: err.Error(), Failed: map[string]int{}, Skipped: map[string]int{}}, err
+func run(log *slog.Logger, jobFile string, every time.Duration) (jobfile.Summary, error) {
+	fail := func(err error) (jobfile.Summary, error) {
+		return jobfile.Summary{Error: err.Error(), Failed: map[string]int{}, Skipped: map[string]int{}}, err
 	}
 	var err error
-	data := []byte(os.Getenv(envJob))
+	data := []byte(os.Getenv(jobfile.EnvJob))
 	if len(data) == 0 {
 		if data, err = os.ReadFile(jobFile); err != nil {
 			return fail(fmt.Errorf("reading the job file: %w", err))
 		}
 	}
-	var cfg sender.Config
+	var cfg jobfile.Config
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return fail(fmt.Errorf("the job file is not valid: %w", err))
 	}
@@ -65,7 +63,7 @@ func run(log *slog.Logger, jobFile string, every time.Duration) (sender.Summary,
 			return fail(fmt.Errorf("JOB_COMPLETION_INDEX %q is not a number", v))
 		}
 	}
-	job, err := cfg.Build(shard)
+	job, err := sender.Build(cfg, shard)
 	if err != nil {
 		return fail(err)
 	}
@@ -77,7 +75,7 @@ func run(log *slog.Logger, jobFile string, every time.Duration) (sender.Summary,
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	start, last := time.Now(), time.Now()
-	job.Progress = func(s sender.Summary) {
+	job.Progress = func(s jobfile.Summary) {
 		if time.Since(last) < every {
 			return
 		}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/audience"
-	"github.com/surveyops/survey-operator/internal/collector"
-	"github.com/surveyops/survey-operator/internal/sender"
+	"github.com/surveyops/survey-operator/internal/jobfile"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
 func TestNames(t *testing.T) {
@@ -170,7 +170,7 @@ func TestBuildJob(t *testing.T) {
 	if len(items) != 3 || items[1].Path != "keys/2026-01" || items[2].Key != "token-2026-04" {
 		t.Errorf("sender Secret items %+v", items)
 	}
-	var cfg sender.Config
+	var cfg jobfile.Config
 	if err := json.Unmarshal([]byte(pod.Containers[0].Env[0].Value), &cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -197,28 +197,18 @@ func TestBuildJob(t *testing.T) {
 	}
 }
 
-func TestTermination(t *testing.T) {
-	sum, ok := Termination("log line\n" + `{"audience":3,"invited":0,"sent":0,"failed":{},"skipped":{},"error":"the audience is invalid, nothing was sent: line 3: duplicate id","durationSeconds":0}` + "\n")
-	if !ok || !strings.Contains(sum.Error, "line 3") {
-		t.Errorf("Termination = %+v, %v", sum, ok)
-	}
-	if _, ok := Termination("panic: something"); ok {
-		t.Error("a panic read as a summary")
-	}
-}
-
 func TestScore(t *testing.T) {
 	c := spec()
 	c.Spec.Targets = &v1alpha1.Targets{ResponseRate: "30", Score: &v1alpha1.ScoreTarget{Question: "tp01", Min: "80"}, MarginOfError: "5"}
 	c.Spec.Benchmarks = []v1alpha1.Benchmark{{Name: "sector", Question: "tp01", Value: "60"}, {Name: "peer", Question: "tp01", Value: "69"}}
 	v := func(i int) *int { return &i }
 	// 400 invited in two segments; 200 responded: 140 satisfied (4-5) of 200 on tp01.
-	sum := collector.SummaryJSON{
-		Dispositions: []collector.DispositionRow{
+	sum := responseapi.Summary{
+		Dispositions: []responseapi.DispositionRow{
 			{Segment: "everyone", Channel: "email", Complete: 100, NoAnswer: 90, NonContact: 10},
 			{Segment: "older", Channel: "sms", Complete: 90, Partial: 10, NoAnswer: 95, Refusal: 5},
 		},
-		Histograms: []collector.HistogramJSON{
+		Histograms: []responseapi.Histogram{
 			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(5), Count: 50},
 			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(4), Count: 20},
 			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(2), Count: 30},
@@ -228,7 +218,7 @@ func TestScore(t *testing.T) {
 			{Question: "recommend", Segment: "older", Channel: "sms", Value: v(10), Count: 10},
 			{Question: "recommend", Segment: "older", Channel: "sms", Value: v(3), Count: 5},
 		},
-		Pairs: map[string]collector.PairStatsJSON{"recommend": {N: 3, SumX: 20, SumY: 12, SumXX: 150, SumYY: 50, SumXY: 86}},
+		Pairs: map[string]responseapi.PairStats{"recommend": {N: 3, SumX: 20, SumY: 12, SumXX: 150, SumYY: 50, SumXY: 86}},
 	}
 	r := Score(&c.Spec, sum)
 	if r.Invited != 400 || r.Failed != 10 || r.Delivered != 390 || r.Responded != 200 || r.OptedOut != 5 || r.ResponseRate != "50.0" {
@@ -272,7 +262,7 @@ func TestScore(t *testing.T) {
 	}
 
 	// Nothing yet: no rate, unknown verdicts.
-	empty := Score(&c.Spec, collector.SummaryJSON{})
+	empty := Score(&c.Spec, responseapi.Summary{})
 	if empty.ResponseRate != "" || len(empty.Scores) != 0 {
 		t.Errorf("empty %+v", empty)
 	}

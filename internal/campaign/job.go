@@ -6,7 +6,6 @@ import (
 	"path"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -15,7 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
-	"github.com/surveyops/survey-operator/internal/sender"
+	"github.com/surveyops/survey-operator/internal/jobfile"
 )
 
 // Labels and annotations of the objects the manager makes.
@@ -95,19 +94,17 @@ const (
 	mountAudience = "/var/run/survey/audience"
 	mountSender   = "/var/run/survey/sender"
 	mountChannels = "/var/run/survey/channels"
-	// EnvJob is the environment variable that carries the sender configuration.
-	EnvJob = "SURVEY_JOB"
 )
 
 // SenderConfig is the configuration the sender reads for one wave's round.
-func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) sender.Config {
+func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) jobfile.Config {
 	spec := &c.Spec
 	aud := AudienceSpec(spec)
-	cfg := sender.Config{
+	cfg := jobfile.Config{
 		CampaignUID: string(c.UID), WaveID: w.ID, Round: w.Round, Namespace: c.Namespace, Campaign: c.Name,
 		Title: spec.Survey.Title, PublicURL: s.PublicURL, Expiry: w.Closes.UTC(), Seed: string(c.UID) + "/" + w.ID,
 		Shards: Shards(m.Rows, s),
-		Audience: sender.AudienceConfig{File: path.Join(mountAudience, "audience"), Format: string(aud.Format),
+		Audience: jobfile.AudienceConfig{File: path.Join(mountAudience, "audience"), Format: string(aud.Format),
 			IDField: aud.IDField, Segments: aud.Segments},
 		CollectorURL: s.CollectorURL, APITokenFile: path.Join(mountSender, SecretAPIToken),
 		TokenKeysDir: path.Join(mountSender, "keys"),
@@ -116,11 +113,11 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) sen
 		cfg.ContactedWithin = string(ex.ContactedWithin)
 	}
 	if sc := spec.Schedule; sc != nil && sc.QuietHours != nil {
-		cfg.QuietHours = &sender.QuietConfig{Start: sc.QuietHours.Start, End: sc.QuietHours.End, TimeZone: sc.TimeZone}
+		cfg.QuietHours = &jobfile.QuietConfig{Start: sc.QuietHours.Start, End: sc.QuietHours.End, TimeZone: sc.TimeZone}
 	}
 	for i := range spec.Channels {
 		ch := &spec.Channels[i]
-		out := sender.ChannelConfig{Name: ch.Name, ContactField: aud.ContactColumns[ch.Name]}
+		out := jobfile.ChannelConfig{Name: ch.Name, ContactField: aud.ContactColumns[ch.Name]}
 		dir := path.Join(mountChannels, ch.Name)
 		keys := m.SecretKeys[ch.Name]
 		file := func(key string) string {
@@ -132,10 +129,10 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) sen
 		switch {
 		case ch.Email != nil:
 			e := ch.Email
-			out.Email = &sender.Email{Host: e.SMTP.Host, Port: int(e.SMTP.Port), TLS: string(e.SMTP.TLS), From: e.From,
+			out.Email = &jobfile.Email{Host: e.SMTP.Host, Port: int(e.SMTP.Port), TLS: string(e.SMTP.TLS), From: e.From,
 				Subject: e.Subject, UsernameFile: file("username"), PasswordFile: file("password"), Connections: 4}
 		case ch.Webhook != nil:
-			out.Webhook = &sender.Hook{URL: ch.Webhook.URL, BodyTemplate: ch.Webhook.BodyTemplate,
+			out.Webhook = &jobfile.Hook{URL: ch.Webhook.URL, BodyTemplate: ch.Webhook.BodyTemplate,
 				HMACKeyFile: file("hmacKey"), BearerTokenFile: file("bearerToken")}
 		}
 		if rl := ch.RateLimit; rl != nil {
@@ -207,12 +204,12 @@ func BuildFollowUpJob(c *v1alpha1.SurveyCampaign, fu *v1alpha1.FollowUp, n int, 
 	s = s.withDefaults()
 	m.Rows = 0 // one pod: a batch is bounded by its case count
 	cfg := SenderConfig(c, Wave{ID: "followup", Closes: expiry}, m, s)
-	cfg.FollowUp = &sender.FollowUpConfig{UID: string(fu.UID), Channels: fu.Spec.Channels, Subject: fu.Spec.Message.Subject,
+	cfg.FollowUp = &jobfile.FollowUpConfig{UID: string(fu.UID), Channels: fu.Spec.Channels, Subject: fu.Spec.Message.Subject,
 		Body: fu.Spec.Message.Body, Limit: 1000}
 	var volumes []corev1.Volume
 	var mounts []corev1.VolumeMount
 	if t := fu.Spec.Ticket; t != nil {
-		hook := &sender.Hook{URL: t.Webhook.URL, BodyTemplate: t.Webhook.BodyTemplate}
+		hook := &jobfile.Hook{URL: t.Webhook.URL, BodyTemplate: t.Webhook.BodyTemplate}
 		if ref := t.Webhook.SecretRef; ref != nil {
 			hook.HMACKeyFile = path.Join(mountTicket, "hmacKey")
 			if m.SecretKeys["ticket"]["bearerToken"] {
@@ -234,7 +231,7 @@ func BuildFollowUpJob(c *v1alpha1.SurveyCampaign, fu *v1alpha1.FollowUp, n int, 
 
 // buildJob makes a sender Job from its configuration: the audience, the sender Secret and the
 // channels' Secrets mounted read-only, a restricted security context.
-func buildJob(c *v1alpha1.SurveyCampaign, senderConfig sender.Config, name string, extraLabels map[string]string, m Mounted, s Settings,
+func buildJob(c *v1alpha1.SurveyCampaign, senderConfig jobfile.Config, name string, extraLabels map[string]string, m Mounted, s Settings,
 	extraVolumes []corev1.Volume, extraMounts []corev1.VolumeMount) (*batchv1.Job, error) {
 	cfg, err := json.Marshal(senderConfig)
 	if err != nil {
@@ -312,7 +309,7 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig sender.Config, name strin
 						Image:                    s.Image,
 						ImagePullPolicy:          s.ImagePullPolicy,
 						Command:                  []string{"/sender"},
-						Env:                      []corev1.EnvVar{{Name: EnvJob, Value: string(cfg)}},
+						Env:                      []corev1.EnvVar{{Name: jobfile.EnvJob, Value: string(cfg)}},
 						VolumeMounts:             mounts,
 						Resources:                s.Resources,
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
@@ -328,17 +325,4 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig sender.Config, name strin
 			},
 		},
 	}, nil
-}
-
-// Termination is a finished sender's summary, from its termination message.
-func Termination(message string) (sender.Summary, bool) {
-	var sum sender.Summary
-	message = strings.TrimSpace(message)
-	if i := strings.LastIndex(message, "\n"); i >= 0 {
-		message = message[i+1:] // FallbackToLogsOnError: the last log line is the summary
-	}
-	if err := json.Unmarshal([]byte(message), &sum); err != nil {
-		return sum, false
-	}
-	return sum, true
 }

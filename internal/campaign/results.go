@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/scoring"
 )
 
@@ -33,7 +33,7 @@ const MaxDrivers = 10
 
 // Score computes a wave's results. The margins of error use the finite population correction
 // with the number invited (in the wave, the segment or the channel) as the population.
-func Score(spec *v1alpha1.SurveyCampaignSpec, sum collector.SummaryJSON) Results {
+func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	confidence := Confidence(spec)
 	primary := spec.Survey.PrimaryQuestionID()
 	var r Results
@@ -132,7 +132,7 @@ func invited(d scoring.Dispositions) int {
 	return d.Complete + d.Partial + d.Refusal + d.NonContact + d.NoAnswer + d.UnknownEligibility + d.NotEligible
 }
 
-func record(m map[string]*scoring.Histogram, key string, q *v1alpha1.Question, h collector.HistogramJSON) {
+func record(m map[string]*scoring.Histogram, key string, q *v1alpha1.Question, h responseapi.Histogram) {
 	scale, _ := q.EffectiveScale()
 	if m[key] == nil {
 		m[key] = scoring.NewHistogram(int(scale.Min), int(scale.Max))

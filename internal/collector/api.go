@@ -6,134 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"time"
 
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
-	"github.com/surveyops/survey-operator/internal/survey"
 )
-
-// The JSON of the APIs for the manager and the senders.
-
-// WaveRegistration is the body of PUT /api/v1/waves/{campaign}/{wave}.
-type WaveRegistration struct {
-	Namespace  string            `json:"namespace"`
-	Campaign   string            `json:"campaign"`
-	Definition survey.Definition `json:"definition"`
-	OpensAt    time.Time         `json:"opensAt"`
-	ClosesAt   time.Time         `json:"closesAt"`
-	// ChannelKeys are the HMAC keys of the wave's webhook channels by name (base64 in JSON),
-	// read by the manager from each channel's Secret; gateways sign inbound answers with them.
-	ChannelKeys map[string][]byte `json:"channelKeys,omitempty"`
-}
-
-// InvitationJSON is an invitation in the ledger API.
-type InvitationJSON struct {
-	CampaignUID  string     `json:"campaignUID"`
-	WaveID       string     `json:"waveID"`
-	RecipientKey string     `json:"recipientKey"`
-	Round        int        `json:"round"`
-	Namespace    string     `json:"namespace"`
-	Segment      string     `json:"segment"`
-	Channel      string     `json:"channel"`
-	State        string     `json:"state,omitempty"`
-	Attempts     int        `json:"attempts,omitempty"`
-	Reason       string     `json:"reason,omitempty"`
-	ReservedAt   *time.Time `json:"reservedAt,omitempty"`
-	SentAt       *time.Time `json:"sentAt,omitempty"`
-}
-
-// ReserveRequest is the body of POST /api/v1/ledger/reserve, and its answer.
-type ReserveRequest struct {
-	Invitations []InvitationJSON `json:"invitations"`
-}
-
-// MarkRequest is the body of POST /api/v1/ledger/mark.
-type MarkRequest struct {
-	CampaignUID  string `json:"campaignUID"`
-	WaveID       string `json:"waveID"`
-	RecipientKey string `json:"recipientKey"`
-	Round        int    `json:"round"`
-	State        string `json:"state"`
-	Reason       string `json:"reason,omitempty"`
-}
-
-// MarksRequest is the body of POST /api/v1/ledger/marks: several outcomes, recorded together.
-type MarksRequest struct {
-	Marks []MarkRequest `json:"marks"`
-}
-
-// KeysRequest is the body of POST /api/v1/ledger/contacted and /opted-out.
-type KeysRequest struct {
-	Namespace string    `json:"namespace"`
-	Keys      []string  `json:"keys"`
-	Since     time.Time `json:"since,omitzero"`
-}
-
-// UnansweredRequest is the body of POST /api/v1/ledger/unanswered: which of these people,
-// invited in this wave, are due a reminder.
-type UnansweredRequest struct {
-	CampaignUID string   `json:"campaignUID"`
-	WaveID      string   `json:"waveID"`
-	Keys        []string `json:"keys"`
-}
-
-// KeysResponse lists the keys found.
-type KeysResponse struct {
-	Keys []string `json:"keys"`
-}
-
-// SummaryJSON is the answer of GET /api/v1/waves/{campaign}/{wave}/summary.
-type SummaryJSON struct {
-	Dispositions []DispositionRow         `json:"dispositions"`
-	Responded    []CountRow               `json:"responded"`
-	Histograms   []HistogramJSON          `json:"histograms"`
-	Pairs        map[string]PairStatsJSON `json:"pairs"`
-}
-
-// DispositionRow is the dispositions of one segment and channel.
-type DispositionRow struct {
-	Segment    string `json:"segment"`
-	Channel    string `json:"channel"`
-	Complete   int    `json:"complete"`
-	Partial    int    `json:"partial"`
-	Refusal    int    `json:"refusal"`
-	NonContact int    `json:"nonContact"`
-	NoAnswer   int    `json:"noAnswer"`
-}
-
-// CountRow counts something in one segment and channel.
-type CountRow struct {
-	Segment string `json:"segment"`
-	Channel string `json:"channel"`
-	Count   int    `json:"count"`
-}
-
-// HistogramJSON is one histogram row.
-type HistogramJSON struct {
-	Question      string `json:"question"`
-	Segment       string `json:"segment"`
-	Channel       string `json:"channel"`
-	Value         *int   `json:"value"`
-	NotApplicable bool   `json:"notApplicable,omitempty"`
-	Count         int    `json:"count"`
-}
-
-// PairStatsJSON are the sufficient statistics of a question with the primary question.
-type PairStatsJSON struct {
-	N     int64 `json:"n"`
-	SumX  int64 `json:"sumX"`
-	SumY  int64 `json:"sumY"`
-	SumXX int64 `json:"sumXX"`
-	SumYY int64 `json:"sumYY"`
-	SumXY int64 `json:"sumXY"`
-}
-
-// maxBatch bounds the rows of one ledger call.
-const maxBatch = 5000
-
-type apiError struct {
-	Error string `json:"error"`
-}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -143,18 +19,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, apiError{Error: msg})
+	writeJSON(w, status, responseapi.ErrorBody{Error: msg})
 }
 
 // decode reads a JSON body strictly: a size limit, no unknown fields, nothing after it.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxAPIBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, responseapi.MaxBodyBytes)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxAPIBytes))
+			writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", responseapi.MaxBodyBytes))
 			return false
 		}
 		writeJSONError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
@@ -180,7 +56,7 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 }
 
 func (s *Server) putWave(w http.ResponseWriter, r *http.Request) {
-	var reg WaveRegistration
+	var reg responseapi.WaveRegistration
 	if !decode(w, r, &reg) {
 		return
 	}
@@ -213,9 +89,9 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	out := SummaryJSON{Dispositions: []DispositionRow{}, Responded: []CountRow{}, Histograms: []HistogramJSON{}, Pairs: map[string]PairStatsJSON{}}
+	out := responseapi.Summary{Dispositions: []responseapi.DispositionRow{}, Responded: []responseapi.CountRow{}, Histograms: []responseapi.Histogram{}, Pairs: map[string]responseapi.PairStats{}}
 	for g, d := range sum.Dispositions {
-		out.Dispositions = append(out.Dispositions, DispositionRow{Segment: g.Segment, Channel: g.Channel, Complete: d.Complete,
+		out.Dispositions = append(out.Dispositions, responseapi.DispositionRow{Segment: g.Segment, Channel: g.Channel, Complete: d.Complete,
 			Partial: d.Partial, Refusal: d.Refusal, NonContact: d.NonContact, NoAnswer: d.NoAnswer})
 	}
 	sort.Slice(out.Dispositions, func(i, j int) bool {
@@ -223,29 +99,29 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		return a.Segment+"\x00"+a.Channel < b.Segment+"\x00"+b.Channel
 	})
 	for g, n := range sum.Responded {
-		out.Responded = append(out.Responded, CountRow{Segment: g.Segment, Channel: g.Channel, Count: n})
+		out.Responded = append(out.Responded, responseapi.CountRow{Segment: g.Segment, Channel: g.Channel, Count: n})
 	}
 	sort.Slice(out.Responded, func(i, j int) bool {
 		a, b := out.Responded[i], out.Responded[j]
 		return a.Segment+"\x00"+a.Channel < b.Segment+"\x00"+b.Channel
 	})
 	for _, h := range sum.Histograms {
-		out.Histograms = append(out.Histograms, HistogramJSON{Question: h.Question, Segment: h.Group.Segment, Channel: h.Group.Channel,
+		out.Histograms = append(out.Histograms, responseapi.Histogram{Question: h.Question, Segment: h.Group.Segment, Channel: h.Group.Channel,
 			Value: h.Value, NotApplicable: h.NotApplicable, Count: h.Count})
 	}
 	for q, p := range sum.Pairs {
-		out.Pairs[q] = PairStatsJSON{N: p.N, SumX: p.SumX, SumY: p.SumY, SumXX: p.SumXX, SumYY: p.SumYY, SumXY: p.SumXY}
+		out.Pairs[q] = responseapi.PairStats{N: p.N, SumX: p.SumX, SumY: p.SumY, SumXX: p.SumXX, SumYY: p.SumYY, SumXY: p.SumXY}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
-	var req ReserveRequest
+	var req responseapi.ReserveRequest
 	if !decode(w, r, &req) {
 		return
 	}
-	if len(req.Invitations) == 0 || len(req.Invitations) > maxBatch {
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("invitations must hold 1 to %d rows", maxBatch))
+	if len(req.Invitations) == 0 || len(req.Invitations) > responseapi.MaxBatch {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("invitations must hold 1 to %d rows", responseapi.MaxBatch))
 		return
 	}
 	invs := make([]store.Invitation, len(req.Invitations))
@@ -264,10 +140,10 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	out := ReserveRequest{Invitations: make([]InvitationJSON, len(stored))}
+	out := responseapi.ReserveRequest{Invitations: make([]responseapi.Invitation, len(stored))}
 	for i, inv := range stored {
 		reserved := inv.ReservedAt
-		j := InvitationJSON{CampaignUID: inv.CampaignUID, WaveID: inv.WaveID, RecipientKey: inv.RecipientKey, Round: inv.Round,
+		j := responseapi.Invitation{CampaignUID: inv.CampaignUID, WaveID: inv.WaveID, RecipientKey: inv.RecipientKey, Round: inv.Round,
 			Namespace: inv.Namespace, Segment: inv.Segment, Channel: inv.Channel, State: string(inv.State),
 			Attempts: inv.Attempts, Reason: inv.Reason, ReservedAt: &reserved}
 		if !inv.SentAt.IsZero() {
@@ -280,26 +156,26 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) mark(w http.ResponseWriter, r *http.Request) {
-	var req MarkRequest
+	var req responseapi.Mark
 	if !decode(w, r, &req) {
 		return
 	}
-	s.recordMarks(w, r, []MarkRequest{req})
+	s.recordMarks(w, r, []responseapi.Mark{req})
 }
 
 func (s *Server) marks(w http.ResponseWriter, r *http.Request) {
-	var req MarksRequest
+	var req responseapi.Marks
 	if !decode(w, r, &req) {
 		return
 	}
-	if len(req.Marks) == 0 || len(req.Marks) > maxBatch {
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("marks must hold 1 to %d rows", maxBatch))
+	if len(req.Marks) == 0 || len(req.Marks) > responseapi.MaxBatch {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("marks must hold 1 to %d rows", responseapi.MaxBatch))
 		return
 	}
 	s.recordMarks(w, r, req.Marks)
 }
 
-func (s *Server) recordMarks(w http.ResponseWriter, r *http.Request, marks []MarkRequest) {
+func (s *Server) recordMarks(w http.ResponseWriter, r *http.Request, marks []responseapi.Mark) {
 	outcomes := make([]store.Outcome, len(marks))
 	for i, m := range marks {
 		state := store.InvitationState(m.State)
@@ -323,13 +199,13 @@ func (s *Server) recordMarks(w http.ResponseWriter, r *http.Request, marks []Mar
 	writeJSON(w, http.StatusOK, map[string]int{"recorded": len(outcomes)})
 }
 
-func (s *Server) keysQuery(w http.ResponseWriter, r *http.Request, needSince bool) (KeysRequest, bool) {
-	var req KeysRequest
+func (s *Server) keysQuery(w http.ResponseWriter, r *http.Request, needSince bool) (responseapi.KeysRequest, bool) {
+	var req responseapi.KeysRequest
 	if !decode(w, r, &req) {
 		return req, false
 	}
-	if req.Namespace == "" || len(req.Keys) > maxBatch {
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("namespace is required and keys holds at most %d", maxBatch))
+	if req.Namespace == "" || len(req.Keys) > responseapi.MaxBatch {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("namespace is required and keys holds at most %d", responseapi.MaxBatch))
 		return req, false
 	}
 	if needSince && req.Since.IsZero() {
@@ -339,8 +215,8 @@ func (s *Server) keysQuery(w http.ResponseWriter, r *http.Request, needSince boo
 	return req, true
 }
 
-func keysOf(found map[string]bool) KeysResponse {
-	out := KeysResponse{Keys: []string{}}
+func keysOf(found map[string]bool) responseapi.KeysResponse {
+	out := responseapi.KeysResponse{Keys: []string{}}
 	for k := range found {
 		out.Keys = append(out.Keys, k)
 	}
@@ -362,12 +238,12 @@ func (s *Server) contacted(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) unanswered(w http.ResponseWriter, r *http.Request) {
-	var req UnansweredRequest
+	var req responseapi.UnansweredRequest
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.CampaignUID == "" || req.WaveID == "" || len(req.Keys) > maxBatch {
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("campaignUID and waveID are required and keys holds at most %d", maxBatch))
+	if req.CampaignUID == "" || req.WaveID == "" || len(req.Keys) > responseapi.MaxBatch {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("campaignUID and waveID are required and keys holds at most %d", responseapi.MaxBatch))
 		return
 	}
 	found, err := s.cfg.Store.Unanswered(r.Context(), req.CampaignUID, req.WaveID, req.Keys)

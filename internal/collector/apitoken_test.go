@@ -8,35 +8,17 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/token"
 )
-
-func TestParseTokens(t *testing.T) {
-	got, err := collector.ParseTokens([]byte("\r\n new-token-0123456789\r\n\n old-token-0123456789 \n"))
-	if err != nil || len(got) != 2 || string(got[0]) != "new-token-0123456789" || string(got[1]) != "old-token-0123456789" {
-		t.Errorf("ParseTokens = %q, %v", got, err)
-	}
-	for _, c := range []struct{ data, want string }{
-		{"", "holds no token"},
-		{" \n\n", "holds no token"},
-		{"long-enough-token-0123\nshort\n", "line 2 is shorter than 16 bytes"},
-	} {
-		if _, err := collector.ParseTokens([]byte(c.data)); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("ParseTokens(%q) = %v, want %q", c.data, err, c.want)
-		}
-	}
-	if got := collector.FirstToken("\n  new-token-0123456789\nold-token-0123456789\n"); got != "new-token-0123456789" {
-		t.Errorf("FirstToken = %q", got)
-	}
-}
 
 // A token is rotated without refusing anyone: the service accepts every line of the file, the
 // client sends the first, and both follow the file as it changes.
@@ -56,7 +38,7 @@ func TestAPITokenRotation(t *testing.T) {
 		}
 	}
 	write(oldToken + "\n")
-	initial, _ := collector.ParseTokens([]byte(oldToken))
+	initial, _ := apitoken.Parse([]byte(oldToken))
 	var accepted atomic.Pointer[[][]byte]
 	accepted.Store(&initial)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -65,7 +47,7 @@ func TestAPITokenRotation(t *testing.T) {
 	defer cancel()
 	var reloads atomic.Int32
 	wg.Go(func() {
-		collector.WatchTokenFile(ctx, slog.New(slog.DiscardHandler), file, 5*time.Millisecond, initial, func(t [][]byte) {
+		apitoken.Watch(ctx, slog.New(slog.DiscardHandler), file, 5*time.Millisecond, initial, func(t [][]byte) {
 			accepted.Store(&t)
 			reloads.Add(1)
 		})
@@ -78,11 +60,11 @@ func TestAPITokenRotation(t *testing.T) {
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	ask := func(tok string) error {
-		_, err := collector.NewClient(ts.URL, tok, nil).OptedOut(context.Background(), "riverside-homes", []string{"T-1"})
+		_, err := responseapi.NewClient(ts.URL, tok, nil).OptedOut(context.Background(), "riverside-homes", []string{"T-1"})
 		return err
 	}
 	refused := func(err error) bool {
-		var se *collector.StatusError
+		var se *responseapi.StatusError
 		return errors.As(err, &se) && se.Status == 401
 	}
 	eventually := func(what string, ok func() bool) {
@@ -102,7 +84,7 @@ func TestAPITokenRotation(t *testing.T) {
 	if err := ask(oldToken); err != nil {
 		t.Errorf("the old token refused while both are listed: %v", err)
 	}
-	client := collector.NewClient(ts.URL, oldToken+"\n"+newToken, nil) // sends the first line
+	client := responseapi.NewClient(ts.URL, oldToken+"\n"+newToken, nil) // sends the first line
 	if _, err := client.OptedOut(context.Background(), "riverside-homes", []string{"T-1"}); err != nil {
 		t.Fatal(err)
 	}

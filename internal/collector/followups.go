@@ -7,60 +7,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/cel-go/cel"
 
 	"github.com/surveyops/survey-operator/internal/audience"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
 )
-
-// FollowUpRegistration is the body of PUT /api/v1/followups/{uid}: a FollowUp's rule, sent by
-// the manager. Durations are Go duration strings ("48h"); empty is none.
-type FollowUpRegistration struct {
-	Namespace     string   `json:"namespace"`
-	Name          string   `json:"name"`
-	CampaignUID   string   `json:"campaignUID"`
-	Trigger       string   `json:"trigger"`
-	When          string   `json:"when,omitempty"`
-	After         string   `json:"after,omitempty"`
-	Segments      []string `json:"segments,omitempty"`
-	ContactWithin string   `json:"contactWithin,omitempty"`
-	ResolveWithin string   `json:"resolveWithin,omitempty"`
-	// TicketKey is the HMAC key of the ticket webhook (base64 in JSON), with which the helpdesk
-	// signs its "resolved" callbacks.
-	TicketKey []byte `json:"ticketKey,omitempty"`
-	// Active is false when the FollowUp was deleted: no new cases, the history is kept.
-	Active bool `json:"active"`
-}
-
-// CaseStatsJSON is the answer of GET /api/v1/followups/{uid}/stats; durations in seconds.
-type CaseStatsJSON struct {
-	Matched   int `json:"matched"`
-	Contacted int `json:"contacted"`
-	Resolved  int `json:"resolved"`
-	ToContact int `json:"toContact"`
-	Overdue   int `json:"overdue"`
-	Breaches  int `json:"breaches"`
-	// Opened is how many cases the sweep that came with this answer opened (POST .../sweep).
-	Opened        int             `json:"opened,omitempty"`
-	TimeToContact PercentilesJSON `json:"timeToContact"`
-	TimeToResolve PercentilesJSON `json:"timeToResolve"`
-}
-
-// PercentilesJSON summarises durations, in seconds.
-type PercentilesJSON struct {
-	N             int     `json:"n"`
-	MedianSeconds float64 `json:"medianSeconds"`
-	P90Seconds    float64 `json:"p90Seconds"`
-}
 
 func optionalDuration(field, v string) (time.Duration, error) {
 	if v == "" {
@@ -74,7 +33,7 @@ func optionalDuration(field, v string) (time.Duration, error) {
 }
 
 func (s *Server) putFollowUp(w http.ResponseWriter, r *http.Request) {
-	var reg FollowUpRegistration
+	var reg responseapi.FollowUpRegistration
 	if !decode(w, r, &reg) {
 		return
 	}
@@ -158,10 +117,10 @@ func (s *Server) writeStats(w http.ResponseWriter, r *http.Request, uid string, 
 		s.storeError(w, err)
 		return
 	}
-	pj := func(p store.Percentiles) PercentilesJSON {
-		return PercentilesJSON{N: p.N, MedianSeconds: p.Median.Seconds(), P90Seconds: p.P90.Seconds()}
+	pj := func(p store.Percentiles) responseapi.Percentiles {
+		return responseapi.Percentiles{N: p.N, MedianSeconds: p.Median.Seconds(), P90Seconds: p.P90.Seconds()}
 	}
-	writeJSON(w, http.StatusOK, CaseStatsJSON{Matched: st.Matched, Contacted: st.Contacted, Resolved: st.Resolved, ToContact: st.ToContact,
+	writeJSON(w, http.StatusOK, responseapi.CaseStats{Matched: st.Matched, Contacted: st.Contacted, Resolved: st.Resolved, ToContact: st.ToContact,
 		Overdue: st.Overdue, Breaches: st.Breaches, Opened: opened, TimeToContact: pj(st.TimeToContact), TimeToResolve: pj(st.TimeToResolve)})
 }
 
@@ -247,46 +206,6 @@ func triggerAnswers(def survey.Definition, answers []store.Answer) map[string]an
 	return out
 }
 
-// PutFollowUp registers a FollowUp's rule.
-func (c *Client) PutFollowUp(ctx context.Context, uid string, reg FollowUpRegistration) error {
-	return c.call(ctx, http.MethodPut, "/api/v1/followups/"+url.PathEscape(uid), reg, nil)
-}
-
-// DeleteFollowUp deactivates a rule, keeping its cases.
-func (c *Client) DeleteFollowUp(ctx context.Context, uid string) error {
-	return c.call(ctx, http.MethodDelete, "/api/v1/followups/"+url.PathEscape(uid), nil, nil)
-}
-
-// SweepFollowUp opens a NonResponse rule's due cases and returns the rule's stats.
-func (c *Client) SweepFollowUp(ctx context.Context, uid string) (CaseStatsJSON, error) {
-	var out CaseStatsJSON
-	err := c.call(ctx, http.MethodPost, "/api/v1/followups/"+url.PathEscape(uid)+"/sweep", struct{}{}, &out)
-	return out, err
-}
-
-// FollowUpStats returns a rule's stats.
-func (c *Client) FollowUpStats(ctx context.Context, uid string) (CaseStatsJSON, error) {
-	var out CaseStatsJSON
-	err := c.call(ctx, http.MethodGet, "/api/v1/followups/"+url.PathEscape(uid)+"/stats", nil, &out)
-	return out, err
-}
-
-// SignCase makes a case's link token: the person's "is it sorted?" link, and the case id a
-// ticket webhook carries to the helpdesk, which sends it back when the ticket is resolved.
-func SignCase(keys *token.KeyRing, k store.CaseKey, expiry time.Time) (string, error) {
-	return keys.Sign(token.Claims{Purpose: token.PurposeResolve, CampaignUID: k.CampaignUID, Wave: k.WaveID,
-		Recipient: k.FollowUpUID + "/" + k.RecipientKey, Expiry: expiry})
-}
-
-// caseOf reads the case a resolve token names.
-func caseOf(c token.Claims) (store.CaseKey, bool) {
-	fu, who, ok := strings.Cut(c.Recipient, "/")
-	if c.Purpose != token.PurposeResolve || !ok || fu == "" || who == "" {
-		return store.CaseKey{}, false
-	}
-	return store.CaseKey{FollowUpUID: fu, CampaignUID: c.CampaignUID, WaveID: c.Wave, RecipientKey: who}, true
-}
-
 // resolveLink verifies a case link. An expired link is refused: the matter is then for the
 // organisation's own channels.
 func (s *Server) resolveLink(w http.ResponseWriter, r *http.Request) (store.Case, bool) {
@@ -296,7 +215,7 @@ func (s *Server) resolveLink(w http.ResponseWriter, r *http.Request) (store.Case
 			"Thank you for coming back to us. This link no longer works; if the matter is still not sorted, please contact us the usual way.")
 		return store.Case{}, false
 	}
-	key, ok := caseOf(c)
+	key, ok := caseKey(c)
 	if err != nil || !ok {
 		s.invalidLink(w)
 		return store.Case{}, false
@@ -348,23 +267,13 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	s.message(w, http.StatusOK, "Thank you", "We have recorded that the matter is sorted. Thank you for telling us.")
 }
 
-// CaseCallback is the body of POST /api/v1/cases/resolve: a helpdesk says a ticket is
-// resolved. It is signed like inbound answers (X-Survey-Signature, HMAC-SHA256 of the body)
-// with the FollowUp's ticket key.
-type CaseCallback struct {
-	// CaseID is the case id the ticket webhook carried ({{ .CaseID }}).
-	CaseID string `json:"caseId"`
-	// TicketRef is the helpdesk's own reference, kept with the case.
-	TicketRef string `json:"ticketRef,omitempty"`
-}
-
 func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
 	if err != nil {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is too large")
 		return
 	}
-	var in CaseCallback
+	var in responseapi.CaseCallback
 	if err := json.Unmarshal(body, &in); err != nil || in.CaseID == "" || len(in.TicketRef) > 200 {
 		writeJSONError(w, http.StatusBadRequest, "the body must be JSON with caseId and at most a 200-character ticketRef")
 		return
@@ -373,7 +282,7 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 	// A helpdesk may close a ticket long after the person's link expired: the case id's own
 	// signature and the callback's signature are what count.
 	c, err := s.cfg.Keys().Verify(in.CaseID, s.cfg.Now())
-	key, ok := caseOf(c)
+	key, ok := caseKey(c)
 	if (err != nil && !errors.Is(err, token.ErrExpired)) || !ok {
 		refuse()
 		return
@@ -398,34 +307,19 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]bool{"resolved": true})
 }
 
-// CaseJSON is a case to contact, as the follow-up sender sees it.
-type CaseJSON struct {
-	CampaignUID  string     `json:"campaignUID"`
-	WaveID       string     `json:"waveID"`
-	RecipientKey string     `json:"recipientKey"`
-	Segment      string     `json:"segment"`
-	Channel      string     `json:"channel"`
-	ContactDue   *time.Time `json:"contactDue,omitempty"`
-}
-
-// CasesJSON lists cases.
-type CasesJSON struct {
-	Cases []CaseJSON `json:"cases"`
-}
-
 func (s *Server) casesToContact(w http.ResponseWriter, r *http.Request) {
 	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
-	if err != nil || limit <= 0 || limit > maxBatch {
-		limit = maxBatch
+	if err != nil || limit <= 0 || limit > responseapi.MaxBatch {
+		limit = responseapi.MaxBatch
 	}
 	cases, err := s.cfg.Store.CasesToContact(r.Context(), r.PathValue("uid"), limit)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	out := CasesJSON{Cases: []CaseJSON{}}
+	out := responseapi.Cases{Cases: []responseapi.Case{}}
 	for _, c := range cases {
-		cj := CaseJSON{CampaignUID: c.CampaignUID, WaveID: c.WaveID, RecipientKey: c.RecipientKey, Segment: c.Segment, Channel: c.Channel}
+		cj := responseapi.Case{CampaignUID: c.CampaignUID, WaveID: c.WaveID, RecipientKey: c.RecipientKey, Segment: c.Segment, Channel: c.Channel}
 		if !c.ContactDue.IsZero() {
 			due := c.ContactDue
 			cj.ContactDue = &due
@@ -436,12 +330,12 @@ func (s *Server) casesToContact(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) casesContacted(w http.ResponseWriter, r *http.Request) {
-	var in CasesJSON
+	var in responseapi.Cases
 	if !decode(w, r, &in) {
 		return
 	}
-	if len(in.Cases) > maxBatch {
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("at most %d cases", maxBatch))
+	if len(in.Cases) > responseapi.MaxBatch {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("at most %d cases", responseapi.MaxBatch))
 		return
 	}
 	keys := make([]store.CaseKey, len(in.Cases))
@@ -455,14 +349,8 @@ func (s *Server) casesContacted(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"contacted": len(keys)})
 }
 
-// CasesToContact returns up to limit open cases of a FollowUp not contacted yet.
-func (c *Client) CasesToContact(ctx context.Context, uid string, limit int) ([]CaseJSON, error) {
-	var out CasesJSON
-	err := c.call(ctx, http.MethodGet, "/api/v1/followups/"+url.PathEscape(uid)+"/cases?limit="+strconv.Itoa(limit), nil, &out)
-	return out.Cases, err
-}
-
-// MarkContacted records that cases were contacted.
-func (c *Client) MarkContacted(ctx context.Context, uid string, cases []CaseJSON) error {
-	return c.call(ctx, http.MethodPost, "/api/v1/followups/"+url.PathEscape(uid)+"/contacted", CasesJSON{Cases: cases}, nil)
+// caseKey is the store's key of the case a case link names.
+func caseKey(c token.Claims) (store.CaseKey, bool) {
+	k, ok := token.CaseOf(c)
+	return store.CaseKey(k), ok
 }

@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/token"
 )
 
 // Follow-up rules registered by the manager open cases as responses are committed, through the
@@ -18,16 +19,16 @@ import (
 func TestFollowUpCases(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	client := collector.NewClient(e.srv.URL, apiToken, nil)
+	client := responseapi.NewClient(e.srv.URL, apiToken, nil)
 
 	// A rule that does not compile is refused, naming it.
-	err := client.PutFollowUp(ctx, "fu-bad", collector.FollowUpRegistration{Namespace: "riverside-homes", Name: "bad", CampaignUID: uid,
+	err := client.PutFollowUp(ctx, "fu-bad", responseapi.FollowUpRegistration{Namespace: "riverside-homes", Name: "bad", CampaignUID: uid,
 		Trigger: "Response", When: "response.answers.tp01 <= ", Active: true})
-	var se *collector.StatusError
+	var se *responseapi.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusBadRequest || !bytes.Contains([]byte(se.Message), []byte("when:")) {
 		t.Fatalf("a broken rule: %v", err)
 	}
-	for uidFU, reg := range map[string]collector.FollowUpRegistration{
+	for uidFU, reg := range map[string]responseapi.FollowUpRegistration{
 		"fu-dissatisfied": {Namespace: "riverside-homes", Name: "dissatisfied", CampaignUID: uid, Trigger: "Response",
 			When: `response.answers.tp01 <= 2 || ("visit" in response.answers && response.answers.visit == "No")`, ContactWithin: "48h", ResolveWithin: "240h", Active: true},
 		"fu-other-segment": {Namespace: "riverside-homes", Name: "other", CampaignUID: uid, Trigger: "Response", Segments: []string{"shared-ownership"}, Active: true},
@@ -70,10 +71,10 @@ func TestFollowUpCases(t *testing.T) {
 	}
 	// Through the SMS gateway: the choice's text is what the rule sees.
 	smsKey := bytes.Repeat([]byte{9}, 32)
-	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", collector.WaveRegistration{
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
 		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
 		ChannelKeys: map[string][]byte{"sms": smsKey}}, http.StatusOK, nil)
-	e.inbound(collector.InboundResponse{Token: e.link("T-visit", closes), Channel: "sms", Answers: map[string]string{"tp01": "4", "visit": "1"}}, smsKey, http.StatusOK)
+	e.inbound(responseapi.InboundResponse{Token: e.link("T-visit", closes), Channel: "sms", Answers: map[string]string{"tp01": "4", "visit": "1"}}, smsKey, http.StatusOK)
 
 	caseOf := func(fu, who string) (store.Case, error) {
 		return e.store.GetCase(ctx, store.CaseKey{FollowUpUID: fu, CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: who})
@@ -138,9 +139,9 @@ func TestFollowUpCases(t *testing.T) {
 func TestCaseResolution(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	client := collector.NewClient(e.srv.URL, apiToken, nil)
+	client := responseapi.NewClient(e.srv.URL, apiToken, nil)
 	ticketKey := bytes.Repeat([]byte{5}, 32)
-	if err := client.PutFollowUp(ctx, "fu-1", collector.FollowUpRegistration{Namespace: "riverside-homes", Name: "detractors", CampaignUID: uid,
+	if err := client.PutFollowUp(ctx, "fu-1", responseapi.FollowUpRegistration{Namespace: "riverside-homes", Name: "detractors", CampaignUID: uid,
 		Trigger: "Response", When: "response.answers.tp01 <= 2", TicketKey: ticketKey, Active: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestCaseResolution(t *testing.T) {
 		return store.CaseKey{FollowUpUID: "fu-1", CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: who}
 	}
 	link := func(k store.CaseKey) string {
-		tok, err := collector.SignCase(e.keys, k, closes)
+		tok, err := e.keys.SignCase(token.Case(k), closes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,24 +187,24 @@ func TestCaseResolution(t *testing.T) {
 			t.Errorf("%s: %s", name, resp.Status)
 		}
 	}
-	old, _ := collector.SignCase(e.keys, key("T-2"), opens)
+	old, _ := e.keys.SignCase(token.Case(key("T-2")), opens)
 	if resp, _ := e.get("/f/" + old); resp.StatusCode != http.StatusGone {
 		t.Errorf("expired link: %s", resp.Status)
 	}
 
 	// The helpdesk's callback, signed with the ticket key, even after the link expired.
-	callback := func(body collector.CaseCallback, key []byte) int {
+	callback := func(body responseapi.CaseCallback, key []byte) int {
 		resp := e.signedPost("/api/v1/cases/resolve", body, key)
 		resp.Body.Close()
 		return resp.StatusCode
 	}
 	for name, c := range map[string]struct {
-		body collector.CaseCallback
+		body responseapi.CaseCallback
 		key  []byte
 	}{
-		"unsigned":       {collector.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, nil},
-		"wrong key":      {collector.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, bytes.Repeat([]byte{6}, 32)},
-		"forged case id": {collector.CaseCallback{CaseID: old[:len(old)-2] + "AA", TicketRef: "CRM-77"}, ticketKey},
+		"unsigned":       {responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, nil},
+		"wrong key":      {responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, bytes.Repeat([]byte{6}, 32)},
+		"forged case id": {responseapi.CaseCallback{CaseID: old[:len(old)-2] + "AA", TicketRef: "CRM-77"}, ticketKey},
 	} {
 		if got := callback(c.body, c.key); got != http.StatusUnauthorized {
 			t.Errorf("%s: %d", name, got)
@@ -212,7 +213,7 @@ func TestCaseResolution(t *testing.T) {
 	if c, _ := e.store.GetCase(ctx, key("T-2")); !c.ResolvedAt.IsZero() {
 		t.Fatal("a refused callback resolved the case")
 	}
-	if got := callback(collector.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, ticketKey); got != http.StatusOK {
+	if got := callback(responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, ticketKey); got != http.StatusOK {
 		t.Fatalf("callback: %d", got)
 	}
 	if c, _ := e.store.GetCase(ctx, key("T-2")); c.ResolvedAt.IsZero() || c.TicketRef != "CRM-77" {

@@ -9,29 +9,11 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
 )
-
-// InboundResponse is the body of POST /api/v1/responses: answers arriving through a channel
-// gateway, such as an SMS reply. The gateway sends back the link token it was given with the
-// invitation, names the channel, and signs the whole body with the channel's HMAC key in the
-// X-Survey-Signature header (hex HMAC-SHA256), as the operator signs what it sends to gateways.
-type InboundResponse struct {
-	Token   string            `json:"token"`
-	Channel string            `json:"channel"`
-	Answers map[string]string `json:"answers"`
-}
-
-// InboundResult answers an accepted inbound response.
-type InboundResult struct {
-	Saved    bool `json:"saved"`
-	Complete bool `json:"complete"`
-}
-
-// SignatureHeader carries the hex HMAC-SHA256 of a webhook body.
-const SignatureHeader = "X-Survey-Signature"
 
 type problemsJSON struct {
 	Error    string            `json:"error"`
@@ -46,7 +28,7 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is too large")
 		return
 	}
-	var in InboundResponse
+	var in responseapi.InboundResponse
 	if err := json.Unmarshal(body, &in); err != nil || in.Token == "" || in.Channel == "" {
 		writeJSONError(w, http.StatusBadRequest, "the body must be JSON with token, channel and answers")
 		return
@@ -141,13 +123,13 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.responses.WithLabelValues("updated").Inc()
 	}
-	writeJSON(w, http.StatusOK, InboundResult{Saved: true, Complete: complete})
+	writeJSON(w, http.StatusOK, responseapi.InboundResult{Saved: true, Complete: complete})
 }
 
-// signedWith reports whether a request's SignatureHeader is the hex HMAC-SHA256 of body under
+// signedWith reports whether a request's responseapi.SignatureHeader is the hex HMAC-SHA256 of body under
 // key (compared in constant time).
 func signedWith(r *http.Request, body, key []byte) bool {
-	given, err := hex.DecodeString(r.Header.Get(SignatureHeader))
+	given, err := hex.DecodeString(r.Header.Get(responseapi.SignatureHeader))
 	mac := hmac.New(sha256.New, key)
 	mac.Write(body)
 	return err == nil && hmac.Equal(given, mac.Sum(nil))

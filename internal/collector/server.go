@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/surveyops/survey-operator/internal/apitoken"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
@@ -29,11 +31,9 @@ import (
 //go:embed web
 var web embed.FS
 
-// Body size limits.
-const (
-	maxFormBytes = 64 << 10 // a survey form: 50 questions of up to 4,000 characters fit
-	maxAPIBytes  = 8 << 20  // a ledger batch
-)
+// maxFormBytes bounds a survey form: 50 questions of up to 4,000 characters fit. The API's
+// bodies are bounded by responseapi.MaxBodyBytes.
+const maxFormBytes = 64 << 10
 
 // Config is what the server needs.
 type Config struct {
@@ -76,7 +76,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("collector: a store and a key ring are required")
 	}
 	if cfg.APITokens == nil {
-		if len(cfg.APIToken) < minTokenBytes {
+		if len(cfg.APIToken) < apitoken.MinBytes {
 			return nil, errors.New("collector: the API token must have at least 16 bytes")
 		}
 		tokens := [][]byte{cfg.APIToken}
@@ -149,9 +149,6 @@ func (s *Server) Handler() http.Handler {
 	page := func(pattern string, h http.HandlerFunc) {
 		mux.Handle(pattern, s.observe(pattern, securePage(csrf.Handler(h))))
 	}
-	api := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.observe(pattern, s.authorize(h)))
-	}
 
 	page("GET /s/{token}", s.surveyPage)
 	page("POST /s/{token}", s.submitSurvey)
@@ -160,24 +157,32 @@ func (s *Server) Handler() http.Handler {
 	page("GET /f/{token}", s.resolvePage)
 	page("POST /f/{token}", s.resolve)
 
-	// Gateways authenticate with the channel's HMAC signature, not the API token.
-	mux.Handle("POST /api/v1/responses", s.observe("POST /api/v1/responses", http.HandlerFunc(s.inbound)))
-	mux.Handle("POST /api/v1/cases/resolve", s.observe("POST /api/v1/cases/resolve", http.HandlerFunc(s.caseCallback)))
-
-	api("PUT /api/v1/waves/{campaign}/{wave}", s.putWave)
-	api("GET /api/v1/waves/{campaign}/{wave}/summary", s.summary)
-	api("POST /api/v1/ledger/reserve", s.reserve)
-	api("POST /api/v1/ledger/mark", s.mark)
-	api("POST /api/v1/ledger/marks", s.marks)
-	api("POST /api/v1/ledger/contacted", s.contacted)
-	api("POST /api/v1/ledger/unanswered", s.unanswered)
-	api("POST /api/v1/ledger/opted-out", s.optedOut)
-	api("PUT /api/v1/followups/{uid}", s.putFollowUp)
-	api("DELETE /api/v1/followups/{uid}", s.deleteFollowUp)
-	api("POST /api/v1/followups/{uid}/sweep", s.sweepFollowUp)
-	api("GET /api/v1/followups/{uid}/stats", s.followUpStats)
-	api("GET /api/v1/followups/{uid}/cases", s.casesToContact)
-	api("POST /api/v1/followups/{uid}/contacted", s.casesContacted)
+	// The API: the manager and the senders show a bearer token; gateways and helpdesks sign
+	// their bodies with a key they were given, which each handler checks.
+	for route, h := range map[responseapi.Route]http.HandlerFunc{
+		responseapi.RoutePutWave:        s.putWave,
+		responseapi.RouteSummary:        s.summary,
+		responseapi.RouteReserve:        s.reserve,
+		responseapi.RouteMark:           s.mark,
+		responseapi.RouteMarks:          s.marks,
+		responseapi.RouteContacted:      s.contacted,
+		responseapi.RouteUnanswered:     s.unanswered,
+		responseapi.RouteOptedOut:       s.optedOut,
+		responseapi.RoutePutFollowUp:    s.putFollowUp,
+		responseapi.RouteDeleteFollowUp: s.deleteFollowUp,
+		responseapi.RouteSweepFollowUp:  s.sweepFollowUp,
+		responseapi.RouteFollowUpStats:  s.followUpStats,
+		responseapi.RouteCases:          s.casesToContact,
+		responseapi.RouteCasesContacted: s.casesContacted,
+		responseapi.RouteInbound:        s.inbound,
+		responseapi.RouteCaseCallback:   s.caseCallback,
+	} {
+		var handler http.Handler = h
+		if route.Auth == responseapi.Bearer {
+			handler = s.authorize(handler)
+		}
+		mux.Handle(route.Pattern(), s.observe(route.Pattern(), handler))
+	}
 
 	static, _ := fs.Sub(web, "web")
 	mux.Handle("GET /static/survey.css", s.observe("GET /static/survey.css", cacheFor(time.Hour, http.StripPrefix("/static/", http.FileServerFS(static)))))

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
@@ -56,7 +58,7 @@ func (e *env) setNow(t time.Time) {
 }
 
 func definition() survey.Definition {
-	return survey.FromSpec(&v1alpha1.Survey{
+	return campaign.Definition(&v1alpha1.Survey{
 		Title: "Riverside Homes tenant survey",
 		Intro: "It takes five minutes.",
 		Questions: []v1alpha1.Question{
@@ -87,7 +89,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(e.srv.Close)
-	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", collector.WaveRegistration{
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
 		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
 	}, http.StatusOK, nil)
 	return e
@@ -244,7 +246,7 @@ func TestSubmissions(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("update: %s", resp.Status)
 	}
-	var sum collector.SummaryJSON
+	var sum responseapi.Summary
 	e.api(http.MethodGet, "/api/v1/waves/"+uid+"/20260401-0900/summary?primary=tp01", nil, http.StatusOK, &sum)
 	if len(sum.Responded) != 1 || sum.Responded[0].Count != 1 {
 		t.Errorf("responded = %+v, want one response", sum.Responded)
@@ -330,8 +332,8 @@ func TestOptOut(t *testing.T) {
 		t.Fatalf("opt out: %s", resp.Status)
 	}
 	mustContain(t, body, "You will not receive any more surveys")
-	var out collector.KeysResponse
-	e.api(http.MethodPost, "/api/v1/ledger/opted-out", collector.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-7", "T-8"}}, http.StatusOK, &out)
+	var out responseapi.KeysResponse
+	e.api(http.MethodPost, "/api/v1/ledger/opted-out", responseapi.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-7", "T-8"}}, http.StatusOK, &out)
 	if len(out.Keys) != 1 || out.Keys[0] != "T-7" {
 		t.Errorf("opted out = %v", out.Keys)
 	}
@@ -360,42 +362,42 @@ func TestAPIs(t *testing.T) {
 	// The snapshot is fixed for the wave's life.
 	changed := definition()
 	changed.Title = "Edited"
-	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", collector.WaveRegistration{
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
 		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: changed, OpensAt: opens, ClosesAt: closes,
 	}, http.StatusConflict, nil)
 	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/w2", map[string]any{"namespace": "x", "campaign": "y", "definitionn": 1}, http.StatusBadRequest, nil)
-	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/w2", collector.WaveRegistration{Namespace: "x", Campaign: "y", Definition: definition(), OpensAt: closes, ClosesAt: opens}, http.StatusBadRequest, nil)
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/w2", responseapi.WaveRegistration{Namespace: "x", Campaign: "y", Definition: definition(), OpensAt: closes, ClosesAt: opens}, http.StatusBadRequest, nil)
 
 	// The ledger: reserve, mark, reserve again (a retried sender), contacted.
-	inv := collector.InvitationJSON{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", Namespace: "riverside-homes", Segment: "general-needs", Channel: "sms"}
-	var reserved collector.ReserveRequest
-	e.api(http.MethodPost, "/api/v1/ledger/reserve", collector.ReserveRequest{Invitations: []collector.InvitationJSON{inv}}, http.StatusOK, &reserved)
+	inv := responseapi.Invitation{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", Namespace: "riverside-homes", Segment: "general-needs", Channel: "sms"}
+	var reserved responseapi.ReserveRequest
+	e.api(http.MethodPost, "/api/v1/ledger/reserve", responseapi.ReserveRequest{Invitations: []responseapi.Invitation{inv}}, http.StatusOK, &reserved)
 	if len(reserved.Invitations) != 1 || reserved.Invitations[0].State != "reserved" {
 		t.Fatalf("reserved = %+v", reserved)
 	}
-	e.api(http.MethodPost, "/api/v1/ledger/mark", collector.MarkRequest{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", State: "sent"}, http.StatusOK, nil)
-	e.api(http.MethodPost, "/api/v1/ledger/mark", collector.MarkRequest{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-2", State: "sent"}, http.StatusNotFound, nil)
-	e.api(http.MethodPost, "/api/v1/ledger/mark", collector.MarkRequest{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", State: "delivered"}, http.StatusBadRequest, nil)
-	e.api(http.MethodPost, "/api/v1/ledger/reserve", collector.ReserveRequest{Invitations: []collector.InvitationJSON{inv}}, http.StatusOK, &reserved)
+	e.api(http.MethodPost, "/api/v1/ledger/mark", responseapi.Mark{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", State: "sent"}, http.StatusOK, nil)
+	e.api(http.MethodPost, "/api/v1/ledger/mark", responseapi.Mark{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-2", State: "sent"}, http.StatusNotFound, nil)
+	e.api(http.MethodPost, "/api/v1/ledger/mark", responseapi.Mark{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", State: "delivered"}, http.StatusBadRequest, nil)
+	e.api(http.MethodPost, "/api/v1/ledger/reserve", responseapi.ReserveRequest{Invitations: []responseapi.Invitation{inv}}, http.StatusOK, &reserved)
 	if reserved.Invitations[0].State != "sent" || reserved.Invitations[0].SentAt == nil {
 		t.Errorf("re-reserved = %+v", reserved.Invitations[0])
 	}
 	bad := inv
 	bad.Segment = ""
-	e.api(http.MethodPost, "/api/v1/ledger/reserve", collector.ReserveRequest{Invitations: []collector.InvitationJSON{bad}}, http.StatusBadRequest, nil)
-	var contacted collector.KeysResponse
-	e.api(http.MethodPost, "/api/v1/ledger/contacted", collector.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-1", "T-2"}, Since: opens}, http.StatusOK, &contacted)
+	e.api(http.MethodPost, "/api/v1/ledger/reserve", responseapi.ReserveRequest{Invitations: []responseapi.Invitation{bad}}, http.StatusBadRequest, nil)
+	var contacted responseapi.KeysResponse
+	e.api(http.MethodPost, "/api/v1/ledger/contacted", responseapi.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-1", "T-2"}, Since: opens}, http.StatusOK, &contacted)
 	if len(contacted.Keys) != 1 || contacted.Keys[0] != "T-1" {
 		t.Errorf("contacted = %v", contacted.Keys)
 	}
-	e.api(http.MethodPost, "/api/v1/ledger/contacted", collector.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-1"}}, http.StatusBadRequest, nil)
+	e.api(http.MethodPost, "/api/v1/ledger/contacted", responseapi.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-1"}}, http.StatusBadRequest, nil)
 
 	// The summary after one response.
 	tok := e.link("T-1", closes)
 	if resp, _ := e.post("/s/"+tok, url.Values{"q.tp01": {"5"}, "q.tp02": {"4"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("submit: %s", resp.Status)
 	}
-	var sum collector.SummaryJSON
+	var sum responseapi.Summary
 	e.api(http.MethodGet, "/api/v1/waves/"+uid+"/20260401-0900/summary?primary=tp01", nil, http.StatusOK, &sum)
 	if len(sum.Dispositions) != 1 || sum.Dispositions[0].Complete != 1 || sum.Pairs["tp02"].N != 1 || sum.Pairs["tp02"].SumXY != 20 {
 		t.Errorf("summary = %+v", sum)
@@ -423,7 +425,7 @@ func (e *env) signedPost(path string, body any, key []byte) *http.Response {
 	if key != nil {
 		mac := hmac.New(sha256.New, key)
 		mac.Write(raw)
-		req.Header.Set(collector.SignatureHeader, hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set(responseapi.SignatureHeader, hex.EncodeToString(mac.Sum(nil)))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -449,17 +451,17 @@ func (e *env) inbound(body any, key []byte, want int) map[string]any {
 func TestInboundResponses(t *testing.T) {
 	e := newEnv(t)
 	smsKey := bytes.Repeat([]byte{9}, 32)
-	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", collector.WaveRegistration{
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
 		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
 		ChannelKeys: map[string][]byte{"sms": smsKey},
 	}, http.StatusOK, nil)
 	tok := e.link("T-sms", closes)
 
-	out := e.inbound(collector.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp02": "3"}}, smsKey, http.StatusOK)
+	out := e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp02": "3"}}, smsKey, http.StatusOK)
 	if out["complete"] != false {
 		t.Errorf("one optional answer made the response complete: %v", out)
 	}
-	out = e.inbound(collector.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": "5"}}, smsKey, http.StatusOK)
+	out = e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": "5"}}, smsKey, http.StatusOK)
 	if out["complete"] != true {
 		t.Errorf("answering the required question did not complete it: %v", out)
 	}
@@ -474,10 +476,10 @@ func TestInboundResponses(t *testing.T) {
 		body any
 		key  []byte
 	}{
-		"no signature":    {collector.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, nil},
-		"wrong key":       {collector.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, bytes.Repeat([]byte{1}, 32)},
-		"unknown channel": {collector.InboundResponse{Token: other, Channel: "whatsapp", Answers: map[string]string{"tp01": "1"}}, smsKey},
-		"forged token":    {collector.InboundResponse{Token: other[:len(other)-2] + "AA", Channel: "sms", Answers: map[string]string{"tp01": "1"}}, smsKey},
+		"no signature":    {responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, nil},
+		"wrong key":       {responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, bytes.Repeat([]byte{1}, 32)},
+		"unknown channel": {responseapi.InboundResponse{Token: other, Channel: "whatsapp", Answers: map[string]string{"tp01": "1"}}, smsKey},
+		"forged token":    {responseapi.InboundResponse{Token: other[:len(other)-2] + "AA", Channel: "sms", Answers: map[string]string{"tp01": "1"}}, smsKey},
 	} {
 		out := e.inbound(c.body, c.key, http.StatusUnauthorized)
 		if out["error"] != "not authenticated" {
@@ -487,12 +489,12 @@ func TestInboundResponses(t *testing.T) {
 	if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-other"); err == nil {
 		t.Error("a refused inbound response was stored")
 	}
-	out = e.inbound(collector.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "7", "tp99": "1"}}, smsKey, http.StatusUnprocessableEntity)
+	out = e.inbound(responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "7", "tp99": "1"}}, smsKey, http.StatusUnprocessableEntity)
 	problems, _ := out["problems"].(map[string]any)
 	if problems["tp01"] == nil || problems["tp99"] == nil {
 		t.Errorf("problems = %v", out)
 	}
 	e.inbound(map[string]any{"token": other}, smsKey, http.StatusBadRequest)
 	e.setNow(closes)
-	e.inbound(collector.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "4"}}, smsKey, http.StatusGone)
+	e.inbound(responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "4"}}, smsKey, http.StatusGone)
 }

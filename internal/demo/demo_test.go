@@ -20,7 +20,6 @@ import (
 	"github.com/surveyops/survey-operator/internal/demo"
 	"github.com/surveyops/survey-operator/internal/followup"
 	"github.com/surveyops/survey-operator/internal/store"
-	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
@@ -112,7 +111,7 @@ func TestRespondentAnswersTheSurveyPage(t *testing.T) {
 	defer hs.Close()
 	now := time.Now().UTC()
 	if err := st.PutWave(ctx, store.Wave{CampaignUID: uid, WaveID: wave, Namespace: "riverside-homes", Campaign: c.Name,
-		Definition: mustJSON(t, survey.FromSpec(&c.Spec.Survey)), OpensAt: now.Add(-time.Hour), ClosesAt: now.Add(24 * time.Hour)}); err != nil {
+		Definition: mustJSON(t, campaign.Definition(&c.Spec.Survey)), OpensAt: now.Add(-time.Hour), ClosesAt: now.Add(24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	var mails []demo.Mail

@@ -14,7 +14,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/channel"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
 // Validate checks a FollowUp against its campaign: the trigger compiles and names the
@@ -81,8 +81,8 @@ func oneLine(err error) string {
 }
 
 // Registration is the rule the response service applies for a FollowUp of a campaign.
-func Registration(fu *v1alpha1.FollowUp, campaignUID string, active bool) collector.FollowUpRegistration {
-	reg := collector.FollowUpRegistration{Namespace: fu.Namespace, Name: fu.Name, CampaignUID: campaignUID,
+func Registration(fu *v1alpha1.FollowUp, campaignUID string, active bool) responseapi.FollowUpRegistration {
+	reg := responseapi.FollowUpRegistration{Namespace: fu.Namespace, Name: fu.Name, CampaignUID: campaignUID,
 		Trigger: string(fu.Spec.Trigger.Type), When: fu.Spec.Trigger.When, After: string(fu.Spec.Trigger.After),
 		Segments: fu.Spec.Segments, Active: active}
 	if sla := fu.Spec.SLA; sla != nil {
@@ -92,13 +92,13 @@ func Registration(fu *v1alpha1.FollowUp, campaignUID string, active bool) collec
 }
 
 // Apply writes case stats into a FollowUp's status figures.
-func Apply(st *v1alpha1.FollowUpStatus, stats collector.CaseStatsJSON) {
+func Apply(st *v1alpha1.FollowUpStatus, stats responseapi.CaseStats) {
 	st.Matched, st.Contacted, st.Resolved = int64(stats.Matched), int64(stats.Contacted), int64(stats.Resolved)
 	st.Overdue, st.Breaches = int64(stats.Overdue), int64(stats.Breaches)
 	st.TimeToContact, st.TimeToResolve = durations(stats.TimeToContact), durations(stats.TimeToResolve)
 }
 
-func durations(p collector.PercentilesJSON) *v1alpha1.DurationStats {
+func durations(p responseapi.Percentiles) *v1alpha1.DurationStats {
 	if p.N == 0 {
 		return nil
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
 func campaignSpec() *v1alpha1.SurveyCampaignSpec {
@@ -50,8 +50,8 @@ func TestRegistrationAndStatus(t *testing.T) {
 		t.Errorf("registration %+v", reg)
 	}
 	var st v1alpha1.FollowUpStatus
-	Apply(&st, collector.CaseStatsJSON{Matched: 5, Contacted: 4, Resolved: 2, Overdue: 1, Breaches: 2,
-		TimeToContact: collector.PercentilesJSON{N: 4, MedianSeconds: 3600, P90Seconds: 7200.4}})
+	Apply(&st, responseapi.CaseStats{Matched: 5, Contacted: 4, Resolved: 2, Overdue: 1, Breaches: 2,
+		TimeToContact: responseapi.Percentiles{N: 4, MedianSeconds: 3600, P90Seconds: 7200.4}})
 	if st.Matched != 5 || st.Overdue != 1 || st.TimeToContact.Median.Duration != time.Hour || st.TimeToContact.P90.Duration != 2*time.Hour || st.TimeToResolve != nil {
 		t.Errorf("status %+v", st)
 	}

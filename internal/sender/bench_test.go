@@ -11,7 +11,7 @@ import (
 
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
 // Messages per second to the in-process SMTP sink with the ledger on (the real collector on
@@ -142,7 +142,7 @@ func (l *bareLoop) send(b *testing.B) {
 	n := 0
 	err := job.Plan.Select(strings.NewReader(l.data), sel, func(inv audience.Invitee) error {
 		n++
-		row := collector.InvitationJSON{CampaignUID: job.CampaignUID, WaveID: job.WaveID, RecipientKey: inv.Key, Segment: inv.Segment, Channel: inv.Channel}
+		row := responseapi.Invitation{CampaignUID: job.CampaignUID, WaveID: job.WaveID, RecipientKey: inv.Key, Segment: inv.Segment, Channel: inv.Channel}
 		return l.run.sendOne(context.Background(), item{row: row, inv: inv})
 	})
 	if err != nil || n != benchPeople {

@@ -12,96 +12,11 @@ import (
 
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/jobfile"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/schedule"
 	"github.com/surveyops/survey-operator/internal/token"
 )
-
-// Config is a sending Job's description, written by the manager into the Job (a mounted file).
-// Secrets are never in it: it names the files where they are mounted.
-type Config struct {
-	CampaignUID string    `json:"campaignUID"`
-	WaveID      string    `json:"waveID"`
-	Round       int       `json:"round"`
-	Namespace   string    `json:"namespace"`
-	Campaign    string    `json:"campaign"`
-	Title       string    `json:"title"`
-	PublicURL   string    `json:"publicURL"`
-	Expiry      time.Time `json:"expiry"`
-	Seed        string    `json:"seed"`
-	Shards      int       `json:"shards,omitempty"`
-
-	Audience        AudienceConfig  `json:"audience"`
-	ContactedWithin string          `json:"contactedWithin,omitempty"`
-	Channels        []ChannelConfig `json:"channels"`
-	QuietHours      *QuietConfig    `json:"quietHours,omitempty"`
-
-	CollectorURL  string `json:"collectorURL"`
-	APITokenFile  string `json:"apiTokenFile"`
-	TokenKeysDir  string `json:"tokenKeysDir"`
-	Concurrency   int    `json:"concurrency,omitempty"`
-	Window        int    `json:"window,omitempty"`
-	BatchSize     int    `json:"batchSize,omitempty"`
-	SubjectPrefix string `json:"subjectPrefix,omitempty"`
-	// FollowUp makes the Job a follow-up batch of this FollowUp's cases.
-	FollowUp *FollowUpConfig `json:"followUp,omitempty"`
-}
-
-// FollowUpConfig is a follow-up batch's FollowUp.
-type FollowUpConfig struct {
-	UID      string   `json:"uid"`
-	Channels []string `json:"channels"`
-	Subject  string   `json:"subject,omitempty"`
-	Body     string   `json:"body"`
-	Ticket   *Hook    `json:"ticket,omitempty"`
-	Limit    int      `json:"limit,omitempty"`
-}
-
-// AudienceConfig says where the audience is and how to divide it.
-type AudienceConfig struct {
-	File     string             `json:"file"`
-	Format   string             `json:"format"`
-	IDField  string             `json:"idField"`
-	Segments []audience.Segment `json:"segments"`
-}
-
-// ChannelConfig is one channel, with the files of its mounted secrets.
-type ChannelConfig struct {
-	Name         string  `json:"name"`
-	ContactField string  `json:"contactField"` // the audience column it delivers to
-	Email        *Email  `json:"email,omitempty"`
-	Webhook      *Hook   `json:"webhook,omitempty"`
-	PerSecond    float64 `json:"perSecond,omitempty"`
-	Burst        int     `json:"burst,omitempty"`
-}
-
-// Email is an email channel's settings.
-type Email struct {
-	Host         string `json:"host"`
-	Port         int    `json:"port"`
-	TLS          string `json:"tls"`
-	From         string `json:"from"`
-	Subject      string `json:"subject,omitempty"`
-	UsernameFile string `json:"usernameFile,omitempty"`
-	PasswordFile string `json:"passwordFile,omitempty"`
-	// Connections is how many SMTP connections the sender may hold open (1 when zero).
-	Connections int `json:"connections,omitempty"`
-}
-
-// Hook is a webhook channel's settings.
-type Hook struct {
-	URL             string `json:"url"`
-	BodyTemplate    string `json:"bodyTemplate,omitempty"`
-	HMACKeyFile     string `json:"hmacKeyFile,omitempty"`
-	BearerTokenFile string `json:"bearerTokenFile,omitempty"`
-}
-
-// QuietConfig is the campaign's quiet hours.
-type QuietConfig struct {
-	Start    string `json:"start"`
-	End      string `json:"end"`
-	TimeZone string `json:"timeZone"`
-}
 
 func readSecret(path string) (string, error) {
 	if path == "" {
@@ -114,9 +29,9 @@ func readSecret(path string) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
-// Build turns a Config into a Job, reading the mounted secrets and checking every template
+// Build turns a job file into a Job, reading the mounted secrets and checking every template
 // before anything is sent. shard is this pod's JOB_COMPLETION_INDEX.
-func (c Config) Build(shard int) (Job, error) {
+func Build(c jobfile.Config, shard int) (Job, error) {
 	var job Job
 	switch {
 	case c.CampaignUID == "" || c.WaveID == "" || c.Namespace == "":
@@ -207,7 +122,7 @@ func (c Config) Build(shard int) (Job, error) {
 	if shard < 0 || shard >= shards {
 		return job, fmt.Errorf("completion index %d is outside 0..%d", shard, shards-1)
 	}
-	ledger := collector.NewClient(c.CollectorURL, apiToken, nil)
+	ledger := responseapi.NewClient(c.CollectorURL, apiToken, nil)
 	var fu *FollowUp
 	if f := c.FollowUp; f != nil {
 		body, err := channel.NewTemplate("followUp.message.body", f.Body)

@@ -7,8 +7,7 @@ import (
 
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
-	"github.com/surveyops/survey-operator/internal/collector"
-	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
@@ -31,7 +30,7 @@ type FollowUp struct {
 	Body *channel.Template
 	// Ticket, when set, opens a helpdesk ticket per case contacted.
 	Ticket channel.Channel
-	// Cases is the response service's case API (collector.Client).
+	// Cases is the response service's case API (responseapi.Client).
 	Cases CaseLedger
 	// Limit bounds the cases of one batch (1000 when zero).
 	Limit int
@@ -39,8 +38,8 @@ type FollowUp struct {
 
 // CaseLedger is what a follow-up batch needs of the response service.
 type CaseLedger interface {
-	CasesToContact(ctx context.Context, uid string, limit int) ([]collector.CaseJSON, error)
-	MarkContacted(ctx context.Context, uid string, cases []collector.CaseJSON) error
+	CasesToContact(ctx context.Context, uid string, limit int) ([]responseapi.Case, error)
+	MarkContacted(ctx context.Context, uid string, cases []responseapi.Case) error
 }
 
 // followUpWave is the ledger's wave of a FollowUp's contacts for a survey wave.
@@ -60,7 +59,7 @@ func (r *run) followUp(ctx context.Context) error {
 	if len(cases) == 0 {
 		return nil
 	}
-	byPerson := map[string][]collector.CaseJSON{}
+	byPerson := map[string][]responseapi.Case{}
 	keys := map[string]bool{}
 	for _, c := range cases {
 		byPerson[c.RecipientKey] = append(byPerson[c.RecipientKey], c)
@@ -104,7 +103,7 @@ func (r *run) followUp(ctx context.Context) error {
 			return fmt.Errorf("asking the ledger for opt-outs: %w", err)
 		}
 		byKey := map[string]audience.Invitee{}
-		var want []collector.InvitationJSON
+		var want []responseapi.Invitation
 		for _, t := range batch {
 			if optedOut[t.inv.Key] {
 				r.sum.Skipped["opted-out"]++
@@ -112,7 +111,7 @@ func (r *run) followUp(ctx context.Context) error {
 			}
 			wave := followUpWave(fu.UID, t.wave)
 			byKey[inviteeKey(wave, t.inv.Key)] = t.inv
-			want = append(want, collector.InvitationJSON{CampaignUID: r.job.CampaignUID, WaveID: wave, RecipientKey: t.inv.Key,
+			want = append(want, responseapi.Invitation{CampaignUID: r.job.CampaignUID, WaveID: wave, RecipientKey: t.inv.Key,
 				Namespace: r.job.Namespace, Segment: t.inv.Segment, Channel: t.inv.Channel})
 		}
 		if len(want) == 0 {
@@ -122,7 +121,7 @@ func (r *run) followUp(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reserving contacts: %w", err)
 		}
-		var todo, done []collector.InvitationJSON
+		var todo, done []responseapi.Invitation
 		for _, row := range stored {
 			switch {
 			case row.State == "sending" && !r.job.Idempotent[row.Channel]:
@@ -155,15 +154,15 @@ func (r *run) followUp(ctx context.Context) error {
 // contacted opens the tickets of contacts that went out, then records the contacts. Contacts an
 // earlier run sent had their tickets opened then, or have them opened again under the same
 // Idempotency-Key.
-func (r *run) contacted(ctx context.Context, sent []collector.InvitationJSON) error {
+func (r *run) contacted(ctx context.Context, sent []responseapi.Invitation) error {
 	if len(sent) == 0 {
 		return nil
 	}
 	fu := r.job.FollowUp
-	cases := make([]collector.CaseJSON, 0, len(sent))
+	cases := make([]responseapi.Case, 0, len(sent))
 	for _, row := range sent {
 		wave := strings.TrimPrefix(row.WaveID, followUpWave(fu.UID, ""))
-		c := collector.CaseJSON{CampaignUID: row.CampaignUID, WaveID: wave, RecipientKey: row.RecipientKey, Segment: row.Segment, Channel: row.Channel}
+		c := responseapi.Case{CampaignUID: row.CampaignUID, WaveID: wave, RecipientKey: row.RecipientKey, Segment: row.Segment, Channel: row.Channel}
 		if fu.Ticket != nil {
 			msg, err := r.followUpMessage(audience.Invitee{Key: row.RecipientKey, Segment: row.Segment}, row)
 			if err == nil {
@@ -186,10 +185,10 @@ func (r *run) contacted(ctx context.Context, sent []collector.InvitationJSON) er
 
 // followUpMessage is a follow-up contact: the FollowUp's text, a link to say the matter is
 // sorted (the case id, also given to the helpdesk), and the survey opt-out link.
-func (r *run) followUpMessage(inv audience.Invitee, row collector.InvitationJSON) (channel.Message, error) {
+func (r *run) followUpMessage(inv audience.Invitee, row responseapi.Invitation) (channel.Message, error) {
 	fu := r.job.FollowUp
 	wave := strings.TrimPrefix(row.WaveID, followUpWave(fu.UID, ""))
-	caseTok, err := collector.SignCase(r.job.Keys, store.CaseKey{FollowUpUID: fu.UID, CampaignUID: r.job.CampaignUID, WaveID: wave,
+	caseTok, err := r.job.Keys.SignCase(token.Case{FollowUpUID: fu.UID, CampaignUID: r.job.CampaignUID, WaveID: wave,
 		RecipientKey: row.RecipientKey}, r.job.Expiry)
 	if err != nil {
 		return channel.Message{}, &channel.Error{Permanent: true, Reason: "token", Err: err}

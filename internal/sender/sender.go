@@ -23,7 +23,6 @@ package sender
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,16 +34,17 @@ import (
 
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/jobfile"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/schedule"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
-// Ledger is what the sender needs of the response service (collector.Client implements it).
+// Ledger is what the sender needs of the response service (responseapi.Client implements it).
 type Ledger interface {
-	Reserve(ctx context.Context, invs []collector.InvitationJSON) ([]collector.InvitationJSON, error)
-	Mark(ctx context.Context, m collector.MarkRequest) error
-	MarkMany(ctx context.Context, marks []collector.MarkRequest) error
+	Reserve(ctx context.Context, invs []responseapi.Invitation) ([]responseapi.Invitation, error)
+	Mark(ctx context.Context, m responseapi.Mark) error
+	MarkMany(ctx context.Context, marks []responseapi.Mark) error
 	Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error)
 	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
 	Unanswered(ctx context.Context, campaignUID, waveID string, keys []string) (map[string]bool, error)
@@ -91,29 +91,10 @@ type Job struct {
 	RetryAttempts int
 	RetryBackoff  time.Duration
 	// Progress, when set, is called after every batch with the summary so far.
-	Progress func(Summary)
+	Progress func(jobfile.Summary)
 	// FollowUp, when set, makes this a follow-up batch: the FollowUp's cases to contact, not
 	// the audience's sample.
 	FollowUp *FollowUp
-}
-
-// Summary is what a run did, in counts only: it is the Job's termination message.
-type Summary struct {
-	Audience        int            `json:"audience"`
-	Invited         int            `json:"invited"`
-	Sent            int            `json:"sent"`
-	Retried         int            `json:"retried,omitempty"`
-	Failed          map[string]int `json:"failed"`
-	Skipped         map[string]int `json:"skipped"`
-	Stopped         string         `json:"stopped,omitempty"`
-	Error           string         `json:"error,omitempty"`
-	DurationSeconds float64        `json:"durationSeconds"`
-}
-
-// JSON is the summary as one line of JSON.
-func (s Summary) JSON() string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 // ErrQuietHours stops a run that reached quiet hours; the rest is left for the next window.
@@ -125,15 +106,15 @@ type run struct {
 	// mu guards sum's Sent, Failed and Retried, which the stream's coordinator counts while
 	// the producer reads the audience and counts the rest.
 	mu  sync.Mutex
-	sum Summary
+	sum jobfile.Summary
 	// afterSent, when set, is called with sent invitations once they are recorded.
-	afterSent func(ctx context.Context, sent []collector.InvitationJSON) error
+	afterSent func(ctx context.Context, sent []responseapi.Invitation) error
 	// stream, when set, takes the reserved invitations of every batch (a wave's run).
 	stream *stream
 }
 
 // snapshot is a copy of the summary so far.
-func (r *run) snapshot() Summary {
+func (r *run) snapshot() jobfile.Summary {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.sum
@@ -143,7 +124,7 @@ func (r *run) snapshot() Summary {
 
 // Run sends the Job. The audience is validated in full before anything is sent: a bad line
 // stops the run with nothing sent.
-func Run(ctx context.Context, job Job) (Summary, error) {
+func Run(ctx context.Context, job Job) (jobfile.Summary, error) {
 	if job.Now == nil {
 		job.Now = time.Now
 	}
@@ -162,7 +143,7 @@ func Run(ctx context.Context, job Job) (Summary, error) {
 	if job.RetryBackoff <= 0 {
 		job.RetryBackoff = 2 * time.Second
 	}
-	r := &run{job: job, start: job.Now(), sum: Summary{Failed: map[string]int{}, Skipped: map[string]int{}}}
+	r := &run{job: job, start: job.Now(), sum: jobfile.Summary{Failed: map[string]int{}, Skipped: map[string]int{}}}
 	var err error
 	if job.FollowUp != nil {
 		err = r.followUp(ctx)
@@ -172,7 +153,7 @@ func Run(ctx context.Context, job Job) (Summary, error) {
 	r.sum.DurationSeconds = job.Now().Sub(r.start).Seconds()
 	switch {
 	case errors.Is(err, ErrQuietHours):
-		r.sum.Stopped = "quiet-hours"
+		r.sum.Stopped = jobfile.StoppedQuietHours
 		return r.sum, err
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
 		r.sum.Stopped = "terminated"
@@ -265,7 +246,7 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 			return fmt.Errorf("asking the ledger for recent contacts: %w", err)
 		}
 	}
-	var want []collector.InvitationJSON
+	var want []responseapi.Invitation
 	byKey := map[string]audience.Invitee{}
 	for _, inv := range batch {
 		switch {
@@ -277,7 +258,7 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 			r.sum.Skipped["answered-or-not-invited"]++
 		default:
 			byKey[inviteeKey(r.job.WaveID, inv.Key)] = inv
-			want = append(want, collector.InvitationJSON{CampaignUID: r.job.CampaignUID, WaveID: r.job.WaveID, RecipientKey: inv.Key,
+			want = append(want, responseapi.Invitation{CampaignUID: r.job.CampaignUID, WaveID: r.job.WaveID, RecipientKey: inv.Key,
 				Round: r.job.Round, Namespace: r.job.Namespace, Segment: inv.Segment, Channel: inv.Channel})
 		}
 	}
@@ -288,7 +269,7 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 	if err != nil {
 		return fmt.Errorf("reserving invitations: %w", err)
 	}
-	var todo []collector.InvitationJSON
+	var todo []responseapi.Invitation
 	for _, row := range stored {
 		stale := row.ReservedAt != nil && row.ReservedAt.Before(r.start)
 		switch {
@@ -315,7 +296,7 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 }
 
 // items pairs reserved invitations with their people.
-func items(rows []collector.InvitationJSON, byKey map[string]audience.Invitee) []item {
+func items(rows []responseapi.Invitation, byKey map[string]audience.Invitee) []item {
 	out := make([]item, len(rows))
 	for i, row := range rows {
 		out[i] = item{row: row, inv: byKey[inviteeKey(row.WaveID, row.RecipientKey)]}
@@ -323,7 +304,7 @@ func items(rows []collector.InvitationJSON, byKey map[string]audience.Invitee) [
 	return out
 }
 
-func (r *run) mark(ctx context.Context, row collector.InvitationJSON, state, reason string) error {
+func (r *run) mark(ctx context.Context, row responseapi.Invitation, state, reason string) error {
 	if err := r.job.Ledger.Mark(ctx, markOf(row, state, reason)); err != nil {
 		return fmt.Errorf("recording an outcome in the ledger: %w", err)
 	}
@@ -331,7 +312,7 @@ func (r *run) mark(ctx context.Context, row collector.InvitationJSON, state, rea
 }
 
 // deliver sends reserved invitations, and returns once all are sent and recorded.
-func (r *run) deliver(ctx context.Context, todo []collector.InvitationJSON, byKey map[string]audience.Invitee) error {
+func (r *run) deliver(ctx context.Context, todo []responseapi.Invitation, byKey map[string]audience.Invitee) error {
 	st := r.startStream(ctx)
 	return errors.Join(st.add(items(todo, byKey)), st.close())
 }
@@ -342,7 +323,7 @@ func inviteeKey(wave, key string) string { return wave + "\x00" + key }
 
 // record writes marks to the ledger in one transaction. What happened is recorded even when
 // the run is being stopped (SIGTERM): the call outlives the run's context, for a while.
-func (r *run) record(ctx context.Context, marks []collector.MarkRequest) error {
+func (r *run) record(ctx context.Context, marks []responseapi.Mark) error {
 	if len(marks) == 0 {
 		return nil
 	}
@@ -354,13 +335,13 @@ func (r *run) record(ctx context.Context, marks []collector.MarkRequest) error {
 	return nil
 }
 
-func markOf(row collector.InvitationJSON, state, reason string) collector.MarkRequest {
-	return collector.MarkRequest{CampaignUID: row.CampaignUID, WaveID: row.WaveID, RecipientKey: row.RecipientKey,
+func markOf(row responseapi.Invitation, state, reason string) responseapi.Mark {
+	return responseapi.Mark{CampaignUID: row.CampaignUID, WaveID: row.WaveID, RecipientKey: row.RecipientKey,
 		Round: row.Round, State: state, Reason: reason}
 }
 
 // message builds the person's message with their signed links.
-func (r *run) message(inv audience.Invitee, row collector.InvitationJSON) (channel.Message, error) {
+func (r *run) message(inv audience.Invitee, row responseapi.Invitation) (channel.Message, error) {
 	if r.job.FollowUp != nil {
 		return r.followUpMessage(inv, row)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
 	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/schedule"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/testsmtp"
@@ -33,7 +34,7 @@ const uid = "6f1c2b7e-8d3a-4c5e-9f10-2a3b4c5d6e7f"
 type rig struct {
 	t       testing.TB
 	store   store.Store
-	ledger  *collector.Client
+	ledger  *responseapi.Client
 	keys    *token.KeyRing
 	sink    *testsmtp.Sink
 	mu      sync.Mutex
@@ -64,7 +65,7 @@ func newRig(t testing.TB) *rig {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	r.ledger = collector.NewClient(ts.URL, "sender-test-api-token", nil)
+	r.ledger = responseapi.NewClient(ts.URL, "sender-test-api-token", nil)
 	r.sink = testsmtp.Start(t, "None", nil)
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		var body map[string]string
@@ -237,7 +238,7 @@ func TestReminderRoundGoesToNonResponders(t *testing.T) {
 // one it had only reserved is simply sent.
 func TestStaleReservations(t *testing.T) {
 	r := newRig(t)
-	_, err := r.ledger.Reserve(context.Background(), []collector.InvitationJSON{
+	_, err := r.ledger.Reserve(context.Background(), []responseapi.Invitation{
 		{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", Namespace: "riverside-homes", Segment: "general-needs", Channel: "sms"},
 		{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-3", Namespace: "riverside-homes", Segment: "shared-ownership", Channel: "email"},
 		{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-4", Namespace: "riverside-homes", Segment: "shared-ownership", Channel: "email"},
@@ -246,7 +247,7 @@ func TestStaleReservations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"T-1", "T-3"} {
-		if err := r.ledger.Mark(context.Background(), collector.MarkRequest{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: key, State: "sending"}); err != nil {
+		if err := r.ledger.Mark(context.Background(), responseapi.Mark{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: key, State: "sending"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -290,7 +291,7 @@ func TestQuietHoursStopCleanly(t *testing.T) {
 	if !errors.Is(err, ErrQuietHours) || sum.Stopped != "quiet-hours" || sum.Invited != 0 {
 		t.Fatalf("%v: %s", err, sum.JSON())
 	}
-	res, err := r.ledger.Reserve(context.Background(), []collector.InvitationJSON{
+	res, err := r.ledger.Reserve(context.Background(), []responseapi.Invitation{
 		{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-1", Namespace: "riverside-homes", Segment: "general-needs", Channel: "sms"},
 	})
 	if err != nil || res[0].Attempts != 0 || !res[0].ReservedAt.Equal(r.now) {
@@ -308,7 +309,7 @@ type watchedLedger struct {
 	marked  atomic.Int32
 }
 
-func (l *watchedLedger) MarkMany(ctx context.Context, marks []collector.MarkRequest) error {
+func (l *watchedLedger) MarkMany(ctx context.Context, marks []responseapi.Mark) error {
 	if err := l.Ledger.MarkMany(ctx, marks); err != nil {
 		return err
 	}
@@ -551,7 +552,7 @@ type failingLedger struct {
 	calls, from atomic.Int32
 }
 
-func (l *failingLedger) MarkMany(ctx context.Context, marks []collector.MarkRequest) error {
+func (l *failingLedger) MarkMany(ctx context.Context, marks []responseapi.Mark) error {
 	if l.calls.Add(1) >= l.from.Load() {
 		return errors.New("collector unavailable")
 	}
@@ -689,7 +690,7 @@ func TestRetryableFailuresAreTriedAgain(t *testing.T) {
 					t.Errorf("%s tried %d times, want %d", id, n, c.attempts)
 				}
 			}
-			rows, err := r.ledger.Reserve(context.Background(), []collector.InvitationJSON{{CampaignUID: uid, WaveID: job.WaveID,
+			rows, err := r.ledger.Reserve(context.Background(), []responseapi.Invitation{{CampaignUID: uid, WaveID: job.WaveID,
 				RecipientKey: "T-007", Namespace: "riverside-homes", Segment: "shared-ownership", Channel: "email"}})
 			if err != nil {
 				t.Fatal(err)

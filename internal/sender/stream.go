@@ -9,7 +9,7 @@ import (
 
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
-	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
 // sendGrace is how long the sends in progress may go on once the run is stopped (SIGTERM): a
@@ -18,7 +18,7 @@ const sendGrace = 20 * time.Second
 
 // item is one reserved invitation to send, with the person it goes to.
 type item struct {
-	row collector.InvitationJSON
+	row responseapi.Invitation
 	inv audience.Invitee
 	// tries is the sends already tried that the channel certainly did not take; due is when the
 	// next may be.
@@ -174,7 +174,7 @@ func (s *stream) coordinate() error {
 				pending = nil
 				calling = make(chan call, 1)
 				go func(done chan<- call) {
-					marks := make([]collector.MarkRequest, 0, len(c.recorded)+len(c.marked))
+					marks := make([]responseapi.Mark, 0, len(c.recorded)+len(c.marked))
 					for _, res := range c.recorded {
 						marks = append(marks, r.outcome(res))
 					}
@@ -253,7 +253,7 @@ func (s *stream) coordinate() error {
 		}
 	}
 	if failed != nil {
-		marks := make([]collector.MarkRequest, len(pending))
+		marks := make([]responseapi.Mark, len(pending))
 		for i, res := range pending {
 			marks[i] = r.outcome(res)
 		}
@@ -345,7 +345,7 @@ func (s *stream) afterRecorded(ctx context.Context, recorded []result) error {
 	if s.r.afterSent == nil {
 		return nil
 	}
-	var ok []collector.InvitationJSON
+	var ok []responseapi.Invitation
 	for _, res := range recorded {
 		if res.err == nil {
 			ok = append(ok, res.it.row)
@@ -382,7 +382,7 @@ func (r *run) count(res result) {
 }
 
 // outcome is the ledger's mark for a send's result.
-func (r *run) outcome(res result) collector.MarkRequest {
+func (r *run) outcome(res result) responseapi.Mark {
 	switch {
 	case res.err == nil:
 		return markOf(res.it.row, "sent", "")

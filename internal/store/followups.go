@@ -220,7 +220,11 @@ func (s *sqlStore) MarkContacted(ctx context.Context, keys []CaseKey, now time.T
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err == nil && n == 0 {
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
 				return ErrNotFound
 			}
 		}
@@ -237,7 +241,11 @@ func (s *sqlStore) ResolveCase(ctx context.Context, k CaseKey, ticketRef string,
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
 			return ErrNotFound
 		}
 		return nil

@@ -304,7 +304,11 @@ func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Ti
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err == nil && n == 0 {
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
 				if o.State == StateReserved {
 					return ErrNotSending
 				}
@@ -408,7 +412,11 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
 			created = true
 		} else {
 			// A second submission updates the first. The segment stays the invitation's.

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/surveyops/survey-operator/api/v1alpha1"
 )
 
 // Definition is a wave's questionnaire.
@@ -40,28 +38,6 @@ type Question struct {
 type Point struct {
 	Value int    `json:"value"`
 	Label string `json:"label"`
-}
-
-// FromSpec makes the snapshot of a campaign's survey.
-func FromSpec(s *v1alpha1.Survey) Definition {
-	d := Definition{Title: s.Title, Intro: s.Intro, Primary: s.PrimaryQuestionID()}
-	for i := range s.Questions {
-		q := &s.Questions[i]
-		out := Question{ID: q.ID, Kind: string(q.Kind), Text: q.Text, Required: q.Required,
-			Choices: q.Choices, NotApplicable: q.NotApplicable}
-		if scale, ok := q.EffectiveScale(); ok {
-			for v := scale.Min; v <= scale.Max; v++ {
-				label := strconv.Itoa(int(v))
-				if i := int(v - scale.Min); i < len(scale.Labels) {
-					label = scale.Labels[i]
-				}
-				out.Points = append(out.Points, Point{Value: int(v), Label: label})
-			}
-			out.Positive = int(*scale.Positive)
-		}
-		d.Questions = append(d.Questions, out)
-	}
-	return d
 }
 
 // Parse reads a snapshot.

@@ -1,47 +1,42 @@
 package survey
 
 import (
+	"strconv"
 	"testing"
-
-	"github.com/surveyops/survey-operator/api/v1alpha1"
 )
 
-func sample() Definition {
-	five := int32(5)
-	one := int32(1)
-	pos := int32(2)
-	return FromSpec(&v1alpha1.Survey{
-		Title: "Tenant survey",
-		Questions: []v1alpha1.Question{
-			{ID: "tp01", Kind: v1alpha1.QuestionCSAT, Text: "Overall?", Required: true},
-			{ID: "tp02", Kind: v1alpha1.QuestionCSAT, Text: "Repairs?", NotApplicable: "No repair"},
-			{ID: "nps", Kind: v1alpha1.QuestionNPS, Text: "Recommend?"},
-			{ID: "fair", Kind: v1alpha1.QuestionRating, Text: "Fair?", Scale: &v1alpha1.Scale{Min: one, Max: five, Positive: &pos,
-				Labels: []string{"Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"}}},
-			{ID: "visit", Kind: v1alpha1.QuestionChoice, Text: "First visit?", Choices: []string{"Yes", "No"}},
-			{ID: "why", Kind: v1alpha1.QuestionText, Text: "Why?"},
-		},
-	})
+func points(labels ...string) []Point {
+	out := make([]Point, len(labels))
+	for i, l := range labels {
+		out[i] = Point{Value: i + 1, Label: l}
+	}
+	return out
 }
 
-func TestFromSpec(t *testing.T) {
+func sample() Definition {
+	csat := points("Very dissatisfied", "Fairly dissatisfied", "Neither", "Fairly satisfied", "Very satisfied")
+	nps := make([]Point, 11)
+	for i := range nps {
+		nps[i] = Point{Value: i, Label: strconv.Itoa(i)}
+	}
+	return Definition{
+		Title:   "Tenant survey",
+		Primary: "tp01",
+		Questions: []Question{
+			{ID: "tp01", Kind: "CSAT", Text: "Overall?", Required: true, Points: csat, Positive: 2},
+			{ID: "tp02", Kind: "CSAT", Text: "Repairs?", NotApplicable: "No repair", Points: csat, Positive: 2},
+			{ID: "nps", Kind: "NPS", Text: "Recommend?", Points: nps, Positive: 2},
+			{ID: "fair", Kind: "Rating", Text: "Fair?", Points: points("Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"), Positive: 2},
+			{ID: "visit", Kind: "Choice", Text: "First visit?", Choices: []string{"Yes", "No"}},
+			{ID: "why", Kind: "Text", Text: "Why?"},
+		},
+	}
+}
+
+func TestParseRoundTrip(t *testing.T) {
 	d := sample()
-	if d.Primary != "tp01" || len(d.Questions) != 6 {
-		t.Fatalf("definition = %+v", d)
-	}
-	csat := d.Questions[0]
-	if len(csat.Points) != 5 || csat.Points[0] != (Point{1, "Very dissatisfied"}) || csat.Points[4] != (Point{5, "Very satisfied"}) || csat.Positive != 2 {
-		t.Errorf("CSAT = %+v", csat)
-	}
-	nps := d.Questions[2]
-	if len(nps.Points) != 11 || nps.Points[0].Value != 0 || nps.Points[10].Label != "10 - Extremely likely" || nps.Positive != 2 {
-		t.Errorf("NPS = %+v", nps)
-	}
-	if d.Questions[3].Points[3].Label != "Agree" || d.Questions[4].IsScale() || d.Questions[5].IsScale() {
-		t.Errorf("rating/choice/text = %+v", d.Questions[3:])
-	}
 	back, err := Parse(d.JSON())
-	if err != nil || len(back.Questions) != 6 || back.Questions[1].NotApplicable != "No repair" {
+	if err != nil || len(back.Questions) != 6 || back.Questions[1].NotApplicable != "No repair" || back.Questions[3].Points[3].Label != "Agree" {
 		t.Errorf("round trip: %+v, %v", back, err)
 	}
 	if _, err := Parse([]byte(`{"title":"x"}`)); err == nil {

@@ -27,8 +27,8 @@ import (
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/campaign"
-	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/demo"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/testbrowser"
 )
 
@@ -307,7 +307,7 @@ var _ = Describe("survey-operator on a cluster", func() {
 		GinkgoWriter.Printf("%d submission attempts failed during the restart and were retried\n", failed.Load())
 
 		By("every acknowledged response is in the restarted service")
-		api := collector.NewClient(p.surveyURL, apiToken, httpClient)
+		api := responseapi.NewClient(p.surveyURL, apiToken, httpClient)
 		c := p.get()
 		Eventually(func() (int, error) {
 			sum, err := api.Summary(ctx, string(c.UID), c.Status.Waves[0].ID, "tp01")

@@ -1,4 +1,7 @@
-package collector
+// Package apitoken is the contract of the response service's API token file: one bearer token
+// per line, every one accepted by the service, the first sent by clients. It is read by the
+// collector, the manager and each sender, and imports none of them.
+package apitoken
 
 import (
 	"bytes"
@@ -14,22 +17,22 @@ import (
 // The API token file holds one token per line. The service accepts every one of them; clients
 // send the first. Rotating is so done without refusing anyone: add the new token as a second
 // line, then make it the first, then remove the old. The file is a mounted Secret's key, which
-// the kubelet updates in place: the service and the manager read it again (WatchTokenFile), and
+// the kubelet updates in place: the service and the manager read it again (Watch), and
 // each sending Job reads it when it starts.
 
-// minTokenBytes is the shortest token accepted.
-const minTokenBytes = 16
+// MinBytes is the shortest token accepted.
+const MinBytes = 16
 
-// ParseTokens reads an API token file: its non-empty lines, trimmed, each at least 16 bytes.
-func ParseTokens(data []byte) ([][]byte, error) {
+// Parse reads an API token file: its non-empty lines, trimmed, each at least 16 bytes.
+func Parse(data []byte) ([][]byte, error) {
 	var tokens [][]byte
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
-		if len(line) < minTokenBytes {
-			return nil, fmt.Errorf("the API token on line %d is shorter than %d bytes", i+1, minTokenBytes)
+		if len(line) < MinBytes {
+			return nil, fmt.Errorf("the API token on line %d is shorter than %d bytes", i+1, MinBytes)
 		}
 		tokens = append(tokens, line)
 	}
@@ -39,8 +42,8 @@ func ParseTokens(data []byte) ([][]byte, error) {
 	return tokens, nil
 }
 
-// FirstToken is the token a client sends: the first line of the file's contents.
-func FirstToken(data string) string {
+// First is the token a client sends: the first line of the file's contents.
+func First(data string) string {
 	for line := range bytes.Lines([]byte(data)) {
 		if t := bytes.TrimSpace(line); len(t) > 0 {
 			return string(t)
@@ -49,10 +52,10 @@ func FirstToken(data string) string {
 	return ""
 }
 
-// WatchTokenFile reads the token file every `every` and calls update with its tokens when they
+// Watch reads the token file every `every` and calls update with its tokens when they
 // change, until ctx ends. A file that cannot be read or holds no valid token is logged and the
 // tokens in use are kept.
-func WatchTokenFile(ctx context.Context, log *slog.Logger, path string, every time.Duration, current [][]byte, update func([][]byte)) {
+func Watch(ctx context.Context, log *slog.Logger, path string, every time.Duration, current [][]byte, update func([][]byte)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -64,7 +67,7 @@ func WatchTokenFile(ctx context.Context, log *slog.Logger, path string, every ti
 		data, err := os.ReadFile(path)
 		if err == nil {
 			var tokens [][]byte
-			if tokens, err = ParseTokens(data); err == nil {
+			if tokens, err = Parse(data); err == nil {
 				if !slices.EqualFunc(tokens, current, bytes.Equal) {
 					log.Info("API tokens reloaded", "file", path, "tokens", len(tokens))
 					current = tokens

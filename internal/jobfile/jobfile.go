@@ -1,0 +1,140 @@
+// Package jobfile is the contract between the manager and a sending Job: the job file the
+// manager writes into the Job (what to send, to whom, through which channels; secrets only as
+// the paths of mounted files) and the summary the sender leaves in its termination message.
+// It imports neither the sender nor the manager, so each links only what it uses.
+package jobfile
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/audience"
+)
+
+// EnvJob is the environment variable that carries the job file in the Jobs the manager makes.
+const EnvJob = "SURVEY_JOB"
+
+// Config is a sending Job's description, written by the manager into the Job (a mounted file).
+// Secrets are never in it: it names the files where they are mounted.
+type Config struct {
+	CampaignUID string    `json:"campaignUID"`
+	WaveID      string    `json:"waveID"`
+	Round       int       `json:"round"`
+	Namespace   string    `json:"namespace"`
+	Campaign    string    `json:"campaign"`
+	Title       string    `json:"title"`
+	PublicURL   string    `json:"publicURL"`
+	Expiry      time.Time `json:"expiry"`
+	Seed        string    `json:"seed"`
+	Shards      int       `json:"shards,omitempty"`
+
+	Audience        AudienceConfig  `json:"audience"`
+	ContactedWithin string          `json:"contactedWithin,omitempty"`
+	Channels        []ChannelConfig `json:"channels"`
+	QuietHours      *QuietConfig    `json:"quietHours,omitempty"`
+
+	CollectorURL  string `json:"collectorURL"`
+	APITokenFile  string `json:"apiTokenFile"`
+	TokenKeysDir  string `json:"tokenKeysDir"`
+	Concurrency   int    `json:"concurrency,omitempty"`
+	Window        int    `json:"window,omitempty"`
+	BatchSize     int    `json:"batchSize,omitempty"`
+	SubjectPrefix string `json:"subjectPrefix,omitempty"`
+	// FollowUp makes the Job a follow-up batch of this FollowUp's cases.
+	FollowUp *FollowUpConfig `json:"followUp,omitempty"`
+}
+
+// FollowUpConfig is a follow-up batch's FollowUp.
+type FollowUpConfig struct {
+	UID      string   `json:"uid"`
+	Channels []string `json:"channels"`
+	Subject  string   `json:"subject,omitempty"`
+	Body     string   `json:"body"`
+	Ticket   *Hook    `json:"ticket,omitempty"`
+	Limit    int      `json:"limit,omitempty"`
+}
+
+// AudienceConfig says where the audience is and how to divide it.
+type AudienceConfig struct {
+	File     string             `json:"file"`
+	Format   string             `json:"format"`
+	IDField  string             `json:"idField"`
+	Segments []audience.Segment `json:"segments"`
+}
+
+// ChannelConfig is one channel, with the files of its mounted secrets.
+type ChannelConfig struct {
+	Name         string  `json:"name"`
+	ContactField string  `json:"contactField"` // the audience column it delivers to
+	Email        *Email  `json:"email,omitempty"`
+	Webhook      *Hook   `json:"webhook,omitempty"`
+	PerSecond    float64 `json:"perSecond,omitempty"`
+	Burst        int     `json:"burst,omitempty"`
+}
+
+// Email is an email channel's settings.
+type Email struct {
+	Host         string `json:"host"`
+	Port         int    `json:"port"`
+	TLS          string `json:"tls"`
+	From         string `json:"from"`
+	Subject      string `json:"subject,omitempty"`
+	UsernameFile string `json:"usernameFile,omitempty"`
+	PasswordFile string `json:"passwordFile,omitempty"`
+	// Connections is how many SMTP connections the sender may hold open (1 when zero).
+	Connections int `json:"connections,omitempty"`
+}
+
+// Hook is a webhook channel's settings.
+type Hook struct {
+	URL             string `json:"url"`
+	BodyTemplate    string `json:"bodyTemplate,omitempty"`
+	HMACKeyFile     string `json:"hmacKeyFile,omitempty"`
+	BearerTokenFile string `json:"bearerTokenFile,omitempty"`
+}
+
+// QuietConfig is the campaign's quiet hours.
+type QuietConfig struct {
+	Start    string `json:"start"`
+	End      string `json:"end"`
+	TimeZone string `json:"timeZone"`
+}
+
+// Summary is what a run did, in counts only: the Job's termination message, and the sender's
+// last log line.
+type Summary struct {
+	Audience        int            `json:"audience"`
+	Invited         int            `json:"invited"`
+	Sent            int            `json:"sent"`
+	Retried         int            `json:"retried,omitempty"`
+	Failed          map[string]int `json:"failed"`
+	Skipped         map[string]int `json:"skipped"`
+	Stopped         string         `json:"stopped,omitempty"`
+	Error           string         `json:"error,omitempty"`
+	DurationSeconds float64        `json:"durationSeconds"`
+}
+
+// StoppedQuietHours is Summary.Stopped when the sender stopped at the start of quiet hours,
+// leaving the rest of its round for the manager to continue once they end.
+const StoppedQuietHours = "quiet-hours"
+
+// JSON is the summary as one line of JSON.
+func (s Summary) JSON() string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// Termination reads a finished sender's summary from its termination message: the message
+// itself, or, when the kubelet fell back to the logs, their last line.
+func Termination(message string) (Summary, bool) {
+	var sum Summary
+	message = strings.TrimSpace(message)
+	if i := strings.LastIndex(message, "\n"); i >= 0 {
+		message = message[i+1:]
+	}
+	if err := json.Unmarshal([]byte(message), &sum); err != nil {
+		return sum, false
+	}
+	return sum, true
+}

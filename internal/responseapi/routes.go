@@ -1,0 +1,86 @@
+package responseapi
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Auth is how a caller of a route proves who it is.
+type Auth int
+
+const (
+	// Bearer routes need one of the API tokens (the manager, the senders).
+	Bearer Auth = iota
+	// Signed routes carry an HMAC of their body under a key the caller was given (channel
+	// gateways, helpdesks): see SignatureHeader.
+	Signed
+)
+
+// Route is one endpoint of the API: the mux registers Pattern, the client calls Path.
+type Route struct {
+	Method string
+	// Template is the path with {name} wildcards, as net/http's ServeMux reads them.
+	Template string
+	Auth     Auth
+}
+
+// The API's routes. Each is registered once by the server and called by the client through
+// the same value, so the two cannot drift apart.
+var (
+	RoutePutWave        = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}", Bearer}
+	RouteSummary        = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/summary", Bearer}
+	RouteReserve        = Route{http.MethodPost, "/api/v1/ledger/reserve", Bearer}
+	RouteMark           = Route{http.MethodPost, "/api/v1/ledger/mark", Bearer}
+	RouteMarks          = Route{http.MethodPost, "/api/v1/ledger/marks", Bearer}
+	RouteContacted      = Route{http.MethodPost, "/api/v1/ledger/contacted", Bearer}
+	RouteUnanswered     = Route{http.MethodPost, "/api/v1/ledger/unanswered", Bearer}
+	RouteOptedOut       = Route{http.MethodPost, "/api/v1/ledger/opted-out", Bearer}
+	RoutePutFollowUp    = Route{http.MethodPut, "/api/v1/followups/{uid}", Bearer}
+	RouteDeleteFollowUp = Route{http.MethodDelete, "/api/v1/followups/{uid}", Bearer}
+	RouteSweepFollowUp  = Route{http.MethodPost, "/api/v1/followups/{uid}/sweep", Bearer}
+	RouteFollowUpStats  = Route{http.MethodGet, "/api/v1/followups/{uid}/stats", Bearer}
+	RouteCases          = Route{http.MethodGet, "/api/v1/followups/{uid}/cases", Bearer}
+	RouteCasesContacted = Route{http.MethodPost, "/api/v1/followups/{uid}/contacted", Bearer}
+
+	RouteInbound      = Route{http.MethodPost, "/api/v1/responses", Signed}
+	RouteCaseCallback = Route{http.MethodPost, "/api/v1/cases/resolve", Signed}
+)
+
+// Routes lists every API route.
+var Routes = []Route{
+	RoutePutWave, RouteSummary,
+	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut,
+	RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted,
+	RouteInbound, RouteCaseCallback,
+}
+
+// Pattern is the route as net/http's ServeMux registers it: "PUT /api/v1/waves/{campaign}/{wave}".
+func (r Route) Pattern() string { return r.Method + " " + r.Template }
+
+// Path fills the route's wildcards, in order, with the values given (escaped). It panics when
+// the count differs: that is a programming error, not an input error.
+func (r Route) Path(values ...string) string {
+	var b strings.Builder
+	rest, used := r.Template, 0
+	for {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if used == len(values) || end < 0 {
+			panic(fmt.Sprintf("responseapi: %s needs more than %d values", r.Template, len(values)))
+		}
+		b.WriteString(rest[:open])
+		b.WriteString(url.PathEscape(values[used]))
+		used++
+		rest = rest[open+end+1:]
+	}
+	if used != len(values) {
+		panic(fmt.Sprintf("responseapi: %s takes %d values, not %d", r.Template, used, len(values)))
+	}
+	b.WriteString(rest)
+	return b.String()
+}

@@ -1,0 +1,221 @@
+// Package responseapi is the contract of the response service's HTTP API: its routes, the JSON
+// of every request and answer, and the client the manager and the senders use. It imports
+// neither the service nor its store, so the binaries that only call the API link no database.
+package responseapi
+
+import (
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/survey"
+)
+
+// Limits of the API.
+const (
+	// MaxBatch bounds the rows of one ledger or case call.
+	MaxBatch = 5000
+	// MaxBodyBytes bounds a request or answer body.
+	MaxBodyBytes = 8 << 20
+)
+
+// SignatureHeader carries the hex HMAC-SHA256 of a signed body: what the operator's webhooks
+// send to gateways, and what gateways and helpdesks send back on the Signed routes.
+const SignatureHeader = "X-Survey-Signature"
+
+// ErrorBody is the body of every refusal: {"error": "..."}.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// WaveRegistration is the body of RoutePutWave: a wave's snapshot, registered by the manager.
+type WaveRegistration struct {
+	Namespace  string            `json:"namespace"`
+	Campaign   string            `json:"campaign"`
+	Definition survey.Definition `json:"definition"`
+	OpensAt    time.Time         `json:"opensAt"`
+	ClosesAt   time.Time         `json:"closesAt"`
+	// ChannelKeys are the HMAC keys of the wave's webhook channels by name (base64 in JSON),
+	// read by the manager from each channel's Secret; gateways sign inbound answers with them.
+	ChannelKeys map[string][]byte `json:"channelKeys,omitempty"`
+}
+
+// Invitation is an invitation in the ledger.
+type Invitation struct {
+	CampaignUID  string     `json:"campaignUID"`
+	WaveID       string     `json:"waveID"`
+	RecipientKey string     `json:"recipientKey"`
+	Round        int        `json:"round"`
+	Namespace    string     `json:"namespace"`
+	Segment      string     `json:"segment"`
+	Channel      string     `json:"channel"`
+	State        string     `json:"state,omitempty"`
+	Attempts     int        `json:"attempts,omitempty"`
+	Reason       string     `json:"reason,omitempty"`
+	ReservedAt   *time.Time `json:"reservedAt,omitempty"`
+	SentAt       *time.Time `json:"sentAt,omitempty"`
+}
+
+// ReserveRequest is the body of RouteReserve, and its answer.
+type ReserveRequest struct {
+	Invitations []Invitation `json:"invitations"`
+}
+
+// Mark is an invitation's outcome: the body of RouteMark.
+type Mark struct {
+	CampaignUID  string `json:"campaignUID"`
+	WaveID       string `json:"waveID"`
+	RecipientKey string `json:"recipientKey"`
+	Round        int    `json:"round"`
+	State        string `json:"state"`
+	Reason       string `json:"reason,omitempty"`
+}
+
+// Marks is the body of RouteMarks: several outcomes, recorded together.
+type Marks struct {
+	Marks []Mark `json:"marks"`
+}
+
+// KeysRequest is the body of RouteContacted and RouteOptedOut.
+type KeysRequest struct {
+	Namespace string    `json:"namespace"`
+	Keys      []string  `json:"keys"`
+	Since     time.Time `json:"since,omitzero"`
+}
+
+// UnansweredRequest is the body of RouteUnanswered: which of these people, invited in this
+// wave, are due a reminder.
+type UnansweredRequest struct {
+	CampaignUID string   `json:"campaignUID"`
+	WaveID      string   `json:"waveID"`
+	Keys        []string `json:"keys"`
+}
+
+// KeysResponse lists the keys found.
+type KeysResponse struct {
+	Keys []string `json:"keys"`
+}
+
+// Summary is the answer of RouteSummary: a wave's aggregates.
+type Summary struct {
+	Dispositions []DispositionRow     `json:"dispositions"`
+	Responded    []CountRow           `json:"responded"`
+	Histograms   []Histogram          `json:"histograms"`
+	Pairs        map[string]PairStats `json:"pairs"`
+}
+
+// DispositionRow is the dispositions of one segment and channel.
+type DispositionRow struct {
+	Segment    string `json:"segment"`
+	Channel    string `json:"channel"`
+	Complete   int    `json:"complete"`
+	Partial    int    `json:"partial"`
+	Refusal    int    `json:"refusal"`
+	NonContact int    `json:"nonContact"`
+	NoAnswer   int    `json:"noAnswer"`
+}
+
+// CountRow counts something in one segment and channel.
+type CountRow struct {
+	Segment string `json:"segment"`
+	Channel string `json:"channel"`
+	Count   int    `json:"count"`
+}
+
+// Histogram is one histogram row: how many answered Value to Question in a segment and channel.
+type Histogram struct {
+	Question      string `json:"question"`
+	Segment       string `json:"segment"`
+	Channel       string `json:"channel"`
+	Value         *int   `json:"value"`
+	NotApplicable bool   `json:"notApplicable,omitempty"`
+	Count         int    `json:"count"`
+}
+
+// PairStats are the sufficient statistics of a question with the primary question.
+type PairStats struct {
+	N     int64 `json:"n"`
+	SumX  int64 `json:"sumX"`
+	SumY  int64 `json:"sumY"`
+	SumXX int64 `json:"sumXX"`
+	SumYY int64 `json:"sumYY"`
+	SumXY int64 `json:"sumXY"`
+}
+
+// FollowUpRegistration is the body of RoutePutFollowUp: a FollowUp's rule, sent by the manager.
+// Durations are Go duration strings ("48h"); empty is none.
+type FollowUpRegistration struct {
+	Namespace     string   `json:"namespace"`
+	Name          string   `json:"name"`
+	CampaignUID   string   `json:"campaignUID"`
+	Trigger       string   `json:"trigger"`
+	When          string   `json:"when,omitempty"`
+	After         string   `json:"after,omitempty"`
+	Segments      []string `json:"segments,omitempty"`
+	ContactWithin string   `json:"contactWithin,omitempty"`
+	ResolveWithin string   `json:"resolveWithin,omitempty"`
+	// TicketKey is the HMAC key of the ticket webhook (base64 in JSON), with which the helpdesk
+	// signs its "resolved" callbacks.
+	TicketKey []byte `json:"ticketKey,omitempty"`
+	// Active is false when the FollowUp was deleted: no new cases, the history is kept.
+	Active bool `json:"active"`
+}
+
+// CaseStats is the answer of RouteFollowUpStats and RouteSweepFollowUp; durations in seconds.
+type CaseStats struct {
+	Matched   int `json:"matched"`
+	Contacted int `json:"contacted"`
+	Resolved  int `json:"resolved"`
+	ToContact int `json:"toContact"`
+	Overdue   int `json:"overdue"`
+	Breaches  int `json:"breaches"`
+	// Opened is how many cases the sweep that came with this answer opened.
+	Opened        int         `json:"opened,omitempty"`
+	TimeToContact Percentiles `json:"timeToContact"`
+	TimeToResolve Percentiles `json:"timeToResolve"`
+}
+
+// Percentiles summarises durations, in seconds.
+type Percentiles struct {
+	N             int     `json:"n"`
+	MedianSeconds float64 `json:"medianSeconds"`
+	P90Seconds    float64 `json:"p90Seconds"`
+}
+
+// Case is a case to contact, as the follow-up sender sees it.
+type Case struct {
+	CampaignUID  string     `json:"campaignUID"`
+	WaveID       string     `json:"waveID"`
+	RecipientKey string     `json:"recipientKey"`
+	Segment      string     `json:"segment"`
+	Channel      string     `json:"channel"`
+	ContactDue   *time.Time `json:"contactDue,omitempty"`
+}
+
+// Cases lists cases: the answer of RouteCases and the body of RouteCasesContacted.
+type Cases struct {
+	Cases []Case `json:"cases"`
+}
+
+// InboundResponse is the body of RouteInbound: answers arriving through a channel gateway,
+// such as an SMS reply. The gateway sends back the link token it was given with the
+// invitation, names the channel, and signs the whole body with the channel's HMAC key in
+// SignatureHeader, as the operator signs what it sends to gateways.
+type InboundResponse struct {
+	Token   string            `json:"token"`
+	Channel string            `json:"channel"`
+	Answers map[string]string `json:"answers"`
+}
+
+// InboundResult answers an accepted inbound response.
+type InboundResult struct {
+	Saved    bool `json:"saved"`
+	Complete bool `json:"complete"`
+}
+
+// CaseCallback is the body of RouteCaseCallback: a helpdesk says a ticket is resolved. It is
+// signed like inbound answers (SignatureHeader) with the FollowUp's ticket key.
+type CaseCallback struct {
+	// CaseID is the case id the ticket webhook carried ({{ .CaseID }}).
+	CaseID string `json:"caseId"`
+	// TicketRef is the helpdesk's own reference, kept with the case.
+	TicketRef string `json:"ticketRef,omitempty"`
+}
