@@ -3,30 +3,20 @@
 package cmd_test
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
 
-// goTool is the go command of the toolchain that built this test.
+// goTool is the go command on the PATH (make test exports the pinned GOTOOLCHAIN, which it
+// switches to).
 func goTool(t *testing.T) string {
 	t.Helper()
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
 	p, err := exec.LookPath("go")
 	if err != nil {
 		t.Fatal("no go command to list the binaries' packages:", err)
 	}
 	return p
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 func TestClientsLinkNoDatabase(t *testing.T) {

@@ -13,10 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,13 +26,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/followup"
 	"github.com/surveyops/survey-operator/internal/responseapi"
-	"github.com/surveyops/survey-operator/internal/schedule"
 )
 
 // +kubebuilder:rbac:groups=surveys.surveyops.io,resources=followups,verbs=get;list;watch;update;patch
@@ -70,9 +66,17 @@ type FollowUpReconciler struct {
 	// until the case's resolution is due.
 	CaseLinkLifetime time.Duration
 
-	registered sync.Map // FollowUp UID → hash of the registration last accepted
-	ticketKeys sync.Map // FollowUp UID → ticketKey read at a Secret resourceVersion
-	metrics    *followUpMetrics
+	defaults sync.Once
+	metrics  *operatorMetrics
+	// What is remembered of each FollowUp, forgotten when it is deleted: the registration last
+	// accepted, and the ticket key read at a Secret resourceVersion.
+	registered memo[registration]
+	ticketKeys memo[ticketKey]
+}
+
+type registration struct {
+	uid  types.UID
+	hash string
 }
 
 const (
@@ -82,29 +86,36 @@ const (
 )
 
 type ticketKey struct {
+	uid             types.UID
 	resourceVersion string
 	key             []byte
+}
+
+func (r *FollowUpReconciler) setDefaults() {
+	r.defaults.Do(func() {
+		if r.Clock == nil {
+			r.Clock = clock.RealClock{}
+		}
+		if r.Poll == 0 {
+			r.Poll = time.Minute
+		}
+		if r.Idle == 0 {
+			r.Idle = 10 * time.Minute
+		}
+		if r.ContactInterval == 0 {
+			r.ContactInterval = 5 * time.Minute
+		}
+		if r.CaseLinkLifetime == 0 {
+			r.CaseLinkLifetime = 90 * 24 * time.Hour
+		}
+		r.metrics = registeredMetrics()
+	})
 }
 
 // SetupWithManager registers the reconciler; a FollowUp is looked at again when its campaign
 // changes.
 func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
-	if r.Poll == 0 {
-		r.Poll = time.Minute
-	}
-	if r.Idle == 0 {
-		r.Idle = 10 * time.Minute
-	}
-	if r.ContactInterval == 0 {
-		r.ContactInterval = 5 * time.Minute
-	}
-	if r.CaseLinkLifetime == 0 {
-		r.CaseLinkLifetime = 90 * 24 * time.Hour
-	}
-	r.metrics = registerFollowUpMetrics()
+	r.setDefaults()
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.FollowUp{}, fieldCampaignRef, func(o client.Object) []string {
 		return []string{o.(*v1alpha1.FollowUp).Spec.CampaignRef.Name}
 	}); err != nil {
@@ -132,10 +143,11 @@ func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
 
 // Reconcile registers a FollowUp's rule and reports its cases.
 func (r *FollowUpReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	r.setDefaults()
 	var fu v1alpha1.FollowUp
 	if err := r.Get(ctx, req.NamespacedName, &fu); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.metrics.forget(req.Namespace, req.Name)
+			r.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -153,8 +165,8 @@ func (r *FollowUpReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	before := fu.DeepCopy()
 	ev := &pendingEvents{rec: r.Recorder}
 	result, err := r.follow(ctx, &fu, ev)
-	r.metrics.observe(&fu)
-	if perr := r.patchStatus(ctx, before, &fu); perr != nil {
+	r.metrics.observeFollowUp(&fu)
+	if perr := patchStatus(ctx, r.Client, before, &fu, before.Status, fu.Status); perr != nil {
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
 	ev.flush()
@@ -168,27 +180,23 @@ func (r *FollowUpReconciler) finalize(ctx context.Context, fu *v1alpha1.FollowUp
 	if err := r.Responses.DeleteFollowUp(ctx, string(fu.UID)); err != nil {
 		return fmt.Errorf("deactivating the rule: %w", err)
 	}
-	r.registered.Delete(fu.UID)
-	r.ticketKeys.Delete(fu.UID)
+	key := client.ObjectKeyFromObject(fu)
+	r.registered.forget(key)
+	r.ticketKeys.forget(key)
 	patch := client.MergeFrom(fu.DeepCopy())
 	controllerutil.RemoveFinalizer(fu, finalizerDeactivate)
 	return r.Patch(ctx, fu, patch)
 }
 
-func (r *FollowUpReconciler) condition(fu *v1alpha1.FollowUp, t string, s metav1.ConditionStatus, reason, msg string) {
-	meta.SetStatusCondition(&fu.Status.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg,
-		ObservedGeneration: fu.Generation})
+// forget drops what is remembered of a deleted FollowUp.
+func (r *FollowUpReconciler) forget(key types.NamespacedName) {
+	r.metrics.forgetFollowUp(key.Namespace, key.Name)
+	r.registered.forget(key)
+	r.ticketKeys.forget(key)
 }
 
 func (r *FollowUpReconciler) stalled(fu *v1alpha1.FollowUp, ps campaign.Problems, ev *pendingEvents) {
-	msg := truncate(ps.Error(), 1024)
-	if old := meta.FindStatusCondition(fu.Status.Conditions, v1alpha1.ConditionStalled); old == nil || old.Status != metav1.ConditionTrue || old.Message != msg {
-		ev.Eventf(fu, nil, corev1.EventTypeWarning, "InvalidSpec", "Validate", "%s", msg)
-	}
-	r.condition(fu, v1alpha1.ConditionStalled, metav1.ConditionTrue, "InvalidSpec", msg)
-	r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionFalse, "InvalidSpec", msg)
-	r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionFalse, "InvalidSpec", "Waiting for the spec or the campaign to change.")
-	fu.Status.ObservedGeneration = fu.Generation
+	stall(fu, ps, ev, "the spec or the campaign")
 }
 
 // follow checks the FollowUp against its campaign, registers its rule when it changed, and
@@ -215,19 +223,19 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 		r.stalled(fu, campaign.Problems{*problem}, ev)
 		return ctrl.Result{}, nil
 	}
-	r.condition(fu, v1alpha1.ConditionStalled, metav1.ConditionFalse, "Valid", "The spec is valid.")
-	fu.Status.ObservedGeneration = fu.Generation
+	fu.SetCondition(v1alpha1.ConditionStalled, metav1.ConditionFalse, v1alpha1.ReasonValid, "The spec is valid.")
+	fu.MarkObserved()
 
 	reg := followup.Registration(fu, string(c.UID), true)
 	reg.TicketKey = key
 	raw, _ := json.Marshal(reg)
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])
-	if known, ok := r.registered.Load(fu.UID); !ok || known != hash {
+	if known, ok := r.registered.get(client.ObjectKeyFromObject(fu)); !ok || known != (registration{uid: fu.UID, hash: hash}) {
 		if err := r.Responses.PutFollowUp(ctx, string(fu.UID), reg); err != nil {
 			return r.waiting(fu, fmt.Errorf("registering the rule with the response service: %w", err))
 		}
-		r.registered.Store(fu.UID, hash)
+		r.registered.put(client.ObjectKeyFromObject(fu), registration{uid: fu.UID, hash: hash})
 	}
 	var stats responseapi.CaseStats
 	if fu.Spec.Trigger.Type == v1alpha1.TriggerNonResponse {
@@ -239,7 +247,7 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 		return r.waiting(fu, fmt.Errorf("counting cases at the response service: %w", err))
 	}
 	if stats.Opened > 0 {
-		ev.Eventf(fu, nil, corev1.EventTypeNormal, "CasesOpened", "Follow", "%d people who have not answered are now followed up.", stats.Opened)
+		ev.Eventf(fu, nil, corev1.EventTypeNormal, v1alpha1.EventCasesOpened, v1alpha1.ActionFollow, "%d people who have not answered are now followed up.", stats.Opened)
 	}
 	followup.Apply(&fu.Status, stats)
 	r.sla(fu, ev)
@@ -248,14 +256,14 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 		return r.waiting(fu, err)
 	}
 	if running {
-		r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionTrue, "Contacting", "A contact Job is running.")
+		fu.SetCondition(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonContacting, "A contact Job is running.")
 	} else {
-		r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionFalse, "Following", "The rule is registered and its cases counted.")
+		fu.SetCondition(v1alpha1.ConditionReconciling, metav1.ConditionFalse, v1alpha1.ReasonFollowing, "The rule is registered and its cases counted.")
 	}
 	if fu.Spec.Suspend {
-		r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionTrue, "Suspended", "Suspended: cases are still opened and counted; nobody is contacted.")
+		fu.SetCondition(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSuspended, "Suspended: cases are still opened and counted; nobody is contacted.")
 	} else {
-		r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionTrue, "Following", "The rule is registered with the response service.")
+		fu.SetCondition(v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonFollowing, "The rule is registered with the response service.")
 	}
 	after := r.Idle
 	if fu.Status.Matched > fu.Status.Resolved || fu.Spec.Trigger.Type == v1alpha1.TriggerNonResponse {
@@ -298,12 +306,12 @@ func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp,
 	case fu.Status.LastContactTime != nil && now.Sub(fu.Status.LastContactTime.Time) < r.ContactInterval:
 		return false, fu.Status.LastContactTime.Add(r.ContactInterval), nil
 	}
-	if sc := c.Spec.Schedule; sc != nil && sc.QuietHours != nil {
-		if loc, err := schedule.LoadLocation(sc.TimeZone); err == nil {
-			if q, err := schedule.ParseQuietHours(sc.QuietHours.Start, sc.QuietHours.End, loc); err == nil && q.Quiet(now) {
-				return false, q.NextPermitted(now), nil
-			}
-		}
+	timing, err := campaign.TimingOf(&c.Spec)
+	if err != nil {
+		return false, wake, err
+	}
+	if timing.Quiet.Quiet(now) {
+		return false, timing.Quiet.NextPermitted(now), nil
 	}
 	m, err := r.mounted(ctx, fu, c)
 	if err != nil {
@@ -311,7 +319,11 @@ func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp,
 	}
 	expiry := now.Add(r.CaseLinkLifetime)
 	if sla := fu.Spec.SLA; sla != nil && sla.ResolveWithin != "" {
-		if d, err := time.ParseDuration(string(sla.ResolveWithin)); err == nil && now.Add(2*d).After(expiry) {
+		d, err := time.ParseDuration(string(sla.ResolveWithin))
+		if err != nil {
+			return false, wake, fmt.Errorf("spec.sla.resolveWithin: %w", err) // the schema admits only durations
+		}
+		if now.Add(2 * d).After(expiry) {
 			expiry = now.Add(2 * d)
 		}
 	}
@@ -320,27 +332,12 @@ func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp,
 	if err != nil {
 		return false, wake, err
 	}
-	if err := controllerutil.SetControllerReference(fu, job, r.Scheme()); err != nil {
-		return false, wake, err
-	}
-	err = r.Create(ctx, job)
-	if apierrors.IsAlreadyExists(err) {
-		// Made by an earlier reconcile whose status write was lost: adopt it if it is ours.
-		var existing batchv1.Job
-		if err := r.Get(ctx, client.ObjectKeyFromObject(job), &existing); err != nil {
-			return false, wake, err
-		}
-		if existing.Labels[campaign.LabelFollowUpUID] != string(fu.UID) {
-			return false, wake, fmt.Errorf("a Job named %s exists and is not this FollowUp's", job.Name)
-		}
-		err = nil
-	}
-	if err != nil {
+	if _, err := createOrAdopt(ctx, r.Client, fu, job, campaign.LabelFollowUpUID, "FollowUp"); err != nil {
 		return false, wake, err
 	}
 	fu.Status.ContactJobs = int32(n)
 	fu.Status.LastContactTime = &metav1.Time{Time: now}
-	ev.Eventf(fu, nil, corev1.EventTypeNormal, "ContactStarted", "Contact", "Job %s contacts %d people.", job.Name, stats.ToContact)
+	ev.Eventf(fu, nil, corev1.EventTypeNormal, v1alpha1.EventContactStarted, v1alpha1.ActionContact, "Job %s contacts %d people.", job.Name, stats.ToContact)
 	return true, wake, nil
 }
 
@@ -353,11 +350,7 @@ func (r *FollowUpReconciler) mounted(ctx context.Context, fu *v1alpha1.FollowUp,
 		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: fu.Namespace, Name: name}, &s); err != nil {
 			return nil, err
 		}
-		out := map[string]bool{}
-		for k := range s.Data {
-			out[k] = true
-		}
-		return out, nil
+		return keySet(&s), nil
 	}
 	sender, err := keysOf(campaign.SecretName(c.Name))
 	if err != nil {
@@ -421,8 +414,9 @@ func (r *FollowUpReconciler) ticketKey(ctx context.Context, fu *v1alpha1.FollowU
 	case err != nil:
 		return nil, nil, err
 	}
-	if known, ok := r.ticketKeys.Load(fu.UID); ok && known.(ticketKey).resourceVersion == meta.ResourceVersion {
-		return known.(ticketKey).key, nil, nil
+	key := client.ObjectKeyFromObject(fu)
+	if known, ok := r.ticketKeys.get(key); ok && known.uid == fu.UID && known.resourceVersion == meta.ResourceVersion {
+		return known.key, nil, nil
 	}
 	var secret corev1.Secret
 	err = r.APIReader.Get(ctx, types.NamespacedName{Namespace: fu.Namespace, Name: name}, &secret)
@@ -434,7 +428,7 @@ func (r *FollowUpReconciler) ticketKey(ctx context.Context, fu *v1alpha1.FollowU
 	case len(secret.Data["hmacKey"]) == 0:
 		return nil, &campaign.Problem{Field: "spec.ticket.webhook.secretRef", Message: fmt.Sprintf("Secret %q has no key \"hmacKey\"", name)}, nil
 	}
-	r.ticketKeys.Store(fu.UID, ticketKey{resourceVersion: secret.ResourceVersion, key: secret.Data["hmacKey"]})
+	r.ticketKeys.put(key, ticketKey{uid: fu.UID, resourceVersion: secret.ResourceVersion, key: secret.Data["hmacKey"]})
 	return secret.Data["hmacKey"], nil, nil
 }
 
@@ -446,60 +440,22 @@ func (r *FollowUpReconciler) sla(fu *v1alpha1.FollowUp, ev *pendingEvents) {
 		meta.RemoveStatusCondition(&fu.Status.Conditions, v1alpha1.ConditionSLABreached)
 	case fu.Status.Overdue > 0:
 		msg := fmt.Sprintf("%d cases are past their service standard (%d breaches in all).", fu.Status.Overdue, fu.Status.Breaches)
-		r.condition(fu, v1alpha1.ConditionSLABreached, metav1.ConditionTrue, "CasesOverdue", msg)
+		fu.SetCondition(v1alpha1.ConditionSLABreached, metav1.ConditionTrue, v1alpha1.ReasonCasesOverdue, msg)
 		if !was {
-			ev.Eventf(fu, nil, corev1.EventTypeWarning, "SLABreached", "Follow", "%s", msg)
+			ev.Eventf(fu, nil, corev1.EventTypeWarning, v1alpha1.EventSLABreached, v1alpha1.ActionFollow, "%s", msg)
 		}
 	default:
-		r.condition(fu, v1alpha1.ConditionSLABreached, metav1.ConditionFalse, "WithinStandard",
+		fu.SetCondition(v1alpha1.ConditionSLABreached, metav1.ConditionFalse, v1alpha1.ReasonWithinStandard,
 			fmt.Sprintf("No case is overdue (%d breaches in all).", fu.Status.Breaches))
 		if was {
-			ev.Eventf(fu, nil, corev1.EventTypeNormal, "SLARestored", "Follow", "No case is overdue any more.")
+			ev.Eventf(fu, nil, corev1.EventTypeNormal, v1alpha1.EventSLARestored, v1alpha1.ActionFollow, "No case is overdue any more.")
 		}
 	}
 }
 
 // waiting records that the response service did not answer; the workqueue retries with backoff.
 func (r *FollowUpReconciler) waiting(fu *v1alpha1.FollowUp, err error) (ctrl.Result, error) {
-	msg := truncate(err.Error(), 1024)
-	r.condition(fu, v1alpha1.ConditionReconciling, metav1.ConditionTrue, "WaitingForResponseService", msg)
-	r.condition(fu, v1alpha1.ConditionReady, metav1.ConditionFalse, "WaitingForResponseService", msg)
+	fu.SetCondition(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonWaitingForResponseService, err.Error())
+	fu.SetCondition(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonWaitingForResponseService, err.Error())
 	return ctrl.Result{}, err
-}
-
-func (r *FollowUpReconciler) patchStatus(ctx context.Context, before, after *v1alpha1.FollowUp) error {
-	if equality.Semantic.DeepEqual(before.Status, after.Status) {
-		return nil
-	}
-	return r.Status().Patch(ctx, after, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-}
-
-// followUpMetrics count cases by state per FollowUp (labels: namespace, followup).
-type followUpMetrics struct{ cases *prometheus.GaugeVec }
-
-var (
-	followUpMetricsOnce   sync.Once
-	sharedFollowUpMetrics *followUpMetrics
-)
-
-func registerFollowUpMetrics() *followUpMetrics {
-	followUpMetricsOnce.Do(func() {
-		m := &followUpMetrics{cases: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "survey_followup_cases",
-			Help: "Follow-up cases by state: matched, contacted, resolved, overdue, breached."}, []string{"namespace", "followup", "state"})}
-		metrics.Registry.MustRegister(m.cases)
-		sharedFollowUpMetrics = m
-	})
-	return sharedFollowUpMetrics
-}
-
-func (m *followUpMetrics) observe(fu *v1alpha1.FollowUp) {
-	st := fu.Status
-	for state, v := range map[string]int64{"matched": st.Matched, "contacted": st.Contacted, "resolved": st.Resolved,
-		"overdue": st.Overdue, "breached": st.Breaches} {
-		m.cases.WithLabelValues(fu.Namespace, fu.Name, state).Set(float64(v))
-	}
-}
-
-func (m *followUpMetrics) forget(namespace, name string) {
-	m.cases.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "followup": name})
 }

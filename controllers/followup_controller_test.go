@@ -91,7 +91,7 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Eventually(func() string { return fuCondition(fu, v1alpha1.ConditionStalled).Message }).
 			Should(Equal(`spec.campaignRef.name: SurveyCampaign "later" not found`))
 		Expect(fuKstatus(fu)).To(Equal(status.FailedStatus))
-		Eventually(func() []string { return events(ns, "InvalidSpec") }).Should(HaveLen(1))
+		Eventually(func() []string { return events(ns, v1alpha1.EventInvalidSpec) }).Should(HaveLen(1))
 
 		c := newCampaign(ns, "later", nil)
 		Eventually(func() metav1.ConditionStatus { return fuCondition(fu, v1alpha1.ConditionReady).Status }).Should(Equal(metav1.ConditionTrue))
@@ -174,7 +174,7 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Expect(cfg.FollowUp.Channels).To(Equal([]string{"sms", "email"}))
 		Expect(cfg.FollowUp.Ticket.HMACKeyFile).To(Equal("/var/run/survey/ticket/hmacKey"))
 		Expect(cfg.Audience.File).To(Equal("/var/run/survey/audience/audience"))
-		Eventually(func() string { return fuCondition(fu, v1alpha1.ConditionReconciling).Reason }).Should(Equal("Contacting"))
+		Eventually(func() string { return fuCondition(fu, v1alpha1.ConditionReconciling).Reason }).Should(Equal(v1alpha1.ReasonContacting))
 		Expect(fuKstatus(fu)).To(Equal(status.InProgressStatus))
 		// Never a second while it runs, however the clock moves.
 		clk.SetTime(clk.Now().Add(10 * time.Minute))
@@ -187,7 +187,7 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Eventually(func() int64 { return getFU(fu).Status.Overdue }).Should(Equal(int64(2)))
 		Expect(fuCondition(fu, v1alpha1.ConditionSLABreached).Status).To(Equal(metav1.ConditionTrue))
 		Expect(fuCondition(fu, v1alpha1.ConditionSLABreached).Message).To(HavePrefix("2 cases are past their service standard"))
-		Eventually(func() []string { return events(ns, "SLABreached") }).Should(HaveLen(1))
+		Eventually(func() []string { return events(ns, v1alpha1.EventSLABreached) }).Should(HaveLen(1))
 		Expect(gaugeFU("overdue", ns, "detractors")).To(Equal(2.0))
 
 		// The contact Job reaches both (its sender's part is played here on the store) and
@@ -199,13 +199,13 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		}
 		completeJob(ns, contact)
 		Eventually(func() metav1.ConditionStatus { return fuCondition(fu, v1alpha1.ConditionSLABreached).Status }).Should(Equal(metav1.ConditionFalse))
-		Eventually(func() string { return fuCondition(fu, v1alpha1.ConditionReconciling).Reason }).Should(Equal("Following"))
+		Eventually(func() string { return fuCondition(fu, v1alpha1.ConditionReconciling).Reason }).Should(Equal(v1alpha1.ReasonFollowing))
 		Consistently(func() []string { return jobNames(ns)() }, "2s").Should(HaveLen(2))
 		st := getFU(fu).Status
 		Expect(st.Contacted).To(Equal(int64(2)))
 		Expect(st.Breaches).To(Equal(int64(2)))
 		Expect(st.TimeToContact.Median.Duration).To(BeNumerically("~", 49*time.Hour, time.Minute))
-		Eventually(func() []string { return events(ns, "SLARestored") }).Should(HaveLen(1))
+		Eventually(func() []string { return events(ns, v1alpha1.EventSLARestored) }).Should(HaveLen(1))
 
 		// T-1 says on their link that it is sorted: resolved, with its time to resolve.
 		caseTok, err := tokenKeys.SignCase(token.Case{FollowUpUID: string(getFU(fu).UID), CampaignUID: string(c.UID),
@@ -270,7 +270,7 @@ var _ = Describe("FollowUp reconciler", Ordered, func() {
 		Consistently(func() int64 { return getFU(fu).Status.Matched }, "2s").Should(BeZero())
 		clk.SetTime(clk.Now().Add(73 * time.Hour))
 		Eventually(func() int64 { return getFU(fu).Status.Matched }).Should(Equal(int64(1)))
-		Eventually(func() []string { return events(ns, "CasesOpened") }).Should(HaveLen(1))
+		Eventually(func() []string { return events(ns, v1alpha1.EventCasesOpened) }).Should(HaveLen(1))
 	})
 
 	It("stops its rule when deleted and keeps the cases for the campaign's reports", func() {

@@ -114,7 +114,7 @@ func startManager() (stop func()) {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	Expect((&controllers.SurveyCampaignReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder("survey-operator"), Clock: clk, Responses: service,
 		Settings: campaign.Settings{Image: "survey-operator:test", CollectorURL: "http://collector.test:8080",
 			PublicURL: "https://listen.example.org"},

@@ -360,7 +360,7 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		// The campaign is Reconciling while its Job sends; kstatus says InProgress.
 		Eventually(conditionOf(v1alpha1.ConditionReconciling)).WithArguments(c).Should(Equal(metav1.ConditionTrue))
 		Expect(kstatus(c)).To(Equal(status.InProgressStatus))
-		Expect(events(ns, "WaveStarted")).To(HaveLen(1))
+		Expect(events(ns, v1alpha1.EventWaveStarted)).To(HaveLen(1))
 
 		// A new manager, and a status write that was lost: the Job is adopted, not duplicated.
 		stop()
@@ -397,7 +397,7 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Expect(cond.ObservedGeneration).To(Equal(get(c).Generation))
 		Expect(condition(c, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
 		Expect(kstatus(c)).To(Equal(status.FailedStatus))
-		Eventually(func() []string { return events(ns, "InvalidSpec") }).Should(HaveLen(1))
+		Eventually(func() []string { return events(ns, v1alpha1.EventInvalidSpec) }).Should(HaveLen(1))
 
 		// Fixed in the spec: it recovers.
 		fixed := get(c)
@@ -485,14 +485,14 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		poke(c)
 		// (The campaign's next wave starts then too.)
 		Eventually(func() v1alpha1.WavePhase { return waveOf(c, wave).Phase }).Should(Equal(v1alpha1.WaveClosed))
-		Eventually(func() []string { return events(ns, "WaveClosed") }).Should(ConsistOf(
+		Eventually(func() []string { return events(ns, v1alpha1.EventWaveClosed) }).Should(ConsistOf(
 			"Wave " + wave + " closed: 4 of 5 responded (80.0%), score 75.0% ±" + strings.TrimPrefix(get(c).Status.Score, "75.0% ±") + "."))
 	})
 
 	It("starts a wave on request, once per annotation value, and none while suspended", func() {
 		ns := namespace()
 		c := newCampaign(ns, "on-demand", func(c *v1alpha1.SurveyCampaign) { c.Spec.Suspend = true })
-		Eventually(func() string { return condition(c, v1alpha1.ConditionReady).Reason }).Should(Equal("Suspended"))
+		Eventually(func() string { return condition(c, v1alpha1.ConditionReady).Reason }).Should(Equal(v1alpha1.ReasonSuspended))
 		clk.SetTime(at(30 * time.Minute))
 		poke(c)
 		Consistently(jobNames(ns), "1s").Should(BeEmpty())
@@ -525,7 +525,7 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Eventually(func() string { return waveOf(c, id).JobName }).Should(Equal(requested))
 		Eventually(func() string { return waveOf(c, id).Message }).Should(BeEmpty())
 		Consistently(func() string { return condition(c, v1alpha1.ConditionReconciling).Reason }, "1s").
-			ShouldNot(Equal("WaitingForResponseService"))
+			ShouldNot(Equal(v1alpha1.ReasonWaitingForResponseService))
 		Expect(jobNames(ns)()).To(ConsistOf(requested))
 	})
 
@@ -536,17 +536,17 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		// Three days pass unseen: only the latest due time can start, and it is 3h late.
 		clk.SetTime(at(75 * time.Hour))
 		poke(c)
-		Eventually(func() []string { return events(ns, "WaveMissed") }).Should(HaveLen(1))
+		Eventually(func() []string { return events(ns, v1alpha1.EventWaveMissed) }).Should(HaveLen(1))
 		Expect(jobNames(ns)()).To(BeEmpty())
 		Eventually(func() string { return latest(c).ID }).Should(Equal(waveID(72 * time.Hour)))
 		skipped := latest(c)
 		Expect(skipped.Phase).To(Equal(v1alpha1.WaveFailed))
 		Expect(skipped.Message).To(ContainSubstring("past startingDeadline 2h"))
-		Expect(condition(c, v1alpha1.ConditionReady).Reason).To(Equal("WaveSkipped"))
+		Expect(condition(c, v1alpha1.ConditionReady).Reason).To(Equal(v1alpha1.ReasonWaveSkipped))
 		Expect(condition(c, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 		// Reported once: looking again changes nothing.
 		poke(c)
-		Consistently(func() []string { return events(ns, "WaveMissed") }, "1s").Should(HaveLen(1))
+		Consistently(func() []string { return events(ns, v1alpha1.EventWaveMissed) }, "1s").Should(HaveLen(1))
 		Expect(get(c).Status.NextWaveTime.Time).To(BeTemporally("==", at(96*time.Hour)))
 		// Within the deadline the latest due time starts, once.
 		clk.SetTime(at(97 * time.Hour))
@@ -594,11 +594,11 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 
 		Eventually(conditionOf(v1alpha1.ConditionStalled)).WithArguments(c).Should(Equal(metav1.ConditionTrue))
 		cond := condition(c, v1alpha1.ConditionStalled)
-		Expect(cond.Reason).To(Equal("WaveFailed"))
+		Expect(cond.Reason).To(Equal(v1alpha1.ReasonWaveFailed))
 		Expect(cond.Message).To(ContainSubstring("line 3: duplicate id"))
 		Expect(latest(c).Phase).To(Equal(v1alpha1.WaveFailed))
 		Expect(kstatus(c)).To(Equal(status.FailedStatus))
-		Eventually(func() []string { return events(ns, "WaveFailed") }).Should(HaveLen(1))
+		Eventually(func() []string { return events(ns, v1alpha1.EventWaveFailed) }).Should(HaveLen(1))
 
 		// Fixed and sent again on request: the new wave clears it.
 		again := get(c)
@@ -680,7 +680,7 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		clk.SetTime(at(3 * time.Hour))
 		poke(c)
 		Eventually(jobNames(ns)).Should(ConsistOf(first, first+"-c1"))
-		Eventually(func() []string { return events(ns, "SendingResumed") }).Should(HaveLen(1))
+		Eventually(func() []string { return events(ns, v1alpha1.EventSendingResumed) }).Should(HaveLen(1))
 		senderPod(ns, first+"-c1", `{"audience":5,"invited":3,"sent":3,"failed":{},"skipped":{"already-sent":2},"durationSeconds":1}`, 0)
 		completeJob(ns, first+"-c1")
 		Eventually(func() v1alpha1.WavePhase { return latest(c).Phase }).Should(Equal(v1alpha1.WaveCollecting))

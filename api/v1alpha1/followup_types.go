@@ -206,7 +206,3 @@ type FollowUpList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []FollowUp `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&FollowUp{}, &FollowUpList{})
-}

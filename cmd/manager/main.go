@@ -147,7 +147,6 @@ func main() {
 	if err := (&controllers.SurveyCampaignReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Scheme:    mgr.GetScheme(),
 		Recorder:  mgr.GetEventRecorder("survey-operator"),
 		Responses: responses,
 		Settings:  settings,

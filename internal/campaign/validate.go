@@ -94,7 +94,7 @@ func Columns(format v1alpha1.AudienceFormat, data []byte) ([]string, error) {
 	}
 	header, err := csv.NewReader(bytes.NewReader(line)).Read()
 	if err != nil {
-		return nil, fmt.Errorf("line 1 (the header): %v", err)
+		return nil, fmt.Errorf("line 1 (the header): %w", err)
 	}
 	for i := range header {
 		header[i] = strings.TrimSpace(header[i])

@@ -107,7 +107,7 @@ func parse(name, text string, html bool) (executor, error) {
 	var t executor
 	var err error
 	if html {
-		t, err = htmltemplate.New(name).Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error").Parse(text)
+		t, err = htmltemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(text)
 	} else {
 		t, err = template.New(name).Funcs(funcs).Option("missingkey=error").Parse(text)
 	}

@@ -283,7 +283,7 @@ func Retry(ctx context.Context, every time.Duration, f func() error) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
 		case <-time.After(every):
 		}
 	}

@@ -215,13 +215,13 @@ func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time
 				if i > 0 {
 					values.WriteString(", ")
 				}
-				p := make([]any, 10)
+				p := make([]string, 10)
 				for j := range p {
 					if p[j] = "?"; !s.sqlite {
 						p[j] = fmt.Sprintf("$%d", len(args)+j+1)
 					}
 				}
-				fmt.Fprintf(&values, "(%s, %s, %s, %s, %s, %s, %s, %s, 0, '', %s, NULL, %s)", p...)
+				values.WriteString("(" + strings.Join(p[:8], ", ") + ", 0, '', " + p[8] + ", NULL, " + p[9] + ")")
 				args = append(args, inv.CampaignUID, inv.WaveID, inv.RecipientKey, inv.Round, inv.Namespace, inv.Segment, inv.Channel,
 					string(StateReserved), micros(now), micros(now))
 			}

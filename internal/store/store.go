@@ -305,7 +305,7 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 	case "postgres", "postgresql":
 		return openPostgres(ctx, rawURL)
 	}
-	return nil, fmt.Errorf("store URL %q: use sqlite:///path/to/file.db or postgres://...", redact(rawURL))
+	return nil, fmt.Errorf("store URL %q: use sqlite:///path/to/file.db or a postgres:// URL", redact(rawURL))
 }
 
 // redact hides a password in a URL for error messages.

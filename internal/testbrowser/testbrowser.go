@@ -35,7 +35,7 @@ func Chromium() (string, error) {
 		cmd := exec.Command("apt-get", args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("apt-get %v: %v\n%s", args, err, out)
+			return "", fmt.Errorf("apt-get %v: %w\n%s", args, err, out)
 		}
 	}
 	if p := findChromium(); p != "" {
@@ -74,7 +74,7 @@ func AxeSource() (string, error) {
 		}
 		cmd := exec.Command("npm", "install", "--prefix", prefix, "--no-audit", "--no-fund", "--no-save", "axe-core@"+AxeVersion)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("npm install axe-core@%s: %v\n%s", AxeVersion, err, out)
+			return "", fmt.Errorf("npm install axe-core@%s: %w\n%s", AxeVersion, err, out)
 		}
 	}
 	src, err := os.ReadFile(file)

@@ -6,6 +6,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -32,7 +33,7 @@ func AssetsDir() (string, error) {
 	out, err := exec.Command(script).Output()
 	if err != nil {
 		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			stderr = string(ee.Stderr)
 		}
 		return "", fmt.Errorf("KUBEBUILDER_ASSETS is unset and %s failed: %w\n%s", script, err, stderr)

@@ -53,7 +53,7 @@ func Start() (*Server, error) {
 	initdb := asUser(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
 	if out, err := initdb.CombinedOutput(); err != nil {
 		s.Stop()
-		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
 	port, err := freePort()
 	if err != nil {
@@ -88,7 +88,7 @@ func Start() (*Server, error) {
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(s.logf)
 			s.Stop()
-			return nil, fmt.Errorf("postgres did not start: %v\n%s", err, log)
+			return nil, fmt.Errorf("postgres did not start: %w\n%s", err, log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -140,7 +140,7 @@ func binDir() (string, error) {
 		cmd := exec.Command("apt-get", args...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
+			return "", fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	if dir := find(); dir != "" {

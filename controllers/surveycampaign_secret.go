@@ -1,0 +1,114 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/surveyops/survey-operator/internal/campaign"
+)
+
+// credentialCache holds the manager's credentials for a minute, so that a burst of waves does
+// not read them once each.
+type credentialCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	data map[string][]byte
+	ids  []string
+}
+
+const credentialTTL = time.Minute
+
+// senderData is what the sender Secrets hold: the API token and the link-signing keys, and the
+// ids of those keys.
+func (r *SurveyCampaignReconciler) senderData(ctx context.Context) (map[string][]byte, []string, error) {
+	c := &r.credentials
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := r.Clock.Now()
+	if c.data != nil && now.Sub(c.at) < credentialTTL {
+		return c.data, c.ids, nil
+	}
+	cr := r.Credentials
+	var keys, tok corev1.Secret
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: cr.Namespace, Name: cr.TokenKeysSecret}, &keys); err != nil {
+		return nil, nil, err
+	}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: cr.Namespace, Name: cr.APITokenSecret}, &tok); err != nil {
+		return nil, nil, err
+	}
+	data := map[string][]byte{campaign.SecretAPIToken: tok.Data["token"]}
+	var ids []string
+	for id, k := range keys.Data {
+		data[campaign.SecretTokenPrefix+id] = k
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	c.data, c.ids, c.at = data, ids, now
+	return data, ids, nil
+}
+
+func dataHash(data map[string][]byte) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		fmt.Fprintf(h, "%s=%x;", k, data[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ensureSenderSecret keeps the campaign's sender Secret equal to the manager's credentials:
+// the API token and the link-signing keys, whose ids it returns for the Jobs to mount. It
+// writes only when they differ, and reads it only when it is not known to be up to date (its
+// deletion is watched).
+func (u *run) ensureSenderSecret(ctx context.Context) ([]string, error) {
+	data, ids, err := u.r.senderData(ctx)
+	if err != nil {
+		return nil, err
+	}
+	want := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: campaign.SecretName(u.c.Name), Namespace: u.c.Namespace,
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "survey-operator", campaign.LabelCampaignUID: string(u.c.UID)}},
+		Type: corev1.SecretTypeOpaque, Data: data}
+	hash := dataHash(data) + "/" + string(u.c.UID)
+	if known, ok := u.r.senderSecrets.get(u.key); ok && known == hash {
+		meta := &metav1.PartialObjectMetadata{}
+		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := u.r.Get(ctx, client.ObjectKeyFromObject(want), meta); err == nil {
+			return ids, nil
+		}
+	}
+	if err := controllerutil.SetControllerReference(u.c, want, u.r.Scheme()); err != nil {
+		return nil, err
+	}
+	var have corev1.Secret
+	err = u.r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), &have)
+	switch {
+	case apierrors.IsNotFound(err):
+		err = u.r.Create(ctx, want)
+	case err != nil:
+	case have.Labels[campaign.LabelCampaignUID] != string(u.c.UID):
+		err = fmt.Errorf("a Secret named %s exists and is not this campaign's", want.Name)
+	case equality.Semantic.DeepEqual(have.Data, want.Data):
+	default:
+		have.Data = want.Data
+		err = u.r.Update(ctx, &have)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u.r.senderSecrets.put(u.key, hash)
+	return ids, nil
+}
