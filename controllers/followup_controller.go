@@ -145,11 +145,8 @@ func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *FollowUpReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	r.setDefaults()
 	var fu v1alpha1.FollowUp
-	if err := r.Get(ctx, req.NamespacedName, &fu); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if found, err := fetch(ctx, r.Client, req.NamespacedName, &fu, r.forget); !found {
+		return ctrl.Result{}, err
 	}
 	if !fu.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.finalize(ctx, &fu)

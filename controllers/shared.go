@@ -28,6 +28,17 @@ import (
 // What both reconcilers use: Jobs made and followed, senders' termination messages, status
 // written once, Events held until then, and memory that forgets deleted objects.
 
+// fetch reads the object a request names. An object that is gone is forgotten (forget drops
+// what the reconciler remembers of it) and is no error: found is false.
+func fetch(ctx context.Context, c client.Client, key types.NamespacedName, obj client.Object, forget func(types.NamespacedName)) (found bool, err error) {
+	err = c.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		forget(key)
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // jobState reads a Job: finished (Complete or Failed) and whether it failed.
 func jobState(j *batchv1.Job) (finished, failed bool) {
 	for _, c := range j.Status.Conditions {

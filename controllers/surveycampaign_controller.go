@@ -8,7 +8,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -166,14 +165,8 @@ func (u *run) wakeAt(t time.Time) {
 func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	r.setDefaults()
 	var c v1alpha1.SurveyCampaign
-	if err := r.Get(ctx, req.NamespacedName, &c); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if !c.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+	if found, err := fetch(ctx, r.Client, req.NamespacedName, &c, r.forget); !found || !c.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, err
 	}
 	before := c.DeepCopy()
 	u := &run{r: r, c: &c, key: req.NamespacedName, now: r.Clock.Now(), events: &pendingEvents{rec: r.Recorder}}
