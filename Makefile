@@ -66,7 +66,7 @@ test: manifests generate fmt vet envtest config-check ## Run all tests: unit tes
 
 .PHONY: config-check
 config-check: kustomize ## Check that every kustomization under config/ builds.
-	@for dir in config/default config/crd config/rbac config/manager config/samples; do \
+	@for dir in config/default config/crd config/rbac config/manager config/collector config/network-policy config/postgres config/prometheus config/samples config/demo config/demo/riverside; do \
 		$(KUSTOMIZE) build $$dir >/dev/null || { echo "kustomize build $$dir failed"; exit 1; }; \
 	done
 

@@ -212,6 +212,13 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 		r.stalled(fu, ps, ev)
 		return ctrl.Result{}, nil
 	}
+	timing, err := campaign.TimingOf(&c.Spec)
+	if err != nil {
+		// The campaign itself is Stalled for it; its FollowUps contact nobody until it is fixed.
+		r.stalled(fu, campaign.Problems{{Field: "spec.campaignRef.name",
+			Message: fmt.Sprintf("SurveyCampaign %q has an invalid schedule: %v", c.Name, err)}}, ev)
+		return ctrl.Result{}, nil
+	}
 	key, problem, err := r.ticketKey(ctx, fu)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -225,7 +232,10 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 
 	reg := followup.Registration(fu, string(c.UID), true)
 	reg.TicketKey = key
-	raw, _ := json.Marshal(reg)
+	raw, err := json.Marshal(reg)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])
 	if known, ok := r.registered.get(client.ObjectKeyFromObject(fu)); !ok || known != (registration{uid: fu.UID, hash: hash}) {
@@ -248,7 +258,8 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 	}
 	followup.Apply(&fu.Status, stats)
 	r.sla(fu, ev)
-	running, wake, err := r.contact(ctx, fu, &c, stats, ev)
+	now := r.Clock.Now()
+	running, wake, err := r.contact(ctx, fu, &c, timing, now, stats, ev)
 	if err != nil {
 		return r.waiting(fu, err)
 	}
@@ -267,7 +278,7 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 		after = r.Poll
 	}
 	if !wake.IsZero() {
-		after = min(after, max(time.Second, wake.Sub(r.Clock.Now())))
+		after = min(after, requeueAfter(now, wake))
 	}
 	return ctrl.Result{RequeueAfter: after}, nil
 }
@@ -275,8 +286,8 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 // contact starts a contact Job when cases wait for contact, none runs, the last started at
 // least ContactInterval ago, the FollowUp is not suspended and it is not quiet hours. It
 // reports whether a contact Job runs, and when to look again for the next one.
-func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp, c *v1alpha1.SurveyCampaign,
-	stats responseapi.CaseStats, ev *pendingEvents) (running bool, wake time.Time, err error) {
+func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp, c *v1alpha1.SurveyCampaign, timing campaign.Timing,
+	now time.Time, stats responseapi.CaseStats, ev *pendingEvents) (running bool, wake time.Time, err error) {
 	var jobs batchv1.JobList
 	if err := r.List(ctx, &jobs, client.InNamespace(fu.Namespace), client.MatchingLabels{campaign.LabelFollowUpUID: string(fu.UID)}); err != nil {
 		return false, wake, err
@@ -296,16 +307,11 @@ func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp,
 	if err := r.pruneContactJobs(ctx, jobs.Items); err != nil {
 		return running, wake, err
 	}
-	now := r.Clock.Now()
 	switch {
 	case running || fu.Spec.Suspend || stats.ToContact == 0:
 		return running, wake, nil
 	case fu.Status.LastContactTime != nil && now.Sub(fu.Status.LastContactTime.Time) < r.ContactInterval:
 		return false, fu.Status.LastContactTime.Add(r.ContactInterval), nil
-	}
-	timing, err := campaign.TimingOf(&c.Spec)
-	if err != nil {
-		return false, wake, err
 	}
 	if timing.Quiet.Quiet(now) {
 		return false, timing.Quiet.NextPermitted(now), nil
@@ -386,7 +392,7 @@ func (r *FollowUpReconciler) pruneContactJobs(ctx context.Context, jobs []batchv
 	}
 	sort.Slice(finished, func(i, j int) bool { return finished[i].CreationTimestamp.After(finished[j].CreationTimestamp.Time) })
 	for _, j := range finished[min(3, len(finished)):] {
-		if err := r.Delete(ctx, j, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+		if err := deleteJob(ctx, r.Client, j); err != nil {
 			return err
 		}
 	}
@@ -402,9 +408,7 @@ func (r *FollowUpReconciler) ticketKey(ctx context.Context, fu *v1alpha1.FollowU
 	}
 	name := t.Webhook.SecretRef.Name
 	missing := &campaign.Problem{Field: "spec.ticket.webhook.secretRef", Message: fmt.Sprintf("Secret %q not found", name)}
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	err := r.Get(ctx, types.NamespacedName{Namespace: fu.Namespace, Name: name}, meta)
+	meta, err := metadataOf(ctx, r.Client, "Secret", types.NamespacedName{Namespace: fu.Namespace, Name: name})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, missing, nil

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -53,6 +55,8 @@ func testFollowUp() *v1alpha1.FollowUp {
 			Trigger:     v1alpha1.Trigger{Type: v1alpha1.TriggerResponse, When: "response.answers.tp01 <= 2"},
 			Channels:    []string{"sms", "email"},
 			Message:     v1alpha1.Message{Body: "We are sorry. Someone from our team will call you: {{ .Link }}"},
+			Ticket: &v1alpha1.Ticket{Webhook: v1alpha1.WebhookChannel{URL: "https://helpdesk.example.org/tickets",
+				SecretRef: &v1alpha1.LocalObjectReference{Name: "helpdesk"}}},
 		},
 	}
 }
@@ -63,7 +67,9 @@ func testFollowUp() *v1alpha1.FollowUp {
 func TestDeletedFollowUpIsForgotten(t *testing.T) {
 	for name, byHand := range map[string]bool{"through the finalizer": false, "finalizer removed by hand": true} {
 		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, t0, testCampaign(nil), testFollowUp())
+			helpdesk := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "helpdesk", Namespace: testNS},
+				Data: map[string][]byte{"hmacKey": []byte("helpdesk-signing-key")}}
+			h := newHarness(t, t0, testCampaign(nil), testFollowUp(), helpdesk)
 			rules := &fakeRules{}
 			r := &FollowUpReconciler{Client: h.client, APIReader: h.client, Recorder: h.events, Clock: h.clock, Responses: rules}
 			req := ctrl.Request{NamespacedName: types.NamespacedName{Namespace: testNS, Name: "dissatisfied"}}
@@ -72,8 +78,9 @@ func TestDeletedFollowUpIsForgotten(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.RequeueAfter != 10*time.Minute || rules.puts != 1 || r.registered.len() != 1 {
-				t.Fatalf("after the first reconcile: requeue %v, %d registrations, %d remembered", res.RequeueAfter, rules.puts, r.registered.len())
+			if res.RequeueAfter != 10*time.Minute || rules.puts != 1 || r.registered.len() != 1 || r.ticketKeys.len() != 1 {
+				t.Fatalf("after the first reconcile: requeue %v, %d registrations, %d remembered, %d ticket keys",
+					res.RequeueAfter, rules.puts, r.registered.len(), r.ticketKeys.len())
 			}
 			if _, err := r.Reconcile(ctx, req); err != nil || rules.puts != 1 {
 				t.Fatalf("an unchanged rule was registered again: %d, %v", rules.puts, err)
@@ -100,7 +107,10 @@ func TestDeletedFollowUpIsForgotten(t *testing.T) {
 				t.Fatalf("the FollowUp is still there: %v", err)
 			}
 			if r.registered.len() != 0 || r.ticketKeys.len() != 0 {
-				t.Errorf("a deleted FollowUp is still remembered: %d registrations", r.registered.len())
+				t.Errorf("a deleted FollowUp is still remembered: %d registrations, %d ticket keys", r.registered.len(), r.ticketKeys.len())
+			}
+			if n := r.metrics.cases.DeletePartialMatch(prometheus.Labels{"namespace": testNS, "followup": "dissatisfied"}); n != 0 {
+				t.Errorf("a deleted FollowUp still has %d metric series", n)
 			}
 			if wantDeletes := map[bool]int{false: 1, true: 0}[byHand]; len(rules.deletes) != wantDeletes {
 				t.Errorf("rules deactivated: %v, want %d", rules.deletes, wantDeletes)

@@ -79,8 +79,25 @@ type harness struct {
 	svc    *fakeService
 	events *events.FakeRecorder
 	r      *SurveyCampaignReconciler
-	// writes lists every write the reconciler made, as "verb kind/name".
-	writes []string
+	// writes lists every write the reconciler made, as "verb kind/name"; reads every read of
+	// the API reader (uncached), as "kind/name".
+	writes, reads []string
+}
+
+// countingReader records the reads of the API reader, which bypass the cache.
+type countingReader struct {
+	client.Reader
+	h *harness
+}
+
+func (c countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.h.reads = append(c.h.reads, fmt.Sprintf("%T/%s", obj, key.Name))
+	return c.Reader.Get(ctx, key, obj, opts...)
+}
+
+func (c countingReader) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	c.h.reads = append(c.h.reads, fmt.Sprintf("%T", list))
+	return c.Reader.List(ctx, list, opts...)
 }
 
 func testScheme(t *testing.T) *runtime.Scheme {
@@ -138,7 +155,7 @@ func newHarness(t *testing.T, now time.Time, objs ...client.Object) *harness {
 			},
 		}).Build()
 	h.r = &SurveyCampaignReconciler{
-		Client: h.client, APIReader: h.client, Recorder: h.events, Clock: h.clock, Responses: h.svc,
+		Client: h.client, APIReader: countingReader{Reader: h.client, h: h}, Recorder: h.events, Clock: h.clock, Responses: h.svc,
 		Settings: campaign.Settings{Image: "survey-operator:test", CollectorURL: "http://collector.test:8080",
 			PublicURL: "https://listen.example.org"},
 		Credentials: Credentials{Namespace: systemNS, TokenKeysSecret: "survey-token-keys", APITokenSecret: "survey-api-token"},

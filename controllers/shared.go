@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
@@ -37,6 +38,24 @@ func fetch(ctx context.Context, c client.Client, key types.NamespacedName, obj c
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// metadataOf reads an object's metadata from the metadata-only cache (Secrets and ConfigMaps
+// are watched that way: their data is read from the API server only when needed).
+func metadataOf(ctx context.Context, c client.Reader, kind string, key types.NamespacedName) (*metav1.PartialObjectMetadata, error) {
+	obj := &metav1.PartialObjectMetadata{}
+	obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
+	return obj, c.Get(ctx, key, obj)
+}
+
+// deleteJob deletes a Job and, in the background, its pods; a Job already gone is no error.
+func deleteJob(ctx context.Context, c client.Client, j *batchv1.Job) error {
+	return client.IgnoreNotFound(c.Delete(ctx, j, client.PropagationPolicy(metav1.DeletePropagationBackground)))
+}
+
+// requeueAfter is how long to wait until t: at least a second, at most maxRequeue.
+func requeueAfter(now, t time.Time) time.Duration {
+	return min(maxRequeue, max(time.Second, t.Sub(now)))
 }
 
 // jobState reads a Job: finished (Complete or Failed) and whether it failed.
@@ -150,6 +169,8 @@ func enqueueReferrers(c client.Client, list client.ObjectList, field string, key
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
 		l := list.DeepCopyObject().(client.ObjectList)
 		if err := c.List(ctx, l, client.InNamespace(o.GetNamespace()), client.MatchingFields{field: key(o)}); err != nil {
+			log.FromContext(ctx).Error(err, "listing the objects that refer to a changed one; they are looked at on their next resync",
+				"namespace", o.GetNamespace(), "name", o.GetName())
 			return nil
 		}
 		var out []reconcile.Request

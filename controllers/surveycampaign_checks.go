@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -50,13 +49,11 @@ func (u *run) fingerprint(ctx context.Context) (string, error) {
 	fp := string(u.c.UID) + "/" + strconv.FormatInt(u.c.Generation, 10)
 	for _, ref := range referencedObjects(&u.c.Spec) {
 		kind, name, _ := strings.Cut(ref, "/")
-		obj := &metav1.PartialObjectMetadata{}
+		k := "ConfigMap"
 		if kind == "secret" {
-			obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		} else {
-			obj.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+			k = "Secret"
 		}
-		err := u.r.Get(ctx, types.NamespacedName{Namespace: u.c.Namespace, Name: name}, obj)
+		obj, err := metadataOf(ctx, u.r.Client, k, types.NamespacedName{Namespace: u.c.Namespace, Name: name})
 		switch {
 		case apierrors.IsNotFound(err):
 			fp += "|" + ref + "=missing"

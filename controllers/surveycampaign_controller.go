@@ -188,6 +188,9 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			u.refreshResults(ctx)
 		}
 		u.summarize()
+		if err == nil && !u.wake.IsZero() {
+			result.RequeueAfter = requeueAfter(u.now, u.wake) // the figures and the close of a wave under way
+		}
 	} else {
 		result, err = u.progress(ctx)
 	}
@@ -235,5 +238,5 @@ func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 	if u.wake.IsZero() {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{RequeueAfter: min(maxRequeue, max(time.Second, u.wake.Sub(u.now)))}, nil
+	return ctrl.Result{RequeueAfter: requeueAfter(u.now, u.wake)}, nil
 }

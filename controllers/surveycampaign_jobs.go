@@ -6,7 +6,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -50,6 +49,7 @@ func (u *run) followJobs(ctx context.Context) {
 			if w.Phase != v1alpha1.WavePending { // a Pending wave's Job is made again, by recreateMissingJobs
 				w.Phase = v1alpha1.WaveFailed
 				w.Message = "The sending Job was deleted before it finished."
+				u.r.polls.forget(u.pollKey(w))
 				u.events.Eventf(u.c, nil, corev1.EventTypeWarning, v1alpha1.EventWaveFailed, v1alpha1.ActionSend, "Wave %s: %s", w.ID, w.Message)
 			}
 			continue
@@ -59,6 +59,7 @@ func (u *run) followJobs(ctx context.Context) {
 		case failed:
 			w.Phase = v1alpha1.WaveFailed
 			w.Message = u.failureMessage(ctx, j)
+			u.r.polls.forget(u.pollKey(w))
 			u.events.Eventf(u.c, j, corev1.EventTypeWarning, v1alpha1.EventWaveFailed, v1alpha1.ActionSend, "Wave %s: %s", w.ID, w.Message)
 		case finished && u.stoppedForQuiet(ctx, j):
 			w.Phase = v1alpha1.WaveSending
@@ -197,7 +198,7 @@ func (u *run) prune(ctx context.Context) error {
 		if !dropped[j.Labels[campaign.LabelWave]] {
 			continue
 		}
-		if err := u.r.Delete(ctx, j, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+		if err := deleteJob(ctx, u.r.Client, j); err != nil {
 			return err
 		}
 	}

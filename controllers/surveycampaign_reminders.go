@@ -36,7 +36,7 @@ func (u *run) sendReminders(ctx context.Context) error {
 			u.wakeAt(due)
 			continue
 		}
-		name, err := u.launch(ctx, campaign.Wave{ID: w.ID, Round: round, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time})
+		name, err := u.launch(ctx, campaign.Wave{ID: w.ID, Round: round, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time}, true)
 		if err != nil {
 			return err
 		}

@@ -84,9 +84,7 @@ func (u *run) ensureSenderSecret(ctx context.Context) ([]string, error) {
 		Type: corev1.SecretTypeOpaque, Data: data}
 	hash := dataHash(data) + "/" + string(u.c.UID)
 	if known, ok := u.r.senderSecrets.get(u.key); ok && known == hash {
-		meta := &metav1.PartialObjectMetadata{}
-		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-		if err := u.r.Get(ctx, client.ObjectKeyFromObject(want), meta); err == nil {
+		if _, err := metadataOf(ctx, u.r.Client, "Secret", client.ObjectKeyFromObject(want)); err == nil {
 			return ids, nil
 		}
 	}

@@ -24,7 +24,7 @@ func (u *run) refreshResults(ctx context.Context) {
 			continue
 		}
 		closing := w.Phase == v1alpha1.WaveCollecting && w.CloseTime != nil && !u.now.Before(w.CloseTime.Time)
-		key := u.key.String() + "/" + w.ID
+		key := u.pollKey(w)
 		if next := u.r.polls.due(key); !closing && u.now.Before(next) && !next.IsZero() {
 			u.wakeAt(next)
 			continue
@@ -53,6 +53,9 @@ func (u *run) refreshResults(ctx context.Context) {
 		}
 	}
 }
+
+// pollKey names a wave in the poll tracker.
+func (u *run) pollKey(w *v1alpha1.WaveStatus) string { return u.key.String() + "/" + w.ID }
 
 func orDash(s string) string {
 	if s == "" {

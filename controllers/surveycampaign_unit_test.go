@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -356,6 +357,7 @@ func TestSettleAndSummarize(t *testing.T) {
 		reason    string
 		targets   metav1.ConditionStatus // "" when there is no TargetsMet condition
 		targetMsg string
+		stalled   bool
 	}{
 		"no wave yet":               {ready: metav1.ConditionTrue, reason: v1alpha1.ReasonScheduled},
 		"sending":                   {waves: []v1alpha1.WaveStatus{wave(v1alpha1.WaveSending)}, sending: true, ready: metav1.ConditionFalse, reason: v1alpha1.ReasonSending},
@@ -363,7 +365,7 @@ func TestSettleAndSummarize(t *testing.T) {
 		"closed, a target missed":   {waves: []v1alpha1.WaveStatus{wave(v1alpha1.WaveClosed, met, missed)}, ready: metav1.ConditionTrue, reason: "WaveClosed", targets: metav1.ConditionFalse, targetMsg: "score (61.0)"},
 		"not enough data":           {waves: []v1alpha1.WaveStatus{wave(v1alpha1.WaveCollecting, met, unknown)}, ready: metav1.ConditionTrue, reason: "WaveCollecting", targets: metav1.ConditionUnknown},
 		"suspended":                 {waves: []v1alpha1.WaveStatus{wave(v1alpha1.WaveClosed)}, suspend: true, ready: metav1.ConditionTrue, reason: v1alpha1.ReasonSuspended},
-		"the latest wave failed":    {waves: []v1alpha1.WaveStatus{wave(v1alpha1.WaveFailed)}, ready: metav1.ConditionFalse, reason: v1alpha1.ReasonWaveFailed},
+		"the latest wave failed":    {waves: []v1alpha1.WaveStatus{wave(v1alpha1.WaveFailed)}, ready: metav1.ConditionFalse, reason: v1alpha1.ReasonWaveFailed, stalled: true},
 		"an API error: retrying":    {waves: []v1alpha1.WaveStatus{wave(v1alpha1.WaveClosed)}, err: errors.New("conflict"), ready: metav1.ConditionFalse, reason: v1alpha1.ReasonRetrying},
 		"the response service down": {err: errors.New("refused"), waiting: true, ready: metav1.ConditionFalse, reason: v1alpha1.ReasonWaitingForResponseService},
 	} {
@@ -380,6 +382,9 @@ func TestSettleAndSummarize(t *testing.T) {
 			ready := conditionOf(cmp, v1alpha1.ConditionReady)
 			if ready.Status != c.ready || ready.Reason != c.reason {
 				t.Errorf("Ready = %s %s, want %s %s", ready.Status, ready.Reason, c.ready, c.reason)
+			}
+			if stalled := conditionOf(cmp, v1alpha1.ConditionStalled).Status == metav1.ConditionTrue; stalled != c.stalled {
+				t.Errorf("Stalled = %v, want %v (kstatus reads it as Failed)", stalled, c.stalled)
 			}
 			if c.err != nil {
 				if r := conditionOf(cmp, v1alpha1.ConditionReconciling); r.Status != metav1.ConditionTrue || r.Message != c.err.Error() {
@@ -412,11 +417,17 @@ func TestUnchangedCampaignWritesNothing(t *testing.T) {
 			if len(h.writes) == 0 {
 				t.Fatal("the first reconcile wrote nothing")
 			}
-			h.writes = nil
+			if len(h.reads) == 0 {
+				t.Fatal("the first reconcile read nothing from the API server")
+			}
+			h.writes, h.reads = nil, nil
 			h.clock.Step(time.Second)
 			h.mustReconcile("tenant-satisfaction")
 			if len(h.writes) != 0 {
 				t.Errorf("an unchanged campaign's reconcile wrote: %v", h.writes)
+			}
+			if len(h.reads) != 0 {
+				t.Errorf("an unchanged campaign's reconcile read past the cache: %v", h.reads)
 			}
 		})
 	}
@@ -461,6 +472,9 @@ func TestDeletedCampaignIsForgotten(t *testing.T) {
 		t.Errorf("a deleted campaign is still remembered: checked %d, secrets %d, stops %d, polls %d",
 			h.r.checked.len(), h.r.senderSecrets.len(), h.r.stops.len(), h.r.polls.len())
 	}
+	if n := h.r.metrics.waves.DeletePartialMatch(prometheus.Labels{"namespace": testNS, "campaign": "tenant-satisfaction"}); n != 0 {
+		t.Errorf("a deleted campaign still has %d metric series", n)
+	}
 }
 
 // A Job that has the wave's name but is not the campaign's is never taken over: the reconcile
@@ -481,5 +495,93 @@ func TestJobOfAnotherOwnerIsRefused(t *testing.T) {
 	}
 	if len(got.Status.Waves) != 0 || h.jobs()["tenant-satisfaction-20260401-0900"].Labels[campaign.LabelCampaignUID] != "someone-else" {
 		t.Errorf("the wave was recorded or the Job taken: %+v", got.Status.Waves)
+	}
+}
+
+// A campaign deleted and applied again under its name, before the reconciler saw it gone, is
+// checked afresh: its generation is 1 again, but it is another object.
+func TestRecreatedCampaignIsCheckedAgain(t *testing.T) {
+	broken := testCampaign(func(c *v1alpha1.SurveyCampaign) {
+		c.Spec.Audience.Segments[0].Match = `attrs.region == "north"` // no such column
+	})
+	h := newHarness(t, t0, broken)
+	h.mustReconcile("tenant-satisfaction")
+	if s := conditionOf(h.campaign("tenant-satisfaction"), v1alpha1.ConditionStalled); s.Status != metav1.ConditionTrue {
+		t.Fatalf("the broken campaign is not stalled: %+v", s)
+	}
+	if err := h.client.Delete(context.Background(), h.campaign("tenant-satisfaction")); err != nil {
+		t.Fatal(err)
+	}
+	fixed := testCampaign(func(c *v1alpha1.SurveyCampaign) { c.UID = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a" })
+	if err := h.client.Create(context.Background(), fixed); err != nil {
+		t.Fatal(err)
+	}
+	h.mustReconcile("tenant-satisfaction")
+	if s := conditionOf(h.campaign("tenant-satisfaction"), v1alpha1.ConditionStalled); s.Status != metav1.ConditionFalse {
+		t.Errorf("the fixed campaign is judged by the deleted one's check: %+v", s)
+	}
+}
+
+// A wave's snapshot that the response service refuses as conflicting: a new wave is not
+// recorded nor sent; a requested wave, recorded before it was registered, goes on with the
+// snapshot registered first.
+func TestRegistrationConflict(t *testing.T) {
+	nine := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	conflict := &responseapi.StatusError{Status: 409, Message: "wave registered with another snapshot"}
+
+	t.Run("a new wave", func(t *testing.T) {
+		h := newHarness(t, nine, testCampaign(nil))
+		h.svc.err = conflict
+		if _, err := h.reconcile("tenant-satisfaction"); err == nil {
+			t.Fatal("no error")
+		}
+		got := h.campaign("tenant-satisfaction")
+		if len(h.jobs()) != 0 || len(got.Status.Waves) != 0 {
+			t.Errorf("Jobs %v, waves %+v", keys(h.jobs()), got.Status.Waves)
+		}
+		if r := conditionOf(got, v1alpha1.ConditionReady); r.Reason != v1alpha1.ReasonWaitingForResponseService {
+			t.Errorf("Ready = %+v", r)
+		}
+	})
+	t.Run("a requested wave already recorded", func(t *testing.T) {
+		id := campaign.RequestedWaveID("please")
+		h := newHarness(t, nine.Add(-30*time.Minute), testCampaign(func(c *v1alpha1.SurveyCampaign) {
+			c.Annotations = map[string]string{v1alpha1.AnnotationRequestedAt: "please"}
+			c.Status.LastHandledRequestedAt = "please"
+			c.Status.LastWaveTime = &metav1.Time{Time: nine.Add(-31 * time.Minute)}
+			c.Status.Waves = []v1alpha1.WaveStatus{{ID: id, ScheduledTime: metav1.Time{Time: nine.Add(-31 * time.Minute)},
+				Phase: v1alpha1.WavePending, JobName: campaign.JobName("tenant-satisfaction", id, 0),
+				CloseTime: &metav1.Time{Time: nine.Add(100 * time.Hour)}, Message: requestedMessage}}
+		}))
+		h.svc.err = conflict
+		h.mustReconcile("tenant-satisfaction")
+		if h.jobs()[campaign.JobName("tenant-satisfaction", id, 0)] == nil {
+			t.Errorf("the requested wave's Job was not made: %v", keys(h.jobs()))
+		}
+	})
+}
+
+// A campaign stalled by a spec problem still follows the waves under way, and so asks to be
+// looked at again when their figures or their close are due.
+func TestStalledCampaignFollowsItsWaves(t *testing.T) {
+	start := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	job := "tenant-satisfaction-20260401-0900"
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: job, Namespace: testNS, UID: "job-uid-1",
+		Labels: map[string]string{campaign.LabelCampaignUID: campaignUID, campaign.LabelWave: "20260401-0900"}}}
+	finishedJob(j, batchv1.JobComplete)
+	cmp := testCampaign(func(c *v1alpha1.SurveyCampaign) {
+		c.Spec.Audience.Segments[0].Match = `attrs.region == "north"` // no such column
+		c.Status.LastWaveTime = &metav1.Time{Time: start}
+		c.Status.Waves = []v1alpha1.WaveStatus{{ID: "20260401-0900", ScheduledTime: metav1.Time{Time: start},
+			Phase: v1alpha1.WaveSending, JobName: job, CloseTime: &metav1.Time{Time: start.Add(48 * time.Hour)}}}
+	})
+	h := newHarness(t, start.Add(47*time.Hour), cmp, j)
+	res := h.mustReconcile("tenant-satisfaction")
+	got := h.campaign("tenant-satisfaction")
+	if got.Status.Waves[0].Phase != v1alpha1.WaveCollecting || conditionOf(got, v1alpha1.ConditionStalled).Status != metav1.ConditionTrue {
+		t.Fatalf("wave %s, Stalled %+v", got.Status.Waves[0].Phase, conditionOf(got, v1alpha1.ConditionStalled))
+	}
+	if res.RequeueAfter != time.Hour {
+		t.Errorf("RequeueAfter = %v, want the hour until the wave closes", res.RequeueAfter)
 	}
 }

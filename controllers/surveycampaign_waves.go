@@ -116,7 +116,7 @@ func (u *run) startWave(ctx context.Context, id string, due time.Time) error {
 		return nil
 	}
 	w := campaign.Wave{ID: id, Scheduled: due, Closes: due.Add(u.timing.Window)}
-	name, err := u.launch(ctx, w)
+	name, err := u.launch(ctx, w, false)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (u *run) recreateMissingJobs(ctx context.Context) error {
 			continue
 		}
 		first := w.Message == requestedMessage
-		if _, err := u.launch(ctx, campaign.Wave{ID: w.ID, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time}); err != nil {
+		if _, err := u.launch(ctx, campaign.Wave{ID: w.ID, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time}, true); err != nil {
 			return err
 		}
 		if first {
@@ -158,7 +158,7 @@ func (u *run) recreateMissingJobs(ctx context.Context) error {
 // startContinuations makes the Jobs that resume rounds after quiet hours.
 func (u *run) startContinuations(ctx context.Context) error {
 	for _, w := range u.continuations {
-		name, err := u.launch(ctx, w)
+		name, err := u.launch(ctx, w, true)
 		if err != nil {
 			return err
 		}
@@ -170,15 +170,16 @@ func (u *run) startContinuations(ctx context.Context) error {
 
 // launch makes a round's Job and what it needs first: the sender Secret up to date, and, for
 // a wave's first Job, the wave's snapshot registered with the response service. The Job is
-// created, or adopted when it exists. Every step is safe to repeat.
-func (u *run) launch(ctx context.Context, w campaign.Wave) (string, error) {
+// created, or adopted when it exists. Every step is safe to repeat. recorded says the wave is
+// in the status already (see register).
+func (u *run) launch(ctx context.Context, w campaign.Wave, recorded bool) (string, error) {
 	mounted := u.found
 	var err error
 	if mounted.TokenKeyIDs, err = u.ensureSenderSecret(ctx); err != nil {
 		return "", fmt.Errorf("the sender Secret: %w", err)
 	}
 	if w.Round == 0 && w.Part == 0 {
-		if err := u.register(ctx, w); err != nil {
+		if err := u.register(ctx, w, recorded); err != nil {
 			return "", err
 		}
 	}
@@ -198,14 +199,15 @@ func (u *run) launch(ctx context.Context, w campaign.Wave) (string, error) {
 }
 
 // register puts the wave's snapshot to the response service (idempotent for the same
-// snapshot). A conflict means the wave is registered already with the snapshot of an earlier
-// spec (a pass whose status write was lost registered it): its links carry that one, and the
-// wave goes on with it.
-func (u *run) register(ctx context.Context, w campaign.Wave) error {
+// snapshot). For a wave recorded in the status before it was registered (a requested one), a
+// conflict means an earlier pass registered it with the snapshot of an earlier spec: its links
+// carry that one, and the wave goes on with it. For a wave not yet recorded, a conflict is an
+// error: the wave is not recorded with times the response service does not hold.
+func (u *run) register(ctx context.Context, w campaign.Wave, recorded bool) error {
 	reg := responseapi.WaveRegistration{Namespace: u.c.Namespace, Campaign: u.c.Name, Definition: campaign.Definition(&u.c.Spec.Survey),
 		OpensAt: w.Scheduled, ClosesAt: w.Closes, ChannelKeys: u.channelKeys}
 	err := u.r.Responses.PutWave(ctx, string(u.c.UID), w.ID, reg)
-	if err == nil || responseapi.IsStatus(err, http.StatusConflict) {
+	if err == nil || recorded && responseapi.IsStatus(err, http.StatusConflict) {
 		return nil
 	}
 	u.c.SetCondition(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonWaitingForResponseService,

@@ -7,9 +7,12 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/surveyops/survey-operator/internal/testenv"
 )
@@ -17,8 +20,9 @@ import (
 // What `make deploy` applies, and its overlays, are checked by the apiserver itself: every
 // object, built with the kustomize inside kubectl, passes a server-side dry run with strict
 // field validation (an unknown field or a wrong type in a manifest fails here, not on a user's
-// cluster). config/prometheus needs the Prometheus Operator's CRDs and is only built
-// (make config-check).
+// cluster). config/prometheus needs the Prometheus Operator's CRDs, which envtest does not
+// have: its ServiceMonitors are decoded strictly into the operator's own Go types, and each
+// must select a Service of config/default by a port that Service has.
 var _ = Describe("The deployment manifests", func() {
 	BeforeEach(func() {
 		// The namespaces must exist for a dry run of what goes in them (and stay: envtest has
@@ -65,5 +69,43 @@ var _ = Describe("The deployment manifests", func() {
 		Expect(err).NotTo(HaveOccurred(), pg)
 		Expect(pg).NotTo(ContainSubstring("kind: PersistentVolumeClaim"))
 		Expect(pg).To(ContainSubstring("name: survey-collector-postgres"))
+	})
+
+	It("watch the manager's and the collector's Services by ports they have (config/prometheus)", func() {
+		built, err := kubectl("kustomize", filepath.Join(testenv.RepoRoot(), "config", "prometheus"))
+		Expect(err).NotTo(HaveOccurred(), built)
+		deployed, err := kubectl("kustomize", filepath.Join(testenv.RepoRoot(), "config", "default"))
+		Expect(err).NotTo(HaveOccurred(), deployed)
+		var services []corev1.Service
+		for _, doc := range strings.Split(deployed, "\n---\n") {
+			if strings.Contains(doc, "\nkind: Service\n") {
+				var svc corev1.Service
+				Expect(yaml.Unmarshal([]byte(doc), &svc)).To(Succeed())
+				services = append(services, svc)
+			}
+		}
+		monitors := 0
+		for _, doc := range strings.Split(built, "\n---\n") {
+			var sm monitoringv1.ServiceMonitor
+			// Strict: a field the Prometheus Operator does not know, or of the wrong type, fails.
+			Expect(yaml.UnmarshalStrict([]byte(doc), &sm)).To(Succeed(), doc)
+			Expect(sm.Kind).To(Equal(monitoringv1.ServiceMonitorsKind))
+			monitors++
+			var selected []corev1.Service
+			for _, svc := range services {
+				if svc.Namespace == sm.Namespace && labels.SelectorFromSet(sm.Spec.Selector.MatchLabels).Matches(labels.Set(svc.Labels)) {
+					selected = append(selected, svc)
+				}
+			}
+			Expect(selected).To(HaveLen(1), "ServiceMonitor %s selects %d Services of config/default", sm.Name, len(selected))
+			for _, ep := range sm.Spec.Endpoints {
+				var ports []string
+				for _, p := range selected[0].Spec.Ports {
+					ports = append(ports, p.Name)
+				}
+				Expect(ports).To(ContainElement(ep.Port), "ServiceMonitor %s scrapes port %q of Service %s", sm.Name, ep.Port, selected[0].Name)
+			}
+		}
+		Expect(monitors).To(Equal(2))
 	})
 })
