@@ -254,6 +254,12 @@ func conditionOf(c *v1alpha1.SurveyCampaign, t string) metav1.Condition {
 	return metav1.Condition{}
 }
 
+// waveJob is a sending Job of the test campaign's wave of 09:00 on 1 April 2026.
+func waveJob(name, uid string) *batchv1.Job {
+	return &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNS, UID: types.UID(uid),
+		Labels: map[string]string{campaign.LabelCampaignUID: campaignUID, campaign.LabelWave: "20260401-0900"}}}
+}
+
 // finishedJob is a Job in a finished state, as the Job controller leaves it.
 func finishedJob(j *batchv1.Job, t batchv1.JobConditionType) {
 	j.Status.Conditions = append(j.Status.Conditions, batchv1.JobCondition{Type: t, Status: corev1.ConditionTrue})

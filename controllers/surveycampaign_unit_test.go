@@ -11,7 +11,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
@@ -207,8 +206,7 @@ func TestReconcileFollowsJobs(t *testing.T) {
 			})
 			objs := []client.Object{cmp}
 			if c.job != nil {
-				j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: job, Namespace: testNS, UID: "job-uid-1",
-					Labels: map[string]string{campaign.LabelCampaignUID: campaignUID, campaign.LabelWave: "20260401-0900"}}}
+				j := waveJob(job, "job-uid-1")
 				c.job(j)
 				objs = append(objs, j)
 			}
@@ -288,8 +286,7 @@ func TestReconcileSendsReminders(t *testing.T) {
 					Phase: v1alpha1.WaveCollecting, JobName: job, CloseTime: &metav1.Time{Time: closes}, RemindersSent: c.sent}}
 			})
 			jobOf := func(name string, uid string, done bool) *batchv1.Job {
-				j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNS, UID: types.UID(uid),
-					Labels: map[string]string{campaign.LabelCampaignUID: campaignUID, campaign.LabelWave: "20260401-0900"}}}
+				j := waveJob(name, uid)
 				if done {
 					finishedJob(j, batchv1.JobComplete)
 				} else {
@@ -438,8 +435,7 @@ func TestUnchangedCampaignWritesNothing(t *testing.T) {
 func TestDeletedCampaignIsForgotten(t *testing.T) {
 	start := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 	job := "tenant-satisfaction-20260401-0900"
-	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: job, Namespace: testNS, UID: "job-uid-1",
-		Labels: map[string]string{campaign.LabelCampaignUID: campaignUID, campaign.LabelWave: "20260401-0900"}}}
+	j := waveJob(job, "job-uid-1")
 	finishedJob(j, batchv1.JobComplete)
 	cmp := testCampaign(func(c *v1alpha1.SurveyCampaign) {
 		c.Status.LastWaveTime = &metav1.Time{Time: start}
@@ -566,8 +562,7 @@ func TestRegistrationConflict(t *testing.T) {
 func TestStalledCampaignFollowsItsWaves(t *testing.T) {
 	start := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 	job := "tenant-satisfaction-20260401-0900"
-	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: job, Namespace: testNS, UID: "job-uid-1",
-		Labels: map[string]string{campaign.LabelCampaignUID: campaignUID, campaign.LabelWave: "20260401-0900"}}}
+	j := waveJob(job, "job-uid-1")
 	finishedJob(j, batchv1.JobComplete)
 	cmp := testCampaign(func(c *v1alpha1.SurveyCampaign) {
 		c.Spec.Audience.Segments[0].Match = `attrs.region == "north"` // no such column
