@@ -738,6 +738,12 @@ type Breakdown struct {
 	// +kubebuilder:validation:MaxLength=63
 	Name string `json:"name"`
 
+	// population of a segment: the people it matched in the audience before sampling, as the
+	// sender counted them. A segment's margins of error are worked out on it (when it is not
+	// known yet, on the number invited).
+	// +optional
+	Population int64 `json:"population,omitempty"`
+
 	// invited in this group.
 	// +optional
 	Invited int64 `json:"invited,omitempty"`

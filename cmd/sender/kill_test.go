@@ -95,6 +95,8 @@ func TestKilledSenderSendsEachInvitationOnce(t *testing.T) {
 				{Name: "sms", ContactField: "mobile", PerSecond: 50, Burst: 1, Webhook: &jobfile.Hook{URL: gw.URL, HMACKeyFile: hmacFile}},
 			},
 			CollectorURL: coll.URL, APITokenFile: apiToken, TokenKeysDir: keysDir, BatchSize: 5, Concurrency: 4}
+		must(t, st.PutWave(context.Background(), store.Wave{CampaignUID: uid, WaveID: wave, Namespace: "ns", Campaign: "c",
+			Definition: []byte(`{"questions":[{"id":"q1","kind":"CSAT"}]}`), OpensAt: time.Now(), ClosesAt: time.Now().Add(24 * time.Hour)}))
 		jobFile := filepath.Join(dir, "job-"+wave+".json")
 		data, _ := json.Marshal(cfg)
 		must(t, os.WriteFile(jobFile, data, 0o600))

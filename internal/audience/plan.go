@@ -148,6 +148,15 @@ func Compile(spec Spec, columns []string) (*Plan, error) {
 // Required lists the columns every record must have: the id column.
 func (p *Plan) Required() []string { return p.required }
 
+// Segments are the names of the plan's segments, in the order they are matched.
+func (p *Plan) Segments() []string {
+	out := make([]string, len(p.spec.Segments))
+	for i, s := range p.spec.Segments {
+		out[i] = s.Name
+	}
+	return out
+}
+
 // Invitee is one person chosen for the wave.
 type Invitee struct {
 	Key     string
@@ -165,6 +174,8 @@ type Stats struct {
 	Unsegmented int            // matched no segment
 	Unreachable int            // no contact for any of the segment's channels
 	Selected    map[string]int // people sampled from each segment
+	// UnreachableBySegment splits Unreachable by segment.
+	UnreachableBySegment map[string]int
 }
 
 // Selection is what the first pass decides: the hash threshold each segment's sample keeps.
@@ -242,7 +253,7 @@ func (h *maxHeap) Pop() any {
 // bytes per person for the duplicate check and 8 bytes per sampled person for counts, never
 // the records.
 func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
-	stats := Stats{BySegment: map[string]int{}, Selected: map[string]int{}}
+	stats := Stats{BySegment: map[string]int{}, Selected: map[string]int{}, UnreachableBySegment: map[string]int{}}
 	heaps := make([]*maxHeap, len(p.spec.Segments))
 	sizes := make([]int, len(p.spec.Segments))
 	sel := &Selection{seed: seed, threshold: make([]uint64, len(p.spec.Segments))}
@@ -277,6 +288,7 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		stats.BySegment[name]++
 		if channel == "" {
 			stats.Unreachable++
+			stats.UnreachableBySegment[name]++
 			return nil
 		}
 		sizes[seg]++

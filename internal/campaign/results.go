@@ -31,8 +31,10 @@ type Results struct {
 // MaxDrivers bounds the drivers published in status.
 const MaxDrivers = 10
 
-// Score computes a wave's results. The margins of error use the finite population correction
-// with the number invited (in the wave, the segment or the channel) as the population.
+// Score computes a wave's results. The margins of error use the finite population correction:
+// a segment's on the segment's population (its frame, as the sender counted it before
+// sampling), the others on the number invited (in the wave or the channel) until the overall
+// figures are weighted by segment.
 func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	confidence := Confidence(spec)
 	primary := spec.Survey.PrimaryQuestionID()
@@ -97,9 +99,13 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 		}
 		r.Scores = append(r.Scores, questionScore(q, h, e, int(r.Invited), confidence))
 	}
+	population := map[string]int{}
+	for _, f := range sum.Frame {
+		population[f.Segment] = f.Population
+	}
 	if p := questions[primary]; p != nil {
-		r.Segments = breakdowns(spec, bySegment, segHist, p, confidence)
-		r.Channels = breakdowns(spec, byChannel, chanHist, p, confidence)
+		r.Segments = breakdowns(spec, bySegment, segHist, p, population, confidence)
+		r.Channels = breakdowns(spec, byChannel, chanHist, p, nil, confidence)
 	}
 
 	pairs := map[string]scoring.PairStats{}
@@ -183,8 +189,10 @@ func questionScore(q *v1alpha1.Question, h *scoring.Histogram, e scoring.Estimat
 	return s
 }
 
+// breakdowns are the figures of each group; population holds the groups' populations where
+// they are known (segments), and the margins use the number invited where they are not.
 func breakdowns(spec *v1alpha1.SurveyCampaignSpec, disp map[string]*scoring.Dispositions, hist map[string]*scoring.Histogram,
-	primary *v1alpha1.Question, confidence float64) []v1alpha1.Breakdown {
+	primary *v1alpha1.Question, population map[string]int, confidence float64) []v1alpha1.Breakdown {
 	names := make([]string, 0, len(disp))
 	for k := range disp {
 		names = append(names, k)
@@ -194,10 +202,14 @@ func breakdowns(spec *v1alpha1.SurveyCampaignSpec, disp map[string]*scoring.Disp
 	for _, name := range names {
 		d := disp[name]
 		b := v1alpha1.Breakdown{Name: name, Invited: int64(invited(*d)), Responded: int64(d.Complete + d.Partial),
-			ResponseRate: percent(d.RR2())}
+			ResponseRate: percent(d.RR2()), Population: int64(population[name])}
+		pop := invited(*d)
+		if n := population[name]; n >= pop {
+			pop = n
+		}
 		if h := hist[name]; h != nil && h.Base() > 0 {
-			e := Estimate(primary, h, invited(*d), confidence)
-			s := questionScore(primary, h, e, invited(*d), confidence)
+			e := Estimate(primary, h, pop, confidence)
+			s := questionScore(primary, h, e, pop, confidence)
 			b.Score = &s
 		}
 		out = append(out, b)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
@@ -89,7 +90,13 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	out := responseapi.Summary{Dispositions: []responseapi.DispositionRow{}, Responded: []responseapi.CountRow{}, Histograms: []responseapi.Histogram{}, Pairs: map[string]responseapi.PairStats{}}
+	out := responseapi.Summary{Dispositions: []responseapi.DispositionRow{}, Responded: []responseapi.CountRow{}, Histograms: []responseapi.Histogram{},
+		Pairs: map[string]responseapi.PairStats{}, Frame: []responseapi.FrameSegment{}}
+	for segment, c := range sum.Frame {
+		out.Frame = append(out.Frame, responseapi.FrameSegment{Segment: segment, Population: c.Population, Unreachable: c.Unreachable,
+			Sampled: c.Sampled, OptedOut: c.OptedOut, ContactedRecently: c.ContactedRecently})
+	}
+	sort.Slice(out.Frame, func(i, j int) bool { return out.Frame[i].Segment < out.Frame[j].Segment })
 	for g, d := range sum.Dispositions {
 		out.Dispositions = append(out.Dispositions, responseapi.DispositionRow{Segment: g.Segment, Channel: g.Channel, Complete: d.Complete,
 			Partial: d.Partial, Refusal: d.Refusal, NonContact: d.NonContact, NoAnswer: d.NoAnswer})
@@ -113,6 +120,48 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 		out.Pairs[q] = responseapi.PairStats{N: p.N, SumX: p.SumX, SumY: p.SumY, SumXX: p.SumXX, SumYY: p.SumYY, SumXY: p.SumXY}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// maxShards bounds a frame's shard number, and maxSegments its segments (the CRD allows 20).
+const (
+	maxShards   = 1 << 20
+	maxSegments = 100
+)
+
+func (s *Server) putFrame(w http.ResponseWriter, r *http.Request) {
+	shard, err := strconv.Atoi(r.PathValue("shard"))
+	if err != nil || shard < 0 || shard >= maxShards {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("the shard is a number from 0 to %d", maxShards-1))
+		return
+	}
+	var in responseapi.Frame
+	if !decode(w, r, &in) {
+		return
+	}
+	if len(in.Segments) > maxSegments {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments holds at most %d", maxSegments))
+		return
+	}
+	frame := make(map[string]store.FrameCounts, len(in.Segments))
+	for i, seg := range in.Segments {
+		_, dup := frame[seg.Segment]
+		switch {
+		case seg.Segment == "" || len(seg.Segment) > 63 || dup:
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments[%d]: a segment name, given once, of at most 63 characters", i))
+			return
+		case seg.Population < 0 || seg.Unreachable < 0 || seg.Sampled < 0 || seg.OptedOut < 0 || seg.ContactedRecently < 0,
+			seg.Unreachable > seg.Population || seg.Sampled > seg.Population:
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments[%d]: counts are not negative, and unreachable and sampled are at most the population", i))
+			return
+		}
+		frame[seg.Segment] = store.FrameCounts{Population: seg.Population, Unreachable: seg.Unreachable, Sampled: seg.Sampled,
+			OptedOut: seg.OptedOut, ContactedRecently: seg.ContactedRecently}
+	}
+	if err := s.cfg.Store.PutFrame(r.Context(), r.PathValue("campaign"), r.PathValue("wave"), shard, frame); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"recorded": true})
 }
 
 func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
@@ -229,7 +278,8 @@ func (s *Server) contacted(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	found, err := s.cfg.Store.Contacted(r.Context(), req.Namespace, req.Keys, req.Since)
+	found, err := s.cfg.Store.Contacted(r.Context(), req.Namespace, req.Keys, req.Since,
+		store.WaveRef{CampaignUID: req.ExceptCampaignUID, WaveID: req.ExceptWaveID})
 	if err != nil {
 		s.storeError(w, err)
 		return

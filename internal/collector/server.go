@@ -162,6 +162,7 @@ func (s *Server) Handler() http.Handler {
 	for route, h := range map[responseapi.Route]http.HandlerFunc{
 		responseapi.RoutePutWave:        s.putWave,
 		responseapi.RouteSummary:        s.summary,
+		responseapi.RouteFrame:          s.putFrame,
 		responseapi.RouteReserve:        s.reserve,
 		responseapi.RouteMark:           s.mark,
 		responseapi.RouteMarks:          s.marks,

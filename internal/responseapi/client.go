@@ -105,6 +105,11 @@ func (c *Client) Summary(ctx context.Context, campaignUID, waveID, primary strin
 	return out, err
 }
 
+// PutFrame records what a shard of a wave's sending Job counted of the audience.
+func (c *Client) PutFrame(ctx context.Context, campaignUID, waveID string, shard int, f Frame) error {
+	return c.call(ctx, RouteFrame, RouteFrame.Path(campaignUID, waveID, strconv.Itoa(shard)), f, nil)
+}
+
 // Reserve records invitations before they are sent and returns them as stored.
 func (c *Client) Reserve(ctx context.Context, invs []Invitation) ([]Invitation, error) {
 	var out ReserveRequest
@@ -122,10 +127,12 @@ func (c *Client) MarkMany(ctx context.Context, marks []Mark) error {
 	return c.call(ctx, RouteMarks, RouteMarks.Path(), Marks{Marks: marks}, nil)
 }
 
-// Contacted returns which keys were sent something in the namespace since a time.
-func (c *Client) Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error) {
+// Contacted returns which keys were sent something in the namespace since a time, by another
+// wave than the one named (campaign UID and wave id; empty names none).
+func (c *Client) Contacted(ctx context.Context, namespace string, keys []string, since time.Time, exceptCampaignUID, exceptWaveID string) (map[string]bool, error) {
 	var out KeysResponse
-	err := c.call(ctx, RouteContacted, RouteContacted.Path(), KeysRequest{Namespace: namespace, Keys: keys, Since: since}, &out)
+	err := c.call(ctx, RouteContacted, RouteContacted.Path(), KeysRequest{Namespace: namespace, Keys: keys, Since: since,
+		ExceptCampaignUID: exceptCampaignUID, ExceptWaveID: exceptWaveID}, &out)
 	return toSet(out.Keys), err
 }
 

@@ -31,6 +31,7 @@ type Route struct {
 var (
 	RoutePutWave        = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}", Bearer}
 	RouteSummary        = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/summary", Bearer}
+	RouteFrame          = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}/frame/{shard}", Bearer}
 	RouteReserve        = Route{http.MethodPost, "/api/v1/ledger/reserve", Bearer}
 	RouteMark           = Route{http.MethodPost, "/api/v1/ledger/mark", Bearer}
 	RouteMarks          = Route{http.MethodPost, "/api/v1/ledger/marks", Bearer}
@@ -50,7 +51,7 @@ var (
 
 // Routes lists every API route.
 var Routes = []Route{
-	RoutePutWave, RouteSummary,
+	RoutePutWave, RouteSummary, RouteFrame,
 	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut,
 	RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted,
 	RouteInbound, RouteCaseCallback,

@@ -79,6 +79,10 @@ type KeysRequest struct {
 	Namespace string    `json:"namespace"`
 	Keys      []string  `json:"keys"`
 	Since     time.Time `json:"since,omitzero"`
+	// ExceptCampaignUID and ExceptWaveID leave a wave's own invitations out of RouteContacted:
+	// a sender run again sees them as already sent, not as recent contacts.
+	ExceptCampaignUID string `json:"exceptCampaignUID,omitempty"`
+	ExceptWaveID      string `json:"exceptWaveID,omitempty"`
 }
 
 // UnansweredRequest is the body of RouteUnanswered: which of these people, invited in this
@@ -100,6 +104,31 @@ type Summary struct {
 	Responded    []CountRow           `json:"responded"`
 	Histograms   []Histogram          `json:"histograms"`
 	Pairs        map[string]PairStats `json:"pairs"`
+	// Frame is each segment's frame, as the senders recorded it; empty before they have.
+	Frame []FrameSegment `json:"frame"`
+}
+
+// Frame is the body of RouteFrame: what one shard of a wave's sending Job counted of the
+// audience, by segment. Every shard counts the whole audience, so Population, Unreachable and
+// Sampled are the same from each; OptedOut and ContactedRecently are the people of the shard's
+// own part left out of the invitations. A shard that records again replaces what it recorded.
+type Frame struct {
+	Segments []FrameSegment `json:"segments"`
+}
+
+// FrameSegment is one segment's frame.
+type FrameSegment struct {
+	Segment string `json:"segment"`
+	// Population is the people the segment matched in the audience, before sampling.
+	Population int `json:"population"`
+	// Unreachable are those of them no channel of the segment can reach.
+	Unreachable int `json:"unreachable"`
+	// Sampled are those chosen for the wave (all of the reachable when the segment is not
+	// sampled).
+	Sampled int `json:"sampled"`
+	// OptedOut and ContactedRecently are those left out of the invitations.
+	OptedOut          int `json:"optedOut"`
+	ContactedRecently int `json:"contactedRecently"`
 }
 
 // DispositionRow is the dispositions of one segment and channel.

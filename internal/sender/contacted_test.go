@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/surveyops/survey-operator/internal/responseapi"
+	"github.com/surveyops/survey-operator/internal/store"
 )
 
 // sentBefore records in the ledger that another campaign of the same namespace sent key
@@ -57,7 +58,7 @@ func TestContactedWithinLeavesOutRecentContacts(t *testing.T) {
 	}
 	// Who the wave sent to, by the ledger: sent at or after the wave's start.
 	keys := []string{"T-1", "T-2", "T-3", "T-4", "T-5", "T-6"}
-	inWave, err := r.store.Contacted(ctx, "riverside-homes", keys, r.now)
+	inWave, err := r.store.Contacted(ctx, "riverside-homes", keys, r.now, store.WaveRef{})
 	if err != nil {
 		t.Fatal(err)
 	}

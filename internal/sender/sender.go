@@ -45,9 +45,10 @@ type Ledger interface {
 	Reserve(ctx context.Context, invs []responseapi.Invitation) ([]responseapi.Invitation, error)
 	Mark(ctx context.Context, m responseapi.Mark) error
 	MarkMany(ctx context.Context, marks []responseapi.Mark) error
-	Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error)
+	Contacted(ctx context.Context, namespace string, keys []string, since time.Time, exceptCampaignUID, exceptWaveID string) (map[string]bool, error)
 	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
 	Unanswered(ctx context.Context, campaignUID, waveID string, keys []string) (map[string]bool, error)
+	PutFrame(ctx context.Context, campaignUID, waveID string, shard int, f responseapi.Frame) error
 }
 
 // Job is one wave's (or reminder round's) sending.
@@ -107,6 +108,9 @@ type run struct {
 	// the producer reads the audience and counts the rest.
 	mu  sync.Mutex
 	sum jobfile.Summary
+	// frame is what the scan counted of each segment, and the people of this shard left out
+	// of the invitations by segment (an invitation round's; nil otherwise).
+	frame map[string]*responseapi.FrameSegment
 	// afterSent, when set, is called with sent invitations once they are recorded.
 	afterSent func(ctx context.Context, sent []responseapi.Invitation) error
 	// stream, when set, takes the reserved invitations of every batch (a wave's run).
@@ -179,6 +183,18 @@ func (r *run) send(ctx context.Context) error {
 	r.sum.Audience = stats.Records
 	r.sum.Skipped["unsegmented"] = stats.Unsegmented
 	r.sum.Skipped["unreachable"] = stats.Unreachable
+	if r.job.Round == 0 {
+		// The frame is recorded before anything is sent, so that the wave's figures have their
+		// populations from the start, and again at the end with the people left out.
+		r.frame = map[string]*responseapi.FrameSegment{}
+		for _, seg := range r.job.Plan.Segments() {
+			r.frame[seg] = &responseapi.FrameSegment{Segment: seg, Population: stats.BySegment[seg],
+				Unreachable: stats.UnreachableBySegment[seg], Sampled: stats.Selected[seg]}
+		}
+		if err := r.putFrame(ctx); err != nil {
+			return err
+		}
+	}
 
 	f, err = r.job.Open()
 	if err != nil {
@@ -204,6 +220,13 @@ func (r *run) send(ctx context.Context) error {
 		err = r.batch(ctx, batch)
 	}
 	cerr := r.stream.close()
+	if r.frame != nil && (err == nil || errors.Is(err, ErrQuietHours)) && cerr == nil {
+		// Every person of this shard was looked at (or, stopped for quiet hours, will be again
+		// by the part that continues, which records its own count in place of this one).
+		if ferr := r.putFrame(ctx); ferr != nil {
+			err = ferr
+		}
+	}
 	switch {
 	case err == nil:
 		return cerr
@@ -211,6 +234,18 @@ func (r *run) send(ctx context.Context) error {
 		return err
 	}
 	return errors.Join(err, cerr)
+}
+
+// putFrame records the frame with the response service.
+func (r *run) putFrame(ctx context.Context) error {
+	f := responseapi.Frame{Segments: make([]responseapi.FrameSegment, 0, len(r.frame))}
+	for _, seg := range r.job.Plan.Segments() {
+		f.Segments = append(f.Segments, *r.frame[seg])
+	}
+	if err := r.job.Ledger.PutFrame(ctx, r.job.CampaignUID, r.job.WaveID, r.job.Shard, f); err != nil {
+		return fmt.Errorf("recording the audience's frame: %w", err)
+	}
+	return nil
 }
 
 func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
@@ -242,7 +277,8 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 	}
 	contacted := map[string]bool{}
 	if r.job.ContactedWithin > 0 && r.job.Round == 0 {
-		if contacted, err = r.job.Ledger.Contacted(ctx, r.job.Namespace, keys, r.job.Now().Add(-r.job.ContactedWithin)); err != nil {
+		since := r.job.Now().Add(-r.job.ContactedWithin)
+		if contacted, err = r.job.Ledger.Contacted(ctx, r.job.Namespace, keys, since, r.job.CampaignUID, r.job.WaveID); err != nil {
 			return fmt.Errorf("asking the ledger for recent contacts: %w", err)
 		}
 	}
@@ -252,8 +288,14 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 		switch {
 		case optedOut[inv.Key]:
 			r.sum.Skipped["opted-out"]++
+			if r.frame != nil {
+				r.frame[inv.Segment].OptedOut++
+			}
 		case contacted[inv.Key]:
 			r.sum.Skipped["contacted-recently"]++
+			if r.frame != nil {
+				r.frame[inv.Segment].ContactedRecently++
+			}
 		case due != nil && !due[inv.Key]:
 			r.sum.Skipped["answered-or-not-invited"]++
 		default:

@@ -77,6 +77,7 @@ func newRig(t testing.TB) *rig {
 	}))
 	t.Cleanup(gw.Close)
 	r.smsURL = gw.URL
+	r.registerWave(t)
 	return r
 }
 

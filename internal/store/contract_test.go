@@ -220,7 +220,7 @@ func TestLedger(t *testing.T) {
 		if rows, _ := s.Reserve(ctx, mixed, t0); rows[2].State != store.StateSent || rows[2].Attempts != 2 || !rows[2].ReservedAt.Equal(t0) {
 			t.Errorf("released, then sent: %+v", rows[2])
 		}
-		if c, _ := s.Contacted(ctx, "riverside-homes", []string{"M-2"}, t0); c["M-2"] {
+		if c, _ := s.Contacted(ctx, "riverside-homes", []string{"M-2"}, t0, store.WaveRef{}); c["M-2"] {
 			t.Error("a failed invitation counts as a contact")
 		}
 
@@ -267,18 +267,24 @@ func TestLedger(t *testing.T) {
 		for i := range 1200 { // more keys than one IN list holds
 			keys = append(keys, fmt.Sprintf("X-%d", i))
 		}
-		contacted, err := s.Contacted(ctx, "riverside-homes", keys, t0)
+		contacted, err := s.Contacted(ctx, "riverside-homes", keys, t0, store.WaveRef{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !contacted["T-1"] || contacted["T-2"] || contacted["T-3"] || len(contacted) != 1 {
 			t.Errorf("Contacted = %v, want only T-1", contacted)
 		}
-		if c, _ := s.Contacted(ctx, "riverside-homes", keys, t0.Add(time.Hour)); len(c) != 0 {
+		if c, _ := s.Contacted(ctx, "riverside-homes", keys, t0.Add(time.Hour), store.WaveRef{}); len(c) != 0 {
 			t.Errorf("Contacted since later = %v", c)
 		}
-		if c, _ := s.Contacted(ctx, "other-landlord", keys, t0); len(c) != 0 {
+		if c, _ := s.Contacted(ctx, "other-landlord", keys, t0, store.WaveRef{}); len(c) != 0 {
 			t.Errorf("another namespace sees contacts: %v", c)
+		}
+		if c, _ := s.Contacted(ctx, "riverside-homes", keys, t0, store.WaveRef{CampaignUID: uid, WaveID: "w1"}); len(c) != 0 {
+			t.Errorf("the wave's own invitations count as recent contacts of that wave: %v", c)
+		}
+		if c, _ := s.Contacted(ctx, "riverside-homes", keys, t0, store.WaveRef{CampaignUID: uid, WaveID: "20260701-0900"}); !c["T-1"] {
+			t.Errorf("excluding another wave hides this one's contacts: %v", c)
 		}
 	})
 }

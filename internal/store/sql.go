@@ -355,11 +355,11 @@ func (s *sqlStore) inKeys(ctx context.Context, keys []string, query string, args
 	return nil
 }
 
-func (s *sqlStore) Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error) {
+func (s *sqlStore) Contacted(ctx context.Context, namespace string, keys []string, since time.Time, except WaveRef) (map[string]bool, error) {
 	found := map[string]bool{}
 	err := s.inKeys(ctx, keys, `SELECT DISTINCT recipient_key FROM invitations
-		WHERE namespace = $1 AND sent_at IS NOT NULL AND sent_at >= $2 AND recipient_key IN`,
-		[]any{namespace, micros(since)}, found)
+		WHERE namespace = $1 AND sent_at IS NOT NULL AND sent_at >= $2 AND NOT (campaign_uid = $3 AND wave_id = $4) AND recipient_key IN`,
+		[]any{namespace, micros(since), except.CampaignUID, except.WaveID}, found)
 	return found, err
 }
 
@@ -515,11 +515,62 @@ func (s *sqlStore) GetResponse(ctx context.Context, campaignUID, waveID, recipie
 	return r, rows.Err()
 }
 
+func (s *sqlStore) PutFrame(ctx context.Context, campaignUID, waveID string, shard int, frame map[string]FrameCounts) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM waves WHERE campaign_uid = $1 AND wave_id = $2`), campaignUID, waveID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM wave_frames WHERE campaign_uid = $1 AND wave_id = $2 AND shard = $3`),
+			campaignUID, waveID, shard); err != nil {
+			return err
+		}
+		for segment, c := range frame {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO wave_frames (campaign_uid, wave_id, shard, segment, population, unreachable,
+				sampled, opted_out, contacted_recently) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
+				campaignUID, waveID, shard, segment, c.Population, c.Unreachable, c.Sampled, c.OptedOut, c.ContactedRecently); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// frame reads a wave's frame: each shard counted the whole audience (the same population,
+// unreachable and sample), and left out people of its own part.
+func (s *sqlStore) frame(ctx context.Context, campaignUID, waveID string) (map[string]FrameCounts, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT segment, MAX(population), MAX(unreachable), MAX(sampled), SUM(opted_out), SUM(contacted_recently)
+		FROM wave_frames WHERE campaign_uid = $1 AND wave_id = $2 GROUP BY segment`), campaignUID, waveID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]FrameCounts{}
+	for rows.Next() {
+		var segment string
+		var c FrameCounts
+		if err := rows.Scan(&segment, &c.Population, &c.Unreachable, &c.Sampled, &c.OptedOut, &c.ContactedRecently); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[segment] = c
+	}
+	return out, closeRows(rows)
+}
+
 func (s *sqlStore) Summarize(ctx context.Context, campaignUID, waveID, primary string) (Summary, error) {
+	frame, err := s.frame(ctx, campaignUID, waveID)
+	if err != nil {
+		return Summary{}, err
+	}
 	sum := Summary{
 		Dispositions: map[Group]scoring.Dispositions{},
 		Responded:    map[Group]int{},
 		Pairs:        map[string]scoring.PairStats{},
+		Frame:        frame,
 	}
 	// Dispositions of the invitations, from the ledger, the responses and the opt-outs.
 	rows, err := s.db.QueryContext(ctx, s.q(`

@@ -205,6 +205,16 @@ type HistogramRow struct {
 }
 
 // Summary is a wave's aggregate, computed in SQL.
+// WaveRef names a wave.
+type WaveRef struct{ CampaignUID, WaveID string }
+
+// FrameCounts are one segment's frame in a wave: the people the segment matched in the audience
+// before sampling (Population), those no channel could reach, those sampled, and those left
+// out of the invitations because they opted out or were contacted recently.
+type FrameCounts struct {
+	Population, Unreachable, Sampled, OptedOut, ContactedRecently int
+}
+
 type Summary struct {
 	// Dispositions by segment and channel of the invitation (round 0); sum them for totals.
 	Dispositions map[Group]scoring.Dispositions
@@ -215,6 +225,8 @@ type Summary struct {
 	// Pairs holds, for every scale question, its sufficient statistics with the primary
 	// question over the responses that answered both on the scale.
 	Pairs map[string]scoring.PairStats
+	// Frame is each segment's frame, as the senders recorded it (empty before they have).
+	Frame map[string]FrameCounts
 }
 
 // Store is the response service's data.
@@ -238,8 +250,10 @@ type Store interface {
 	// MarkMany records several outcomes in one transaction; a missing invitation is ErrNotFound
 	// and nothing is recorded.
 	MarkMany(ctx context.Context, outcomes []Outcome, now time.Time) error
-	// Contacted returns which of keys were sent something in the namespace at or after since.
-	Contacted(ctx context.Context, namespace string, keys []string, since time.Time) (map[string]bool, error)
+	// Contacted returns which of keys were sent something in the namespace at or after since,
+	// by another wave than except (a rerun of a wave's sender sees its own invitations as
+	// already sent, not as recent contacts; the zero WaveRef excludes nothing).
+	Contacted(ctx context.Context, namespace string, keys []string, since time.Time, except WaveRef) (map[string]bool, error)
 
 	// Unanswered returns which of keys are due a reminder in a wave: their invitation (round 0)
 	// was sent, or possibly sent (unknown), and they have not responded.
@@ -249,6 +263,10 @@ type Store interface {
 	OptOut(ctx context.Context, namespace, recipientKey string, now time.Time) error
 	// OptedOut returns which of keys opted out in the namespace.
 	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
+
+	// PutFrame records the frame a sending Job's shard counted for a wave, by segment,
+	// replacing what that shard recorded before. A wave never registered is ErrNotFound.
+	PutFrame(ctx context.Context, campaignUID, waveID string, shard int, frame map[string]FrameCounts) error
 
 	// SaveResponse stores a response, durably, before it returns. A second submission for the
 	// same person and wave replaces the answers while the wave is open (created is false); after
