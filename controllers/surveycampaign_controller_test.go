@@ -489,6 +489,43 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 			"Wave " + wave + " closed: 4 of 5 responded (80.0%), score 75.0% ±" + strings.TrimPrefix(get(c).Status.Score, "75.0% ±") + "."))
 	})
 
+	It("weights a sampled wave's scores by the segments' populations once the sender records the frame", func() {
+		ns := namespace()
+		c := newCampaign(ns, "sampled", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Audience.Segments[0].Sample = &v1alpha1.Sample{Percent: ptr.To(int32(40))}
+		})
+		clk.SetTime(at(time.Minute))
+		poke(c)
+		Eventually(jobNames(ns)).Should(HaveLen(1))
+		c = get(c)
+		wave := waveID(0)
+		// General needs: 10 tenants, 3 sampled, 2 of 3 answers satisfied; shared ownership: 2
+		// tenants, both invited, 1 answer, satisfied.
+		Expect(responses.PutFrame(ctx, string(c.UID), wave, 0, map[string]store.FrameCounts{
+			"general-needs":    {Population: 10, Sampled: 3},
+			"shared-ownership": {Population: 2, Sampled: 2},
+		})).To(Succeed())
+		invite(c, wave, "general-needs", "sms", "T-1", "T-5")
+		invite(c, wave, "general-needs", "email", "T-2")
+		invite(c, wave, "shared-ownership", "email", "T-3", "T-4")
+		answer(c, wave, "general-needs", "sms", "T-1", 5)
+		answer(c, wave, "general-needs", "sms", "T-5", 4)
+		answer(c, wave, "general-needs", "email", "T-2", 2)
+		answer(c, wave, "shared-ownership", "email", "T-3", 4)
+		completeJob(ns, jobNames(ns)()[0])
+
+		Eventually(func() int64 { return latest(c).Responded }).Should(Equal(int64(4)))
+		w := get(c).Status.Waves[0]
+		// Pooled, 3 of 4 are satisfied (75.0); weighted, (10·66.7 + 2·100)/12 = 72.2.
+		Expect(w.Scores[0].Value).To(Equal(v1alpha1.Decimal("72.2")))
+		Expect(w.Scores[0].Unweighted).To(Equal(v1alpha1.Decimal("75.0")))
+		Expect(w.Scores[0].EffectiveN).To(BeNumerically(">", 0))
+		Expect(w.Segments[0].Name).To(Equal("general-needs"))
+		Expect(w.Segments[0].Population).To(Equal(int64(10)))
+		Expect(w.Segments[1].Population).To(Equal(int64(2)))
+		Expect(get(c).Status.Score).To(HavePrefix("72.2% ±"))
+	})
+
 	It("starts a wave on request, once per annotation value, and none while suspended", func() {
 		ns := namespace()
 		c := newCampaign(ns, "on-demand", func(c *v1alpha1.SurveyCampaign) { c.Spec.Suspend = true })

@@ -730,6 +730,17 @@ type QuestionScore struct {
 	// marginOfError of value at spec.confidence, with the finite population correction.
 	// +optional
 	MarginOfError Decimal `json:"marginOfError,omitempty"`
+
+	// unweighted is the score of all the answers pooled, shown beside value when value is
+	// weighted by segment (post-stratified on the segments' populations), so that the effect of
+	// the weighting can be seen.
+	// +optional
+	Unweighted Decimal `json:"unweighted,omitempty"`
+
+	// effectiveN is the number of answers a simple random sample would need for the weighted
+	// score's precision (Kish); present when value is weighted.
+	// +optional
+	EffectiveN int64 `json:"effectiveN,omitempty"`
 }
 
 // Breakdown is the figures of one segment or channel.

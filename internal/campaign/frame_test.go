@@ -1,9 +1,11 @@
 package campaign
 
 import (
+	"math"
 	"strconv"
 	"testing"
 
+	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
@@ -45,5 +47,52 @@ func TestSegmentMarginsUseThePopulation(t *testing.T) {
 	// it (×0.9934 → 10.5), on 100 it shrinks it to ±4.8 (×sqrt(20/99) = 0.449).
 	if onPopulation != 10.5 || onInvited != 4.8 {
 		t.Errorf("margins: on the population ±%v, want ±10.5; on the invited ±%v, want ±4.8", onPopulation, onInvited)
+	}
+}
+
+// With the frame known, the overall score is post-stratified: each segment's score weighted by
+// its share of the population. Here the small segment was invited in full and the large one in
+// part, so pooling the answers would pull the score towards the small segment's.
+func TestOverallScoresAreWeightedBySegment(t *testing.T) {
+	c := spec()
+	c.Spec.Targets = &v1alpha1.Targets{Score: &v1alpha1.ScoreTarget{Question: "tp01", Min: "70"}}
+	c.Spec.Benchmarks = []v1alpha1.Benchmark{{Name: "sector", Question: "tp01", Value: "69"}}
+	v := func(i int) *int { return &i }
+	sum := responseapi.Summary{
+		Dispositions: []responseapi.DispositionRow{
+			{Segment: "older", Channel: "sms", Complete: 400, NoAnswer: 600},
+			{Segment: "everyone", Channel: "email", Complete: 160, NoAnswer: 311},
+		},
+		Histograms: []responseapi.Histogram{
+			{Question: "tp01", Segment: "older", Channel: "sms", Value: v(5), Count: 300}, // 75% satisfied
+			{Question: "tp01", Segment: "older", Channel: "sms", Value: v(2), Count: 100},
+			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(4), Count: 80}, // 50% satisfied
+			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(1), Count: 80},
+		},
+	}
+	pooled := Score(&c.Spec, sum)
+	if s := pooled.Scores[0]; s.Value != "67.9" || s.Unweighted != "" || s.EffectiveN != 0 || pooled.Targets[0].Verdict != v1alpha1.VerdictNotMet {
+		t.Errorf("before the frame is known: %+v, target %s", s, pooled.Targets[0].Verdict)
+	}
+
+	sum.Frame = []responseapi.FrameSegment{{Segment: "older", Population: 6000, Sampled: 1000}, {Segment: "everyone", Population: 471, Sampled: 471}}
+	r := Score(&c.Spec, sum)
+	s := r.Scores[0]
+	// W = 6000/6471 = 0.9272 and 471/6471 = 0.0728; value = 0.9272·75 + 0.0728·50 = 73.18.
+	// variance = 0.9272²·1875/400·5600/5999 + 0.0728²·2500/160·311/470 = 3.7620 + 0.0548;
+	// margin = 1.959964·√3.8168 = 3.83. Kish n = 1/(0.9272²/400 + 0.0728²/160) = 458.2.
+	if s.Value != "73.2" || s.MarginOfError != "3.8" || s.Unweighted != "67.9" || s.EffectiveN != 458 || s.N != 560 {
+		t.Errorf("weighted tp01 = %+v, want 73.2 ±3.8, unweighted 67.9, effective n 458, n 560", s)
+	}
+	if r.Targets[0].Verdict != v1alpha1.VerdictMet || r.Targets[0].Actual != "73.2" {
+		t.Errorf("the target is judged on %+v, want the weighted score", r.Targets[0])
+	}
+	if math.Abs(r.Primary.Value-73.18) > 0.01 || r.Benchmarks[0].Difference != "4.2" {
+		t.Errorf("primary %v, benchmark %+v: want the weighted score", r.Primary.Value, r.Benchmarks[0])
+	}
+	// A segment with answers but no population in the frame: the weights would be a guess.
+	sum.Frame = sum.Frame[:1]
+	if s := Score(&c.Spec, sum).Scores[0]; s.Value != "67.9" || s.Unweighted != "" {
+		t.Errorf("with a segment missing from the frame: %+v, want the pooled score", s)
 	}
 }

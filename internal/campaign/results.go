@@ -31,10 +31,11 @@ type Results struct {
 // MaxDrivers bounds the drivers published in status.
 const MaxDrivers = 10
 
-// Score computes a wave's results. The margins of error use the finite population correction:
-// a segment's on the segment's population (its frame, as the sender counted it before
-// sampling), the others on the number invited (in the wave or the channel) until the overall
-// figures are weighted by segment.
+// Score computes a wave's results. Once the senders have recorded the wave's frame, the
+// overall scores are post-stratified by segment (each segment's score weighted by its share of
+// the population, with the unweighted score and the effective n beside it), and a segment's
+// margins use the finite population correction on the segment's population. Before that, and
+// for channels, the number invited stands in for the population.
 func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	confidence := Confidence(spec)
 	primary := spec.Survey.PrimaryQuestionID()
@@ -70,8 +71,12 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	for i := range spec.Survey.Questions {
 		questions[spec.Survey.Questions[i].ID] = &spec.Survey.Questions[i]
 	}
+	population := map[string]int{} // the segments' frames, once the senders have recorded them
+	for _, f := range sum.Frame {
+		population[f.Segment] = f.Population
+	}
 	whole := map[string]*scoring.Histogram{}
-	segHist := map[string]*scoring.Histogram{}
+	bySegQ := map[string]map[string]*scoring.Histogram{} // question → segment → histogram
 	chanHist := map[string]*scoring.Histogram{}
 	for _, h := range sum.Histograms {
 		q := questions[h.Question]
@@ -79,11 +84,15 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 			continue
 		}
 		record(whole, h.Question, q, h)
+		if bySegQ[h.Question] == nil {
+			bySegQ[h.Question] = map[string]*scoring.Histogram{}
+		}
+		record(bySegQ[h.Question], h.Segment, q, h)
 		if h.Question == primary {
-			record(segHist, h.Segment, q, h)
 			record(chanHist, h.Channel, q, h)
 		}
 	}
+	estimates := map[string]scoring.Estimate{}
 	for i := range spec.Survey.Questions {
 		q := &spec.Survey.Questions[i]
 		if !q.Kind.Scored() {
@@ -94,17 +103,27 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 			continue
 		}
 		e := Estimate(q, h, int(r.Invited), confidence)
+		s := questionScore(q, h, e, int(r.Invited), confidence)
+		if w, mean, ok := weighted(q, bySegQ[q.ID], population, confidence); ok {
+			s.Unweighted = s.Value
+			e = w.Estimate
+			s.Value, s.MarginOfError, s.Mean = decimal(e.Value, 1), "", ""
+			if e.HasMargin() {
+				s.MarginOfError = decimal(e.MarginOfError, 1)
+			}
+			if mean.HasValue() {
+				s.Mean = decimal(mean.Value, 2)
+			}
+			s.EffectiveN = int64(math.Round(w.EffectiveN))
+		}
+		estimates[q.ID] = e
 		if q.ID == primary {
 			r.Primary = e
 		}
-		r.Scores = append(r.Scores, questionScore(q, h, e, int(r.Invited), confidence))
-	}
-	population := map[string]int{}
-	for _, f := range sum.Frame {
-		population[f.Segment] = f.Population
+		r.Scores = append(r.Scores, s)
 	}
 	if p := questions[primary]; p != nil {
-		r.Segments = breakdowns(spec, bySegment, segHist, p, population, confidence)
+		r.Segments = breakdowns(spec, bySegment, bySegQ[primary], p, population, confidence)
 		r.Channels = breakdowns(spec, byChannel, chanHist, p, nil, confidence)
 	}
 
@@ -120,8 +139,52 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	}
 
 	r.Targets = verdicts(spec, r)
-	r.Benchmarks = compare(spec, r.Scores, whole, questions, int(r.Invited), confidence)
+	r.Benchmarks = compare(spec, estimates, confidence)
 	return r
+}
+
+// weighted is a question's post-stratified estimate (and, for a scale other than NPS, its mean)
+// over the segments of the frame: each segment's score weighted by its share of the
+// population. ok is false when the frame is not known yet, or when a segment with answers has
+// no population in it (the weights would be a guess): the pooled estimate stands then.
+func weighted(q *v1alpha1.Question, bySegment map[string]*scoring.Histogram, population map[string]int,
+	confidence float64) (scoring.Stratified, scoring.Estimate, bool) {
+	if len(population) == 0 {
+		return scoring.Stratified{}, scoring.Estimate{}, false
+	}
+	for seg, h := range bySegment {
+		if population[seg] <= 0 && h.Base() > 0 {
+			return scoring.Stratified{}, scoring.Estimate{}, false
+		}
+	}
+	segments := make([]string, 0, len(population))
+	for seg := range population {
+		segments = append(segments, seg)
+	}
+	sort.Strings(segments)
+	strata := make([]scoring.Stratum, 0, len(segments))
+	min := 0
+	for _, seg := range segments {
+		st := scoring.Stratum{Population: population[seg]}
+		if h := bySegment[seg]; h != nil {
+			if q.Kind == v1alpha1.QuestionNPS {
+				counts, err := h.NPSCounts()
+				if err != nil {
+					return scoring.Stratified{}, scoring.Estimate{}, false
+				}
+				st.Counts = counts[:]
+			} else {
+				st.Counts, min = h.Counts, h.Min
+			}
+		}
+		strata = append(strata, st)
+	}
+	if q.Kind == v1alpha1.QuestionNPS {
+		return scoring.StratifiedNPS(strata, confidence), scoring.Estimate{}, true
+	}
+	scale, _ := q.EffectiveScale()
+	return scoring.StratifiedTopBox(strata, int(*scale.Positive), confidence),
+		scoring.StratifiedMean(strata, min, confidence).Estimate, true
 }
 
 func addTo(d *scoring.Dispositions, e scoring.Dispositions) {
@@ -276,15 +339,15 @@ func TargetsMet(verdicts []v1alpha1.TargetVerdict) (met, known bool) {
 	return met, known
 }
 
-func compare(spec *v1alpha1.SurveyCampaignSpec, scores []v1alpha1.QuestionScore, whole map[string]*scoring.Histogram,
-	questions map[string]*v1alpha1.Question, population int, confidence float64) []v1alpha1.BenchmarkComparison {
+// compare sets each benchmark against the wave's estimate of its question (weighted when the
+// frame is known).
+func compare(spec *v1alpha1.SurveyCampaignSpec, estimates map[string]scoring.Estimate, confidence float64) []v1alpha1.BenchmarkComparison {
 	var out []v1alpha1.BenchmarkComparison
 	for _, b := range spec.Benchmarks {
 		c := v1alpha1.BenchmarkComparison{Name: b.Name, Verdict: v1alpha1.VerdictUnknown}
-		q, h := questions[b.Question], whole[b.Question]
+		e, ok := estimates[b.Question]
 		value, err := strconv.ParseFloat(string(b.Value), 64)
-		if q != nil && h != nil && err == nil {
-			e := Estimate(q, h, population, confidence)
+		if ok && err == nil {
 			if e.HasValue() {
 				ref := scoring.Reference{Value: value}
 				if moe, err := strconv.ParseFloat(string(b.MarginOfError), 64); err == nil {
