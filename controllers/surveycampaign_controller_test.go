@@ -524,6 +524,13 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Expect(w.Segments[0].Population).To(Equal(int64(10)))
 		Expect(w.Segments[1].Population).To(Equal(int64(2)))
 		Expect(get(c).Status.Score).To(HavePrefix("72.2% ±"))
+		// 3 and 1 answers where 3.33 and 0.67 were expected: χ² = 0.2, p = 0.655, in proportion.
+		Expect(w.Representativeness).To(Equal(&v1alpha1.Representativeness{ChiSquare: "0.2", DegreesOfFreedom: 1, PValue: "0.655", Representative: true}))
+		Expect(w.Segments[0].PopulationShare).To(Equal(v1alpha1.Percent("83.3")))
+		Expect(w.Segments[0].ResponseShare).To(Equal(v1alpha1.Percent("75.0")))
+		// Groups of fewer than 5 answers (the default minimum group size) show counts only.
+		Expect(w.Segments[0].Score).To(BeNil())
+		Expect(w.Segments[0].Responded).To(Equal(int64(3)))
 	})
 
 	It("starts a wave on request, once per annotation value, and none while suspended", func() {

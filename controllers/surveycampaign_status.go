@@ -78,7 +78,7 @@ func applyResults(w *v1alpha1.WaveStatus, r campaign.Results) {
 	w.Invited, w.Delivered, w.Failed, w.OptedOut, w.Responded = r.Invited, r.Delivered, r.Failed, r.OptedOut, r.Responded
 	w.ResponseRate = r.ResponseRate
 	w.Scores, w.Segments, w.Channels, w.Drivers = r.Scores, r.Segments, r.Channels, r.Drivers
-	w.Targets, w.Benchmarks = r.Targets, r.Benchmarks
+	w.Targets, w.Benchmarks, w.Representativeness = r.Targets, r.Benchmarks, r.Representativeness
 }
 
 // settle sets the conditions of a valid campaign, kstatus-style: Reconciling while a Job sends

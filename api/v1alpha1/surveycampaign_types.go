@@ -77,6 +77,10 @@ type SurveyCampaignSpec struct {
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
 
+	// reporting says how a wave's results are published.
+	// +optional
+	Reporting *Reporting `json:"reporting,omitempty"`
+
 	// historyLimit is how many waves are kept in status and how many finished Jobs are kept.
 	// +kubebuilder:default=8
 	// +kubebuilder:validation:Minimum=1
@@ -705,6 +709,11 @@ type WaveStatus struct {
 	// +optional
 	Benchmarks []BenchmarkComparison `json:"benchmarks,omitempty"`
 
+	// representativeness compares the responses' mix across segments with the population's,
+	// once the senders have counted the segments' populations.
+	// +optional
+	Representativeness *Representativeness `json:"representativeness,omitempty"`
+
 	// message explains a failure, from the sender's summary. It never contains personal data.
 	// +kubebuilder:validation:MaxLength=1024
 	// +optional
@@ -743,6 +752,43 @@ type QuestionScore struct {
 	EffectiveN int64 `json:"effectiveN,omitempty"`
 }
 
+// Reporting says how results are published.
+type Reporting struct {
+	// minimumGroupSize: a segment or channel with fewer responses than this shows its counts
+	// only, never a score, so that the answers of a small group cannot be singled out (5 when
+	// unset; 0 turns it off).
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	MinimumGroupSize *int32 `json:"minimumGroupSize,omitempty"`
+}
+
+// PValue is a probability in plain or scientific notation: "0.012", "1.000", "8.3e-155".
+// +kubebuilder:validation:Pattern=`^[01](\.[0-9]{1,6})?(e-[0-9]{1,3})?$|^[1-9]\.[0-9]e-[0-9]{1,3}$`
+// +kubebuilder:validation:MaxLength=12
+type PValue string
+
+// Representativeness is a chi-square goodness of fit of the responses per segment against the
+// segments' shares of the population.
+type Representativeness struct {
+	// chiSquare statistic (shown up to 999999).
+	ChiSquare Decimal `json:"chiSquare"`
+
+	// degreesOfFreedom: the segments with a population, less one.
+	// +kubebuilder:validation:Minimum=0
+	DegreesOfFreedom int32 `json:"degreesOfFreedom"`
+
+	// pValue is the chance of a mix at least this far from the population's if the responses
+	// came from the segments in proportion.
+	PValue PValue `json:"pValue"`
+
+	// representative is false when pValue is below 0.05: the responses' mix differs from the
+	// population's more than chance explains (the weighted scores correct for it; say so when
+	// publishing).
+	Representative bool `json:"representative"`
+}
+
 // Breakdown is the figures of one segment or channel.
 type Breakdown struct {
 	// name of the segment or channel.
@@ -766,6 +812,13 @@ type Breakdown struct {
 	// responseRate of this group in percent.
 	// +optional
 	ResponseRate Percent `json:"responseRate,omitempty"`
+
+	// populationShare and responseShare of a segment, in percent: its share of the population
+	// and of the responses, for representativeness.
+	// +optional
+	PopulationShare Percent `json:"populationShare,omitempty"`
+	// +optional
+	ResponseShare Percent `json:"responseShare,omitempty"`
 
 	// score of the primary question in this group.
 	// +optional

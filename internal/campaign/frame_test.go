@@ -3,7 +3,10 @@ package campaign
 import (
 	"math"
 	"strconv"
+	"strings"
 	"testing"
+
+	"k8s.io/utils/ptr"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/responseapi"
@@ -94,5 +97,91 @@ func TestOverallScoresAreWeightedBySegment(t *testing.T) {
 	sum.Frame = sum.Frame[:1]
 	if s := Score(&c.Spec, sum).Scores[0]; s.Value != "67.9" || s.Unweighted != "" {
 		t.Errorf("with a segment missing from the frame: %+v, want the pooled score", s)
+	}
+}
+
+// Representativeness: the responses' mix across segments against the population's. The small
+// segment, invited in full, gave 29% of the answers for 7% of the tenants: far more than chance.
+func TestRepresentativeness(t *testing.T) {
+	c := spec()
+	v := func(i int) *int { return &i }
+	sum := responseapi.Summary{
+		Dispositions: []responseapi.DispositionRow{
+			{Segment: "older", Channel: "sms", Complete: 400, NoAnswer: 600},
+			{Segment: "everyone", Channel: "email", Complete: 160, NoAnswer: 311},
+		},
+		Histograms: []responseapi.Histogram{
+			{Question: "tp01", Segment: "older", Channel: "sms", Value: v(5), Count: 400},
+			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(4), Count: 160},
+		},
+	}
+	if r := Score(&c.Spec, sum); r.Representativeness != nil {
+		t.Errorf("representativeness without a frame: %+v", r.Representativeness)
+	}
+	sum.Frame = []responseapi.FrameSegment{{Segment: "older", Population: 6000}, {Segment: "everyone", Population: 471}}
+	r := Score(&c.Spec, sum)
+	// Expected answers: 560·6000/6471 = 519.2 and 560·471/6471 = 40.8;
+	// χ² = (400−519.2)²/519.2 + (160−40.8)²/40.8 = 27.4 + 348.8 = 376.2, df 1.
+	rep := r.Representativeness
+	if rep == nil || rep.ChiSquare != "376.2" || rep.DegreesOfFreedom != 1 || rep.Representative || !strings.Contains(string(rep.PValue), "e-") {
+		t.Fatalf("representativeness = %+v, want χ² 376.2, df 1, p far below 0.05, not representative", rep)
+	}
+	shares := map[string][2]v1alpha1.Percent{}
+	for _, b := range r.Segments {
+		shares[b.Name] = [2]v1alpha1.Percent{b.PopulationShare, b.ResponseShare}
+	}
+	if shares["older"] != [2]v1alpha1.Percent{"92.7", "71.4"} || shares["everyone"] != [2]v1alpha1.Percent{"7.3", "28.6"} {
+		t.Errorf("shares (population, responses) = %v", shares)
+	}
+	// In proportion: representative.
+	sum.Frame = []responseapi.FrameSegment{{Segment: "older", Population: 4000}, {Segment: "everyone", Population: 1600}}
+	if rep := Score(&c.Spec, sum).Representativeness; rep == nil || !rep.Representative || rep.PValue != "1.000" {
+		t.Errorf("responses in proportion: %+v, want representative with p 1.000", rep)
+	}
+}
+
+// A group with fewer responses than the minimum group size shows its counts, never a score.
+func TestMinimumGroupSize(t *testing.T) {
+	v := func(i int) *int { return &i }
+	sum := responseapi.Summary{
+		Dispositions: []responseapi.DispositionRow{
+			{Segment: "older", Channel: "sms", Complete: 4, NoAnswer: 6},
+			{Segment: "everyone", Channel: "email", Complete: 30, NoAnswer: 10},
+		},
+		Histograms: []responseapi.Histogram{
+			{Question: "tp01", Segment: "older", Channel: "sms", Value: v(1), Count: 4},
+			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(5), Count: 30},
+		},
+	}
+	for name, c := range map[string]struct {
+		minimum       *int32
+		older, others bool // whether each group shows a score
+	}{
+		"the default of 5":     {nil, false, true},
+		"4 shows a group of 4": {ptr.To(int32(4)), true, true},
+		"0 turns it off":       {ptr.To(int32(0)), true, true},
+		"40 hides both":        {ptr.To(int32(40)), false, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmp := spec()
+			if c.minimum != nil {
+				cmp.Spec.Reporting = &v1alpha1.Reporting{MinimumGroupSize: c.minimum}
+			}
+			r := Score(&cmp.Spec, sum)
+			for _, groups := range [][]v1alpha1.Breakdown{r.Segments, r.Channels} {
+				for _, b := range groups {
+					want := c.others
+					if b.Name == "older" || b.Name == "sms" {
+						want = c.older
+					}
+					if (b.Score != nil) != want || b.Responded == 0 {
+						t.Errorf("%s: score %v, responded %d; want a score: %v", b.Name, b.Score, b.Responded, want)
+					}
+				}
+			}
+			if len(r.Scores) != 1 || r.Scores[0].N != 34 {
+				t.Errorf("the overall score is always published: %+v", r.Scores)
+			}
+		})
 	}
 }

@@ -22,6 +22,7 @@ type Results struct {
 	Drivers                                         []v1alpha1.Driver
 	Targets                                         []v1alpha1.TargetVerdict
 	Benchmarks                                      []v1alpha1.BenchmarkComparison
+	Representativeness                              *v1alpha1.Representativeness
 	// Primary is the primary question's estimate over the whole wave.
 	Primary scoring.Estimate
 	// Rate is the response rate (AAPOR RR2) as a fraction; NaN with nobody invited.
@@ -126,6 +127,7 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 		r.Segments = breakdowns(spec, bySegment, bySegQ[primary], p, population, confidence)
 		r.Channels = breakdowns(spec, byChannel, chanHist, p, nil, confidence)
 	}
+	r.Representativeness = representativeness(r.Segments, population)
 
 	pairs := map[string]scoring.PairStats{}
 	for q, p := range sum.Pairs {
@@ -141,6 +143,65 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	r.Targets = verdicts(spec, r)
 	r.Benchmarks = compare(spec, estimates, confidence)
 	return r
+}
+
+// MinimumGroupSize is the campaign's smallest group whose score is published (5 by default).
+func MinimumGroupSize(spec *v1alpha1.SurveyCampaignSpec) int {
+	if spec.Reporting == nil || spec.Reporting.MinimumGroupSize == nil {
+		return 5
+	}
+	return int(*spec.Reporting.MinimumGroupSize)
+}
+
+// representativeness compares the segments' responses with their populations (chi-square
+// goodness of fit), and sets each segment's shares; nil before the frame is known or with
+// fewer than two segments in it.
+func representativeness(segments []v1alpha1.Breakdown, population map[string]int) *v1alpha1.Representativeness {
+	if len(population) < 2 {
+		return nil
+	}
+	names := make([]string, 0, len(population))
+	for seg := range population {
+		names = append(names, seg)
+	}
+	sort.Strings(names)
+	responded := map[string]int{}
+	for _, b := range segments {
+		responded[b.Name] = int(b.Responded)
+	}
+	pops, resps := make([]int, len(names)), make([]int, len(names))
+	totalPop, totalResp := 0, 0
+	for i, seg := range names {
+		pops[i], resps[i] = population[seg], responded[seg]
+		totalPop += max(pops[i], 0)
+		totalResp += resps[i]
+	}
+	for i := range segments {
+		if n, ok := population[segments[i].Name]; ok && totalPop > 0 {
+			segments[i].PopulationShare = percent(float64(n) / float64(totalPop))
+			if totalResp > 0 {
+				segments[i].ResponseShare = percent(float64(segments[i].Responded) / float64(totalResp))
+			}
+		}
+	}
+	chi2, df, p := scoring.Representativeness(pops, resps)
+	if math.IsNaN(p) {
+		return nil
+	}
+	out := &v1alpha1.Representativeness{ChiSquare: decimal(min(chi2, 999999), 1), DegreesOfFreedom: int32(df),
+		PValue: pValue(p), Representative: p >= 0.05}
+	return out
+}
+
+// pValue writes a probability: three decimals, or scientific notation below 0.001.
+func pValue(p float64) v1alpha1.PValue {
+	if p >= 0.001 {
+		return v1alpha1.PValue(strconv.FormatFloat(p, 'f', 3, 64))
+	}
+	if p <= 0 {
+		return "0"
+	}
+	return v1alpha1.PValue(strconv.FormatFloat(p, 'e', 1, 64))
 }
 
 // weighted is a question's post-stratified estimate (and, for a scale other than NPS, its mean)
@@ -266,6 +327,10 @@ func breakdowns(spec *v1alpha1.SurveyCampaignSpec, disp map[string]*scoring.Disp
 		d := disp[name]
 		b := v1alpha1.Breakdown{Name: name, Invited: int64(invited(*d)), Responded: int64(d.Complete + d.Partial),
 			ResponseRate: percent(d.RR2()), Population: int64(population[name])}
+		if minimum := MinimumGroupSize(spec); minimum > 0 && b.Responded < int64(minimum) {
+			out = append(out, b) // counts only: too few answers to publish a score without singling anyone out
+			continue
+		}
 		pop := invited(*d)
 		if n := population[name]; n >= pop {
 			pop = n
