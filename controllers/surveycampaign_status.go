@@ -38,6 +38,10 @@ func (u *run) refreshResults(ctx context.Context) {
 		res := campaign.Score(&u.c.Spec, sum)
 		before := w.DeepCopy()
 		applyResults(w, res)
+		w.Trend = nil
+		if prev := u.previousClosed(i); prev != nil {
+			w.Trend = campaign.Trend(&u.c.Spec, w.Scores, prev.Scores, prev.ID)
+		}
 		next := u.r.polls.polled(key, u.now, !equality.Semantic.DeepEqual(before, w), u.r.Poll)
 		if closing {
 			w.Phase = v1alpha1.WaveClosed
@@ -52,6 +56,16 @@ func (u *run) refreshResults(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// previousClosed is the latest closed wave older than the i-th (the waves are newest first).
+func (u *run) previousClosed(i int) *v1alpha1.WaveStatus {
+	for j := i + 1; j < len(u.c.Status.Waves); j++ {
+		if w := &u.c.Status.Waves[j]; w.Phase == v1alpha1.WaveClosed {
+			return w
+		}
+	}
+	return nil
 }
 
 // pollKey names a wave in the poll tracker.

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -578,5 +579,38 @@ func TestStalledCampaignFollowsItsWaves(t *testing.T) {
 	}
 	if res.RequeueAfter != time.Hour {
 		t.Errorf("RequeueAfter = %v, want the hour until the wave closes", res.RequeueAfter)
+	}
+}
+
+// A collecting wave's figures carry the change since the previous closed wave.
+func TestWaveTrendAgainstThePreviousClosedWave(t *testing.T) {
+	start := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	job := "tenant-satisfaction-20260401-0900"
+	j := waveJob(job, "job-uid-1")
+	finishedJob(j, batchv1.JobComplete)
+	cmp := testCampaign(func(c *v1alpha1.SurveyCampaign) {
+		c.Status.LastWaveTime = &metav1.Time{Time: start}
+		c.Status.Waves = []v1alpha1.WaveStatus{
+			{ID: "20260401-0900", ScheduledTime: metav1.Time{Time: start}, Phase: v1alpha1.WaveSending, JobName: job,
+				CloseTime: &metav1.Time{Time: start.Add(168 * time.Hour)}},
+			{ID: "20260331-0900", ScheduledTime: metav1.Time{Time: start.Add(-24 * time.Hour)}, Phase: v1alpha1.WaveFailed},
+			{ID: "20260101-0900", ScheduledTime: metav1.Time{Time: start.Add(-90 * 24 * time.Hour)}, Phase: v1alpha1.WaveClosed,
+				Scores: []v1alpha1.QuestionScore{{Question: "tp01", Value: "50.0", MarginOfError: "5.0", N: 300}}},
+		}
+	})
+	h := newHarness(t, start.Add(time.Hour), cmp, j)
+	five, one := 5, 1
+	h.svc.summary = responseapi.Summary{
+		Dispositions: []responseapi.DispositionRow{{Segment: "general-needs", Channel: "sms", Complete: 40, NoAnswer: 60}},
+		Histograms: []responseapi.Histogram{
+			{Question: "tp01", Segment: "general-needs", Channel: "sms", Value: &five, Count: 30},
+			{Question: "tp01", Segment: "general-needs", Channel: "sms", Value: &one, Count: 10},
+		},
+	}
+	h.mustReconcile("tenant-satisfaction")
+	w := h.campaign("tenant-satisfaction").Status.Waves[0]
+	want := []v1alpha1.TrendComparison{{Question: "tp01", PreviousWave: "20260101-0900", Change: "25.0", Verdict: v1alpha1.VerdictAbove}}
+	if w.Scores[0].Value != "75.0" || !reflect.DeepEqual(w.Trend, want) {
+		t.Errorf("score %s, trend %+v; want 75.0 and %+v", w.Scores[0].Value, w.Trend, want)
 	}
 }

@@ -709,6 +709,11 @@ type WaveStatus struct {
 	// +optional
 	Benchmarks []BenchmarkComparison `json:"benchmarks,omitempty"`
 
+	// trend compares each scored question with the previous closed wave.
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Trend []TrendComparison `json:"trend,omitempty"`
+
 	// representativeness compares the responses' mix across segments with the population's,
 	// once the senders have counted the segments' populations.
 	// +optional
@@ -750,6 +755,25 @@ type QuestionScore struct {
 	// score's precision (Kish); present when value is weighted.
 	// +optional
 	EffectiveN int64 `json:"effectiveN,omitempty"`
+}
+
+// TrendComparison is the change of one question's score since the previous closed wave.
+type TrendComparison struct {
+	// question id.
+	// +kubebuilder:validation:MaxLength=63
+	Question string `json:"question"`
+
+	// previousWave is the id of the wave compared with.
+	// +kubebuilder:validation:MaxLength=63
+	PreviousWave string `json:"previousWave"`
+
+	// change is this wave's score less the previous wave's, in the score's units.
+	Change Decimal `json:"change"`
+
+	// verdict: Above or Below when the change is significant at the campaign's confidence
+	// (the two waves' margins taken as independent), NotSignificant otherwise, Unknown when a
+	// margin is missing.
+	Verdict Verdict `json:"verdict"`
 }
 
 // Reporting says how results are published.

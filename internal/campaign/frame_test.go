@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,6 +182,47 @@ func TestMinimumGroupSize(t *testing.T) {
 			}
 			if len(r.Scores) != 1 || r.Scores[0].N != 34 {
 				t.Errorf("the overall score is always published: %+v", r.Scores)
+			}
+		})
+	}
+}
+
+// The change of each scored question since the previous closed wave, and whether it is more
+// than the two waves' margins explain.
+func TestTrend(t *testing.T) {
+	c := spec()
+	now := []v1alpha1.QuestionScore{
+		{Question: "tp01", Value: "73.2", MarginOfError: "3.8", N: 560},
+		{Question: "recommend", Value: "12", MarginOfError: "6.0", N: 560},
+		{Question: "new", Value: "50.0", MarginOfError: "4.0", N: 560},
+	}
+	for name, c2 := range map[string]struct {
+		previous []v1alpha1.QuestionScore
+		want     []v1alpha1.TrendComparison
+	}{
+		// 73.2 − 66.0 = 7.2 > 1.96·√((3.8/1.96)² + (4.0/1.96)²) = √(3.8² + 4.0²) = 5.5: up.
+		// 12 − 20 = −8 > √(6² + 6²) = 8.5? No: not significant.
+		"one up, one not significant": {
+			previous: []v1alpha1.QuestionScore{{Question: "tp01", Value: "66.0", MarginOfError: "4.0", N: 400}, {Question: "recommend", Value: "20", MarginOfError: "6.0", N: 400}},
+			want: []v1alpha1.TrendComparison{
+				{Question: "tp01", PreviousWave: "20260101-0900", Change: "7.2", Verdict: v1alpha1.VerdictAbove},
+				{Question: "recommend", PreviousWave: "20260101-0900", Change: "-8.0", Verdict: v1alpha1.VerdictNotSignificant},
+			},
+		},
+		"down": {
+			previous: []v1alpha1.QuestionScore{{Question: "tp01", Value: "81.0", MarginOfError: "3.0", N: 500}},
+			want:     []v1alpha1.TrendComparison{{Question: "tp01", PreviousWave: "20260101-0900", Change: "-7.8", Verdict: v1alpha1.VerdictBelow}},
+		},
+		"no margin before: unknown": {
+			previous: []v1alpha1.QuestionScore{{Question: "tp01", Value: "70.0", N: 1}},
+			want:     []v1alpha1.TrendComparison{{Question: "tp01", PreviousWave: "20260101-0900", Change: "3.2", Verdict: v1alpha1.VerdictUnknown}},
+		},
+		"nothing answered before": {previous: []v1alpha1.QuestionScore{{Question: "tp01", Value: "0", N: 0}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := Trend(&c.Spec, now, c2.previous, "20260101-0900")
+			if !reflect.DeepEqual(got, c2.want) {
+				t.Errorf("trend = %+v\nwant    %+v", got, c2.want)
 			}
 		})
 	}

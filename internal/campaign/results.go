@@ -145,6 +145,51 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	return r
 }
 
+// Trend compares a wave's published scores with an earlier wave's (the previous closed one):
+// the change of each question scored in both, significant or not at the campaign's confidence.
+func Trend(spec *v1alpha1.SurveyCampaignSpec, current, previous []v1alpha1.QuestionScore, previousWave string) []v1alpha1.TrendComparison {
+	confidence := Confidence(spec)
+	before := map[string]v1alpha1.QuestionScore{}
+	for _, s := range previous {
+		before[s.Question] = s
+	}
+	var out []v1alpha1.TrendComparison
+	for _, s := range current {
+		p, ok := before[s.Question]
+		if !ok || s.N == 0 || p.N == 0 {
+			continue
+		}
+		e, ref := estimateOf(s), estimateOf(p)
+		cmp := scoring.Compare(e, scoring.ReferenceOf(ref), confidence)
+		t := v1alpha1.TrendComparison{Question: s.Question, PreviousWave: previousWave, Change: decimal(cmp.Difference, 1),
+			Verdict: v1alpha1.VerdictUnknown}
+		if !math.IsNaN(cmp.Z) {
+			switch cmp.Direction() {
+			case 1:
+				t.Verdict = v1alpha1.VerdictAbove
+			case -1:
+				t.Verdict = v1alpha1.VerdictBelow
+			default:
+				t.Verdict = v1alpha1.VerdictNotSignificant
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// estimateOf reads a published score back: its value, margin (NaN when none) and n.
+func estimateOf(s v1alpha1.QuestionScore) scoring.Estimate {
+	e := scoring.Estimate{Value: math.NaN(), MarginOfError: math.NaN(), N: int(s.N)}
+	if v, err := strconv.ParseFloat(string(s.Value), 64); err == nil {
+		e.Value = v
+	}
+	if m, err := strconv.ParseFloat(string(s.MarginOfError), 64); err == nil {
+		e.MarginOfError = m
+	}
+	return e
+}
+
 // MinimumGroupSize is the campaign's smallest group whose score is published (5 by default).
 func MinimumGroupSize(spec *v1alpha1.SurveyCampaignSpec) int {
 	if spec.Reporting == nil || spec.Reporting.MinimumGroupSize == nil {
