@@ -175,8 +175,9 @@ func (u *run) failureMessage(ctx context.Context, j *batchv1.Job) string {
 	return v1alpha1.Bound(msg)
 }
 
-// prune keeps spec.historyLimit waves in status and deletes the Jobs of the waves dropped.
-// Waves that still send or collect are never dropped.
+// prune keeps spec.historyLimit waves in status, trims the detail of the older finished ones
+// (campaign.TrimHistory), and deletes the Jobs of the waves dropped. Waves that still send or
+// collect are never dropped.
 func (u *run) prune(ctx context.Context) error {
 	limit := 8
 	if u.c.Spec.HistoryLimit != nil {
@@ -194,6 +195,7 @@ func (u *run) prune(ctx context.Context) error {
 		dropped[w.ID] = true
 	}
 	u.c.Status.Waves = keep
+	campaign.TrimHistory(u.c.Status.Waves, u.c.Spec.Survey.PrimaryQuestionID())
 	for _, j := range u.jobs {
 		if !dropped[j.Labels[campaign.LabelWave]] {
 			continue

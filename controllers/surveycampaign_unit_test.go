@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -612,5 +613,32 @@ func TestWaveTrendAgainstThePreviousClosedWave(t *testing.T) {
 	want := []v1alpha1.TrendComparison{{Question: "tp01", PreviousWave: "20260101-0900", Change: "25.0", Verdict: v1alpha1.VerdictAbove}}
 	if w.Scores[0].Value != "75.0" || !reflect.DeepEqual(w.Trend, want) {
 		t.Errorf("score %s, trend %+v; want 75.0 and %+v", w.Scores[0].Value, w.Trend, want)
+	}
+}
+
+// The newest waves keep every figure; older finished ones keep their counts and the primary
+// question's scores, so that a long history fits in the object.
+func TestOlderWavesAreTrimmed(t *testing.T) {
+	start := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	cmp := testCampaign(func(c *v1alpha1.SurveyCampaign) {
+		c.Spec.Schedule.Cron = ""
+		c.Spec.Survey.Questions = append(c.Spec.Survey.Questions,
+			v1alpha1.Question{ID: "tp02", Kind: v1alpha1.QuestionCSAT, Text: "And the repairs service?"})
+		c.Status.LastWaveTime = &metav1.Time{Time: start}
+		for i := range 6 {
+			c.Status.Waves = append(c.Status.Waves, v1alpha1.WaveStatus{ID: fmt.Sprintf("w%d", i), Phase: v1alpha1.WaveClosed,
+				ScheduledTime: metav1.Time{Time: start.Add(-time.Duration(i) * 24 * time.Hour)}, Invited: 10, Responded: 5,
+				Scores:  []v1alpha1.QuestionScore{{Question: "tp01", Value: "60.0", N: 5}, {Question: "tp02", Value: "40.0", N: 5}},
+				Drivers: []v1alpha1.Driver{{Question: "tp02", Correlation: "0.50", N: 5}}})
+		}
+	})
+	h := newHarness(t, start.Add(time.Hour), cmp)
+	h.mustReconcile("tenant-satisfaction")
+	waves := h.campaign("tenant-satisfaction").Status.Waves
+	for i, w := range waves {
+		detailed := i < campaign.DetailedWaves
+		if got := len(w.Scores) == 2 && len(w.Drivers) == 1; got != detailed || w.Scores[0].Question != "tp01" || w.Invited != 10 {
+			t.Errorf("wave %d (%s): scores %+v, drivers %d; want every figure: %v", i, w.ID, w.Scores, len(w.Drivers), detailed)
+		}
 	}
 }
