@@ -492,45 +492,49 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 	It("weights a sampled wave's scores by the segments' populations once the sender records the frame", func() {
 		ns := namespace()
 		c := newCampaign(ns, "sampled", func(c *v1alpha1.SurveyCampaign) {
-			c.Spec.Audience.Segments[0].Sample = &v1alpha1.Sample{Percent: ptr.To(int32(40))}
+			c.Spec.Audience.Segments[0].Sample = &v1alpha1.Sample{Percent: ptr.To(int32(10))}
 		})
 		clk.SetTime(at(time.Minute))
 		poke(c)
 		Eventually(jobNames(ns)).Should(HaveLen(1))
 		c = get(c)
 		wave := waveID(0)
-		// General needs: 10 tenants, 3 sampled, 2 of 3 answers satisfied; shared ownership: 2
-		// tenants, both invited, 1 answer, satisfied.
-		Expect(responses.PutFrame(ctx, string(c.UID), wave, 0, map[string]store.FrameCounts{
-			"general-needs":    {Population: 10, Sampled: 3},
-			"shared-ownership": {Population: 2, Sampled: 2},
+		// General needs: 100 tenants, 10 sampled (10%), all answer, 6 satisfied; shared ownership:
+		// 10 tenants, 5 invited, all answer, all satisfied. (The sender's work, as the ledger and
+		// the frame see it.)
+		Expect(responses.PutFrame(ctx, string(c.UID), wave, 0, 1, map[string]store.FrameCounts{
+			"general-needs":    {Population: 100, Sampled: 10},
+			"shared-ownership": {Population: 10, Sampled: 5},
 		})).To(Succeed())
-		invite(c, wave, "general-needs", "sms", "T-1", "T-5")
-		invite(c, wave, "general-needs", "email", "T-2")
-		invite(c, wave, "shared-ownership", "email", "T-3", "T-4")
-		answer(c, wave, "general-needs", "sms", "T-1", 5)
-		answer(c, wave, "general-needs", "sms", "T-5", 4)
-		answer(c, wave, "general-needs", "email", "T-2", 2)
-		answer(c, wave, "shared-ownership", "email", "T-3", 4)
+		for i := range 10 {
+			key := fmt.Sprintf("G-%d", i)
+			invite(c, wave, "general-needs", "email", key)
+			answer(c, wave, "general-needs", "email", key, map[bool]int{true: 5, false: 2}[i < 6])
+		}
+		for i := range 5 {
+			key := fmt.Sprintf("S-%d", i)
+			invite(c, wave, "shared-ownership", "email", key)
+			answer(c, wave, "shared-ownership", "email", key, 4)
+		}
 		completeJob(ns, jobNames(ns)()[0])
 
-		Eventually(func() int64 { return latest(c).Responded }).Should(Equal(int64(4)))
+		Eventually(func() int64 { return latest(c).Responded }).Should(Equal(int64(15)))
 		w := get(c).Status.Waves[0]
-		// Pooled, 3 of 4 are satisfied (75.0); weighted, (10·66.7 + 2·100)/12 = 72.2.
-		Expect(w.Scores[0].Value).To(Equal(v1alpha1.Decimal("72.2")))
-		Expect(w.Scores[0].Unweighted).To(Equal(v1alpha1.Decimal("75.0")))
-		Expect(w.Scores[0].EffectiveN).To(BeNumerically(">", 0))
+		// Pooled, 11 of 15 are satisfied (73.3). Weighted: W = 100/110 and 10/110, value =
+		// 0.909·60 + 0.091·100 = 63.6; variance = 0.909²·60·40/10·90/99 = 180.3, margin =
+		// 1.96·√180.3 = 26.3; Kish n = 1/(0.909²/10 + 0.091²/5) = 11.9.
+		Expect(w.Scores[0]).To(Equal(v1alpha1.QuestionScore{Question: "tp01", Value: "63.6", MarginOfError: "26.3", Mean: w.Scores[0].Mean,
+			N: 15, Unweighted: "73.3", EffectiveN: 12}))
+		Expect(get(c).Status.Score).To(Equal("63.6% ±26.3"))
+		// The segment's margin is on its 100 tenants: 1.96·√(0.6·0.4/10)·√(90/99) = 29.0.
 		Expect(w.Segments[0].Name).To(Equal("general-needs"))
-		Expect(w.Segments[0].Population).To(Equal(int64(10)))
-		Expect(w.Segments[1].Population).To(Equal(int64(2)))
-		Expect(get(c).Status.Score).To(HavePrefix("72.2% ±"))
-		// 3 and 1 answers where 3.33 and 0.67 were expected: χ² = 0.2, p = 0.655, in proportion.
-		Expect(w.Representativeness).To(Equal(&v1alpha1.Representativeness{ChiSquare: "0.2", DegreesOfFreedom: 1, PValue: "0.655", Representative: true}))
-		Expect(w.Segments[0].PopulationShare).To(Equal(v1alpha1.Percent("83.3")))
-		Expect(w.Segments[0].ResponseShare).To(Equal(v1alpha1.Percent("75.0")))
-		// Groups of fewer than 5 answers (the default minimum group size) show counts only.
-		Expect(w.Segments[0].Score).To(BeNil())
-		Expect(w.Segments[0].Responded).To(Equal(int64(3)))
+		Expect(w.Segments[0].Population).To(Equal(int64(100)))
+		Expect(w.Segments[0].Score.MarginOfError).To(Equal(v1alpha1.Decimal("29.0")))
+		Expect(w.Segments[1].Population).To(Equal(int64(10)))
+		// 10 and 5 answers where 13.6 and 1.4 were expected: χ² = 10.7, p = 0.001.
+		Expect(w.Representativeness).To(Equal(&v1alpha1.Representativeness{ChiSquare: "10.7", DegreesOfFreedom: 1, PValue: "0.001", Representative: false}))
+		Expect(w.Segments[0].PopulationShare).To(Equal(v1alpha1.Percent("90.9")))
+		Expect(w.Segments[0].ResponseShare).To(Equal(v1alpha1.Percent("66.7")))
 	})
 
 	It("starts a wave on request, once per annotation value, and none while suspended", func() {

@@ -94,6 +94,16 @@ func TestOverallScoresAreWeightedBySegment(t *testing.T) {
 	if math.Abs(r.Primary.Value-73.18) > 0.01 || r.Benchmarks[0].Difference != "4.2" {
 		t.Errorf("primary %v, benchmark %+v: want the weighted score", r.Primary.Value, r.Benchmarks[0])
 	}
+	// A segment of the frame nobody in it answered is not left out of the population: it is
+	// merged into the largest segment, whose answers then stand for it too. Rescaling the weights
+	// over the segments that answered would give 73.2 and leave 800 tenants out.
+	withSilent := append([]responseapi.FrameSegment{{Segment: "silent", Population: 800, Sampled: 80}}, sum.Frame...)
+	silent := sum
+	silent.Frame = withSilent
+	// (6800·75 + 471·50) / 7271 = 73.38.
+	if s := Score(&c.Spec, silent).Scores[0]; s.Value != "73.4" {
+		t.Errorf("with a segment that did not answer: %+v, want 73.4", s)
+	}
 	// A segment with answers but no population in the frame: the weights would be a guess.
 	sum.Frame = sum.Frame[:1]
 	if s := Score(&c.Spec, sum).Scores[0]; s.Value != "67.9" || s.Unweighted != "" {
@@ -218,6 +228,10 @@ func TestTrend(t *testing.T) {
 			want:     []v1alpha1.TrendComparison{{Question: "tp01", PreviousWave: "20260101-0900", Change: "3.2", Verdict: v1alpha1.VerdictUnknown}},
 		},
 		"nothing answered before": {previous: []v1alpha1.QuestionScore{{Question: "tp01", Value: "0", N: 0}}},
+		// A weighted score is not compared with a pooled one: the weighting alone moves it.
+		"weighted now, pooled before": {
+			previous: []v1alpha1.QuestionScore{{Question: "recommend", Value: "20", MarginOfError: "6.0", N: 400, Unweighted: "18"}},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := Trend(&c.Spec, now, c2.previous, "20260101-0900")

@@ -105,7 +105,7 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 		}
 		e := Estimate(q, h, int(r.Invited), confidence)
 		s := questionScore(q, h, e, int(r.Invited), confidence)
-		if w, mean, ok := weighted(q, bySegQ[q.ID], population, confidence); ok {
+		if w, mean, ok := weighted(q, bySegQ[q.ID], population, max(MinimumGroupSize(spec), 2), confidence); ok {
 			s.Unweighted = s.Value
 			e = w.Estimate
 			s.Value, s.MarginOfError, s.Mean = decimal(e.Value, 1), "", ""
@@ -156,8 +156,8 @@ func Trend(spec *v1alpha1.SurveyCampaignSpec, current, previous []v1alpha1.Quest
 	var out []v1alpha1.TrendComparison
 	for _, s := range current {
 		p, ok := before[s.Question]
-		if !ok || s.N == 0 || p.N == 0 {
-			continue
+		if !ok || s.N == 0 || p.N == 0 || (s.Unweighted == "") != (p.Unweighted == "") {
+			continue // a weighted score is not compared with a pooled one: the weighting alone moves it
 		}
 		e, ref := estimateOf(s), estimateOf(p)
 		cmp := scoring.Compare(e, scoring.ReferenceOf(ref), confidence)
@@ -251,10 +251,12 @@ func pValue(p float64) v1alpha1.PValue {
 
 // weighted is a question's post-stratified estimate (and, for a scale other than NPS, its mean)
 // over the segments of the frame: each segment's score weighted by its share of the
-// population. ok is false when the frame is not known yet, or when a segment with answers has
-// no population in it (the weights would be a guess): the pooled estimate stands then.
+// population. Segments with fewer than minAnswers answers, or none, are merged before weighting
+// (scoring.Collapse), so that no weight rests on a handful of answers and nobody in the frame is
+// left out. ok is false when the frame is not known yet, or when a segment with answers has no
+// population in it (the weights would be a guess): the pooled estimate stands then.
 func weighted(q *v1alpha1.Question, bySegment map[string]*scoring.Histogram, population map[string]int,
-	confidence float64) (scoring.Stratified, scoring.Estimate, bool) {
+	minAnswers int, confidence float64) (scoring.Stratified, scoring.Estimate, bool) {
 	if len(population) == 0 {
 		return scoring.Stratified{}, scoring.Estimate{}, false
 	}
@@ -285,6 +287,7 @@ func weighted(q *v1alpha1.Question, bySegment map[string]*scoring.Histogram, pop
 		}
 		strata = append(strata, st)
 	}
+	strata = scoring.Collapse(strata, minAnswers)
 	if q.Kind == v1alpha1.QuestionNPS {
 		return scoring.StratifiedNPS(strata, confidence), scoring.Estimate{}, true
 	}

@@ -138,8 +138,8 @@ func (s *Server) putFrame(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	if len(in.Segments) > maxSegments {
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments holds at most %d", maxSegments))
+	if len(in.Segments) > maxSegments || in.Shards <= shard || in.Shards > maxShards {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments holds at most %d, and shards is more than the shard and at most %d", maxSegments, maxShards))
 		return
 	}
 	frame := make(map[string]store.FrameCounts, len(in.Segments))
@@ -150,14 +150,14 @@ func (s *Server) putFrame(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments[%d]: a segment name, given once, of at most 63 characters", i))
 			return
 		case seg.Population < 0 || seg.Unreachable < 0 || seg.Sampled < 0 || seg.OptedOut < 0 || seg.ContactedRecently < 0,
-			seg.Unreachable > seg.Population || seg.Sampled > seg.Population:
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments[%d]: counts are not negative, and unreachable and sampled are at most the population", i))
+			seg.Unreachable+seg.Sampled > seg.Population, seg.OptedOut+seg.ContactedRecently > seg.Sampled:
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments[%d]: counts are not negative, unreachable and sampled together are at most the population, and those left out at most the sampled", i))
 			return
 		}
 		frame[seg.Segment] = store.FrameCounts{Population: seg.Population, Unreachable: seg.Unreachable, Sampled: seg.Sampled,
 			OptedOut: seg.OptedOut, ContactedRecently: seg.ContactedRecently}
 	}
-	if err := s.cfg.Store.PutFrame(r.Context(), r.PathValue("campaign"), r.PathValue("wave"), shard, frame); err != nil {
+	if err := s.cfg.Store.PutFrame(r.Context(), r.PathValue("campaign"), r.PathValue("wave"), shard, in.Shards, frame); err != nil {
 		s.storeError(w, err)
 		return
 	}

@@ -113,6 +113,9 @@ type Summary struct {
 // Sampled are the same from each; OptedOut and ContactedRecently are the people of the shard's
 // own part left out of the invitations. A shard that records again replaces what it recorded.
 type Frame struct {
+	// Shards is how many shards the Job has: what shards past it recorded (a run with more
+	// shards before) is dropped.
+	Shards   int            `json:"shards"`
 	Segments []FrameSegment `json:"segments"`
 }
 

@@ -17,7 +17,7 @@ func near(t *testing.T, what string, got, want, tol float64) {
 		}
 		return
 	}
-	if math.Abs(got-want) > tol {
+	if math.IsNaN(got) || math.Abs(got-want) > tol { // NaN - want > tol is false: a NaN must fail here
 		t.Errorf("%s = %.12g, want %.12g (±%g)", what, got, want, tol)
 	}
 }

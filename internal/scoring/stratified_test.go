@@ -261,10 +261,11 @@ func TestStratifiedEdgeCases(t *testing.T) {
 		// W = 0.5 each; value = 0.5·4.05 + 0.5·2.
 		{"mean, one answer, not a census", StratifiedMean([]Stratum{{Population: 1000, Counts: csat}, {Population: 1000, Counts: []int{0, 1, 0, 0, 0}}}, 1, 0.95),
 			3.025, nan, 101, 1 / (0.25/100 + 0.25), 0},
-		// The census of one adds nothing: variance = 0.5²·s²/100·900/999 with s² of csat.
-		{"mean, one answer, a census of one", StratifiedMean([]Stratum{{Population: 1000, Counts: csat}, {Population: 1000, Counts: []int{0, 1, 0, 0, 0}}, {Population: 1, Counts: []int{0, 1, 0, 0, 0}}}, 1, 0.95),
-			(1000*4.05 + 1000*2 + 2) / 2001, z95 * math.Sqrt(1000.0/2001*1000.0/2001*ssCSAT/99/100*900/999), 102,
-			1 / (1000.0/2001*1000.0/2001/100 + 1000.0/2001*1000.0/2001 + 1.0/2001/2001), 0},
+		// The census of one adds nothing: variance = (1000/1001)²·s²/100·900/999 with s² of csat.
+		// (A stratum of one answer that is not a census would make the margin NaN, as above.)
+		{"mean, one answer, a census of one", StratifiedMean([]Stratum{{Population: 1000, Counts: csat}, {Population: 1, Counts: []int{0, 1, 0, 0, 0}}}, 1, 0.95),
+			(1000*4.05 + 2) / 1001, z95 * math.Sqrt(1000.0/1001*1000.0/1001*ssCSAT/99/100*900/999), 101,
+			1 / (1000.0/1001*1000.0/1001/100 + 1.0/1001/1001), 0},
 		// Points past 10 are off the NPS scale and are not counted.
 		{"NPS counts past 10", StratifiedNPS([]Stratum{{Population: 0, Counts: []int{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 7}}}, 0.95),
 			50, 100 * z95 * math.Sqrt((1-0.25)/4), 4, 4, 0},

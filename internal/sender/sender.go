@@ -224,7 +224,7 @@ func (r *run) send(ctx context.Context) error {
 		// Every person of this shard was looked at (or, stopped for quiet hours, will be again
 		// by the part that continues, which records its own count in place of this one).
 		if ferr := r.putFrame(ctx); ferr != nil {
-			err = ferr
+			err = errors.Join(err, ferr) // still a stop for quiet hours, if it was one
 		}
 	}
 	switch {
@@ -238,7 +238,7 @@ func (r *run) send(ctx context.Context) error {
 
 // putFrame records the frame with the response service.
 func (r *run) putFrame(ctx context.Context) error {
-	f := responseapi.Frame{Segments: make([]responseapi.FrameSegment, 0, len(r.frame))}
+	f := responseapi.Frame{Shards: max(1, r.job.Shards), Segments: make([]responseapi.FrameSegment, 0, len(r.frame))}
 	for _, seg := range r.job.Plan.Segments() {
 		f.Segments = append(f.Segments, *r.frame[seg])
 	}

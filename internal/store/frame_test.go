@@ -12,7 +12,7 @@ import (
 // wave's frame counts the population once and the people each shard left out once.
 func TestFrame(t *testing.T) {
 	contract(t, func(t *testing.T, s store.Store) {
-		if err := s.PutFrame(ctx, uid, "20260401-0900", 0, map[string]store.FrameCounts{"general-needs": {Population: 1}}); !errors.Is(err, store.ErrNotFound) {
+		if err := s.PutFrame(ctx, uid, "20260401-0900", 0, 1, map[string]store.FrameCounts{"general-needs": {Population: 1}}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("a frame for a wave never registered: %v, want ErrNotFound", err)
 		}
 		if err := s.PutWave(ctx, wave("20260401-0900")); err != nil {
@@ -24,16 +24,17 @@ func TestFrame(t *testing.T) {
 				"shared-ownership": {Population: 471, Sampled: 471, OptedOut: 1},
 			}
 		}
-		put := func(shard int, frame map[string]store.FrameCounts) {
+		put := func(shard, shards int, frame map[string]store.FrameCounts) {
 			t.Helper()
-			if err := s.PutFrame(ctx, uid, "20260401-0900", shard, frame); err != nil {
+			if err := s.PutFrame(ctx, uid, "20260401-0900", shard, shards, frame); err != nil {
 				t.Fatal(err)
 			}
 		}
-		put(0, whole(0, 0)) // shard 0 starts: the frame, nobody left out yet
-		put(1, whole(3, 2)) // shard 1 finishes
-		put(0, whole(4, 0)) // shard 0 finishes
-		put(1, whole(3, 2)) // shard 1 is run again
+		put(2, 3, whole(9, 9)) // an earlier run with three shards
+		put(0, 2, whole(0, 0)) // shard 0 of two starts: the frame, nobody left out yet; shard 2's rows go
+		put(1, 2, whole(3, 2)) // shard 1 finishes
+		put(0, 2, whole(4, 0)) // shard 0 finishes
+		put(1, 2, whole(3, 2)) // shard 1 is run again
 		sum, err := s.Summarize(ctx, uid, "20260401-0900", "tp01")
 		if err != nil {
 			t.Fatal(err)

@@ -515,7 +515,7 @@ func (s *sqlStore) GetResponse(ctx context.Context, campaignUID, waveID, recipie
 	return r, rows.Err()
 }
 
-func (s *sqlStore) PutFrame(ctx context.Context, campaignUID, waveID string, shard int, frame map[string]FrameCounts) error {
+func (s *sqlStore) PutFrame(ctx context.Context, campaignUID, waveID string, shard, shards int, frame map[string]FrameCounts) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM waves WHERE campaign_uid = $1 AND wave_id = $2`), campaignUID, waveID).Scan(&one)
@@ -525,8 +525,8 @@ func (s *sqlStore) PutFrame(ctx context.Context, campaignUID, waveID string, sha
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM wave_frames WHERE campaign_uid = $1 AND wave_id = $2 AND shard = $3`),
-			campaignUID, waveID, shard); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM wave_frames WHERE campaign_uid = $1 AND wave_id = $2 AND (shard = $3 OR shard >= $4)`),
+			campaignUID, waveID, shard, shards); err != nil {
 			return err
 		}
 		for segment, c := range frame {

@@ -264,9 +264,10 @@ type Store interface {
 	// OptedOut returns which of keys opted out in the namespace.
 	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
 
-	// PutFrame records the frame a sending Job's shard counted for a wave, by segment,
-	// replacing what that shard recorded before. A wave never registered is ErrNotFound.
-	PutFrame(ctx context.Context, campaignUID, waveID string, shard int, frame map[string]FrameCounts) error
+	// PutFrame records the frame a sending Job's shard (of shards) counted for a wave, by
+	// segment, replacing what that shard, and any shard past shards, recorded before. A wave
+	// never registered is ErrNotFound.
+	PutFrame(ctx context.Context, campaignUID, waveID string, shard, shards int, frame map[string]FrameCounts) error
 
 	// SaveResponse stores a response, durably, before it returns. A second submission for the
 	// same person and wave replaces the answers while the wave is open (created is false); after
