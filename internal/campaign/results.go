@@ -164,18 +164,22 @@ func Trend(spec *v1alpha1.SurveyCampaignSpec, current, previous []v1alpha1.Quest
 		t := v1alpha1.TrendComparison{Question: s.Question, PreviousWave: previousWave, Change: decimal(cmp.Difference, 1),
 			Verdict: v1alpha1.VerdictUnknown}
 		if !math.IsNaN(cmp.Z) {
-			switch cmp.Direction() {
-			case 1:
-				t.Verdict = v1alpha1.VerdictAbove
-			case -1:
-				t.Verdict = v1alpha1.VerdictBelow
-			default:
-				t.Verdict = v1alpha1.VerdictNotSignificant
-			}
+			t.Verdict = verdictOf(cmp)
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// verdictOf words a comparison: Above or Below when significant, NotSignificant otherwise.
+func verdictOf(cmp scoring.Comparison) v1alpha1.Verdict {
+	switch cmp.Direction() {
+	case 1:
+		return v1alpha1.VerdictAbove
+	case -1:
+		return v1alpha1.VerdictBelow
+	}
+	return v1alpha1.VerdictNotSignificant
 }
 
 // estimateOf reads a published score back: its value, margin (NaN when none) and n.
@@ -468,14 +472,7 @@ func compare(spec *v1alpha1.SurveyCampaignSpec, estimates map[string]scoring.Est
 				}
 				cmp := scoring.Compare(e, ref, confidence)
 				c.Difference = decimal(cmp.Difference, 1)
-				switch cmp.Direction() {
-				case 1:
-					c.Verdict = v1alpha1.VerdictAbove
-				case -1:
-					c.Verdict = v1alpha1.VerdictBelow
-				default:
-					c.Verdict = v1alpha1.VerdictNotSignificant
-				}
+				c.Verdict = verdictOf(cmp)
 			}
 		}
 		out = append(out, c)

@@ -110,16 +110,7 @@ func ceilCareful(x float64) int {
 // 100·(promoters − detractors)/n. Its variance is [(p+d) − (p−d)²]/n for promoter share p and
 // detractor share d.
 func NPS(counts [11]int, population int, confidence float64) Estimate {
-	n, promoters, detractors := 0, 0, 0
-	for point, c := range counts {
-		n += c
-		switch {
-		case point >= 9:
-			promoters += c
-		case point <= 6:
-			detractors += c
-		}
-	}
+	n, promoters, detractors := npsGroups(counts[:])
 	if n <= 0 {
 		return none()
 	}
@@ -194,4 +185,22 @@ func estimate(value, moe float64, n int, lo, hi float64) Estimate {
 
 func clamp(x, lo, hi float64) float64 {
 	return math.Max(lo, math.Min(hi, x))
+}
+
+// npsGroups counts the answers on the 0..10 scale (points past 10 are off it and not counted),
+// the promoters (9 and 10) and the detractors (0 to 6).
+func npsGroups(counts []int) (n, promoters, detractors int) {
+	for point, c := range counts {
+		if point > 10 {
+			break
+		}
+		n += c
+		switch {
+		case point >= 9:
+			promoters += c
+		case point <= 6:
+			detractors += c
+		}
+	}
+	return n, promoters, detractors
 }

@@ -52,19 +52,7 @@ type Stratified struct {
 // answers 0..10; entries past the eleventh are off the scale and are not counted.
 func StratifiedNPS(strata []Stratum, confidence float64) Stratified {
 	return stratify(strata, confidence, -100, 100, func(counts []int) (int, float64, float64) {
-		n, promoters, detractors := 0, 0, 0
-		for point, c := range counts {
-			if point > 10 {
-				break
-			}
-			n += c
-			switch {
-			case point >= 9:
-				promoters += c
-			case point <= 6:
-				detractors += c
-			}
-		}
+		n, promoters, detractors := npsGroups(counts)
 		if n <= 0 {
 			return 0, 0, 0
 		}
