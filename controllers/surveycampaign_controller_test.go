@@ -537,6 +537,41 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Expect(w.Segments[0].ResponseShare).To(Equal(v1alpha1.Percent("66.7")))
 	})
 
+	It("shows each scored question's change since the previous closed wave, and whether it is significant", func() {
+		ns := namespace()
+		c := newCampaign(ns, "quarterly-trend", func(c *v1alpha1.SurveyCampaign) { c.Spec.Schedule.ResponseWindow = "20h" })
+		clk.SetTime(at(time.Minute))
+		poke(c)
+		Eventually(jobNames(ns)).Should(HaveLen(1))
+		c = get(c)
+		first, second := waveID(0), waveID(24*time.Hour)
+		// The first wave: 40 answers, 10 satisfied (25%).
+		for i := range 40 {
+			key := fmt.Sprintf("A-%d", i)
+			invite(c, first, "general-needs", "email", key)
+			answer(c, first, "general-needs", "email", key, map[bool]int{true: 5, false: 1}[i < 10])
+		}
+		completeJob(ns, "quarterly-trend-"+first)
+		Eventually(func() int64 { return waveOf(c, first).Responded }).Should(Equal(int64(40)))
+		// Its window ends; the next day's wave starts.
+		clk.SetTime(at(20*time.Hour + time.Minute))
+		poke(c)
+		Eventually(func() v1alpha1.WavePhase { return waveOf(c, first).Phase }).Should(Equal(v1alpha1.WaveClosed))
+		clk.SetTime(at(24*time.Hour + time.Minute))
+		poke(c)
+		Eventually(jobNames(ns)).Should(HaveLen(2))
+		// The second wave: 40 answers, 30 satisfied (75%): up 50 points, far past both margins.
+		for i := range 40 {
+			key := fmt.Sprintf("B-%d", i)
+			invite(c, second, "general-needs", "email", key)
+			answer(c, second, "general-needs", "email", key, map[bool]int{true: 5, false: 1}[i < 30])
+		}
+		completeJob(ns, "quarterly-trend-"+second)
+		Eventually(func() []v1alpha1.TrendComparison { return waveOf(c, second).Trend }).Should(Equal([]v1alpha1.TrendComparison{
+			{Question: "tp01", PreviousWave: first, Change: "50.0", Verdict: v1alpha1.VerdictAbove}}))
+		Expect(waveOf(c, first).Trend).To(BeEmpty())
+	})
+
 	It("starts a wave on request, once per annotation value, and none while suspended", func() {
 		ns := namespace()
 		c := newCampaign(ns, "on-demand", func(c *v1alpha1.SurveyCampaign) { c.Spec.Suspend = true })
