@@ -1,15 +1,21 @@
 package collector
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/survey"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -25,15 +31,23 @@ func writeJSONError(w http.ResponseWriter, status int, msg string) {
 
 // decode reads a JSON body strictly: a size limit, no unknown fields, nothing after it.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, responseapi.MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, responseapi.MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", responseapi.MaxBodyBytes))
+		return false
+	case err != nil:
+		writeJSONError(w, http.StatusBadRequest, "the body could not be read")
+		return false
+	case !utf8.Valid(data):
+		// encoding/json would turn each invalid byte into U+FFFD: another key than the one sent.
+		writeJSONError(w, http.StatusBadRequest, "invalid JSON body: it is not valid UTF-8")
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", responseapi.MaxBodyBytes))
-			return false
-		}
 		writeJSONError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
 		return false
 	}
@@ -175,8 +189,8 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 	}
 	invs := make([]store.Invitation, len(req.Invitations))
 	for i, in := range req.Invitations {
-		if in.CampaignUID == "" || in.WaveID == "" || in.RecipientKey == "" || in.Namespace == "" || in.Segment == "" || in.Channel == "" || in.Round < 0 {
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("invitations[%d]: campaignUID, waveID, recipientKey, namespace, segment and channel are required, round >= 0", i))
+		if !uuid.MatchString(in.CampaignUID) || !ledgerText(in.WaveID, in.RecipientKey, in.Namespace, in.Segment, in.Channel) || in.Round < 0 {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("invitations[%d]: campaignUID is a UUID; waveID, recipientKey, namespace, segment and channel are text of 1 to 253 bytes; round >= 0", i))
 			return
 		}
 		invs[i] = store.Invitation{
@@ -224,9 +238,27 @@ func (s *Server) marks(w http.ResponseWriter, r *http.Request) {
 	s.recordMarks(w, r, req.Marks)
 }
 
+// uuid is a campaign's UID as Kubernetes writes it.
+var uuid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// ledgerText reports whether each value is a non-empty identifier of at most 253 bytes of plain
+// text (valid UTF-8, no control characters): what the ledger keeps and the stores can index.
+func ledgerText(values ...string) bool {
+	for _, v := range values {
+		if v == "" || len(v) > 253 || !survey.PlainText(v) || strings.ContainsAny(v, "\t\n\r") {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Server) recordMarks(w http.ResponseWriter, r *http.Request, marks []responseapi.Mark) {
 	outcomes := make([]store.Outcome, len(marks))
 	for i, m := range marks {
+		if !uuid.MatchString(m.CampaignUID) || !ledgerText(m.WaveID, m.RecipientKey) || (m.Reason != "" && !ledgerText(m.Reason)) {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("marks[%d]: campaignUID is a UUID; waveID and recipientKey are text of 1 to 253 bytes", i))
+			return
+		}
 		state := store.InvitationState(m.State)
 		switch state {
 		case store.StateSending, store.StateSent, store.StateFailed, store.StateBounced, store.StateUnknown, store.StateReserved:

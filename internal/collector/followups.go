@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 
@@ -161,7 +162,10 @@ func (s *Server) openCases(ctx context.Context, def survey.Definition, resp *sto
 				match, err = audience.Matches(prg, answers, resp.Segment, resp.Channel)
 			}
 			if err != nil {
-				s.log.Warn("a follow-up rule could not be evaluated for a response", "followup", rule.Namespace+"/"+rule.Name, "error", err.Error())
+				// The evaluation error is not logged: CEL quotes the values it failed on, which are
+				// the respondent's answers (a comment with an address or a phone number).
+				s.log.Warn("a follow-up rule could not be evaluated for a response; check its when expression against the questions' kinds",
+					"followup", rule.Namespace+"/"+rule.Name)
 				s.followUpErrors.Inc()
 				continue
 			}
@@ -274,8 +278,8 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in responseapi.CaseCallback
-	if err := json.Unmarshal(body, &in); err != nil || in.CaseID == "" || len(in.TicketRef) > 200 {
-		writeJSONError(w, http.StatusBadRequest, "the body must be JSON with caseId and at most a 200-character ticketRef")
+	if err := json.Unmarshal(body, &in); err != nil || in.CaseID == "" || len(in.TicketRef) > 200 || !utf8.Valid(body) || !survey.PlainText(in.TicketRef) {
+		writeJSONError(w, http.StatusBadRequest, "the body must be UTF-8 JSON with caseId and at most a 200-character ticketRef of plain text")
 		return
 	}
 	refuse := func() { writeJSONError(w, http.StatusUnauthorized, "not authenticated") }

@@ -210,6 +210,10 @@ func TestCaseResolution(t *testing.T) {
 			t.Errorf("%s: %d", name, got)
 		}
 	}
+	// A reference no store can keep (PostgreSQL refuses a NUL: the helpdesk would retry for ever).
+	if got := callback(responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-\x0077"}, ticketKey); got != http.StatusBadRequest {
+		t.Errorf("a ticket reference with a NUL: %d, want 400", got)
+	}
 	if c, _ := e.store.GetCase(ctx, key("T-2")); !c.ResolvedAt.IsZero() {
 		t.Fatal("a refused callback resolved the case")
 	}

@@ -38,7 +38,9 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now()
 	c, err := s.cfg.Keys().Verify(in.Token, now)
 	expired := errors.Is(err, token.ErrExpired)
-	if (err != nil && !expired) || c.Purpose != token.PurposeSurvey {
+	// The answers must come through the channel the link was sent by: an email's link posted
+	// by the SMS gateway would be counted under SMS.
+	if (err != nil && !expired) || c.Purpose != token.PurposeSurvey || c.Channel != in.Channel {
 		refuse()
 		return
 	}

@@ -175,8 +175,14 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		s.message(w, http.StatusRequestEntityTooLarge, "Your answers are too long to send",
-			"Please shorten your written answers and send them again.")
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.message(w, http.StatusRequestEntityTooLarge, "Your answers are too long to send",
+				"Please shorten your written answers and send them again.")
+			return
+		}
+		s.message(w, http.StatusBadRequest, "Your answers could not be read",
+			"Please go back to the survey page and send your answers again.")
 		return
 	}
 	l, ok := s.open(w, r)

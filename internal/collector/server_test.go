@@ -71,7 +71,9 @@ func definition() survey.Definition {
 	})
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts a response service on SQLite with a registered wave; options change its
+// configuration.
+func newEnv(t *testing.T, options ...func(*collector.Config)) *env {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "survey.db"))
 	if err != nil {
@@ -83,7 +85,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, store: st, keys: keys, now: opens.Add(time.Hour)}
-	s, err := collector.New(collector.Config{Store: st, Keys: func() *token.KeyRing { return keys }, APIToken: []byte(apiToken), Now: e.clock})
+	cfg := collector.Config{Store: st, Keys: func() *token.KeyRing { return keys }, APIToken: []byte(apiToken), Now: e.clock}
+	for _, o := range options {
+		o(&cfg)
+	}
+	s, err := collector.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +102,13 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) link(recipient string, expiry time.Time) string {
+	return e.linkBy(recipient, "sms", expiry)
+}
+
+// linkBy is a link sent through a channel.
+func (e *env) linkBy(recipient, channel string, expiry time.Time) string {
 	tok, err := e.keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900",
-		Recipient: recipient, Segment: "general-needs", Channel: "sms", Expiry: expiry})
+		Recipient: recipient, Segment: "general-needs", Channel: channel, Expiry: expiry})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -480,6 +491,9 @@ func TestInboundResponses(t *testing.T) {
 		"wrong key":       {responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, bytes.Repeat([]byte{1}, 32)},
 		"unknown channel": {responseapi.InboundResponse{Token: other, Channel: "whatsapp", Answers: map[string]string{"tp01": "1"}}, smsKey},
 		"forged token":    {responseapi.InboundResponse{Token: other[:len(other)-2] + "AA", Channel: "sms", Answers: map[string]string{"tp01": "1"}}, smsKey},
+		// An email invitation's link, posted by the SMS gateway: it would be counted under SMS.
+		"another channel's link": {responseapi.InboundResponse{Token: e.linkBy("T-other", "email", closes), Channel: "sms",
+			Answers: map[string]string{"tp01": "1"}}, smsKey},
 	} {
 		out := e.inbound(c.body, c.key, http.StatusUnauthorized)
 		if out["error"] != "not authenticated" {

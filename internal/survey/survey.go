@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Definition is a wave's questionnaire.
@@ -76,6 +78,20 @@ const MaxTextLength = 4000
 // NotApplicableValue is the form value of the "don't know / not applicable" answer.
 const NotApplicableValue = "na"
 
+// PlainText reports whether s is text a store can keep and a page can show: valid UTF-8, with
+// no NUL and no control characters other than tab, line feed and carriage return.
+func PlainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
 // FieldName is the form field of a question.
 func FieldName(questionID string) string { return "q." + questionID }
 
@@ -117,6 +133,10 @@ func (d Definition) ReadForm(get func(field string) string, acceptPartial bool) 
 			}
 			a.Value = &v
 		default: // Text
+			if !PlainText(raw) {
+				problems[q.ID] = "Please remove the unusual characters from your answer (it has characters that are not text)."
+				continue
+			}
 			if n := len([]rune(raw)); n > MaxTextLength {
 				problems[q.ID] = fmt.Sprintf("Please shorten your answer to %d characters (it has %d).", MaxTextLength, n)
 				continue

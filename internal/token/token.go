@@ -67,7 +67,22 @@ const (
 	MaxLength = 4 * (headerSize + 4*(1+maxField) + tagSize) / 3
 )
 
-var encoding = base64.RawURLEncoding
+// encoding is strict: no padding bits set, and (checked before decoding) no character outside
+// the URL-safe alphabet, such as the CR and LF the decoder would otherwise skip. A token has
+// one spelling.
+var encoding = base64.RawURLEncoding.Strict()
+
+// urlSafe reports whether s holds only characters of the URL-safe base64 alphabet.
+func urlSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Sign returns the token for claims, signed with the newest key of the ring.
 func (r *KeyRing) Sign(c Claims) (string, error) {
@@ -106,7 +121,7 @@ func (r *KeyRing) Sign(c Claims) (string, error) {
 // Verify checks a token at `now` and returns its claims. It fails with ErrInvalid, or with
 // ErrExpired (and the claims) for an authentic token past its expiry.
 func (r *KeyRing) Verify(tok string, now time.Time) (Claims, error) {
-	if len(tok) > MaxLength {
+	if len(tok) > MaxLength || !urlSafe(tok) {
 		return Claims{}, ErrInvalid
 	}
 	raw, err := encoding.DecodeString(tok)
