@@ -126,18 +126,35 @@ func (s *Server) writeStats(w http.ResponseWriter, r *http.Request, uid string, 
 }
 
 // triggers caches compiled trigger expressions by their text.
-type triggers struct{ m sync.Map }
+// triggers holds the compiled expressions of Response rules, at most maxCompiled of them: a
+// service that has seen more (rules edited over months, or sent by a caller in a loop) starts
+// again from none, and compiles what it needs as it goes.
+type triggers struct {
+	mu sync.Mutex
+	m  map[string]cel.Program
+}
 
-// trigger compiles (once) a Response rule's expression.
+const maxCompiled = 1024
+
+// trigger compiles (once while it is held) a Response rule's expression.
 func (s *Server) trigger(rule store.FollowUpRule) (cel.Program, error) {
-	if p, ok := s.compiled.m.Load(rule.When); ok {
-		return p.(cel.Program), nil
+	c := &s.compiled
+	c.mu.Lock()
+	p, ok := c.m[rule.When]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
 	}
 	prg, err := audience.CompileTrigger(rule.When, nil)
 	if err != nil {
 		return nil, err
 	}
-	s.compiled.m.Store(rule.When, prg)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCompiled {
+		c.m = map[string]cel.Program{}
+	}
+	c.m[rule.When] = prg
 	return prg, nil
 }
 
