@@ -41,8 +41,12 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &sqlStore{db: db, sqlite: true}, nil
+	return &sqlStore{db: db, sqlite: true, slots: 1}, nil
 }
+
+// postgresSlots spread each aggregate cell over this many rows on PostgreSQL, where concurrent
+// transactions updating one row wait for each other's commit.
+const postgresSlots = 32
 
 // openPostgres opens a PostgreSQL database through pgx.
 func openPostgres(ctx context.Context, rawURL string) (Store, error) {
@@ -59,5 +63,5 @@ func openPostgres(ctx context.Context, rawURL string) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &sqlStore{db: db}, nil
+	return &sqlStore{db: db, slots: postgresSlots}, nil
 }

@@ -21,7 +21,7 @@ import (
 )
 
 //go:embed migrations/*.sql
-var migrations embed.FS
+var migrationFiles embed.FS
 
 // sqlStore is the Store over database/sql; the dialect only rebinds placeholders.
 type sqlStore struct {
@@ -30,6 +30,8 @@ type sqlStore struct {
 	// writeMu queues SQLite's writers in the process: SQLite admits one writer at a time, and
 	// its busy handler would otherwise make waiting writers sleep (tens of milliseconds at p99).
 	writeMu sync.Mutex
+	// slots spread the maintained aggregates' hot rows (see aggregates.go): 1 on SQLite.
+	slots int
 }
 
 // writing runs fn holding the SQLite writer lock (PostgreSQL needs none).
@@ -52,9 +54,21 @@ func (s *sqlStore) q(query string) string {
 }
 
 func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
-	dir, err := fs.Sub(migrations, "migrations")
+	p, err := migrations(db, dialect)
 	if err != nil {
 		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrating the store: %w", err)
+	}
+	return nil
+}
+
+// migrations is the provider of the store's migrations on a database.
+func migrations(db *sql.DB, dialect goose.Dialect) (*goose.Provider, error) {
+	dir, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
 	}
 	var opts []goose.ProviderOption
 	if dialect == goose.DialectPostgres {
@@ -63,18 +77,15 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
 		// Probed every second, for up to five minutes.
 		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300))
 		if err != nil {
-			return fmt.Errorf("migrations: %w", err)
+			return nil, fmt.Errorf("migrations: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	p, err := goose.NewProvider(dialect, db, dir, opts...)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrating the store: %w", err)
-	}
-	return nil
+	return p, nil
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -205,6 +216,9 @@ const reserveRows = 500
 func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time) ([]Invitation, error) {
 	out := make([]Invitation, len(invs))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// A new invitation counts as no answer, unless its person already responded, or opted
+		// out since it was reserved.
+		t, fresh := s.newTally(), map[WaveRef][]string{}
 		for start := 0; start < len(invs); start += reserveRows {
 			part := invs[start:min(start+reserveRows, len(invs))]
 			// Placeholders are written for the database here rather than by q: SQLite looks each
@@ -238,6 +252,11 @@ func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time
 					return err
 				}
 				created[inv.InvitationKey] = inv
+				if inv.Round == 0 {
+					w := WaveRef{inv.CampaignUID, inv.WaveID}
+					t.disposition(w, inv.RecipientKey, inv.Segment, inv.Channel, "", dispNoAnswer)
+					fresh[w] = append(fresh[w], inv.RecipientKey)
+				}
 			}
 			if err := rows.Close(); err != nil {
 				return err
@@ -263,7 +282,12 @@ func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time
 				}
 			}
 		}
-		return nil
+		for w, keys := range fresh {
+			if err := s.refreshDispositions(ctx, tx, w, keys, t); err != nil {
+				return err
+			}
+		}
+		return s.apply(ctx, tx, t)
 	})
 	if err != nil {
 		return nil, err
@@ -289,33 +313,43 @@ func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Ti
 			UPDATE invitations SET state = $5, reason = $6, updated_at = $7, sent_at = COALESCE($8, sent_at),
 				attempts = CASE WHEN $5 = 'sending' THEN attempts + 1 WHEN attempts = 0 THEN 1 ELSE attempts END
 			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4
-				AND ($5 <> 'reserved' OR state = 'sending')`)
+				AND ($5 <> 'reserved' OR state = 'sending')
+			RETURNING segment, channel, disposition`)
 		if err != nil {
 			return err
 		}
 		defer update.Close()
+		t := s.newTally()
 		for _, o := range outcomes {
 			var sentAt any
 			if o.State == StateSent || o.State == StateUnknown {
 				sentAt = micros(now)
 			}
-			res, err := update.ExecContext(ctx, o.Key.CampaignUID, o.Key.WaveID, o.Key.RecipientKey, o.Key.Round,
-				string(o.State), o.Reason, micros(now), sentAt)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			if n == 0 {
+			var segment, channel, disposition string
+			err := update.QueryRowContext(ctx, o.Key.CampaignUID, o.Key.WaveID, o.Key.RecipientKey, o.Key.Round,
+				string(o.State), o.Reason, micros(now), sentAt).Scan(&segment, &channel, &disposition)
+			if errors.Is(err, sql.ErrNoRows) {
 				if o.State == StateReserved {
 					return ErrNotSending
 				}
 				return ErrNotFound
 			}
+			if err != nil {
+				return err
+			}
+			// Without a response or an opt-out, an invitation's disposition follows its state.
+			if o.Key.Round != 0 || (disposition != dispNoAnswer && disposition != dispNonContact) {
+				continue
+			}
+			if to := dispositionOf(string(o.State)); to != disposition {
+				w := WaveRef{o.Key.CampaignUID, o.Key.WaveID}
+				t.disposition(w, o.Key.RecipientKey, segment, channel, disposition, to)
+				if err := s.setDisposition(ctx, tx, w, o.Key.RecipientKey, to); err != nil {
+					return err
+				}
+			}
 		}
-		return nil
+		return s.apply(ctx, tx, t)
 	})
 }
 
@@ -374,10 +408,43 @@ func (s *sqlStore) Unanswered(ctx context.Context, campaignUID, waveID string, k
 }
 
 func (s *sqlStore) OptOut(ctx context.Context, namespace, recipientKey string, now time.Time) error {
-	return s.writing(func() error {
-		_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO opt_outs (namespace, recipient_key, opted_out_at) VALUES ($1, $2, $3)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO opt_outs (namespace, recipient_key, opted_out_at) VALUES ($1, $2, $3)
 		ON CONFLICT (namespace, recipient_key) DO NOTHING`), namespace, recipientKey, micros(now))
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // the first opt-out is the one that counts
+		}
+		// The person's invitations reserved before now, and not answered, become refusals.
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT campaign_uid, wave_id, segment, channel, disposition FROM invitations
+			WHERE namespace = $1 AND recipient_key = $2 AND round = 0 AND reserved_at <= $3 AND disposition IN ('noanswer', 'noncontact')`),
+			namespace, recipientKey, micros(now))
+		if err != nil {
+			return err
+		}
+		t := s.newTally()
+		var waves []WaveRef
+		for rows.Next() {
+			var w WaveRef
+			var segment, channel, disposition string
+			if err := rows.Scan(&w.CampaignUID, &w.WaveID, &segment, &channel, &disposition); err != nil {
+				rows.Close()
+				return err
+			}
+			t.disposition(w, recipientKey, segment, channel, disposition, dispRefusal)
+			waves = append(waves, w)
+		}
+		if err := closeRows(rows); err != nil {
+			return err
+		}
+		for _, w := range waves {
+			if err := s.setDisposition(ctx, tx, w, recipientKey, dispRefusal); err != nil {
+				return err
+			}
+		}
+		return s.apply(ctx, tx, t)
 	})
 }
 
@@ -416,13 +483,25 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 		if err != nil {
 			return err
 		}
+		w, t := WaveRef{r.CampaignUID, r.WaveID}, s.newTally()
+		segment := r.Segment
 		if n == 1 {
 			created = true
 		} else {
-			// A second submission updates the first. The segment stays the invitation's.
+			// A second submission updates the first, and takes back what it counted. The segment
+			// stays the one first recorded (the invitation's).
+			var channel string
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT segment, channel FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+				r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment, &channel); err != nil {
+				return err
+			}
+			t.response(w, r.RecipientKey, segment, channel, -1)
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE responses SET complete = $4, channel = $5, updated_at = $6
 				WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
 				r.CampaignUID, r.WaveID, r.RecipientKey, boolInt(r.Complete), r.Channel, micros(now)); err != nil {
+				return err
+			}
+			if err := s.uncountAnswers(ctx, tx, w, r.RecipientKey, t); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM answers WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
@@ -430,13 +509,7 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 				return err
 			}
 		}
-		segment := r.Segment
-		if !created { // an update keeps the segment first recorded
-			if err := tx.QueryRowContext(ctx, s.q(`SELECT segment FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
-				r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment); err != nil {
-				return err
-			}
-		}
+		t.response(w, r.RecipientKey, segment, r.Channel, 1)
 		cases := make([]Case, len(r.Cases))
 		for i, c := range r.Cases {
 			c.CampaignUID, c.WaveID, c.RecipientKey = r.CampaignUID, r.WaveID, r.RecipientKey
@@ -471,10 +544,60 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 				value, text, boolInt(a.NotApplicable), primaryValue); err != nil {
 				return err
 			}
+			t.answer(w, r.RecipientKey, a.Question, segment, r.Channel, nullInt(value), nullInt(primaryValue), a.NotApplicable, 1)
 		}
-		return nil
+		// The invitation is now answered: complete or partial.
+		var invSegment, invChannel, disposition string
+		err = tx.QueryRowContext(ctx, s.q(`SELECT segment, channel, disposition FROM invitations
+			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = 0`),
+			r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&invSegment, &invChannel, &disposition)
+		switch {
+		case errors.Is(err, sql.ErrNoRows): // answered without an invitation in the ledger
+		case err != nil:
+			return err
+		default:
+			to := dispPartial
+			if r.Complete {
+				to = dispComplete
+			}
+			if to != disposition {
+				t.disposition(w, r.RecipientKey, invSegment, invChannel, disposition, to)
+				if err := s.setDisposition(ctx, tx, w, r.RecipientKey, to); err != nil {
+					return err
+				}
+			}
+		}
+		return s.apply(ctx, tx, t)
 	})
 	return created, err
+}
+
+// nullInt is an optional integer as SaveResponse binds it (nil or an int).
+func nullInt(v any) sql.NullInt64 {
+	if i, ok := v.(int); ok {
+		return sql.NullInt64{Int64: int64(i), Valid: true}
+	}
+	return sql.NullInt64{}
+}
+
+// uncountAnswers takes a person's stored answers out of the aggregates, before they are replaced.
+func (s *sqlStore) uncountAnswers(ctx context.Context, tx *sql.Tx, w WaveRef, recipientKey string, t *tally) error {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT question, segment, channel, value_int, not_applicable, primary_value FROM answers
+		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`), w.CampaignUID, w.WaveID, recipientKey)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var question, segment, channel string
+		var value, primary sql.NullInt64
+		var na int
+		if err := rows.Scan(&question, &segment, &channel, &value, &na, &primary); err != nil {
+			rows.Close()
+			return err
+		}
+		t.answer(w, recipientKey, question, segment, channel, value, primary, na == 1, -1)
+	}
+	return closeRows(rows)
 }
 
 func (s *sqlStore) GetResponse(ctx context.Context, campaignUID, waveID, recipientKey string) (Response, error) {
@@ -572,6 +695,46 @@ func (s *sqlStore) Summarize(ctx context.Context, campaignUID, waveID, primary s
 		Pairs:        map[string]scoring.PairStats{},
 		Frame:        frame,
 	}
+	stored, err := s.primaryQuestion(ctx, campaignUID, waveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	maintained := primary != "" && primary == stored
+	if err := s.summarizeMaintained(ctx, campaignUID, waveID, maintained, &sum); err != nil {
+		return Summary{}, err
+	}
+	if primary != "" && !maintained {
+		if err := s.pairsByJoin(ctx, campaignUID, waveID, primary, sum.Pairs); err != nil {
+			return Summary{}, err
+		}
+	}
+	return sum, nil
+}
+
+// primaryQuestion is the primary question a wave was registered with ("" for none, or no wave).
+func (s *sqlStore) primaryQuestion(ctx context.Context, campaignUID, waveID string) (string, error) {
+	var stored string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+		campaignUID, waveID).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return stored, err
+}
+
+// summarizeByScan computes what Summarize reads from the maintained aggregates from the rows
+// themselves: a full recount, which the tests hold the aggregates to.
+func (s *sqlStore) summarizeByScan(ctx context.Context, campaignUID, waveID, primary string) (Summary, error) {
+	frame, err := s.frame(ctx, campaignUID, waveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	sum := Summary{
+		Dispositions: map[Group]scoring.Dispositions{},
+		Responded:    map[Group]int{},
+		Pairs:        map[string]scoring.PairStats{},
+		Frame:        frame,
+	}
 	// Dispositions of the invitations, from the ledger, the responses and the opt-outs.
 	rows, err := s.db.QueryContext(ctx, s.q(`
 		SELECT i.segment, i.channel, i.state, COALESCE(r.complete, -1),
@@ -658,46 +821,56 @@ func (s *sqlStore) Summarize(ctx context.Context, campaignUID, waveID, primary s
 	if primary == "" {
 		return sum, nil
 	}
-	var stored string
-	err = s.db.QueryRowContext(ctx, s.q(`SELECT primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
-		campaignUID, waveID).Scan(&stored)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Summary{}, err
-	}
-	if primary == stored {
-		// Each answer carries its respondent's primary answer: one grouped scan.
-		rows, err = s.db.QueryContext(ctx, s.q(`
-			SELECT question, COUNT(*), SUM(value_int), SUM(primary_value),
-				SUM(value_int * value_int), SUM(primary_value * primary_value), SUM(value_int * primary_value)
-			FROM answers
-			WHERE campaign_uid = $1 AND wave_id = $2 AND value_int IS NOT NULL AND not_applicable = 0 AND primary_value IS NOT NULL
-			GROUP BY question`), campaignUID, waveID)
-	} else {
-		// Another question as primary: join each respondent's answers to their answer to it. The
-		// primary question's answers drive the join (CROSS JOIN fixes that order in SQLite).
-		rows, err = s.db.QueryContext(ctx, s.q(`
-			SELECT a.question, COUNT(*), SUM(a.value_int), SUM(p.value_int),
-				SUM(a.value_int * a.value_int), SUM(p.value_int * p.value_int), SUM(a.value_int * p.value_int)
-			FROM answers p CROSS JOIN answers a
-			WHERE p.campaign_uid = $1 AND p.wave_id = $2 AND p.question = $3
-				AND p.value_int IS NOT NULL AND p.not_applicable = 0
-				AND a.campaign_uid = p.campaign_uid AND a.wave_id = p.wave_id AND a.recipient_key = p.recipient_key
-				AND a.value_int IS NOT NULL AND a.not_applicable = 0
-			GROUP BY a.question`), campaignUID, waveID, primary)
-	}
+	stored, err := s.primaryQuestion(ctx, campaignUID, waveID)
 	if err != nil {
 		return Summary{}, err
 	}
+	if primary != stored {
+		return sum, s.pairsByJoin(ctx, campaignUID, waveID, primary, sum.Pairs)
+	}
+	// Each answer carries its respondent's primary answer: one grouped scan.
+	rows, err = s.db.QueryContext(ctx, s.q(`
+		SELECT question, COUNT(*), SUM(value_int), SUM(primary_value),
+			SUM(value_int * value_int), SUM(primary_value * primary_value), SUM(value_int * primary_value)
+		FROM answers
+		WHERE campaign_uid = $1 AND wave_id = $2 AND value_int IS NOT NULL AND not_applicable = 0 AND primary_value IS NOT NULL
+		GROUP BY question`), campaignUID, waveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	return sum, scanPairs(rows, sum.Pairs)
+}
+
+// pairsByJoin computes the drivers' sums with a question other than the wave's primary one:
+// each respondent's answers joined to their answer to it. The primary question's answers drive
+// the join (CROSS JOIN fixes that order in SQLite).
+func (s *sqlStore) pairsByJoin(ctx context.Context, campaignUID, waveID, primary string, pairs map[string]scoring.PairStats) error {
+	rows, err := s.db.QueryContext(ctx, s.q(`
+		SELECT a.question, COUNT(*), SUM(a.value_int), SUM(p.value_int),
+			SUM(a.value_int * a.value_int), SUM(p.value_int * p.value_int), SUM(a.value_int * p.value_int)
+		FROM answers p CROSS JOIN answers a
+		WHERE p.campaign_uid = $1 AND p.wave_id = $2 AND p.question = $3
+			AND p.value_int IS NOT NULL AND p.not_applicable = 0
+			AND a.campaign_uid = p.campaign_uid AND a.wave_id = p.wave_id AND a.recipient_key = p.recipient_key
+			AND a.value_int IS NOT NULL AND a.not_applicable = 0
+		GROUP BY a.question`), campaignUID, waveID, primary)
+	if err != nil {
+		return err
+	}
+	return scanPairs(rows, pairs)
+}
+
+func scanPairs(rows *sql.Rows, pairs map[string]scoring.PairStats) error {
 	for rows.Next() {
 		var q string
 		var ps scoring.PairStats
 		if err := rows.Scan(&q, &ps.N, &ps.SumX, &ps.SumY, &ps.SumXX, &ps.SumYY, &ps.SumXY); err != nil {
 			rows.Close()
-			return Summary{}, err
+			return err
 		}
-		sum.Pairs[q] = ps
+		pairs[q] = ps
 	}
-	return sum, closeRows(rows)
+	return closeRows(rows)
 }
 
 func closeRows(rows *sql.Rows) error {
