@@ -129,7 +129,7 @@ func (t *tally) answer(w WaveRef, recipientKey, question, segment, channel strin
 
 // apply writes the tally: one multi-row upsert per table, its rows in key order.
 func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
-	if err := upsert(ctx, tx, s.sqlite, "wave_dispositions", "campaign_uid, wave_id, segment, channel, disposition, slot", t.dispositions,
+	if err := upsert(ctx, s, tx, "wave_dispositions", "campaign_uid, wave_id, segment, channel, disposition, slot", t.dispositions,
 		func(a, b dispositionCell) int {
 			return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
 				strings.Compare(a.Segment, b.Segment), strings.Compare(a.Channel, b.Channel),
@@ -140,7 +140,7 @@ func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
 		}); err != nil {
 		return err
 	}
-	if err := upsert(ctx, tx, s.sqlite, "wave_responded", "campaign_uid, wave_id, segment, channel, slot", t.responded,
+	if err := upsert(ctx, s, tx, "wave_responded", "campaign_uid, wave_id, segment, channel, slot", t.responded,
 		func(a, b respondedCell) int {
 			return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
 				strings.Compare(a.Segment, b.Segment), strings.Compare(a.Channel, b.Channel), cmp.Compare(a.Slot, b.Slot))
@@ -148,7 +148,7 @@ func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
 		func(c respondedCell) []any { return []any{c.CampaignUID, c.WaveID, c.Segment, c.Channel, c.Slot} }); err != nil {
 		return err
 	}
-	if err := upsert(ctx, tx, s.sqlite, "wave_answer_counts", "campaign_uid, wave_id, question, segment, channel, not_applicable, value, slot", t.answers,
+	if err := upsert(ctx, s, tx, "wave_answer_counts", "campaign_uid, wave_id, question, segment, channel, not_applicable, value, slot", t.answers,
 		func(a, b answerCell) int {
 			return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
 				strings.Compare(a.Question, b.Question), strings.Compare(a.Segment, b.Segment), strings.Compare(a.Channel, b.Channel),
@@ -159,7 +159,7 @@ func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
 		}); err != nil {
 		return err
 	}
-	return upsert(ctx, tx, s.sqlite, "wave_answer_pairs", "campaign_uid, wave_id, question, value, primary_value, slot", t.pairs,
+	return upsert(ctx, s, tx, "wave_answer_pairs", "campaign_uid, wave_id, question, value, primary_value, slot", t.pairs,
 		func(a, b pairCell) int {
 			return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
 				strings.Compare(a.Question, b.Question), cmp.Compare(a.Value, b.Value), cmp.Compare(a.PrimaryValue, b.PrimaryValue),
@@ -174,11 +174,34 @@ func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
 const upsertRows = 400
 
 // upsert adds each cell's delta to its row, creating it; cells whose changes cancel out are
-// left alone.
-func upsert[K comparable](ctx context.Context, tx *sql.Tx, sqlite bool, table, key string, deltas map[K]int64,
+// left alone. SQLite runs one prepared statement per cell (in process, each costs less than
+// parsing a statement); PostgreSQL one multi-row statement per upsertRows cells (each
+// statement is a round trip).
+func upsert[K comparable](ctx context.Context, s *sqlStore, tx *sql.Tx, table, key string, deltas map[K]int64,
 	order func(a, b K) int, columns func(K) []any) error {
 	cells := slices.SortedFunc(maps.Keys(deltas), order)
 	cells = slices.DeleteFunc(cells, func(c K) bool { return deltas[c] == 0 })
+	if len(cells) == 0 {
+		return nil
+	}
+	onConflict := ` ON CONFLICT (` + key + `) DO UPDATE SET n = ` + table + `.n + excluded.n`
+	if s.sqlite {
+		n := len(columns(cells[0])) + 1
+		marks := make([]string, n)
+		for i := range marks {
+			marks[i] = fmt.Sprintf("$%d", i+1)
+		}
+		st, err := s.prepare(ctx, tx, `INSERT INTO `+table+` (`+key+`, n) VALUES (`+strings.Join(marks, ", ")+`)`+onConflict)
+		if err != nil {
+			return err
+		}
+		for _, c := range cells {
+			if _, err := st.ExecContext(ctx, append(columns(c), deltas[c])...); err != nil {
+				return fmt.Errorf("maintaining %s: %w", table, err)
+			}
+		}
+		return nil
+	}
 	for start := 0; start < len(cells); start += upsertRows {
 		part := cells[start:min(start+upsertRows, len(cells))]
 		var values strings.Builder
@@ -193,17 +216,12 @@ func upsert[K comparable](ctx context.Context, tx *sql.Tx, sqlite bool, table, k
 				if j > 0 {
 					values.WriteString(", ")
 				}
-				if sqlite { // plain ? placeholders: SQLite looks numbered ones up in a list
-					values.WriteString("?")
-				} else {
-					fmt.Fprintf(&values, "$%d", len(args)+j+1)
-				}
+				fmt.Fprintf(&values, "$%d", len(args)+j+1)
 			}
 			values.WriteString(")")
 			args = append(args, row...)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+key+`, n) VALUES `+values.String()+`
-			ON CONFLICT (`+key+`) DO UPDATE SET n = `+table+`.n + excluded.n`, args...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+key+`, n) VALUES `+values.String()+onConflict, args...); err != nil {
 			return fmt.Errorf("maintaining %s: %w", table, err)
 		}
 	}
@@ -254,8 +272,8 @@ func (s *sqlStore) refreshDispositions(ctx context.Context, tx *sql.Tx, w WaveRe
 
 // setDisposition records an invitation's (round 0) disposition.
 func (s *sqlStore) setDisposition(ctx context.Context, tx *sql.Tx, w WaveRef, recipientKey, disposition string) error {
-	_, err := tx.ExecContext(ctx, s.q(`UPDATE invitations SET disposition = $4
-		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = 0`), w.CampaignUID, w.WaveID, recipientKey, disposition)
+	_, err := s.exec(ctx, tx, `UPDATE invitations SET disposition = $4
+		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = 0`, w.CampaignUID, w.WaveID, recipientKey, disposition)
 	return err
 }
 

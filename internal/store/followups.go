@@ -93,8 +93,11 @@ func (s *sqlStore) GetFollowUp(ctx context.Context, uid string) (FollowUpRule, e
 }
 
 func (s *sqlStore) FollowUpRules(ctx context.Context, campaignUID string) ([]FollowUpRule, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+followUpColumns+` FROM followups
-		WHERE campaign_uid = $1 AND active = 1 ORDER BY followup_uid`), campaignUID)
+	st, err := s.stmt(ctx, `SELECT `+followUpColumns+` FROM followups WHERE campaign_uid = $1 AND active = 1 ORDER BY followup_uid`)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, campaignUID)
 	if err != nil {
 		return nil, err
 	}

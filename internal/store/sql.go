@@ -32,6 +32,9 @@ type sqlStore struct {
 	writeMu sync.Mutex
 	// slots spread the maintained aggregates' hot rows (see aggregates.go): 1 on SQLite.
 	slots int
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // writing runs fn holding the SQLite writer lock (PostgreSQL needs none).
@@ -99,11 +102,63 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// prepare prepares a statement run many times in a transaction: SQLite's driver keeps no
-// statement cache, so a plain ExecContext parses the SQL again on every row.
-func (s *sqlStore) prepare(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	return tx.PrepareContext(ctx, s.q(query))
+// stmt returns the statement of a fixed query, prepared once for the store: SQLite's driver
+// keeps no statement cache, so a plain ExecContext parses the SQL again every time (a quarter
+// of a response's cost). database/sql prepares it on each connection once. Only queries
+// written in the code come here, never ones built from input, so the cache stays small.
+func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[query] = st
+	return st, nil
 }
+
+// prepare returns a fixed query's statement (stmt) for a transaction.
+func (s *sqlStore) prepare(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// exec runs a fixed query in a transaction.
+func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.prepare(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// queryRow runs a fixed query of one row in a transaction (tx nil: outside one).
+func (s *sqlStore) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) rowScanner {
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return errRow{err}
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+// errRow is a row that could not be queried.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 func (s *sqlStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return s.writing(func() error {
@@ -121,7 +176,15 @@ func (s *sqlStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.stmtMu.Unlock()
+	return s.db.Close()
+}
 
 func (s *sqlStore) PutWave(ctx context.Context, w Wave) error {
 	sum := sha256.Sum256(w.Definition)
@@ -177,8 +240,8 @@ func (s *sqlStore) GetWave(ctx context.Context, campaignUID, waveID string) (Wav
 	w := Wave{CampaignUID: campaignUID, WaveID: waveID}
 	var def string
 	var opens, closes int64
-	err := s.db.QueryRowContext(ctx, s.q(`
-		SELECT namespace, campaign, definition, opens_at, closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+	err := s.queryRow(ctx, nil, `
+		SELECT namespace, campaign, definition, opens_at, closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`,
 		campaignUID, waveID).Scan(&w.Namespace, &w.Campaign, &def, &opens, &closes, &w.PrimaryQuestion)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Wave{}, ErrNotFound
@@ -460,7 +523,7 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var closes int64
 		var primaryQuestion string
-		err := tx.QueryRowContext(ctx, s.q(`SELECT closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+		err := s.queryRow(ctx, tx, `SELECT closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`,
 			r.CampaignUID, r.WaveID).Scan(&closes, &primaryQuestion)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
@@ -471,10 +534,10 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 		if !now.Before(fromMicros(closes)) {
 			return ErrWaveClosed
 		}
-		res, err := tx.ExecContext(ctx, s.q(`
+		res, err := s.exec(ctx, tx, `
 			INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-			ON CONFLICT (campaign_uid, wave_id, recipient_key) DO NOTHING`),
+			ON CONFLICT (campaign_uid, wave_id, recipient_key) DO NOTHING`,
 			r.CampaignUID, r.WaveID, r.RecipientKey, r.Namespace, r.Segment, r.Channel, boolInt(r.Complete), micros(now))
 		if err != nil {
 			return err
@@ -548,8 +611,8 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 		}
 		// The invitation is now answered: complete or partial.
 		var invSegment, invChannel, disposition string
-		err = tx.QueryRowContext(ctx, s.q(`SELECT segment, channel, disposition FROM invitations
-			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = 0`),
+		err = s.queryRow(ctx, tx, `SELECT segment, channel, disposition FROM invitations
+			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = 0`,
 			r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&invSegment, &invChannel, &disposition)
 		switch {
 		case errors.Is(err, sql.ErrNoRows): // answered without an invitation in the ledger
@@ -714,7 +777,7 @@ func (s *sqlStore) Summarize(ctx context.Context, campaignUID, waveID, primary s
 // primaryQuestion is the primary question a wave was registered with ("" for none, or no wave).
 func (s *sqlStore) primaryQuestion(ctx context.Context, campaignUID, waveID string) (string, error) {
 	var stored string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+	err := s.queryRow(ctx, nil, `SELECT primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`,
 		campaignUID, waveID).Scan(&stored)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
