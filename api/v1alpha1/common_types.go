@@ -66,9 +66,11 @@ type WebhookChannel struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self)",message="webhook url must be an absolute URL"
 	URL string `json:"url"`
 
-	// secretRef names a Secret with the key "hmacKey" (required: each request carries an
-	// X-Survey-Signature header, the hex HMAC-SHA256 of the body under that key) and optionally
-	// "bearerToken" (sent as an Authorization header).
+	// secretRef names a Secret with the key "hmacKey" (required: each request carries
+	// X-Survey-Timestamp, the Unix seconds it was signed at, and X-Survey-Signature, the hex
+	// HMAC-SHA256 under that key of the timestamp, a full stop and the body; a gateway should
+	// refuse a request signed more than 5 minutes from its clock) and optionally "bearerToken"
+	// (sent as an Authorization header).
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
 

@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/testsmtp"
 )
 
@@ -218,9 +216,8 @@ func TestWebhook(t *testing.T) {
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := calls.Add(1)
 		body, _ := io.ReadAll(r.Body)
-		mac := hmac.New(sha256.New, key)
-		mac.Write(body)
-		if r.Header.Get("X-Survey-Signature") != hex.EncodeToString(mac.Sum(nil)) {
+		// The gateway checks the signature as the response service checks a gateway's.
+		if _, _, err := responseapi.VerifySigned(r.Header, key, body, time.Now()); err != nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}

@@ -3,9 +3,6 @@ package channel
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,12 +10,15 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
 // WebhookConfig says where and how a gateway is called.
 type WebhookConfig struct {
 	URL string
-	// HMACKey signs each body: X-Survey-Signature is its hex HMAC-SHA256.
+	// HMACKey signs each request (responseapi.SignRequest: X-Survey-Timestamp, and
+	// X-Survey-Signature, the hex HMAC-SHA256 of the timestamp, a full stop and the body).
 	HMACKey []byte
 	// BearerToken, when set, is sent as Authorization: Bearer.
 	BearerToken string
@@ -33,6 +33,8 @@ type WebhookConfig struct {
 	Client *http.Client
 	// Sleep waits between attempts; tests replace it. It returns early with the context's error.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the clock requests are signed by; time.Now when nil.
+	Now func() time.Time
 }
 
 // DefaultSMS is the wording of a survey invitation by SMS.
@@ -71,6 +73,9 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 				return nil
 			}
 		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	w := &Webhook{cfg: cfg}
 	var err error
@@ -111,13 +116,9 @@ func (w *Webhook) Send(ctx context.Context, m Message, id string) error {
 	if err != nil {
 		return err
 	}
-	mac := hmac.New(sha256.New, w.cfg.HMACKey)
-	mac.Write([]byte(body))
-	signature := hex.EncodeToString(mac.Sum(nil))
-
 	var last error
 	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
-		wait, err := w.try(ctx, body, signature, id)
+		wait, err := w.try(ctx, body, id)
 		if err == nil {
 			return nil
 		}
@@ -138,13 +139,14 @@ func (w *Webhook) Send(ctx context.Context, m Message, id string) error {
 
 // try makes one request and returns, for a retryable failure, how long the gateway asked to
 // wait (0 when it did not say).
-func (w *Webhook) try(ctx context.Context, body, signature, id string) (time.Duration, error) {
+func (w *Webhook) try(ctx context.Context, body, id string) (time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader([]byte(body)))
 	if err != nil {
 		return 0, &Error{Permanent: true, Reason: "bad-url", Err: err}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Survey-Signature", signature)
+	// Each try is signed when it is made: a gateway refuses a request signed too long ago.
+	responseapi.SignRequest(req.Header, w.cfg.HMACKey, w.cfg.Now(), []byte(body))
 	req.Header.Set("Idempotency-Key", id)
 	if w.cfg.BearerToken != "" {
 		req.Header.Set("Authorization", "Bearer "+w.cfg.BearerToken)

@@ -62,7 +62,7 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeJSONError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotSending):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotSending), errors.Is(err, store.ErrReplay):
 		writeJSONError(w, http.StatusConflict, err.Error())
 	default:
 		s.cfg.Logger.Error("store error", "error", err)

@@ -281,7 +281,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.cfg.Store.ResolveCase(r.Context(), cs.CaseKey, "", s.cfg.Now()); err != nil {
+	if err := s.cfg.Store.ResolveCase(r.Context(), cs.CaseKey, "", store.Once{}, s.cfg.Now()); err != nil {
 		s.unavailable(w, err)
 		return
 	}
@@ -317,11 +317,11 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	if !signedWith(r, body, rule.TicketKey) {
-		refuse()
+	once, ok := signed(w, r, body, rule.TicketKey, s.cfg.Now())
+	if !ok {
 		return
 	}
-	if err := s.cfg.Store.ResolveCase(r.Context(), key, in.TicketRef, s.cfg.Now()); err != nil {
+	if err := s.cfg.Store.ResolveCase(r.Context(), key, in.TicketRef, once, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
 	}

@@ -3,6 +3,7 @@ package collector_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -217,8 +218,24 @@ func TestCaseResolution(t *testing.T) {
 	if c, _ := e.store.GetCase(ctx, key("T-2")); !c.ResolvedAt.IsZero() {
 		t.Fatal("a refused callback resolved the case")
 	}
-	if got := callback(responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, ticketKey); got != http.StatusOK {
+	raw, _ := json.Marshal(responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"})
+	signed := http.Header{}
+	responseapi.SignRequest(signed, ticketKey, e.clock(), raw)
+	send := func() int {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/cases/resolve", bytes.NewReader(raw))
+		req.Header = signed.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := send(); got != http.StatusOK {
 		t.Fatalf("callback: %d", got)
+	}
+	if got := send(); got != http.StatusConflict {
+		t.Errorf("the same signed callback again: %d, want 409", got)
 	}
 	if c, _ := e.store.GetCase(ctx, key("T-2")); c.ResolvedAt.IsZero() || c.TicketRef != "CRM-77" {
 		t.Errorf("after the callback: %+v", c)

@@ -1,13 +1,11 @@
 package collector
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
@@ -53,8 +51,8 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	if !signedWith(r, body, key) {
-		refuse()
+	once, ok := signed(w, r, body, key, now)
+	if !ok {
 		return
 	}
 	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
@@ -105,7 +103,7 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := store.Response{CampaignUID: c.CampaignUID, WaveID: c.Wave, RecipientKey: c.Recipient, Namespace: wave.Namespace,
-		Segment: c.Segment, Channel: in.Channel, Complete: complete}
+		Segment: c.Segment, Channel: in.Channel, Complete: complete, Once: once}
 	resp.Answers = storeAnswers(answers)
 	if err := s.openCases(r.Context(), def, &resp, now); err != nil {
 		s.storeError(w, err)
@@ -128,11 +126,18 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, responseapi.InboundResult{Saved: true, Complete: complete})
 }
 
-// signedWith reports whether a request's responseapi.SignatureHeader is the hex HMAC-SHA256 of body under
-// key (compared in constant time).
-func signedWith(r *http.Request, body, key []byte) bool {
-	given, err := hex.DecodeString(r.Header.Get(responseapi.SignatureHeader))
-	mac := hmac.New(sha256.New, key)
-	mac.Write(body)
-	return err == nil && hmac.Equal(given, mac.Sum(nil))
+// signed checks a signed request (responseapi.VerifySigned) and answers a refusal: every bad
+// signature looks the same from outside, and a stale timestamp is named only to whoever holds
+// the key. It returns the signature, which the write remembers so that a replay is refused.
+func signed(w http.ResponseWriter, r *http.Request, body, key []byte, now time.Time) (store.Once, bool) {
+	signature, until, err := responseapi.VerifySigned(r.Header, key, body, now)
+	switch {
+	case errors.Is(err, responseapi.ErrStale):
+		writeJSONError(w, http.StatusUnauthorized, "not authenticated: the request was signed more than 5 minutes from the service's clock")
+		return store.Once{}, false
+	case err != nil:
+		writeJSONError(w, http.StatusUnauthorized, "not authenticated")
+		return store.Once{}, false
+	}
+	return store.Once{Signature: signature, Until: until}, true
 }

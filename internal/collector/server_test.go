@@ -3,9 +3,6 @@ package collector_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -421,9 +418,7 @@ func (e *env) signedPost(path string, body any, key []byte) *http.Response {
 	raw, _ := json.Marshal(body)
 	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(raw))
 	if key != nil {
-		mac := hmac.New(sha256.New, key)
-		mac.Write(raw)
-		req.Header.Set(responseapi.SignatureHeader, hex.EncodeToString(mac.Sum(nil)))
+		responseapi.SignRequest(req.Header, key, e.clock(), raw)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -498,4 +493,69 @@ func TestInboundResponses(t *testing.T) {
 	e.inbound(map[string]any{"token": other}, smsKey, http.StatusBadRequest)
 	e.setNow(closes)
 	e.inbound(responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "4"}}, smsKey, http.StatusGone)
+}
+
+// A gateway's signed request is taken once, and only while its timestamp is fresh: a captured
+// request replayed later cannot overwrite newer answers.
+func TestSignedRequestsAreFreshAndTakenOnce(t *testing.T) {
+	e := newEnv(t)
+	smsKey := bytes.Repeat([]byte{9}, 32)
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
+		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
+		ChannelKeys: map[string][]byte{"sms": smsKey},
+	}, http.StatusOK, nil)
+	tok := e.link("T-sms", closes)
+	post := func(body []byte, header http.Header) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/responses", bytes.NewReader(body))
+		req.Header = header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(msg)
+	}
+	signedAt := func(answer string, at time.Time) ([]byte, http.Header) {
+		body, _ := json.Marshal(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": answer}})
+		h := http.Header{}
+		responseapi.SignRequest(h, smsKey, at, body)
+		return body, h
+	}
+	first, firstHeader := signedAt("3", e.clock())
+	if code, msg := post(first, firstHeader); code != http.StatusOK {
+		t.Fatalf("first answer: %d %s", code, msg)
+	}
+	e.setNow(e.clock().Add(time.Minute))
+	second, secondHeader := signedAt("5", e.clock())
+	if code, msg := post(second, secondHeader); code != http.StatusOK {
+		t.Fatalf("the corrected answer: %d %s", code, msg)
+	}
+	// The first request, captured and sent again within its five minutes.
+	if code, msg := post(first, firstHeader); code != http.StatusConflict || !strings.Contains(msg, "already received") {
+		t.Errorf("a replay: %d %s, want 409", code, msg)
+	}
+	// Once its five minutes are past, its timestamp refuses it.
+	e.setNow(e.clock().Add(5 * time.Minute))
+	if code, msg := post(first, firstHeader); code != http.StatusUnauthorized || !strings.Contains(msg, "5 minutes") {
+		t.Errorf("a replay after 5 minutes: %d %s, want 401", code, msg)
+	}
+	r, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-sms")
+	if err != nil || len(r.Answers) != 1 || *r.Answers[0].Value != 5 {
+		t.Fatalf("stored %+v, %v; want the corrected answer 5", r, err)
+	}
+	// A gateway whose clock is off: refused, and told so, since it holds the key.
+	for _, off := range []time.Duration{-6 * time.Minute, 6 * time.Minute} {
+		body, h := signedAt("4", e.clock().Add(off))
+		if code, msg := post(body, h); code != http.StatusUnauthorized || !strings.Contains(msg, "clock") {
+			t.Errorf("signed %s from now: %d %s, want 401 naming the clock", off, code, msg)
+		}
+	}
+	// Without the key, a stale request is only "not authenticated".
+	body, h := signedAt("4", e.clock().Add(-time.Hour))
+	h.Set(responseapi.SignatureHeader, responseapi.Sign([]byte("guess"), e.clock().Add(-time.Hour), body))
+	if code, msg := post(body, h); code != http.StatusUnauthorized || strings.Contains(msg, "clock") {
+		t.Errorf("a forged stale request: %d %s, want a bare 401", code, msg)
+	}
 }

@@ -17,10 +17,6 @@ const (
 	MaxBodyBytes = 8 << 20
 )
 
-// SignatureHeader carries the hex HMAC-SHA256 of a signed body: what the operator's webhooks
-// send to gateways, and what gateways and helpdesks send back on the Signed routes.
-const SignatureHeader = "X-Survey-Signature"
-
 // ErrorBody is the body of every refusal: {"error": "..."}.
 type ErrorBody struct {
 	Error string `json:"error"`

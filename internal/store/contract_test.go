@@ -604,3 +604,40 @@ func TestPostgresConcurrentMigrations(t *testing.T) {
 		}
 	}
 }
+
+// A write carrying a signed request's signature is taken once while the signature is fresh; a
+// replay is refused and writes nothing.
+func TestSignedRequestsOnce(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		if err := s.PutWave(ctx, wave("w1")); err != nil {
+			t.Fatal(err)
+		}
+		once := store.Once{Signature: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Until: t0.Add(5 * time.Minute)}
+		answer := func(v int) store.Response {
+			return store.Response{CampaignUID: uid, WaveID: "w1", RecipientKey: "T-1", Namespace: "riverside-homes", Segment: "general-needs",
+				Channel: "sms", Complete: true, Answers: []store.Answer{{Question: "tp01", Value: ptr(v)}}, Once: once}
+		}
+		if _, err := s.SaveResponse(ctx, answer(3), t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SaveResponse(ctx, answer(1), t0.Add(time.Minute)); !errors.Is(err, store.ErrReplay) {
+			t.Fatalf("the same signature again: %v, want ErrReplay", err)
+		}
+		if r, _ := s.GetResponse(ctx, uid, "w1", "T-1"); *r.Answers[0].Value != 3 {
+			t.Errorf("a replay wrote %v", *r.Answers[0].Value)
+		}
+		sum, err := s.Summarize(ctx, uid, "w1", "")
+		if err != nil || len(sum.Histograms) != 1 || sum.Histograms[0].Count != 1 || *sum.Histograms[0].Value != 3 {
+			t.Errorf("a replay moved the aggregates: %+v, %v", sum.Histograms, err)
+		}
+		// Another write's signature is its own; a case's resolution is refused alike.
+		key := store.CaseKey{FollowUpUID: "fu", CampaignUID: uid, WaveID: "w1", RecipientKey: "T-1"}
+		if err := s.ResolveCase(ctx, key, "CRM-1", once, t0.Add(time.Minute)); !errors.Is(err, store.ErrReplay) {
+			t.Errorf("a case resolved with a used signature: %v, want ErrReplay", err)
+		}
+		// Past its time the signature is forgotten (the timestamp refuses the request by then).
+		if _, err := s.SaveResponse(ctx, answer(4), t0.Add(6*time.Minute)); err != nil {
+			t.Errorf("the signature after its time: %v", err)
+		}
+	})
+}

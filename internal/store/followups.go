@@ -235,9 +235,12 @@ func (s *sqlStore) MarkContacted(ctx context.Context, keys []CaseKey, now time.T
 	})
 }
 
-func (s *sqlStore) ResolveCase(ctx context.Context, k CaseKey, ticketRef string, now time.Time) error {
-	return s.writing(func() error {
-		res, err := s.db.ExecContext(ctx, s.q(`UPDATE followup_cases SET resolved_at = COALESCE(resolved_at, $5),
+func (s *sqlStore) ResolveCase(ctx context.Context, k CaseKey, ticketRef string, once Once, now time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.once(ctx, tx, once, now); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE followup_cases SET resolved_at = COALESCE(resolved_at, $5),
 			ticket_ref = CASE WHEN $6 = '' THEN ticket_ref ELSE $6 END
 			WHERE followup_uid = $1 AND campaign_uid = $2 AND wave_id = $3 AND recipient_key = $4`),
 			k.FollowUpUID, k.CampaignUID, k.WaveID, k.RecipientKey, micros(now), ticketRef)

@@ -106,7 +106,7 @@ func TestFollowUpCases(t *testing.T) {
 		if st, _ := s.CaseStats(ctx, fuDetractors, t0.Add(260*time.Hour)); st.Overdue != 1 || st.Breaches != 1 {
 			t.Errorf("unresolved past resolveWithin: %+v", st)
 		}
-		if err := s.ResolveCase(ctx, k1, "CRM-1234", t0.Add(300*time.Hour)); err != nil {
+		if err := s.ResolveCase(ctx, k1, "CRM-1234", store.Once{}, t0.Add(300*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		st, _ = s.CaseStats(ctx, fuDetractors, t0.Add(400*time.Hour))
@@ -116,7 +116,7 @@ func TestFollowUpCases(t *testing.T) {
 		if c, _ := s.GetCase(ctx, k1); c.TicketRef != "CRM-1234" {
 			t.Errorf("ticket ref %q", c.TicketRef)
 		}
-		if err := s.ResolveCase(ctx, store.CaseKey{FollowUpUID: fuDetractors, CampaignUID: uid, WaveID: "w1", RecipientKey: "nobody"}, "", t0); !errors.Is(err, store.ErrNotFound) {
+		if err := s.ResolveCase(ctx, store.CaseKey{FollowUpUID: fuDetractors, CampaignUID: uid, WaveID: "w1", RecipientKey: "nobody"}, "", store.Once{}, t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("resolving a missing case: %v", err)
 		}
 

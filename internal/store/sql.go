@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -534,6 +535,9 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 		if !now.Before(fromMicros(closes)) {
 			return ErrWaveClosed
 		}
+		if err := s.once(ctx, tx, r.Once, now); err != nil {
+			return err
+		}
 		res, err := s.exec(ctx, tx, `
 			INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
@@ -633,6 +637,26 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 		return s.apply(ctx, tx, t)
 	})
 	return created, err
+}
+
+// once records a signed request's signature, forgetting those past their time, or refuses it
+// as ErrReplay when it is already there.
+func (s *sqlStore) once(ctx context.Context, tx *sql.Tx, o Once, now time.Time) error {
+	if o.Signature == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM signed_requests WHERE expires_at < $1`), micros(now)); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, s.q(`INSERT INTO signed_requests (signature, expires_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING`),
+		o.Signature, micros(o.Until))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return cmp.Or(err, ErrReplay)
+	}
+	return nil
 }
 
 // nullInt is an optional integer as SaveResponse binds it (nil or an int).

@@ -33,7 +33,17 @@ var (
 	ErrWaveClosed = errors.New("the wave is closed")
 	// ErrNotSending is an invitation released (marked reserved again) that is not being sent.
 	ErrNotSending = errors.New("only an invitation being sent can be released to reserved")
+	// ErrReplay is a write carrying a signed request's signature already used (see Once).
+	ErrReplay = errors.New("this signed request was already received")
 )
+
+// Once is the signature of the signed request that carries a write, remembered with the write
+// until Until (when the request's timestamp would be refused anyway): another write carrying it
+// before then is ErrReplay, and nothing is written. The zero Once is no signed request.
+type Once struct {
+	Signature string
+	Until     time.Time
+}
 
 // Wave is the snapshot of a survey definition for one wave, registered by the manager when the
 // wave starts.
@@ -127,7 +137,9 @@ type Response struct {
 	// Cases are the follow-up cases the response opens (its FollowUp, due times), recorded in
 	// the same transaction; a case already open for the person is left as it is. Their key's
 	// campaign, wave and person, and their segment and channel, are the response's.
-	Cases       []Case
+	Cases []Case
+	// Once is the gateway's signed request that carried the response, if it came from one.
+	Once        Once
 	SubmittedAt time.Time // the first submission
 	UpdatedAt   time.Time // the latest
 }
@@ -290,8 +302,9 @@ type Store interface {
 	CasesToContact(ctx context.Context, followUpUID string, limit int) ([]Case, error)
 	// MarkContacted records that cases were contacted (the first time counts).
 	MarkContacted(ctx context.Context, keys []CaseKey, now time.Time) error
-	// ResolveCase records that a case is resolved (the first time counts), or ErrNotFound.
-	ResolveCase(ctx context.Context, key CaseKey, ticketRef string, now time.Time) error
+	// ResolveCase records that a case is resolved (the first time counts), or ErrNotFound; once
+	// is the helpdesk's signed request, if it came from one.
+	ResolveCase(ctx context.Context, key CaseKey, ticketRef string, once Once, now time.Time) error
 	// GetCase returns a case, or ErrNotFound.
 	GetCase(ctx context.Context, key CaseKey) (Case, error)
 	// CaseStats sums up a FollowUp's cases at now.
