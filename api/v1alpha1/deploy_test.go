@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -107,5 +108,41 @@ var _ = Describe("The deployment manifests", func() {
 			}
 		}
 		Expect(monitors).To(Equal(2))
+	})
+
+	It("keep the collector's metrics off its public Service, and admit them only from monitoring namespaces", func() {
+		deployed, err := kubectl("kustomize", filepath.Join(testenv.RepoRoot(), "config", "default"))
+		Expect(err).NotTo(HaveOccurred(), deployed)
+		var public *corev1.Service
+		var policy *networkingv1.NetworkPolicy
+		for _, doc := range strings.Split(deployed, "\n---\n") {
+			switch {
+			case strings.Contains(doc, "\nkind: Service\n") && strings.Contains(doc, "name: survey-operator-collector\n"):
+				public = &corev1.Service{}
+				Expect(yaml.Unmarshal([]byte(doc), public)).To(Succeed())
+			case strings.Contains(doc, "\nkind: NetworkPolicy\n") && strings.Contains(doc, "name: survey-operator-collector\n"):
+				policy = &networkingv1.NetworkPolicy{}
+				Expect(yaml.Unmarshal([]byte(doc), policy)).To(Succeed())
+			}
+		}
+		Expect(public).NotTo(BeNil())
+		Expect(public.Spec.Ports).To(HaveLen(1))
+		Expect(public.Spec.Ports[0].Port).To(BeEquivalentTo(8080), "the public Service carries the survey port only")
+		Expect(policy).NotTo(BeNil())
+		metricsAdmitted := false
+		for _, rule := range policy.Spec.Ingress {
+			for _, p := range rule.Ports {
+				if p.Port.IntValue() != 9090 {
+					continue
+				}
+				metricsAdmitted = true
+				Expect(rule.From).NotTo(BeEmpty(), "the metrics port is open to every source")
+				for _, peer := range rule.From {
+					Expect(peer.NamespaceSelector).NotTo(BeNil())
+					Expect(peer.NamespaceSelector.MatchLabels).To(HaveKeyWithValue("metrics", "enabled"))
+				}
+			}
+		}
+		Expect(metricsAdmitted).To(BeTrue(), "no rule admits the scrape of the metrics port")
 	})
 })

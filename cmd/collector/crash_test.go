@@ -162,7 +162,7 @@ func newCollectorProcess(t *testing.T) *collectorProcess {
 
 	run := func(storeURL, addr string, extra ...string) *exec.Cmd {
 		cmd := exec.Command(bin, append([]string{"--store", storeURL, "--token-keys-dir", keysDir,
-			"--api-token-file", apiTokenFile, "--listen", addr}, extra...)...)
+			"--api-token-file", apiTokenFile, "--listen", addr, "--metrics-listen", "127.0.0.1:0"}, extra...)...)
 		cmd.Stderr = os.Stderr
 		must(t, cmd.Start())
 		return cmd

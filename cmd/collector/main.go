@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -41,6 +42,8 @@ func main() {
 	apiTokenFile := flag.String("api-token-file", env("SURVEY_API_TOKEN_FILE", "/etc/survey/api/token"),
 		"file holding the bearer tokens of the ledger and wave APIs, one per line, all accepted (env SURVEY_API_TOKEN_FILE)")
 	listen := flag.String("listen", env("SURVEY_LISTEN", ":8080"), "address to serve on (env SURVEY_LISTEN)")
+	metricsListen := flag.String("metrics-listen", env("SURVEY_METRICS_LISTEN", ":9090"),
+		"address to serve /metrics on, apart from the public port; empty serves none (env SURVEY_METRICS_LISTEN)")
 	publicURL := flag.String("public-url", env("SURVEY_PUBLIC_URL", ""),
 		"the URL respondents reach the service at, such as https://listen.example.org (env SURVEY_PUBLIC_URL)")
 	shutdownGrace := flag.Duration("shutdown-grace", 25*time.Second, "how long in-flight requests may take to finish on shutdown")
@@ -48,13 +51,13 @@ func main() {
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(log, *storeURL, *keysDir, *apiTokenFile, *listen, *publicURL, *shutdownGrace); err != nil {
+	if err := run(log, *storeURL, *keysDir, *apiTokenFile, *listen, *metricsListen, *publicURL, *shutdownGrace); err != nil {
 		log.Error("collector stopped", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger, storeURL, keysDir, apiTokenFile, listen, publicURL string, grace time.Duration) error {
+func run(log *slog.Logger, storeURL, keysDir, apiTokenFile, listen, metricsListen, publicURL string, grace time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -110,9 +113,20 @@ func run(log *slog.Logger, storeURL, keysDir, apiTokenFile, listen, publicURL st
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
-	errs := make(chan error, 1)
+	errs := make(chan error, 2)
 	go func() { errs <- httpServer.ListenAndServe() }()
 	log.Info("collector serving", "listen", listen, "signingKey", keys.SigningKeyID())
+	if metricsListen != "" {
+		// Metrics on a port of their own, which the public Service does not expose.
+		l, err := net.Listen("tcp", metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		metricsServer := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		go func() { errs <- metricsServer.Serve(l) }()
+		defer metricsServer.Close()
+		log.Info("metrics serving", "listen", l.Addr().String())
+	}
 
 	select {
 	case err := <-errs:

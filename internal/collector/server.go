@@ -139,6 +139,14 @@ func New(cfg Config) (*Server, error) {
 
 func optionID(question string, i int) string { return "q-" + question + "-" + strconv.Itoa(i) }
 
+// MetricsHandler serves GET /metrics, for a port of its own: the public Handler, which
+// respondents reach from the internet, does not serve them.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
 // Handler is the service's HTTP handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -187,7 +195,6 @@ func (s *Server) Handler() http.Handler {
 
 	static, _ := fs.Sub(web, "web")
 	mux.Handle("GET /static/survey.css", s.observe("GET /static/survey.css", cacheFor(time.Hour, http.StripPrefix("/static/", http.FileServerFS(static)))))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.cfg.Ready(r); err != nil {

@@ -34,12 +34,14 @@ var (
 )
 
 type env struct {
-	t     *testing.T
-	srv   *httptest.Server
-	store store.Store
-	keys  *token.KeyRing
-	mu    sync.Mutex
-	now   time.Time
+	t   *testing.T
+	srv *httptest.Server
+	// metrics serves the metrics port.
+	metrics *httptest.Server
+	store   store.Store
+	keys    *token.KeyRing
+	mu      sync.Mutex
+	now     time.Time
 }
 
 func (e *env) clock() time.Time {
@@ -92,6 +94,8 @@ func newEnv(t *testing.T, options ...func(*collector.Config)) *env {
 	}
 	e.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(e.srv.Close)
+	e.metrics = httptest.NewServer(s.MetricsHandler())
+	t.Cleanup(e.metrics.Close)
 	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
 		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
 	}, http.StatusOK, nil)
@@ -398,9 +402,19 @@ func TestAPIs(t *testing.T) {
 		t.Errorf("summary = %+v", sum)
 	}
 
-	// Metrics count results by route pattern, never by token.
-	_, metrics := e.get("/metrics")
+	// Metrics count results by route pattern, never by token, on their own port: the public
+	// one, which respondents reach from the internet, does not serve them.
+	resp, err := http.Get(e.metrics.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metrics := string(raw)
 	mustContain(t, metrics, `survey_collector_responses_total{result="created"} 1`, `route="POST /s/{token}"`)
+	if resp, body := e.get("/metrics"); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "survey_collector") {
+		t.Errorf("the public port serves /metrics: %s", resp.Status)
+	}
 	if strings.Contains(metrics, tok) || strings.Contains(metrics, "T-1") {
 		t.Error("metrics carry a token or a recipient key")
 	}
