@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/token"
 )
 
 // credentialCache holds the manager's credentials for a minute, so that a burst of waves does
@@ -33,9 +35,26 @@ type credentialCache struct {
 
 const credentialTTL = time.Minute
 
-// senderData is what the sender Secrets hold: the API token and the link-signing keys, and the
-// ids of those keys.
-func (r *SurveyCampaignReconciler) senderData(ctx context.Context) (map[string][]byte, []string, error) {
+// senderData is what a namespace's sender Secrets hold: the API token and the namespace's
+// link-signing keys (derived from the master keys: token.DeriveSecret), and the ids of those
+// keys. The master keys never leave the operator's namespace.
+func (r *SurveyCampaignReconciler) senderData(ctx context.Context, namespace string) (map[string][]byte, []string, error) {
+	master, ids, err := r.masterData(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	data := make(map[string][]byte, len(master))
+	for k, v := range master {
+		if id, ok := strings.CutPrefix(k, campaign.SecretTokenPrefix); ok && slices.Contains(ids, id) {
+			v = token.DeriveSecret(v, namespace)
+		}
+		data[k] = v
+	}
+	return data, ids, nil
+}
+
+// masterData reads the manager's credentials, as senderData's keys before derivation.
+func (r *SurveyCampaignReconciler) masterData(ctx context.Context) (map[string][]byte, []string, error) {
 	c := &r.credentials
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -75,7 +94,7 @@ func dataHash(data map[string][]byte) string {
 // writes only when they differ, and reads it only when it is not known to be up to date (its
 // deletion is watched).
 func (u *run) ensureSenderSecret(ctx context.Context) ([]string, error) {
-	data, ids, err := u.r.senderData(ctx)
+	data, ids, err := u.r.senderData(ctx, u.c.Namespace)
 	if err != nil {
 		return nil, err
 	}

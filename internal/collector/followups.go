@@ -230,7 +230,11 @@ func triggerAnswers(def survey.Definition, answers []store.Answer) map[string]an
 // resolveLink verifies a case link. An expired link is refused: the matter is then for the
 // organisation's own channels.
 func (s *Server) resolveLink(w http.ResponseWriter, r *http.Request) (store.Case, bool) {
-	c, err := s.cfg.Keys().Verify(r.PathValue("token"), s.cfg.Now())
+	c, err := s.verify(r.Context(), r.PathValue("token"), s.cfg.Now())
+	if !linkError(err) {
+		s.unavailable(w, err)
+		return store.Case{}, false
+	}
 	if errors.Is(err, token.ErrExpired) && c.Purpose == token.PurposeResolve {
 		s.message(w, http.StatusGone, "This link has expired",
 			"Thank you for coming back to us. This link no longer works; if the matter is still not sorted, please contact us the usual way.")
@@ -302,7 +306,11 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 	refuse := func() { writeJSONError(w, http.StatusUnauthorized, "not authenticated") }
 	// A helpdesk may close a ticket long after the person's link expired: the case id's own
 	// signature and the callback's signature are what count.
-	c, err := s.cfg.Keys().Verify(in.CaseID, s.cfg.Now())
+	c, err := s.verify(r.Context(), in.CaseID, s.cfg.Now())
+	if !linkError(err) {
+		s.storeError(w, err)
+		return
+	}
 	key, ok := caseKey(c)
 	if (err != nil && !errors.Is(err, token.ErrExpired)) || !ok {
 		refuse()

@@ -34,7 +34,11 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 	// Every authentication failure looks the same from outside.
 	refuse := func() { writeJSONError(w, http.StatusUnauthorized, "not authenticated") }
 	now := s.cfg.Now()
-	c, err := s.cfg.Keys().Verify(in.Token, now)
+	c, err := s.verify(r.Context(), in.Token, now)
+	if !linkError(err) {
+		s.storeError(w, err)
+		return
+	}
 	expired := errors.Is(err, token.ErrExpired)
 	// The answers must come through the channel the link was sent by: an email's link posted
 	// by the SMS gateway would be counted under SMS.

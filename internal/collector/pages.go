@@ -72,8 +72,11 @@ type linkedWave struct {
 // when the link cannot be used: invalid, expired, or its wave closed.
 func (s *Server) open(w http.ResponseWriter, r *http.Request) (linkedWave, bool) {
 	now := s.cfg.Now()
-	c, err := s.cfg.Keys().Verify(r.PathValue("token"), now)
+	c, err := s.verify(r.Context(), r.PathValue("token"), now)
 	switch {
+	case !linkError(err):
+		s.unavailable(w, err)
+		return linkedWave{}, false
 	case errors.Is(err, token.ErrExpired) && c.Purpose == token.PurposeSurvey:
 		s.closed(w, c.Expiry)
 		return linkedWave{}, false
@@ -264,7 +267,11 @@ func (s *Server) optOut(w http.ResponseWriter, r *http.Request) {
 
 // optOutLink verifies a link for opting out: an expired survey link still opts out.
 func (s *Server) optOutLink(w http.ResponseWriter, r *http.Request) (linkedWave, bool) {
-	c, err := s.cfg.Keys().Verify(r.PathValue("token"), s.cfg.Now())
+	c, err := s.verify(r.Context(), r.PathValue("token"), s.cfg.Now())
+	if !linkError(err) {
+		s.unavailable(w, err)
+		return linkedWave{}, false
+	}
 	if (err != nil && !errors.Is(err, token.ErrExpired)) || c.Purpose != token.PurposeSurvey {
 		s.invalidLink(w)
 		return linkedWave{}, false

@@ -67,6 +67,7 @@ type Server struct {
 	// followUpErrors counts follow-up rules that could not be evaluated for a response.
 	followUpErrors prometheus.Counter
 	compiled       triggers
+	namespaces     namespaces
 	log            *slog.Logger
 }
 

@@ -107,8 +107,9 @@ func (e *env) link(recipient string, expiry time.Time) string {
 }
 
 // linkBy is a link sent through a channel.
+// linkBy signs a link as a sending Job in the campaign's namespace does.
 func (e *env) linkBy(recipient, channel string, expiry time.Time) string {
-	tok, err := e.keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900",
+	tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900",
 		Recipient: recipient, Segment: "general-needs", Channel: channel, Expiry: expiry})
 	if err != nil {
 		e.t.Fatal(err)
@@ -571,5 +572,47 @@ func TestSignedRequestsAreFreshAndTakenOnce(t *testing.T) {
 	h.Set(responseapi.SignatureHeader, responseapi.Sign([]byte("guess"), e.clock().Add(-time.Hour), body))
 	if code, msg := post(body, h); code != http.StatusUnauthorized || strings.Contains(msg, "clock") {
 		t.Errorf("a forged stale request: %d %s, want a bare 401", code, msg)
+	}
+}
+
+// A link is verified with the keys of its campaign's namespace: the keys another namespace's
+// sending Jobs hold cannot sign for it, on any route a link opens.
+func TestLinksAreVerifiedWithTheirNamespacesKeys(t *testing.T) {
+	e := newEnv(t)
+	smsKey := bytes.Repeat([]byte{9}, 32)
+	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
+		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
+		ChannelKeys: map[string][]byte{"sms": smsKey},
+	}, http.StatusOK, nil)
+	for name, c := range map[string]struct {
+		ring *token.KeyRing
+		ok   bool
+	}{
+		"its namespace's keys": {e.keys.ForNamespace("riverside-homes"), true},
+		// Links sent before keys were per namespace; only the operator's namespace holds these.
+		"the master keys":                  {e.keys, true},
+		"another namespace's keys":         {e.keys.ForNamespace("lakeside"), false},
+		"a namespace's keys derived again": {e.keys.ForNamespace("riverside-homes").ForNamespace("riverside-homes"), false},
+	} {
+		recipient := "T-" + strings.ReplaceAll(name, " ", "-")
+		tok, err := c.ring.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900",
+			Recipient: recipient, Segment: "general-needs", Channel: "sms", Expiry: closes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, refused := http.StatusOK, http.StatusNotFound
+		for _, path := range []string{"/s/", "/o/"} {
+			if resp, _ := e.get(path + tok); (resp.StatusCode == page) != c.ok || (!c.ok && resp.StatusCode != refused) {
+				t.Errorf("%s: GET %s: %s", name, path, resp.Status)
+			}
+		}
+		want := http.StatusUnauthorized
+		if c.ok {
+			want = http.StatusOK
+		}
+		e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": "4"}}, smsKey, want)
+		if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", recipient); (err == nil) != c.ok {
+			t.Errorf("%s: stored: %v", name, err == nil)
+		}
 	}
 }

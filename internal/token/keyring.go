@@ -1,6 +1,7 @@
 package token
 
 import (
+	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -111,6 +112,37 @@ func (r *KeyRing) keysWithTag(tag byte) []*ringKey {
 		if k.tag == tag {
 			out = append(out, k)
 		}
+	}
+	return out
+}
+
+// Links are signed per namespace: the keys a campaign's namespace holds (its sending Jobs mount
+// them) are derived from the master keys with HKDF-SHA256, the namespace in the info, under the
+// same ids. They sign and verify only that namespace's links: whoever reads a namespace's
+// Secrets cannot sign links for another's campaigns, and the master keys never leave the
+// operator's namespace. Rotation is the master ring's: a new master key gives every namespace
+// a new key of the same id.
+
+// namespaceInfo is the HKDF info of a namespace's key; the NUL keeps the label and the name apart.
+const namespaceInfo = "survey-operator link key v1\x00"
+
+// DeriveSecret is the secret a namespace's key of the given master secret has: 32 bytes.
+func DeriveSecret(master []byte, namespace string) []byte {
+	key, err := hkdf.Key(sha256.New, master, nil, namespaceInfo+namespace, MinKeySize)
+	if err != nil { // only for a length HKDF-SHA256 cannot give; 32 bytes it always can
+		panic(err)
+	}
+	return key
+}
+
+// ForNamespace is the ring of a namespace's keys: each key derived (DeriveSecret), same ids.
+func (r *KeyRing) ForNamespace(namespace string) *KeyRing {
+	if r == nil {
+		return nil
+	}
+	out := &KeyRing{keys: make([]*ringKey, len(r.keys))}
+	for i, k := range r.keys {
+		out.keys[i] = &ringKey{id: k.id, tag: k.tag, secret: DeriveSecret(k.secret, namespace)}
 	}
 	return out
 }

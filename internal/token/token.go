@@ -150,6 +150,20 @@ func (r *KeyRing) Verify(tok string, now time.Time) (Claims, error) {
 	return c, nil
 }
 
+// Peek reads a token's claims without verifying it, so that the verifier can find which keys
+// to verify it with (the namespace of its campaign). Nothing it returns may be trusted before
+// Verify; a token that is not even well formed is ErrInvalid.
+func Peek(tok string) (Claims, error) {
+	if len(tok) > MaxLength || !urlSafe(tok) {
+		return Claims{}, ErrInvalid
+	}
+	raw, err := encoding.DecodeString(tok)
+	if err != nil || len(raw) < headerSize+4+tagSize || raw[0]>>4 != version {
+		return Claims{}, ErrInvalid
+	}
+	return decodeBody(raw[:len(raw)-tagSize])
+}
+
 // VerifyFor is Verify that also requires the token to be of a purpose and for a campaign.
 func (r *KeyRing) VerifyFor(tok string, purpose Purpose, campaignUID string, now time.Time) (Claims, error) {
 	c, err := r.Verify(tok, now)

@@ -1,0 +1,59 @@
+package controllers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+// A campaign's sender Secret holds its namespace's link keys, derived from the master keys,
+// never the master keys: links signed with them verify for that namespace only.
+func TestSenderSecretHoldsTheNamespacesKeys(t *testing.T) {
+	nine := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	h := newHarness(t, nine.Add(30*time.Second), testCampaign(nil))
+	h.mustReconcile("tenant-satisfaction")
+	var secret corev1.Secret
+	if err := h.client.Get(context.Background(), types.NamespacedName{Namespace: testNS, Name: campaign.SecretName("tenant-satisfaction")}, &secret); err != nil {
+		t.Fatal(err)
+	}
+	master := []byte("0123456789abcdef0123456789abcdef") // newHarness's survey-token-keys
+	held := secret.Data[campaign.SecretTokenPrefix+"2026-01"]
+	if len(held) == 0 || bytes.Equal(held, master) {
+		t.Fatalf("the sender Secret holds %q: want the namespace's key, not the master key", held)
+	}
+	if !bytes.Equal(held, token.DeriveSecret(master, testNS)) {
+		t.Errorf("the sender Secret's key is not the one derived for %s", testNS)
+	}
+	if string(secret.Data[campaign.SecretAPIToken]) == "" {
+		t.Error("the sender Secret has no API token")
+	}
+
+	// What the sending Job signs with that key verifies with the ring the response service
+	// derives for the namespace, and for no other.
+	jobs, err := token.NewKeyRing(token.Key{ID: "2026-01", Secret: held})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := jobs.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: campaignUID, Wave: "20260401-0900",
+		Recipient: "RH-0001", Segment: "general-needs", Channel: "email", Expiry: nine.Add(7 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	masterRing, _ := token.NewKeyRing(token.Key{ID: "2026-01", Secret: master})
+	if _, err := masterRing.ForNamespace(testNS).Verify(link, nine); err != nil {
+		t.Errorf("the namespace's ring refuses its own link: %v", err)
+	}
+	for name, ring := range map[string]*token.KeyRing{"another namespace": masterRing.ForNamespace("lakeside"), "the master keys": masterRing} {
+		if _, err := ring.Verify(link, nine); !errors.Is(err, token.ErrInvalid) {
+			t.Errorf("%s verify the namespace's link: %v", name, err)
+		}
+	}
+}
