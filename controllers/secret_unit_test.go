@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/token"
 )
@@ -32,8 +33,10 @@ func TestSenderSecretHoldsTheNamespacesKeys(t *testing.T) {
 	if !bytes.Equal(held, token.DeriveSecret(master, testNS)) {
 		t.Errorf("the sender Secret's key is not the one derived for %s", testNS)
 	}
-	if string(secret.Data[campaign.SecretAPIToken]) == "" {
-		t.Error("the sender Secret has no API token")
+	// Its API credential is a sender's, for its namespace, never the master token.
+	scope, ok := apitoken.Authenticate(secret.Data[campaign.SecretAPIToken], [][]byte{[]byte("test-api-token-0123456789")})
+	if !ok || scope != (apitoken.Scope{Kind: apitoken.Sender, Namespace: testNS}) {
+		t.Errorf("the sender Secret's API token proves %+v (%v), want a sender's for %s", scope, ok, testNS)
 	}
 
 	// What the sending Job signs with that key verifies with the ring the response service

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/token"
 )
@@ -35,9 +36,10 @@ type credentialCache struct {
 
 const credentialTTL = time.Minute
 
-// senderData is what a namespace's sender Secrets hold: the API token and the namespace's
+// senderData is what a namespace's sender Secrets hold: a sender's API credential for the
+// namespace (apitoken.Credential, derived from the first master token) and the namespace's
 // link-signing keys (derived from the master keys: token.DeriveSecret), and the ids of those
-// keys. The master keys never leave the operator's namespace.
+// keys. The master token and keys never leave the operator's namespace.
 func (r *SurveyCampaignReconciler) senderData(ctx context.Context, namespace string) (map[string][]byte, []string, error) {
 	master, ids, err := r.masterData(ctx)
 	if err != nil {
@@ -45,8 +47,11 @@ func (r *SurveyCampaignReconciler) senderData(ctx context.Context, namespace str
 	}
 	data := make(map[string][]byte, len(master))
 	for k, v := range master {
-		if id, ok := strings.CutPrefix(k, campaign.SecretTokenPrefix); ok && slices.Contains(ids, id) {
+		switch id, ok := strings.CutPrefix(k, campaign.SecretTokenPrefix); {
+		case ok && slices.Contains(ids, id):
 			v = token.DeriveSecret(v, namespace)
+		case k == campaign.SecretAPIToken:
+			v = []byte(apitoken.Credential([]byte(apitoken.First(string(v))), apitoken.Sender, namespace))
 		}
 		data[k] = v
 	}

@@ -99,6 +99,9 @@ func (s *Server) putWave(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
+	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave")}) {
+		return
+	}
 	sum, err := s.cfg.Store.Summarize(r.Context(), r.PathValue("campaign"), r.PathValue("wave"), r.URL.Query().Get("primary"))
 	if err != nil {
 		s.storeError(w, err)
@@ -171,6 +174,9 @@ func (s *Server) putFrame(w http.ResponseWriter, r *http.Request) {
 		frame[seg.Segment] = store.FrameCounts{Population: seg.Population, Unreachable: seg.Unreachable, Sampled: seg.Sampled,
 			OptedOut: seg.OptedOut, ContactedRecently: seg.ContactedRecently}
 	}
+	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave")}) {
+		return
+	}
 	if err := s.cfg.Store.PutFrame(r.Context(), r.PathValue("campaign"), r.PathValue("wave"), shard, in.Shards, frame); err != nil {
 		s.storeError(w, err)
 		return
@@ -197,6 +203,16 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 			InvitationKey: store.InvitationKey{CampaignUID: in.CampaignUID, WaveID: in.WaveID, RecipientKey: in.RecipientKey, Round: in.Round},
 			Namespace:     in.Namespace, Segment: in.Segment, Channel: in.Channel,
 		}
+	}
+	waves := make([]store.WaveRef, len(invs))
+	for i, inv := range invs {
+		if !permit(w, r, inv.Namespace) {
+			return
+		}
+		waves[i] = store.WaveRef{CampaignUID: inv.CampaignUID, WaveID: inv.WaveID}
+	}
+	if !s.permitWaves(w, r, waves...) {
+		return
 	}
 	stored, err := s.cfg.Store.Reserve(r.Context(), invs, s.cfg.Now())
 	if err != nil {
@@ -273,6 +289,13 @@ func (s *Server) recordMarks(w http.ResponseWriter, r *http.Request, marks []res
 		outcomes[i] = store.Outcome{Key: store.InvitationKey{CampaignUID: m.CampaignUID, WaveID: m.WaveID, RecipientKey: m.RecipientKey, Round: m.Round},
 			State: state, Reason: m.Reason}
 	}
+	waves := make([]store.WaveRef, len(outcomes))
+	for i, o := range outcomes {
+		waves[i] = store.WaveRef{CampaignUID: o.Key.CampaignUID, WaveID: o.Key.WaveID}
+	}
+	if !s.permitWaves(w, r, waves...) {
+		return
+	}
 	if err := s.cfg.Store.MarkMany(r.Context(), outcomes, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
@@ -293,7 +316,7 @@ func (s *Server) keysQuery(w http.ResponseWriter, r *http.Request, needSince boo
 		writeJSONError(w, http.StatusBadRequest, "since is required")
 		return req, false
 	}
-	return req, true
+	return req, permit(w, r, req.Namespace)
 }
 
 func keysOf(found map[string]bool) responseapi.KeysResponse {
@@ -326,6 +349,9 @@ func (s *Server) unanswered(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.CampaignUID == "" || req.WaveID == "" || len(req.Keys) > responseapi.MaxBatch {
 		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("campaignUID and waveID are required and keys holds at most %d", responseapi.MaxBatch))
+		return
+	}
+	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: req.CampaignUID, WaveID: req.WaveID}) {
 		return
 	}
 	found, err := s.cfg.Store.Unanswered(r.Context(), req.CampaignUID, req.WaveID, req.Keys)

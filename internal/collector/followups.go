@@ -105,6 +105,9 @@ func (s *Server) sweepFollowUp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) followUpStats(w http.ResponseWriter, r *http.Request) {
+	if !s.permitFollowUp(w, r, r.PathValue("uid")) {
+		return
+	}
 	if _, err := s.cfg.Store.GetFollowUp(r.Context(), r.PathValue("uid")); err != nil {
 		s.storeError(w, err)
 		return
@@ -341,6 +344,9 @@ func (s *Server) casesToContact(w http.ResponseWriter, r *http.Request) {
 	if err != nil || limit <= 0 || limit > responseapi.MaxBatch {
 		limit = responseapi.MaxBatch
 	}
+	if !s.permitFollowUp(w, r, r.PathValue("uid")) {
+		return
+	}
 	cases, err := s.cfg.Store.CasesToContact(r.Context(), r.PathValue("uid"), limit)
 	if err != nil {
 		s.storeError(w, err)
@@ -370,6 +376,9 @@ func (s *Server) casesContacted(w http.ResponseWriter, r *http.Request) {
 	keys := make([]store.CaseKey, len(in.Cases))
 	for i, c := range in.Cases {
 		keys[i] = store.CaseKey{FollowUpUID: r.PathValue("uid"), CampaignUID: c.CampaignUID, WaveID: c.WaveID, RecipientKey: c.RecipientKey}
+	}
+	if !s.permitFollowUp(w, r, r.PathValue("uid")) {
+		return
 	}
 	if err := s.cfg.Store.MarkContacted(r.Context(), keys, s.cfg.Now()); err != nil {
 		s.storeError(w, err)

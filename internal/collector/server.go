@@ -7,7 +7,6 @@
 package collector
 
 import (
-	"crypto/subtle"
 	"embed"
 	"errors"
 	"html/template"
@@ -15,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -168,28 +166,32 @@ func (s *Server) Handler() http.Handler {
 
 	// The API: the manager and the senders show a bearer token; gateways and helpdesks sign
 	// their bodies with a key they were given, which each handler checks.
-	for route, h := range map[responseapi.Route]http.HandlerFunc{
-		responseapi.RoutePutWave:        s.putWave,
-		responseapi.RouteSummary:        s.summary,
-		responseapi.RouteFrame:          s.putFrame,
-		responseapi.RouteReserve:        s.reserve,
-		responseapi.RouteMark:           s.mark,
-		responseapi.RouteMarks:          s.marks,
-		responseapi.RouteContacted:      s.contacted,
-		responseapi.RouteUnanswered:     s.unanswered,
-		responseapi.RouteOptedOut:       s.optedOut,
-		responseapi.RoutePutFollowUp:    s.putFollowUp,
-		responseapi.RouteDeleteFollowUp: s.deleteFollowUp,
-		responseapi.RouteSweepFollowUp:  s.sweepFollowUp,
-		responseapi.RouteFollowUpStats:  s.followUpStats,
-		responseapi.RouteCases:          s.casesToContact,
-		responseapi.RouteCasesContacted: s.casesContacted,
-		responseapi.RouteInbound:        s.inbound,
-		responseapi.RouteCaseCallback:   s.caseCallback,
+	for _, rh := range []struct {
+		route responseapi.Route
+		h     http.HandlerFunc
+	}{
+		{responseapi.RoutePutWave, s.putWave},
+		{responseapi.RouteSummary, s.summary},
+		{responseapi.RouteFrame, s.putFrame},
+		{responseapi.RouteReserve, s.reserve},
+		{responseapi.RouteMark, s.mark},
+		{responseapi.RouteMarks, s.marks},
+		{responseapi.RouteContacted, s.contacted},
+		{responseapi.RouteUnanswered, s.unanswered},
+		{responseapi.RouteOptedOut, s.optedOut},
+		{responseapi.RoutePutFollowUp, s.putFollowUp},
+		{responseapi.RouteDeleteFollowUp, s.deleteFollowUp},
+		{responseapi.RouteSweepFollowUp, s.sweepFollowUp},
+		{responseapi.RouteFollowUpStats, s.followUpStats},
+		{responseapi.RouteCases, s.casesToContact},
+		{responseapi.RouteCasesContacted, s.casesContacted},
+		{responseapi.RouteInbound, s.inbound},
+		{responseapi.RouteCaseCallback, s.caseCallback},
 	} {
+		route, h := rh.route, rh.h
 		var handler http.Handler = h
 		if route.Auth == responseapi.Bearer {
-			handler = s.authorize(handler)
+			handler = s.authorize(route, handler)
 		}
 		mux.Handle(route.Pattern(), s.observe(route.Pattern(), handler))
 	}
@@ -253,23 +255,6 @@ func cacheFor(d time.Duration, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(d.Seconds())))
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		h.ServeHTTP(w, r)
-	})
-}
-
-// authorize checks the bearer token of the APIs in constant time, against each token accepted.
-func (s *Server) authorize(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		match := 0
-		for _, t := range s.cfg.APITokens() {
-			match |= subtle.ConstantTimeCompare([]byte(given), t)
-		}
-		if !ok || match != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="survey-collector"`)
-			writeJSONError(w, http.StatusUnauthorized, "a valid bearer token is required")
-			return
-		}
 		h.ServeHTTP(w, r)
 	})
 }

@@ -4,14 +4,18 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/surveyops/survey-operator/internal/apitoken"
 )
 
 // Auth is how a caller of a route proves who it is.
 type Auth int
 
 const (
-	// Bearer routes need one of the API tokens (the manager, the senders).
+	// Bearer routes need an API credential: a master token (the manager's), or a sender's or
+	// a reader's credential derived from one (apitoken.Credential), as Callers admit.
 	Bearer Auth = iota
 	// Signed routes carry an HMAC of their body under a key the caller was given (channel
 	// gateways, helpdesks): see SignatureHeader.
@@ -24,29 +28,42 @@ type Route struct {
 	// Template is the path with {name} wildcards, as net/http's ServeMux reads them.
 	Template string
 	Auth     Auth
+	// Callers are the kinds of bearer credential a Bearer route admits (apitoken): a sender's
+	// or a reader's only for its own namespace's data.
+	Callers []apitoken.Kind
 }
+
+// Allows reports whether a kind of credential may call the route.
+func (r Route) Allows(k apitoken.Kind) bool { return slices.Contains(r.Callers, k) }
+
+// Who calls what.
+var (
+	managerOnly = []apitoken.Kind{apitoken.Manager}
+	senders     = []apitoken.Kind{apitoken.Manager, apitoken.Sender}
+	readers     = []apitoken.Kind{apitoken.Manager, apitoken.Reader}
+)
 
 // The API's routes. Each is registered once by the server and called by the client through
 // the same value, so the two cannot drift apart.
 var (
-	RoutePutWave        = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}", Bearer}
-	RouteSummary        = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/summary", Bearer}
-	RouteFrame          = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}/frame/{shard}", Bearer}
-	RouteReserve        = Route{http.MethodPost, "/api/v1/ledger/reserve", Bearer}
-	RouteMark           = Route{http.MethodPost, "/api/v1/ledger/mark", Bearer}
-	RouteMarks          = Route{http.MethodPost, "/api/v1/ledger/marks", Bearer}
-	RouteContacted      = Route{http.MethodPost, "/api/v1/ledger/contacted", Bearer}
-	RouteUnanswered     = Route{http.MethodPost, "/api/v1/ledger/unanswered", Bearer}
-	RouteOptedOut       = Route{http.MethodPost, "/api/v1/ledger/opted-out", Bearer}
-	RoutePutFollowUp    = Route{http.MethodPut, "/api/v1/followups/{uid}", Bearer}
-	RouteDeleteFollowUp = Route{http.MethodDelete, "/api/v1/followups/{uid}", Bearer}
-	RouteSweepFollowUp  = Route{http.MethodPost, "/api/v1/followups/{uid}/sweep", Bearer}
-	RouteFollowUpStats  = Route{http.MethodGet, "/api/v1/followups/{uid}/stats", Bearer}
-	RouteCases          = Route{http.MethodGet, "/api/v1/followups/{uid}/cases", Bearer}
-	RouteCasesContacted = Route{http.MethodPost, "/api/v1/followups/{uid}/contacted", Bearer}
+	RoutePutWave        = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}", Bearer, managerOnly}
+	RouteSummary        = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/summary", Bearer, readers}
+	RouteFrame          = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}/frame/{shard}", Bearer, senders}
+	RouteReserve        = Route{http.MethodPost, "/api/v1/ledger/reserve", Bearer, senders}
+	RouteMark           = Route{http.MethodPost, "/api/v1/ledger/mark", Bearer, senders}
+	RouteMarks          = Route{http.MethodPost, "/api/v1/ledger/marks", Bearer, senders}
+	RouteContacted      = Route{http.MethodPost, "/api/v1/ledger/contacted", Bearer, senders}
+	RouteUnanswered     = Route{http.MethodPost, "/api/v1/ledger/unanswered", Bearer, senders}
+	RouteOptedOut       = Route{http.MethodPost, "/api/v1/ledger/opted-out", Bearer, senders}
+	RoutePutFollowUp    = Route{http.MethodPut, "/api/v1/followups/{uid}", Bearer, managerOnly}
+	RouteDeleteFollowUp = Route{http.MethodDelete, "/api/v1/followups/{uid}", Bearer, managerOnly}
+	RouteSweepFollowUp  = Route{http.MethodPost, "/api/v1/followups/{uid}/sweep", Bearer, managerOnly}
+	RouteFollowUpStats  = Route{http.MethodGet, "/api/v1/followups/{uid}/stats", Bearer, readers}
+	RouteCases          = Route{http.MethodGet, "/api/v1/followups/{uid}/cases", Bearer, senders}
+	RouteCasesContacted = Route{http.MethodPost, "/api/v1/followups/{uid}/contacted", Bearer, senders}
 
-	RouteInbound      = Route{http.MethodPost, "/api/v1/responses", Signed}
-	RouteCaseCallback = Route{http.MethodPost, "/api/v1/cases/resolve", Signed}
+	RouteInbound      = Route{http.MethodPost, "/api/v1/responses", Signed, nil}
+	RouteCaseCallback = Route{http.MethodPost, "/api/v1/cases/resolve", Signed, nil}
 )
 
 // Routes lists every API route.

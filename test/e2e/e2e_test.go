@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/demo"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/testbrowser"
+	"github.com/surveyops/survey-operator/internal/token"
 )
 
 // httpClient reaches Services by cluster IP from the host. It opens a connection per request:
@@ -318,6 +320,63 @@ var _ = Describe("survey-operator on a cluster", func() {
 			return total, err
 		}).Should(Equal(100))
 		Eventually(func() int64 { return p.wave().Responded }).Should(BeEquivalentTo(100))
+	})
+
+	It("keeps namespaces apart: a campaign's Secret reaches only its own namespace's data and links", func() {
+		a, b := newProgramme("tenant-a", 3, nil), newProgramme("tenant-b", 3, nil)
+		a.start()
+		b.start()
+		Eventually(a.mails).Should(HaveLen(3))
+		Eventually(b.mails).Should(HaveLen(3))
+		ca, cb := a.get(), b.get()
+		waveA, waveB := ca.Status.Waves[0].ID, cb.Status.Waves[0].ID
+
+		By("the sender credential in namespace A's Secret")
+		var secret corev1.Secret
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: campaign.SecretName(ca.Name)}, &secret)).To(Succeed())
+		Expect(string(secret.Data[campaign.SecretAPIToken])).NotTo(Equal(apiToken), "the master token left the operator's namespace")
+		sender := responseapi.NewClient(a.surveyURL, string(secret.Data[campaign.SecretAPIToken]), httpClient)
+		forbidden := func(err error) {
+			GinkgoHelper()
+			var se *responseapi.StatusError
+			Expect(errors.As(err, &se)).To(BeTrue(), "%v", err)
+			Expect(se.Status).To(Equal(http.StatusForbidden))
+		}
+		_, err := sender.Contacted(ctx, a.ns, []string{"RH-0001"}, time.Now().Add(-time.Hour), "", "")
+		Expect(err).NotTo(HaveOccurred(), "its own namespace's ledger")
+		_, err = sender.Contacted(ctx, b.ns, []string{"RH-0001"}, time.Now().Add(-time.Hour), "", "")
+		forbidden(err)
+		_, err = sender.Unanswered(ctx, string(cb.UID), waveB, []string{"RH-0001"})
+		forbidden(err)
+		_, err = sender.Reserve(ctx, []responseapi.Invitation{{CampaignUID: string(cb.UID), WaveID: waveB, RecipientKey: "RH-9999",
+			Namespace: b.ns, Segment: "general-needs", Channel: "email"}})
+		forbidden(err)
+		_, err = sender.Summary(ctx, string(ca.UID), waveA, "tp01")
+		forbidden(err) // a sender reads no figures, not even its own
+
+		By("the link keys in namespace A's Secret sign links for A's campaign only")
+		var keys []token.Key
+		for k, v := range secret.Data {
+			if id, ok := strings.CutPrefix(k, campaign.SecretTokenPrefix); ok {
+				keys = append(keys, token.Key{ID: id, Secret: v})
+			}
+		}
+		ring, err := token.NewKeyRing(keys...)
+		Expect(err).NotTo(HaveOccurred())
+		sign := func(c *v1alpha1.SurveyCampaign, wave string) string {
+			tok, err := ring.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: string(c.UID), Wave: wave,
+				Recipient: "RH-0001", Segment: "general-needs", Channel: "email", Expiry: time.Now().Add(time.Hour)})
+			Expect(err).NotTo(HaveOccurred())
+			return tok
+		}
+		status := func(tok string) int {
+			resp, err := httpClient.Get(a.surveyURL + "/s/" + tok)
+			Expect(err).NotTo(HaveOccurred())
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		Expect(status(sign(ca, waveA))).To(Equal(http.StatusOK), "a link for A's own campaign")
+		Expect(status(sign(cb, waveB))).To(Equal(http.StatusNotFound), "a link for B's campaign signed with A's keys")
 	})
 
 	It("refuses an invalid campaign at apply, naming the field", func() {
