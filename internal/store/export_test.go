@@ -30,3 +30,6 @@ func Remigrate(ctx context.Context, s Store, version int64) error {
 	_, err = p.Up(ctx)
 	return err
 }
+
+// PostgresSlots is how many rows each aggregate cell is spread over on PostgreSQL.
+const PostgresSlots = postgresSlots
