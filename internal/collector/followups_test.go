@@ -71,10 +71,7 @@ func TestFollowUpCases(t *testing.T) {
 		}
 	}
 	// Through the SMS gateway: the choice's text is what the rule sees.
-	smsKey := bytes.Repeat([]byte{9}, 32)
-	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
-		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
-		ChannelKeys: map[string][]byte{"sms": smsKey}}, http.StatusOK, nil)
+	smsKey := e.smsWave()
 	e.inbound(responseapi.InboundResponse{Token: e.link("T-visit", closes), Channel: "sms", Answers: map[string]string{"tp01": "4", "visit": "1"}}, smsKey, http.StatusOK)
 
 	caseOf := func(fu, who string) (store.Case, error) {
@@ -222,14 +219,8 @@ func TestCaseResolution(t *testing.T) {
 	signed := http.Header{}
 	responseapi.SignRequest(signed, ticketKey, e.clock(), raw)
 	send := func() int {
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/cases/resolve", bytes.NewReader(raw))
-		req.Header = signed.Clone()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		code, _ := e.send(http.MethodPost, "/api/v1/cases/resolve", raw, signed)
+		return code
 	}
 	if got := send(); got != http.StatusOK {
 		t.Fatalf("callback: %d", got)

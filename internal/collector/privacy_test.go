@@ -46,10 +46,7 @@ func TestNoAnswerInTheLogs(t *testing.T) {
 	if resp, body := e.post("/s/"+e.link("T-1", closes), url.Values{"q.tp01": {"2"}, "q.comments": {comment}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("the page: %s %s", resp.Status, body)
 	}
-	smsKey := bytes.Repeat([]byte{9}, 32)
-	e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "20260401-0900"), responseapi.WaveRegistration{
-		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
-		ChannelKeys: map[string][]byte{"sms": smsKey}}, http.StatusOK, nil)
+	smsKey := e.smsWave()
 	e.inbound(responseapi.InboundResponse{Token: e.link("T-2", closes), Channel: "sms",
 		Answers: map[string]string{"tp01": "1", "comments": comment}}, smsKey, http.StatusOK)
 

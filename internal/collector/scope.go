@@ -76,15 +76,7 @@ func (s *Server) permitWaves(w http.ResponseWriter, r *http.Request, waves ...st
 		}
 		seen[wave] = true
 		namespace, err := s.namespaces.of(r.Context(), s.cfg.Store, wave.CampaignUID, wave.WaveID)
-		if errors.Is(err, store.ErrNotFound) {
-			forbidden(w)
-			return false
-		}
-		if err != nil {
-			s.storeError(w, err)
-			return false
-		}
-		if !permit(w, r, namespace) {
+		if !s.permitFound(w, r, namespace, err) {
 			return false
 		}
 	}
@@ -98,13 +90,19 @@ func (s *Server) permitFollowUp(w http.ResponseWriter, r *http.Request, uid stri
 		return true
 	}
 	rule, err := s.cfg.Store.GetFollowUp(r.Context(), uid)
-	if errors.Is(err, store.ErrNotFound) {
+	return s.permitFound(w, r, rule.Namespace, err)
+}
+
+// permitFound is permit for the namespace of data looked up: data not found is 403 like data
+// of another namespace, and a failure of the store is the store's error.
+func (s *Server) permitFound(w http.ResponseWriter, r *http.Request, namespace string, err error) bool {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		forbidden(w)
 		return false
-	}
-	if err != nil {
+	case err != nil:
 		s.storeError(w, err)
 		return false
 	}
-	return permit(w, r, rule.Namespace)
+	return permit(w, r, namespace)
 }

@@ -1,9 +1,7 @@
 package collector_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -91,20 +89,11 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 	}
 	call := func(route responseapi.Route, credential string) (int, string) {
 		c := calls[route.Pattern()]
-		var body io.Reader = http.NoBody
+		var body []byte
 		if c.body != nil {
-			raw, _ := json.Marshal(c.body)
-			body = bytes.NewReader(raw)
+			body, _ = json.Marshal(c.body)
 		}
-		req, _ := http.NewRequest(route.Method, e.srv.URL+c.path, body)
-		req.Header.Set("Authorization", "Bearer "+credential)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		msg, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(msg)
+		return e.send(route.Method, c.path, body, http.Header{"Authorization": {"Bearer " + credential}})
 	}
 	for _, route := range responseapi.Routes {
 		if route.Auth != responseapi.Bearer {

@@ -107,6 +107,32 @@ func (e *env) link(recipient string, expiry time.Time) string {
 }
 
 // linkBy is a link sent through a channel.
+// smsWave registers the test wave again with an SMS channel, and returns the channel's key.
+func (e *env) smsWave() []byte {
+	e.t.Helper()
+	smsKey := bytes.Repeat([]byte{9}, 32)
+	e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "20260401-0900"), responseapi.WaveRegistration{
+		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
+		ChannelKeys: map[string][]byte{"sms": smsKey}}, http.StatusOK, nil)
+	return smsKey
+}
+
+// send makes a request with the headers given and answers the status and the body.
+func (e *env) send(method, path string, body []byte, header http.Header) (int, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(msg)
+}
+
 // linkBy signs a link as a sending Job in the campaign's namespace does.
 func (e *env) linkBy(recipient, channel string, expiry time.Time) string {
 	tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900",
@@ -458,11 +484,7 @@ func (e *env) inbound(body any, key []byte, want int) map[string]any {
 // Answers arriving from an SMS gateway: signed with the channel's key, merged answer by answer.
 func TestInboundResponses(t *testing.T) {
 	e := newEnv(t)
-	smsKey := bytes.Repeat([]byte{9}, 32)
-	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
-		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
-		ChannelKeys: map[string][]byte{"sms": smsKey},
-	}, http.StatusOK, nil)
+	smsKey := e.smsWave()
 	tok := e.link("T-sms", closes)
 
 	out := e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp02": "3"}}, smsKey, http.StatusOK)
@@ -514,23 +536,11 @@ func TestInboundResponses(t *testing.T) {
 // request replayed later cannot overwrite newer answers.
 func TestSignedRequestsAreFreshAndTakenOnce(t *testing.T) {
 	e := newEnv(t)
-	smsKey := bytes.Repeat([]byte{9}, 32)
-	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
-		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
-		ChannelKeys: map[string][]byte{"sms": smsKey},
-	}, http.StatusOK, nil)
+	smsKey := e.smsWave()
 	tok := e.link("T-sms", closes)
 	post := func(body []byte, header http.Header) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/api/v1/responses", bytes.NewReader(body))
-		req.Header = header.Clone()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		msg, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(msg)
+		return e.send(http.MethodPost, "/api/v1/responses", body, header)
 	}
 	signedAt := func(answer string, at time.Time) ([]byte, http.Header) {
 		body, _ := json.Marshal(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": answer}})
@@ -579,11 +589,7 @@ func TestSignedRequestsAreFreshAndTakenOnce(t *testing.T) {
 // sending Jobs hold cannot sign for it, on any route a link opens.
 func TestLinksAreVerifiedWithTheirNamespacesKeys(t *testing.T) {
 	e := newEnv(t)
-	smsKey := bytes.Repeat([]byte{9}, 32)
-	e.api(http.MethodPut, "/api/v1/waves/"+uid+"/20260401-0900", responseapi.WaveRegistration{
-		Namespace: "riverside-homes", Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes,
-		ChannelKeys: map[string][]byte{"sms": smsKey},
-	}, http.StatusOK, nil)
+	smsKey := e.smsWave()
 	for name, c := range map[string]struct {
 		ring *token.KeyRing
 		ok   bool

@@ -772,15 +772,9 @@ func (s *sqlStore) frame(ctx context.Context, campaignUID, waveID string) (map[s
 }
 
 func (s *sqlStore) Summarize(ctx context.Context, campaignUID, waveID, primary string) (Summary, error) {
-	frame, err := s.frame(ctx, campaignUID, waveID)
+	sum, err := s.newSummary(ctx, campaignUID, waveID)
 	if err != nil {
 		return Summary{}, err
-	}
-	sum := Summary{
-		Dispositions: map[Group]scoring.Dispositions{},
-		Responded:    map[Group]int{},
-		Pairs:        map[string]scoring.PairStats{},
-		Frame:        frame,
 	}
 	stored, err := s.primaryQuestion(ctx, campaignUID, waveID)
 	if err != nil {
@@ -798,6 +792,20 @@ func (s *sqlStore) Summarize(ctx context.Context, campaignUID, waveID, primary s
 	return sum, nil
 }
 
+// newSummary is a wave's summary with its frame, and nothing counted yet.
+func (s *sqlStore) newSummary(ctx context.Context, campaignUID, waveID string) (Summary, error) {
+	frame, err := s.frame(ctx, campaignUID, waveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	return Summary{
+		Dispositions: map[Group]scoring.Dispositions{},
+		Responded:    map[Group]int{},
+		Pairs:        map[string]scoring.PairStats{},
+		Frame:        frame,
+	}, nil
+}
+
 // primaryQuestion is the primary question a wave was registered with ("" for none, or no wave).
 func (s *sqlStore) primaryQuestion(ctx context.Context, campaignUID, waveID string) (string, error) {
 	var stored string
@@ -812,15 +820,9 @@ func (s *sqlStore) primaryQuestion(ctx context.Context, campaignUID, waveID stri
 // summarizeByScan computes what Summarize reads from the maintained aggregates from the rows
 // themselves: a full recount, which the tests hold the aggregates to.
 func (s *sqlStore) summarizeByScan(ctx context.Context, campaignUID, waveID, primary string) (Summary, error) {
-	frame, err := s.frame(ctx, campaignUID, waveID)
+	sum, err := s.newSummary(ctx, campaignUID, waveID)
 	if err != nil {
 		return Summary{}, err
-	}
-	sum := Summary{
-		Dispositions: map[Group]scoring.Dispositions{},
-		Responded:    map[Group]int{},
-		Pairs:        map[string]scoring.PairStats{},
-		Frame:        frame,
 	}
 	// Dispositions of the invitations, from the ledger, the responses and the opt-outs.
 	rows, err := s.db.QueryContext(ctx, s.q(`
