@@ -847,6 +847,13 @@ type Breakdown struct {
 	// score of the primary question in this group.
 	// +optional
 	Score *QuestionScore `json:"score,omitempty"`
+
+	// scores of the other scored questions in a segment (not a channel), each with its margin
+	// of error on the segment's population; none while the segment has fewer responses than
+	// spec.reporting.minimumGroupSize. Only the newest wave keeps them.
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	Scores []QuestionScore `json:"scores,omitempty"`
 }
 
 // Driver is the association of one question with the primary question.

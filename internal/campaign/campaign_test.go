@@ -235,6 +235,15 @@ func TestScore(t *testing.T) {
 	if len(r.Segments) != 2 || r.Segments[0].Name != "everyone" || r.Segments[0].Invited != 200 || r.Segments[0].Score.Value != "70.0" {
 		t.Errorf("segments %+v", r.Segments)
 	}
+	// Every other scored question by segment, its margin on the segment's population (here the
+	// 200 invited): recommend in "older", 10 promoters and 5 detractors of 15: +33.3. "everyone"
+	// has no answer to it, and channels carry the primary question only.
+	if s := r.Segments[1].Scores; len(s) != 1 || s[0].Question != "recommend" || s[0].Value != "33.3" || s[0].N != 15 || s[0].MarginOfError == "" {
+		t.Errorf("older's other scores %+v", s)
+	}
+	if r.Segments[0].Scores != nil || r.Channels[1].Scores != nil {
+		t.Errorf("scores without answers, or on a channel: %+v, %+v", r.Segments[0].Scores, r.Channels[1].Scores)
+	}
 	if len(r.Channels) != 2 || r.Channels[1].Name != "sms" || r.Channels[1].ResponseRate != "50.0" {
 		t.Errorf("channels %+v", r.Channels)
 	}

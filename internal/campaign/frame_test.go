@@ -162,6 +162,8 @@ func TestMinimumGroupSize(t *testing.T) {
 		Histograms: []responseapi.Histogram{
 			{Question: "tp01", Segment: "older", Channel: "sms", Value: v(1), Count: 4},
 			{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(5), Count: 30},
+			{Question: "recommend", Segment: "older", Channel: "sms", Value: v(10), Count: 4},
+			{Question: "recommend", Segment: "everyone", Channel: "email", Value: v(9), Count: 30},
 		},
 	}
 	for name, c := range map[string]struct {
@@ -188,9 +190,14 @@ func TestMinimumGroupSize(t *testing.T) {
 					if (b.Score != nil) != want || b.Responded == 0 {
 						t.Errorf("%s: score %v, responded %d; want a score: %v", b.Name, b.Score, b.Responded, want)
 					}
+					// A segment's other questions follow its primary score; a channel has none.
+					isSegment := b.Name == "older" || b.Name == "everyone"
+					if (len(b.Scores) == 1) != (want && isSegment) || len(b.Scores) > 1 {
+						t.Errorf("%s: other questions' scores %+v; want them: %v", b.Name, b.Scores, want && isSegment)
+					}
 				}
 			}
-			if len(r.Scores) != 1 || r.Scores[0].N != 34 {
+			if len(r.Scores) != 2 || r.Scores[0].N != 34 {
 				t.Errorf("the overall score is always published: %+v", r.Scores)
 			}
 		})

@@ -8,11 +8,23 @@ import "github.com/surveyops/survey-operator/api/v1alpha1"
 // other questions' scores, trend, drivers, benchmark comparisons and channels' scores are
 // dropped, so that a campaign at the API's maxima (50 waves of 50 questions, 20 segments and 16
 // channels) stays well within the size etcd accepts for one object.
-const DetailedWaves = 4
+const DetailedWaves = 3
 
-// TrimHistory drops the per-question detail of the finished waves past the newest
-// DetailedWaves (waves are newest first).
+// SegmentDetailWaves is how many of the newest waves keep every question's scores by segment
+// (the primary question's by segment stay on every wave).
+const SegmentDetailWaves = 1
+
+// TrimHistory drops the scores by segment of the finished waves past the newest
+// SegmentDetailWaves, and the per-question detail of those past the newest DetailedWaves
+// (waves are newest first).
 func TrimHistory(waves []v1alpha1.WaveStatus, primary string) {
+	for i := SegmentDetailWaves; i < len(waves); i++ {
+		if w := &waves[i]; w.Phase == v1alpha1.WaveClosed || w.Phase == v1alpha1.WaveFailed {
+			for j := range w.Segments {
+				w.Segments[j].Scores = nil
+			}
+		}
+	}
 	for i := DetailedWaves; i < len(waves); i++ {
 		w := &waves[i]
 		if w.Phase != v1alpha1.WaveClosed && w.Phase != v1alpha1.WaveFailed {

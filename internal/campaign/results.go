@@ -126,6 +126,7 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	if p := questions[primary]; p != nil {
 		r.Segments = breakdowns(spec, bySegment, bySegQ[primary], p, population, confidence)
 		r.Channels = breakdowns(spec, byChannel, chanHist, p, nil, confidence)
+		segmentScores(spec, r.Segments, bySegQ, primary, population, confidence)
 	}
 	r.Representativeness = representativeness(r.Segments, population)
 
@@ -395,6 +396,29 @@ func breakdowns(spec *v1alpha1.SurveyCampaignSpec, disp map[string]*scoring.Disp
 		out = append(out, b)
 	}
 	return out
+}
+
+// segmentScores breaks every scored question but the primary down by segment, in the
+// questionnaire's order, each on the segment's population (the number invited until the frame
+// is known); a segment too small to publish a score (it has none for the primary) gets none.
+func segmentScores(spec *v1alpha1.SurveyCampaignSpec, segments []v1alpha1.Breakdown, bySegQ map[string]map[string]*scoring.Histogram,
+	primary string, population map[string]int, confidence float64) {
+	for i := range segments {
+		b := &segments[i]
+		if minimum := MinimumGroupSize(spec); minimum > 0 && b.Responded < int64(minimum) {
+			continue
+		}
+		pop := max(int(b.Invited), population[b.Name])
+		for j := range spec.Survey.Questions {
+			q := &spec.Survey.Questions[j]
+			if !q.Kind.Scored() || q.ID == primary {
+				continue
+			}
+			if h := bySegQ[q.ID][b.Name]; h != nil && h.Base() > 0 {
+				b.Scores = append(b.Scores, questionScore(q, h, Estimate(q, h, pop, confidence), pop, confidence))
+			}
+		}
+	}
 }
 
 func verdicts(spec *v1alpha1.SurveyCampaignSpec, r Results) []v1alpha1.TargetVerdict {

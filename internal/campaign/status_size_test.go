@@ -25,6 +25,10 @@ func TestStatusAtTheMaximaFits(t *testing.T) {
 		return v1alpha1.Breakdown{Name: name(i), Population: 1 << 40, Invited: 1 << 40, Responded: 1 << 40, ResponseRate: "100.00",
 			PopulationShare: "100.00", ResponseShare: "100.00", Score: &s}
 	}
+	// A segment's other questions' scores: as segmentScores makes them (no weighting).
+	segmentScore := func(i int) v1alpha1.QuestionScore {
+		return v1alpha1.QuestionScore{Question: name(i), Value: "-999999.99", Mean: "-999999.99", N: 1 << 40, MarginOfError: "999999.99"}
+	}
 	var w v1alpha1.WaveStatus
 	w.ID = strings.Repeat("w", 63)
 	w.Phase, w.JobName, w.Message = v1alpha1.WaveCollecting, strings.Repeat("j", 63), strings.Repeat("m", 1024)
@@ -37,6 +41,9 @@ func TestStatusAtTheMaximaFits(t *testing.T) {
 	}
 	for i := range 20 {
 		w.Segments = append(w.Segments, group(i))
+		for q := 1; q < 50; q++ {
+			w.Segments[i].Scores = append(w.Segments[i].Scores, segmentScore(q))
+		}
 	}
 	for i := range 16 {
 		w.Channels = append(w.Channels, group(i))
@@ -77,6 +84,9 @@ func TestStatusAtTheMaximaFits(t *testing.T) {
 	// The spec at its maxima takes its share too: leave it a third.
 	if trimmed > limit*2/3 {
 		t.Errorf("the status at the API's maxima is %d bytes, more than two thirds of etcd's %d", trimmed, limit)
+	}
+	if len(c.Status.Waves[SegmentDetailWaves-1].Segments[0].Scores) != 49 || c.Status.Waves[SegmentDetailWaves].Segments[0].Scores != nil {
+		t.Errorf("trimmed the wrong waves' scores by segment")
 	}
 	if len(c.Status.Waves[DetailedWaves-1].Scores) != 50 || len(c.Status.Waves[DetailedWaves].Scores) != 1 ||
 		c.Status.Waves[DetailedWaves].Segments[0].Score == nil || c.Status.Waves[DetailedWaves].Channels[0].Score != nil ||
