@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 // database returns a fresh store URL and the driver and DSN of a raw connection to it.
-func database(b *testing.B, backend string) (storeURL, driver, dsn string) {
+func database(b testing.TB, backend string) (storeURL, driver, dsn string) {
 	switch backend {
 	case "sqlite":
 		path := filepath.Join(b.TempDir(), "survey.db")

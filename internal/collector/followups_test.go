@@ -135,100 +135,102 @@ func TestFollowUpCases(t *testing.T) {
 
 // A case is resolved by the person's own link, or by the helpdesk's signed callback.
 func TestCaseResolution(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	client := responseapi.NewClient(e.srv.URL, apiToken, nil)
-	ticketKey := bytes.Repeat([]byte{5}, 32)
-	if err := client.PutFollowUp(ctx, "fu-1", responseapi.FollowUpRegistration{Namespace: "riverside-homes", Name: "detractors", CampaignUID: uid,
-		Trigger: "Response", When: "response.answers.tp01 <= 2", TicketKey: ticketKey, Active: true}); err != nil {
-		t.Fatal(err)
-	}
-	for _, who := range []string{"T-1", "T-2"} {
-		if resp, _ := e.post("/s/"+e.link(who, closes), url.Values{"q.tp01": {"1"}}); resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("%s: %s", who, resp.Status)
-		}
-	}
-	key := func(who string) store.CaseKey {
-		return store.CaseKey{FollowUpUID: "fu-1", CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: who}
-	}
-	link := func(k store.CaseKey) string {
-		tok, err := e.keys.SignCase(token.Case(k), closes)
-		if err != nil {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		ctx := context.Background()
+		client := responseapi.NewClient(e.srv.URL, apiToken, nil)
+		ticketKey := bytes.Repeat([]byte{5}, 32)
+		if err := client.PutFollowUp(ctx, "fu-1", responseapi.FollowUpRegistration{Namespace: "riverside-homes", Name: "detractors", CampaignUID: uid,
+			Trigger: "Response", When: "response.answers.tp01 <= 2", TicketKey: ticketKey, Active: true}); err != nil {
 			t.Fatal(err)
 		}
-		return tok
-	}
-
-	// The person's link: a page that asks, a button that records it.
-	tok := link(key("T-1"))
-	resp, body := e.get("/f/" + tok)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("resolve page: %s", resp.Status)
-	}
-	mustContain(t, body, "<h1>Is it sorted?</h1>", `<button type="submit">Yes, it is sorted</button>`)
-	if resp, body = e.post("/f/"+tok, url.Values{}); resp.StatusCode != http.StatusOK {
-		t.Fatalf("resolve: %s %s", resp.Status, body)
-	}
-	mustContain(t, body, "We have recorded that the matter is sorted.")
-	if c, _ := e.store.GetCase(ctx, key("T-1")); !c.ResolvedAt.Equal(e.clock()) {
-		t.Errorf("resolved at %v", c.ResolvedAt)
-	}
-	_, body = e.get("/f/" + tok)
-	mustContain(t, body, "This matter is resolved")
-
-	// Refused: a survey link used as a case link, a case that does not exist, an expired link.
-	for name, path := range map[string]string{
-		"survey link":  "/f/" + e.link("T-1", closes),
-		"no such case": "/f/" + link(key("T-9")),
-	} {
-		if resp, _ := e.get(path); resp.StatusCode != http.StatusNotFound {
-			t.Errorf("%s: %s", name, resp.Status)
+		for _, who := range []string{"T-1", "T-2"} {
+			if resp, _ := e.post("/s/"+e.link(who, closes), url.Values{"q.tp01": {"1"}}); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("%s: %s", who, resp.Status)
+			}
 		}
-	}
-	old, _ := e.keys.SignCase(token.Case(key("T-2")), opens)
-	if resp, _ := e.get("/f/" + old); resp.StatusCode != http.StatusGone {
-		t.Errorf("expired link: %s", resp.Status)
-	}
-
-	// The helpdesk's callback, signed with the ticket key, even after the link expired.
-	callback := func(body responseapi.CaseCallback, key []byte) int {
-		resp := e.signedPost("/api/v1/cases/resolve", body, key)
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	for name, c := range map[string]struct {
-		body responseapi.CaseCallback
-		key  []byte
-	}{
-		"unsigned":       {responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, nil},
-		"wrong key":      {responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, bytes.Repeat([]byte{6}, 32)},
-		"forged case id": {responseapi.CaseCallback{CaseID: old[:len(old)-2] + "AA", TicketRef: "CRM-77"}, ticketKey},
-	} {
-		if got := callback(c.body, c.key); got != http.StatusUnauthorized {
-			t.Errorf("%s: %d", name, got)
+		key := func(who string) store.CaseKey {
+			return store.CaseKey{FollowUpUID: "fu-1", CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: who}
 		}
-	}
-	// A reference no store can keep (PostgreSQL refuses a NUL: the helpdesk would retry for ever).
-	if got := callback(responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-\x0077"}, ticketKey); got != http.StatusBadRequest {
-		t.Errorf("a ticket reference with a NUL: %d, want 400", got)
-	}
-	if c, _ := e.store.GetCase(ctx, key("T-2")); !c.ResolvedAt.IsZero() {
-		t.Fatal("a refused callback resolved the case")
-	}
-	raw, _ := json.Marshal(responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"})
-	signed := http.Header{}
-	responseapi.SignRequest(signed, ticketKey, e.clock(), raw)
-	send := func() int {
-		code, _ := e.send(http.MethodPost, "/api/v1/cases/resolve", raw, signed)
-		return code
-	}
-	if got := send(); got != http.StatusOK {
-		t.Fatalf("callback: %d", got)
-	}
-	if got := send(); got != http.StatusConflict {
-		t.Errorf("the same signed callback again: %d, want 409", got)
-	}
-	if c, _ := e.store.GetCase(ctx, key("T-2")); c.ResolvedAt.IsZero() || c.TicketRef != "CRM-77" {
-		t.Errorf("after the callback: %+v", c)
-	}
+		link := func(k store.CaseKey) string {
+			tok, err := e.keys.SignCase(token.Case(k), closes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+
+		// The person's link: a page that asks, a button that records it.
+		tok := link(key("T-1"))
+		resp, body := e.get("/f/" + tok)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("resolve page: %s", resp.Status)
+		}
+		mustContain(t, body, "<h1>Is it sorted?</h1>", `<button type="submit">Yes, it is sorted</button>`)
+		if resp, body = e.post("/f/"+tok, url.Values{}); resp.StatusCode != http.StatusOK {
+			t.Fatalf("resolve: %s %s", resp.Status, body)
+		}
+		mustContain(t, body, "We have recorded that the matter is sorted.")
+		if c, _ := e.store.GetCase(ctx, key("T-1")); !c.ResolvedAt.Equal(e.clock()) {
+			t.Errorf("resolved at %v", c.ResolvedAt)
+		}
+		_, body = e.get("/f/" + tok)
+		mustContain(t, body, "This matter is resolved")
+
+		// Refused: a survey link used as a case link, a case that does not exist, an expired link.
+		for name, path := range map[string]string{
+			"survey link":  "/f/" + e.link("T-1", closes),
+			"no such case": "/f/" + link(key("T-9")),
+		} {
+			if resp, _ := e.get(path); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: %s", name, resp.Status)
+			}
+		}
+		old, _ := e.keys.SignCase(token.Case(key("T-2")), opens)
+		if resp, _ := e.get("/f/" + old); resp.StatusCode != http.StatusGone {
+			t.Errorf("expired link: %s", resp.Status)
+		}
+
+		// The helpdesk's callback, signed with the ticket key, even after the link expired.
+		callback := func(body responseapi.CaseCallback, key []byte) int {
+			resp := e.signedPost("/api/v1/cases/resolve", body, key)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		for name, c := range map[string]struct {
+			body responseapi.CaseCallback
+			key  []byte
+		}{
+			"unsigned":       {responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, nil},
+			"wrong key":      {responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"}, bytes.Repeat([]byte{6}, 32)},
+			"forged case id": {responseapi.CaseCallback{CaseID: old[:len(old)-2] + "AA", TicketRef: "CRM-77"}, ticketKey},
+		} {
+			if got := callback(c.body, c.key); got != http.StatusUnauthorized {
+				t.Errorf("%s: %d", name, got)
+			}
+		}
+		// A reference no store can keep (PostgreSQL refuses a NUL: the helpdesk would retry for ever).
+		if got := callback(responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-\x0077"}, ticketKey); got != http.StatusBadRequest {
+			t.Errorf("a ticket reference with a NUL: %d, want 400", got)
+		}
+		if c, _ := e.store.GetCase(ctx, key("T-2")); !c.ResolvedAt.IsZero() {
+			t.Fatal("a refused callback resolved the case")
+		}
+		raw, _ := json.Marshal(responseapi.CaseCallback{CaseID: old, TicketRef: "CRM-77"})
+		signed := http.Header{}
+		responseapi.SignRequest(signed, ticketKey, e.clock(), raw)
+		send := func() int {
+			code, _ := e.send(http.MethodPost, "/api/v1/cases/resolve", raw, signed)
+			return code
+		}
+		if got := send(); got != http.StatusOK {
+			t.Fatalf("callback: %d", got)
+		}
+		if got := send(); got != http.StatusConflict {
+			t.Errorf("the same signed callback again: %d, want 409", got)
+		}
+		if c, _ := e.store.GetCase(ctx, key("T-2")); c.ResolvedAt.IsZero() || c.TicketRef != "CRM-77" {
+			t.Errorf("after the callback: %+v", c)
+		}
+	})
 }

@@ -16,123 +16,125 @@ import (
 // own namespace where the route admits its kind, pass; every other credential is refused, 401
 // when it proves nothing, 403 when it is for another kind or namespace.
 func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
-	e := newEnv(t) // a wave of campaign uid in riverside-homes
-	const other = "7a2d3c4e-5f60-4718-9a0b-1c2d3e4f5a6b"
-	e.api(http.MethodPut, "/api/v1/waves/"+other+"/20260401-0900", responseapi.WaveRegistration{
-		Namespace: "lakeside", Campaign: "resident-pulse", Definition: definition(), OpensAt: opens, ClosesAt: closes,
-	}, http.StatusOK, nil)
-	for uidFU, reg := range map[string]responseapi.FollowUpRegistration{
-		"fu-riverside": {Namespace: "riverside-homes", Name: "dissatisfied", CampaignUID: uid, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true},
-		"fu-lakeside":  {Namespace: "lakeside", Name: "dissatisfied", CampaignUID: other, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true},
-	} {
-		e.api(http.MethodPut, "/api/v1/followups/"+uidFU, reg, http.StatusOK, nil)
-	}
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t) // a wave of campaign uid in riverside-homes
+		const other = "7a2d3c4e-5f60-4718-9a0b-1c2d3e4f5a6b"
+		e.api(http.MethodPut, "/api/v1/waves/"+other+"/20260401-0900", responseapi.WaveRegistration{
+			Namespace: "lakeside", Campaign: "resident-pulse", Definition: definition(), OpensAt: opens, ClosesAt: closes,
+		}, http.StatusOK, nil)
+		for uidFU, reg := range map[string]responseapi.FollowUpRegistration{
+			"fu-riverside": {Namespace: "riverside-homes", Name: "dissatisfied", CampaignUID: uid, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true},
+			"fu-lakeside":  {Namespace: "lakeside", Name: "dissatisfied", CampaignUID: other, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true},
+		} {
+			e.api(http.MethodPut, "/api/v1/followups/"+uidFU, reg, http.StatusOK, nil)
+		}
 
-	master := []byte(apiToken)
-	credentials := map[string]string{
-		"manager":          apiToken,
-		"sender, own":      apitoken.Credential(master, apitoken.Sender, "riverside-homes"),
-		"sender, other":    apitoken.Credential(master, apitoken.Sender, "lakeside"),
-		"reader, own":      apitoken.Credential(master, apitoken.Reader, "riverside-homes"),
-		"reader, other":    apitoken.Credential(master, apitoken.Reader, "lakeside"),
-		"forged sender":    apitoken.Credential([]byte("a guessed master token 0123"), apitoken.Sender, "riverside-homes"),
-		"manager kind":     strings.Replace(apitoken.Credential(master, apitoken.Sender, "riverside-homes"), "sender", "manager", 1),
-		"renamed":          strings.Replace(apitoken.Credential(master, apitoken.Sender, "lakeside"), "lakeside", "riverside-homes", 1),
-		"reader as sender": strings.Replace(apitoken.Credential(master, apitoken.Reader, "riverside-homes"), "reader", "sender", 1),
-	}
-	wave := "/" + uid + "/20260401-0900"
-	inv := map[string]any{"campaignUID": uid, "waveID": "20260401-0900", "recipientKey": "T-9", "round": 0,
-		"namespace": "riverside-homes", "segment": "general-needs", "channel": "email"}
-	mark := map[string]any{"campaignUID": uid, "waveID": "20260401-0900", "recipientKey": "T-9", "round": 0, "state": "sent"}
-	since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	// Each route's call on riverside-homes' data.
-	calls := map[string]struct {
-		path string
-		body any
-	}{
-		responseapi.RoutePutWave.Pattern(): {"/api/v1/waves" + wave, responseapi.WaveRegistration{Namespace: "riverside-homes",
-			Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes}},
-		responseapi.RouteSummary.Pattern():   {"/api/v1/waves" + wave + "/summary", nil},
-		responseapi.RouteFrame.Pattern():     {"/api/v1/waves" + wave + "/frame/0", map[string]any{"shards": 1, "segments": []any{}}},
-		responseapi.RouteReserve.Pattern():   {"/api/v1/ledger/reserve", map[string]any{"invitations": []any{inv}}},
-		responseapi.RouteMark.Pattern():      {"/api/v1/ledger/mark", mark},
-		responseapi.RouteMarks.Pattern():     {"/api/v1/ledger/marks", map[string]any{"marks": []any{mark}}},
-		responseapi.RouteContacted.Pattern(): {"/api/v1/ledger/contacted", map[string]any{"namespace": "riverside-homes", "keys": []string{"T-9"}, "since": since}},
-		responseapi.RouteUnanswered.Pattern(): {"/api/v1/ledger/unanswered", map[string]any{"campaignUID": uid, "waveID": "20260401-0900",
-			"keys": []string{"T-9"}}},
-		responseapi.RouteOptedOut.Pattern(): {"/api/v1/ledger/opted-out", map[string]any{"namespace": "riverside-homes", "keys": []string{"T-9"}}},
-		responseapi.RoutePutFollowUp.Pattern(): {"/api/v1/followups/fu-riverside", responseapi.FollowUpRegistration{Namespace: "riverside-homes",
-			Name: "dissatisfied", CampaignUID: uid, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true}},
-		responseapi.RouteDeleteFollowUp.Pattern(): {"/api/v1/followups/fu-gone", nil},
-		responseapi.RouteSweepFollowUp.Pattern():  {"/api/v1/followups/fu-riverside/sweep", nil},
-		responseapi.RouteFollowUpStats.Pattern():  {"/api/v1/followups/fu-riverside/stats", nil},
-		responseapi.RouteCases.Pattern():          {"/api/v1/followups/fu-riverside/cases", nil},
-		responseapi.RouteCasesContacted.Pattern(): {"/api/v1/followups/fu-riverside/contacted", map[string]any{"cases": []any{}}},
-	}
-	// Besides the manager, who may call each route: what senders and readers need, no more.
-	admits := map[string]string{
-		responseapi.RoutePutWave.Pattern():        "",
-		responseapi.RouteSummary.Pattern():        "reader",
-		responseapi.RouteFrame.Pattern():          "sender",
-		responseapi.RouteReserve.Pattern():        "sender",
-		responseapi.RouteMark.Pattern():           "sender",
-		responseapi.RouteMarks.Pattern():          "sender",
-		responseapi.RouteContacted.Pattern():      "sender",
-		responseapi.RouteUnanswered.Pattern():     "sender",
-		responseapi.RouteOptedOut.Pattern():       "sender",
-		responseapi.RoutePutFollowUp.Pattern():    "",
-		responseapi.RouteDeleteFollowUp.Pattern(): "",
-		responseapi.RouteSweepFollowUp.Pattern():  "",
-		responseapi.RouteFollowUpStats.Pattern():  "reader",
-		responseapi.RouteCases.Pattern():          "sender",
-		responseapi.RouteCasesContacted.Pattern(): "sender",
-	}
-	call := func(route responseapi.Route, credential string) (int, string) {
-		c := calls[route.Pattern()]
-		var body []byte
-		if c.body != nil {
-			body, _ = json.Marshal(c.body)
+		master := []byte(apiToken)
+		credentials := map[string]string{
+			"manager":          apiToken,
+			"sender, own":      apitoken.Credential(master, apitoken.Sender, "riverside-homes"),
+			"sender, other":    apitoken.Credential(master, apitoken.Sender, "lakeside"),
+			"reader, own":      apitoken.Credential(master, apitoken.Reader, "riverside-homes"),
+			"reader, other":    apitoken.Credential(master, apitoken.Reader, "lakeside"),
+			"forged sender":    apitoken.Credential([]byte("a guessed master token 0123"), apitoken.Sender, "riverside-homes"),
+			"manager kind":     strings.Replace(apitoken.Credential(master, apitoken.Sender, "riverside-homes"), "sender", "manager", 1),
+			"renamed":          strings.Replace(apitoken.Credential(master, apitoken.Sender, "lakeside"), "lakeside", "riverside-homes", 1),
+			"reader as sender": strings.Replace(apitoken.Credential(master, apitoken.Reader, "riverside-homes"), "reader", "sender", 1),
 		}
-		return e.send(route.Method, c.path, body, http.Header{"Authorization": {"Bearer " + credential}})
-	}
-	for _, route := range responseapi.Routes {
-		if route.Auth != responseapi.Bearer {
-			continue
+		wave := "/" + uid + "/20260401-0900"
+		inv := map[string]any{"campaignUID": uid, "waveID": "20260401-0900", "recipientKey": "T-9", "round": 0,
+			"namespace": "riverside-homes", "segment": "general-needs", "channel": "email"}
+		mark := map[string]any{"campaignUID": uid, "waveID": "20260401-0900", "recipientKey": "T-9", "round": 0, "state": "sent"}
+		since := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		// Each route's call on riverside-homes' data.
+		calls := map[string]struct {
+			path string
+			body any
+		}{
+			responseapi.RoutePutWave.Pattern(): {"/api/v1/waves" + wave, responseapi.WaveRegistration{Namespace: "riverside-homes",
+				Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes}},
+			responseapi.RouteSummary.Pattern():   {"/api/v1/waves" + wave + "/summary", nil},
+			responseapi.RouteFrame.Pattern():     {"/api/v1/waves" + wave + "/frame/0", map[string]any{"shards": 1, "segments": []any{}}},
+			responseapi.RouteReserve.Pattern():   {"/api/v1/ledger/reserve", map[string]any{"invitations": []any{inv}}},
+			responseapi.RouteMark.Pattern():      {"/api/v1/ledger/mark", mark},
+			responseapi.RouteMarks.Pattern():     {"/api/v1/ledger/marks", map[string]any{"marks": []any{mark}}},
+			responseapi.RouteContacted.Pattern(): {"/api/v1/ledger/contacted", map[string]any{"namespace": "riverside-homes", "keys": []string{"T-9"}, "since": since}},
+			responseapi.RouteUnanswered.Pattern(): {"/api/v1/ledger/unanswered", map[string]any{"campaignUID": uid, "waveID": "20260401-0900",
+				"keys": []string{"T-9"}}},
+			responseapi.RouteOptedOut.Pattern(): {"/api/v1/ledger/opted-out", map[string]any{"namespace": "riverside-homes", "keys": []string{"T-9"}}},
+			responseapi.RoutePutFollowUp.Pattern(): {"/api/v1/followups/fu-riverside", responseapi.FollowUpRegistration{Namespace: "riverside-homes",
+				Name: "dissatisfied", CampaignUID: uid, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true}},
+			responseapi.RouteDeleteFollowUp.Pattern(): {"/api/v1/followups/fu-gone", nil},
+			responseapi.RouteSweepFollowUp.Pattern():  {"/api/v1/followups/fu-riverside/sweep", nil},
+			responseapi.RouteFollowUpStats.Pattern():  {"/api/v1/followups/fu-riverside/stats", nil},
+			responseapi.RouteCases.Pattern():          {"/api/v1/followups/fu-riverside/cases", nil},
+			responseapi.RouteCasesContacted.Pattern(): {"/api/v1/followups/fu-riverside/contacted", map[string]any{"cases": []any{}}},
 		}
-		if _, ok := calls[route.Pattern()]; !ok {
-			t.Errorf("%s: no call in the table", route.Pattern())
-			continue
+		// Besides the manager, who may call each route: what senders and readers need, no more.
+		admits := map[string]string{
+			responseapi.RoutePutWave.Pattern():        "",
+			responseapi.RouteSummary.Pattern():        "reader",
+			responseapi.RouteFrame.Pattern():          "sender",
+			responseapi.RouteReserve.Pattern():        "sender",
+			responseapi.RouteMark.Pattern():           "sender",
+			responseapi.RouteMarks.Pattern():          "sender",
+			responseapi.RouteContacted.Pattern():      "sender",
+			responseapi.RouteUnanswered.Pattern():     "sender",
+			responseapi.RouteOptedOut.Pattern():       "sender",
+			responseapi.RoutePutFollowUp.Pattern():    "",
+			responseapi.RouteDeleteFollowUp.Pattern(): "",
+			responseapi.RouteSweepFollowUp.Pattern():  "",
+			responseapi.RouteFollowUpStats.Pattern():  "reader",
+			responseapi.RouteCases.Pattern():          "sender",
+			responseapi.RouteCasesContacted.Pattern(): "sender",
 		}
-		for name, credential := range credentials {
-			want := http.StatusForbidden
-			switch name {
-			case "manager":
-				want = http.StatusOK
-			case "sender, own":
-				if admits[route.Pattern()] == "sender" {
-					want = http.StatusOK
-				}
-			case "reader, own":
-				if admits[route.Pattern()] == "reader" {
-					want = http.StatusOK
-				}
-			case "forged sender", "manager kind", "renamed", "reader as sender":
-				want = http.StatusUnauthorized
+		call := func(route responseapi.Route, credential string) (int, string) {
+			c := calls[route.Pattern()]
+			var body []byte
+			if c.body != nil {
+				body, _ = json.Marshal(c.body)
 			}
-			got, msg := call(route, credential)
-			if got != want && (want != http.StatusOK || got/100 != 2) {
-				t.Errorf("%s with %s: %d %s, want %d", route.Pattern(), name, got, strings.TrimSpace(msg), want)
+			return e.send(route.Method, c.path, body, http.Header{"Authorization": {"Bearer " + credential}})
+		}
+		for _, route := range responseapi.Routes {
+			if route.Auth != responseapi.Bearer {
+				continue
+			}
+			if _, ok := calls[route.Pattern()]; !ok {
+				t.Errorf("%s: no call in the table", route.Pattern())
+				continue
+			}
+			for name, credential := range credentials {
+				want := http.StatusForbidden
+				switch name {
+				case "manager":
+					want = http.StatusOK
+				case "sender, own":
+					if admits[route.Pattern()] == "sender" {
+						want = http.StatusOK
+					}
+				case "reader, own":
+					if admits[route.Pattern()] == "reader" {
+						want = http.StatusOK
+					}
+				case "forged sender", "manager kind", "renamed", "reader as sender":
+					want = http.StatusUnauthorized
+				}
+				got, msg := call(route, credential)
+				if got != want && (want != http.StatusOK || got/100 != 2) {
+					t.Errorf("%s with %s: %d %s, want %d", route.Pattern(), name, got, strings.TrimSpace(msg), want)
+				}
 			}
 		}
-	}
-	// A sender cannot write ledger rows of its own wave under another namespace, where they
-	// would count as that namespace's recent contacts.
-	calls[responseapi.RouteReserve.Pattern()] = struct {
-		path string
-		body any
-	}{"/api/v1/ledger/reserve", map[string]any{"invitations": []any{inv, map[string]any{"campaignUID": uid, "waveID": "20260401-0900",
-		"recipientKey": "T-10", "round": 0, "namespace": "lakeside", "segment": "general-needs", "channel": "email"}}}}
-	if got, msg := call(responseapi.RouteReserve, credentials["sender, own"]); got != http.StatusForbidden {
-		t.Errorf("a sender reserving under another namespace: %d %s, want 403", got, msg)
-	}
+		// A sender cannot write ledger rows of its own wave under another namespace, where they
+		// would count as that namespace's recent contacts.
+		calls[responseapi.RouteReserve.Pattern()] = struct {
+			path string
+			body any
+		}{"/api/v1/ledger/reserve", map[string]any{"invitations": []any{inv, map[string]any{"campaignUID": uid, "waveID": "20260401-0900",
+			"recipientKey": "T-10", "round": 0, "namespace": "lakeside", "segment": "general-needs", "channel": "email"}}}}
+		if got, msg := call(responseapi.RouteReserve, credentials["sender, own"]); got != http.StatusForbidden {
+			t.Errorf("a sender reserving under another namespace: %d %s, want 403", got, msg)
+		}
+	})
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -72,9 +71,25 @@ func definition() survey.Definition {
 
 // newEnv starts a response service on SQLite with a registered wave; options change its
 // configuration.
+// backend is the store newEnv opens: "sqlite", or "postgres" inside bothStores.
+var backend = "sqlite"
+
+// bothStores runs a test on SQLite, then on PostgreSQL: what the service refuses or keeps must
+// not depend on the store behind it.
+func bothStores(t *testing.T, test func(t *testing.T)) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			backend = b
+			defer func() { backend = "sqlite" }()
+			test(t)
+		})
+	}
+}
+
 func newEnv(t *testing.T, options ...func(*collector.Config)) *env {
 	t.Helper()
-	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "survey.db"))
+	url, _, _ := database(t, backend)
+	st, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,37 +322,39 @@ func TestSubmissions(t *testing.T) {
 }
 
 func TestRefusedLinks(t *testing.T) {
-	e := newEnv(t)
-	good := e.link("T-1", closes)
-	other, _ := token.NewKeyRing(token.Key{ID: "2026-01", Secret: bytes.Repeat([]byte{8}, 32)})
-	forged, _ := other.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900", Recipient: "T-1", Expiry: closes})
-	unregistered, _ := e.keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20990101-0000", Recipient: "T-1", Expiry: closes})
-	resolve, _ := e.keys.Sign(token.Claims{Purpose: token.PurposeResolve, CampaignUID: uid, Wave: "20260401-0900", Recipient: "case-1", Expiry: closes})
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		good := e.link("T-1", closes)
+		other, _ := token.NewKeyRing(token.Key{ID: "2026-01", Secret: bytes.Repeat([]byte{8}, 32)})
+		forged, _ := other.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900", Recipient: "T-1", Expiry: closes})
+		unregistered, _ := e.keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20990101-0000", Recipient: "T-1", Expiry: closes})
+		resolve, _ := e.keys.Sign(token.Claims{Purpose: token.PurposeResolve, CampaignUID: uid, Wave: "20260401-0900", Recipient: "case-1", Expiry: closes})
 
-	var first string
-	for name, tok := range map[string]string{
-		"forged": forged, "truncated": good[:len(good)-3], "garbage": "hello", "unregistered wave": unregistered, "other purpose": resolve,
-	} {
-		resp, body := e.get("/s/" + tok)
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("%s: %s", name, resp.Status)
+		var first string
+		for name, tok := range map[string]string{
+			"forged": forged, "truncated": good[:len(good)-3], "garbage": "hello", "unregistered wave": unregistered, "other purpose": resolve,
+		} {
+			resp, body := e.get("/s/" + tok)
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: %s", name, resp.Status)
+			}
+			mustContain(t, body, "This link does not work")
+			body = strings.ReplaceAll(body, tok, "")
+			if first == "" {
+				first = body
+			} else if body != first {
+				t.Errorf("%s: the refusal differs from another, telling which check failed", name)
+			}
+			if resp, _ := e.post("/s/"+tok, url.Values{"q.tp01": {"5"}}); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: POST %s", name, resp.Status)
+			}
 		}
-		mustContain(t, body, "This link does not work")
-		body = strings.ReplaceAll(body, tok, "")
-		if first == "" {
-			first = body
-		} else if body != first {
-			t.Errorf("%s: the refusal differs from another, telling which check failed", name)
+		resp, body := e.get("/s/" + e.link("T-1", opens.Add(30*time.Minute)))
+		if resp.StatusCode != http.StatusGone {
+			t.Errorf("expired link: %s", resp.Status)
 		}
-		if resp, _ := e.post("/s/"+tok, url.Values{"q.tp01": {"5"}}); resp.StatusCode != http.StatusNotFound {
-			t.Errorf("%s: POST %s", name, resp.Status)
-		}
-	}
-	resp, body := e.get("/s/" + e.link("T-1", opens.Add(30*time.Minute)))
-	if resp.StatusCode != http.StatusGone {
-		t.Errorf("expired link: %s", resp.Status)
-	}
-	mustContain(t, body, "This survey has closed", "closed on Wednesday 1 April 2026")
+		mustContain(t, body, "This survey has closed", "closed on Wednesday 1 April 2026")
+	})
 }
 
 func TestFormLimitsAndCrossOrigin(t *testing.T) {
@@ -483,142 +500,148 @@ func (e *env) inbound(body any, key []byte, want int) map[string]any {
 
 // Answers arriving from an SMS gateway: signed with the channel's key, merged answer by answer.
 func TestInboundResponses(t *testing.T) {
-	e := newEnv(t)
-	smsKey := e.smsWave()
-	tok := e.link("T-sms", closes)
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		smsKey := e.smsWave()
+		tok := e.link("T-sms", closes)
 
-	out := e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp02": "3"}}, smsKey, http.StatusOK)
-	if out["complete"] != false {
-		t.Errorf("one optional answer made the response complete: %v", out)
-	}
-	out = e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": "5"}}, smsKey, http.StatusOK)
-	if out["complete"] != true {
-		t.Errorf("answering the required question did not complete it: %v", out)
-	}
-	r, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-sms")
-	if err != nil || len(r.Answers) != 2 || !r.Complete || r.Channel != "sms" {
-		t.Fatalf("stored %+v, %v; want both answers merged", r, err)
-	}
-
-	// Refusals: each the same to the caller.
-	other := e.link("T-other", closes)
-	for name, c := range map[string]struct {
-		body any
-		key  []byte
-	}{
-		"no signature":    {responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, nil},
-		"wrong key":       {responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, bytes.Repeat([]byte{1}, 32)},
-		"unknown channel": {responseapi.InboundResponse{Token: other, Channel: "whatsapp", Answers: map[string]string{"tp01": "1"}}, smsKey},
-		"forged token":    {responseapi.InboundResponse{Token: other[:len(other)-2] + "AA", Channel: "sms", Answers: map[string]string{"tp01": "1"}}, smsKey},
-		// An email invitation's link, posted by the SMS gateway: it would be counted under SMS.
-		"another channel's link": {responseapi.InboundResponse{Token: e.linkBy("T-other", "email", closes), Channel: "sms",
-			Answers: map[string]string{"tp01": "1"}}, smsKey},
-	} {
-		out := e.inbound(c.body, c.key, http.StatusUnauthorized)
-		if out["error"] != "not authenticated" {
-			t.Errorf("%s: %v", name, out)
+		out := e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp02": "3"}}, smsKey, http.StatusOK)
+		if out["complete"] != false {
+			t.Errorf("one optional answer made the response complete: %v", out)
 		}
-	}
-	if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-other"); err == nil {
-		t.Error("a refused inbound response was stored")
-	}
-	out = e.inbound(responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "7", "tp99": "1"}}, smsKey, http.StatusUnprocessableEntity)
-	problems, _ := out["problems"].(map[string]any)
-	if problems["tp01"] == nil || problems["tp99"] == nil {
-		t.Errorf("problems = %v", out)
-	}
-	e.inbound(map[string]any{"token": other}, smsKey, http.StatusBadRequest)
-	e.setNow(closes)
-	e.inbound(responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "4"}}, smsKey, http.StatusGone)
+		out = e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": "5"}}, smsKey, http.StatusOK)
+		if out["complete"] != true {
+			t.Errorf("answering the required question did not complete it: %v", out)
+		}
+		r, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-sms")
+		if err != nil || len(r.Answers) != 2 || !r.Complete || r.Channel != "sms" {
+			t.Fatalf("stored %+v, %v; want both answers merged", r, err)
+		}
+
+		// Refusals: each the same to the caller.
+		other := e.link("T-other", closes)
+		for name, c := range map[string]struct {
+			body any
+			key  []byte
+		}{
+			"no signature":    {responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, nil},
+			"wrong key":       {responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "1"}}, bytes.Repeat([]byte{1}, 32)},
+			"unknown channel": {responseapi.InboundResponse{Token: other, Channel: "whatsapp", Answers: map[string]string{"tp01": "1"}}, smsKey},
+			"forged token":    {responseapi.InboundResponse{Token: other[:len(other)-2] + "AA", Channel: "sms", Answers: map[string]string{"tp01": "1"}}, smsKey},
+			// An email invitation's link, posted by the SMS gateway: it would be counted under SMS.
+			"another channel's link": {responseapi.InboundResponse{Token: e.linkBy("T-other", "email", closes), Channel: "sms",
+				Answers: map[string]string{"tp01": "1"}}, smsKey},
+		} {
+			out := e.inbound(c.body, c.key, http.StatusUnauthorized)
+			if out["error"] != "not authenticated" {
+				t.Errorf("%s: %v", name, out)
+			}
+		}
+		if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-other"); err == nil {
+			t.Error("a refused inbound response was stored")
+		}
+		out = e.inbound(responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "7", "tp99": "1"}}, smsKey, http.StatusUnprocessableEntity)
+		problems, _ := out["problems"].(map[string]any)
+		if problems["tp01"] == nil || problems["tp99"] == nil {
+			t.Errorf("problems = %v", out)
+		}
+		e.inbound(map[string]any{"token": other}, smsKey, http.StatusBadRequest)
+		e.setNow(closes)
+		e.inbound(responseapi.InboundResponse{Token: other, Channel: "sms", Answers: map[string]string{"tp01": "4"}}, smsKey, http.StatusGone)
+	})
 }
 
 // A gateway's signed request is taken once, and only while its timestamp is fresh: a captured
 // request replayed later cannot overwrite newer answers.
 func TestSignedRequestsAreFreshAndTakenOnce(t *testing.T) {
-	e := newEnv(t)
-	smsKey := e.smsWave()
-	tok := e.link("T-sms", closes)
-	post := func(body []byte, header http.Header) (int, string) {
-		t.Helper()
-		return e.send(http.MethodPost, "/api/v1/responses", body, header)
-	}
-	signedAt := func(answer string, at time.Time) ([]byte, http.Header) {
-		body, _ := json.Marshal(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": answer}})
-		h := http.Header{}
-		responseapi.SignRequest(h, smsKey, at, body)
-		return body, h
-	}
-	first, firstHeader := signedAt("3", e.clock())
-	if code, msg := post(first, firstHeader); code != http.StatusOK {
-		t.Fatalf("first answer: %d %s", code, msg)
-	}
-	e.setNow(e.clock().Add(time.Minute))
-	second, secondHeader := signedAt("5", e.clock())
-	if code, msg := post(second, secondHeader); code != http.StatusOK {
-		t.Fatalf("the corrected answer: %d %s", code, msg)
-	}
-	// The first request, captured and sent again within its five minutes.
-	if code, msg := post(first, firstHeader); code != http.StatusConflict || !strings.Contains(msg, "already received") {
-		t.Errorf("a replay: %d %s, want 409", code, msg)
-	}
-	// Once its five minutes are past, its timestamp refuses it.
-	e.setNow(e.clock().Add(5 * time.Minute))
-	if code, msg := post(first, firstHeader); code != http.StatusUnauthorized || !strings.Contains(msg, "5 minutes") {
-		t.Errorf("a replay after 5 minutes: %d %s, want 401", code, msg)
-	}
-	r, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-sms")
-	if err != nil || len(r.Answers) != 1 || *r.Answers[0].Value != 5 {
-		t.Fatalf("stored %+v, %v; want the corrected answer 5", r, err)
-	}
-	// A gateway whose clock is off: refused, and told so, since it holds the key.
-	for _, off := range []time.Duration{-6 * time.Minute, 6 * time.Minute} {
-		body, h := signedAt("4", e.clock().Add(off))
-		if code, msg := post(body, h); code != http.StatusUnauthorized || !strings.Contains(msg, "clock") {
-			t.Errorf("signed %s from now: %d %s, want 401 naming the clock", off, code, msg)
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		smsKey := e.smsWave()
+		tok := e.link("T-sms", closes)
+		post := func(body []byte, header http.Header) (int, string) {
+			t.Helper()
+			return e.send(http.MethodPost, "/api/v1/responses", body, header)
 		}
-	}
-	// Without the key, a stale request is only "not authenticated".
-	body, h := signedAt("4", e.clock().Add(-time.Hour))
-	h.Set(responseapi.SignatureHeader, responseapi.Sign([]byte("guess"), e.clock().Add(-time.Hour), body))
-	if code, msg := post(body, h); code != http.StatusUnauthorized || strings.Contains(msg, "clock") {
-		t.Errorf("a forged stale request: %d %s, want a bare 401", code, msg)
-	}
+		signedAt := func(answer string, at time.Time) ([]byte, http.Header) {
+			body, _ := json.Marshal(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": answer}})
+			h := http.Header{}
+			responseapi.SignRequest(h, smsKey, at, body)
+			return body, h
+		}
+		first, firstHeader := signedAt("3", e.clock())
+		if code, msg := post(first, firstHeader); code != http.StatusOK {
+			t.Fatalf("first answer: %d %s", code, msg)
+		}
+		e.setNow(e.clock().Add(time.Minute))
+		second, secondHeader := signedAt("5", e.clock())
+		if code, msg := post(second, secondHeader); code != http.StatusOK {
+			t.Fatalf("the corrected answer: %d %s", code, msg)
+		}
+		// The first request, captured and sent again within its five minutes.
+		if code, msg := post(first, firstHeader); code != http.StatusConflict || !strings.Contains(msg, "already received") {
+			t.Errorf("a replay: %d %s, want 409", code, msg)
+		}
+		// Once its five minutes are past, its timestamp refuses it.
+		e.setNow(e.clock().Add(5 * time.Minute))
+		if code, msg := post(first, firstHeader); code != http.StatusUnauthorized || !strings.Contains(msg, "5 minutes") {
+			t.Errorf("a replay after 5 minutes: %d %s, want 401", code, msg)
+		}
+		r, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-sms")
+		if err != nil || len(r.Answers) != 1 || *r.Answers[0].Value != 5 {
+			t.Fatalf("stored %+v, %v; want the corrected answer 5", r, err)
+		}
+		// A gateway whose clock is off: refused, and told so, since it holds the key.
+		for _, off := range []time.Duration{-6 * time.Minute, 6 * time.Minute} {
+			body, h := signedAt("4", e.clock().Add(off))
+			if code, msg := post(body, h); code != http.StatusUnauthorized || !strings.Contains(msg, "clock") {
+				t.Errorf("signed %s from now: %d %s, want 401 naming the clock", off, code, msg)
+			}
+		}
+		// Without the key, a stale request is only "not authenticated".
+		body, h := signedAt("4", e.clock().Add(-time.Hour))
+		h.Set(responseapi.SignatureHeader, responseapi.Sign([]byte("guess"), e.clock().Add(-time.Hour), body))
+		if code, msg := post(body, h); code != http.StatusUnauthorized || strings.Contains(msg, "clock") {
+			t.Errorf("a forged stale request: %d %s, want a bare 401", code, msg)
+		}
+	})
 }
 
 // A link is verified with the keys of its campaign's namespace: the keys another namespace's
 // sending Jobs hold cannot sign for it, on any route a link opens.
 func TestLinksAreVerifiedWithTheirNamespacesKeys(t *testing.T) {
-	e := newEnv(t)
-	smsKey := e.smsWave()
-	for name, c := range map[string]struct {
-		ring *token.KeyRing
-		ok   bool
-	}{
-		"its namespace's keys": {e.keys.ForNamespace("riverside-homes"), true},
-		// Links sent before keys were per namespace; only the operator's namespace holds these.
-		"the master keys":                  {e.keys, true},
-		"another namespace's keys":         {e.keys.ForNamespace("lakeside"), false},
-		"a namespace's keys derived again": {e.keys.ForNamespace("riverside-homes").ForNamespace("riverside-homes"), false},
-	} {
-		recipient := "T-" + strings.ReplaceAll(name, " ", "-")
-		tok, err := c.ring.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900",
-			Recipient: recipient, Segment: "general-needs", Channel: "sms", Expiry: closes})
-		if err != nil {
-			t.Fatal(err)
-		}
-		page, refused := http.StatusOK, http.StatusNotFound
-		for _, path := range []string{"/s/", "/o/"} {
-			if resp, _ := e.get(path + tok); (resp.StatusCode == page) != c.ok || (!c.ok && resp.StatusCode != refused) {
-				t.Errorf("%s: GET %s: %s", name, path, resp.Status)
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		smsKey := e.smsWave()
+		for name, c := range map[string]struct {
+			ring *token.KeyRing
+			ok   bool
+		}{
+			"its namespace's keys": {e.keys.ForNamespace("riverside-homes"), true},
+			// Links sent before keys were per namespace; only the operator's namespace holds these.
+			"the master keys":                  {e.keys, true},
+			"another namespace's keys":         {e.keys.ForNamespace("lakeside"), false},
+			"a namespace's keys derived again": {e.keys.ForNamespace("riverside-homes").ForNamespace("riverside-homes"), false},
+		} {
+			recipient := "T-" + strings.ReplaceAll(name, " ", "-")
+			tok, err := c.ring.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900",
+				Recipient: recipient, Segment: "general-needs", Channel: "sms", Expiry: closes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, refused := http.StatusOK, http.StatusNotFound
+			for _, path := range []string{"/s/", "/o/"} {
+				if resp, _ := e.get(path + tok); (resp.StatusCode == page) != c.ok || (!c.ok && resp.StatusCode != refused) {
+					t.Errorf("%s: GET %s: %s", name, path, resp.Status)
+				}
+			}
+			want := http.StatusUnauthorized
+			if c.ok {
+				want = http.StatusOK
+			}
+			e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": "4"}}, smsKey, want)
+			if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", recipient); (err == nil) != c.ok {
+				t.Errorf("%s: stored: %v", name, err == nil)
 			}
 		}
-		want := http.StatusUnauthorized
-		if c.ok {
-			want = http.StatusOK
-		}
-		e.inbound(responseapi.InboundResponse{Token: tok, Channel: "sms", Answers: map[string]string{"tp01": "4"}}, smsKey, want)
-		if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", recipient); (err == nil) != c.ok {
-			t.Errorf("%s: stored: %v", name, err == nil)
-		}
-	}
+	})
 }
