@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,4 +180,98 @@ func normalize(sum *store.Summary) {
 		merged = append(merged, h)
 	}
 	sum.Histograms = merged
+}
+
+// Responses arriving together share commits, and each keeps its own outcome: a response to a
+// closed wave or a replayed signed request is refused on its own, the others of its batch are
+// stored, each person is created once, and the aggregates equal a recount.
+func TestGroupCommitKeepsEachResponseItsOwn(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		now := t0.Add(time.Hour)
+		for id, closesAt := range map[string]time.Time{"w1": t0.Add(1000 * time.Hour), "w2": now} {
+			if err := s.PutWave(ctx, store.Wave{CampaignUID: uid, WaveID: id, Namespace: "riverside-homes", Campaign: "tenant-satisfaction",
+				Definition: []byte(`{}`), PrimaryQuestion: "q1", OpensAt: t0, ClosesAt: closesAt}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		type submission struct {
+			r    store.Response
+			want error
+		}
+		var subs []submission
+		response := func(wave, key string, value int) store.Response {
+			return store.Response{CampaignUID: uid, WaveID: wave, RecipientKey: key, Namespace: "riverside-homes", Segment: "general-needs",
+				Channel: "email", Complete: true, Answers: []store.Answer{{Question: "q1", Value: ptr(value)}, {Question: "q2", Value: ptr(6 - value)}}}
+		}
+		for i := range 50 {
+			subs = append(subs, submission{response("w1", fmt.Sprintf("P-%02d", i), 1+i%5), nil})
+		}
+		for i := range 6 { // a second submission of six of them
+			subs = append(subs, submission{response("w1", fmt.Sprintf("P-%02d", i), 5), nil})
+		}
+		for i := range 4 {
+			subs = append(subs, submission{response("w2", fmt.Sprintf("Q-%d", i), 3), store.ErrWaveClosed})
+		}
+		signed := store.Once{Signature: "5d41402abc4b2a76b9719d911017c592", Until: now.Add(5 * time.Minute)}
+		for i := range 4 { // one signed request, sent four times: one is taken
+			r := response("w1", "S-1", 2+i)
+			r.Once = signed
+			subs = append(subs, submission{r, nil})
+		}
+		type outcome struct {
+			created bool
+			err     error
+		}
+		outcomes := make([]outcome, len(subs))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, sub := range subs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				created, err := s.SaveResponse(ctx, sub.r, now)
+				outcomes[i] = outcome{created, err}
+			}()
+		}
+		close(start)
+		wg.Wait()
+
+		created := map[string]int{}
+		replays := 0
+		for i, o := range outcomes {
+			key := subs[i].r.RecipientKey
+			switch {
+			case key == "S-1" && errors.Is(o.err, store.ErrReplay):
+				replays++
+			case !errors.Is(o.err, subs[i].want) || (subs[i].want == nil) != (o.err == nil):
+				t.Errorf("%s to %s: %v, want %v", key, subs[i].r.WaveID, o.err, subs[i].want)
+			case o.created:
+				created[key]++
+			}
+		}
+		if replays != 3 || created["S-1"] != 1 {
+			t.Errorf("one signed request sent four times: %d replays refused, created %d times; want 3 and 1", replays, created["S-1"])
+		}
+		for i := range 50 {
+			if key := fmt.Sprintf("P-%02d", i); created[key] != 1 {
+				t.Errorf("%s created %d times", key, created[key])
+			}
+		}
+		got, err := s.Summarize(ctx, uid, "w1", "q1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := store.SummarizeByScan(ctx, s, uid, "w1", "q1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		normalize(&got)
+		normalize(&want)
+		if !reflect.DeepEqual(got, want) || got.Responded[store.Group{Segment: "general-needs", Channel: "email"}] != 51 {
+			t.Errorf("after concurrent submissions:\nmaintained %+v\nrecount    %+v", got, want)
+		}
+		batches, responses := store.CommitStats(s)
+		t.Logf("%d responses in %d commits", responses, batches)
+	})
 }

@@ -33,3 +33,11 @@ func Remigrate(ctx context.Context, s Store, version int64) error {
 
 // PostgresSlots is how many rows each aggregate cell is spread over on PostgreSQL.
 const PostgresSlots = postgresSlots
+
+// CommitStats are how many group commits a store made, and the responses they held.
+func CommitStats(s Store) (batches, responses int) {
+	c := &s.(*sqlStore).commits
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.batches, c.responses
+}

@@ -93,11 +93,7 @@ func (s *sqlStore) GetFollowUp(ctx context.Context, uid string) (FollowUpRule, e
 }
 
 func (s *sqlStore) FollowUpRules(ctx context.Context, campaignUID string) ([]FollowUpRule, error) {
-	st, err := s.stmt(ctx, `SELECT `+followUpColumns+` FROM followups WHERE campaign_uid = $1 AND active = 1 ORDER BY followup_uid`)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(ctx, campaignUID)
+	rows, err := s.query(ctx, `SELECT `+followUpColumns+` FROM followups WHERE campaign_uid = $1 AND active = 1 ORDER BY followup_uid`, campaignUID)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,9 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 	}
 	// One writer at a time is all SQLite allows; a few connections let readers run beside it.
 	db.SetMaxOpenConns(4)
+	// Connections stay open: each holds the statements prepared on it (database/sql keeps two
+	// idle by default and closes the others, which SQLite then parses again).
+	db.SetMaxIdleConns(4)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening %s: %w", path, err)
@@ -55,6 +58,7 @@ func openPostgres(ctx context.Context, rawURL string) (Store, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16) // each keeps its cache of prepared statements
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", redact(rawURL), err)

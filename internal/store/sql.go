@@ -36,6 +36,11 @@ type sqlStore struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	commits committer
+
+	wavesMu sync.Mutex
+	waves   map[WaveRef]Wave
 }
 
 // writing runs fn holding the SQLite writer lock (PostgreSQL needs none).
@@ -103,10 +108,14 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// stmt returns the statement of a fixed query, prepared once for the store: SQLite's driver
-// keeps no statement cache, so a plain ExecContext parses the SQL again every time (a quarter
-// of a response's cost). database/sql prepares it on each connection once. Only queries
-// written in the code come here, never ones built from input, so the cache stays small.
+// stmt returns the statement of a fixed query, prepared once for a SQLite store: SQLite's
+// driver keeps no statement cache, so a plain ExecContext parses the SQL again every time (a
+// quarter of a response's cost). database/sql prepares it on each connection once. Only
+// queries written in the code come here, never ones built from input, so the cache stays
+// small. PostgreSQL's driver (pgx) caches the statements of each connection itself, and
+// preparing on the store would take a second connection from the pool inside a transaction:
+// with every connection in a transaction, none would be left (the helpers below run
+// PostgreSQL's queries on the transaction's own connection).
 func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.stmtMu.Lock()
 	defer s.stmtMu.Unlock()
@@ -124,8 +133,12 @@ func (s *sqlStore) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// prepare returns a fixed query's statement (stmt) for a transaction.
+// prepare returns a statement run many times in a transaction: SQLite's from stmt, PostgreSQL's
+// prepared on the transaction's connection.
 func (s *sqlStore) prepare(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if !s.sqlite {
+		return tx.PrepareContext(ctx, s.q(query))
+	}
 	st, err := s.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -135,6 +148,9 @@ func (s *sqlStore) prepare(ctx context.Context, tx *sql.Tx, query string) (*sql.
 
 // exec runs a fixed query in a transaction.
 func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if !s.sqlite {
+		return tx.ExecContext(ctx, s.q(query), args...)
+	}
 	st, err := s.prepare(ctx, tx, query)
 	if err != nil {
 		return nil, err
@@ -144,6 +160,12 @@ func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, query string, args ...a
 
 // queryRow runs a fixed query of one row in a transaction (tx nil: outside one).
 func (s *sqlStore) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) rowScanner {
+	switch {
+	case !s.sqlite && tx != nil:
+		return tx.QueryRowContext(ctx, s.q(query), args...)
+	case !s.sqlite:
+		return s.db.QueryRowContext(ctx, s.q(query), args...)
+	}
 	st, err := s.stmt(ctx, query)
 	if err != nil {
 		return errRow{err}
@@ -152,6 +174,18 @@ func (s *sqlStore) queryRow(ctx context.Context, tx *sql.Tx, query string, args 
 		st = tx.StmtContext(ctx, st)
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// query runs a fixed query outside a transaction.
+func (s *sqlStore) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if !s.sqlite {
+		return s.db.QueryContext(ctx, s.q(query), args...)
+	}
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 type rowScanner interface{ Scan(...any) error }
@@ -178,6 +212,7 @@ func (s *sqlStore) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 func (s *sqlStore) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 func (s *sqlStore) Close() error {
+	s.closeCommitter()
 	s.stmtMu.Lock()
 	for _, st := range s.stmts {
 		st.Close()
@@ -238,10 +273,41 @@ func (s *sqlStore) ChannelKey(ctx context.Context, campaignUID, waveID, channel 
 }
 
 func (s *sqlStore) GetWave(ctx context.Context, campaignUID, waveID string) (Wave, error) {
+	return s.getWave(ctx, nil, campaignUID, waveID)
+}
+
+// maxWaves bounds the cache of wave snapshots; past it, it starts again.
+const maxWaves = 1024
+
+// getWave reads a wave's snapshot (in a transaction, or outside one when tx is nil). A
+// snapshot never changes once registered (PutWave refuses another), so each is read from the
+// database once, and the cache keeps only what was found.
+func (s *sqlStore) getWave(ctx context.Context, tx *sql.Tx, campaignUID, waveID string) (Wave, error) {
+	key := WaveRef{campaignUID, waveID}
+	s.wavesMu.Lock()
+	w, ok := s.waves[key]
+	s.wavesMu.Unlock()
+	if ok {
+		return w, nil
+	}
+	w, err := s.readWave(ctx, tx, campaignUID, waveID)
+	if err != nil {
+		return Wave{}, err
+	}
+	s.wavesMu.Lock()
+	if s.waves == nil || len(s.waves) >= maxWaves {
+		s.waves = map[WaveRef]Wave{}
+	}
+	s.waves[key] = w
+	s.wavesMu.Unlock()
+	return w, nil
+}
+
+func (s *sqlStore) readWave(ctx context.Context, tx *sql.Tx, campaignUID, waveID string) (Wave, error) {
 	w := Wave{CampaignUID: campaignUID, WaveID: waveID}
 	var def string
 	var opens, closes int64
-	err := s.queryRow(ctx, nil, `
+	err := s.queryRow(ctx, tx, `
 		SELECT namespace, campaign, definition, opens_at, closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`,
 		campaignUID, waveID).Scan(&w.Namespace, &w.Campaign, &def, &opens, &closes, &w.PrimaryQuestion)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -519,20 +585,17 @@ func (s *sqlStore) OptedOut(ctx context.Context, namespace string, keys []string
 	return found, err
 }
 
-func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) (bool, error) {
-	created := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var closes int64
-		var primaryQuestion string
-		err := s.queryRow(ctx, tx, `SELECT closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`,
-			r.CampaignUID, r.WaveID).Scan(&closes, &primaryQuestion)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
+// saveResponse writes one response in a transaction, and its changes to the aggregates in t
+// (the caller applies them). ErrNotFound, ErrWaveClosed and ErrReplay come before it writes
+// anything, so the transaction can go on with other responses.
+func (s *sqlStore) saveResponse(ctx context.Context, tx *sql.Tx, r Response, now time.Time, t *tally) (created bool, err error) {
+	err = func() error {
+		wave, err := s.getWave(ctx, tx, r.CampaignUID, r.WaveID)
 		if err != nil {
 			return err
 		}
-		if !now.Before(fromMicros(closes)) {
+		primaryQuestion := wave.PrimaryQuestion
+		if !now.Before(wave.ClosesAt) {
 			return ErrWaveClosed
 		}
 		if err := s.once(ctx, tx, r.Once, now); err != nil {
@@ -550,7 +613,7 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 		if err != nil {
 			return err
 		}
-		w, t := WaveRef{r.CampaignUID, r.WaveID}, s.newTally()
+		w := WaveRef{r.CampaignUID, r.WaveID}
 		segment := r.Segment
 		if n == 1 {
 			created = true
@@ -592,14 +655,8 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 				primaryValue = *a.Value
 			}
 		}
-		insert, err := s.prepare(ctx, tx, `
-			INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel, value_int, value_text, not_applicable, primary_value)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`)
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
-		for _, a := range r.Answers {
+		rows := make([][]any, len(r.Answers))
+		for i, a := range r.Answers {
 			var value, text any
 			if a.Value != nil && !a.NotApplicable {
 				value = *a.Value
@@ -607,11 +664,12 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 			if a.Text != "" {
 				text = a.Text
 			}
-			if _, err := insert.ExecContext(ctx, r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel,
-				value, text, boolInt(a.NotApplicable), primaryValue); err != nil {
-				return err
-			}
+			rows[i] = []any{r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel, value, text, boolInt(a.NotApplicable), primaryValue}
 			t.answer(w, r.RecipientKey, a.Question, segment, r.Channel, nullInt(value), nullInt(primaryValue), a.NotApplicable, 1)
+		}
+		if err := s.insertRows(ctx, tx, `INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel,
+			value_int, value_text, not_applicable, primary_value) VALUES `, rows); err != nil {
+			return err
 		}
 		// The invitation is now answered: complete or partial.
 		var invSegment, invChannel, disposition string
@@ -634,8 +692,8 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 				}
 			}
 		}
-		return s.apply(ctx, tx, t)
-	})
+		return nil
+	}()
 	return created, err
 }
 
@@ -657,6 +715,49 @@ func (s *sqlStore) once(ctx context.Context, tx *sql.Tx, o Once, now time.Time) 
 		return cmp.Or(err, ErrReplay)
 	}
 	return nil
+}
+
+// insertRows inserts rows of the same columns: on SQLite one prepared statement per row (in
+// process, cheaper than parsing a statement), on PostgreSQL one statement for them all (each
+// statement is a round trip). insert ends with VALUES.
+func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, insert string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if s.sqlite {
+		marks := make([]string, len(rows[0]))
+		for i := range marks {
+			marks[i] = fmt.Sprintf("$%d", i+1)
+		}
+		st, err := s.prepare(ctx, tx, insert+"("+strings.Join(marks, ", ")+")")
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			if _, err := st.ExecContext(ctx, row...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var values strings.Builder
+	var args []any
+	for i, row := range rows {
+		if i > 0 {
+			values.WriteString(", ")
+		}
+		values.WriteString("(")
+		for j := range row {
+			if j > 0 {
+				values.WriteString(", ")
+			}
+			fmt.Fprintf(&values, "$%d", len(args)+j+1)
+		}
+		values.WriteString(")")
+		args = append(args, row...)
+	}
+	_, err := tx.ExecContext(ctx, insert+values.String(), args...)
+	return err
 }
 
 // nullInt is an optional integer as SaveResponse binds it (nil or an int).
@@ -808,13 +909,11 @@ func (s *sqlStore) newSummary(ctx context.Context, campaignUID, waveID string) (
 
 // primaryQuestion is the primary question a wave was registered with ("" for none, or no wave).
 func (s *sqlStore) primaryQuestion(ctx context.Context, campaignUID, waveID string) (string, error) {
-	var stored string
-	err := s.queryRow(ctx, nil, `SELECT primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`,
-		campaignUID, waveID).Scan(&stored)
-	if errors.Is(err, sql.ErrNoRows) {
+	w, err := s.getWave(ctx, nil, campaignUID, waveID)
+	if errors.Is(err, ErrNotFound) {
 		return "", nil
 	}
-	return stored, err
+	return w.PrimaryQuestion, err
 }
 
 // summarizeByScan computes what Summarize reads from the maintained aggregates from the rows
