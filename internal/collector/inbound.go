@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/surveyops/survey-operator/internal/responseapi"
@@ -31,37 +32,20 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "the body must be JSON with token, channel and answers")
 		return
 	}
-	// Every authentication failure looks the same from outside.
-	refuse := func() { writeJSONError(w, http.StatusUnauthorized, "not authenticated") }
 	now := s.cfg.Now()
-	c, err := s.verify(r.Context(), in.Token, now)
-	if !linkError(err) {
-		s.storeError(w, err)
-		return
-	}
-	expired := errors.Is(err, token.ErrExpired)
-	// The answers must come through the channel the link was sent by: an email's link posted
-	// by the SMS gateway would be counted under SMS.
-	if (err != nil && !expired) || c.Purpose != token.PurposeSurvey || c.Channel != in.Channel {
-		refuse()
-		return
-	}
-	key, err := s.cfg.Store.ChannelKey(r.Context(), c.CampaignUID, c.Wave, in.Channel)
-	if errors.Is(err, store.ErrNotFound) {
-		refuse()
-		return
-	}
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	once, ok := signed(w, r, body, key, now)
+	g, ok := s.gateway(w, r, body, in.Token, in.Channel, now)
 	if !ok {
 		return
 	}
-	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
-	if err != nil {
-		s.storeError(w, err)
+	c, once, expired, wave := g.claims, g.once, g.expired, g.wave
+	// "STOP": the person wants no more surveys, whether or not the wave is still open.
+	if stopWord(in.Reply) {
+		if err := s.cfg.Store.OptOut(r.Context(), wave.Namespace, c.Recipient, now); err != nil {
+			s.storeError(w, err)
+			return
+		}
+		s.responses.WithLabelValues("opted-out").Inc()
+		writeJSON(w, http.StatusOK, responseapi.InboundResult{OptedOut: true})
 		return
 	}
 	if expired || !now.Before(wave.ClosesAt) {
@@ -128,6 +112,92 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		s.responses.WithLabelValues("updated").Inc()
 	}
 	writeJSON(w, http.StatusOK, responseapi.InboundResult{Saved: true, Complete: complete})
+}
+
+// gatewayRequest is an authenticated request of a channel gateway about one link.
+type gatewayRequest struct {
+	claims  token.Claims
+	once    store.Once
+	expired bool
+	wave    store.Wave
+}
+
+// gateway authenticates a gateway's request about a link: the link is authentic (expired or
+// not), it was sent through the channel the gateway names (an email's link posted by the SMS
+// gateway would be counted under SMS), and the body is signed with that channel's key. Every
+// authentication failure looks the same from outside.
+func (s *Server) gateway(w http.ResponseWriter, r *http.Request, body []byte, link, channel string, now time.Time) (gatewayRequest, bool) {
+	refuse := func() { writeJSONError(w, http.StatusUnauthorized, "not authenticated") }
+	c, err := s.verify(r.Context(), link, now)
+	if !linkError(err) {
+		s.storeError(w, err)
+		return gatewayRequest{}, false
+	}
+	expired := errors.Is(err, token.ErrExpired)
+	if (err != nil && !expired) || c.Purpose != token.PurposeSurvey || c.Channel != channel {
+		refuse()
+		return gatewayRequest{}, false
+	}
+	key, err := s.cfg.Store.ChannelKey(r.Context(), c.CampaignUID, c.Wave, channel)
+	if errors.Is(err, store.ErrNotFound) {
+		refuse()
+		return gatewayRequest{}, false
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return gatewayRequest{}, false
+	}
+	once, ok := signed(w, r, body, key, now)
+	if !ok {
+		return gatewayRequest{}, false
+	}
+	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
+	if err != nil {
+		s.storeError(w, err)
+		return gatewayRequest{}, false
+	}
+	return gatewayRequest{claims: c, once: once, expired: expired, wave: wave}, true
+}
+
+// stopWord reports whether a reply asks for no more messages: the keywords carriers and
+// regulators recognise for SMS (in any case, alone in the message).
+func stopWord(reply string) bool {
+	switch strings.ToUpper(strings.TrimSpace(reply)) {
+	case "STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT":
+		return true
+	}
+	return false
+}
+
+// delivery records a gateway's delivery receipt: a permanent failure marks the invitation
+// bounced (not delivered, and not reminded); a temporary one leaves it possibly delivered, so
+// the next reminder tries again; both, and deliveries, are counted.
+func (s *Server) delivery(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is too large")
+		return
+	}
+	var in responseapi.DeliveryEvent
+	if err := json.Unmarshal(body, &in); err != nil || in.Token == "" || in.Channel == "" ||
+		(in.Event != "delivered" && in.Event != "deferred" && in.Event != "bounced") {
+		writeJSONError(w, http.StatusBadRequest, "the body must be JSON with token, channel and event: delivered, deferred or bounced")
+		return
+	}
+	now := s.cfg.Now()
+	g, ok := s.gateway(w, r, body, in.Token, in.Channel, now)
+	if !ok {
+		return
+	}
+	if in.Event == "bounced" {
+		key := store.InvitationKey{CampaignUID: g.claims.CampaignUID, WaveID: g.claims.Wave, RecipientKey: g.claims.Recipient}
+		if err := s.cfg.Store.Mark(r.Context(), key, store.StateBounced, "bounced", now); err != nil {
+			s.storeError(w, err)
+			return
+		}
+	}
+	s.deliveries.WithLabelValues(in.Event).Inc()
+	writeJSON(w, http.StatusOK, map[string]string{"recorded": in.Event})
 }
 
 // signed checks a signed request (responseapi.VerifySigned) and answers a refusal: every bad

@@ -60,8 +60,10 @@ type Server struct {
 	cfg       Config
 	pages     map[string]*template.Template
 	responses *prometheus.CounterVec
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
+	// deliveries counts gateways' delivery receipts by event.
+	deliveries *prometheus.CounterVec
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
 	// followUpErrors counts follow-up rules that could not be evaluated for a response.
 	followUpErrors prometheus.Counter
 	compiled       triggers
@@ -113,8 +115,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.responses = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "survey_collector_responses_total",
-		Help: "Survey submissions by result: created, updated, invalid (re-shown with problems), closed (refused after the window).",
+		Help: "Survey submissions by result: created, updated, invalid (re-shown with problems), closed (refused after the window), opted-out (a gateway's stop word).",
 	}, []string{"result"})
+	s.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "survey_collector_delivery_events_total",
+		Help: "Gateways' delivery receipts by event: delivered, deferred (tried again by the next reminder), bounced (the invitation counts as not delivered).",
+	}, []string{"event"})
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "survey_collector_http_requests_total",
 		Help: "HTTP requests by route pattern and status code.",
@@ -128,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 		Name: "survey_collector_followup_rule_errors_total",
 		Help: "Follow-up rules that could not be evaluated for a response (the response is stored; no case is opened).",
 	})
-	for _, c := range []prometheus.Collector{s.responses, s.requests, s.latency, s.followUpErrors} {
+	for _, c := range []prometheus.Collector{s.responses, s.deliveries, s.requests, s.latency, s.followUpErrors} {
 		if err := cfg.Registry.Register(c); err != nil {
 			return nil, err
 		}
@@ -187,6 +193,7 @@ func (s *Server) Handler() http.Handler {
 		{responseapi.RouteCasesContacted, s.casesContacted},
 		{responseapi.RouteInbound, s.inbound},
 		{responseapi.RouteCaseCallback, s.caseCallback},
+		{responseapi.RouteDelivery, s.delivery},
 	} {
 		route, h := rh.route, rh.h
 		var handler http.Handler = h

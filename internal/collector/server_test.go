@@ -645,3 +645,76 @@ func TestLinksAreVerifiedWithTheirNamespacesKeys(t *testing.T) {
 		}
 	})
 }
+
+// A gateway forwarding a stop word opts the person out; its delivery receipts mark a bounced
+// invitation as not delivered (and not reminded), and leave a deferred one to the next reminder.
+func TestGatewayStopWordsAndDeliveries(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		smsKey := e.smsWave()
+		var invs []store.Invitation
+		for _, who := range []string{"T-stop", "T-talk", "T-bounce", "T-defer"} {
+			invs = append(invs, store.Invitation{InvitationKey: store.InvitationKey{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: who},
+				Namespace: "riverside-homes", Segment: "general-needs", Channel: "sms"})
+		}
+		if _, err := e.store.Reserve(context.Background(), invs, opens); err != nil {
+			t.Fatal(err)
+		}
+		for _, inv := range invs {
+			if err := e.store.Mark(context.Background(), inv.InvitationKey, store.StateSent, "", opens); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		out := e.inbound(responseapi.InboundResponse{Token: e.link("T-stop", closes), Channel: "sms", Reply: " Stop\n"}, smsKey, http.StatusOK)
+		if out["optedOut"] != true || out["saved"] != false {
+			t.Errorf("a stop word: %v", out)
+		}
+		out = e.inbound(responseapi.InboundResponse{Token: e.link("T-talk", closes), Channel: "sms", Reply: "4 - stop calling me about the boiler",
+			Answers: map[string]string{"tp01": "4"}}, smsKey, http.StatusOK)
+		if out["optedOut"] == true || out["saved"] != true {
+			t.Errorf("a reply that only contains the word: %v", out)
+		}
+		opted, err := e.store.OptedOut(context.Background(), "riverside-homes", []string{"T-stop", "T-talk"})
+		if err != nil || !opted["T-stop"] || opted["T-talk"] {
+			t.Errorf("opted out: %v, %v", opted, err)
+		}
+		if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-stop"); err == nil {
+			t.Error("a stop word was stored as a response")
+		}
+
+		deliver := func(who, channel, event string, key []byte) int {
+			resp := e.signedPost("/api/v1/deliveries", responseapi.DeliveryEvent{Token: e.linkBy(who, "sms", closes), Channel: channel, Event: event}, key)
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		for name, c := range map[string]struct {
+			who, channel, event string
+			key                 []byte
+			want                int
+		}{
+			"bounced":          {"T-bounce", "sms", "bounced", smsKey, http.StatusOK},
+			"deferred":         {"T-defer", "sms", "deferred", smsKey, http.StatusOK},
+			"delivered":        {"T-talk", "sms", "delivered", smsKey, http.StatusOK},
+			"an unknown event": {"T-defer", "sms", "lost", smsKey, http.StatusBadRequest},
+			"unsigned":         {"T-defer", "sms", "bounced", nil, http.StatusUnauthorized},
+			"another channel":  {"T-defer", "email", "bounced", smsKey, http.StatusUnauthorized},
+		} {
+			if got := deliver(c.who, c.channel, c.event, c.key); got != c.want {
+				t.Errorf("%s: %d, want %d", name, got, c.want)
+			}
+		}
+		due, err := e.store.Unanswered(context.Background(), uid, "20260401-0900", []string{"T-bounce", "T-defer"})
+		if err != nil || due["T-bounce"] || !due["T-defer"] {
+			t.Errorf("due a reminder: %v, %v; want the deferred one only", due, err)
+		}
+		sum, err := e.store.Summarize(context.Background(), uid, "20260401-0900", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := sum.Dispositions[store.Group{Segment: "general-needs", Channel: "sms"}]
+		if d.NonContact != 1 || d.Refusal != 1 || d.Complete != 1 || d.NoAnswer != 1 {
+			t.Errorf("dispositions %+v: want the bounce a non-contact, the stop a refusal, one complete, one no answer", d)
+		}
+	})
+}

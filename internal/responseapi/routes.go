@@ -64,6 +64,7 @@ var (
 
 	RouteInbound      = Route{http.MethodPost, "/api/v1/responses", Signed, nil}
 	RouteCaseCallback = Route{http.MethodPost, "/api/v1/cases/resolve", Signed, nil}
+	RouteDelivery     = Route{http.MethodPost, "/api/v1/deliveries", Signed, nil}
 )
 
 // Routes lists every API route.
@@ -71,7 +72,7 @@ var Routes = []Route{
 	RoutePutWave, RouteSummary, RouteFrame,
 	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut,
 	RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted,
-	RouteInbound, RouteCaseCallback,
+	RouteInbound, RouteCaseCallback, RouteDelivery,
 }
 
 // Pattern is the route as net/http's ServeMux registers it: "PUT /api/v1/waves/{campaign}/{wave}".

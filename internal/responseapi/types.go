@@ -231,12 +231,29 @@ type InboundResponse struct {
 	Token   string            `json:"token"`
 	Channel string            `json:"channel"`
 	Answers map[string]string `json:"answers"`
+	// Reply is the person's message as they sent it, when the gateway has it. A reply that is a
+	// stop word (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, in any case) opts the person out
+	// of the namespace's surveys, and the answers are not recorded.
+	Reply string `json:"reply,omitempty"`
 }
 
 // InboundResult answers an accepted inbound response.
 type InboundResult struct {
 	Saved    bool `json:"saved"`
 	Complete bool `json:"complete"`
+	// OptedOut is true when the reply was a stop word: the person is opted out.
+	OptedOut bool `json:"optedOut,omitempty"`
+}
+
+// DeliveryEvent is the body of RouteDelivery: a gateway's delivery receipt for an invitation
+// it was given, signed like inbound answers with the channel's key.
+type DeliveryEvent struct {
+	Token   string `json:"token"`
+	Channel string `json:"channel"`
+	// Event is "delivered", "deferred" (a temporary failure: the invitation stays possibly
+	// delivered, and the next reminder tries again) or "bounced" (a permanent failure: the
+	// invitation counts as not delivered, and no reminder follows it).
+	Event string `json:"event"`
 }
 
 // CaseCallback is the body of RouteCaseCallback: a helpdesk says a ticket is resolved. It is
