@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/surveyops/survey-operator/internal/dsn"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
@@ -198,6 +199,47 @@ func (s *Server) delivery(w http.ResponseWriter, r *http.Request) {
 	}
 	s.deliveries.WithLabelValues(in.Event).Inc()
 	writeJSON(w, http.StatusOK, map[string]string{"recorded": in.Event})
+}
+
+// maxReportBytes bounds a delivery status notification.
+const maxReportBytes = 2 << 20
+
+// mailReport records a mail server's delivery status notification about an invitation: the
+// link token in the returned message's headers names it, and the caller's credential must be
+// for its namespace. A permanent failure marks the invitation bounced; a delay or a delivery
+// is counted.
+func (s *Server) mailReport(w http.ResponseWriter, r *http.Request) {
+	rep, err := dsn.Parse(http.MaxBytesReader(w, r.Body, maxReportBytes))
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, "the body must be a delivery status notification as the mail server sent it: "+err.Error())
+		return
+	}
+	if rep.Token == "" {
+		writeJSONError(w, http.StatusUnprocessableEntity, "the notification does not return the message's headers: its invitation cannot be found")
+		return
+	}
+	now := s.cfg.Now()
+	c, err := s.verify(r.Context(), rep.Token, now)
+	if !linkError(err) {
+		s.storeError(w, err)
+		return
+	}
+	if (err != nil && !errors.Is(err, token.ErrExpired)) || c.Purpose != token.PurposeSurvey {
+		writeJSONError(w, http.StatusUnprocessableEntity, "the notification is about a message this service did not send")
+		return
+	}
+	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: c.CampaignUID, WaveID: c.Wave}) {
+		return
+	}
+	if rep.Outcome == dsn.Bounced {
+		key := store.InvitationKey{CampaignUID: c.CampaignUID, WaveID: c.Wave, RecipientKey: c.Recipient}
+		if err := s.cfg.Store.Mark(r.Context(), key, store.StateBounced, "dsn-"+rep.Status, now); err != nil {
+			s.storeError(w, err)
+			return
+		}
+	}
+	s.deliveries.WithLabelValues(string(rep.Outcome)).Inc()
+	writeJSON(w, http.StatusOK, map[string]string{"recorded": string(rep.Outcome), "status": rep.Status})
 }
 
 // signed checks a signed request (responseapi.VerifySigned) and answers a refusal: every bad

@@ -3,6 +3,7 @@ package collector_test
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,7 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RouteFollowUpStats.Pattern():  {"/api/v1/followups/fu-riverside/stats", nil},
 			responseapi.RouteCases.Pattern():          {"/api/v1/followups/fu-riverside/cases", nil},
 			responseapi.RouteCasesContacted.Pattern(): {"/api/v1/followups/fu-riverside/contacted", map[string]any{"cases": []any{}}},
+			responseapi.RouteMailReport.Pattern():     {"/api/v1/deliveries/mail", mailReport(t, e.linkBy("T-9", "email", closes))},
 		}
 		// Besides the manager, who may call each route: what senders and readers need, no more.
 		admits := map[string]string{
@@ -87,11 +89,12 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RouteFollowUpStats.Pattern():  "reader",
 			responseapi.RouteCases.Pattern():          "sender",
 			responseapi.RouteCasesContacted.Pattern(): "sender",
+			responseapi.RouteMailReport.Pattern():     "sender",
 		}
 		call := func(route responseapi.Route, credential string) (int, string) {
 			c := calls[route.Pattern()]
-			var body []byte
-			if c.body != nil {
+			body, raw := c.body.([]byte)
+			if !raw && c.body != nil {
 				body, _ = json.Marshal(c.body)
 			}
 			return e.send(route.Method, c.path, body, http.Header{"Authorization": {"Bearer " + credential}})
@@ -137,4 +140,14 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			t.Errorf("a sender reserving under another namespace: %d %s, want 403", got, msg)
 		}
 	})
+}
+
+// mailReport is a mail server's report that the message with a link bounced.
+func mailReport(t *testing.T, link string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("../dsn/testdata/postfix-hard.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(strings.ReplaceAll(string(raw), "{{TOKEN}}", link))
 }

@@ -194,6 +194,7 @@ func (s *Server) Handler() http.Handler {
 		{responseapi.RouteInbound, s.inbound},
 		{responseapi.RouteCaseCallback, s.caseCallback},
 		{responseapi.RouteDelivery, s.delivery},
+		{responseapi.RouteMailReport, s.mailReport},
 	} {
 		route, h := rh.route, rh.h
 		var handler http.Handler = h

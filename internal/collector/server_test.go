@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -708,13 +709,44 @@ func TestGatewayStopWordsAndDeliveries(t *testing.T) {
 		if err != nil || due["T-bounce"] || !due["T-defer"] {
 			t.Errorf("due a reminder: %v, %v; want the deferred one only", due, err)
 		}
+
+		// A mail server's delivery status notification, as a mail relay forwards it.
+		report := func(body []byte) (int, string) {
+			return e.send(http.MethodPost, "/api/v1/deliveries/mail", body, http.Header{"Authorization": {"Bearer " + apiToken}})
+		}
+		if code, msg := report(mailReport(t, e.linkBy("T-defer", "sms", closes))); code != http.StatusOK || !strings.Contains(msg, `"bounced"`) {
+			t.Errorf("a bounce report: %d %s", code, msg)
+		}
+		delayed, err := os.ReadFile("../dsn/testdata/exim-delayed.eml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, msg := report([]byte(strings.ReplaceAll(string(delayed), "{{TOKEN}}", e.linkBy("T-talk", "sms", closes)))); code != http.StatusOK || !strings.Contains(msg, `"deferred"`) {
+			t.Errorf("a delay report: %d %s", code, msg)
+		}
+		for name, c := range map[string]struct {
+			body []byte
+			want int
+		}{
+			"not a report":     {[]byte("From: a@example.org\nSubject: hi\n\nhello\n"), http.StatusBadRequest},
+			"a forged link":    {mailReport(t, strings.Repeat("A", 90)), http.StatusUnprocessableEntity},
+			"no link returned": {mailReport(t, ""), http.StatusUnprocessableEntity},
+		} {
+			if code, msg := report(c.body); code != c.want {
+				t.Errorf("%s: %d %s, want %d", name, code, msg, c.want)
+			}
+		}
+		due, err = e.store.Unanswered(context.Background(), uid, "20260401-0900", []string{"T-defer"})
+		if err != nil || due["T-defer"] {
+			t.Errorf("after its bounce report, T-defer is still due a reminder: %v, %v", due, err)
+		}
 		sum, err := e.store.Summarize(context.Background(), uid, "20260401-0900", "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		d := sum.Dispositions[store.Group{Segment: "general-needs", Channel: "sms"}]
-		if d.NonContact != 1 || d.Refusal != 1 || d.Complete != 1 || d.NoAnswer != 1 {
-			t.Errorf("dispositions %+v: want the bounce a non-contact, the stop a refusal, one complete, one no answer", d)
+		if d.NonContact != 2 || d.Refusal != 1 || d.Complete != 1 || d.NoAnswer != 0 {
+			t.Errorf("dispositions %+v: want the two bounces non-contacts, the stop a refusal, one complete", d)
 		}
 	})
 }

@@ -61,6 +61,9 @@ var (
 	RouteFollowUpStats  = Route{http.MethodGet, "/api/v1/followups/{uid}/stats", Bearer, readers}
 	RouteCases          = Route{http.MethodGet, "/api/v1/followups/{uid}/cases", Bearer, senders}
 	RouteCasesContacted = Route{http.MethodPost, "/api/v1/followups/{uid}/contacted", Bearer, senders}
+	// RouteMailReport takes a mail server's delivery status notification (RFC 3464), as it
+	// arrived: the raw message is the body.
+	RouteMailReport = Route{http.MethodPost, "/api/v1/deliveries/mail", Bearer, senders}
 
 	RouteInbound      = Route{http.MethodPost, "/api/v1/responses", Signed, nil}
 	RouteCaseCallback = Route{http.MethodPost, "/api/v1/cases/resolve", Signed, nil}
@@ -71,7 +74,7 @@ var (
 var Routes = []Route{
 	RoutePutWave, RouteSummary, RouteFrame,
 	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut,
-	RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted,
+	RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
 	RouteInbound, RouteCaseCallback, RouteDelivery,
 }
 
