@@ -362,6 +362,19 @@ func (s *Server) unanswered(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, keysOf(found))
 }
 
+func (s *Server) suppressed(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.keysQuery(w, r, false)
+	if !ok {
+		return
+	}
+	found, err := s.cfg.Store.Suppressed(r.Context(), req.Namespace, req.Keys)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, responseapi.SuppressedResponse{Suppressed: found})
+}
+
 func (s *Server) optedOut(w http.ResponseWriter, r *http.Request) {
 	req, ok := s.keysQuery(w, r, false)
 	if !ok {

@@ -185,6 +185,7 @@ func (s *Server) Handler() http.Handler {
 		{responseapi.RouteContacted, s.contacted},
 		{responseapi.RouteUnanswered, s.unanswered},
 		{responseapi.RouteOptedOut, s.optedOut},
+		{responseapi.RouteSuppressed, s.suppressed},
 		{responseapi.RoutePutFollowUp, s.putFollowUp},
 		{responseapi.RouteDeleteFollowUp, s.deleteFollowUp},
 		{responseapi.RouteSweepFollowUp, s.sweepFollowUp},

@@ -144,6 +144,14 @@ func (c *Client) Unanswered(ctx context.Context, campaignUID, waveID string, key
 	return toSet(out.Keys), err
 }
 
+// Suppressed returns, for the keys that have any, the channels through which an invitation to
+// them bounced in the namespace.
+func (c *Client) Suppressed(ctx context.Context, namespace string, keys []string) (map[string][]string, error) {
+	var out SuppressedResponse
+	err := c.call(ctx, RouteSuppressed, RouteSuppressed.Path(), KeysRequest{Namespace: namespace, Keys: keys}, &out)
+	return out.Suppressed, err
+}
+
 // OptedOut returns which keys opted out in the namespace.
 func (c *Client) OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error) {
 	var out KeysResponse

@@ -55,6 +55,7 @@ var (
 	RouteContacted      = Route{http.MethodPost, "/api/v1/ledger/contacted", Bearer, senders}
 	RouteUnanswered     = Route{http.MethodPost, "/api/v1/ledger/unanswered", Bearer, senders}
 	RouteOptedOut       = Route{http.MethodPost, "/api/v1/ledger/opted-out", Bearer, senders}
+	RouteSuppressed     = Route{http.MethodPost, "/api/v1/ledger/suppressed", Bearer, senders}
 	RoutePutFollowUp    = Route{http.MethodPut, "/api/v1/followups/{uid}", Bearer, managerOnly}
 	RouteDeleteFollowUp = Route{http.MethodDelete, "/api/v1/followups/{uid}", Bearer, managerOnly}
 	RouteSweepFollowUp  = Route{http.MethodPost, "/api/v1/followups/{uid}/sweep", Bearer, managerOnly}
@@ -73,7 +74,7 @@ var (
 // Routes lists every API route.
 var Routes = []Route{
 	RoutePutWave, RouteSummary, RouteFrame,
-	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut,
+	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut, RouteSuppressed,
 	RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
 	RouteInbound, RouteCaseCallback, RouteDelivery,
 }

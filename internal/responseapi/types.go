@@ -89,6 +89,12 @@ type UnansweredRequest struct {
 	Keys        []string `json:"keys"`
 }
 
+// SuppressedResponse answers RouteSuppressed: for each key that has any, the channels through
+// which an invitation to them bounced in the namespace.
+type SuppressedResponse struct {
+	Suppressed map[string][]string `json:"suppressed"`
+}
+
 // KeysResponse lists the keys found.
 type KeysResponse struct {
 	Keys []string `json:"keys"`

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,6 +48,7 @@ type Ledger interface {
 	MarkMany(ctx context.Context, marks []responseapi.Mark) error
 	Contacted(ctx context.Context, namespace string, keys []string, since time.Time, exceptCampaignUID, exceptWaveID string) (map[string]bool, error)
 	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
+	Suppressed(ctx context.Context, namespace string, keys []string) (map[string][]string, error)
 	Unanswered(ctx context.Context, campaignUID, waveID string, keys []string) (map[string]bool, error)
 	PutFrame(ctx context.Context, campaignUID, waveID string, shard int, f responseapi.Frame) error
 }
@@ -267,6 +269,11 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 	if err != nil {
 		return fmt.Errorf("asking the ledger for opt-outs: %w", err)
 	}
+	// An address that bounced before is not tried again.
+	suppressed, err := r.job.Ledger.Suppressed(ctx, r.job.Namespace, keys)
+	if err != nil {
+		return fmt.Errorf("asking the ledger for addresses that bounced: %w", err)
+	}
 	// A reminder round goes only to people whose invitation went and who have not answered; the
 	// invitation itself is a recent contact, so contactedWithin applies to invitations only.
 	var due map[string]bool
@@ -291,6 +298,8 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 			if r.frame != nil {
 				r.frame[inv.Segment].OptedOut++
 			}
+		case slices.Contains(suppressed[inv.Key], inv.Channel):
+			r.sum.Skipped["bounced-before"]++
 		case contacted[inv.Key]:
 			r.sum.Skipped["contacted-recently"]++
 			if r.frame != nil {

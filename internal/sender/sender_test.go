@@ -131,6 +131,31 @@ func (r *rig) job(t testing.TB, data string) Job {
 	}
 }
 
+// A person whose address bounced in an earlier wave is not sent to through it again.
+func TestSkipsAddressesThatBounced(t *testing.T) {
+	r := newRig(t)
+	earlier := store.InvitationKey{CampaignUID: uid, WaveID: "20260101-0900", RecipientKey: "T-3"}
+	if _, err := r.store.Reserve(context.Background(), []store.Invitation{{InvitationKey: earlier, Namespace: "riverside-homes",
+		Segment: "general-needs", Channel: "email"}}, r.now.Add(-90*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.Mark(context.Background(), earlier, store.StateBounced, "dsn-5.1.1", r.now.Add(-90*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), r.job(t, people))
+	if err != nil {
+		t.Fatalf("%v (%s)", err, sum.JSON())
+	}
+	if sum.Skipped["bounced-before"] != 1 || sum.Sent != 5 {
+		t.Errorf("summary %s; want T-3's email address left out", sum.JSON())
+	}
+	for _, m := range r.sink.Messages() {
+		if strings.Contains(m.To, "three@example.org") {
+			t.Errorf("an email went to the address that bounced")
+		}
+	}
+}
+
 var linkRe = regexp.MustCompile(`https://listen\.example\.org/s/([A-Za-z0-9_-]+)`)
 
 func TestSendsOnceAndSkipsWhatTheLedgerKnows(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -638,6 +639,40 @@ func TestSignedRequestsOnce(t *testing.T) {
 		// Past its time the signature is forgotten (the timestamp refuses the request by then).
 		if _, err := s.SaveResponse(ctx, answer(4), t0.Add(6*time.Minute)); err != nil {
 			t.Errorf("the signature after its time: %v", err)
+		}
+	})
+}
+
+// A bounce suppresses the person's channel in the namespace, whichever wave or round bounced;
+// other failures, other channels and other namespaces are not suppressed.
+func TestSuppressions(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		var invs []store.Invitation
+		for _, c := range []struct{ ns, key, channel string }{
+			{"riverside-homes", "T-1", "email"}, {"riverside-homes", "T-2", "email"}, {"riverside-homes", "T-3", "sms"}, {"lakeside", "T-1", "email"},
+		} {
+			invs = append(invs, store.Invitation{InvitationKey: store.InvitationKey{CampaignUID: uid, WaveID: "w-" + c.ns, RecipientKey: c.key},
+				Namespace: c.ns, Segment: "general-needs", Channel: c.channel})
+		}
+		if _, err := s.Reserve(ctx, invs, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkMany(ctx, []store.Outcome{
+			{Key: invs[0].InvitationKey, State: store.StateBounced, Reason: "dsn-5.1.1"},
+			{Key: invs[1].InvitationKey, State: store.StateFailed, Reason: "smtp-451"},
+			{Key: invs[2].InvitationKey, State: store.StateBounced, Reason: "bounced"},
+		}, t0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Suppressed(ctx, "riverside-homes", []string{"T-1", "T-2", "T-3", "T-4"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string][]string{"T-1": {"email"}, "T-3": {"sms"}}; !reflect.DeepEqual(got, want) {
+			t.Errorf("suppressed %v, want %v", got, want)
+		}
+		if got, err := s.Suppressed(ctx, "lakeside", []string{"T-1"}); err != nil || len(got) != 0 {
+			t.Errorf("another namespace: %v, %v", got, err)
 		}
 	})
 }

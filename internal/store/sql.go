@@ -444,7 +444,7 @@ func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Ti
 				attempts = CASE WHEN $5 = 'sending' THEN attempts + 1 WHEN attempts = 0 THEN 1 ELSE attempts END
 			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = $4
 				AND ($5 <> 'reserved' OR state = 'sending')
-			RETURNING segment, channel, disposition`)
+			RETURNING namespace, segment, channel, disposition`)
 		if err != nil {
 			return err
 		}
@@ -455,9 +455,9 @@ func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Ti
 			if o.State == StateSent || o.State == StateUnknown {
 				sentAt = micros(now)
 			}
-			var segment, channel, disposition string
+			var namespace, segment, channel, disposition string
 			err := update.QueryRowContext(ctx, o.Key.CampaignUID, o.Key.WaveID, o.Key.RecipientKey, o.Key.Round,
-				string(o.State), o.Reason, micros(now), sentAt).Scan(&segment, &channel, &disposition)
+				string(o.State), o.Reason, micros(now), sentAt).Scan(&namespace, &segment, &channel, &disposition)
 			if errors.Is(err, sql.ErrNoRows) {
 				if o.State == StateReserved {
 					return ErrNotSending
@@ -466,6 +466,14 @@ func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Ti
 			}
 			if err != nil {
 				return err
+			}
+			// A bounce says the address does not work: later waves leave it out.
+			if o.State == StateBounced {
+				if _, err := s.exec(ctx, tx, `INSERT INTO suppressions (namespace, recipient_key, channel, reason, suppressed_at)
+					VALUES ($1, $2, $3, $4, $5) ON CONFLICT (namespace, recipient_key, channel) DO NOTHING`,
+					namespace, o.Key.RecipientKey, channel, o.Reason, micros(now)); err != nil {
+					return err
+				}
 			}
 			// Without a response or an opt-out, an invitation's disposition follows its state.
 			if o.Key.Round != 0 || (disposition != dispNoAnswer && disposition != dispNonContact) {
@@ -576,6 +584,36 @@ func (s *sqlStore) OptOut(ctx context.Context, namespace, recipientKey string, n
 		}
 		return s.apply(ctx, tx, t)
 	})
+}
+
+func (s *sqlStore) Suppressed(ctx context.Context, namespace string, keys []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for start := 0; start < len(keys); start += keyBatch {
+		batch := keys[start:min(start+keyBatch, len(keys))]
+		marks := make([]string, len(batch))
+		args := []any{namespace}
+		for i, k := range batch {
+			marks[i] = fmt.Sprintf("$%d", i+2)
+			args = append(args, k)
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT recipient_key, channel FROM suppressions
+			WHERE namespace = $1 AND recipient_key IN (`+strings.Join(marks, ", ")+`) ORDER BY recipient_key, channel`), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var key, channel string
+			if err := rows.Scan(&key, &channel); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[key] = append(out[key], channel)
+		}
+		if err := closeRows(rows); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (s *sqlStore) OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error) {

@@ -275,6 +275,10 @@ type Store interface {
 	OptOut(ctx context.Context, namespace, recipientKey string, now time.Time) error
 	// OptedOut returns which of keys opted out in the namespace.
 	OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error)
+	// Suppressed returns, for those of keys that have any, the channels through which an
+	// invitation to them bounced in the namespace (MarkMany suppresses them as it records a
+	// bounce).
+	Suppressed(ctx context.Context, namespace string, keys []string) (map[string][]string, error)
 
 	// PutFrame records the frame a sending Job's shard (of shards) counted for a wave, by
 	// segment, replacing what that shard, and any shard past shards, recorded before. A wave
