@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
+	"maps"
 	"math"
 	"sort"
 	"strings"
@@ -41,7 +43,28 @@ type Spec struct {
 type Plan struct {
 	spec     Spec
 	programs []cel.Program // nil: matches everyone
+	// reads are the attributes each segment's match reads, so that a scan evaluates it once
+	// per distinct tuple of their values; nil when the match reads attrs as a whole (size,
+	// in, a computed key), which it then evaluates for every record.
+	reads    [][]string
 	required []string
+}
+
+// memo remembers, during one pass, each segment's match for the tuples of attribute values it
+// has evaluated: an audience has few distinct tuples of the attributes a segment reads (a
+// tenure, an age band), so most records need no evaluation.
+type memo struct {
+	seen []map[string]bool
+	key  []byte
+}
+
+// maxMemo bounds each segment's remembered tuples (a match on a unique column, such as a date
+// of birth, would otherwise remember every record); past it, new tuples are evaluated and not
+// remembered.
+const maxMemo = 1 << 14
+
+func (p *Plan) newMemo() *memo {
+	return &memo{seen: make([]map[string]bool, len(p.programs))}
 }
 
 var env = func() *cel.Env {
@@ -133,7 +156,7 @@ func Compile(spec Spec, columns []string) (*Plan, error) {
 			}
 		}
 		if s.Match == "" {
-			p.programs = append(p.programs, nil)
+			p.programs, p.reads = append(p.programs, nil), append(p.reads, nil)
 			continue
 		}
 		prg, err := CompileExpression(s.Match, columns)
@@ -141,8 +164,44 @@ func Compile(spec Spec, columns []string) (*Plan, error) {
 			return nil, fmt.Errorf("spec.audience.segments[%d].match: %w", i, err)
 		}
 		p.programs = append(p.programs, prg)
+		p.reads = append(p.reads, readsOf(s.Match))
 	}
 	return p, nil
+}
+
+// readsOf lists the attributes a match reads, or nil when it reads attrs otherwise than by a
+// literal name (attrs.x, attrs["x"], has(attrs.x)): as a whole, or by a computed key.
+func readsOf(expr string) []string {
+	checked, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil
+	}
+	fields := map[string]bool{}
+	for _, e := range ast.MatchDescendants(ast.NavigateAST(checked.NativeRep()), ast.AllMatcher()) {
+		if e.Kind() != ast.IdentKind || e.AsIdent() != "attrs" {
+			continue
+		}
+		parent, ok := e.Parent()
+		switch {
+		case ok && parent.Kind() == ast.SelectKind:
+			fields[parent.AsSelect().FieldName()] = true
+		case ok && parent.Kind() == ast.CallKind && parent.AsCall().FunctionName() == operators.Index &&
+			len(parent.AsCall().Args()) == 2 && parent.AsCall().Args()[1].Kind() == ast.LiteralKind:
+			s, isString := parent.AsCall().Args()[1].AsLiteral().(types.String)
+			if !isString {
+				return nil
+			}
+			fields[string(s)] = true
+		default:
+			return nil
+		}
+	}
+	out := make([]string, 0, len(fields))
+	for f := range fields {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Required lists the columns every record must have: the id column.
@@ -186,15 +245,13 @@ type Selection struct {
 
 // assign returns the segment of a record (-1 for none) and the channel and contact reaching
 // it ("" when no channel can).
-func (p *Plan) assign(rec Record) (segment int, channel, contact string, err error) {
+func (p *Plan) assign(rec Record, m *memo) (segment int, channel, contact string, err error) {
 	for i, prg := range p.programs {
 		matched := prg == nil
 		if prg != nil {
-			out, _, err := prg.Eval(map[string]any{"attrs": rec.Attrs})
-			if err != nil {
-				return -1, "", "", lineErr(rec.Line, "spec.audience.segments[%d].match cannot be evaluated: %s", i, evalError(err))
+			if matched, err = p.match(i, rec, m); err != nil {
+				return -1, "", "", err
 			}
-			matched = out == types.True
 		}
 		if !matched {
 			continue
@@ -209,6 +266,45 @@ func (p *Plan) assign(rec Record) (segment int, channel, contact string, err err
 	return -1, "", "", nil
 }
 
+// match evaluates segment i's match on a record, or remembers it for the record's tuple of the
+// attributes it reads (a tuple that fails to evaluate is never remembered: each line reports
+// its own error).
+func (p *Plan) match(i int, rec Record, m *memo) (bool, error) {
+	reads := p.reads[i]
+	var key string
+	if reads != nil && m != nil {
+		k := m.key[:0]
+		for _, f := range reads {
+			v, present := rec.Attrs[f]
+			if !present {
+				k = append(k, 0)
+				continue
+			}
+			k = binary.AppendUvarint(append(k, 1), uint64(len(v)))
+			k = append(k, v...)
+		}
+		m.key = k
+		if matched, ok := m.seen[i][string(k)]; ok {
+			return matched, nil
+		}
+		key = string(k)
+	}
+	out, _, err := p.programs[i].Eval(map[string]any{"attrs": rec.Attrs})
+	if err != nil {
+		return false, lineErr(rec.Line, "spec.audience.segments[%d].match cannot be evaluated: %s", i, evalError(err))
+	}
+	matched := out == types.True
+	if reads != nil && m != nil {
+		if m.seen[i] == nil {
+			m.seen[i] = map[string]bool{}
+		}
+		if len(m.seen[i]) < maxMemo {
+			m.seen[i][key] = matched
+		}
+	}
+	return matched, nil
+}
+
 // evalError words a CEL runtime error without the data that caused it: a missing column is
 // named (a column name is not personal data); anything else, such as a conversion of this
 // line's value that failed, is described without quoting the value.
@@ -218,6 +314,9 @@ func evalError(err error) string {
 	}
 	return "it fails on this line's values (a conversion such as int() of a value that is not a number?)"
 }
+
+// idSeed seeds the duplicate check's hash: it need only be stable within one scan.
+var idSeed = maphash.MakeSeed()
 
 // hash is a stable 64-bit hash of the seed and a key.
 func hash(seed, key string) uint64 {
@@ -265,18 +364,19 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		stats.Selected[s.Name] = 0
 	}
 	seen := map[uint64]int{}
+	m := p.newMemo()
 	err := Read(r, p.spec.Format, p.required, func(rec Record) error {
 		stats.Records++
 		key := rec.Attrs[p.spec.IDField]
 		if key == "" {
 			return lineErr(rec.Line, "the id column %q is empty", p.spec.IDField)
 		}
-		idHash := hash("id", key)
+		idHash := maphash.String(idSeed, key)
 		if first, dup := seen[idHash]; dup {
 			return lineErr(rec.Line, "the id is the same as on line %d", first)
 		}
 		seen[idHash] = rec.Line
-		seg, channel, _, err := p.assign(rec)
+		seg, channel, _, err := p.assign(rec, m)
 		if err != nil {
 			return err
 		}
@@ -328,8 +428,9 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 
 // Select is the second pass: it streams the people the Selection keeps, in file order.
 func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error {
+	m := p.newMemo()
 	return Read(r, p.spec.Format, p.required, func(rec Record) error {
-		seg, channel, contact, err := p.assign(rec)
+		seg, channel, contact, err := p.assign(rec, m)
 		if err != nil || seg < 0 || channel == "" {
 			return err
 		}
@@ -337,7 +438,7 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 		if hash(sel.seed, key) > sel.threshold[seg] {
 			return nil
 		}
-		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Attrs: rec.Attrs, Line: rec.Line})
+		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Attrs: maps.Clone(rec.Attrs), Line: rec.Line})
 	})
 }
 
@@ -362,7 +463,7 @@ func (p *Plan) Lookup(r io.Reader, keys map[string]bool, channels []string, fn f
 		}
 		for _, ch := range channels {
 			if v := rec.Attrs[p.spec.ContactColumns[ch]]; v != "" {
-				return fn(Invitee{Key: key, Channel: ch, Contact: v, Attrs: rec.Attrs, Line: rec.Line})
+				return fn(Invitee{Key: key, Channel: ch, Contact: v, Attrs: maps.Clone(rec.Attrs), Line: rec.Line})
 			}
 		}
 		return nil

@@ -29,7 +29,9 @@ const (
 	JSONLines Format = "JSONLines"
 )
 
-// Record is one person as read: their columns (all as strings) and the line they are on.
+// Record is one person as read: their columns (all as strings) and the line they are on. Attrs
+// is valid only until the callback returns: the reader fills the same map with the next record
+// (maps.Clone it to keep it).
 type Record struct {
 	Line  int
 	Attrs map[string]string
@@ -103,6 +105,9 @@ func readCSV(r io.Reader, required []string, fn func(Record) error) error {
 			return lineErr(1, "the header has no column %q", c)
 		}
 	}
+	// One map serves every record (fn must not keep it): a map per record was a fifth of a
+	// scan. Every record has every column, so each record overwrites all of it.
+	attrs := make(map[string]string, len(columns))
 	for {
 		fields, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -112,7 +117,6 @@ func readCSV(r io.Reader, required []string, fn func(Record) error) error {
 		if err != nil {
 			return csvErr(err)
 		}
-		attrs := make(map[string]string, len(columns))
 		for i, f := range fields {
 			if !utf8.ValidString(f) {
 				return lineErr(line, "column %q is not valid UTF-8", columns[i])

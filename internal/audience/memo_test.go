@@ -1,0 +1,67 @@
+package audience
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+)
+
+func TestReadsOf(t *testing.T) {
+	for expr, want := range map[string][]string{
+		`attrs.tenure == "shared-ownership"`:                      {"tenure"},
+		`int(attrs.age) >= 65 && attrs["age band"] != "unknown"`:  {"age", "age band"},
+		`has(attrs.mobile) || attrs.tenure.startsWith("general")`: {"mobile", "tenure"},
+		`size(attrs) > 2`:                    nil, // the whole map
+		`"mobile" in attrs`:                  nil,
+		`attrs[attrs.which] == "1"`:          nil, // a computed key
+		`attrs.exists(k, k.startsWith("x"))`: nil,
+	} {
+		if got := readsOf(expr); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: reads %v, want %v", expr, got, want)
+		}
+	}
+}
+
+// A scan remembers each segment's match per tuple of the attributes it reads: it must decide
+// exactly what evaluating every record decides, errors included, whatever the records.
+func TestRememberedMatchesEqualEvaluation(t *testing.T) {
+	s := Spec{Format: CSV, IDField: "id", ContactColumns: map[string]string{"email": "email"}, Segments: []Segment{
+		{Name: "older", Match: `int(attrs.age) >= 65`, Channels: []string{"email"}},
+		{Name: "mobile", Match: `has(attrs.mobile) && attrs.mobile != ""`, Channels: []string{"email"}},
+		{Name: "shared", Match: `attrs["tenure"] == "shared-ownership" || size(attrs) > 5`, Channels: []string{"email"}},
+		{Name: "everyone", Channels: []string{"email"}},
+	}}
+	p, err := Compile(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	m := p.newMemo()
+	for i := range 5000 {
+		attrs := map[string]string{"id": fmt.Sprint(i), "email": "a@example.org"}
+		if v := pick("70", "40", "65", "", "x", "-"); v != "-" {
+			attrs["age"] = v // "" and "x" fail int(); "-" leaves it out
+		}
+		if v := pick("+447700900001", "", "-"); v != "-" {
+			attrs["mobile"] = v
+		}
+		attrs["tenure"] = pick("general-needs", "shared-ownership")
+		if rng.IntN(4) == 0 {
+			attrs["extra"], attrs["more"] = "1", "2"
+		}
+		rec := Record{Line: i + 2, Attrs: attrs}
+		seg1, ch1, c1, err1 := p.assign(rec, m)
+		seg2, ch2, c2, err2 := p.assign(rec, nil)
+		if seg1 != seg2 || ch1 != ch2 || c1 != c2 || fmt.Sprint(err1) != fmt.Sprint(err2) {
+			t.Fatalf("record %v: remembered %d %s %v, evaluated %d %s %v", attrs, seg1, ch1, err1, seg2, ch2, err2)
+		}
+	}
+	if n := len(m.seen[0]); n == 0 || n > 3 {
+		t.Errorf("the age match remembered %d tuples; the records have 3 that evaluate", n)
+	}
+	if m.seen[2] != nil {
+		t.Error("a match that reads attrs as a whole was remembered")
+	}
+}
