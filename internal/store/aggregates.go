@@ -170,13 +170,8 @@ func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
 		})
 }
 
-// upsertRows bounds the rows of one upsert (at most 9 parameters each).
-const upsertRows = 400
-
-// upsert adds each cell's delta to its row, creating it; cells whose changes cancel out are
-// left alone. SQLite runs one prepared statement per cell (in process, each costs less than
-// parsing a statement); PostgreSQL one multi-row statement per upsertRows cells (each
-// statement is a round trip).
+// upsert adds each cell's delta to its row, creating it (insertRows); cells whose changes
+// cancel out are left alone.
 func upsert[K comparable](ctx context.Context, s *sqlStore, tx *sql.Tx, table, key string, deltas map[K]int64,
 	order func(a, b K) int, columns func(K) []any) error {
 	cells := slices.SortedFunc(maps.Keys(deltas), order)
@@ -185,45 +180,12 @@ func upsert[K comparable](ctx context.Context, s *sqlStore, tx *sql.Tx, table, k
 		return nil
 	}
 	onConflict := ` ON CONFLICT (` + key + `) DO UPDATE SET n = ` + table + `.n + excluded.n`
-	if s.sqlite {
-		n := len(columns(cells[0])) + 1
-		marks := make([]string, n)
-		for i := range marks {
-			marks[i] = fmt.Sprintf("$%d", i+1)
-		}
-		st, err := s.prepare(ctx, tx, `INSERT INTO `+table+` (`+key+`, n) VALUES (`+strings.Join(marks, ", ")+`)`+onConflict)
-		if err != nil {
-			return err
-		}
-		for _, c := range cells {
-			if _, err := st.ExecContext(ctx, append(columns(c), deltas[c])...); err != nil {
-				return fmt.Errorf("maintaining %s: %w", table, err)
-			}
-		}
-		return nil
+	rows := make([][]any, len(cells))
+	for i, c := range cells {
+		rows[i] = append(columns(c), deltas[c])
 	}
-	for start := 0; start < len(cells); start += upsertRows {
-		part := cells[start:min(start+upsertRows, len(cells))]
-		var values strings.Builder
-		var args []any
-		for i, c := range part {
-			row := append(columns(c), deltas[c])
-			if i > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(")
-			for j := range row {
-				if j > 0 {
-					values.WriteString(", ")
-				}
-				fmt.Fprintf(&values, "$%d", len(args)+j+1)
-			}
-			values.WriteString(")")
-			args = append(args, row...)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+key+`, n) VALUES `+values.String()+onConflict, args...); err != nil {
-			return fmt.Errorf("maintaining %s: %w", table, err)
-		}
+	if err := s.insertRows(ctx, tx, `INSERT INTO `+table+` (`+key+`, n) VALUES `, onConflict, rows); err != nil {
+		return fmt.Errorf("maintaining %s: %w", table, err)
 	}
 	return nil
 }

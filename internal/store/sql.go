@@ -706,7 +706,7 @@ func (s *sqlStore) saveResponse(ctx context.Context, tx *sql.Tx, r Response, now
 			t.answer(w, r.RecipientKey, a.Question, segment, r.Channel, nullInt(value), nullInt(primaryValue), a.NotApplicable, 1)
 		}
 		if err := s.insertRows(ctx, tx, `INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel,
-			value_int, value_text, not_applicable, primary_value) VALUES `, rows); err != nil {
+			value_int, value_text, not_applicable, primary_value) VALUES `, "", rows); err != nil {
 			return err
 		}
 		// The invitation is now answered: complete or partial.
@@ -755,10 +755,11 @@ func (s *sqlStore) once(ctx context.Context, tx *sql.Tx, o Once, now time.Time) 
 	return nil
 }
 
-// insertRows inserts rows of the same columns: on SQLite one prepared statement per row (in
-// process, cheaper than parsing a statement), on PostgreSQL one statement for them all (each
-// statement is a round trip). insert ends with VALUES.
-func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, insert string, rows [][]any) error {
+// insertRows inserts rows of the same columns, each followed by suffix (an ON CONFLICT
+// clause, or nothing): on SQLite one prepared statement per row (in process, cheaper than
+// parsing a statement), on PostgreSQL one statement per insertBatch rows (each statement is a
+// round trip). insert ends with VALUES.
+func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, insert, suffix string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -767,7 +768,7 @@ func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, insert string, ro
 		for i := range marks {
 			marks[i] = fmt.Sprintf("$%d", i+1)
 		}
-		st, err := s.prepare(ctx, tx, insert+"("+strings.Join(marks, ", ")+")")
+		st, err := s.prepare(ctx, tx, insert+"("+strings.Join(marks, ", ")+")"+suffix)
 		if err != nil {
 			return err
 		}
@@ -778,25 +779,33 @@ func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, insert string, ro
 		}
 		return nil
 	}
-	var values strings.Builder
-	var args []any
-	for i, row := range rows {
-		if i > 0 {
-			values.WriteString(", ")
-		}
-		values.WriteString("(")
-		for j := range row {
-			if j > 0 {
+	for start := 0; start < len(rows); start += insertBatch {
+		var values strings.Builder
+		var args []any
+		for i, row := range rows[start:min(start+insertBatch, len(rows))] {
+			if i > 0 {
 				values.WriteString(", ")
 			}
-			fmt.Fprintf(&values, "$%d", len(args)+j+1)
+			values.WriteString("(")
+			for j := range row {
+				if j > 0 {
+					values.WriteString(", ")
+				}
+				fmt.Fprintf(&values, "$%d", len(args)+j+1)
+			}
+			values.WriteString(")")
+			args = append(args, row...)
 		}
-		values.WriteString(")")
-		args = append(args, row...)
+		if _, err := tx.ExecContext(ctx, insert+values.String()+suffix, args...); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, insert+values.String(), args...)
-	return err
+	return nil
 }
+
+// insertBatch bounds the rows of one statement (at most 10 parameters each: well under
+// PostgreSQL's 65,535).
+const insertBatch = 400
 
 // nullInt is an optional integer as SaveResponse binds it (nil or an int).
 func nullInt(v any) sql.NullInt64 {
