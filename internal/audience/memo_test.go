@@ -1,9 +1,11 @@
 package audience
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -52,8 +54,8 @@ func TestRememberedMatchesEqualEvaluation(t *testing.T) {
 			attrs["extra"], attrs["more"] = "1", "2"
 		}
 		rec := Record{Line: i + 2, Attrs: attrs}
-		seg1, ch1, c1, err1 := p.assign(rec, m)
-		seg2, ch2, c2, err2 := p.assign(rec, nil)
+		seg1, ch1, c1, err1 := p.assign(&rec, m)
+		seg2, ch2, c2, err2 := p.assign(&rec, nil)
 		if seg1 != seg2 || ch1 != ch2 || c1 != c2 || fmt.Sprint(err1) != fmt.Sprint(err2) {
 			t.Fatalf("record %v: remembered %d %s %v, evaluated %d %s %v", attrs, seg1, ch1, err1, seg2, ch2, err2)
 		}
@@ -63,5 +65,29 @@ func TestRememberedMatchesEqualEvaluation(t *testing.T) {
 	}
 	if m.seen[2] != nil {
 		t.Error("a match that reads attrs as a whole was remembered")
+	}
+}
+
+// The second pass takes each record's segment and sampling hash from the first: a file that
+// changed between them is refused, not half-applied.
+func TestSelectRefusesAChangedFile(t *testing.T) {
+	p := mustCompile(t, spec(), header)
+	data := population(20)
+	sel, _, err := p.Scan(strings.NewReader(data), "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, changed := range map[string]string{
+		"a line more":    data + "T-999999,x@example.org,,general-needs,40\n",
+		"a line less":    data[:strings.LastIndex(strings.TrimSuffix(data, "\n"), "\n")+1],
+		"another person": strings.Replace(data, "T-000003", "T-777777", 1),
+	} {
+		if err := p.Select(strings.NewReader(changed), sel, func(Invitee) error { return nil }); !errors.Is(err, ErrChanged) {
+			t.Errorf("%s: %v, want ErrChanged", name, err)
+		}
+	}
+	n := 0
+	if err := p.Select(strings.NewReader(data), sel, func(Invitee) error { n++; return nil }); err != nil || n != 20 {
+		t.Errorf("the same file: %d people, %v", n, err)
 	}
 }

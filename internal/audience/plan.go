@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -241,11 +242,21 @@ type Stats struct {
 type Selection struct {
 	seed      string
 	threshold []uint64 // keep a person when their hash is at most this
+	// segments holds each record's segment, in file order (-1: none, or no channel reaches
+	// them), and samples its sampling hash, so that the second pass neither segments nor
+	// hashes again; ids a 32-bit hash of each record's id, to notice a file that changed
+	// between the passes. 13 bytes a record.
+	segments []int8
+	samples  []uint64
+	ids      []uint32
 }
+
+// ErrChanged is an audience that changed between the two passes over it.
+var ErrChanged = errors.New("the audience changed while it was being read: start the wave again")
 
 // assign returns the segment of a record (-1 for none) and the channel and contact reaching
 // it ("" when no channel can).
-func (p *Plan) assign(rec Record, m *memo) (segment int, channel, contact string, err error) {
+func (p *Plan) assign(rec *Record, m *memo) (segment int, channel, contact string, err error) {
 	for i, prg := range p.programs {
 		matched := prg == nil
 		if prg != nil {
@@ -256,12 +267,8 @@ func (p *Plan) assign(rec Record, m *memo) (segment int, channel, contact string
 		if !matched {
 			continue
 		}
-		for _, ch := range p.spec.Segments[i].Channels {
-			if v := rec.Attrs[p.spec.ContactColumns[ch]]; v != "" {
-				return i, ch, v, nil
-			}
-		}
-		return i, "", "", nil
+		channel, contact := p.reach(i, rec)
+		return i, channel, contact, nil
 	}
 	return -1, "", "", nil
 }
@@ -269,13 +276,13 @@ func (p *Plan) assign(rec Record, m *memo) (segment int, channel, contact string
 // match evaluates segment i's match on a record, or remembers it for the record's tuple of the
 // attributes it reads (a tuple that fails to evaluate is never remembered: each line reports
 // its own error).
-func (p *Plan) match(i int, rec Record, m *memo) (bool, error) {
+func (p *Plan) match(i int, rec *Record, m *memo) (bool, error) {
 	reads := p.reads[i]
 	var key string
 	if reads != nil && m != nil {
 		k := m.key[:0]
 		for _, f := range reads {
-			v, present := rec.Attrs[f]
+			v, present := rec.Get(f)
 			if !present {
 				k = append(k, 0)
 				continue
@@ -289,7 +296,7 @@ func (p *Plan) match(i int, rec Record, m *memo) (bool, error) {
 		}
 		key = string(k)
 	}
-	out, _, err := p.programs[i].Eval(map[string]any{"attrs": rec.Attrs})
+	out, _, err := p.programs[i].Eval(map[string]any{"attrs": rec.Map()})
 	if err != nil {
 		return false, lineErr(rec.Line, "spec.audience.segments[%d].match cannot be evaluated: %s", i, evalError(err))
 	}
@@ -367,7 +374,7 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 	m := p.newMemo()
 	err := Read(r, p.spec.Format, p.required, func(rec Record) error {
 		stats.Records++
-		key := rec.Attrs[p.spec.IDField]
+		key, _ := rec.Get(p.spec.IDField)
 		if key == "" {
 			return lineErr(rec.Line, "the id column %q is empty", p.spec.IDField)
 		}
@@ -376,9 +383,15 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 			return lineErr(rec.Line, "the id is the same as on line %d", first)
 		}
 		seen[idHash] = rec.Line
-		seg, channel, _, err := p.assign(rec, m)
+		seg, channel, _, err := p.assign(&rec, m)
 		if err != nil {
 			return err
+		}
+		sel.ids = append(sel.ids, uint32(idHash))
+		if seg < 0 || channel == "" {
+			sel.segments, sel.samples = append(sel.segments, -1), append(sel.samples, 0)
+		} else {
+			sel.segments, sel.samples = append(sel.segments, int8(seg)), append(sel.samples, hash(seed, key))
 		}
 		if seg < 0 {
 			stats.Unsegmented++
@@ -392,7 +405,7 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 			return nil
 		}
 		sizes[seg]++
-		h := hash(seed, key)
+		h := sel.samples[len(sel.samples)-1]
 		k := p.spec.Segments[seg].Count
 		if k == 0 {
 			if h <= sel.threshold[seg] {
@@ -426,20 +439,40 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 	return sel, stats, nil
 }
 
-// Select is the second pass: it streams the people the Selection keeps, in file order.
+// Select is the second pass: it streams the people the Selection keeps, in file order. It
+// takes each record's segment from the first pass, and fails with ErrChanged when the file is
+// not the one the first pass read.
 func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error {
-	m := p.newMemo()
-	return Read(r, p.spec.Format, p.required, func(rec Record) error {
-		seg, channel, contact, err := p.assign(rec, m)
-		if err != nil || seg < 0 || channel == "" {
-			return err
+	n := 0
+	err := Read(r, p.spec.Format, p.required, func(rec Record) error {
+		i := n
+		n++
+		key, _ := rec.Get(p.spec.IDField)
+		if i >= len(sel.ids) || uint32(maphash.String(idSeed, key)) != sel.ids[i] {
+			return ErrChanged
 		}
-		key := rec.Attrs[p.spec.IDField]
-		if hash(sel.seed, key) > sel.threshold[seg] {
+		seg := int(sel.segments[i])
+		if seg < 0 || sel.samples[i] > sel.threshold[seg] {
 			return nil
 		}
-		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Attrs: maps.Clone(rec.Attrs), Line: rec.Line})
+		channel, contact := p.reach(seg, &rec)
+		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Attrs: maps.Clone(rec.Map()), Line: rec.Line})
 	})
+	if err == nil && n != len(sel.ids) {
+		return ErrChanged
+	}
+	return err
+}
+
+// reach is the first of a segment's channels with a contact in a record, and the contact; ""
+// when none has one.
+func (p *Plan) reach(seg int, rec *Record) (channel, contact string) {
+	for _, ch := range p.spec.Segments[seg].Channels {
+		if v, _ := rec.Get(p.spec.ContactColumns[ch]); v != "" {
+			return ch, v
+		}
+	}
+	return "", ""
 }
 
 // SortedCounts lists a count map in name order, for stable output.
@@ -457,13 +490,13 @@ func SortedCounts(m map[string]int) []string {
 // audience, or with no contact for any of channels, is not given to fn.
 func (p *Plan) Lookup(r io.Reader, keys map[string]bool, channels []string, fn func(Invitee) error) error {
 	return Read(r, p.spec.Format, p.required, func(rec Record) error {
-		key := rec.Attrs[p.spec.IDField]
+		key, _ := rec.Get(p.spec.IDField)
 		if !keys[key] {
 			return nil
 		}
 		for _, ch := range channels {
-			if v := rec.Attrs[p.spec.ContactColumns[ch]]; v != "" {
-				return fn(Invitee{Key: key, Channel: ch, Contact: v, Attrs: maps.Clone(rec.Attrs), Line: rec.Line})
+			if v, _ := rec.Get(p.spec.ContactColumns[ch]); v != "" {
+				return fn(Invitee{Key: key, Channel: ch, Contact: v, Attrs: maps.Clone(rec.Map()), Line: rec.Line})
 			}
 		}
 		return nil

@@ -29,12 +29,42 @@ const (
 	JSONLines Format = "JSONLines"
 )
 
-// Record is one person as read: their columns (all as strings) and the line they are on. Attrs
-// is valid only until the callback returns: the reader fills the same map with the next record
-// (maps.Clone it to keep it).
+// Record is one person as read: their columns (all as strings) and the line they are on. A
+// record is valid only until the callback returns: the reader reuses its storage for the next
+// one (maps.Clone what Map returns to keep it).
 type Record struct {
-	Line  int
+	Line int
+	// Attrs are the columns by name: set for JSON Lines; for CSV, nil until Map fills it.
 	Attrs map[string]string
+	// A CSV record's fields, and the index of each column (shared by every record).
+	fields  []string
+	columns map[string]int
+	scratch map[string]string
+}
+
+// Get is one column's value, and whether the record has the column.
+func (r *Record) Get(name string) (string, bool) {
+	if r.Attrs != nil || r.columns == nil {
+		v, ok := r.Attrs[name]
+		return v, ok
+	}
+	i, ok := r.columns[name]
+	if !ok {
+		return "", false
+	}
+	return r.fields[i], true
+}
+
+// Map is every column by name. For CSV it fills a map the reader reuses for every record: most
+// records are decided from a few columns (Get), and never need one.
+func (r *Record) Map() map[string]string {
+	if r.Attrs == nil && r.columns != nil {
+		for name, i := range r.columns {
+			r.scratch[name] = r.fields[i]
+		}
+		r.Attrs = r.scratch
+	}
+	return r.Attrs
 }
 
 // LineError is bad input at a line of the file. Its message never quotes the data.
@@ -105,9 +135,14 @@ func readCSV(r io.Reader, required []string, fn func(Record) error) error {
 			return lineErr(1, "the header has no column %q", c)
 		}
 	}
-	// One map serves every record (fn must not keep it): a map per record was a fifth of a
-	// scan. Every record has every column, so each record overwrites all of it.
-	attrs := make(map[string]string, len(columns))
+	// Records hand out their fields by column index; one map serves every record that needs one
+	// (a map per record was a fifth of a scan). Every record has every column, so each
+	// overwrites all of it.
+	index := make(map[string]int, len(columns))
+	for i, c := range columns {
+		index[c] = i
+	}
+	scratch := make(map[string]string, len(columns))
 	for {
 		fields, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -121,9 +156,8 @@ func readCSV(r io.Reader, required []string, fn func(Record) error) error {
 			if !utf8.ValidString(f) {
 				return lineErr(line, "column %q is not valid UTF-8", columns[i])
 			}
-			attrs[columns[i]] = f
 		}
-		if err := fn(Record{Line: line, Attrs: attrs}); err != nil {
+		if err := fn(Record{Line: line, fields: fields, columns: index, scratch: scratch}); err != nil {
 			return err
 		}
 	}
