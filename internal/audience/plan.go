@@ -464,6 +464,29 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 	return err
 }
 
+// Reroute reaches a person through the next of their segment's channels that has a contact in
+// their record and that skip does not refuse (an address that bounced); false when none is
+// left.
+func (p *Plan) Reroute(inv Invitee, skip func(channel string) bool) (Invitee, bool) {
+	for _, s := range p.spec.Segments {
+		if s.Name != inv.Segment {
+			continue
+		}
+		for _, ch := range s.Channels {
+			if v := inv.Attrs[p.spec.ContactColumns[ch]]; v != "" && !skip(ch) {
+				inv.Channel, inv.Contact = ch, v
+				return inv, true
+			}
+		}
+	}
+	return inv, false
+}
+
+// Contact is a person's contact for a channel: the value of the channel's contact column.
+func (p *Plan) Contact(channel string, attrs map[string]string) string {
+	return attrs[p.spec.ContactColumns[channel]]
+}
+
 // reach is the first of a segment's channels with a contact in a record, and the contact; ""
 // when none has one.
 func (p *Plan) reach(seg int, rec *Record) (channel, contact string) {

@@ -292,13 +292,22 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 	var want []responseapi.Invitation
 	byKey := map[string]audience.Invitee{}
 	for _, inv := range batch {
+		// An address that bounced before: the next of the segment's channels that reaches the
+		// person, if any.
+		bounced := slices.Contains(suppressed[inv.Key], inv.Channel)
+		if bounced {
+			if alt, ok := r.job.Plan.Reroute(inv, func(ch string) bool { return slices.Contains(suppressed[inv.Key], ch) }); ok {
+				inv, bounced = alt, false
+				r.sum.Skipped["rerouted-after-bounce"]++
+			}
+		}
 		switch {
 		case optedOut[inv.Key]:
 			r.sum.Skipped["opted-out"]++
 			if r.frame != nil {
 				r.frame[inv.Segment].OptedOut++
 			}
-		case slices.Contains(suppressed[inv.Key], inv.Channel):
+		case bounced:
 			r.sum.Skipped["bounced-before"]++
 		case contacted[inv.Key]:
 			r.sum.Skipped["contacted-recently"]++
@@ -401,6 +410,10 @@ func (r *run) message(inv audience.Invitee, row responseapi.Invitation) (channel
 	if err != nil {
 		return channel.Message{}, &channel.Error{Permanent: true, Reason: "token", Err: err}
 	}
-	return channel.Message{To: inv.Contact, Title: r.job.Title, Campaign: r.job.Campaign, Segment: inv.Segment,
+	to := inv.Contact
+	if row.Channel != inv.Channel { // reserved by an earlier run through another channel
+		to = r.job.Plan.Contact(row.Channel, inv.Attrs)
+	}
+	return channel.Message{To: to, Title: r.job.Title, Campaign: r.job.Campaign, Segment: inv.Segment,
 		Link: r.job.PublicURL + "/s/" + tok, OptOutLink: r.job.PublicURL + "/o/" + tok, Reminder: r.job.Round > 0}, nil
 }

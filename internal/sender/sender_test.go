@@ -156,6 +156,46 @@ func TestSkipsAddressesThatBounced(t *testing.T) {
 	}
 }
 
+// A person whose first channel bounced before is reached through the segment's next one.
+func TestReroutesAfterABounce(t *testing.T) {
+	r := newRig(t)
+	earlier := store.InvitationKey{CampaignUID: uid, WaveID: "20260101-0900", RecipientKey: "T-1"}
+	if _, err := r.store.Reserve(context.Background(), []store.Invitation{{InvitationKey: earlier, Namespace: "riverside-homes",
+		Segment: "general-needs", Channel: "sms"}}, r.now.Add(-90*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.Mark(context.Background(), earlier, store.StateBounced, "bounced", r.now.Add(-90*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), r.job(t, people))
+	if err != nil {
+		t.Fatalf("%v (%s)", err, sum.JSON())
+	}
+	if sum.Skipped["rerouted-after-bounce"] != 1 || sum.Skipped["bounced-before"] != 0 || sum.Sent != 6 || len(r.sms) != 1 {
+		t.Errorf("summary %s, %d SMS; want T-1 emailed instead of texted", sum.JSON(), len(r.sms))
+	}
+	emailed := false
+	for _, m := range r.sink.Messages() {
+		emailed = emailed || strings.Contains(m.To, "one@example.org")
+	}
+	if !emailed {
+		t.Error("T-1 was not emailed")
+	}
+}
+
+// An invitation reserved by an earlier run through another channel (its first channel has
+// bounced since) goes to that channel's contact, never to the new channel's.
+func TestMessageFollowsTheReservedChannel(t *testing.T) {
+	r := newRig(t)
+	run := &run{job: r.job(t, people)}
+	inv := audience.Invitee{Key: "T-1", Segment: "general-needs", Channel: "email", Contact: "one@example.org",
+		Attrs: map[string]string{"email": "one@example.org", "mobile": "+447700900001"}}
+	m, err := run.message(inv, responseapi.Invitation{RecipientKey: "T-1", Channel: "sms"})
+	if err != nil || m.To != "+447700900001" {
+		t.Errorf("to %q, %v; want the mobile the reserved channel uses", m.To, err)
+	}
+}
+
 var linkRe = regexp.MustCompile(`https://listen\.example\.org/s/([A-Za-z0-9_-]+)`)
 
 func TestSendsOnceAndSkipsWhatTheLedgerKnows(t *testing.T) {
