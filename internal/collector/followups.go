@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -296,9 +295,8 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
-	if err != nil {
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is too large")
+	body, ok := signedBody(w, r)
+	if !ok {
 		return
 	}
 	var in responseapi.CaseCallback

@@ -23,9 +23,8 @@ type problemsJSON struct {
 // inbound takes answers from a gateway. They merge with what the person already answered (an
 // SMS conversation answers one question per message), so a partial response grows.
 func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
-	if err != nil {
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is too large")
+	body, ok := signedBody(w, r)
+	if !ok {
 		return
 	}
 	var in responseapi.InboundResponse
@@ -174,9 +173,8 @@ func stopWord(reply string) bool {
 // bounced (not delivered, and not reminded); a temporary one leaves it possibly delivered, so
 // the next reminder tries again; both, and deliveries, are counted.
 func (s *Server) delivery(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
-	if err != nil {
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is too large")
+	body, ok := signedBody(w, r)
+	if !ok {
 		return
 	}
 	var in responseapi.DeliveryEvent
@@ -240,6 +238,17 @@ func (s *Server) mailReport(w http.ResponseWriter, r *http.Request) {
 	}
 	s.deliveries.WithLabelValues(string(rep.Outcome)).Inc()
 	writeJSON(w, http.StatusOK, map[string]string{"recorded": string(rep.Outcome), "status": rep.Status})
+}
+
+// signedBody reads the body of a signed request (it is what the signature covers), refusing
+// one longer than a form may be.
+func signedBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+	if err != nil {
+		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is too large")
+		return nil, false
+	}
+	return body, true
 }
 
 // signed checks a signed request (responseapi.VerifySigned) and answers a refusal: every bad

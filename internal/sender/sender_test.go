@@ -131,17 +131,25 @@ func (r *rig) job(t testing.TB, data string) Job {
 	}
 }
 
+// bouncedEarlier records that an invitation to a person through a channel bounced in a wave
+// three months ago.
+func (r *rig) bouncedEarlier(t *testing.T, person, channel string) {
+	t.Helper()
+	earlier := store.InvitationKey{CampaignUID: uid, WaveID: "20260101-0900", RecipientKey: person}
+	at := r.now.Add(-90 * 24 * time.Hour)
+	if _, err := r.store.Reserve(context.Background(), []store.Invitation{{InvitationKey: earlier, Namespace: "riverside-homes",
+		Segment: "general-needs", Channel: channel}}, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.Mark(context.Background(), earlier, store.StateBounced, "bounced", at); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A person whose address bounced in an earlier wave is not sent to through it again.
 func TestSkipsAddressesThatBounced(t *testing.T) {
 	r := newRig(t)
-	earlier := store.InvitationKey{CampaignUID: uid, WaveID: "20260101-0900", RecipientKey: "T-3"}
-	if _, err := r.store.Reserve(context.Background(), []store.Invitation{{InvitationKey: earlier, Namespace: "riverside-homes",
-		Segment: "general-needs", Channel: "email"}}, r.now.Add(-90*24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.store.Mark(context.Background(), earlier, store.StateBounced, "dsn-5.1.1", r.now.Add(-90*24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	r.bouncedEarlier(t, "T-3", "email")
 	sum, err := Run(context.Background(), r.job(t, people))
 	if err != nil {
 		t.Fatalf("%v (%s)", err, sum.JSON())
@@ -159,14 +167,7 @@ func TestSkipsAddressesThatBounced(t *testing.T) {
 // A person whose first channel bounced before is reached through the segment's next one.
 func TestReroutesAfterABounce(t *testing.T) {
 	r := newRig(t)
-	earlier := store.InvitationKey{CampaignUID: uid, WaveID: "20260101-0900", RecipientKey: "T-1"}
-	if _, err := r.store.Reserve(context.Background(), []store.Invitation{{InvitationKey: earlier, Namespace: "riverside-homes",
-		Segment: "general-needs", Channel: "sms"}}, r.now.Add(-90*24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.store.Mark(context.Background(), earlier, store.StateBounced, "bounced", r.now.Add(-90*24*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
+	r.bouncedEarlier(t, "T-1", "sms")
 	sum, err := Run(context.Background(), r.job(t, people))
 	if err != nil {
 		t.Fatalf("%v (%s)", err, sum.JSON())
