@@ -30,9 +30,20 @@ const crashUID = "0b9e3c1a-5f2d-4e6b-8a7c-9d0e1f2a3b4c"
 
 // The collector is killed with SIGKILL while residents submit, and restarted, three times. Every
 // submission that was acknowledged (303) must be in the store afterwards, and no response may
-// count twice.
+// count twice. On SQLite and on PostgreSQL, whose committers write differently.
 func TestCrashLosesNoAcknowledgedResponse(t *testing.T) {
-	c := newCollectorProcess(t)
+	t.Run("sqlite", func(t *testing.T) { crashLosesNoAcknowledgedResponse(t, newCollectorProcess(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		pg, err := testpg.Start()
+		must(t, err)
+		defer pg.Stop()
+		dbURL, err := pg.NewDatabase(context.Background())
+		must(t, err)
+		crashLosesNoAcknowledgedResponse(t, newCollectorProcessOn(t, dbURL))
+	})
+}
+
+func crashLosesNoAcknowledgedResponse(t *testing.T, c *collectorProcess) {
 	start, base, storeURL, links := c.start, c.base, c.storeURL, c.links
 	cmd := start()
 	c.registerWave(t)
@@ -142,9 +153,12 @@ type collectorProcess struct {
 	links        []string
 }
 
-// newCollectorProcess builds the collector and prepares its keys, API token, database and the
-// links of 600 people.
-func newCollectorProcess(t *testing.T) *collectorProcess {
+// newCollectorProcess builds the collector and prepares its keys, API token, a SQLite database
+// and the links of 600 people.
+func newCollectorProcess(t *testing.T) *collectorProcess { return newCollectorProcessOn(t, "") }
+
+// newCollectorProcessOn is newCollectorProcess with the store at storeURL ("" for SQLite).
+func newCollectorProcessOn(t *testing.T, storeURL string) *collectorProcess {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "collector")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -156,7 +170,9 @@ func newCollectorProcess(t *testing.T) *collectorProcess {
 	must(t, os.WriteFile(filepath.Join(keysDir, "2026-01"), secret, 0o600))
 	apiTokenFile := filepath.Join(dir, "api-token")
 	must(t, os.WriteFile(apiTokenFile, []byte("crash-test-api-token-0123\n"), 0o600))
-	dbPath := filepath.Join(dir, "survey.db")
+	if storeURL == "" {
+		storeURL = "sqlite://" + filepath.Join(dir, "survey.db")
+	}
 	addr := freeAddr(t)
 	base := "http://" + addr
 
@@ -168,7 +184,7 @@ func newCollectorProcess(t *testing.T) *collectorProcess {
 		return cmd
 	}
 	start := func(extra ...string) *exec.Cmd {
-		cmd := run("sqlite://"+dbPath, addr, extra...)
+		cmd := run(storeURL, addr, extra...)
 		waitReady(t, base)
 		return cmd
 	}
@@ -183,7 +199,7 @@ func newCollectorProcess(t *testing.T) *collectorProcess {
 			Recipient: fmt.Sprintf("R-%04d", i), Segment: "all", Channel: "email", Expiry: expiry})
 		must(t, err)
 	}
-	return &collectorProcess{start: start, launch: launch, base: base, storeURL: "sqlite://" + dbPath, apiTokenFile: apiTokenFile, links: links}
+	return &collectorProcess{start: start, launch: launch, base: base, storeURL: storeURL, apiTokenFile: apiTokenFile, links: links}
 }
 
 // waitReady waits for a collector to answer /readyz, for 30 s at most.

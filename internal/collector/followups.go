@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -127,37 +126,12 @@ func (s *Server) writeStats(w http.ResponseWriter, r *http.Request, uid string, 
 		Overdue: st.Overdue, Breaches: st.Breaches, Opened: opened, TimeToContact: pj(st.TimeToContact), TimeToResolve: pj(st.TimeToResolve)})
 }
 
-// triggers caches compiled trigger expressions by their text.
-// triggers holds the compiled expressions of Response rules, at most maxCompiled of them: a
-// service that has seen more (rules edited over months, or sent by a caller in a loop) starts
-// again from none, and compiles what it needs as it goes.
-type triggers struct {
-	mu sync.Mutex
-	m  map[string]cel.Program
-}
-
+// maxCompiled bounds the compiled expressions of Response rules the server holds.
 const maxCompiled = 1024
 
 // trigger compiles (once while it is held) a Response rule's expression.
 func (s *Server) trigger(rule store.FollowUpRule) (cel.Program, error) {
-	c := &s.compiled
-	c.mu.Lock()
-	p, ok := c.m[rule.When]
-	c.mu.Unlock()
-	if ok {
-		return p, nil
-	}
-	prg, err := audience.CompileTrigger(rule.When, nil)
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= maxCompiled {
-		c.m = map[string]cel.Program{}
-	}
-	c.m[rule.When] = prg
-	return prg, nil
+	return s.compiled.get(rule.When, func() (cel.Program, error) { return audience.CompileTrigger(rule.When, nil) })
 }
 
 // openCases decides which follow-up cases a response opens: the campaign's active Response

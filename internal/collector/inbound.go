@@ -11,7 +11,6 @@ import (
 	"github.com/surveyops/survey-operator/internal/dsn"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
-	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
@@ -52,7 +51,7 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusGone, "the wave closed at "+wave.ClosesAt.Format("2006-01-02T15:04:05Z07:00"))
 		return
 	}
-	def, err := survey.Parse(wave.Definition)
+	def, err := s.definition(wave)
 	if err != nil {
 		s.storeError(w, err)
 		return

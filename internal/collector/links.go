@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/surveyops/survey-operator/internal/store"
@@ -23,7 +22,7 @@ func (s *Server) verify(ctx context.Context, tok string, now time.Time) (token.C
 	if err != nil {
 		return token.Claims{}, token.ErrInvalid
 	}
-	namespace, err := s.namespaces.of(ctx, s.cfg.Store, peek.CampaignUID, peek.Wave)
+	namespace, err := s.namespaceOf(ctx, peek.CampaignUID, peek.Wave)
 	if errors.Is(err, store.ErrNotFound) {
 		return token.Claims{}, token.ErrInvalid
 	}
@@ -43,32 +42,15 @@ func linkError(err error) bool {
 	return err == nil || errors.Is(err, token.ErrInvalid) || errors.Is(err, token.ErrExpired)
 }
 
-// namespaces remembers the namespace of each campaign whose waves were found: a campaign's UID
-// names it for its life, and its namespace never changes. At most maxNamespaces are kept, then
-// it starts again; only campaigns the store knows get in, so forged tokens cannot fill it.
-type namespaces struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
+// maxNamespaces bounds the namespaces of campaigns the server remembers: a campaign's UID names
+// it for its life, and its namespace never changes. Only campaigns the store knows get in, so
+// forged tokens cannot fill it.
 const maxNamespaces = 4096
 
-func (n *namespaces) of(ctx context.Context, st store.Store, campaignUID, waveID string) (string, error) {
-	n.mu.Lock()
-	ns, ok := n.m[campaignUID]
-	n.mu.Unlock()
-	if ok {
-		return ns, nil
-	}
-	wave, err := st.GetWave(ctx, campaignUID, waveID)
-	if err != nil {
-		return "", err
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.m == nil || len(n.m) >= maxNamespaces {
-		n.m = map[string]string{}
-	}
-	n.m[campaignUID] = wave.Namespace
-	return wave.Namespace, nil
+// namespaceOf is the namespace of the campaign a wave belongs to.
+func (s *Server) namespaceOf(ctx context.Context, campaignUID, waveID string) (string, error) {
+	return s.namespaces.get(campaignUID, func() (string, error) {
+		wave, err := s.cfg.Store.GetWave(ctx, campaignUID, waveID)
+		return wave.Namespace, err
+	})
 }

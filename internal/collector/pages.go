@@ -92,12 +92,22 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) (linkedWave, bool)
 		s.closed(w, wave.ClosesAt)
 		return linkedWave{}, false
 	}
-	def, err := survey.Parse(wave.Definition)
+	def, err := s.definition(wave)
 	if err != nil {
 		s.unavailable(w, err)
 		return linkedWave{}, false
 	}
 	return linkedWave{claims: c, wave: wave, def: def}, true
+}
+
+// maxDefinitions bounds the parsed survey definitions the server holds.
+const maxDefinitions = 1024
+
+// definition is a wave's survey, parsed once while it is held. The definition is shared:
+// nothing may change it.
+func (s *Server) definition(wave store.Wave) (survey.Definition, error) {
+	return s.definitions.get(store.WaveRef{CampaignUID: wave.CampaignUID, WaveID: wave.WaveID},
+		func() (survey.Definition, error) { return survey.Parse(wave.Definition) })
 }
 
 // formValues are stored answers as the form's field values.

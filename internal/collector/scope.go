@@ -75,7 +75,7 @@ func (s *Server) permitWaves(w http.ResponseWriter, r *http.Request, waves ...st
 			continue
 		}
 		seen[wave] = true
-		namespace, err := s.namespaces.of(r.Context(), s.cfg.Store, wave.CampaignUID, wave.WaveID)
+		namespace, err := s.namespaceOf(r.Context(), wave.CampaignUID, wave.WaveID)
 		if !s.permitFound(w, r, namespace, err) {
 			return false
 		}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/cel-go/cel"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -66,9 +67,11 @@ type Server struct {
 	latency    *prometheus.HistogramVec
 	// followUpErrors counts follow-up rules that could not be evaluated for a response.
 	followUpErrors prometheus.Counter
-	compiled       triggers
-	namespaces     namespaces
-	log            *slog.Logger
+	compiled       memo[string, cel.Program]
+	namespaces     memo[string, string]
+	// definitions are the waves' parsed survey definitions (a wave's snapshot never changes).
+	definitions memo[store.WaveRef, survey.Definition]
+	log         *slog.Logger
 }
 
 // New makes a server.
@@ -96,6 +99,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Ready = func(r *http.Request) error { return cfg.Store.Ping(r.Context()) }
 	}
 	s := &Server{cfg: cfg, pages: map[string]*template.Template{}, log: cfg.Logger}
+	s.compiled.max, s.namespaces.max, s.definitions.max = maxCompiled, maxNamespaces, maxDefinitions
 	funcs := template.FuncMap{
 		"inc":      func(i int) int { return i + 1 },
 		"optionID": optionID,

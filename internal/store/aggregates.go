@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
@@ -68,37 +67,41 @@ type (
 	}
 )
 
-// tally is the change a transaction makes to the aggregates.
+// tally is the change a transaction makes to the aggregates, all of it in one slot: on
+// PostgreSQL concurrent transactions add to different rows of a cell (so they seldom wait for
+// each other's commit), and the responses of one batch add to the same rows (so a batch
+// updates few). A cell's count is the sum over its slots; a re-submission may take back, in its
+// own slot, what its first submission added in another, leaving a slot's row negative, which
+// the sum does not mind.
 type tally struct {
-	slots        int
+	slot         int
 	dispositions map[dispositionCell]int64
 	responded    map[respondedCell]int64
 	answers      map[answerCell]int64
 	pairs        map[pairCell]int64
 }
 
+// newTally is a tally in the next slot, in turn, of those the response committers do not use
+// (each committer has its own: on PostgreSQL no other writer takes its rows' locks).
 func (s *sqlStore) newTally() *tally {
-	return &tally{slots: s.slots, dispositions: map[dispositionCell]int64{}, responded: map[respondedCell]int64{},
+	if s.slots <= postgresCommitters {
+		return s.tallyIn(0)
+	}
+	return s.tallyIn(postgresCommitters + int(s.nextSlot.Add(1)%uint32(s.slots-postgresCommitters)))
+}
+
+// tallyIn is a tally in the given slot.
+func (s *sqlStore) tallyIn(slot int) *tally {
+	return &tally{slot: slot, dispositions: map[dispositionCell]int64{}, responded: map[respondedCell]int64{},
 		answers: map[answerCell]int64{}, pairs: map[pairCell]int64{}}
 }
 
-// slot spreads a person's cells: the same person always lands in the same slot, so a
-// re-submission takes back exactly what its first submission added.
-func (t *tally) slot(recipientKey string) int {
-	if t.slots <= 1 {
-		return 0
-	}
-	h := fnv.New32a()
-	h.Write([]byte(recipientKey))
-	return int(h.Sum32() % uint32(t.slots))
-}
-
 // disposition moves an invitation from one disposition to another ("" for none).
-func (t *tally) disposition(w WaveRef, recipientKey, segment, channel, from, to string) {
+func (t *tally) disposition(w WaveRef, segment, channel, from, to string) {
 	if from == to {
 		return
 	}
-	slot := t.slot(recipientKey)
+	slot := t.slot
 	if from != "" {
 		t.dispositions[dispositionCell{w, segment, channel, from, slot}]--
 	}
@@ -108,14 +111,14 @@ func (t *tally) disposition(w WaveRef, recipientKey, segment, channel, from, to 
 }
 
 // response counts a response in (delta 1) or out (delta -1) of its segment and channel.
-func (t *tally) response(w WaveRef, recipientKey, segment, channel string, delta int64) {
-	t.responded[respondedCell{w, segment, channel, t.slot(recipientKey)}] += delta
+func (t *tally) response(w WaveRef, segment, channel string, delta int64) {
+	t.responded[respondedCell{w, segment, channel, t.slot}] += delta
 }
 
 // answer counts one stored answer row in or out: its histogram cell, and its pair with the
 // primary answer.
-func (t *tally) answer(w WaveRef, recipientKey, question, segment, channel string, value, primary sql.NullInt64, notApplicable bool, delta int64) {
-	slot := t.slot(recipientKey)
+func (t *tally) answer(w WaveRef, question, segment, channel string, value, primary sql.NullInt64, notApplicable bool, delta int64) {
+	slot := t.slot
 	switch {
 	case notApplicable:
 		t.answers[answerCell{w, question, segment, channel, 1, 0, slot}] += delta
@@ -127,67 +130,117 @@ func (t *tally) answer(w WaveRef, recipientKey, question, segment, channel strin
 	}
 }
 
-// apply writes the tally: one multi-row upsert per table, its rows in key order.
-func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
-	if err := upsert(ctx, s, tx, "wave_dispositions", "campaign_uid, wave_id, segment, channel, disposition, slot", t.dispositions,
-		func(a, b dispositionCell) int {
-			return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
-				strings.Compare(a.Segment, b.Segment), strings.Compare(a.Channel, b.Channel),
-				strings.Compare(a.Disposition, b.Disposition), cmp.Compare(a.Slot, b.Slot))
-		},
-		func(c dispositionCell) []any {
-			return []any{c.CampaignUID, c.WaveID, c.Segment, c.Channel, c.Disposition, c.Slot}
-		}); err != nil {
-		return err
-	}
-	if err := upsert(ctx, s, tx, "wave_responded", "campaign_uid, wave_id, segment, channel, slot", t.responded,
-		func(a, b respondedCell) int {
-			return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
-				strings.Compare(a.Segment, b.Segment), strings.Compare(a.Channel, b.Channel), cmp.Compare(a.Slot, b.Slot))
-		},
-		func(c respondedCell) []any { return []any{c.CampaignUID, c.WaveID, c.Segment, c.Channel, c.Slot} }); err != nil {
-		return err
-	}
-	if err := upsert(ctx, s, tx, "wave_answer_counts", "campaign_uid, wave_id, question, segment, channel, not_applicable, value, slot", t.answers,
-		func(a, b answerCell) int {
-			return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
-				strings.Compare(a.Question, b.Question), strings.Compare(a.Segment, b.Segment), strings.Compare(a.Channel, b.Channel),
-				cmp.Compare(a.NotApplicable, b.NotApplicable), cmp.Compare(a.Value, b.Value), cmp.Compare(a.Slot, b.Slot))
-		},
-		func(c answerCell) []any {
-			return []any{c.CampaignUID, c.WaveID, c.Question, c.Segment, c.Channel, c.NotApplicable, c.Value, c.Slot}
-		}); err != nil {
-		return err
-	}
-	return upsert(ctx, s, tx, "wave_answer_pairs", "campaign_uid, wave_id, question, value, primary_value, slot", t.pairs,
-		func(a, b pairCell) int {
-			return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
-				strings.Compare(a.Question, b.Question), cmp.Compare(a.Value, b.Value), cmp.Compare(a.PrimaryValue, b.PrimaryValue),
-				cmp.Compare(a.Slot, b.Slot))
-		},
-		func(c pairCell) []any {
-			return []any{c.CampaignUID, c.WaveID, c.Question, c.Value, c.PrimaryValue, c.Slot}
-		})
-}
+// The aggregate tables' keys.
+var (
+	dispositionKey = []column{{"campaign_uid", "text"}, {"wave_id", "text"}, {"segment", "text"}, {"channel", "text"},
+		{"disposition", "text"}, {"slot", "int8"}}
+	respondedKey = []column{{"campaign_uid", "text"}, {"wave_id", "text"}, {"segment", "text"}, {"channel", "text"}, {"slot", "int8"}}
+	answerKey    = []column{{"campaign_uid", "text"}, {"wave_id", "text"}, {"question", "text"}, {"segment", "text"},
+		{"channel", "text"}, {"not_applicable", "int8"}, {"value", "int8"}, {"slot", "int8"}}
+	pairKey = []column{{"campaign_uid", "text"}, {"wave_id", "text"}, {"question", "text"}, {"value", "int8"},
+		{"primary_value", "int8"}, {"slot", "int8"}}
+)
 
-// upsert adds each cell's delta to its row, creating it (insertRows); cells whose changes
-// cancel out are left alone.
-func upsert[K comparable](ctx context.Context, s *sqlStore, tx *sql.Tx, table, key string, deltas map[K]int64,
-	order func(a, b K) int, columns func(K) []any) error {
-	cells := slices.SortedFunc(maps.Keys(deltas), order)
-	cells = slices.DeleteFunc(cells, func(c K) bool { return deltas[c] == 0 })
-	if len(cells) == 0 {
+// apply writes the tally: one multi-row upsert per table, its rows in key order. On PostgreSQL
+// the four go together in one statement of fixed text (one round trip, prepared once).
+func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
+	parts := []upsertPart{
+		upsert("wave_dispositions", dispositionKey, t.dispositions,
+			func(a, b dispositionCell) int {
+				return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
+					strings.Compare(a.Segment, b.Segment), strings.Compare(a.Channel, b.Channel),
+					strings.Compare(a.Disposition, b.Disposition), cmp.Compare(a.Slot, b.Slot))
+			},
+			func(c dispositionCell) []any {
+				return []any{c.CampaignUID, c.WaveID, c.Segment, c.Channel, c.Disposition, c.Slot}
+			}),
+		upsert("wave_responded", respondedKey, t.responded,
+			func(a, b respondedCell) int {
+				return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
+					strings.Compare(a.Segment, b.Segment), strings.Compare(a.Channel, b.Channel), cmp.Compare(a.Slot, b.Slot))
+			},
+			func(c respondedCell) []any { return []any{c.CampaignUID, c.WaveID, c.Segment, c.Channel, c.Slot} }),
+		upsert("wave_answer_counts", answerKey, t.answers,
+			func(a, b answerCell) int {
+				return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
+					strings.Compare(a.Question, b.Question), strings.Compare(a.Segment, b.Segment), strings.Compare(a.Channel, b.Channel),
+					cmp.Compare(a.NotApplicable, b.NotApplicable), cmp.Compare(a.Value, b.Value), cmp.Compare(a.Slot, b.Slot))
+			},
+			func(c answerCell) []any {
+				return []any{c.CampaignUID, c.WaveID, c.Question, c.Segment, c.Channel, c.NotApplicable, c.Value, c.Slot}
+			}),
+		upsert("wave_answer_pairs", pairKey, t.pairs,
+			func(a, b pairCell) int {
+				return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
+					strings.Compare(a.Question, b.Question), cmp.Compare(a.Value, b.Value), cmp.Compare(a.PrimaryValue, b.PrimaryValue),
+					cmp.Compare(a.Slot, b.Slot))
+			},
+			func(c pairCell) []any {
+				return []any{c.CampaignUID, c.WaveID, c.Question, c.Value, c.PrimaryValue, c.Slot}
+			}),
+	}
+	empty := true
+	for _, p := range parts {
+		empty = empty && len(p.rows) == 0
+	}
+	if empty {
 		return nil
 	}
-	onConflict := ` ON CONFLICT (` + key + `) DO UPDATE SET n = ` + table + `.n + excluded.n`
+	if s.sqlite {
+		for _, p := range parts {
+			if err := s.insertRows(ctx, tx, p.table, p.columns(), p.onConflict(), p.rows); err != nil {
+				return fmt.Errorf("maintaining %s: %w", p.table, err)
+			}
+		}
+		return nil
+	}
+	// WITH u0 AS (INSERT ... ON CONFLICT ...), u1 AS (...), u2 AS (...) INSERT ... ON CONFLICT ...
+	var b strings.Builder
+	var args []any
+	for i, p := range parts {
+		last := i == len(parts)-1
+		switch {
+		case i == 0:
+			fmt.Fprintf(&b, "WITH u%d AS (", i)
+		case !last:
+			fmt.Fprintf(&b, "), u%d AS (", i)
+		default:
+			b.WriteString(") ")
+		}
+		source, a := unnest(p.columns(), len(args)+1, p.rows)
+		b.WriteString(`INSERT INTO ` + p.table + ` (` + columnNames(p.columns()) + `) SELECT * FROM ` + source + p.onConflict())
+		args = append(args, a...)
+	}
+	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("maintaining the aggregates: %w", err)
+	}
+	return nil
+}
+
+// upsertPart adds each row's delta (its last column, n) to the row of table with the same key,
+// creating it.
+type upsertPart struct {
+	table string
+	key   []column
+	rows  [][]any
+}
+
+func (p upsertPart) columns() []column { return append(slices.Clip(p.key), column{"n", "int8"}) }
+
+func (p upsertPart) onConflict() string {
+	return ` ON CONFLICT (` + columnNames(p.key) + `) DO UPDATE SET n = ` + p.table + `.n + excluded.n`
+}
+
+// upsert is the part that adds the deltas to their cells' rows, in key order; cells whose
+// changes cancel out are left alone.
+func upsert[K comparable](table string, key []column, deltas map[K]int64, order func(a, b K) int, columns func(K) []any) upsertPart {
+	cells := slices.SortedFunc(maps.Keys(deltas), order)
+	cells = slices.DeleteFunc(cells, func(c K) bool { return deltas[c] == 0 })
 	rows := make([][]any, len(cells))
 	for i, c := range cells {
 		rows[i] = append(columns(c), deltas[c])
 	}
-	if err := s.insertRows(ctx, tx, `INSERT INTO `+table+` (`+key+`, n) VALUES `, onConflict, rows); err != nil {
-		return fmt.Errorf("maintaining %s: %w", table, err)
-	}
-	return nil
+	return upsertPart{table, key, rows}
 }
 
 // refreshDispositions recomputes the disposition of a wave's invitations (round 0) to the given
@@ -195,17 +248,25 @@ func upsert[K comparable](ctx context.Context, s *sqlStore, tx *sql.Tx, table, k
 func (s *sqlStore) refreshDispositions(ctx context.Context, tx *sql.Tx, w WaveRef, keys []string, t *tally) error {
 	type changed struct{ key, to string }
 	var moves []changed
+	const query = `SELECT i.recipient_key, i.segment, i.channel, i.disposition, ` + dispositionSQL + `
+		FROM invitations i ` + dispositionJoins + `
+		WHERE i.campaign_uid = $1 AND i.wave_id = $2 AND i.round = 0 AND i.recipient_key `
 	for start := 0; start < len(keys); start += keyBatch {
-		batch := keys[start:min(start+keyBatch, len(keys))]
-		marks := make([]string, len(batch))
-		args := []any{w.CampaignUID, w.WaveID}
-		for i, k := range batch {
-			marks[i] = fmt.Sprintf("$%d", len(args)+1)
-			args = append(args, k)
+		var rows *sql.Rows
+		var err error
+		if s.sqlite {
+			batch := keys[start:min(start+keyBatch, len(keys))]
+			marks := make([]string, len(batch))
+			args := []any{w.CampaignUID, w.WaveID}
+			for i, k := range batch {
+				marks[i] = fmt.Sprintf("$%d", len(args)+1)
+				args = append(args, k)
+			}
+			rows, err = tx.QueryContext(ctx, s.q(query+`IN (`+strings.Join(marks, ", ")+`)`), args...)
+		} else { // one statement of fixed text, however many people
+			rows, err = tx.QueryContext(ctx, query+`= ANY($3)`, w.CampaignUID, w.WaveID, keys)
+			start = len(keys)
 		}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT i.recipient_key, i.segment, i.channel, i.disposition, `+dispositionSQL+`
-			FROM invitations i `+dispositionJoins+`
-			WHERE i.campaign_uid = $1 AND i.wave_id = $2 AND i.round = 0 AND i.recipient_key IN (`+strings.Join(marks, ", ")+`)`), args...)
 		if err != nil {
 			return err
 		}
@@ -216,7 +277,7 @@ func (s *sqlStore) refreshDispositions(ctx context.Context, tx *sql.Tx, w WaveRe
 				return err
 			}
 			if from != to {
-				t.disposition(w, key, segment, channel, from, to)
+				t.disposition(w, segment, channel, from, to)
 				moves = append(moves, changed{key, to})
 			}
 		}
@@ -224,8 +285,22 @@ func (s *sqlStore) refreshDispositions(ctx context.Context, tx *sql.Tx, w WaveRe
 			return err
 		}
 	}
+	if s.sqlite { // in process: a prepared statement per invitation costs less than parsing one
+		for _, m := range moves {
+			if err := s.setDisposition(ctx, tx, w, m.key, m.to); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// On PostgreSQL one statement per disposition reached: each is a round trip.
+	byTo := map[string][]string{}
 	for _, m := range moves {
-		if err := s.setDisposition(ctx, tx, w, m.key, m.to); err != nil {
+		byTo[m.to] = append(byTo[m.to], m.key)
+	}
+	for _, to := range slices.Sorted(maps.Keys(byTo)) {
+		if _, err := tx.ExecContext(ctx, `UPDATE invitations SET disposition = $3
+			WHERE campaign_uid = $1 AND wave_id = $2 AND round = 0 AND recipient_key = ANY($4)`, w.CampaignUID, w.WaveID, to, byTo[to]); err != nil {
 			return err
 		}
 	}

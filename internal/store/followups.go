@@ -40,6 +40,7 @@ func (s *sqlStore) PutFollowUp(ctx context.Context, r FollowUpRule, now time.Tim
 	default:
 		return fmt.Errorf("unknown trigger %q", r.Trigger)
 	}
+	defer s.forgetRules()
 	return s.writing(func() error {
 		_, err := s.db.ExecContext(ctx, s.q(`
 			INSERT INTO followups (followup_uid, namespace, name, campaign_uid, trigger_type, trigger_when, trigger_after,
@@ -92,7 +93,51 @@ func (s *sqlStore) GetFollowUp(ctx context.Context, uid string) (FollowUpRule, e
 	return r, err
 }
 
+// rulesTTL is how long a campaign's rules are served from memory: every response reads them,
+// and they change seldom. A change through this store is seen at once; one through another
+// replica of the service, within rulesTTL.
+const rulesTTL = 2 * time.Second
+
+// maxCachedRules bounds the campaigns whose rules are held; past it, the cache starts again.
+const maxCachedRules = 4096
+
+type cachedRules struct {
+	rules []FollowUpRule
+	until time.Time
+}
+
 func (s *sqlStore) FollowUpRules(ctx context.Context, campaignUID string) ([]FollowUpRule, error) {
+	s.rulesMu.Lock()
+	c, ok := s.rules[campaignUID]
+	generation := s.rulesGeneration
+	s.rulesMu.Unlock()
+	if ok && time.Now().Before(c.until) {
+		return c.rules, nil
+	}
+	rules, err := s.readFollowUpRules(ctx, campaignUID)
+	if err != nil {
+		return nil, err
+	}
+	s.rulesMu.Lock()
+	defer s.rulesMu.Unlock()
+	if generation == s.rulesGeneration { // no rule changed while they were read
+		if s.rules == nil || len(s.rules) >= maxCachedRules {
+			s.rules = map[string]cachedRules{}
+		}
+		s.rules[campaignUID] = cachedRules{rules, time.Now().Add(rulesTTL)}
+	}
+	return rules, nil
+}
+
+// forgetRules drops the cached rules after a change.
+func (s *sqlStore) forgetRules() {
+	s.rulesMu.Lock()
+	s.rules = nil
+	s.rulesGeneration++
+	s.rulesMu.Unlock()
+}
+
+func (s *sqlStore) readFollowUpRules(ctx context.Context, campaignUID string) ([]FollowUpRule, error) {
 	rows, err := s.query(ctx, `SELECT `+followUpColumns+` FROM followups WHERE campaign_uid = $1 AND active = 1 ORDER BY followup_uid`, campaignUID)
 	if err != nil {
 		return nil, err

@@ -13,8 +13,10 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
@@ -33,6 +35,8 @@ type sqlStore struct {
 	writeMu sync.Mutex
 	// slots spread the maintained aggregates' hot rows (see aggregates.go): 1 on SQLite.
 	slots int
+	// nextSlot turns the slots of the writes that are not batches of responses.
+	nextSlot atomic.Uint32
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
@@ -41,6 +45,12 @@ type sqlStore struct {
 
 	wavesMu sync.Mutex
 	waves   map[WaveRef]Wave
+
+	// rules caches each campaign's follow-up rules (followups.go); rulesGeneration counts the
+	// changes, so that rules read before one are not cached after it.
+	rulesMu         sync.Mutex
+	rules           map[string]cachedRules
+	rulesGeneration uint64
 }
 
 // writing runs fn holding the SQLite writer lock (PostgreSQL needs none).
@@ -384,7 +394,7 @@ func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time
 				created[inv.InvitationKey] = inv
 				if inv.Round == 0 {
 					w := WaveRef{inv.CampaignUID, inv.WaveID}
-					t.disposition(w, inv.RecipientKey, inv.Segment, inv.Channel, "", dispNoAnswer)
+					t.disposition(w, inv.Segment, inv.Channel, "", dispNoAnswer)
 					fresh[w] = append(fresh[w], inv.RecipientKey)
 				}
 			}
@@ -481,7 +491,7 @@ func (s *sqlStore) MarkMany(ctx context.Context, outcomes []Outcome, now time.Ti
 			}
 			if to := dispositionOf(string(o.State)); to != disposition {
 				w := WaveRef{o.Key.CampaignUID, o.Key.WaveID}
-				t.disposition(w, o.Key.RecipientKey, segment, channel, disposition, to)
+				t.disposition(w, segment, channel, disposition, to)
 				if err := s.setDisposition(ctx, tx, w, o.Key.RecipientKey, to); err != nil {
 					return err
 				}
@@ -571,7 +581,7 @@ func (s *sqlStore) OptOut(ctx context.Context, namespace, recipientKey string, n
 				rows.Close()
 				return err
 			}
-			t.disposition(w, recipientKey, segment, channel, disposition, dispRefusal)
+			t.disposition(w, segment, channel, disposition, dispRefusal)
 			waves = append(waves, w)
 		}
 		if err := closeRows(rows); err != nil {
@@ -626,113 +636,161 @@ func (s *sqlStore) OptedOut(ctx context.Context, namespace string, keys []string
 // saveResponse writes one response in a transaction, and its changes to the aggregates in t
 // (the caller applies them). ErrNotFound, ErrWaveClosed and ErrReplay come before it writes
 // anything, so the transaction can go on with other responses.
-func (s *sqlStore) saveResponse(ctx context.Context, tx *sql.Tx, r Response, now time.Time, t *tally) (created bool, err error) {
-	err = func() error {
-		wave, err := s.getWave(ctx, tx, r.CampaignUID, r.WaveID)
-		if err != nil {
-			return err
-		}
-		primaryQuestion := wave.PrimaryQuestion
-		if !now.Before(wave.ClosesAt) {
-			return ErrWaveClosed
-		}
-		if err := s.once(ctx, tx, r.Once, now); err != nil {
-			return err
-		}
-		res, err := s.exec(ctx, tx, `
-			INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-			ON CONFLICT (campaign_uid, wave_id, recipient_key) DO NOTHING`,
-			r.CampaignUID, r.WaveID, r.RecipientKey, r.Namespace, r.Segment, r.Channel, boolInt(r.Complete), micros(now))
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		w := WaveRef{r.CampaignUID, r.WaveID}
-		segment := r.Segment
-		if n == 1 {
-			created = true
-		} else {
-			// A second submission updates the first, and takes back what it counted. The segment
-			// stays the one first recorded (the invitation's).
-			var channel string
-			if err := tx.QueryRowContext(ctx, s.q(`SELECT segment, channel FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
-				r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment, &channel); err != nil {
-				return err
-			}
-			t.response(w, r.RecipientKey, segment, channel, -1)
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE responses SET complete = $4, channel = $5, updated_at = $6
-				WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
-				r.CampaignUID, r.WaveID, r.RecipientKey, boolInt(r.Complete), r.Channel, micros(now)); err != nil {
-				return err
-			}
-			if err := s.uncountAnswers(ctx, tx, w, r.RecipientKey, t); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM answers WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
-				r.CampaignUID, r.WaveID, r.RecipientKey); err != nil {
-				return err
-			}
-		}
-		t.response(w, r.RecipientKey, segment, r.Channel, 1)
-		cases := make([]Case, len(r.Cases))
-		for i, c := range r.Cases {
-			c.CampaignUID, c.WaveID, c.RecipientKey = r.CampaignUID, r.WaveID, r.RecipientKey
-			c.Namespace, c.Segment, c.Channel, c.OpenedAt = r.Namespace, segment, r.Channel, now
-			cases[i] = c
-		}
+func (s *sqlStore) saveResponse(ctx context.Context, tx *sql.Tx, r Response, now time.Time, t *tally) (bool, error) {
+	wave, err := s.admit(ctx, tx, r, now)
+	if err != nil {
+		return false, err
+	}
+	return s.storeResponse(ctx, tx, r, now, wave.PrimaryQuestion, t)
+}
+
+// admit checks that a response may be written, its wave open and its signed request (if any)
+// new, and records the signature. Its refusals (ErrNotFound, ErrWaveClosed, ErrReplay) write
+// nothing.
+func (s *sqlStore) admit(ctx context.Context, tx *sql.Tx, r Response, now time.Time) (Wave, error) {
+	wave, err := s.getWave(ctx, tx, r.CampaignUID, r.WaveID)
+	if err != nil {
+		return Wave{}, err
+	}
+	if !now.Before(wave.ClosesAt) {
+		return Wave{}, ErrWaveClosed
+	}
+	if err := s.once(ctx, tx, r.Once, now); err != nil {
+		return Wave{}, err
+	}
+	return wave, nil
+}
+
+// refused reports whether err is one of admit's refusals.
+func refused(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrWaveClosed) || errors.Is(err, ErrReplay)
+}
+
+// storeResponse writes an admitted response: a first submission, or a re-submission that
+// replaces the first.
+func (s *sqlStore) storeResponse(ctx context.Context, tx *sql.Tx, r Response, now time.Time, primaryQuestion string, t *tally) (bool, error) {
+	res, err := s.exec(ctx, tx, `
+		INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+		ON CONFLICT (campaign_uid, wave_id, recipient_key) DO NOTHING`,
+		r.CampaignUID, r.WaveID, r.RecipientKey, r.Namespace, r.Segment, r.Channel, boolInt(r.Complete), micros(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	if n == 1 {
+		rows, cases := responseRows(r, r.Segment, now, primaryQuestion, t)
 		if err := s.insertCases(ctx, tx, cases); err != nil {
-			return err
+			return false, err
 		}
-		var primaryValue any // the respondent's answer to the primary question, on its scale
-		for _, a := range r.Answers {
-			if a.Question == primaryQuestion && a.Value != nil && !a.NotApplicable {
-				primaryValue = *a.Value
-			}
+		if err := s.insertAnswers(ctx, tx, rows); err != nil {
+			return false, err
 		}
-		rows := make([][]any, len(r.Answers))
-		for i, a := range r.Answers {
-			var value, text any
-			if a.Value != nil && !a.NotApplicable {
-				value = *a.Value
-			}
-			if a.Text != "" {
-				text = a.Text
-			}
-			rows[i] = []any{r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel, value, text, boolInt(a.NotApplicable), primaryValue}
-			t.answer(w, r.RecipientKey, a.Question, segment, r.Channel, nullInt(value), nullInt(primaryValue), a.NotApplicable, 1)
-		}
-		if err := s.insertRows(ctx, tx, `INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel,
-			value_int, value_text, not_applicable, primary_value) VALUES `, "", rows); err != nil {
-			return err
-		}
-		// The invitation is now answered: complete or partial.
-		var invSegment, invChannel, disposition string
-		err = s.queryRow(ctx, tx, `SELECT segment, channel, disposition FROM invitations
-			WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = 0`,
-			r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&invSegment, &invChannel, &disposition)
-		switch {
-		case errors.Is(err, sql.ErrNoRows): // answered without an invitation in the ledger
-		case err != nil:
-			return err
-		default:
-			to := dispPartial
-			if r.Complete {
-				to = dispComplete
-			}
-			if to != disposition {
-				t.disposition(w, r.RecipientKey, invSegment, invChannel, disposition, to)
-				if err := s.setDisposition(ctx, tx, w, r.RecipientKey, to); err != nil {
-					return err
-				}
-			}
-		}
+		return true, s.answered(ctx, tx, r, t)
+	}
+	// A second submission updates the first, and takes back what it counted. The segment stays
+	// the one first recorded (the invitation's).
+	w := WaveRef{r.CampaignUID, r.WaveID}
+	var segment, channel string
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT segment, channel FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+		r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment, &channel); err != nil {
+		return false, err
+	}
+	t.response(w, segment, channel, -1)
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE responses SET complete = $4, channel = $5, updated_at = $6
+		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+		r.CampaignUID, r.WaveID, r.RecipientKey, boolInt(r.Complete), r.Channel, micros(now)); err != nil {
+		return false, err
+	}
+	if err := s.uncountAnswers(ctx, tx, w, r.RecipientKey, t); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM answers WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+		r.CampaignUID, r.WaveID, r.RecipientKey); err != nil {
+		return false, err
+	}
+	rows, cases := responseRows(r, segment, now, primaryQuestion, t)
+	if err := s.insertCases(ctx, tx, cases); err != nil {
+		return false, err
+	}
+	if err := s.insertAnswers(ctx, tx, rows); err != nil {
+		return false, err
+	}
+	return false, s.answered(ctx, tx, r, t)
+}
+
+// answered moves the person's invitation (if any) to complete or partial.
+func (s *sqlStore) answered(ctx context.Context, tx *sql.Tx, r Response, t *tally) error {
+	var segment, channel, disposition string
+	err := s.queryRow(ctx, tx, `SELECT segment, channel, disposition FROM invitations
+		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3 AND round = 0`,
+		r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment, &channel, &disposition)
+	switch {
+	case errors.Is(err, sql.ErrNoRows): // answered without an invitation in the ledger
 		return nil
-	}()
-	return created, err
+	case err != nil:
+		return err
+	}
+	to := dispPartial
+	if r.Complete {
+		to = dispComplete
+	}
+	if to == disposition {
+		return nil
+	}
+	w := WaveRef{r.CampaignUID, r.WaveID}
+	t.disposition(w, segment, channel, disposition, to)
+	return s.setDisposition(ctx, tx, w, r.RecipientKey, to)
+}
+
+// responseRows are a response's answer rows and the cases it opens, counted in t unless it is
+// nil (the response in its segment and channel, each answer in its cells). segment is the one the person's
+// response is counted under (a re-submission keeps the first one's).
+func responseRows(r Response, segment string, now time.Time, primaryQuestion string, t *tally) (answers [][]any, cases []Case) {
+	w := WaveRef{r.CampaignUID, r.WaveID}
+	if t != nil {
+		t.response(w, segment, r.Channel, 1)
+	}
+	cases = make([]Case, len(r.Cases))
+	for i, c := range r.Cases {
+		c.CampaignUID, c.WaveID, c.RecipientKey = r.CampaignUID, r.WaveID, r.RecipientKey
+		c.Namespace, c.Segment, c.Channel, c.OpenedAt = r.Namespace, segment, r.Channel, now
+		cases[i] = c
+	}
+	var primaryValue any // the respondent's answer to the primary question, on its scale
+	for _, a := range r.Answers {
+		if a.Question == primaryQuestion && a.Value != nil && !a.NotApplicable {
+			primaryValue = *a.Value
+		}
+	}
+	answers = make([][]any, len(r.Answers))
+	for i, a := range r.Answers {
+		var value, text any
+		if a.Value != nil && !a.NotApplicable {
+			value = *a.Value
+		}
+		if a.Text != "" {
+			text = a.Text
+		}
+		answers[i] = []any{r.CampaignUID, r.WaveID, r.RecipientKey, a.Question, segment, r.Channel, value, text, boolInt(a.NotApplicable), primaryValue}
+		if t != nil {
+			t.answer(w, a.Question, segment, r.Channel, nullInt(value), nullInt(primaryValue), a.NotApplicable, 1)
+		}
+	}
+	return answers, cases
+}
+
+// answerColumns are the columns of an answer row as responseRows makes it.
+var answerColumns = []column{{"campaign_uid", "text"}, {"wave_id", "text"}, {"recipient_key", "text"}, {"question", "text"},
+	{"segment", "text"}, {"channel", "text"}, {"value_int", "int8"}, {"value_text", "text"}, {"not_applicable", "int8"},
+	{"primary_value", "int8"}}
+
+// insertAnswers inserts answer rows as responseRows makes them.
+func (s *sqlStore) insertAnswers(ctx context.Context, tx *sql.Tx, rows [][]any) error {
+	return s.insertRows(ctx, tx, "answers", answerColumns, "", rows)
 }
 
 // once records a signed request's signature, forgetting those past their time, or refuses it
@@ -755,20 +813,34 @@ func (s *sqlStore) once(ctx context.Context, tx *sql.Tx, o Once, now time.Time) 
 	return nil
 }
 
-// insertRows inserts rows of the same columns, each followed by suffix (an ON CONFLICT
-// clause, or nothing): on SQLite one prepared statement per row (in process, cheaper than
-// parsing a statement), on PostgreSQL one statement per insertBatch rows (each statement is a
-// round trip). insert ends with VALUES.
-func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, insert, suffix string, rows [][]any) error {
+// column is a column a multi-row insert writes, with its type as PostgreSQL's unnest reads it
+// (text or int8; an integer column takes an int8 by assignment).
+type column struct{ name, typ string }
+
+// columnNames lists the columns' names.
+func columnNames(cols []column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// insertRows inserts rows into table's columns, followed by suffix (an ON CONFLICT clause, or
+// nothing): on SQLite one prepared statement per row (in process, cheaper than parsing a
+// statement), on PostgreSQL one statement whatever the number of rows, its rows passed as one
+// array per column, so that its text is always the same (prepared once per connection) and it
+// is one round trip.
+func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, table string, cols []column, suffix string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	if s.sqlite {
-		marks := make([]string, len(rows[0]))
+		marks := make([]string, len(cols))
 		for i := range marks {
 			marks[i] = fmt.Sprintf("$%d", i+1)
 		}
-		st, err := s.prepare(ctx, tx, insert+"("+strings.Join(marks, ", ")+")"+suffix)
+		st, err := s.prepare(ctx, tx, `INSERT INTO `+table+` (`+columnNames(cols)+`) VALUES (`+strings.Join(marks, ", ")+`)`+suffix)
 		if err != nil {
 			return err
 		}
@@ -779,33 +851,48 @@ func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, insert, suffix st
 		}
 		return nil
 	}
-	for start := 0; start < len(rows); start += insertBatch {
-		var values strings.Builder
-		var args []any
-		for i, row := range rows[start:min(start+insertBatch, len(rows))] {
-			if i > 0 {
-				values.WriteString(", ")
-			}
-			values.WriteString("(")
-			for j := range row {
-				if j > 0 {
-					values.WriteString(", ")
-				}
-				fmt.Fprintf(&values, "$%d", len(args)+j+1)
-			}
-			values.WriteString(")")
-			args = append(args, row...)
-		}
-		if _, err := tx.ExecContext(ctx, insert+values.String()+suffix, args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	source, args := unnest(cols, 1, rows)
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+columnNames(cols)+`) SELECT * FROM `+source+suffix, args...)
+	return err
 }
 
-// insertBatch bounds the rows of one statement (at most 10 parameters each: well under
-// PostgreSQL's 65,535).
-const insertBatch = 400
+// unnest is a PostgreSQL call of unnest over rows passed as one array per column, its
+// parameters numbered from first, and those arrays. A value is a string, an int or an int64, or
+// nil for NULL.
+func unnest(cols []column, first int, rows [][]any) (string, []any) {
+	var b strings.Builder
+	b.WriteString("unnest(")
+	args := make([]any, len(cols))
+	for j, c := range cols {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d::%s[]", first+j, c.typ)
+		switch c.typ {
+		case "text":
+			col := make([]pgtype.Text, len(rows))
+			for i, row := range rows {
+				if v, ok := row[j].(string); ok {
+					col[i] = pgtype.Text{String: v, Valid: true}
+				}
+			}
+			args[j] = col
+		default:
+			col := make([]pgtype.Int8, len(rows))
+			for i, row := range rows {
+				switch v := row[j].(type) {
+				case int:
+					col[i] = pgtype.Int8{Int64: int64(v), Valid: true}
+				case int64:
+					col[i] = pgtype.Int8{Int64: v, Valid: true}
+				}
+			}
+			args[j] = col
+		}
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
 
 // nullInt is an optional integer as SaveResponse binds it (nil or an int).
 func nullInt(v any) sql.NullInt64 {
@@ -830,7 +917,7 @@ func (s *sqlStore) uncountAnswers(ctx context.Context, tx *sql.Tx, w WaveRef, re
 			rows.Close()
 			return err
 		}
-		t.answer(w, recipientKey, question, segment, channel, value, primary, na == 1, -1)
+		t.answer(w, question, segment, channel, value, primary, na == 1, -1)
 	}
 	return closeRows(rows)
 }

@@ -296,7 +296,9 @@ type Store interface {
 	PutFollowUp(ctx context.Context, rule FollowUpRule, now time.Time) error
 	// GetFollowUp returns a registered rule, active or not, or ErrNotFound.
 	GetFollowUp(ctx context.Context, uid string) (FollowUpRule, error)
-	// FollowUpRules returns the active rules of a campaign.
+	// FollowUpRules returns the active rules of a campaign, shared (the caller must not change
+	// them). A change made through this store is seen at once; one made through another process
+	// on the same database, within a few seconds.
 	FollowUpRules(ctx context.Context, campaignUID string) ([]FollowUpRule, error)
 	// OpenNonResponseCases opens a case for each person invited (round 0, sent or possibly
 	// sent) since the rule was created, at least rule.After ago, who has not responded or opted
