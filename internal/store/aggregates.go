@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // The aggregates a summary reads are maintained by every write that changes them, in its own
@@ -194,28 +195,37 @@ func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
 		}
 		return nil
 	}
-	// WITH u0 AS (INSERT ... ON CONFLICT ...), u1 AS (...), u2 AS (...) INSERT ... ON CONFLICT ...
-	var b strings.Builder
 	var args []any
-	for i, p := range parts {
-		last := i == len(parts)-1
-		switch {
-		case i == 0:
-			fmt.Fprintf(&b, "WITH u%d AS (", i)
-		case !last:
-			fmt.Fprintf(&b, "), u%d AS (", i)
-		default:
-			b.WriteString(") ")
-		}
-		source, a := unnest(p.columns(), len(args)+1, p.rows)
-		b.WriteString(`INSERT INTO ` + p.table + ` (` + columnNames(p.columns()) + `) SELECT * FROM ` + source + p.onConflict())
-		args = append(args, a...)
+	for _, p := range parts {
+		args = append(args, arrays(p.columns(), p.rows)...)
 	}
-	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+	if _, err := tx.ExecContext(ctx, applyAll(), args...); err != nil {
 		return fmt.Errorf("maintaining the aggregates: %w", err)
 	}
 	return nil
 }
+
+// applyAll is the one PostgreSQL statement of apply: WITH u0 AS (INSERT ... ON CONFLICT ...),
+// u1 AS (...), u2 AS (...) INSERT ... ON CONFLICT ..., the parts in apply's order.
+var applyAll = sync.OnceValue(func() string {
+	parts := []upsertPart{{table: "wave_dispositions", key: dispositionKey}, {table: "wave_responded", key: respondedKey},
+		{table: "wave_answer_counts", key: answerKey}, {table: "wave_answer_pairs", key: pairKey}}
+	var b strings.Builder
+	n := 1
+	for i, p := range parts {
+		switch {
+		case i == 0:
+			fmt.Fprintf(&b, "WITH u%d AS (", i)
+		case i < len(parts)-1:
+			fmt.Fprintf(&b, "), u%d AS (", i)
+		default:
+			b.WriteString(") ")
+		}
+		b.WriteString(`INSERT INTO ` + p.table + ` (` + columnNames(p.columns()) + `) SELECT * FROM ` + unnest(p.columns(), n) + p.onConflict())
+		n += len(p.columns())
+	}
+	return b.String()
+})
 
 // upsertPart adds each row's delta (its last column, n) to the row of table with the same key,
 // creating it.

@@ -36,7 +36,7 @@ var newCaseColumns = []column{{"followup_uid", "text"}, {"campaign_uid", "text"}
 var firstSubmissions = func() string {
 	n := 1
 	source := func(cols []column) string {
-		call, _ := unnest(cols, n, nil)
+		call := unnest(cols, n)
 		n += len(cols)
 		return call + ` AS x(` + columnNames(cols) + `)`
 	}
@@ -163,15 +163,8 @@ func (s *sqlStore) writeFirstSubmissions(ctx context.Context, batch []*pendingRe
 		}
 		index[[3]string{p.r.CampaignUID, p.r.WaveID, p.r.RecipientKey}] = j
 	}
-	var args []any
-	for _, part := range []struct {
-		cols []column
-		rows [][]any
-	}{{responseColumns, responses}, {answerColumns, answers}, {newCaseColumns, cases}} {
-		_, a := unnest(part.cols, len(args)+1, part.rows)
-		args = append(args, a...)
-	}
-	args = append(args, slot)
+	args := append(arrays(responseColumns, responses), arrays(answerColumns, answers)...)
+	args = append(append(args, arrays(newCaseColumns, cases)...), slot)
 	rows, err := s.db.QueryContext(ctx, firstSubmissions, args...)
 	if err != nil {
 		return nil, err

@@ -851,26 +851,34 @@ func (s *sqlStore) insertRows(ctx context.Context, tx *sql.Tx, table string, col
 		}
 		return nil
 	}
-	source, args := unnest(cols, 1, rows)
-	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+columnNames(cols)+`) SELECT * FROM `+source+suffix, args...)
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (`+columnNames(cols)+`) SELECT * FROM `+unnest(cols, 1)+suffix,
+		arrays(cols, rows)...)
 	return err
 }
 
-// unnest is a PostgreSQL call of unnest over rows passed as one array per column, its
-// parameters numbered from first, and those arrays. A value is a string, an int or an int64, or
-// nil for NULL.
-func unnest(cols []column, first int, rows [][]any) (string, []any) {
+// unnest is a PostgreSQL call of unnest over one array per column, its parameters numbered
+// from first.
+func unnest(cols []column, first int) string {
 	var b strings.Builder
 	b.WriteString("unnest(")
-	args := make([]any, len(cols))
 	for j, c := range cols {
 		if j > 0 {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "$%d::%s[]", first+j, c.typ)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// arrays are rows as unnest reads them, one array per column. A value is a string, an int or an
+// int64, or nil for NULL.
+func arrays(cols []column, rows [][]any) []any {
+	args := make([]any, len(cols))
+	for j, c := range cols {
 		switch c.typ {
 		case "text":
-			col := make([]pgtype.Text, len(rows))
+			col := make(pgtype.FlatArray[pgtype.Text], len(rows))
 			for i, row := range rows {
 				if v, ok := row[j].(string); ok {
 					col[i] = pgtype.Text{String: v, Valid: true}
@@ -878,7 +886,7 @@ func unnest(cols []column, first int, rows [][]any) (string, []any) {
 			}
 			args[j] = col
 		default:
-			col := make([]pgtype.Int8, len(rows))
+			col := make(pgtype.FlatArray[pgtype.Int8], len(rows))
 			for i, row := range rows {
 				switch v := row[j].(type) {
 				case int:
@@ -890,8 +898,7 @@ func unnest(cols []column, first int, rows [][]any) (string, []any) {
 			args[j] = col
 		}
 	}
-	b.WriteString(")")
-	return b.String(), args
+	return args
 }
 
 // nullInt is an optional integer as SaveResponse binds it (nil or an int).
