@@ -83,12 +83,12 @@ type tally struct {
 }
 
 // newTally is a tally in the next slot, in turn, of those the response committers do not use
-// (each committer has its own: on PostgreSQL no other writer takes its rows' locks).
+// (they turn through slots of their own: on PostgreSQL no other writer takes their rows' locks).
 func (s *sqlStore) newTally() *tally {
-	if s.slots <= postgresCommitters {
+	if s.slots <= committerSlots {
 		return s.tallyIn(0)
 	}
-	return s.tallyIn(postgresCommitters + int(s.nextSlot.Add(1)%uint32(s.slots-postgresCommitters)))
+	return s.tallyIn(committerSlots + int(s.nextSlot.Add(1)%uint32(s.slots-committerSlots)))
 }
 
 // tallyIn is a tally in the given slot.

@@ -21,7 +21,7 @@ import (
 // PostgreSQL has postgresCommitters, each on its own connection, and writes most of a batch in
 // one statement, since there each statement is a round trip (commit_postgres.go).
 //
-// Each committer adds to the aggregates in its own slot (aggregates.go), so concurrent
+// Each committer adds to the aggregates in slots of its own (aggregates.go), so concurrent
 // committers never wait for each other's rows.
 //
 // A response refused before it writes anything (its wave unknown or closed, its signed request
@@ -98,10 +98,13 @@ func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) 
 	return res.created, res.err
 }
 
-func (s *sqlStore) commitLoop(slot int) {
+func (s *sqlStore) commitLoop(committer int) {
 	c := &s.commits
 	defer c.wg.Done()
+	turn := 0
 	for {
+		slot := s.committerSlot(committer, turn)
+		turn++
 		var first *pendingResponse
 		select {
 		case first = <-c.queue:
@@ -176,7 +179,7 @@ func (s *sqlStore) closeCommitter() {
 }
 
 // saveEach writes batch[i], for each i in which, one after the other in one transaction, each
-// outcome in results, the aggregates in the committer's slot.
+// outcome in results, the aggregates in slot.
 func (s *sqlStore) saveEach(ctx context.Context, batch []*pendingResponse, which []int, results []savedResponse, slot int) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		t := s.tallyIn(slot)
@@ -195,3 +198,16 @@ func (s *sqlStore) saveEach(ctx context.Context, batch []*pendingResponse, which
 		return s.apply(ctx, tx, t)
 	})
 }
+
+// committerSlot is the slot of a committer's turn-th batch: on PostgreSQL each committer turns
+// through slots of its own, so that one row is not updated by every batch (each update leaves a
+// version of the row behind until PostgreSQL prunes it).
+func (s *sqlStore) committerSlot(committer, turn int) int {
+	if s.sqlite {
+		return 0
+	}
+	return committer + postgresCommitters*(turn%(committerSlots/postgresCommitters))
+}
+
+// committerSlots are the slots the committers turn through; the other writes take the rest.
+const committerSlots = 16

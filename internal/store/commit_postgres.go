@@ -101,7 +101,7 @@ var firstSubmissions = func() string {
 }()
 
 // commitPostgres writes a batch on PostgreSQL, each response's outcome in results, its
-// aggregates in the committer's slot.
+// aggregates in slot.
 func (s *sqlStore) commitPostgres(ctx context.Context, batch []*pendingResponse, results []savedResponse, slot int) error {
 	first, rest := partition(batch)
 	var admitted []int
