@@ -57,6 +57,8 @@ func fuCondition(fu *v1alpha1.FollowUp, t string) metav1.Condition {
 	return metav1.Condition{}
 }
 
+// fuKstatus computes the FollowUp's status as Flux does, and checks that the Argo CD health
+// check in config/argocd agrees.
 func fuKstatus(fu *v1alpha1.FollowUp) status.Status {
 	obj := getFU(fu)
 	obj.APIVersion, obj.Kind = v1alpha1.GroupVersion.String(), "FollowUp"
@@ -64,6 +66,7 @@ func fuKstatus(fu *v1alpha1.FollowUp) status.Status {
 	Expect(err).NotTo(HaveOccurred())
 	res, err := status.Compute(u)
 	Expect(err).NotTo(HaveOccurred())
+	argoAgrees(u, res.Status)
 	return res.Status
 }
 

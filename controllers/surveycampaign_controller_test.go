@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"sync/atomic"
@@ -138,7 +139,8 @@ func conditionOf(t string) func(*v1alpha1.SurveyCampaign) metav1.ConditionStatus
 	return func(c *v1alpha1.SurveyCampaign) metav1.ConditionStatus { return condition(c, t).Status }
 }
 
-// kstatus computes the campaign's status as Flux and Argo CD do.
+// kstatus computes the campaign's status as Flux does, and checks that the Argo CD health check
+// in config/argocd agrees.
 func kstatus(c *v1alpha1.SurveyCampaign) status.Status {
 	obj := get(c)
 	obj.APIVersion, obj.Kind = v1alpha1.GroupVersion.String(), "SurveyCampaign"
@@ -146,7 +148,18 @@ func kstatus(c *v1alpha1.SurveyCampaign) status.Status {
 	Expect(err).NotTo(HaveOccurred())
 	res, err := status.Compute(u)
 	Expect(err).NotTo(HaveOccurred())
+	argoAgrees(u, res.Status)
 	return res.Status
+}
+
+// health is Argo CD's health of the campaign.
+func health(c *v1alpha1.SurveyCampaign) string {
+	obj := get(c)
+	obj.APIVersion, obj.Kind = v1alpha1.GroupVersion.String(), "SurveyCampaign"
+	u, err := toUnstructured(obj)
+	Expect(err).NotTo(HaveOccurred())
+	h, _ := argoHealth(u)
+	return h
 }
 
 func toUnstructured(obj any) (*unstructured.Unstructured, error) {
@@ -204,31 +217,11 @@ func senderPod(ns, job, message string, exit int32) {
 	ExpectWithOffset(2, k8sClient.Status().Update(ctx, pod)).To(Succeed())
 }
 
-// gaugeFU reads a FollowUp's case gauge for a state; NaN when absent.
-func gaugeFU(state, ns, name string) float64 {
+// series reads the gauge name with exactly the given labels from controller-runtime's metrics
+// registry; NaN when absent.
+func series(name string, want map[string]string) float64 {
 	families, err := ctrlmetrics.Registry.Gather()
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	for _, f := range families {
-		if f.GetName() != "survey_followup_cases" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["namespace"] == ns && labels["followup"] == name && labels["state"] == state {
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	return math.NaN()
-}
-
-// gauge reads a campaign gauge from controller-runtime's metrics registry; NaN when absent.
-func gauge(name, ns, campaign string) float64 {
-	families, err := ctrlmetrics.Registry.Gather()
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	ExpectWithOffset(2, err).NotTo(HaveOccurred())
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
@@ -238,13 +231,32 @@ func gauge(name, ns, campaign string) float64 {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			ExpectWithOffset(1, labels).To(HaveLen(2), "a campaign metric has only the namespace and campaign labels")
-			if labels["namespace"] == ns && labels["campaign"] == campaign {
+			if maps.Equal(labels, want) {
 				return m.GetGauge().GetValue()
 			}
 		}
 	}
 	return math.NaN()
+}
+
+// gaugeFU reads a FollowUp's case gauge for a state; NaN when absent.
+func gaugeFU(state, ns, name string) float64 {
+	return series("survey_followup_cases", map[string]string{"namespace": ns, "followup": name, "state": state})
+}
+
+// conditionGauge reads survey_condition for an object's condition; NaN when absent.
+func conditionGauge(kind, ns, name, condition string) float64 {
+	return series("survey_condition", map[string]string{"kind": kind, "namespace": ns, "name": name, "type": condition})
+}
+
+// gauge reads a campaign gauge labelled by namespace and campaign and, for some, the extra
+// labels' names and values (and nothing else: no person); NaN when absent.
+func gauge(name, ns, campaign string, extra ...string) float64 {
+	want := map[string]string{"namespace": ns, "campaign": campaign}
+	for i := 0; i+1 < len(extra); i += 2 {
+		want[extra[i]] = extra[i+1]
+	}
+	return series(name, want)
 }
 
 func events(ns, reason string) []string {
@@ -477,8 +489,9 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		// The same figures as metrics, labelled by namespace and campaign only.
 		Expect(gauge("survey_campaign_responses", ns, "quarterly")).To(Equal(4.0))
 		Expect(gauge("survey_campaign_invitations", ns, "quarterly")).To(Equal(5.0))
-		Expect(gauge("survey_campaign_response_rate_percent", ns, "quarterly")).To(Equal(80.0))
-		Expect(gauge("survey_campaign_primary_score", ns, "quarterly")).To(Equal(75.0))
+		Expect(gauge("survey_campaign_response_rate", ns, "quarterly")).To(Equal(0.8))
+		Expect(gauge("survey_campaign_response_rate_target", ns, "quarterly")).To(Equal(0.5))
+		Expect(gauge("survey_campaign_satisfied_ratio", ns, "quarterly", "question", "tp01")).To(Equal(0.75))
 
 		// The window ends: the wave closes with a final count and an Event.
 		clk.SetTime(at(72*time.Hour + time.Minute))
@@ -487,6 +500,10 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Eventually(func() v1alpha1.WavePhase { return waveOf(c, wave).Phase }).Should(Equal(v1alpha1.WaveClosed))
 		Eventually(func() []string { return events(ns, v1alpha1.EventWaveClosed) }).Should(ConsistOf(
 			"Wave " + wave + " closed: 4 of 5 responded (80.0%), score 75.0% ±" + strings.TrimPrefix(get(c).Status.Score, "75.0% ±") + "."))
+		// Its final rate is what the alert on a closed wave compares with the target.
+		Eventually(func() float64 { return gauge("survey_campaign_closed_response_rate", ns, "quarterly") }).Should(Equal(0.8))
+		Expect(conditionGauge("SurveyCampaign", ns, "quarterly", v1alpha1.ConditionStalled)).To(Equal(0.0))
+		Expect(conditionGauge("SurveyCampaign", ns, "quarterly", v1alpha1.ConditionTargetsMet)).To(Equal(1.0))
 	})
 
 	It("weights a sampled wave's scores by the segments' populations once the sender records the frame", func() {
@@ -576,6 +593,8 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		ns := namespace()
 		c := newCampaign(ns, "on-demand", func(c *v1alpha1.SurveyCampaign) { c.Spec.Suspend = true })
 		Eventually(func() string { return condition(c, v1alpha1.ConditionReady).Reason }).Should(Equal(v1alpha1.ReasonSuspended))
+		Expect(kstatus(c)).To(Equal(status.CurrentStatus)) // Flux waits for nothing; Argo CD shows it Suspended
+		Expect(health(c)).To(Equal("Suspended"))
 		clk.SetTime(at(30 * time.Minute))
 		poke(c)
 		Consistently(jobNames(ns), "1s").Should(BeEmpty())

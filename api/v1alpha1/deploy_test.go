@@ -1,8 +1,10 @@
 package v1alpha1_test
 
 import (
+	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -86,7 +88,15 @@ var _ = Describe("The deployment manifests", func() {
 			}
 		}
 		monitors := 0
+		scraped := map[string]bool{} // the Services scraped: Prometheus names each one's job after it
+		var rules []monitoringv1.PrometheusRule
 		for _, doc := range strings.Split(built, "\n---\n") {
+			if strings.Contains(doc, "\nkind: PrometheusRule\n") {
+				var rule monitoringv1.PrometheusRule
+				Expect(yaml.UnmarshalStrict([]byte(doc), &rule)).To(Succeed(), doc)
+				rules = append(rules, rule)
+				continue
+			}
 			var sm monitoringv1.ServiceMonitor
 			// Strict: a field the Prometheus Operator does not know, or of the wrong type, fails.
 			Expect(yaml.UnmarshalStrict([]byte(doc), &sm)).To(Succeed(), doc)
@@ -99,6 +109,7 @@ var _ = Describe("The deployment manifests", func() {
 				}
 			}
 			Expect(selected).To(HaveLen(1), "ServiceMonitor %s selects %d Services of config/default", sm.Name, len(selected))
+			scraped[selected[0].Name] = true
 			for _, ep := range sm.Spec.Endpoints {
 				var ports []string
 				for _, p := range selected[0].Spec.Ports {
@@ -108,6 +119,27 @@ var _ = Describe("The deployment manifests", func() {
 			}
 		}
 		Expect(monitors).To(Equal(2))
+		// The alerts that watch a scrape job name one of the Services scraped.
+		Expect(rules).To(HaveLen(1))
+		jobs := regexp.MustCompile(`job="([^"]+)"`)
+		for _, g := range rules[0].Spec.Groups {
+			for _, r := range g.Rules {
+				for _, m := range jobs.FindAllStringSubmatch(r.Expr.String(), -1) {
+					Expect(scraped).To(HaveKey(m[1]), "alert %s watches job %q", r.Alert, m[1])
+				}
+			}
+		}
+	})
+
+	It("ship the Grafana dashboard as a ConfigMap its sidecar picks up (config/grafana)", func() {
+		built, err := kubectl("kustomize", filepath.Join(testenv.RepoRoot(), "config", "grafana"))
+		Expect(err).NotTo(HaveOccurred(), built)
+		var cm corev1.ConfigMap
+		Expect(yaml.UnmarshalStrict([]byte(built), &cm)).To(Succeed(), built)
+		Expect(cm.Labels).To(HaveKeyWithValue("grafana_dashboard", "1"))
+		var dashboard map[string]any
+		Expect(json.Unmarshal([]byte(cm.Data["dashboard.json"]), &dashboard)).To(Succeed())
+		Expect(dashboard).To(HaveKeyWithValue("uid", "survey-operator"))
 	})
 
 	It("keep the collector's metrics off its public Service, and admit them only from monitoring namespaces", func() {
