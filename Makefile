@@ -66,7 +66,7 @@ test: manifests generate fmt vet envtest config-check ## Run all tests: unit tes
 
 .PHONY: config-check
 config-check: kustomize ## Check that every kustomization under config/ builds.
-	@for dir in config/default config/crd config/rbac config/manager config/collector config/network-policy config/postgres config/prometheus config/samples config/demo config/demo/riverside; do \
+	@for dir in config/default config/crd config/rbac config/manager config/collector config/network-policy config/postgres config/prometheus config/grafana config/samples config/demo config/demo/riverside; do \
 		$(KUSTOMIZE) build $$dir >/dev/null || { echo "kustomize build $$dir failed"; exit 1; }; \
 	done
 
@@ -79,6 +79,27 @@ bench: ## Run the Go benchmarks and print ratios to their same-run baselines.
 .PHONY: build
 build: manifests generate fmt vet ## Build the binaries into ./bin.
 	CGO_ENABLED=0 go build -o $(LOCALBIN)/ ./cmd/...
+
+PLUGIN_DIR ?= $(HOME)/.local/bin
+PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+
+.PHONY: install-plugin
+install-plugin: ## Install the kubectl plugin (kubectl survey) into PLUGIN_DIR (~/.local/bin), which must be on the PATH.
+	mkdir -p $(PLUGIN_DIR)
+	CGO_ENABLED=0 go build -o $(PLUGIN_DIR)/kubectl-survey ./cmd/kubectl-survey
+	@case ":$$PATH:" in *":$(PLUGIN_DIR):"*) echo "kubectl survey is installed: try kubectl survey --help";; \
+	  *) echo "Installed $(PLUGIN_DIR)/kubectl-survey; add $(PLUGIN_DIR) to your PATH for kubectl to find it";; esac
+
+.PHONY: plugin-dist
+plugin-dist: ## Build the plugin's release archives (bin/dist/kubectl-survey_OS_ARCH.tar.gz) for .krew.yaml.
+	rm -rf $(LOCALBIN)/dist && mkdir -p $(LOCALBIN)/dist
+	for p in $(PLUGIN_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; dir=$(LOCALBIN)/dist/kubectl-survey_$${os}_$${arch}; ext=; \
+	  [ $$os = windows ] && ext=.exe; \
+	  mkdir -p $$dir && CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -o $$dir/kubectl-survey$$ext ./cmd/kubectl-survey && \
+	  cp LICENSE $$dir/ 2>/dev/null; tar -czf $$dir.tar.gz -C $$dir . && rm -rf $$dir || exit 1; \
+	done
+	cd $(LOCALBIN)/dist && sha256sum *.tar.gz
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager on this machine against the cluster of the current kubeconfig (flags in ARGS).

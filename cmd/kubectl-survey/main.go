@@ -1,5 +1,7 @@
 // Command kubectl-survey is a kubectl plugin for survey-operator: installed on the PATH it runs
-// as `kubectl survey`. Its first subcommand, plan, sizes a survey before it is declared.
+// as `kubectl survey`. It sizes a survey before it is declared (plan), prints a campaign to start
+// from (template), and reads and drives campaigns in a cluster (waves, results, send-now,
+// suspend, resume) with kubectl's own connection flags (-n, --context, --kubeconfig, ...).
 package main
 
 import (
@@ -7,6 +9,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 )
 
 func main() {
@@ -18,11 +21,16 @@ func main() {
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "kubectl survey",
-		Short:         "Plan and inspect satisfaction surveys run by survey-operator",
+		Use:           "survey",
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl survey"},
+		Short:         "Plan, start and read satisfaction surveys run by survey-operator",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newPlanCommand())
+	flags := genericclioptions.NewConfigFlags(true)
+	flags.AddFlags(root.PersistentFlags())
+	k := &kube{flags: flags}
+	root.AddCommand(newPlanCommand(), newTemplateCommand(), newWavesCommand(k), newResultsCommand(k),
+		newSendNowCommand(k), newSuspendCommand(k, true), newSuspendCommand(k, false))
 	return root
 }

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/campaign"
+)
+
+func newWavesCommand(k *kube) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "waves CAMPAIGN",
+		Short: "List a campaign's waves: phase, invitations, responses, rate and primary score",
+		Example: `  kubectl survey waves tenant-satisfaction -n riverside-homes
+  kubectl survey waves tenant-satisfaction -o csv > waves.csv`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(output, "table", "json", "yaml", "csv"); err != nil {
+				return err
+			}
+			_, sc, err := k.campaign(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printWaves(cmd.OutOrStdout(), output, sc)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json, yaml or csv")
+	return cmd
+}
+
+func printWaves(w io.Writer, format string, sc *v1alpha1.SurveyCampaign) error {
+	if done, err := printStructured(w, format, sc.Status.Waves); done {
+		return err
+	}
+	primary := question(sc, sc.Spec.Survey.PrimaryQuestionID())
+	t := &table{header: []string{"WAVE", "PHASE", "SCHEDULED", "INVITED", "RESPONDED", "RATE", "SCORE", "CLOSES"}}
+	for _, wv := range sc.Status.Waves {
+		closes := "-"
+		if wv.CloseTime != nil {
+			closes = wv.CloseTime.UTC().Format(time.RFC3339)
+		}
+		rate := "-"
+		if wv.ResponseRate != "" {
+			rate = string(wv.ResponseRate) + "%"
+		}
+		t.add(wv.ID, string(wv.Phase), wv.ScheduledTime.UTC().Format(time.RFC3339), strconv.FormatInt(wv.Invited, 10),
+			strconv.FormatInt(wv.Responded, 10), rate, orDash(campaign.ScoreLabel(primary, wv.Scores)), closes)
+	}
+	return t.print(w, format)
+}
+
+// question is the campaign's question with that ID, or nil.
+func question(sc *v1alpha1.SurveyCampaign, id string) *v1alpha1.Question {
+	for i := range sc.Spec.Survey.Questions {
+		if sc.Spec.Survey.Questions[i].ID == id {
+			return &sc.Spec.Survey.Questions[i]
+		}
+	}
+	return nil
+}
+
+func newResultsCommand(k *kube) *cobra.Command {
+	var output, wave string
+	cmd := &cobra.Command{
+		Use:   "results CAMPAIGN [--wave ID]",
+		Short: "A wave's results at a glance: each score with its margin, n and change since the last wave, and each segment",
+		Long: `results prints a wave's results as the campaign's status holds them (the latest wave with
+responses unless --wave names one): every scored question's score (weighted by segment) with its
+margin of error, the number of answers, and the change since the previous wave, marked
+▲ or ▼ when it is significant and = when it is within the noise; then each segment's population,
+invitations, responses, response rate and primary score, and whether the responses represent
+the segments fairly.`,
+		Example: `  kubectl survey results tenant-satisfaction -n riverside-homes
+  kubectl survey results tenant-satisfaction --wave 20261001-1000 -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(output, "table", "json", "yaml", "csv"); err != nil {
+				return err
+			}
+			_, sc, err := k.campaign(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			wv, err := pickWave(sc, wave)
+			if err != nil {
+				return err
+			}
+			return printResults(cmd.OutOrStdout(), output, sc, wv)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json, yaml or csv (the scores)")
+	cmd.Flags().StringVar(&wave, "wave", "", "the wave's ID (default: the latest wave with responses)")
+	return cmd
+}
+
+// pickWave is the wave with that ID, or the latest with responses.
+func pickWave(sc *v1alpha1.SurveyCampaign, id string) (*v1alpha1.WaveStatus, error) {
+	for i := range sc.Status.Waves {
+		wv := &sc.Status.Waves[i]
+		if (id == "" && wv.Responded > 0) || (id != "" && wv.ID == id) {
+			return wv, nil
+		}
+	}
+	if id != "" {
+		return nil, fmt.Errorf("campaign %s/%s has no wave %q in its status (kubectl survey waves %s lists them)", sc.Namespace, sc.Name, id, sc.Name)
+	}
+	return nil, fmt.Errorf("campaign %s/%s has no wave with responses yet", sc.Namespace, sc.Name)
+}
+
+func printResults(w io.Writer, format string, sc *v1alpha1.SurveyCampaign, wv *v1alpha1.WaveStatus) error {
+	if done, err := printStructured(w, format, wv); done {
+		return err
+	}
+	scores := &table{header: []string{"QUESTION", "SCORE", "N", "CHANGE", "SINCE"}}
+	for _, s := range wv.Scores {
+		change, since := "-", "-"
+		for _, tr := range wv.Trend {
+			if tr.Question == s.Question {
+				change, since = signed(tr.Change)+" "+trendMark(tr.Verdict), tr.PreviousWave
+			}
+		}
+		scores.add(s.Question, orDash(campaign.ScoreLabel(question(sc, s.Question), []v1alpha1.QuestionScore{s})),
+			strconv.FormatInt(s.N, 10), change, since)
+	}
+	if format == "csv" {
+		return scores.print(w, format)
+	}
+	fmt.Fprintf(w, "Campaign %s/%s, wave %s (%s): %d of %d responded", sc.Namespace, sc.Name, wv.ID, wv.Phase, wv.Responded, wv.Invited)
+	if wv.ResponseRate != "" {
+		fmt.Fprintf(w, " (%s%%)", wv.ResponseRate)
+	}
+	fmt.Fprintln(w, ".")
+	if r := wv.Representativeness; r != nil {
+		verdict := "the responses represent the segments (chi-square p = " + string(r.PValue) + ")"
+		if !r.Representative {
+			verdict = "the responses do NOT represent the segments fairly (chi-square p = " + string(r.PValue) + "): read the weighted scores"
+		}
+		fmt.Fprintln(w, "Representativeness: "+verdict+".")
+	}
+	fmt.Fprintln(w)
+	if err := scores.print(w, format); err != nil {
+		return err
+	}
+	if len(wv.Segments) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	primary := question(sc, sc.Spec.Survey.PrimaryQuestionID())
+	segments := &table{header: []string{"SEGMENT", "POPULATION", "INVITED", "RESPONDED", "RATE", "SCORE"}}
+	for _, b := range wv.Segments {
+		score := ""
+		if b.Score != nil {
+			score = campaign.ScoreLabel(primary, []v1alpha1.QuestionScore{*b.Score})
+		}
+		population := "-"
+		if b.Population > 0 {
+			population = strconv.FormatInt(b.Population, 10)
+		}
+		rate := "-"
+		if b.ResponseRate != "" {
+			rate = string(b.ResponseRate) + "%"
+		}
+		segments.add(b.Name, population, strconv.FormatInt(b.Invited, 10), strconv.FormatInt(b.Responded, 10), rate, orDash(score))
+	}
+	return segments.print(w, format)
+}
+
+// signed writes a positive change with its sign: "+12.0".
+func signed(change v1alpha1.Decimal) string {
+	if v, err := strconv.ParseFloat(string(change), 64); err == nil && v > 0 {
+		return "+" + string(change)
+	}
+	return string(change)
+}
+
+// trendMark marks a change: ▲ or ▼ when significant, = when within the noise.
+func trendMark(v v1alpha1.Verdict) string {
+	switch v {
+	case v1alpha1.VerdictAbove:
+		return "▲"
+	case v1alpha1.VerdictBelow:
+		return "▼"
+	}
+	return "="
+}
+
+func newSendNowCommand(k *kube) *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "send-now CAMPAIGN",
+		Short: "Start a wave now, outside the schedule, and print its ID once it has started",
+		Long: `send-now asks the operator for a wave now: it sets the campaign's ` + v1alpha1.AnnotationRequestedAt + `
+annotation to the current time, then waits for the wave to appear in the campaign's status and
+prints its ID. A suspended campaign starts no wave until it is resumed.`,
+		Example: `  kubectl survey send-now repairs-nps -n riverside-homes
+  kubectl survey send-now repairs-nps --timeout 5m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, sc, err := k.campaign(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			value := time.Now().UTC().Format(time.RFC3339)
+			patch := client.MergeFrom(sc.DeepCopy())
+			if sc.Annotations == nil {
+				sc.Annotations = map[string]string{}
+			}
+			sc.Annotations[v1alpha1.AnnotationRequestedAt] = value
+			if err := c.Patch(cmd.Context(), sc, patch); err != nil {
+				return err
+			}
+			id := campaign.RequestedWaveID(value)
+			fmt.Fprintf(cmd.ErrOrStderr(), "Requested wave %s of %s/%s; waiting for it to start...\n", id, sc.Namespace, sc.Name)
+			if sc.Spec.Suspend {
+				fmt.Fprintf(cmd.ErrOrStderr(), "The campaign is suspended: the wave starts when it is resumed (kubectl survey resume %s).\n", sc.Name)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			err = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+				if err := c.Get(ctx, client.ObjectKeyFromObject(sc), sc); err != nil {
+					return false, nil //nolint:nilerr // a failed read is tried again until the timeout
+				}
+				for _, wv := range sc.Status.Waves {
+					if wv.ID == id {
+						return true, nil
+					}
+				}
+				return false, nil
+			})
+			if err != nil {
+				return fmt.Errorf("wave %s did not start within %s; kubectl describe surveycampaign -n %s %s says why", id, timeout, sc.Namespace, sc.Name)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), id)
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the wave to start")
+	return cmd
+}
+
+func newSuspendCommand(k *kube, suspend bool) *cobra.Command {
+	use, short, example := "suspend", "Suspend a campaign: no new wave or reminder starts until it is resumed", "  kubectl survey suspend tenant-satisfaction -n riverside-homes"
+	if !suspend {
+		use, short, example = "resume", "Resume a suspended campaign", "  kubectl survey resume tenant-satisfaction -n riverside-homes"
+	}
+	return &cobra.Command{
+		Use:     use + " CAMPAIGN",
+		Short:   short,
+		Long:    short + ". It sets spec.suspend; with GitOps, change it in the repository instead, or the next sync undoes it.",
+		Example: example,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, sc, err := k.campaign(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			patch := client.MergeFrom(sc.DeepCopy())
+			sc.Spec.Suspend = suspend
+			if err := c.Patch(cmd.Context(), sc, patch); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "surveycampaign.surveys.surveyops.io/%s %sed\n", sc.Name, map[bool]string{true: "suspend", false: "resum"}[suspend])
+			return nil
+		},
+	}
+}
