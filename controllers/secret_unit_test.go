@@ -16,7 +16,8 @@ import (
 )
 
 // A campaign's sender Secret holds its namespace's link keys, derived from the master keys,
-// never the master keys: links signed with them verify for that namespace only.
+// never the master keys: links signed with them verify for that namespace only. Its export
+// Secret holds an exporter's credential for the namespace.
 func TestSenderSecretHoldsTheNamespacesKeys(t *testing.T) {
 	nine := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 	h := newHarness(t, nine.Add(30*time.Second), testCampaign(nil))
@@ -37,6 +38,23 @@ func TestSenderSecretHoldsTheNamespacesKeys(t *testing.T) {
 	scope, ok := apitoken.Authenticate(secret.Data[campaign.SecretAPIToken], [][]byte{[]byte("test-api-token-0123456789")})
 	if !ok || scope != (apitoken.Scope{Kind: apitoken.Sender, Namespace: testNS}) {
 		t.Errorf("the sender Secret's API token proves %+v (%v), want a sender's for %s", scope, ok, testNS)
+	}
+
+	// Beside it, the export Secret: an exporter's credential for the namespace (whoever may read
+	// the namespace's Secrets may export its responses, nobody else) and where to ask.
+	var export corev1.Secret
+	if err := h.client.Get(context.Background(), types.NamespacedName{Namespace: testNS, Name: campaign.ExportSecretName("tenant-satisfaction")}, &export); err != nil {
+		t.Fatal(err)
+	}
+	scope, ok = apitoken.Authenticate(export.Data[campaign.ExportSecretToken], [][]byte{[]byte("test-api-token-0123456789")})
+	if !ok || scope != (apitoken.Scope{Kind: apitoken.Exporter, Namespace: testNS}) {
+		t.Errorf("the export Secret's token proves %+v (%v), want an exporter's for %s", scope, ok, testNS)
+	}
+	if url := string(export.Data[campaign.ExportSecretURL]); url != h.r.Settings.PublicURL || url == "" {
+		t.Errorf("the export Secret's url is %q, want the public address %q", url, h.r.Settings.PublicURL)
+	}
+	if len(export.OwnerReferences) != 1 || export.OwnerReferences[0].Name != "tenant-satisfaction" {
+		t.Errorf("the export Secret's owners: %+v", export.OwnerReferences)
 	}
 
 	// What the sending Job signs with that key verifies with the ring the response service

@@ -73,10 +73,11 @@ type SurveyCampaignReconciler struct {
 	credentials credentialCache
 	metrics     *operatorMetrics
 	// What is remembered of each campaign, forgotten when it is deleted: its last check, the
-	// data hash of its sender Secret, and whether each of its finished Jobs stopped for quiet
+	// data hashes of its sender and export Secrets, and whether each of its finished Jobs stopped for quiet
 	// hours (by Job UID).
 	checked       memo[checked]
 	senderSecrets memo[string]
+	exportSecrets memo[string]
 	stops         memo[map[types.UID]bool]
 }
 
@@ -208,6 +209,7 @@ func (r *SurveyCampaignReconciler) forget(key types.NamespacedName) {
 	r.polls.forgetCampaign(key.String())
 	r.checked.forget(key)
 	r.senderSecrets.forget(key)
+	r.exportSecrets.forget(key)
 	r.stops.forget(key)
 }
 

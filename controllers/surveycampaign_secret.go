@@ -95,28 +95,49 @@ func dataHash(data map[string][]byte) string {
 }
 
 // ensureSenderSecret keeps the campaign's sender Secret equal to the manager's credentials:
-// the API token and the link-signing keys, whose ids it returns for the Jobs to mount. It
-// writes only when they differ, and reads it only when it is not known to be up to date (its
-// deletion is watched).
+// the API token and the link-signing keys, whose ids it returns for the Jobs to mount.
 func (u *run) ensureSenderSecret(ctx context.Context) ([]string, error) {
 	data, ids, err := u.r.senderData(ctx, u.c.Namespace)
 	if err != nil {
 		return nil, err
 	}
-	want := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: campaign.SecretName(u.c.Name), Namespace: u.c.Namespace,
+	return ids, u.ensureSecret(ctx, campaign.SecretName(u.c.Name), data, &u.r.senderSecrets)
+}
+
+// ensureExportSecret keeps the campaign's export Secret: an exporter's credential for the
+// namespace (apitoken.Exporter, derived from the first master token) and the response service's
+// public address. `kubectl survey export` reads it, so exactly those who may read the
+// namespace's Secrets may export its responses.
+func (u *run) ensureExportSecret(ctx context.Context) error {
+	master, _, err := u.r.masterData(ctx)
+	if err != nil {
+		return err
+	}
+	data := map[string][]byte{
+		campaign.ExportSecretToken: []byte(apitoken.Credential([]byte(apitoken.First(string(master[campaign.SecretAPIToken]))), apitoken.Exporter, u.c.Namespace)),
+		campaign.ExportSecretURL:   []byte(u.r.Settings.PublicURL),
+	}
+	return u.ensureSecret(ctx, campaign.ExportSecretName(u.c.Name), data, &u.r.exportSecrets)
+}
+
+// ensureSecret keeps one of the campaign's Secrets (owned by it, labelled with its UID) equal
+// to data. It writes only when they differ, and reads it only when it is not known to be up to
+// date (written (known holds its data's hash) and still there).
+func (u *run) ensureSecret(ctx context.Context, name string, data map[string][]byte, known *memo[string]) error {
+	want := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: u.c.Namespace,
 		Labels: map[string]string{"app.kubernetes.io/managed-by": "survey-operator", campaign.LabelCampaignUID: string(u.c.UID)}},
 		Type: corev1.SecretTypeOpaque, Data: data}
 	hash := dataHash(data) + "/" + string(u.c.UID)
-	if known, ok := u.r.senderSecrets.get(u.key); ok && known == hash {
+	if h, ok := known.get(u.key); ok && h == hash {
 		if _, err := metadataOf(ctx, u.r.Client, "Secret", client.ObjectKeyFromObject(want)); err == nil {
-			return ids, nil
+			return nil
 		}
 	}
 	if err := controllerutil.SetControllerReference(u.c, want, u.r.Scheme()); err != nil {
-		return nil, err
+		return err
 	}
 	var have corev1.Secret
-	err = u.r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), &have)
+	err := u.r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), &have)
 	switch {
 	case apierrors.IsNotFound(err):
 		err = u.r.Create(ctx, want)
@@ -129,8 +150,8 @@ func (u *run) ensureSenderSecret(ctx context.Context) ([]string, error) {
 		err = u.r.Update(ctx, &have)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	u.r.senderSecrets.put(u.key, hash)
-	return ids, nil
+	known.put(u.key, hash)
+	return nil
 }

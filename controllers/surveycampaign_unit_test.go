@@ -447,8 +447,9 @@ func TestDeletedCampaignIsForgotten(t *testing.T) {
 	h := newHarness(t, start.Add(25*time.Hour), cmp, j, senderPod(job, `{"failed":{},"skipped":{}}`, start))
 	h.mustReconcile("tenant-satisfaction") // the next day's wave starts: every memory is used
 	stops, _ := h.r.stops.get(client.ObjectKeyFromObject(cmp))
-	if h.r.checked.len() != 1 || h.r.senderSecrets.len() != 1 || len(stops) != 1 || h.r.polls.len() == 0 {
-		t.Fatalf("remembered: checked %d, secrets %d, stops %v, polls %d", h.r.checked.len(), h.r.senderSecrets.len(), stops, h.r.polls.len())
+	if h.r.checked.len() != 1 || h.r.senderSecrets.len() != 1 || h.r.exportSecrets.len() != 1 || len(stops) != 1 || h.r.polls.len() == 0 {
+		t.Fatalf("remembered: checked %d, secrets %d and %d, stops %v, polls %d", h.r.checked.len(), h.r.senderSecrets.len(),
+			h.r.exportSecrets.len(), stops, h.r.polls.len())
 	}
 
 	// The Job goes (pruned, or deleted by hand): what was read of it goes too.
@@ -466,9 +467,9 @@ func TestDeletedCampaignIsForgotten(t *testing.T) {
 	if _, err := h.reconcile("tenant-satisfaction"); err != nil {
 		t.Fatal(err)
 	}
-	if h.r.checked.len() != 0 || h.r.senderSecrets.len() != 0 || h.r.stops.len() != 0 || h.r.polls.len() != 0 {
-		t.Errorf("a deleted campaign is still remembered: checked %d, secrets %d, stops %d, polls %d",
-			h.r.checked.len(), h.r.senderSecrets.len(), h.r.stops.len(), h.r.polls.len())
+	if h.r.checked.len() != 0 || h.r.senderSecrets.len() != 0 || h.r.exportSecrets.len() != 0 || h.r.stops.len() != 0 || h.r.polls.len() != 0 {
+		t.Errorf("a deleted campaign is still remembered: checked %d, secrets %d and %d, stops %d, polls %d",
+			h.r.checked.len(), h.r.senderSecrets.len(), h.r.exportSecrets.len(), h.r.stops.len(), h.r.polls.len())
 	}
 	if n := h.r.metrics.waves.DeletePartialMatch(prometheus.Labels{"namespace": testNS, "campaign": "tenant-satisfaction"}); n != 0 {
 		t.Errorf("a deleted campaign still has %d metric series", n)

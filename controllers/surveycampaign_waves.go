@@ -168,7 +168,7 @@ func (u *run) startContinuations(ctx context.Context) error {
 	return nil
 }
 
-// launch makes a round's Job and what it needs first: the sender Secret up to date, and, for
+// launch makes a round's Job and what it needs first: the sender and export Secrets up to date, and, for
 // a wave's first Job, the wave's snapshot registered with the response service. The Job is
 // created, or adopted when it exists. Every step is safe to repeat. recorded says the wave is
 // in the status already (see register).
@@ -177,6 +177,9 @@ func (u *run) launch(ctx context.Context, w campaign.Wave, recorded bool) (strin
 	var err error
 	if mounted.TokenKeyIDs, err = u.ensureSenderSecret(ctx); err != nil {
 		return "", fmt.Errorf("the sender Secret: %w", err)
+	}
+	if err := u.ensureExportSecret(ctx); err != nil {
+		return "", fmt.Errorf("the export Secret: %w", err)
 	}
 	if w.Round == 0 && w.Part == 0 {
 		if err := u.register(ctx, w, recorded); err != nil {

@@ -22,6 +22,7 @@ pairs="BenchmarkNext:BenchmarkBaselineRobfigNext BenchmarkDueAfterLongOutage:Ben
 pairs="$pairs BenchmarkSendWithLedger:BenchmarkBaselineBareSMTP BenchmarkSendWithLedgerNarrowWindow:BenchmarkBaselineBareSMTP BenchmarkSendWithLedgerRelay:BenchmarkBaselineParallelSMTPRelay BenchmarkScanSelect1MRows:BenchmarkBaselineCSVRead1MRows"
 for db in sqlite postgres; do
 	pairs="$pairs BenchmarkSummarize1M/$db:BenchmarkBaselineCountScan1M/$db BenchmarkSummarizeByScan1M/$db:BenchmarkBaselineCountScan1M/$db"
+	pairs="$pairs BenchmarkExport1M/$db:BenchmarkBaselineCountScan1M/$db"
 	pairs="$pairs BenchmarkDurableResponsesHTTP/$db:BenchmarkBaselineInsertCommit/$db"
 done
 awk -v pairs="$pairs" '

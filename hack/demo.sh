@@ -109,13 +109,17 @@ done
 step "the programme"
 k get surveys -n "$NS"
 echo
-k -n "$NS" get surveycampaign tenant-satisfaction -o jsonpath='{range .status.waves[0].scores[*]}{.question}{"\t"}{.value}{" ±"}{.marginOfError}{"\tn="}{.n}{"\n"}{end}' 2>/dev/null | head -n 13 || true
+echo
+go run ./cmd/kubectl-survey results tenant-satisfaction -n "$NS" || die "kubectl survey results failed"
 cat <<EOF
 
 The cluster and the demo are up. To look around:
   export KUBECONFIG=$KUBECONFIG PATH=$(dirname "$KUBECTL"):\$PATH
   kubectl get surveys -A                      # campaigns and follow-ups
   kubectl -n $NS describe surveycampaign tenant-satisfaction
+  make install-plugin                         # then, with ~/.local/bin on the PATH:
+  kubectl survey results tenant-satisfaction -n $NS
+  kubectl survey export tenant-satisfaction -n $NS --url http://$collector:8080 > responses.csv
   kubectl -n $SYSTEM port-forward svc/survey-operator-collector 8080:8080
                                               # then open a link from a received mail: http://localhost:8080/s/...
   kubectl -n $NS port-forward svc/mailsink 8025:8025

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -59,6 +60,7 @@ func apiserver(t *testing.T) (client.Client, string) {
 		scheme := runtime.NewScheme()
 		_ = v1alpha1.AddToScheme(scheme)
 		_ = corev1.AddToScheme(scheme)
+		_ = rbacv1.AddToScheme(scheme)
 		if cluster.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 			cluster.err = err
 			return
@@ -100,10 +102,17 @@ func newNamespace(t *testing.T, c client.Client) string {
 	return ns
 }
 
-// kubectlSurvey runs the plugin against the test cluster, returning what it printed to stdout.
+// kubectlSurvey runs the plugin against the test cluster as its administrator, returning what
+// it printed to stdout.
 func kubectlSurvey(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	_, kubeconfig := apiserver(t)
+	return kubectlSurveyAs(t, kubeconfig, args...)
+}
+
+// kubectlSurveyAs runs the plugin with a kubeconfig.
+func kubectlSurveyAs(t *testing.T, kubeconfig string, args ...string) (string, error) {
+	t.Helper()
 	cmd := newRootCommand()
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"slices"
 	"strings"
 )
 
@@ -30,6 +31,10 @@ const (
 	Sender Kind = "sender"
 	// Reader reads a namespace's figures: summaries and follow-up statistics.
 	Reader Kind = "reader"
+	// Exporter reads a namespace's responses, respondent by respondent under a pseudonym: the
+	// export. The manager hands it out only in a Secret of the namespace, so exactly those who
+	// may read that namespace's Secrets may export.
+	Exporter Kind = "exporter"
 )
 
 // Scope is what a bearer token proves: a kind, and the namespace it is for ("" for Manager).
@@ -73,7 +78,7 @@ func Authenticate(given []byte, masters [][]byte) (Scope, bool) {
 		return Scope{}, false
 	}
 	parts := strings.Split(rest, ".")
-	if len(parts) != 3 || (Kind(parts[0]) != Sender && Kind(parts[0]) != Reader) || parts[1] == "" {
+	if len(parts) != 3 || !slices.Contains([]Kind{Sender, Reader, Exporter}, Kind(parts[0])) || parts[1] == "" {
 		return Scope{}, false
 	}
 	mac, err := hex.DecodeString(parts[2])

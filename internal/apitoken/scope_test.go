@@ -18,6 +18,7 @@ func TestCredentials(t *testing.T) {
 		"the other master token":       {string(old), Scope{Kind: Manager}, true},
 		"a sender's":                   {sender, Scope{Kind: Sender, Namespace: "riverside-homes"}, true},
 		"a reader's":                   {Credential(current, Reader, "lakeside"), Scope{Kind: Reader, Namespace: "lakeside"}, true},
+		"an exporter's":                {Credential(current, Exporter, "lakeside"), Scope{Kind: Exporter, Namespace: "lakeside"}, true},
 		"derived from the old master":  {Credential(old, Sender, "riverside-homes"), Scope{Kind: Sender, Namespace: "riverside-homes"}, true},
 		"derived from a retired one":   {Credential([]byte("a retired master token 01234567"), Sender, "riverside-homes"), Scope{}, false},
 		"another namespace's name":     {strings.Replace(sender, "riverside-homes", "lakeside", 1), Scope{}, false},

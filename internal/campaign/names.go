@@ -63,3 +63,16 @@ func PartName(campaign, wave string, round, part int) string {
 func SecretName(campaign string) string {
 	return JobName(campaign, "sender", 0)
 }
+
+// The keys of a campaign's export Secret: an exporter's API credential for the namespace, and
+// the response service's public address.
+const (
+	ExportSecretToken = "token"
+	ExportSecretURL   = "url"
+)
+
+// ExportSecretName is the campaign's export Secret: "<campaign>-export", which `kubectl survey
+// export` reads.
+func ExportSecretName(campaign string) string {
+	return JobName(campaign, "export", 0)
+}

@@ -37,6 +37,8 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			"sender, other":    apitoken.Credential(master, apitoken.Sender, "lakeside"),
 			"reader, own":      apitoken.Credential(master, apitoken.Reader, "riverside-homes"),
 			"reader, other":    apitoken.Credential(master, apitoken.Reader, "lakeside"),
+			"exporter, own":    apitoken.Credential(master, apitoken.Exporter, "riverside-homes"),
+			"exporter, other":  apitoken.Credential(master, apitoken.Exporter, "lakeside"),
 			"forged sender":    apitoken.Credential([]byte("a guessed master token 0123"), apitoken.Sender, "riverside-homes"),
 			"manager kind":     strings.Replace(apitoken.Credential(master, apitoken.Sender, "riverside-homes"), "sender", "manager", 1),
 			"renamed":          strings.Replace(apitoken.Credential(master, apitoken.Sender, "lakeside"), "lakeside", "riverside-homes", 1),
@@ -55,6 +57,7 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RoutePutWave.Pattern(): {"/api/v1/waves" + wave, responseapi.WaveRegistration{Namespace: "riverside-homes",
 				Campaign: "tenant-satisfaction", Definition: definition(), OpensAt: opens, ClosesAt: closes}},
 			responseapi.RouteSummary.Pattern():   {"/api/v1/waves" + wave + "/summary", nil},
+			responseapi.RouteExport.Pattern():    {"/api/v1/waves" + wave + "/export", nil},
 			responseapi.RouteFrame.Pattern():     {"/api/v1/waves" + wave + "/frame/0", map[string]any{"shards": 1, "segments": []any{}}},
 			responseapi.RouteReserve.Pattern():   {"/api/v1/ledger/reserve", map[string]any{"invitations": []any{inv}}},
 			responseapi.RouteMark.Pattern():      {"/api/v1/ledger/mark", mark},
@@ -73,10 +76,11 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RouteCasesContacted.Pattern(): {"/api/v1/followups/fu-riverside/contacted", map[string]any{"cases": []any{}}},
 			responseapi.RouteMailReport.Pattern():     {"/api/v1/deliveries/mail", mailReport(t, e.linkBy("T-9", "email", closes))},
 		}
-		// Besides the manager, who may call each route: what senders and readers need, no more.
+		// Besides the manager, who may call each route: what senders, readers and exporters need, no more.
 		admits := map[string]string{
 			responseapi.RoutePutWave.Pattern():        "",
 			responseapi.RouteSummary.Pattern():        "reader",
+			responseapi.RouteExport.Pattern():         "exporter",
 			responseapi.RouteFrame.Pattern():          "sender",
 			responseapi.RouteReserve.Pattern():        "sender",
 			responseapi.RouteMark.Pattern():           "sender",
@@ -120,6 +124,10 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 					}
 				case "reader, own":
 					if admits[route.Pattern()] == "reader" {
+						want = http.StatusOK
+					}
+				case "exporter, own":
+					if admits[route.Pattern()] == "exporter" {
 						want = http.StatusOK
 					}
 				case "forged sender", "manager kind", "renamed", "reader as sender":

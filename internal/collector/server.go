@@ -182,6 +182,7 @@ func (s *Server) Handler() http.Handler {
 	}{
 		{responseapi.RoutePutWave, s.putWave},
 		{responseapi.RouteSummary, s.summary},
+		{responseapi.RouteExport, s.export},
 		{responseapi.RouteFrame, s.putFrame},
 		{responseapi.RouteReserve, s.reserve},
 		{responseapi.RouteMark, s.mark},
@@ -235,6 +236,9 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.code = code
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to flush, to move deadlines).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) observe(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

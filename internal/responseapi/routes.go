@@ -41,13 +41,17 @@ var (
 	managerOnly = []apitoken.Kind{apitoken.Manager}
 	senders     = []apitoken.Kind{apitoken.Manager, apitoken.Sender}
 	readers     = []apitoken.Kind{apitoken.Manager, apitoken.Reader}
+	exporters   = []apitoken.Kind{apitoken.Manager, apitoken.Exporter}
 )
 
 // The API's routes. Each is registered once by the server and called by the client through
 // the same value, so the two cannot drift apart.
 var (
-	RoutePutWave        = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}", Bearer, managerOnly}
-	RouteSummary        = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/summary", Bearer, readers}
+	RoutePutWave = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}", Bearer, managerOnly}
+	RouteSummary = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/summary", Bearer, readers}
+	// RouteExport streams a wave's responses, one row per respondent under a pseudonym, as CSV
+	// or JSON Lines (?format=csv|jsonl).
+	RouteExport         = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/export", Bearer, exporters}
 	RouteFrame          = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}/frame/{shard}", Bearer, senders}
 	RouteReserve        = Route{http.MethodPost, "/api/v1/ledger/reserve", Bearer, senders}
 	RouteMark           = Route{http.MethodPost, "/api/v1/ledger/mark", Bearer, senders}
@@ -73,7 +77,7 @@ var (
 
 // Routes lists every API route.
 var Routes = []Route{
-	RoutePutWave, RouteSummary, RouteFrame,
+	RoutePutWave, RouteSummary, RouteExport, RouteFrame,
 	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut, RouteSuppressed,
 	RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
 	RouteInbound, RouteCaseCallback, RouteDelivery,

@@ -3,10 +3,14 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -201,4 +205,66 @@ func BenchmarkBaselineCountScan1M(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkExport1M streams the wave's responses (ExportResponses) into CSV rows written
+// nowhere, as the response service's export does, and reports the process' peak RSS during the
+// export against its RSS before it: an export's memory must not grow with the wave.
+func BenchmarkExport1M(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			l := bigWave(b, backend)
+			runtime.GC()
+			before := rssKiB(b, "VmRSS")
+			// Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current RSS.
+			if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+				b.Skipf("cannot reset the peak RSS: %v", err)
+			}
+			rows := 0
+			for b.Loop() {
+				rows = 0
+				w := csv.NewWriter(io.Discard)
+				row := make([]string, 16)
+				err := l.s.ExportResponses(context.Background(), "bench", "w1", func(r store.ExportedResponse) error {
+					rows++
+					row[0], row[1], row[2] = r.RecipientKey, r.Segment, r.Channel
+					for i, a := range r.Answers {
+						if a.Value != nil && 3+i < len(row) {
+							row[3+i] = strconv.Itoa(*a.Value)
+						}
+					}
+					return w.Write(row)
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				w.Flush()
+			}
+			if rows != benchResponses() {
+				b.Fatalf("exported %d rows", rows)
+			}
+			peak := rssKiB(b, "VmHWM")
+			b.ReportMetric(float64(before)/1024, "rss-before-MiB")
+			b.ReportMetric(float64(peak)/1024, "peak-rss-MiB")
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// rssKiB reads a field (VmRSS, VmHWM) of the process' status, in KiB.
+func rssKiB(b *testing.B, field string) int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			if err == nil {
+				return n
+			}
+		}
+	}
+	b.Fatalf("no %s in /proc/self/status", field)
+	return 0
 }

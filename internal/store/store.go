@@ -144,6 +144,16 @@ type Response struct {
 	UpdatedAt   time.Time // the latest
 }
 
+// ExportedResponse is one person's response to a wave, as an export reads it. RecipientKey is
+// for the caller to turn into a pseudonym: an export never shows it.
+type ExportedResponse struct {
+	RecipientKey           string
+	Segment, Channel       string
+	Complete               bool
+	SubmittedAt, UpdatedAt time.Time
+	Answers                []Answer
+}
+
 // FollowUpRule is a FollowUp as the response service applies it, registered by the manager.
 type FollowUpRule struct {
 	UID, Namespace, Name, CampaignUID string
@@ -318,6 +328,13 @@ type Store interface {
 
 	// Summarize aggregates a wave; primary names the question the drivers are correlated with.
 	Summarize(ctx context.Context, campaignUID, waveID, primary string) (Summary, error)
+	// ExportResponses calls fn with each response to a wave, in the order of the people's
+	// keys, reading them as it goes: memory does not grow with the wave. fn must not keep the
+	// response (its answers are reused); an error from fn stops it and is returned.
+	ExportResponses(ctx context.Context, campaignUID, waveID string, fn func(ExportedResponse) error) error
+	// ExportKey is the campaign's pseudonym key, made (32 random bytes) the first time it is
+	// asked for; it never leaves the store but through this.
+	ExportKey(ctx context.Context, campaignUID string) ([]byte, error)
 
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error

@@ -75,6 +75,16 @@ func kubectlOut(stdin string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
+// survey runs the kubectl plugin (kubectl survey) against the cluster, as kubectl runs it.
+func survey(args ...string) string {
+	GinkgoHelper()
+	cmd := exec.Command("go", append([]string{"run", "../../cmd/kubectl-survey"}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	Expect(cmd.Run()).To(Succeed(), "kubectl survey %s: %s", strings.Join(args, " "), errb.String())
+	return out.String()
+}
+
 func run(args ...string) string {
 	out, err := kubectlOut("", args...)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())

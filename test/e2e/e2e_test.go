@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -250,6 +252,22 @@ var _ = Describe("survey-operator on a cluster", func() {
 		out := run("get", "surveys", "-n", p.ns)
 		Expect(out).To(ContainSubstring("77.5"))
 
+		By("kubectl survey: the results at a glance, and the wave exported through the campaign's export Secret")
+		Expect(survey("results", p.campaign.Name, "-n", p.ns)).To(ContainSubstring("31 of 40 responded (77.5%)"))
+		records, err := csv.NewReader(strings.NewReader(survey("export", p.campaign.Name, "-n", p.ns, "--url", p.surveyURL))).ReadAll()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(records).To(HaveLen(1+31), "a header and one row per respondent")
+		tp01 := slices.Index(records[0], "tp01")
+		Expect(tp01).To(BeNumerically(">", 0))
+		veryDissatisfied := 0
+		for _, r := range records[1:] {
+			Expect(r[0]).To(HavePrefix("p-"), "a pseudonym, never the tenancy reference")
+			if r[tp01] == "1" {
+				veryDissatisfied++
+			}
+		}
+		Expect(veryDissatisfied).To(Equal(3), "the three tenants who answered 1 (very dissatisfied)")
+
 		By("the detractor's case: matched, contacted by a contact Job, a message with the resolution link")
 		get := func() v1alpha1.FollowUpStatus {
 			var f v1alpha1.FollowUp
@@ -377,6 +395,21 @@ var _ = Describe("survey-operator on a cluster", func() {
 		}
 		Expect(status(sign(ca, waveA))).To(Equal(http.StatusOK), "a link for A's own campaign")
 		Expect(status(sign(cb, waveB))).To(Equal(http.StatusNotFound), "a link for B's campaign signed with A's keys")
+
+		By("the export credential in namespace A's export Secret exports A's wave, never B's")
+		var export corev1.Secret
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: a.ns, Name: campaign.ExportSecretName(ca.Name)}, &export)).To(Succeed())
+		exportStatus := func(c *v1alpha1.SurveyCampaign, wave string) int {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.surveyURL+responseapi.RouteExport.Path(string(c.UID), wave), nil)
+			Expect(err).NotTo(HaveOccurred())
+			req.Header.Set("Authorization", "Bearer "+string(export.Data[campaign.ExportSecretToken]))
+			resp, err := httpClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		Expect(exportStatus(ca, waveA)).To(Equal(http.StatusOK), "A's own wave")
+		Expect(exportStatus(cb, waveB)).To(Equal(http.StatusForbidden), "B's wave with A's export credential")
 	})
 
 	It("refuses an invalid campaign at apply, naming the field", func() {

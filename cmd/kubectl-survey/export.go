@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/responseapi"
+)
+
+func newExportCommand(k *kube) *cobra.Command {
+	var output, wave, serviceURL string
+	cmd := &cobra.Command{
+		Use:   "export CAMPAIGN [--wave ID] [-o csv|jsonl]",
+		Short: "Export a wave's responses, one row per respondent under a pseudonym",
+		Long: `export writes a wave's responses to standard output (the latest wave with responses unless
+--wave names one), one row per respondent: a pseudonym that is the same in every export of the
+campaign and is never the person's key or address, the segment, the channel, complete or
+partial, the times, and each answer (a scale's point, a choice's text, N/A, the comments).
+
+It uses the credential the operator keeps in the campaign's export Secret
+(<campaign>-export), so whoever may read that namespace's Secrets may export its responses,
+and nobody else. The rows stream from the response service at the address in that Secret
+(--url to reach it another way, for example through kubectl port-forward).`,
+		Example: `  kubectl survey export tenant-satisfaction -n riverside-homes > responses.csv
+  kubectl survey export tenant-satisfaction --wave 20261001-1000 -o jsonl | jq .answers`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(output, "csv", "jsonl"); err != nil {
+				return err
+			}
+			c, sc, err := k.campaign(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			wv, err := pickWave(sc, wave)
+			if err != nil {
+				return err
+			}
+			var secret corev1.Secret
+			name := campaign.ExportSecretName(sc.Name)
+			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: sc.Namespace, Name: name}, &secret); err != nil {
+				return fmt.Errorf("reading the export credential (Secret %s/%s): %w", sc.Namespace, name, err)
+			}
+			base := serviceURL
+			if base == "" {
+				base = string(secret.Data[campaign.ExportSecretURL])
+			}
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet,
+				strings.TrimSuffix(base, "/")+responseapi.RouteExport.Path(string(sc.UID), wv.ID)+"?format="+output, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+string(secret.Data[campaign.ExportSecretToken]))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("the response service at %s: %w", base, err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				var e struct{ Error string }
+				_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+				return fmt.Errorf("the response service refused the export: %s %s", resp.Status, e.Error)
+			}
+			if _, err := io.Copy(cmd.OutOrStdout(), resp.Body); err != nil {
+				return errors.Join(errors.New("the export was cut off; what was written is incomplete"), err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "csv", "output format: csv or jsonl")
+	cmd.Flags().StringVar(&wave, "wave", "", "the wave's ID (default: the latest wave with responses)")
+	cmd.Flags().StringVar(&serviceURL, "url", "", "the response service's address (default: the one in the export Secret)")
+	return cmd
+}

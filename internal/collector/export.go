@@ -1,0 +1,219 @@
+package collector
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/survey"
+)
+
+// The export: a wave's responses, one row per respondent, streamed as the store reads them (a
+// wave of any size in the same memory). A respondent is named by a pseudonym, an HMAC of their
+// key under the campaign's export key (which never leaves the store): the same person has the
+// same pseudonym in every export of the campaign, and no contact address or key appears.
+
+// notApplicableCell is a "not applicable" answer in a CSV cell.
+const notApplicableCell = "N/A"
+
+// flushEvery rows, the response is sent on.
+const flushEvery = 500
+
+// exportStall is how long an export may go without sending flushEvery rows.
+const exportStall = time.Minute
+
+func (s *Server) export(w http.ResponseWriter, r *http.Request) {
+	ref := store.WaveRef{CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave")}
+	if !s.permitWaves(w, r, ref) {
+		return
+	}
+	format := r.URL.Query().Get("format")
+	switch format {
+	case "":
+		format = "csv"
+	case "csv", "jsonl":
+	default:
+		writeJSONError(w, http.StatusBadRequest, "format must be csv or jsonl")
+		return
+	}
+	wave, err := s.cfg.Store.GetWave(r.Context(), ref.CampaignUID, ref.WaveID)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	def, err := s.definition(wave)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	key, err := s.cfg.Store.ExportKey(r.Context(), ref.CampaignUID)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	name := wave.Campaign + "-" + wave.WaveID + "." + format
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	var write func(store.ExportedResponse) error
+	var finish func() error
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		write, finish = csvRows(w, def, key)
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		write, finish = jsonRows(w, def, key)
+	}
+	// The server's write timeout bounds a page; an export runs as long as it moves: each
+	// flush gives it another exportStall.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(exportStall))
+	rows := 0
+	err = s.cfg.Store.ExportResponses(r.Context(), ref.CampaignUID, ref.WaveID, func(resp store.ExportedResponse) error {
+		if err := write(resp); err != nil {
+			return err
+		}
+		if rows++; rows%flushEvery == 0 {
+			if err := finish(); err != nil {
+				return err
+			}
+			if err := rc.Flush(); err != nil {
+				return err
+			}
+			_ = rc.SetWriteDeadline(time.Now().Add(exportStall))
+		}
+		return nil
+	})
+	if err == nil {
+		err = finish()
+	}
+	if err != nil {
+		// The status is sent: cut the response off, so that the caller sees an error, not a
+		// file that looks whole.
+		if !errors.Is(err, r.Context().Err()) {
+			s.log.Error("an export failed part way", "campaign", ref.CampaignUID, "wave", ref.WaveID, "rows", rows, "error", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// pseudonym names a respondent in the exports of a campaign.
+func pseudonym(key []byte, recipientKey string) string {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(recipientKey))
+	return "p-" + hex.EncodeToString(h.Sum(nil)[:10])
+}
+
+func disposition(complete bool) string {
+	if complete {
+		return "complete"
+	}
+	return "partial"
+}
+
+// answerValue is an answer as an export shows it: a scale's point, a choice's text, the text.
+func answerValue(q *survey.Question, a store.Answer) any {
+	switch {
+	case a.Value != nil && len(q.Choices) > 0 && *a.Value >= 0 && *a.Value < len(q.Choices):
+		return q.Choices[*a.Value]
+	case a.Value != nil:
+		return *a.Value
+	}
+	return a.Text
+}
+
+func csvRows(w io.Writer, def survey.Definition, key []byte) (func(store.ExportedResponse) error, func() error) {
+	cw := csv.NewWriter(w)
+	header := []string{"respondent", "segment", "channel", "disposition", "submitted_at", "updated_at"}
+	index := map[string]int{}
+	for i, q := range def.Questions {
+		header = append(header, q.ID)
+		index[q.ID] = i
+	}
+	headerErr := cw.Write(header)
+	row := make([]string, len(header))
+	write := func(r store.ExportedResponse) error {
+		if headerErr != nil {
+			return headerErr
+		}
+		clear(row)
+		row[0], row[1], row[2], row[3] = pseudonym(key, r.RecipientKey), r.Segment, r.Channel, disposition(r.Complete)
+		row[4], row[5] = r.SubmittedAt.UTC().Format(time.RFC3339), r.UpdatedAt.UTC().Format(time.RFC3339)
+		for _, a := range r.Answers {
+			i, ok := index[a.Question]
+			if !ok {
+				continue // a question no longer in the definition
+			}
+			if a.NotApplicable {
+				row[6+i] = notApplicableCell
+				continue
+			}
+			switch v := answerValue(&def.Questions[i], a).(type) {
+			case int:
+				row[6+i] = strconv.Itoa(v)
+			case string:
+				row[6+i] = defuse(v)
+			}
+		}
+		return cw.Write(row)
+	}
+	finish := func() error {
+		cw.Flush()
+		return cw.Error()
+	}
+	return write, finish
+}
+
+// defuse keeps a spreadsheet from reading a free-text cell as a formula: one that starts with
+// =, +, -, @, a tab or a carriage return gets a leading apostrophe (OWASP's advice on CSV
+// injection).
+func defuse(text string) string {
+	if text != "" && strings.ContainsRune("=+-@\t\r", rune(text[0])) {
+		return "'" + text
+	}
+	return text
+}
+
+// exportedRow is a respondent as a line of JSON.
+type exportedRow struct {
+	Respondent    string         `json:"respondent"`
+	Segment       string         `json:"segment"`
+	Channel       string         `json:"channel"`
+	Disposition   string         `json:"disposition"`
+	SubmittedAt   time.Time      `json:"submittedAt"`
+	UpdatedAt     time.Time      `json:"updatedAt"`
+	Answers       map[string]any `json:"answers"`
+	NotApplicable []string       `json:"notApplicable,omitempty"`
+}
+
+func jsonRows(w io.Writer, def survey.Definition, key []byte) (func(store.ExportedResponse) error, func() error) {
+	enc := json.NewEncoder(w)
+	questions := map[string]*survey.Question{}
+	for i := range def.Questions {
+		questions[def.Questions[i].ID] = &def.Questions[i]
+	}
+	write := func(r store.ExportedResponse) error {
+		row := exportedRow{Respondent: pseudonym(key, r.RecipientKey), Segment: r.Segment, Channel: r.Channel,
+			Disposition: disposition(r.Complete), SubmittedAt: r.SubmittedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Answers: map[string]any{}}
+		for _, a := range r.Answers {
+			q, ok := questions[a.Question]
+			switch {
+			case !ok:
+			case a.NotApplicable:
+				row.NotApplicable = append(row.NotApplicable, a.Question)
+			default:
+				row.Answers[a.Question] = answerValue(q, a)
+			}
+		}
+		return enc.Encode(row)
+	}
+	return write, func() error { return nil }
+}
