@@ -24,10 +24,7 @@ func newWavesCommand(k *kube) *cobra.Command {
   kubectl survey waves tenant-satisfaction -o csv > waves.csv`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(output, "table", "json", "yaml", "csv"); err != nil {
-				return err
-			}
-			_, sc, err := k.campaign(cmd.Context(), args[0])
+			_, sc, err := k.load(cmd, args[0], output, "table", "json", "yaml", "csv")
 			if err != nil {
 				return err
 			}
@@ -84,10 +81,7 @@ the segments fairly.`,
   kubectl survey results tenant-satisfaction --wave 20261001-1000 -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(output, "table", "json", "yaml", "csv"); err != nil {
-				return err
-			}
-			_, sc, err := k.campaign(cmd.Context(), args[0])
+			_, sc, err := k.load(cmd, args[0], output, "table", "json", "yaml", "csv")
 			if err != nil {
 				return err
 			}

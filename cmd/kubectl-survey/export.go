@@ -34,10 +34,7 @@ and nobody else. The rows stream from the response service at the address in tha
   kubectl survey export tenant-satisfaction --wave 20261001-1000 -o jsonl | jq .answers`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(output, "csv", "jsonl"); err != nil {
-				return err
-			}
-			c, sc, err := k.campaign(cmd.Context(), args[0])
+			c, sc, err := k.load(cmd, args[0], output, "csv", "jsonl")
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -56,6 +57,14 @@ func (k *kube) campaign(ctx context.Context, name string) (client.Client, *v1alp
 		return nil, nil, err
 	}
 	return c, &sc, nil
+}
+
+// load refuses an output format the command does not print, then reads the campaign named.
+func (k *kube) load(cmd *cobra.Command, name, format string, formats ...string) (client.Client, *v1alpha1.SurveyCampaign, error) {
+	if err := checkFormat(format, formats...); err != nil {
+		return nil, nil, err
+	}
+	return k.campaign(cmd.Context(), name)
 }
 
 // printStructured prints v as JSON or YAML; false for another format.
