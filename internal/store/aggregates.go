@@ -261,11 +261,15 @@ func (s *sqlStore) refreshDispositions(ctx context.Context, tx *sql.Tx, w WaveRe
 	const query = `SELECT i.recipient_key, i.segment, i.channel, i.disposition, ` + dispositionSQL + `
 		FROM invitations i ` + dispositionJoins + `
 		WHERE i.campaign_uid = $1 AND i.wave_id = $2 AND i.round = 0 AND i.recipient_key `
-	for start := 0; start < len(keys); start += keyBatch {
+	size := keyBatch // SQLite: IN lists of at most keyBatch people
+	if !s.sqlite {
+		size = max(len(keys), 1) // PostgreSQL: one statement of fixed text, however many people
+	}
+	for start := 0; start < len(keys); start += size {
+		batch := keys[start:min(start+size, len(keys))]
 		var rows *sql.Rows
 		var err error
 		if s.sqlite {
-			batch := keys[start:min(start+keyBatch, len(keys))]
 			marks := make([]string, len(batch))
 			args := []any{w.CampaignUID, w.WaveID}
 			for i, k := range batch {
@@ -273,9 +277,8 @@ func (s *sqlStore) refreshDispositions(ctx context.Context, tx *sql.Tx, w WaveRe
 				args = append(args, k)
 			}
 			rows, err = tx.QueryContext(ctx, s.q(query+`IN (`+strings.Join(marks, ", ")+`)`), args...)
-		} else { // one statement of fixed text, however many people
-			rows, err = tx.QueryContext(ctx, query+`= ANY($3)`, w.CampaignUID, w.WaveID, keys)
-			start = len(keys)
+		} else {
+			rows, err = tx.QueryContext(ctx, query+`= ANY($3)`, w.CampaignUID, w.WaveID, batch)
 		}
 		if err != nil {
 			return err
