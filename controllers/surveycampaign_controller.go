@@ -37,7 +37,7 @@ import (
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=surveys.surveyops.io,resources=surveycampaigns/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
 
 // ResponseService is what the reconciler asks of the response service (responseapi.Client).
@@ -73,11 +73,12 @@ type SurveyCampaignReconciler struct {
 	credentials credentialCache
 	metrics     *operatorMetrics
 	// What is remembered of each campaign, forgotten when it is deleted: its last check, the
-	// data hashes of its sender and export Secrets, and whether each of its finished Jobs stopped for quiet
+	// data hashes of its sender and export Secrets and of its wave reports, and whether each of its finished Jobs stopped for quiet
 	// hours (by Job UID).
 	checked       memo[checked]
 	senderSecrets memo[string]
 	exportSecrets memo[string]
+	reports       memo[reports]
 	stops         memo[map[types.UID]bool]
 }
 
@@ -187,6 +188,7 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		if err = u.listJobs(ctx); err == nil {
 			u.followJobs(ctx)
 			u.refreshResults(ctx)
+			err = u.writeReports(ctx)
 		}
 		u.summarize()
 		if err == nil && !u.wake.IsZero() {
@@ -210,11 +212,12 @@ func (r *SurveyCampaignReconciler) forget(key types.NamespacedName) {
 	r.checked.forget(key)
 	r.senderSecrets.forget(key)
 	r.exportSecrets.forget(key)
+	r.reports.forget(key)
 	r.stops.forget(key)
 }
 
 // progress runs a valid campaign: it follows its Jobs, starts the wave and reminders due,
-// refreshes results, prunes history and sets the conditions.
+// refreshes results, prunes history, writes the waves' reports and sets the conditions.
 func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 	if err := u.listJobs(ctx); err != nil {
 		return ctrl.Result{}, err
@@ -228,6 +231,9 @@ func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 	}
 	u.refreshResults(ctx)
 	if err := u.prune(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := u.writeReports(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	err := errors.Join(errs...)

@@ -217,6 +217,32 @@ func senderPod(ns, job, message string, exit int32) {
 	ExpectWithOffset(2, k8sClient.Status().Update(ctx, pod)).To(Succeed())
 }
 
+// report reads a wave's report ConfigMap, checking it is the campaign's.
+func report(c *v1alpha1.SurveyCampaign, wave string) campaign.Report {
+	var cm corev1.ConfigMap
+	if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: campaign.ReportName(c.Name, wave)}, &cm); err != nil {
+		return campaign.Report{}
+	}
+	ExpectWithOffset(1, cm.OwnerReferences).To(HaveLen(1))
+	ExpectWithOffset(1, cm.OwnerReferences[0].UID).To(Equal(get(c).UID))
+	var r campaign.Report
+	ExpectWithOffset(1, json.Unmarshal([]byte(cm.Data[campaign.ReportKey]), &r)).To(Succeed())
+	return r
+}
+
+// reportNames lists the wave reports in a namespace.
+func reportNames(ns string) func() []string {
+	return func() []string {
+		var list corev1.ConfigMapList
+		Expect(k8sClient.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{campaign.LabelComponent: campaign.ComponentReport})).To(Succeed())
+		var names []string
+		for _, cm := range list.Items {
+			names = append(names, cm.Name)
+		}
+		return names
+	}
+}
+
 // series reads the gauge name with exactly the given labels from controller-runtime's metrics
 // registry; NaN when absent.
 func series(name string, want map[string]string) float64 {
@@ -500,6 +526,21 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		Eventually(func() v1alpha1.WavePhase { return waveOf(c, wave).Phase }).Should(Equal(v1alpha1.WaveClosed))
 		Eventually(func() []string { return events(ns, v1alpha1.EventWaveClosed) }).Should(ConsistOf(
 			"Wave " + wave + " closed: 4 of 5 responded (80.0%), score 75.0% ±" + strings.TrimPrefix(get(c).Status.Score, "75.0% ±") + "."))
+		// Its report, in a ConfigMap of the namespace owned by the campaign, has the final figures
+		// in full: every question by channel too, and the invitations by disposition.
+		Eventually(func() v1alpha1.WavePhase { return report(c, wave).Wave.Phase }).Should(Equal(v1alpha1.WaveClosed))
+		rep := report(c, wave)
+		Expect(rep.Kind).To(Equal("WaveReport"))
+		Expect(rep.Wave.Responded).To(Equal(int64(4)))
+		Expect(rep.Wave.Scores).To(Equal(waveOf(c, wave).Scores))
+		Expect(rep.Wave.Segments).NotTo(BeEmpty())
+		Expect(rep.Wave.Channels).NotTo(BeEmpty())
+		Expect(rep.Dispositions).NotTo(BeEmpty())
+		var complete int
+		for _, d := range rep.Dispositions {
+			complete += d.Complete + d.Partial
+		}
+		Expect(complete).To(Equal(4))
 		// Its final rate is what the alert on a closed wave compares with the target.
 		Eventually(func() float64 { return gauge("survey_campaign_closed_response_rate", ns, "quarterly") }).Should(Equal(0.8))
 		Expect(conditionGauge("SurveyCampaign", ns, "quarterly", v1alpha1.ConditionStalled)).To(Equal(0.0))
@@ -815,5 +856,8 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 			return ids
 		}).Should(Equal([]string{waveID(48 * time.Hour), waveID(24 * time.Hour)}))
 		Eventually(jobNames(ns)).Should(ConsistOf("history-"+waveID(24*time.Hour), "history-"+waveID(48*time.Hour)))
+		// Their reports go with them.
+		Eventually(reportNames(ns)).Should(ConsistOf(campaign.ReportName("history", waveID(24*time.Hour)),
+			campaign.ReportName("history", waveID(48*time.Hour))))
 	})
 })

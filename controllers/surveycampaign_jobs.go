@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -176,7 +178,7 @@ func (u *run) failureMessage(ctx context.Context, j *batchv1.Job) string {
 }
 
 // prune keeps spec.historyLimit waves in status, trims the detail of the older finished ones
-// (campaign.TrimHistory), and deletes the Jobs of the waves dropped. Waves that still send or
+// (campaign.TrimHistory), and deletes the Jobs and reports of the waves dropped. Waves that still send or
 // collect are never dropped.
 func (u *run) prune(ctx context.Context) error {
 	limit := 8
@@ -201,6 +203,11 @@ func (u *run) prune(ctx context.Context) error {
 			continue
 		}
 		if err := deleteJob(ctx, u.r.Client, j); err != nil {
+			return err
+		}
+	}
+	for _, wave := range slices.Sorted(maps.Keys(dropped)) {
+		if err := u.deleteReport(ctx, wave); err != nil {
 			return err
 		}
 	}

@@ -15,7 +15,8 @@ import (
 )
 
 // refreshResults asks the response service for the aggregates of the waves that collect, at
-// most as often as the poll policy allows, and closes the waves whose window has ended.
+// most as often as the poll policy allows, closes the waves whose window has ended, and queues
+// each refreshed wave's report.
 func (u *run) refreshResults(ctx context.Context) {
 	logger := log.FromContext(ctx)
 	for i := range u.c.Status.Waves {
@@ -55,6 +56,7 @@ func (u *run) refreshResults(ctx context.Context) {
 				u.wakeAt(w.CloseTime.Time)
 			}
 		}
+		u.queueReport(w, res, sum)
 	}
 }
 

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -71,8 +73,9 @@ func newResultsCommand(k *kube) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "results CAMPAIGN [--wave ID]",
 		Short: "A wave's results at a glance: each score with its margin, n and change since the last wave, and each segment",
-		Long: `results prints a wave's results as the campaign's status holds them (the latest wave with
-responses unless --wave names one): every scored question's score (weighted by segment) with its
+		Long: `results prints a wave's results (the latest wave with responses unless --wave names one),
+from the wave's report when it can read it (a ConfigMap that keeps every wave's detail) and
+from the campaign's status otherwise: every scored question's score (weighted by segment) with its
 margin of error, the number of answers, and the change since the previous wave, marked
 ▲ or ▼ when it is significant and = when it is within the noise; then each segment's population,
 invitations, responses, response rate and primary score, and whether the responses represent
@@ -81,7 +84,7 @@ the segments fairly.`,
   kubectl survey results tenant-satisfaction --wave 20261001-1000 -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, sc, err := k.load(cmd, args[0], output, "table", "json", "yaml", "csv")
+			c, sc, err := k.load(cmd, args[0], output, "table", "json", "yaml", "csv")
 			if err != nil {
 				return err
 			}
@@ -89,12 +92,31 @@ the segments fairly.`,
 			if err != nil {
 				return err
 			}
+			if full, ok := readReport(cmd.Context(), c, sc, wv.ID); ok {
+				wv = full
+			}
 			return printResults(cmd.OutOrStdout(), output, sc, wv)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json, yaml or csv (the scores)")
 	cmd.Flags().StringVar(&wave, "wave", "", "the wave's ID (default: the latest wave with responses)")
 	return cmd
+}
+
+// readReport is a wave's full results from its report ConfigMap (campaign.Report), which keeps
+// what the status trims from older waves; false when there is none or it cannot be read (the
+// status is then what there is).
+func readReport(ctx context.Context, c client.Client, sc *v1alpha1.SurveyCampaign, wave string) (*v1alpha1.WaveStatus, bool) {
+	var cm corev1.ConfigMap
+	if err := c.Get(ctx, client.ObjectKey{Namespace: sc.Namespace, Name: campaign.ReportName(sc.Name, wave)}, &cm); err != nil ||
+		cm.Labels[campaign.LabelCampaignUID] != string(sc.UID) {
+		return nil, false
+	}
+	var r campaign.Report
+	if err := json.Unmarshal([]byte(cm.Data[campaign.ReportKey]), &r); err != nil || r.Wave.ID != wave {
+		return nil, false
+	}
+	return &r.Wave, true
 }
 
 // pickWave is the wave with that ID, or the latest with responses.

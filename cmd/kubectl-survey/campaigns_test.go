@@ -242,6 +242,22 @@ func TestWavesAndResults(t *testing.T) {
 		!strings.Contains(out, "recommend,+32 ±7.9,130,+12.0 ▲,20261027-1800") {
 		t.Errorf("results -o csv: %v\n%s", err, out)
 	}
+	// A wave's report keeps what the status trims: results read it when it is there.
+	full := sc.Status.Waves[1].DeepCopy()
+	full.Scores = append(full.Scores, v1alpha1.QuestionScore{Question: "effort", Value: "64.0", N: 120, MarginOfError: "8.1"})
+	data, err := json.Marshal(campaign.Report{APIVersion: "surveys.surveyops.io/v1alpha1", Kind: "WaveReport", Namespace: ns,
+		Campaign: sc.Name, Wave: *full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: campaign.ReportName(sc.Name, full.ID),
+		Namespace: ns, Labels: map[string]string{campaign.LabelCampaignUID: string(sc.UID)}},
+		Data: map[string]string{campaign.ReportKey: string(data)}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := kubectlSurvey(t, "results", sc.Name, "-n", ns, "--wave", full.ID); err != nil || !strings.Contains(out, "64.0% ±8.1") {
+		t.Errorf("results from the wave's report: %v\n%s", err, out)
+	}
 	if _, err := kubectlSurvey(t, "results", sc.Name, "-n", ns, "--wave", "20990101-0000"); err == nil ||
 		!strings.Contains(err.Error(), "kubectl survey waves") {
 		t.Errorf("results of a wave that is not there: %v", err)

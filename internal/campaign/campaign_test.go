@@ -247,6 +247,12 @@ func TestScore(t *testing.T) {
 	if len(r.Channels) != 2 || r.Channels[1].Name != "sms" || r.Channels[1].ResponseRate != "50.0" {
 		t.Errorf("channels %+v", r.Channels)
 	}
+	// For the wave's report, the channels with every other question too: recommend by SMS
+	// (+33.3 of 15, its margin on the 200 invited by SMS), nothing by email.
+	if d := r.ChannelDetail; len(d) != 2 || d[1].Name != "sms" || d[1].Score == nil || len(d[1].Scores) != 1 ||
+		d[1].Scores[0].Question != "recommend" || d[1].Scores[0].Value != "33.3" || d[1].Scores[0].N != 15 || d[0].Scores != nil {
+		t.Errorf("channel detail %+v", r.ChannelDetail)
+	}
 	want := map[string]v1alpha1.Verdict{"responseRate": v1alpha1.VerdictMet, "score": v1alpha1.VerdictNotMet, "marginOfError": v1alpha1.VerdictMet}
 	for _, tv := range r.Targets {
 		if want[tv.Target] != tv.Verdict {

@@ -19,10 +19,13 @@ type Results struct {
 	ResponseRate                                    v1alpha1.Percent
 	Scores                                          []v1alpha1.QuestionScore
 	Segments, Channels                              []v1alpha1.Breakdown
-	Drivers                                         []v1alpha1.Driver
-	Targets                                         []v1alpha1.TargetVerdict
-	Benchmarks                                      []v1alpha1.BenchmarkComparison
-	Representativeness                              *v1alpha1.Representativeness
+	// ChannelDetail is Channels with every scored question's score by channel: for the wave's
+	// report, not for the status (which would then outgrow an object at the API's maxima).
+	ChannelDetail      []v1alpha1.Breakdown
+	Drivers            []v1alpha1.Driver
+	Targets            []v1alpha1.TargetVerdict
+	Benchmarks         []v1alpha1.BenchmarkComparison
+	Representativeness *v1alpha1.Representativeness
 	// Primary is the primary question's estimate over the whole wave.
 	Primary scoring.Estimate
 	// Rate is the response rate (AAPOR RR2) as a fraction; NaN with nobody invited.
@@ -79,6 +82,7 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	whole := map[string]*scoring.Histogram{}
 	bySegQ := map[string]map[string]*scoring.Histogram{} // question → segment → histogram
 	chanHist := map[string]*scoring.Histogram{}
+	byChanQ := map[string]map[string]*scoring.Histogram{} // question → channel → histogram
 	for _, h := range sum.Histograms {
 		q := questions[h.Question]
 		if q == nil || !q.Kind.Scored() {
@@ -92,6 +96,10 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 		if h.Question == primary {
 			record(chanHist, h.Channel, q, h)
 		}
+		if byChanQ[h.Question] == nil {
+			byChanQ[h.Question] = map[string]*scoring.Histogram{}
+		}
+		record(byChanQ[h.Question], h.Channel, q, h)
 	}
 	estimates := map[string]scoring.Estimate{}
 	for i := range spec.Survey.Questions {
@@ -127,6 +135,11 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 		r.Segments = breakdowns(spec, bySegment, bySegQ[primary], p, population, confidence)
 		r.Channels = breakdowns(spec, byChannel, chanHist, p, nil, confidence)
 		segmentScores(spec, r.Segments, bySegQ, primary, population, confidence)
+		r.ChannelDetail = make([]v1alpha1.Breakdown, len(r.Channels))
+		for i := range r.Channels {
+			r.ChannelDetail[i] = *r.Channels[i].DeepCopy()
+		}
+		segmentScores(spec, r.ChannelDetail, byChanQ, primary, nil, confidence)
 	}
 	r.Representativeness = representativeness(r.Segments, population)
 
@@ -398,9 +411,9 @@ func breakdowns(spec *v1alpha1.SurveyCampaignSpec, disp map[string]*scoring.Disp
 	return out
 }
 
-// segmentScores breaks every scored question but the primary down by segment, in the
-// questionnaire's order, each on the segment's population (the number invited until the frame
-// is known); a segment too small to publish a score (it has none for the primary) gets none.
+// segmentScores breaks every scored question but the primary down by segment (or channel), in
+// the questionnaire's order, each on the segment's population (the number invited until the
+// frame is known, and for channels); a group too small to publish a score gets none.
 func segmentScores(spec *v1alpha1.SurveyCampaignSpec, segments []v1alpha1.Breakdown, bySegQ map[string]map[string]*scoring.Histogram,
 	primary string, population map[string]int, confidence float64) {
 	for i := range segments {

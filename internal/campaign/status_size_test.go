@@ -15,6 +15,50 @@ import (
 // figure as long as the schema lets it be) fits in one object once the history is trimmed:
 // etcd refuses a value over 1.5 MiB. Untrimmed, it would not.
 func TestStatusAtTheMaximaFits(t *testing.T) {
+	w, name := maximalWave()
+	c := v1alpha1.SurveyCampaign{}
+	for range 50 {
+		c.Status.Waves = append(c.Status.Waves, *w.DeepCopy())
+	}
+	for i := range 16 {
+		c.Status.Conditions = append(c.Status.Conditions, metav1.Condition{Type: name(i), Status: metav1.ConditionTrue,
+			Reason: strings.Repeat("R", 63), Message: strings.Repeat("m", v1alpha1.MaxMessage), LastTransitionTime: metav1.Now()})
+	}
+	const limit = 1536 * 1024 // etcd's default request limit
+	size := func() int {
+		data, err := json.Marshal(c.Status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(data)
+	}
+	untrimmed := size()
+	for i := range c.Status.Waves[1:] {
+		c.Status.Waves[i+1].Phase = v1alpha1.WaveClosed
+	}
+	TrimHistory(c.Status.Waves, name(0))
+	trimmed := size()
+	t.Logf("status at the maxima: %d bytes untrimmed, %d trimmed (%.0f%% of etcd's limit)", untrimmed, trimmed, 100*float64(trimmed)/limit)
+	if untrimmed <= limit {
+		t.Errorf("untrimmed, the status is %d bytes: the test no longer shows why it trims", untrimmed)
+	}
+	// The spec at its maxima takes its share too: leave it a third.
+	if trimmed > limit*2/3 {
+		t.Errorf("the status at the API's maxima is %d bytes, more than two thirds of etcd's %d", trimmed, limit)
+	}
+	if len(c.Status.Waves[SegmentDetailWaves-1].Segments[0].Scores) != 49 || c.Status.Waves[SegmentDetailWaves].Segments[0].Scores != nil {
+		t.Errorf("trimmed the wrong waves' scores by segment")
+	}
+	if len(c.Status.Waves[DetailedWaves-1].Scores) != 50 || len(c.Status.Waves[DetailedWaves].Scores) != 1 ||
+		c.Status.Waves[DetailedWaves].Segments[0].Score == nil || c.Status.Waves[DetailedWaves].Channels[0].Score != nil ||
+		c.Status.Waves[DetailedWaves-1].Channels[0].Score == nil {
+		t.Errorf("trimmed the wrong waves or figures")
+	}
+}
+
+// maximalWave is a wave's status at the API's maxima, every name and figure as long as the
+// schema lets it be, and the name of its i-th question.
+func maximalWave() (v1alpha1.WaveStatus, func(int) string) {
 	name := func(i int) string { return strings.Repeat("q", 60) + string(rune('a'+i%26)) + string(rune('a'+i/26)) }
 	score := func(i int) v1alpha1.QuestionScore {
 		return v1alpha1.QuestionScore{Question: name(i), Value: "-999999.99", Mean: "-999999.99", N: 1 << 40, MarginOfError: "999999.99",
@@ -55,42 +99,5 @@ func TestStatusAtTheMaximaFits(t *testing.T) {
 		w.Benchmarks = append(w.Benchmarks, v1alpha1.BenchmarkComparison{Name: name(i), Difference: "-999999.99", Verdict: v1alpha1.VerdictNotSignificant})
 	}
 	w.Representativeness = &v1alpha1.Representativeness{ChiSquare: "999999.00", DegreesOfFreedom: 19, PValue: "8.3e-155"}
-	c := v1alpha1.SurveyCampaign{}
-	for range 50 {
-		c.Status.Waves = append(c.Status.Waves, *w.DeepCopy())
-	}
-	for i := range 16 {
-		c.Status.Conditions = append(c.Status.Conditions, metav1.Condition{Type: name(i), Status: metav1.ConditionTrue,
-			Reason: strings.Repeat("R", 63), Message: strings.Repeat("m", v1alpha1.MaxMessage), LastTransitionTime: metav1.Now()})
-	}
-	const limit = 1536 * 1024 // etcd's default request limit
-	size := func() int {
-		data, err := json.Marshal(c.Status)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(data)
-	}
-	untrimmed := size()
-	for i := range c.Status.Waves[1:] {
-		c.Status.Waves[i+1].Phase = v1alpha1.WaveClosed
-	}
-	TrimHistory(c.Status.Waves, name(0))
-	trimmed := size()
-	t.Logf("status at the maxima: %d bytes untrimmed, %d trimmed (%.0f%% of etcd's limit)", untrimmed, trimmed, 100*float64(trimmed)/limit)
-	if untrimmed <= limit {
-		t.Errorf("untrimmed, the status is %d bytes: the test no longer shows why it trims", untrimmed)
-	}
-	// The spec at its maxima takes its share too: leave it a third.
-	if trimmed > limit*2/3 {
-		t.Errorf("the status at the API's maxima is %d bytes, more than two thirds of etcd's %d", trimmed, limit)
-	}
-	if len(c.Status.Waves[SegmentDetailWaves-1].Segments[0].Scores) != 49 || c.Status.Waves[SegmentDetailWaves].Segments[0].Scores != nil {
-		t.Errorf("trimmed the wrong waves' scores by segment")
-	}
-	if len(c.Status.Waves[DetailedWaves-1].Scores) != 50 || len(c.Status.Waves[DetailedWaves].Scores) != 1 ||
-		c.Status.Waves[DetailedWaves].Segments[0].Score == nil || c.Status.Waves[DetailedWaves].Channels[0].Score != nil ||
-		c.Status.Waves[DetailedWaves-1].Channels[0].Score == nil {
-		t.Errorf("trimmed the wrong waves or figures")
-	}
+	return w, name
 }
