@@ -101,7 +101,9 @@ var firstSubmissions = func() string {
 }()
 
 // commitPostgres writes a batch on PostgreSQL, each response's outcome in results, its
-// aggregates in slot.
+// aggregates in slot. An error is the whole batch's; when only the transaction of the rest
+// fails, its responses get the error and the first submissions, already committed, their
+// outcome.
 func (s *sqlStore) commitPostgres(ctx context.Context, batch []*pendingResponse, results []savedResponse, slot int) error {
 	first, rest := partition(batch)
 	var admitted []int
@@ -143,7 +145,13 @@ func (s *sqlStore) commitPostgres(ctx context.Context, batch []*pendingResponse,
 		return nil
 	}
 	slices.Sort(rest)
-	return s.saveEach(ctx, batch, rest, results, slot)
+	if err := s.saveEach(ctx, batch, rest, results, slot); err != nil {
+		// The first submissions are committed: only the rest failed.
+		for _, i := range rest {
+			results[i] = savedResponse{err: err}
+		}
+	}
+	return nil
 }
 
 // writeFirstSubmissions runs the statement for batch[i], i in which (one per person, in key
