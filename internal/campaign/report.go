@@ -8,9 +8,10 @@ import (
 // A wave's report is its full results, kept by the manager in a ConfigMap of the campaign's
 // namespace (owned by the campaign, pruned with its history), where Kubernetes RBAC already
 // says who may read it: every scored question overall, by segment and by channel, the weighted
-// figures, representativeness, trend, targets, benchmarks, drivers, and the invitations by
-// disposition. The status keeps the detail of the newest waves only (TrimHistory); the report
-// keeps it for every wave the history keeps. It holds no free text and nothing about a person.
+// figures, representativeness, trend, targets, benchmarks, drivers, the invitations by
+// disposition, and the wave's follow-up cases. The status keeps the detail of the newest waves
+// only (TrimHistory); the report keeps it for every wave the history keeps. It holds no free
+// text and nothing about a person.
 
 // ReportKey is the key of the report in the ConfigMap's data.
 const ReportKey = "report.json"
@@ -33,6 +34,9 @@ type Report struct {
 	// Dispositions are the wave's invitations (round 0) by segment and channel, as AAPOR counts
 	// them.
 	Dispositions []responseapi.DispositionRow `json:"dispositions"`
+	// FollowUpCases are the wave's follow-up cases by FollowUp: opened, contacted, resolved,
+	// overdue and breaches of the service standard, as the response service counted them.
+	FollowUpCases []responseapi.WaveCases `json:"followUpCases"`
 }
 
 // ReportName is a wave's report ConfigMap: "<campaign>-<wave>-report".
@@ -51,6 +55,10 @@ func NewReport(c *v1alpha1.SurveyCampaign, w *v1alpha1.WaveStatus, r Results, su
 	if dispositions == nil {
 		dispositions = []responseapi.DispositionRow{}
 	}
+	cases := sum.Cases
+	if cases == nil {
+		cases = []responseapi.WaveCases{}
+	}
 	return Report{APIVersion: v1alpha1.GroupVersion.String(), Kind: "WaveReport", Namespace: c.Namespace, Campaign: c.Name,
-		Wave: wave, Dispositions: dispositions}
+		Wave: wave, Dispositions: dispositions, FollowUpCases: cases}
 }

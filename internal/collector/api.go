@@ -136,6 +136,16 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	for q, p := range sum.Pairs {
 		out.Pairs[q] = responseapi.PairStats{N: p.N, SumX: p.SumX, SumY: p.SumY, SumXX: p.SumXX, SumYY: p.SumYY, SumXY: p.SumXY}
 	}
+	cases, err := s.cfg.Store.WaveCases(r.Context(), r.PathValue("campaign"), r.PathValue("wave"), s.cfg.Now())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	out.Cases = make([]responseapi.WaveCases, len(cases))
+	for i, c := range cases {
+		out.Cases[i] = responseapi.WaveCases{FollowUpUID: c.FollowUpUID, FollowUp: c.FollowUp, Matched: c.Matched,
+			Contacted: c.Contacted, Resolved: c.Resolved, Overdue: c.Overdue, Breaches: c.Breaches}
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

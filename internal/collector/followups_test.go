@@ -93,6 +93,11 @@ func TestFollowUpCases(t *testing.T) {
 	if err != nil || stats.Matched != 2 || stats.Contacted != 0 || stats.Overdue != 0 {
 		t.Fatalf("stats %+v, %v", stats, err)
 	}
+	// The wave's summary carries its cases by FollowUp, for the wave's report.
+	sum, err := client.Summary(ctx, uid, "20260401-0900", "tp01")
+	if err != nil || len(sum.Cases) != 1 || sum.Cases[0] != (responseapi.WaveCases{FollowUpUID: "fu-dissatisfied", FollowUp: "dissatisfied", Matched: 2}) {
+		t.Errorf("the summary's cases: %+v, %v", sum.Cases, err)
+	}
 
 	// Non-responders: none before 72h, T-silent after.
 	if st, err := client.SweepFollowUp(ctx, "fu-silent"); err != nil || st.Opened != 0 {

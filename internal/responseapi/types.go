@@ -108,6 +108,20 @@ type Summary struct {
 	Pairs        map[string]PairStats `json:"pairs"`
 	// Frame is each segment's frame, as the senders recorded it; empty before they have.
 	Frame []FrameSegment `json:"frame"`
+	// Cases are the wave's follow-up cases by FollowUp, at the time of the answer.
+	Cases []WaveCases `json:"cases"`
+}
+
+// WaveCases are one FollowUp's cases of a wave: opened, contacted, resolved, past a due time now
+// (overdue), and whose service standard was missed, now or before (breaches).
+type WaveCases struct {
+	FollowUpUID string `json:"followUpUID"`
+	FollowUp    string `json:"followUp"`
+	Matched     int    `json:"matched"`
+	Contacted   int    `json:"contacted"`
+	Resolved    int    `json:"resolved"`
+	Overdue     int    `json:"overdue"`
+	Breaches    int    `json:"breaches"`
 }
 
 // Frame is the body of RouteFrame: what one shard of a wave's sending Job counted of the

@@ -309,16 +309,39 @@ func (s *sqlStore) GetCase(ctx context.Context, k CaseKey) (Case, error) {
 	return c, err
 }
 
+// caseCounts are the columns CaseStats and WaveCases count, of followup_cases c at $1 (now, in
+// microseconds): matched, contacted, resolved, to contact, overdue, breaches.
+const caseCounts = `COUNT(*), COUNT(c.contacted_at), COUNT(c.resolved_at),
+	COALESCE(SUM(CASE WHEN c.contacted_at IS NULL AND c.resolved_at IS NULL THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN (c.contacted_at IS NULL AND c.resolved_at IS NULL AND c.contact_due IS NOT NULL AND c.contact_due < $1)
+		OR (c.resolved_at IS NULL AND c.resolve_due IS NOT NULL AND c.resolve_due < $1) THEN 1 ELSE 0 END), 0),
+	COALESCE(SUM(CASE WHEN (c.contact_due IS NOT NULL AND COALESCE(c.contacted_at, c.resolved_at, $1) > c.contact_due)
+		OR (c.resolve_due IS NOT NULL AND COALESCE(c.resolved_at, $1) > c.resolve_due) THEN 1 ELSE 0 END), 0)`
+
+func (s *sqlStore) WaveCases(ctx context.Context, campaignUID, waveID string, now time.Time) ([]WaveCases, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT c.followup_uid, COALESCE(f.name, ''), `+caseCounts+`
+		FROM followup_cases c LEFT JOIN followups f ON f.followup_uid = c.followup_uid
+		WHERE c.campaign_uid = $2 AND c.wave_id = $3
+		GROUP BY c.followup_uid, f.name ORDER BY f.name, c.followup_uid`), micros(now), campaignUID, waveID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []WaveCases
+	for rows.Next() {
+		var w WaveCases
+		var toContact int
+		if err := rows.Scan(&w.FollowUpUID, &w.FollowUp, &w.Matched, &w.Contacted, &w.Resolved, &toContact, &w.Overdue, &w.Breaches); err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
 func (s *sqlStore) CaseStats(ctx context.Context, followUpUID string, now time.Time) (CaseStats, error) {
 	var st CaseStats
-	n := micros(now)
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COUNT(contacted_at), COUNT(resolved_at),
-		COALESCE(SUM(CASE WHEN contacted_at IS NULL AND resolved_at IS NULL THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN (contacted_at IS NULL AND resolved_at IS NULL AND contact_due IS NOT NULL AND contact_due < $2)
-			OR (resolved_at IS NULL AND resolve_due IS NOT NULL AND resolve_due < $2) THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN (contact_due IS NOT NULL AND COALESCE(contacted_at, resolved_at, $2) > contact_due)
-			OR (resolve_due IS NOT NULL AND COALESCE(resolved_at, $2) > resolve_due) THEN 1 ELSE 0 END), 0)
-		FROM followup_cases WHERE followup_uid = $1`), followUpUID, n).
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+caseCounts+` FROM followup_cases c WHERE c.followup_uid = $2`), micros(now), followUpUID).
 		Scan(&st.Matched, &st.Contacted, &st.Resolved, &st.ToContact, &st.Overdue, &st.Breaches)
 	if err != nil {
 		return st, err

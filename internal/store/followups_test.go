@@ -125,6 +125,18 @@ func TestFollowUpCases(t *testing.T) {
 			t.Errorf("silent stats: %+v", st)
 		}
 
+		// The wave's cases by FollowUp, for its report: the detractor's, resolved late; the
+		// non-responder's, overdue; none in another wave.
+		waveCases, err := s.WaveCases(ctx, uid, "w1", t0.Add(400*time.Hour))
+		if err != nil || len(waveCases) != 2 ||
+			waveCases[0] != (store.WaveCases{FollowUpUID: fuDetractors, FollowUp: "detractors", Matched: 1, Contacted: 1, Resolved: 1, Breaches: 1}) ||
+			waveCases[1] != (store.WaveCases{FollowUpUID: fuSilent, FollowUp: "silent", Matched: 1, Overdue: 1, Breaches: 1}) {
+			t.Errorf("WaveCases = %+v, %v", waveCases, err)
+		}
+		if other, err := s.WaveCases(ctx, uid, "w2", t0); err != nil || len(other) != 0 {
+			t.Errorf("another wave's cases: %+v, %v", other, err)
+		}
+
 		// A deleted FollowUp (inactive) opens nothing more and keeps its cases.
 		silent.Active = false
 		if err := s.PutFollowUp(ctx, silent, t0.Add(100*time.Hour)); err != nil {

@@ -210,6 +210,12 @@ type CaseStats struct {
 	TimeToContact, TimeToResolve Percentiles
 }
 
+// WaveCases are one FollowUp's cases of one wave, counted as CaseStats counts them.
+type WaveCases struct {
+	FollowUpUID, FollowUp                           string
+	Matched, Contacted, Resolved, Overdue, Breaches int
+}
+
 // Group names the cell of a breakdown; the zero Group is the whole wave.
 type Group struct {
 	Segment string
@@ -325,6 +331,8 @@ type Store interface {
 	GetCase(ctx context.Context, key CaseKey) (Case, error)
 	// CaseStats sums up a FollowUp's cases at now.
 	CaseStats(ctx context.Context, followUpUID string, now time.Time) (CaseStats, error)
+	// WaveCases sums up a wave's cases at now, by FollowUp (in name order).
+	WaveCases(ctx context.Context, campaignUID, waveID string, now time.Time) ([]WaveCases, error)
 
 	// Summarize aggregates a wave; primary names the question the drivers are correlated with.
 	Summarize(ctx context.Context, campaignUID, waveID, primary string) (Summary, error)
