@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,11 @@ type operatorMetrics struct {
 	nps, npsMargin, satisfied, satisfiedMargin                        *prometheus.GaugeVec
 	conditions                                                        *prometheus.GaugeVec
 	cases                                                             *prometheus.GaugeVec
+	// published are the series of the per-question and per-condition vectors set for each
+	// object last time, so that an update deletes only those that went: a series deleted and
+	// set again between two scrapes would look absent to one, and reset an alert's "for".
+	mu        sync.Mutex
+	published map[*prometheus.GaugeVec]map[string]map[string][]string // vector → object → key → label values
 }
 
 var registeredMetrics = sync.OnceValue(func() *operatorMetrics {
@@ -113,41 +119,74 @@ func (m *operatorMetrics) observeCampaign(c *v1alpha1.SurveyCampaign) {
 		for _, q := range c.Spec.Survey.Questions {
 			kinds[q.ID] = q.Kind
 		}
-		for _, v := range []*prometheus.GaugeVec{m.nps, m.npsMargin, m.satisfied, m.satisfiedMargin} {
-			v.DeletePartialMatch(labels) // questions removed from the survey leave no series behind
-		}
-		for _, s := range w.Scores {
-			value, err := strconv.ParseFloat(string(s.Value), 64)
-			if s.N == 0 || err != nil {
+		scores := map[*prometheus.GaugeVec][]series{}
+		for _, sc := range w.Scores {
+			value, err := strconv.ParseFloat(string(sc.Value), 64)
+			if sc.N == 0 || err != nil {
 				continue
 			}
-			margin, merr := strconv.ParseFloat(string(s.MarginOfError), 64)
-			if kinds[s.Question] == v1alpha1.QuestionNPS {
-				m.nps.WithLabelValues(c.Namespace, c.Name, s.Question).Set(value)
-				if merr == nil {
-					m.npsMargin.WithLabelValues(c.Namespace, c.Name, s.Question).Set(margin)
-				}
-				continue
+			margin, merr := strconv.ParseFloat(string(sc.MarginOfError), 64)
+			vec, marginVec, unit := m.satisfied, m.satisfiedMargin, 100.0 // a share, 0-1
+			if kinds[sc.Question] == v1alpha1.QuestionNPS {
+				vec, marginVec, unit = m.nps, m.npsMargin, 1 // points
 			}
-			m.satisfied.WithLabelValues(c.Namespace, c.Name, s.Question).Set(value / 100)
+			labels := []string{c.Namespace, c.Name, sc.Question}
+			scores[vec] = append(scores[vec], series{labels, value / unit})
 			if merr == nil {
-				m.satisfiedMargin.WithLabelValues(c.Namespace, c.Name, s.Question).Set(margin / 100)
+				scores[marginVec] = append(scores[marginVec], series{labels, margin / unit})
 			}
+		}
+		for _, vec := range []*prometheus.GaugeVec{m.nps, m.npsMargin, m.satisfied, m.satisfiedMargin} {
+			m.publish(vec, c.Namespace+"/"+c.Name, scores[vec]) // a question gone from the survey leaves no series
 		}
 		break
 	}
 }
 
+// series is a gauge's label values and value.
+type series struct {
+	labels []string
+	value  float64
+}
+
+// publish sets an object's series of a vector, and deletes those it set last time that are
+// not among them.
+func (m *operatorMetrics) publish(vec *prometheus.GaugeVec, object string, all []series) {
+	now := map[string][]string{}
+	for _, s := range all {
+		vec.WithLabelValues(s.labels...).Set(s.value)
+		now[strings.Join(s.labels, "\x00")] = s.labels
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.published == nil {
+		m.published = map[*prometheus.GaugeVec]map[string]map[string][]string{}
+	}
+	if m.published[vec] == nil {
+		m.published[vec] = map[string]map[string][]string{}
+	}
+	for k, labels := range m.published[vec][object] {
+		if _, ok := now[k]; !ok {
+			vec.DeleteLabelValues(labels...)
+		}
+	}
+	if len(now) == 0 {
+		delete(m.published[vec], object)
+		return
+	}
+	m.published[vec][object] = now
+}
+
 // observeConditions publishes an object's conditions.
 func (m *operatorMetrics) observeConditions(kind, namespace, name string, conditions []metav1.Condition) {
-	m.conditions.DeletePartialMatch(prometheus.Labels{"kind": kind, "namespace": namespace, "name": name})
-	for _, c := range conditions {
-		v := 0.0
+	all := make([]series, len(conditions))
+	for i, c := range conditions {
+		all[i] = series{[]string{kind, namespace, name, c.Type}, 0}
 		if c.Status == metav1.ConditionTrue {
-			v = 1
+			all[i].value = 1
 		}
-		m.conditions.WithLabelValues(kind, namespace, name, c.Type).Set(v)
 	}
+	m.publish(m.conditions, kind+"/"+namespace+"/"+name, all)
 }
 
 // forgetCampaign removes a deleted campaign's series.
@@ -156,7 +195,10 @@ func (m *operatorMetrics) forgetCampaign(namespace, name string) {
 		m.nps, m.npsMargin, m.satisfied, m.satisfiedMargin} {
 		v.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "campaign": name})
 	}
-	m.conditions.DeletePartialMatch(prometheus.Labels{"kind": "SurveyCampaign", "namespace": namespace, "name": name})
+	for _, v := range []*prometheus.GaugeVec{m.nps, m.npsMargin, m.satisfied, m.satisfiedMargin} {
+		m.publish(v, namespace+"/"+name, nil)
+	}
+	m.publish(m.conditions, "SurveyCampaign/"+namespace+"/"+name, nil)
 }
 
 // observeFollowUp publishes a FollowUp's case counts and conditions.
@@ -172,5 +214,5 @@ func (m *operatorMetrics) observeFollowUp(fu *v1alpha1.FollowUp) {
 // forgetFollowUp removes a deleted FollowUp's series.
 func (m *operatorMetrics) forgetFollowUp(namespace, name string) {
 	m.cases.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "followup": name})
-	m.conditions.DeletePartialMatch(prometheus.Labels{"kind": "FollowUp", "namespace": namespace, "name": name})
+	m.publish(m.conditions, "FollowUp/"+namespace+"/"+name, nil)
 }
