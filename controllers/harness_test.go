@@ -51,6 +51,10 @@ type fakeService struct {
 	puts    map[string]int // by wave id
 	summary responseapi.Summary
 	err     error
+	// retention registered, by campaign UID, and how many times.
+	retention     map[string]responseapi.RetentionRegistration
+	retentionPuts int
+	retentionErr  error
 }
 
 func (f *fakeService) PutWave(_ context.Context, _, waveID string, _ responseapi.WaveRegistration) error {
@@ -63,6 +67,20 @@ func (f *fakeService) PutWave(_ context.Context, _, waveID string, _ responseapi
 		f.puts = map[string]int{}
 	}
 	f.puts[waveID]++
+	return nil
+}
+
+func (f *fakeService) PutRetention(_ context.Context, campaignUID string, reg responseapi.RetentionRegistration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.retentionErr != nil {
+		return f.retentionErr
+	}
+	if f.retention == nil {
+		f.retention = map[string]responseapi.RetentionRegistration{}
+	}
+	f.retention[campaignUID] = reg
+	f.retentionPuts++
 	return nil
 }
 

@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
@@ -76,5 +79,37 @@ func TestSenderSecretHoldsTheNamespacesKeys(t *testing.T) {
 		if _, err := ring.Verify(link, nine); !errors.Is(err, token.ErrInvalid) {
 			t.Errorf("%s verify the namespace's link: %v", name, err)
 		}
+	}
+}
+
+// A campaign's retention is registered with the response service once, again when it changes,
+// and again after a failure; the service being away does not stop the campaign's waves.
+func TestRetentionIsRegisteredWhenItChanges(t *testing.T) {
+	nine := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	h := newHarness(t, nine.Add(30*time.Second), testCampaign(func(c *v1alpha1.SurveyCampaign) {
+		c.Spec.Retention = &v1alpha1.Retention{Responses: "17520h", Keep: v1alpha1.KeepAggregates}
+	}))
+	h.svc.retentionErr = errors.New("connection refused")
+	if _, err := h.reconcile("tenant-satisfaction"); err == nil || !strings.Contains(err.Error(), "retention") {
+		t.Fatalf("reconcile with the service away: %v", err)
+	}
+	if len(h.jobs()) != 1 {
+		t.Errorf("the due wave waited for the retention's registration: Jobs %v", keys(h.jobs()))
+	}
+	h.svc.retentionErr = nil
+	h.mustReconcile("tenant-satisfaction")
+	h.mustReconcile("tenant-satisfaction")
+	want := responseapi.RetentionRegistration{Namespace: testNS, Responses: "17520h", Keep: "Aggregates"}
+	if got := h.svc.retention[string(campaignUID)]; got != want || h.svc.retentionPuts != 1 {
+		t.Fatalf("registered %+v (%d times), want %+v once", got, h.svc.retentionPuts, want)
+	}
+	c := h.campaign("tenant-satisfaction")
+	c.Spec.Retention = nil
+	if err := h.client.Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	h.mustReconcile("tenant-satisfaction")
+	if got := h.svc.retention[string(campaignUID)]; got != (responseapi.RetentionRegistration{Namespace: testNS}) || h.svc.retentionPuts != 2 {
+		t.Errorf("after spec.retention was removed: %+v (%d registrations)", got, h.svc.retentionPuts)
 	}
 }

@@ -44,6 +44,7 @@ import (
 type ResponseService interface {
 	PutWave(ctx context.Context, campaignUID, waveID string, reg responseapi.WaveRegistration) error
 	Summary(ctx context.Context, campaignUID, waveID, primary string) (responseapi.Summary, error)
+	PutRetention(ctx context.Context, campaignUID string, reg responseapi.RetentionRegistration) error
 }
 
 // Credentials name the manager's own Secrets that sending Jobs need copies of: the link-signing
@@ -80,6 +81,8 @@ type SurveyCampaignReconciler struct {
 	exportSecrets memo[string]
 	reports       memo[reports]
 	stops         memo[map[types.UID]bool]
+	// retention is the retention last registered for each campaign (surveycampaign_retention.go).
+	retention memo[string]
 }
 
 // PollPolicy bounds the refresh of a collecting wave's aggregates.
@@ -181,6 +184,9 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if u.timing, terr = campaign.TimingOf(&c.Spec); terr != nil && len(problems) == 0 {
 		problems = campaign.Problems{{Field: "spec.schedule", Message: terr.Error()}} // Validate saw it first
 	}
+	// A campaign's retention applies to the data of its waves, whatever state it is in; the
+	// service being away delays it, and nothing else.
+	rerr := u.registerRetention(ctx)
 	var result ctrl.Result
 	if len(problems) > 0 {
 		// No new wave or reminder until it is fixed; the waves under way are still followed.
@@ -202,7 +208,7 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, errors.Join(err, perr)
 	}
 	u.events.flush()
-	return result, err
+	return result, errors.Join(err, rerr)
 }
 
 // forget drops what is remembered of a deleted campaign.
@@ -213,6 +219,7 @@ func (r *SurveyCampaignReconciler) forget(key types.NamespacedName) {
 	r.senderSecrets.forget(key)
 	r.exportSecrets.forget(key)
 	r.reports.forget(key)
+	r.retention.forget(key)
 	r.stops.forget(key)
 }
 

@@ -836,7 +836,12 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		c := newCampaign(ns, "history", func(c *v1alpha1.SurveyCampaign) {
 			c.Spec.HistoryLimit = ptr.To(int32(2))
 			c.Spec.Schedule.ResponseWindow = "1h"
+			c.Spec.Retention = &v1alpha1.Retention{Responses: "720h", Keep: v1alpha1.KeepNothing}
 		})
+		// Its retention reaches the response service, which deletes the waves' data on its
+		// own clock (internal/store's TestRetention).
+		Eventually(func() (store.Retention, error) { return responses.GetRetention(ctx, string(get(c).UID)) }).
+			Should(Equal(store.Retention{Namespace: ns, Responses: 720 * time.Hour, DropAggregates: true}))
 		for day := range 3 {
 			clk.SetTime(at(time.Duration(day) * 24 * time.Hour))
 			poke(c)

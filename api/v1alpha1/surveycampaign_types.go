@@ -31,6 +31,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.audience.segments.all(s, s.channels.all(c, self.channels.exists(ch, ch.name == c)))",message="spec.audience.segments[].channels must name channels declared in spec.channels",fieldPath=".audience.segments"
 // +kubebuilder:validation:XValidation:rule="self.channels.all(ch, !has(ch.email) || has(self.audience.source.contact.email))",message="an email channel needs spec.audience.source.contact.email, the column holding addresses",fieldPath=".audience.source.contact"
 // +kubebuilder:validation:XValidation:rule="self.channels.all(ch, !has(ch.webhook) || (has(ch.webhook.contactField) && ch.webhook.contactField == 'email' ? has(self.audience.source.contact.email) : has(self.audience.source.contact.phone)))",message="a webhook channel needs the contact column it delivers to (spec.audience.source.contact.phone, or .email when contactField is email)",fieldPath=".audience.source.contact"
+// +kubebuilder:validation:XValidation:rule="!has(self.retention) || !has(self.retention.invitations) || !has(self.audience.exclude) || !has(self.audience.exclude.contactedWithin) || duration(self.retention.invitations) >= duration(self.audience.exclude.contactedWithin)",message="spec.retention.invitations must be at least spec.audience.exclude.contactedWithin: the ledger is what tells who was contacted recently",fieldPath=".retention.invitations"
 type SurveyCampaignSpec struct {
 	// survey is the questionnaire. Each wave keeps a snapshot of it, so editing it later never
 	// changes what residents already invited are asked.
@@ -87,6 +88,47 @@ type SurveyCampaignSpec struct {
 	// +kubebuilder:validation:Maximum=50
 	// +optional
 	HistoryLimit *int32 `json:"historyLimit,omitempty"`
+
+	// retention says how long what is known about people (responses, answers, follow-up
+	// cases, the invitation ledger) is kept once a wave closes; the response service deletes it
+	// then. Unset, it is kept until erased. A wave's figures hold no person and stay (in its
+	// report, and as counts in the service) unless keep is Nothing.
+	// +optional
+	Retention *Retention `json:"retention,omitempty"`
+}
+
+// RetentionKeep is what stays of a wave once its responses expired.
+// +kubebuilder:validation:Enum=Aggregates;Nothing
+type RetentionKeep string
+
+const (
+	// KeepAggregates keeps the counts the wave's figures are computed from: no person.
+	KeepAggregates RetentionKeep = "Aggregates"
+	// KeepNothing deletes the counts too; the wave's report in the cluster is all that stays.
+	KeepNothing RetentionKeep = "Nothing"
+)
+
+// Retention is how long a campaign keeps its data about people after each wave closes.
+// +kubebuilder:validation:XValidation:rule="has(self.responses) || has(self.invitations)",message="spec.retention needs responses, invitations or both"
+// +kubebuilder:validation:XValidation:rule="!has(self.responses) || duration(self.responses) >= duration('24h')",message="spec.retention.responses must be at least 24h, so that a wave's final figures are recorded first",fieldPath=".responses"
+type Retention struct {
+	// responses is how long a wave's responses, their answers (free text included) and the
+	// follow-up cases they opened are kept after the wave closes, for example "17520h" (two
+	// years, enough to compare a wave with the one a year before). At least 24h.
+	// +optional
+	Responses Duration `json:"responses,omitempty"`
+
+	// invitations is how long a wave's invitation ledger (who was invited, when, through which
+	// channel, and what became of it) is kept after the wave closes. The ledger is what
+	// spec.audience.exclude.contactedWithin reads, so keep it at least that long.
+	// +optional
+	Invitations Duration `json:"invitations,omitempty"`
+
+	// keep is what stays of a wave once its responses expired: Aggregates (the counts its
+	// figures come from, which name nobody) or Nothing.
+	// +kubebuilder:default=Aggregates
+	// +optional
+	Keep RetentionKeep `json:"keep,omitempty"`
 }
 
 // Survey is the questionnaire.

@@ -216,6 +216,21 @@ var invalidObjects = []TableEntry{
 	Entry("a history limit of 51", invalid{
 		patch: `spec: {historyLimit: 51}`,
 		field: "spec.historyLimit", message: "less than or equal to 50"}),
+	Entry("a retention with nothing to keep for a time", invalid{
+		patch: `spec: {retention: {keep: Nothing}}`,
+		field: "spec.retention", message: "needs responses, invitations or both"}),
+	Entry("responses kept for an hour", invalid{
+		patch: `spec: {retention: {responses: 1h}}`,
+		field: "spec.retention.responses", message: "at least 24h"}),
+	Entry("responses kept for a year in days", invalid{
+		patch: `spec: {retention: {responses: 365d}}`,
+		field: "spec.retention.responses", message: "should match"}),
+	Entry("a retention keeping everything", invalid{
+		patch: `spec: {retention: {responses: 8760h, keep: Everything}}`,
+		field: "spec.retention.keep", message: "Unsupported value"}),
+	Entry("a ledger kept less long than contactedWithin reads it", invalid{
+		patch: `spec: {retention: {invitations: 720h}, audience: {exclude: {contactedWithin: 2160h}}}`,
+		field: "spec.retention.invitations", message: "at least spec.audience.exclude.contactedWithin"}),
 	Entry("an unknown field", invalid{
 		patch: `spec: {schedul: {cron: "@monthly"}}`,
 		field: "spec.schedul", message: "unknown field"}),

@@ -48,6 +48,7 @@ func main() {
 		"the URL respondents reach the service at, such as https://listen.example.org (env SURVEY_PUBLIC_URL)")
 	shutdownGrace := flag.Duration("shutdown-grace", 25*time.Second, "how long in-flight requests may take to finish on shutdown")
 	flag.DurationVar(&reloadEvery, "reload-every", reloadEvery, "how often the token keys and API tokens are read again, as their Secrets rotate")
+	flag.DurationVar(&expireEvery, "expire-every", expireEvery, "how often data past its campaign's retention (spec.retention) is deleted")
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -115,6 +116,7 @@ func run(log *slog.Logger, storeURL, keysDir, apiTokenFile, listen, metricsListe
 	}
 	errs := make(chan error, 2)
 	go func() { errs <- httpServer.ListenAndServe() }()
+	go srv.RunExpiry(ctx, expireEvery)
 	log.Info("collector serving", "listen", listen, "signingKey", keys.SigningKeyID())
 	if metricsListen != "" {
 		// Metrics on a port of their own, which the public Service does not expose.
@@ -148,6 +150,9 @@ func run(log *slog.Logger, storeURL, keysDir, apiTokenFile, listen, metricsListe
 
 // reloadEvery is how often the mounted Secrets (token keys, API tokens) are read again.
 var reloadEvery = 30 * time.Second
+
+// expireEvery is how often data past its retention is deleted.
+var expireEvery = time.Hour
 
 // reloadKeys re-reads the key ring as the mounted Secret rotates; a broken update keeps the
 // ring in use.

@@ -70,6 +70,8 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RoutePutFollowUp.Pattern(): {"/api/v1/followups/fu-riverside", responseapi.FollowUpRegistration{Namespace: "riverside-homes",
 				Name: "dissatisfied", CampaignUID: uid, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true}},
 			responseapi.RouteDeleteFollowUp.Pattern(): {"/api/v1/followups/fu-gone", nil},
+			responseapi.RoutePutRetention.Pattern(): {"/api/v1/campaigns/" + uid + "/retention", responseapi.RetentionRegistration{
+				Namespace: "riverside-homes", Responses: "8760h"}},
 			responseapi.RouteSweepFollowUp.Pattern():  {"/api/v1/followups/fu-riverside/sweep", nil},
 			responseapi.RouteFollowUpStats.Pattern():  {"/api/v1/followups/fu-riverside/stats", nil},
 			responseapi.RouteCases.Pattern():          {"/api/v1/followups/fu-riverside/cases", nil},
@@ -91,6 +93,7 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RouteSuppressed.Pattern():     "sender",
 			responseapi.RoutePutFollowUp.Pattern():    "",
 			responseapi.RouteDeleteFollowUp.Pattern(): "",
+			responseapi.RoutePutRetention.Pattern():   "",
 			responseapi.RouteSweepFollowUp.Pattern():  "",
 			responseapi.RouteFollowUpStats.Pattern():  "reader",
 			responseapi.RouteCases.Pattern():          "sender",

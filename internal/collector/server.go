@@ -67,6 +67,8 @@ type Server struct {
 	latency    *prometheus.HistogramVec
 	// followUpErrors counts follow-up rules that could not be evaluated for a response.
 	followUpErrors prometheus.Counter
+	// expired counts the rows retention deleted (retention.go).
+	expired *prometheus.CounterVec
 	compiled       memo[string, cel.Program]
 	namespaces     memo[string, string]
 	// definitions are the waves' parsed survey definitions (a wave's snapshot never changes).
@@ -138,7 +140,8 @@ func New(cfg Config) (*Server, error) {
 		Name: "survey_collector_followup_rule_errors_total",
 		Help: "Follow-up rules that could not be evaluated for a response (the response is stored; no case is opened).",
 	})
-	for _, c := range []prometheus.Collector{s.responses, s.deliveries, s.requests, s.latency, s.followUpErrors} {
+	s.expired = newRetentionMetrics()
+	for _, c := range []prometheus.Collector{s.responses, s.deliveries, s.requests, s.latency, s.followUpErrors, s.expired} {
 		if err := cfg.Registry.Register(c); err != nil {
 			return nil, err
 		}
@@ -191,6 +194,7 @@ func (s *Server) Handler() http.Handler {
 		{responseapi.RouteUnanswered, s.unanswered},
 		{responseapi.RouteOptedOut, s.optedOut},
 		{responseapi.RouteSuppressed, s.suppressed},
+		{responseapi.RoutePutRetention, s.putRetention},
 		{responseapi.RoutePutFollowUp, s.putFollowUp},
 		{responseapi.RouteDeleteFollowUp, s.deleteFollowUp},
 		{responseapi.RouteSweepFollowUp, s.sweepFollowUp},

@@ -39,6 +39,7 @@ type env struct {
 	// metrics serves the metrics port.
 	metrics *httptest.Server
 	store   store.Store
+	server  *collector.Server
 	keys    *token.KeyRing
 	mu      sync.Mutex
 	now     time.Time
@@ -108,6 +109,7 @@ func newEnv(t *testing.T, options ...func(*collector.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.server = s
 	e.srv = httptest.NewServer(s.Handler())
 	t.Cleanup(e.srv.Close)
 	e.metrics = httptest.NewServer(s.MetricsHandler())

@@ -159,6 +159,11 @@ func (c *Client) OptedOut(ctx context.Context, namespace string, keys []string) 
 	return toSet(out.Keys), err
 }
 
+// PutRetention registers a campaign's retention, replacing what was registered before.
+func (c *Client) PutRetention(ctx context.Context, campaignUID string, reg RetentionRegistration) error {
+	return c.call(ctx, RoutePutRetention, RoutePutRetention.Path(campaignUID), reg, nil)
+}
+
 // PutFollowUp registers a FollowUp's rule.
 func (c *Client) PutFollowUp(ctx context.Context, uid string, reg FollowUpRegistration) error {
 	return c.call(ctx, RoutePutFollowUp, RoutePutFollowUp.Path(uid), reg, nil)

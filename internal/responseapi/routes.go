@@ -60,6 +60,8 @@ var (
 	RouteUnanswered     = Route{http.MethodPost, "/api/v1/ledger/unanswered", Bearer, senders}
 	RouteOptedOut       = Route{http.MethodPost, "/api/v1/ledger/opted-out", Bearer, senders}
 	RouteSuppressed     = Route{http.MethodPost, "/api/v1/ledger/suppressed", Bearer, senders}
+	// RoutePutRetention registers a campaign's retention (spec.retention).
+	RoutePutRetention   = Route{http.MethodPut, "/api/v1/campaigns/{campaign}/retention", Bearer, managerOnly}
 	RoutePutFollowUp    = Route{http.MethodPut, "/api/v1/followups/{uid}", Bearer, managerOnly}
 	RouteDeleteFollowUp = Route{http.MethodDelete, "/api/v1/followups/{uid}", Bearer, managerOnly}
 	RouteSweepFollowUp  = Route{http.MethodPost, "/api/v1/followups/{uid}/sweep", Bearer, managerOnly}
@@ -79,7 +81,7 @@ var (
 var Routes = []Route{
 	RoutePutWave, RouteSummary, RouteExport, RouteFrame,
 	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut, RouteSuppressed,
-	RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
+	RoutePutRetention, RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
 	RouteInbound, RouteCaseCallback, RouteDelivery,
 }
 

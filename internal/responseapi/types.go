@@ -188,6 +188,23 @@ type PairStats struct {
 	SumXY int64 `json:"sumXY"`
 }
 
+// RetentionRegistration is the body of RoutePutRetention: a campaign's spec.retention, sent by
+// the manager. Durations are Go duration strings; empty keeps for ever.
+type RetentionRegistration struct {
+	Namespace   string `json:"namespace"`
+	Responses   string `json:"responses,omitempty"`
+	Invitations string `json:"invitations,omitempty"`
+	// Keep is what stays of a wave once its responses expired: KeepAggregates (when empty) or
+	// KeepNothing.
+	Keep string `json:"keep,omitempty"`
+}
+
+// What a RetentionRegistration keeps.
+const (
+	KeepAggregates = "Aggregates"
+	KeepNothing    = "Nothing"
+)
+
 // FollowUpRegistration is the body of RoutePutFollowUp: a FollowUp's rule, sent by the manager.
 // Durations are Go duration strings ("48h"); empty is none.
 type FollowUpRegistration struct {

@@ -344,6 +344,17 @@ type Store interface {
 	// asked for; it never leaves the store but through this.
 	ExportKey(ctx context.Context, campaignUID string) ([]byte, error)
 
+	// PutRetention registers or replaces a campaign's retention (retention.go).
+	PutRetention(ctx context.Context, campaignUID string, r Retention, now time.Time) error
+	// GetRetention returns a campaign's registered retention, or ErrNotFound.
+	GetRetention(ctx context.Context, campaignUID string) (Retention, error)
+	// Expire deletes, at now, what has outlived its campaign's retention: each wave's
+	// responses, answers and cases, and its invitations, their own time after the wave closed,
+	// keeping the wave's aggregates unless the campaign drops them too. A few hundred people's
+	// rows go per transaction, so other writers wait little; a call cut short is finished by the
+	// next.
+	Expire(ctx context.Context, now time.Time) (Expired, error)
+
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.

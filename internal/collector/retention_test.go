@@ -1,0 +1,64 @@
+package collector_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/responseapi"
+	"github.com/surveyops/survey-operator/internal/store"
+)
+
+// A campaign's retention, registered by the manager, is applied by the service's own clock:
+// the responses go 30 days after the wave closes, and the wave's figures stay.
+func TestRetentionExpiresResponsesOnTheServiceClock(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		path := responseapi.RoutePutRetention.Path(uid)
+		for _, bad := range []responseapi.RetentionRegistration{
+			{Namespace: "riverside-homes", Responses: "a year"},
+			{Namespace: "riverside-homes", Responses: "720h", Keep: "Everything"},
+			{Responses: "720h"},
+		} {
+			e.api(http.MethodPut, path, bad, http.StatusBadRequest, nil)
+		}
+		e.api(http.MethodPut, path, responseapi.RetentionRegistration{Namespace: "riverside-homes", Responses: "720h"}, http.StatusOK, nil)
+
+		if resp, _ := e.post("/s/"+e.link("T-1", closes), url.Values{"q.tp01": {"5"}, "q.comments": {"The caretaker is great."}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("submit: %s", resp.Status)
+		}
+		var before, after responseapi.Summary
+		e.api(http.MethodGet, responseapi.RouteSummary.Path(uid, "20260401-0900"), nil, http.StatusOK, &before)
+
+		e.setNow(closes.Add(720*time.Hour - time.Minute))
+		if got, err := e.server.Expire(context.Background()); err != nil || got != (store.Expired{}) {
+			t.Fatalf("a minute early: %+v, %v", got, err)
+		}
+		e.setNow(closes.Add(720 * time.Hour))
+		if got, err := e.server.Expire(context.Background()); err != nil || got.Responses != 1 || got.Answers != 2 {
+			t.Fatalf("on time: %+v, %v", got, err)
+		}
+		if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the response outlived its retention: %v", err)
+		}
+		e.api(http.MethodGet, responseapi.RouteSummary.Path(uid, "20260401-0900"), nil, http.StatusOK, &after)
+		if len(after.Histograms) == 0 || !reflect.DeepEqual(after.Histograms, before.Histograms) {
+			t.Errorf("the wave's figures changed: %+v, want %+v", after.Histograms, before.Histograms)
+		}
+		resp, err := http.Get(e.metrics.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(raw), `survey_collector_expired_rows_total{data="answers"} 2`) {
+			t.Errorf("metrics:\n%s", raw)
+		}
+	})
+}
