@@ -53,6 +53,10 @@ func TestSenderSecretHoldsTheNamespacesKeys(t *testing.T) {
 	if !ok || scope != (apitoken.Scope{Kind: apitoken.Exporter, Namespace: testNS}) {
 		t.Errorf("the export Secret's token proves %+v (%v), want an exporter's for %s", scope, ok, testNS)
 	}
+	scope, ok = apitoken.Authenticate(export.Data[campaign.ExportSecretEraseToken], [][]byte{[]byte("test-api-token-0123456789")})
+	if !ok || scope != (apitoken.Scope{Kind: apitoken.Eraser, Namespace: testNS}) {
+		t.Errorf("the export Secret's erase token proves %+v (%v), want an eraser's for %s", scope, ok, testNS)
+	}
 	if url := string(export.Data[campaign.ExportSecretURL]); url != h.r.Settings.PublicURL || url == "" {
 		t.Errorf("the export Secret's url is %q, want the public address %q", url, h.r.Settings.PublicURL)
 	}

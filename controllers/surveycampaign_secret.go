@@ -104,18 +104,21 @@ func (u *run) ensureSenderSecret(ctx context.Context) ([]string, error) {
 	return ids, u.ensureSecret(ctx, campaign.SecretName(u.c.Name), data, &u.r.senderSecrets)
 }
 
-// ensureExportSecret keeps the campaign's export Secret: an exporter's credential for the
-// namespace (apitoken.Exporter, derived from the first master token) and the response service's
-// public address. `kubectl survey export` reads it, so exactly those who may read the
-// namespace's Secrets may export its responses.
+// ensureExportSecret keeps the campaign's export Secret: an exporter's and an eraser's
+// credential for the namespace (apitoken.Exporter and apitoken.Eraser, derived from the first
+// master token) and the response service's public address. `kubectl survey export` and
+// `kubectl survey forget` read it, so exactly those who may read the namespace's Secrets may
+// export its responses, or erase a person's data.
 func (u *run) ensureExportSecret(ctx context.Context) error {
 	master, _, err := u.r.masterData(ctx)
 	if err != nil {
 		return err
 	}
+	first := []byte(apitoken.First(string(master[campaign.SecretAPIToken])))
 	data := map[string][]byte{
-		campaign.ExportSecretToken: []byte(apitoken.Credential([]byte(apitoken.First(string(master[campaign.SecretAPIToken]))), apitoken.Exporter, u.c.Namespace)),
-		campaign.ExportSecretURL:   []byte(u.r.Settings.PublicURL),
+		campaign.ExportSecretToken:      []byte(apitoken.Credential(first, apitoken.Exporter, u.c.Namespace)),
+		campaign.ExportSecretEraseToken: []byte(apitoken.Credential(first, apitoken.Eraser, u.c.Namespace)),
+		campaign.ExportSecretURL:        []byte(u.r.Settings.PublicURL),
 	}
 	return u.ensureSecret(ctx, campaign.ExportSecretName(u.c.Name), data, &u.r.exportSecrets)
 }

@@ -125,6 +125,30 @@ func TestExportThroughTheSecret(t *testing.T) {
 	if out, err := kubectlSurveyAs(t, viewer, "export", sc.Name, "-n", ns); err != nil || strings.Count(out, "\n") != 4 {
 		t.Errorf("pat, who may read Secrets, cannot export: %v", err)
 	}
+
+	// forget erases one respondent with the eraser credential kept beside the exporter's: the
+	// export loses them, and the namespace's erasure log has the entry printed.
+	if _, err := kubectlSurveyAs(t, viewer, "forget", "J-2", "-n", ns); err == nil || !strings.Contains(err.Error(), "eraser credential") {
+		t.Errorf("forget without an eraser credential: %v, want a refusal", err)
+	}
+	secret.Data[campaign.ExportSecretEraseToken] = []byte(apitoken.Credential([]byte(masterToken), apitoken.Eraser, ns))
+	if err := c.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	out, err = kubectlSurveyAs(t, viewer, "forget", "J-2", "-n", ns)
+	if err != nil || !strings.Contains(out, "Erased J-2's data in "+ns+": 0 invitations, 1 responses (2 answers), 0 follow-up cases.") {
+		t.Fatalf("forget: %v\n%s", err, out)
+	}
+	log, err := st.Erasures(ctx, ns)
+	if err != nil || len(log) != 1 || !strings.Contains(out, "Erasure log entry "+log[0].ID) {
+		t.Errorf("erasure log %+v, %v; forget printed\n%s", log, err, out)
+	}
+	if out, err := kubectlSurvey(t, "export", sc.Name, "-n", ns); err != nil || strings.Count(out, "\n") != 3 {
+		t.Errorf("the export after forget: %v\n%s", err, out)
+	}
+	if _, err := kubectlSurvey(t, "forget", "J-2", "-n", newNamespace(t, c)); err == nil || !strings.Contains(err.Error(), "no campaign in namespace") {
+		t.Errorf("forget in a namespace without campaigns: %v", err)
+	}
 }
 
 // kubeconfigFor is a kubeconfig of the test cluster for a user with no group but

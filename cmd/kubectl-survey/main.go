@@ -1,7 +1,7 @@
 // Command kubectl-survey is a kubectl plugin for survey-operator: installed on the PATH it runs
 // as `kubectl survey`. It sizes a survey before it is declared (plan), prints a campaign to start
 // from (template), and reads and drives campaigns in a cluster (waves, results, export,
-// send-now, suspend, resume) with kubectl's own connection flags (-n, --context, --kubeconfig, ...).
+// send-now, suspend, resume, forget) with kubectl's own connection flags (-n, --context, --kubeconfig, ...).
 package main
 
 import (
@@ -31,6 +31,6 @@ func newRootCommand() *cobra.Command {
 	flags.AddFlags(root.PersistentFlags())
 	k := &kube{flags: flags}
 	root.AddCommand(newPlanCommand(), newTemplateCommand(), newWavesCommand(k), newResultsCommand(k),
-		newSendNowCommand(k), newSuspendCommand(k, true), newSuspendCommand(k, false), newExportCommand(k))
+		newSendNowCommand(k), newSuspendCommand(k, true), newSuspendCommand(k, false), newExportCommand(k), newForgetCommand(k))
 	return root
 }

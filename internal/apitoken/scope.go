@@ -35,6 +35,9 @@ const (
 	// export. The manager hands it out only in a Secret of the namespace, so exactly those who
 	// may read that namespace's Secrets may export.
 	Exporter Kind = "exporter"
+	// Eraser erases one person's data in its namespace, on their request (GDPR Art. 17). The
+	// manager hands it out beside the exporter's, in the same Secret.
+	Eraser Kind = "eraser"
 )
 
 // Scope is what a bearer token proves: a kind, and the namespace it is for ("" for Manager).
@@ -78,7 +81,7 @@ func Authenticate(given []byte, masters [][]byte) (Scope, bool) {
 		return Scope{}, false
 	}
 	parts := strings.Split(rest, ".")
-	if len(parts) != 3 || !slices.Contains([]Kind{Sender, Reader, Exporter}, Kind(parts[0])) || parts[1] == "" {
+	if len(parts) != 3 || !slices.Contains([]Kind{Sender, Reader, Exporter, Eraser}, Kind(parts[0])) || parts[1] == "" {
 		return Scope{}, false
 	}
 	mac, err := hex.DecodeString(parts[2])

@@ -64,11 +64,12 @@ func SecretName(campaign string) string {
 	return JobName(campaign, "sender", 0)
 }
 
-// The keys of a campaign's export Secret: an exporter's API credential for the namespace, and
-// the response service's public address.
+// The keys of a campaign's export Secret: an exporter's API credential for the namespace, an
+// eraser's, and the response service's public address.
 const (
-	ExportSecretToken = "token"
-	ExportSecretURL   = "url"
+	ExportSecretToken      = "token"
+	ExportSecretEraseToken = "erase-token"
+	ExportSecretURL        = "url"
 )
 
 // ExportSecretName is the campaign's export Secret: "<campaign>-export", which `kubectl survey

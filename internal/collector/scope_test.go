@@ -38,6 +38,8 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			"reader, own":      apitoken.Credential(master, apitoken.Reader, "riverside-homes"),
 			"reader, other":    apitoken.Credential(master, apitoken.Reader, "lakeside"),
 			"exporter, own":    apitoken.Credential(master, apitoken.Exporter, "riverside-homes"),
+			"eraser, own":      apitoken.Credential(master, apitoken.Eraser, "riverside-homes"),
+			"eraser, other":    apitoken.Credential(master, apitoken.Eraser, "lakeside"),
 			"exporter, other":  apitoken.Credential(master, apitoken.Exporter, "lakeside"),
 			"forged sender":    apitoken.Credential([]byte("a guessed master token 0123"), apitoken.Sender, "riverside-homes"),
 			"manager kind":     strings.Replace(apitoken.Credential(master, apitoken.Sender, "riverside-homes"), "sender", "manager", 1),
@@ -70,6 +72,7 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RoutePutFollowUp.Pattern(): {"/api/v1/followups/fu-riverside", responseapi.FollowUpRegistration{Namespace: "riverside-homes",
 				Name: "dissatisfied", CampaignUID: uid, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true}},
 			responseapi.RouteDeleteFollowUp.Pattern(): {"/api/v1/followups/fu-gone", nil},
+			responseapi.RouteErase.Pattern():          {"/api/v1/namespaces/riverside-homes/erasures", responseapi.ErasureRequest{ID: "T-404"}},
 			responseapi.RoutePutRetention.Pattern(): {"/api/v1/campaigns/" + uid + "/retention", responseapi.RetentionRegistration{
 				Namespace: "riverside-homes", Responses: "8760h"}},
 			responseapi.RouteSweepFollowUp.Pattern():  {"/api/v1/followups/fu-riverside/sweep", nil},
@@ -94,6 +97,7 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RoutePutFollowUp.Pattern():    "",
 			responseapi.RouteDeleteFollowUp.Pattern(): "",
 			responseapi.RoutePutRetention.Pattern():   "",
+			responseapi.RouteErase.Pattern():          "eraser",
 			responseapi.RouteSweepFollowUp.Pattern():  "",
 			responseapi.RouteFollowUpStats.Pattern():  "reader",
 			responseapi.RouteCases.Pattern():          "sender",
@@ -131,6 +135,10 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 					}
 				case "exporter, own":
 					if admits[route.Pattern()] == "exporter" {
+						want = http.StatusOK
+					}
+				case "eraser, own":
+					if admits[route.Pattern()] == "eraser" {
 						want = http.StatusOK
 					}
 				case "forged sender", "manager kind", "renamed", "reader as sender":

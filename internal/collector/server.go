@@ -68,9 +68,9 @@ type Server struct {
 	// followUpErrors counts follow-up rules that could not be evaluated for a response.
 	followUpErrors prometheus.Counter
 	// expired counts the rows retention deleted (retention.go).
-	expired *prometheus.CounterVec
-	compiled       memo[string, cel.Program]
-	namespaces     memo[string, string]
+	expired    *prometheus.CounterVec
+	compiled   memo[string, cel.Program]
+	namespaces memo[string, string]
 	// definitions are the waves' parsed survey definitions (a wave's snapshot never changes).
 	definitions memo[store.WaveRef, survey.Definition]
 	log         *slog.Logger
@@ -195,6 +195,7 @@ func (s *Server) Handler() http.Handler {
 		{responseapi.RouteOptedOut, s.optedOut},
 		{responseapi.RouteSuppressed, s.suppressed},
 		{responseapi.RoutePutRetention, s.putRetention},
+		{responseapi.RouteErase, s.erase},
 		{responseapi.RoutePutFollowUp, s.putFollowUp},
 		{responseapi.RouteDeleteFollowUp, s.deleteFollowUp},
 		{responseapi.RouteSweepFollowUp, s.sweepFollowUp},

@@ -159,6 +159,13 @@ func (c *Client) OptedOut(ctx context.Context, namespace string, keys []string) 
 	return toSet(out.Keys), err
 }
 
+// Erase erases every record of one person in a namespace.
+func (c *Client) Erase(ctx context.Context, namespace, id string) (Erasure, error) {
+	var out Erasure
+	err := c.call(ctx, RouteErase, RouteErase.Path(namespace), ErasureRequest{ID: id}, &out)
+	return out, err
+}
+
 // PutRetention registers a campaign's retention, replacing what was registered before.
 func (c *Client) PutRetention(ctx context.Context, campaignUID string, reg RetentionRegistration) error {
 	return c.call(ctx, RoutePutRetention, RoutePutRetention.Path(campaignUID), reg, nil)

@@ -42,6 +42,7 @@ var (
 	senders     = []apitoken.Kind{apitoken.Manager, apitoken.Sender}
 	readers     = []apitoken.Kind{apitoken.Manager, apitoken.Reader}
 	exporters   = []apitoken.Kind{apitoken.Manager, apitoken.Exporter}
+	erasers     = []apitoken.Kind{apitoken.Manager, apitoken.Eraser}
 )
 
 // The API's routes. Each is registered once by the server and called by the client through
@@ -51,15 +52,17 @@ var (
 	RouteSummary = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/summary", Bearer, readers}
 	// RouteExport streams a wave's responses, one row per respondent under a pseudonym, as CSV
 	// or JSON Lines (?format=csv|jsonl).
-	RouteExport         = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/export", Bearer, exporters}
-	RouteFrame          = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}/frame/{shard}", Bearer, senders}
-	RouteReserve        = Route{http.MethodPost, "/api/v1/ledger/reserve", Bearer, senders}
-	RouteMark           = Route{http.MethodPost, "/api/v1/ledger/mark", Bearer, senders}
-	RouteMarks          = Route{http.MethodPost, "/api/v1/ledger/marks", Bearer, senders}
-	RouteContacted      = Route{http.MethodPost, "/api/v1/ledger/contacted", Bearer, senders}
-	RouteUnanswered     = Route{http.MethodPost, "/api/v1/ledger/unanswered", Bearer, senders}
-	RouteOptedOut       = Route{http.MethodPost, "/api/v1/ledger/opted-out", Bearer, senders}
-	RouteSuppressed     = Route{http.MethodPost, "/api/v1/ledger/suppressed", Bearer, senders}
+	RouteExport     = Route{http.MethodGet, "/api/v1/waves/{campaign}/{wave}/export", Bearer, exporters}
+	RouteFrame      = Route{http.MethodPut, "/api/v1/waves/{campaign}/{wave}/frame/{shard}", Bearer, senders}
+	RouteReserve    = Route{http.MethodPost, "/api/v1/ledger/reserve", Bearer, senders}
+	RouteMark       = Route{http.MethodPost, "/api/v1/ledger/mark", Bearer, senders}
+	RouteMarks      = Route{http.MethodPost, "/api/v1/ledger/marks", Bearer, senders}
+	RouteContacted  = Route{http.MethodPost, "/api/v1/ledger/contacted", Bearer, senders}
+	RouteUnanswered = Route{http.MethodPost, "/api/v1/ledger/unanswered", Bearer, senders}
+	RouteOptedOut   = Route{http.MethodPost, "/api/v1/ledger/opted-out", Bearer, senders}
+	RouteSuppressed = Route{http.MethodPost, "/api/v1/ledger/suppressed", Bearer, senders}
+	// RouteErase erases every record of one person in a namespace (ErasureRequest).
+	RouteErase = Route{http.MethodPost, "/api/v1/namespaces/{namespace}/erasures", Bearer, erasers}
 	// RoutePutRetention registers a campaign's retention (spec.retention).
 	RoutePutRetention   = Route{http.MethodPut, "/api/v1/campaigns/{campaign}/retention", Bearer, managerOnly}
 	RoutePutFollowUp    = Route{http.MethodPut, "/api/v1/followups/{uid}", Bearer, managerOnly}
@@ -81,7 +84,7 @@ var (
 var Routes = []Route{
 	RoutePutWave, RouteSummary, RouteExport, RouteFrame,
 	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut, RouteSuppressed,
-	RoutePutRetention, RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
+	RouteErase, RoutePutRetention, RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
 	RouteInbound, RouteCaseCallback, RouteDelivery,
 }
 

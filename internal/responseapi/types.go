@@ -188,6 +188,24 @@ type PairStats struct {
 	SumXY int64 `json:"sumXY"`
 }
 
+// ErasureRequest is the body of RouteErase: the person's id in the audience (idField).
+type ErasureRequest struct {
+	ID string `json:"id"`
+}
+
+// Erasure is the answer of RouteErase: the erasure log entry's id and time, and how many rows
+// of each kind were deleted. The log keeps the id and the time only.
+type Erasure struct {
+	ID           string    `json:"id"`
+	ErasedAt     time.Time `json:"erasedAt"`
+	Invitations  int64     `json:"invitations"`
+	Responses    int64     `json:"responses"`
+	Answers      int64     `json:"answers"`
+	Cases        int64     `json:"cases"`
+	OptOuts      int64     `json:"optOuts"`
+	Suppressions int64     `json:"suppressions"`
+}
+
 // RetentionRegistration is the body of RoutePutRetention: a campaign's spec.retention, sent by
 // the manager. Durations are Go duration strings; empty keeps for ever.
 type RetentionRegistration struct {

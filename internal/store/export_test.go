@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 )
@@ -40,4 +41,47 @@ func CommitStats(s Store) (batches, responses int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.batches, c.responses
+}
+
+// RowsHolding counts, table by table, the rows of which some text column holds exactly value:
+// where a value is stored anywhere in the database.
+func RowsHolding(ctx context.Context, s Store, value string) (map[string]int, error) {
+	st := s.(*sqlStore)
+	query := `SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND data_type = 'text' ORDER BY table_name, column_name`
+	if st.sqlite {
+		query = `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+			WHERE m.type = 'table' AND upper(p.type) = 'TEXT' ORDER BY m.name, p.name`
+	}
+	rows, err := st.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	columns := map[string][]string{}
+	for rows.Next() {
+		var table, column string
+		if err := rows.Scan(&table, &column); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		columns[table] = append(columns[table], column)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for table, cols := range columns {
+		where := make([]string, len(cols))
+		for i, c := range cols {
+			where[i] = c + " = $1"
+		}
+		var n int
+		if err := st.db.QueryRowContext(ctx, st.q(`SELECT COUNT(*) FROM `+table+` WHERE `+strings.Join(where, " OR ")), value).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			out[table] = n
+		}
+	}
+	return out, nil
 }

@@ -28,7 +28,7 @@ type Retention struct {
 // Expired counts what one call of Expire deleted.
 type Expired struct {
 	// Waves counts the waves whose responses, or whose invitations, expired.
-	Waves                                   int
+	Waves                                  int
 	Responses, Answers, Cases, Invitations int64
 }
 

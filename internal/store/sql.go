@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -509,13 +510,8 @@ const keyBatch = 500
 func (s *sqlStore) inKeys(ctx context.Context, keys []string, query string, args []any, found map[string]bool) error {
 	for start := 0; start < len(keys); start += keyBatch {
 		batch := keys[start:min(start+keyBatch, len(keys))]
-		marks := make([]string, len(batch))
-		all := append([]any(nil), args...)
-		for i, k := range batch {
-			marks[i] = fmt.Sprintf("$%d", len(args)+i+1)
-			all = append(all, k)
-		}
-		rows, err := s.db.QueryContext(ctx, s.q(query+" ("+strings.Join(marks, ", ")+")"), all...)
+		q, all := inList(query, args, batch)
+		rows, err := s.db.QueryContext(ctx, s.q(q), all...)
 		if err != nil {
 			return err
 		}
@@ -535,6 +531,17 @@ func (s *sqlStore) inKeys(ctx context.Context, keys []string, query string, args
 		}
 	}
 	return nil
+}
+
+// inList is query followed by an IN list of keys, its placeholders numbered after args.
+func inList(query string, args []any, keys []string) (string, []any) {
+	marks := make([]string, len(keys))
+	all := append([]any(nil), args...)
+	for i, k := range keys {
+		marks[i] = fmt.Sprintf("$%d", len(args)+i+1)
+		all = append(all, k)
+	}
+	return query + " (" + strings.Join(marks, ", ") + ")", all
 }
 
 func (s *sqlStore) Contacted(ctx context.Context, namespace string, keys []string, since time.Time, except WaveRef) (map[string]bool, error) {
@@ -600,14 +607,8 @@ func (s *sqlStore) Suppressed(ctx context.Context, namespace string, keys []stri
 	out := map[string][]string{}
 	for start := 0; start < len(keys); start += keyBatch {
 		batch := keys[start:min(start+keyBatch, len(keys))]
-		marks := make([]string, len(batch))
-		args := []any{namespace}
-		for i, k := range batch {
-			marks[i] = fmt.Sprintf("$%d", i+2)
-			args = append(args, k)
-		}
-		rows, err := s.db.QueryContext(ctx, s.q(`SELECT recipient_key, channel FROM suppressions
-			WHERE namespace = $1 AND recipient_key IN (`+strings.Join(marks, ", ")+`) ORDER BY recipient_key, channel`), args...)
+		query, args := inList(`SELECT recipient_key, channel FROM suppressions WHERE namespace = $1 AND recipient_key IN`, []any{namespace}, batch)
+		rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY recipient_key, channel`), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -623,14 +624,39 @@ func (s *sqlStore) Suppressed(ctx context.Context, namespace string, keys []stri
 			return nil, err
 		}
 	}
+	// Erased people's bounces (erase.go) still count.
+	erased, err := s.erasedSuppressions(ctx, namespace, keys)
+	if err != nil {
+		return nil, err
+	}
+	for key, channels := range erased {
+		for _, c := range channels {
+			if c != "" && !slices.Contains(out[key], c) {
+				out[key] = append(out[key], c)
+				slices.Sort(out[key])
+			}
+		}
+	}
 	return out, nil
 }
 
 func (s *sqlStore) OptedOut(ctx context.Context, namespace string, keys []string) (map[string]bool, error) {
 	found := map[string]bool{}
-	err := s.inKeys(ctx, keys, `SELECT recipient_key FROM opt_outs WHERE namespace = $1 AND recipient_key IN`,
-		[]any{namespace}, found)
-	return found, err
+	if err := s.inKeys(ctx, keys, `SELECT recipient_key FROM opt_outs WHERE namespace = $1 AND recipient_key IN`,
+		[]any{namespace}, found); err != nil {
+		return nil, err
+	}
+	// Erased people's opt-outs (erase.go) still count.
+	erased, err := s.erasedSuppressions(ctx, namespace, keys)
+	if err != nil {
+		return nil, err
+	}
+	for key, channels := range erased {
+		if slices.Contains(channels, "") {
+			found[key] = true
+		}
+	}
+	return found, nil
 }
 
 // saveResponse writes one response in a transaction, and its changes to the aggregates in t

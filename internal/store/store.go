@@ -355,6 +355,16 @@ type Store interface {
 	// next.
 	Expire(ctx context.Context, now time.Time) (Expired, error)
 
+	// Erase deletes every record of one person (by their key, the audience id) in a namespace,
+	// in one transaction: invitations, responses and their answers, follow-up cases, opt-out and
+	// bounce suppressions. The aggregates lose what the person counted in them. An opt-out or a
+	// bounce is kept under a hash of the key, and still honoured; an entry in the erasure log
+	// records that an erasure happened, and when, not whom or what. Erasing someone unknown
+	// erases nothing and is logged too.
+	Erase(ctx context.Context, namespace, recipientKey string, now time.Time) (Erasure, error)
+	// Erasures is a namespace's erasure log, oldest first.
+	Erasures(ctx context.Context, namespace string) ([]ErasureEntry, error)
+
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -1,0 +1,33 @@
+package collector
+
+import (
+	"net/http"
+
+	"github.com/surveyops/survey-operator/internal/responseapi"
+)
+
+// erase erases every record of one person in a namespace, on their request: the manager's or
+// the namespace's eraser credential. The log line, like the erasure log, names the erasure, not
+// the person.
+func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
+	namespace := r.PathValue("namespace")
+	if !permit(w, r, namespace) {
+		return
+	}
+	var req responseapi.ErasureRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if !ledgerText(req.ID) {
+		writeJSONError(w, http.StatusBadRequest, "id: the person's id in the audience, text of 1 to 253 bytes")
+		return
+	}
+	got, err := s.cfg.Store.Erase(r.Context(), namespace, req.ID, s.cfg.Now())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.log.Info("erased a person's data", "namespace", namespace, "erasure", got.ID, "by", string(scopeOf(r).Kind))
+	writeJSON(w, http.StatusOK, responseapi.Erasure{ID: got.ID, ErasedAt: got.ErasedAt, Invitations: got.Invitations,
+		Responses: got.Responses, Answers: got.Answers, Cases: got.Cases, OptOuts: got.OptOuts, Suppressions: got.Suppressions})
+}
