@@ -32,6 +32,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.channels.all(ch, !has(ch.email) || has(self.audience.source.contact.email))",message="an email channel needs spec.audience.source.contact.email, the column holding addresses",fieldPath=".audience.source.contact"
 // +kubebuilder:validation:XValidation:rule="self.channels.all(ch, !has(ch.webhook) || (has(ch.webhook.contactField) && ch.webhook.contactField == 'email' ? has(self.audience.source.contact.email) : has(self.audience.source.contact.phone)))",message="a webhook channel needs the contact column it delivers to (spec.audience.source.contact.phone, or .email when contactField is email)",fieldPath=".audience.source.contact"
 // +kubebuilder:validation:XValidation:rule="!has(self.retention) || !has(self.retention.invitations) || !has(self.audience.exclude) || !has(self.audience.exclude.contactedWithin) || duration(self.retention.invitations) >= duration(self.audience.exclude.contactedWithin)",message="spec.retention.invitations must be at least spec.audience.exclude.contactedWithin: the ledger is what tells who was contacted recently",fieldPath=".retention.invitations"
+// +kubebuilder:validation:XValidation:rule="!has(self.survey.anonymous) || !self.survey.anonymous || !has(self.reporting) || !has(self.reporting.minimumGroupSize) || self.reporting.minimumGroupSize >= 3",message="an anonymous survey needs spec.reporting.minimumGroupSize of at least 3, or a score could be one person's answers",fieldPath=".reporting.minimumGroupSize"
 type SurveyCampaignSpec struct {
 	// survey is the questionnaire. Each wave keeps a snapshot of it, so editing it later never
 	// changes what residents already invited are asked.
@@ -159,6 +160,17 @@ type Survey struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +optional
 	PrimaryQuestion string `json:"primaryQuestion,omitempty"`
+
+	// anonymous stores answers with no link to the person who gave them: the invitation ledger
+	// still knows who was invited and who responded (for reminders and the response rate), but
+	// the answers are kept only as counts, and written answers apart, in random order, with
+	// nothing naming their author. So an answer can be neither changed nor erased once sent,
+	// no FollowUp may be triggered by answers (a NonResponse one may), the export holds the
+	// written answers only, and no score is published for the wave, a segment or a channel
+	// until it has spec.reporting.minimumGroupSize responses (at least 3). The page says so.
+	// For staff and other small populations, where a score of a handful could be traced back.
+	// +optional
+	Anonymous bool `json:"anonymous,omitempty"`
 }
 
 // Question is one question of the survey.

@@ -231,6 +231,9 @@ var invalidObjects = []TableEntry{
 	Entry("a ledger kept less long than contactedWithin reads it", invalid{
 		patch: `spec: {retention: {invitations: 720h}, audience: {exclude: {contactedWithin: 2160h}}}`,
 		field: "spec.retention.invitations", message: "at least spec.audience.exclude.contactedWithin"}),
+	Entry("an anonymous survey reporting groups of two", invalid{
+		patch: `spec: {survey: {anonymous: true}, reporting: {minimumGroupSize: 2}}`,
+		field: "spec.reporting.minimumGroupSize", message: "anonymous survey needs"}),
 	Entry("an unknown field", invalid{
 		patch: `spec: {schedul: {cron: "@monthly"}}`,
 		field: "spec.schedul", message: "unknown field"}),

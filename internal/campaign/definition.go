@@ -10,7 +10,7 @@ import (
 // Definition is the snapshot of a campaign's survey that a wave registers with the response
 // service: every scale spelled out point by point with its descriptor.
 func Definition(s *v1alpha1.Survey) survey.Definition {
-	d := survey.Definition{Title: s.Title, Intro: s.Intro, Primary: s.PrimaryQuestionID()}
+	d := survey.Definition{Title: s.Title, Intro: s.Intro, Primary: s.PrimaryQuestionID(), Anonymous: s.Anonymous}
 	for i := range s.Questions {
 		q := &s.Questions[i]
 		out := survey.Question{ID: q.ID, Kind: string(q.Kind), Text: q.Text, Required: q.Required,

@@ -204,6 +204,35 @@ func TestMinimumGroupSize(t *testing.T) {
 	}
 }
 
+// An anonymous survey publishes no score at all, for the wave or any group, until the wave
+// has minimumGroupSize responses: before that, a score could be one person's answers.
+func TestAnonymousWaveWithholdsScoresUntilItHasAGroup(t *testing.T) {
+	v := func(i int) *int { return &i }
+	summary := func(n int) responseapi.Summary {
+		return responseapi.Summary{
+			Dispositions: []responseapi.DispositionRow{{Segment: "front-line", Channel: "email", Complete: n, NoAnswer: 10}},
+			Histograms: []responseapi.Histogram{
+				{Question: "tp01", Segment: "front-line", Channel: "email", Value: v(2), Count: n},
+				{Question: "recommend", Segment: "front-line", Channel: "email", Value: v(3), Count: n},
+			},
+			Pairs: map[string]responseapi.PairStats{"tp01": {N: int64(n), SumX: int64(2 * n), SumY: int64(3 * n), SumXX: int64(4 * n), SumYY: int64(9 * n), SumXY: int64(6 * n)}},
+		}
+	}
+	cmp := spec()
+	cmp.Spec.Survey.Anonymous = true
+	r := Score(&cmp.Spec, summary(4))
+	if len(r.Scores) != 0 || len(r.Drivers) != 0 || r.Responded != 4 || len(r.Segments) != 1 || r.Segments[0].Score != nil {
+		t.Errorf("4 anonymous responses (minimum 5) published %+v, drivers %+v, segments %+v", r.Scores, r.Drivers, r.Segments)
+	}
+	if r := Score(&cmp.Spec, summary(5)); len(r.Scores) != 2 || r.Segments[0].Score == nil {
+		t.Errorf("5 anonymous responses: scores %+v, segments %+v", r.Scores, r.Segments)
+	}
+	cmp.Spec.Survey.Anonymous = false
+	if r := Score(&cmp.Spec, summary(4)); len(r.Scores) != 2 {
+		t.Errorf("a survey that is not anonymous publishes its overall scores: %+v", r.Scores)
+	}
+}
+
 // The change of each scored question since the previous closed wave, and whether it is more
 // than the two waves' margins explain.
 func TestTrend(t *testing.T) {

@@ -69,6 +69,11 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 	r.Responded = int64(total.Complete + total.Partial)
 	r.Rate = total.RR2()
 	r.ResponseRate = percent(r.Rate)
+	// An anonymous survey publishes no score until the wave has minimumGroupSize responses:
+	// before that, a score could be one person's answers.
+	if spec.Survey.Anonymous && r.Responded < int64(MinimumGroupSize(spec)) {
+		sum.Histograms, sum.Pairs = nil, nil
+	}
 
 	// Histograms of every scored question, over the wave and by segment and channel.
 	questions := map[string]*v1alpha1.Question{}

@@ -62,7 +62,7 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeJSONError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotSending), errors.Is(err, store.ErrReplay):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotSending), errors.Is(err, store.ErrReplay), errors.Is(err, store.ErrAnswered):
 		writeJSONError(w, http.StatusConflict, err.Error())
 	default:
 		s.cfg.Logger.Error("store error", "error", err)
@@ -89,7 +89,7 @@ func (s *Server) putWave(w http.ResponseWriter, r *http.Request) {
 	err := s.cfg.Store.PutWave(r.Context(), store.Wave{
 		CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave"), Namespace: reg.Namespace,
 		Campaign: reg.Campaign, Definition: reg.Definition.JSON(), PrimaryQuestion: reg.Definition.Primary,
-		OpensAt: reg.OpensAt, ClosesAt: reg.ClosesAt, ChannelKeys: reg.ChannelKeys,
+		OpensAt: reg.OpensAt, ClosesAt: reg.ClosesAt, ChannelKeys: reg.ChannelKeys, Anonymous: reg.Definition.Anonymous,
 	})
 	if err != nil {
 		s.storeError(w, err)

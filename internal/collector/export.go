@@ -55,30 +55,46 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
+	name := wave.Campaign + "-" + wave.WaveID + "." + format
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+	}
+	if wave.Anonymous {
+		// No row per respondent: the written answers, one per row, in random order.
+		write, finish := commentRows(w, format)
+		streamRows(s, w, r, ref, func(fn func(store.Comment) error) error {
+			return s.cfg.Store.ExportComments(r.Context(), ref.CampaignUID, ref.WaveID, fn)
+		}, write, finish)
+		return
+	}
 	key, err := s.cfg.Store.ExportKey(r.Context(), ref.CampaignUID)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	name := wave.Campaign + "-" + wave.WaveID + "." + format
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	w.Header().Set("Cache-Control", "no-store")
-	var write func(store.ExportedResponse) error
-	var finish func() error
+	write, finish := jsonRows(w, def, key)
 	if format == "csv" {
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		write, finish = csvRows(w, def, key)
-	} else {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		write, finish = jsonRows(w, def, key)
 	}
-	// The server's write timeout bounds a page; an export runs as long as it moves: each
-	// flush gives it another exportStall.
+	streamRows(s, w, r, ref, func(fn func(store.ExportedResponse) error) error {
+		return s.cfg.Store.ExportResponses(r.Context(), ref.CampaignUID, ref.WaveID, fn)
+	}, write, finish)
+}
+
+// streamRows writes the rows read, flushing every flushEvery of them. The server's write
+// timeout bounds a page; an export runs as long as it moves: each flush gives it another
+// exportStall.
+func streamRows[T any](s *Server, w http.ResponseWriter, r *http.Request, ref store.WaveRef, read func(func(T) error) error,
+	write func(T) error, finish func() error) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Now().Add(exportStall))
 	rows := 0
-	err = s.cfg.Store.ExportResponses(r.Context(), ref.CampaignUID, ref.WaveID, func(resp store.ExportedResponse) error {
-		if err := write(resp); err != nil {
+	err := read(func(row T) error {
+		if err := write(row); err != nil {
 			return err
 		}
 		if rows++; rows%flushEvery == 0 {
@@ -103,6 +119,27 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		}
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// commentRows writes an anonymous wave's written answers: question and comment.
+func commentRows(w io.Writer, format string) (func(store.Comment) error, func() error) {
+	if format == "csv" {
+		cw := csv.NewWriter(w)
+		headerErr := cw.Write([]string{"question", "comment"})
+		return func(c store.Comment) error {
+				if headerErr != nil {
+					return headerErr
+				}
+				return cw.Write([]string{c.Question, defuse(c.Text)})
+			}, func() error {
+				cw.Flush()
+				return cw.Error()
+			}
+	}
+	enc := json.NewEncoder(w)
+	return func(c store.Comment) error {
+		return enc.Encode(map[string]string{"question": c.Question, "comment": c.Text})
+	}, func() error { return nil }
 }
 
 // pseudonym names a respondent in the exports of a campaign.

@@ -135,10 +135,14 @@ func (s *Server) trigger(rule store.FollowUpRule) (cel.Program, error) {
 }
 
 // openCases decides which follow-up cases a response opens: the campaign's active Response
-// rules whose segments include the response's and whose expression is true for it. A rule that
+// rules whose segments include the response's and whose expression is true for it (none for an
+// anonymous survey). A rule that
 // cannot be evaluated for this response is logged (without the answers) and opens nothing; the
 // response is stored regardless.
 func (s *Server) openCases(ctx context.Context, def survey.Definition, resp *store.Response, now time.Time) error {
+	if def.Anonymous { // a case would tie the person to their answers (the manager refuses such rules too)
+		return nil
+	}
 	rules, err := s.cfg.Store.FollowUpRules(ctx, resp.CampaignUID)
 	if err != nil || len(rules) == 0 {
 		return err

@@ -176,7 +176,7 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		v.Answered, v.AnsweredOn = true, prev.SubmittedAt.Format(dateFormat)
-		v.Values = formValues(prev.Answers)
+		v.Values = formValues(prev.Answers) // none for an anonymous survey
 		v.Saved = r.URL.Query().Get("saved") == "1"
 	case !errors.Is(err, store.ErrNotFound):
 		s.unavailable(w, err)
@@ -229,6 +229,11 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, store.ErrWaveClosed):
 		s.responses.WithLabelValues("closed").Inc()
 		s.closed(w, l.wave.ClosesAt)
+		return
+	case errors.Is(err, store.ErrAnswered):
+		s.responses.WithLabelValues("answered").Inc()
+		s.message(w, http.StatusConflict, "You have answered this survey already",
+			"This survey is anonymous: nothing links your answers to you, so they cannot be shown or changed. Thank you for taking part.")
 		return
 	case err != nil:
 		s.unavailable(w, err)

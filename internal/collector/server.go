@@ -121,7 +121,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.responses = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "survey_collector_responses_total",
-		Help: "Survey submissions by result: created, updated, invalid (re-shown with problems), closed (refused after the window), opted-out (a gateway's stop word).",
+		Help: "Survey submissions by result: created, updated, invalid (re-shown with problems), closed (refused after the window), answered (a second answer to an anonymous survey, refused), opted-out (a gateway's stop word).",
 	}, []string{"result"})
 	s.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "survey_collector_delivery_events_total",

@@ -25,6 +25,9 @@ func Validate(fu *v1alpha1.FollowUpSpec, c *v1alpha1.SurveyCampaignSpec) campaig
 	add := func(field, format string, args ...any) {
 		ps = append(ps, campaign.Problem{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
+	if fu.Trigger.Type == v1alpha1.TriggerResponse && c.Survey.Anonymous {
+		add("spec.trigger.type", "the campaign's survey is anonymous: a Response trigger would tie a person to their answers (a NonResponse trigger may follow up who has not answered)")
+	}
 	if fu.Trigger.When != "" {
 		var ids []string
 		for _, q := range c.Survey.Questions {

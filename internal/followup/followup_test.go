@@ -39,6 +39,17 @@ func TestValidate(t *testing.T) {
 			t.Errorf("got %q, want it to begin %q", ps.Error(), want)
 		}
 	}
+	// An anonymous campaign's answers trigger nothing; its non-responders may be followed up.
+	anonymous := campaignSpec()
+	anonymous.Survey.Anonymous = true
+	if ps := Validate(&good, anonymous); len(ps) != 1 || !strings.HasPrefix(ps.Error(), "spec.trigger.type: the campaign's survey is anonymous") {
+		t.Errorf("a Response trigger on an anonymous campaign: %v", ps)
+	}
+	silent := good
+	silent.Trigger = v1alpha1.Trigger{Type: v1alpha1.TriggerNonResponse, After: "168h"}
+	if ps := Validate(&silent, anonymous); len(ps) > 0 {
+		t.Errorf("a NonResponse trigger on an anonymous campaign: %v", ps)
+	}
 }
 
 func TestRegistrationAndStatus(t *testing.T) {

@@ -9,13 +9,13 @@ import (
 )
 
 // On PostgreSQL a batch's first submissions (each person's first response of the batch, when
-// the person had not responded before and the response came through no signed request) are
-// written by one statement, committed on its own: the responses, their answers and cases,
-// their invitations' dispositions and every aggregate they move. It is one round trip for the
-// whole batch, where a transaction written statement by statement would take eight. The rest
-// of the batch (second submissions, a person's later responses in the batch, responses carried
-// by a gateway's signed request) follows, in the order it arrived, in one transaction written
-// as on SQLite.
+// the person had not responded before, the response came through no signed request and the
+// wave is not anonymous) are written by one statement, committed on its own: the responses,
+// their answers and cases, their invitations' dispositions and every aggregate they move. It is
+// one round trip for the whole batch, where a transaction written statement by statement would
+// take eight. The rest of the batch (second submissions, a person's later responses in the
+// batch, responses carried by a gateway's signed request, responses to anonymous waves)
+// follows, in the order it arrived, in one transaction written as on SQLite.
 //
 // The statement computes the aggregates as the tally does (aggregates.go): a response counts
 // in its segment and channel; an answer in its histogram cell (not applicable, or its value)
@@ -124,6 +124,9 @@ func (s *sqlStore) commitPostgres(ctx context.Context, batch []*pendingResponse,
 			continue
 		case err != nil:
 			return err
+		case wave.Anonymous: // its answers are not rows of answers (anonymous.go)
+			rest = append(rest, i)
+			continue
 		}
 		primary[i] = wave.PrimaryQuestion
 		admitted = append(admitted, i)

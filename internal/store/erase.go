@@ -48,8 +48,10 @@ func (s *sqlStore) Erase(ctx context.Context, namespace, recipientKey string, no
 		out = Erasure{ID: out.ID, ErasedAt: out.ErasedAt}
 		t := s.newTally()
 		// Responses: each takes back what it counted, its answers with it.
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT campaign_uid, wave_id, segment, channel FROM responses
-			WHERE namespace = $1 AND recipient_key = $2`), namespace, recipientKey)
+		// An anonymous wave's answers cannot be found, and stay counted: so does the response.
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT r.campaign_uid, r.wave_id, r.segment, r.channel, w.anonymous FROM responses r
+			JOIN waves w ON w.campaign_uid = r.campaign_uid AND w.wave_id = r.wave_id
+			WHERE r.namespace = $1 AND r.recipient_key = $2`), namespace, recipientKey)
 		if err != nil {
 			return err
 		}
@@ -57,12 +59,15 @@ func (s *sqlStore) Erase(ctx context.Context, namespace, recipientKey string, no
 		for rows.Next() {
 			var w WaveRef
 			var segment, channel string
-			if err := rows.Scan(&w.CampaignUID, &w.WaveID, &segment, &channel); err != nil {
+			var anonymous int
+			if err := rows.Scan(&w.CampaignUID, &w.WaveID, &segment, &channel, &anonymous); err != nil {
 				rows.Close()
 				return err
 			}
-			t.response(w, segment, channel, -1)
-			waves = append(waves, w)
+			if anonymous == 0 {
+				t.response(w, segment, channel, -1)
+				waves = append(waves, w)
+			}
 		}
 		if err := closeRows(rows); err != nil {
 			return err

@@ -85,3 +85,26 @@ func RowsHolding(ctx context.Context, s Store, value string) (map[string]int, er
 	}
 	return out, nil
 }
+
+// QueryStrings runs a query of one text column on the store's database, as anyone with access
+// to the database could.
+func QueryStrings(ctx context.Context, s Store, query string, args ...any) ([]string, error) {
+	st := s.(*sqlStore)
+	rows, err := st.db.QueryContext(ctx, st.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, closeRows(rows)
+}
+
+// IsSQLite reports whether the store is SQLite.
+func IsSQLite(s Store) bool { return s.(*sqlStore).sqlite }

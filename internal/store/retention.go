@@ -119,8 +119,10 @@ func (s *sqlStore) expireResponses(ctx context.Context, e expiring, out *Expired
 	for _, t := range []struct {
 		table string
 		count *int64
-	}{{"answers", &out.Answers}, {"followup_cases", &out.Cases}, {"responses", &out.Responses}} {
-		if err := s.deleteInBatches(ctx, t.table, e.WaveRef, t.count); err != nil {
+		key   string
+	}{{"answers", &out.Answers, "recipient_key"}, {"anonymous_comments", &out.Answers, "id"}, {"followup_cases", &out.Cases, "recipient_key"},
+		{"responses", &out.Responses, "recipient_key"}} {
+		if err := s.deleteInBatches(ctx, t.table, t.key, e.WaveRef, t.count); err != nil {
 			return err
 		}
 	}
@@ -139,7 +141,7 @@ func (s *sqlStore) expireResponses(ctx context.Context, e expiring, out *Expired
 
 // expireInvitations deletes a wave's invitation ledger (every round), batch by batch.
 func (s *sqlStore) expireInvitations(ctx context.Context, w WaveRef, out *Expired) error {
-	if err := s.deleteInBatches(ctx, "invitations", w, &out.Invitations); err != nil {
+	if err := s.deleteInBatches(ctx, "invitations", "recipient_key", w, &out.Invitations); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -148,11 +150,11 @@ func (s *sqlStore) expireInvitations(ctx context.Context, w WaveRef, out *Expire
 	})
 }
 
-// deleteInBatches deletes a wave's rows of a table keyed by person, the rows of at most
-// expireBatch people per transaction, adding the rows deleted to count.
-func (s *sqlStore) deleteInBatches(ctx context.Context, table string, w WaveRef, count *int64) error {
-	query := s.q(`DELETE FROM ` + table + ` WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key IN
-		(SELECT recipient_key FROM ` + table + ` WHERE campaign_uid = $1 AND wave_id = $2 LIMIT $3)`)
+// deleteInBatches deletes a wave's rows of a table, the rows of at most expireBatch values of
+// key (a person's, or a row's own id) per transaction, adding the rows deleted to count.
+func (s *sqlStore) deleteInBatches(ctx context.Context, table, key string, w WaveRef, count *int64) error {
+	query := s.q(`DELETE FROM ` + table + ` WHERE campaign_uid = $1 AND wave_id = $2 AND ` + key + ` IN
+		(SELECT ` + key + ` FROM ` + table + ` WHERE campaign_uid = $1 AND wave_id = $2 LIMIT $3)`)
 	for {
 		var n int64
 		if err := s.inTx(ctx, func(tx *sql.Tx) error {

@@ -238,22 +238,23 @@ func (s *sqlStore) PutWave(ctx context.Context, w Wave) error {
 	hash := hex.EncodeToString(sum[:])
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`
-			INSERT INTO waves (campaign_uid, wave_id, namespace, campaign, definition, definition_hash, opens_at, closes_at, created_at, primary_question)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			INSERT INTO waves (campaign_uid, wave_id, namespace, campaign, definition, definition_hash, opens_at, closes_at, created_at, primary_question, anonymous)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (campaign_uid, wave_id) DO NOTHING`),
 			w.CampaignUID, w.WaveID, w.Namespace, w.Campaign, string(w.Definition), hash,
-			micros(w.OpensAt), micros(w.ClosesAt), micros(time.Now()), w.PrimaryQuestion)
+			micros(w.OpensAt), micros(w.ClosesAt), micros(time.Now()), w.PrimaryQuestion, boolInt(w.Anonymous))
 		if err != nil {
 			return err
 		}
 		var storedHash, primary string
 		var opens, closes int64
-		err = tx.QueryRowContext(ctx, s.q(`SELECT definition_hash, opens_at, closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
-			w.CampaignUID, w.WaveID).Scan(&storedHash, &opens, &closes, &primary)
+		var anonymous int
+		err = tx.QueryRowContext(ctx, s.q(`SELECT definition_hash, opens_at, closes_at, primary_question, anonymous FROM waves WHERE campaign_uid = $1 AND wave_id = $2`),
+			w.CampaignUID, w.WaveID).Scan(&storedHash, &opens, &closes, &primary, &anonymous)
 		if err != nil {
 			return err
 		}
-		if storedHash != hash || opens != micros(w.OpensAt) || closes != micros(w.ClosesAt) || primary != w.PrimaryQuestion {
+		if storedHash != hash || opens != micros(w.OpensAt) || closes != micros(w.ClosesAt) || primary != w.PrimaryQuestion || anonymous != boolInt(w.Anonymous) {
 			return ErrConflict
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM wave_channel_keys WHERE campaign_uid = $1 AND wave_id = $2`),
@@ -318,16 +319,17 @@ func (s *sqlStore) readWave(ctx context.Context, tx *sql.Tx, campaignUID, waveID
 	w := Wave{CampaignUID: campaignUID, WaveID: waveID}
 	var def string
 	var opens, closes int64
+	var anonymous int
 	err := s.queryRow(ctx, tx, `
-		SELECT namespace, campaign, definition, opens_at, closes_at, primary_question FROM waves WHERE campaign_uid = $1 AND wave_id = $2`,
-		campaignUID, waveID).Scan(&w.Namespace, &w.Campaign, &def, &opens, &closes, &w.PrimaryQuestion)
+		SELECT namespace, campaign, definition, opens_at, closes_at, primary_question, anonymous FROM waves WHERE campaign_uid = $1 AND wave_id = $2`,
+		campaignUID, waveID).Scan(&w.Namespace, &w.Campaign, &def, &opens, &closes, &w.PrimaryQuestion, &anonymous)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Wave{}, ErrNotFound
 	}
 	if err != nil {
 		return Wave{}, err
 	}
-	w.Definition, w.OpensAt, w.ClosesAt = []byte(def), fromMicros(opens), fromMicros(closes)
+	w.Definition, w.OpensAt, w.ClosesAt, w.Anonymous = []byte(def), fromMicros(opens), fromMicros(closes), anonymous == 1
 	return w, nil
 }
 
@@ -667,6 +669,9 @@ func (s *sqlStore) saveResponse(ctx context.Context, tx *sql.Tx, r Response, now
 	if err != nil {
 		return false, err
 	}
+	if wave.Anonymous {
+		return true, s.storeAnonymous(ctx, tx, r, now, wave.PrimaryQuestion, t)
+	}
 	return s.storeResponse(ctx, tx, r, now, wave.PrimaryQuestion, t)
 }
 
@@ -681,6 +686,17 @@ func (s *sqlStore) admit(ctx context.Context, tx *sql.Tx, r Response, now time.T
 	if !now.Before(wave.ClosesAt) {
 		return Wave{}, ErrWaveClosed
 	}
+	if wave.Anonymous {
+		var one int
+		err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+			r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&one)
+		if err == nil {
+			return Wave{}, ErrAnswered
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return Wave{}, err
+		}
+	}
 	if err := s.once(ctx, tx, r.Once, now); err != nil {
 		return Wave{}, err
 	}
@@ -689,7 +705,7 @@ func (s *sqlStore) admit(ctx context.Context, tx *sql.Tx, r Response, now time.T
 
 // refused reports whether err is one of admit's refusals.
 func refused(err error) bool {
-	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrWaveClosed) || errors.Is(err, ErrReplay)
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrWaveClosed) || errors.Is(err, ErrReplay) || errors.Is(err, ErrAnswered)
 }
 
 // storeResponse writes an admitted response: a first submission, or a re-submission that

@@ -33,6 +33,9 @@ var (
 	ErrWaveClosed = errors.New("the wave is closed")
 	// ErrNotSending is an invitation released (marked reserved again) that is not being sent.
 	ErrNotSending = errors.New("only an invitation being sent can be released to reserved")
+	// ErrAnswered is a second response to an anonymous wave: nothing links the first to the
+	// person, so nothing could replace it.
+	ErrAnswered = errors.New("this person has answered this anonymous survey already")
 	// ErrReplay is a write carrying a signed request's signature already used (see Once).
 	ErrReplay = errors.New("this signed request was already received")
 )
@@ -62,6 +65,8 @@ type Wave struct {
 	ChannelKeys map[string][]byte
 	OpensAt     time.Time
 	ClosesAt    time.Time
+	// Anonymous waves keep no answer linked to its author (anonymous.go).
+	Anonymous bool
 }
 
 // InvitationState is where an invitation is in the ledger.
@@ -340,6 +345,9 @@ type Store interface {
 	// keys, reading them as it goes: memory does not grow with the wave. fn must not keep the
 	// response (its answers are reused); an error from fn stops it and is returned.
 	ExportResponses(ctx context.Context, campaignUID, waveID string, fn func(ExportedResponse) error) error
+	// ExportComments calls fn with each written answer to an anonymous wave, in an order that
+	// says nothing about when it was written (its random id's).
+	ExportComments(ctx context.Context, campaignUID, waveID string, fn func(Comment) error) error
 	// ExportKey is the campaign's pseudonym key, made (32 random bytes) the first time it is
 	// asked for; it never leaves the store but through this.
 	ExportKey(ctx context.Context, campaignUID string) ([]byte, error)

@@ -18,6 +18,8 @@ type Definition struct {
 	Intro     string     `json:"intro,omitempty"`
 	Primary   string     `json:"primary,omitempty"`
 	Questions []Question `json:"questions"`
+	// Anonymous answers are stored with no link to the person (spec.survey.anonymous).
+	Anonymous bool `json:"anonymous,omitempty"`
 }
 
 // Question is one question with everything needed to render and score it.
