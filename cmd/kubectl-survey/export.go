@@ -25,6 +25,8 @@ func newExportCommand(k *kube) *cobra.Command {
 --wave names one), one row per respondent: a pseudonym that is the same in every export of the
 campaign and is never the person's key or address, the segment, the channel, complete or
 partial, the times, and each answer (a scale's point, a choice's text, N/A, the comments).
+For an anonymous survey there is no row per respondent: the written answers only, one per
+row (question, comment), in random order.
 
 It uses the credential the operator keeps in the campaign's export Secret
 (<campaign>-export), so whoever may read that namespace's Secrets may export its responses,

@@ -3,6 +3,7 @@ package collector_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,8 +17,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/testbrowser"
 	"github.com/surveyops/survey-operator/internal/testenv"
+	"github.com/surveyops/survey-operator/internal/token"
 )
 
 // artefacts is where the browser tests leave their screenshots (ignored by git).
@@ -158,6 +161,16 @@ func TestSurveyInABrowser(t *testing.T) {
 		defer cancelTimeout()
 		tok := e.link("T-axe", closes.Add(365*24*time.Hour))
 		form := e.srv.URL + "/s/" + tok
+		// An anonymous survey's page, which says so.
+		anonymous := definition()
+		anonymous.Anonymous = true
+		e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "anon"), responseapi.WaveRegistration{Namespace: "riverside-homes",
+			Campaign: "staff-pulse", Definition: anonymous, OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
+		anonTok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid,
+			Wave: "anon", Recipient: "T-axe", Segment: "general-needs", Channel: "email", Expiry: closes.Add(365 * 24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, view := range []struct {
 			name   string
 			width  int64
@@ -167,6 +180,7 @@ func TestSurveyInABrowser(t *testing.T) {
 			{"form-mobile", 375, chromedp.Navigate(form)},
 			{"problems", 1280, chromedp.Steps(chromedp.Navigate(form), chromedp.Click(chromedp.CSS("button[type=submit]")),
 				chromedp.WaitVisible(chromedp.CSS(".error-summary")))},
+			{"anonymous", 1280, chromedp.Navigate(e.srv.URL + "/s/" + anonTok)},
 			{"opt-out", 1280, chromedp.Navigate(e.srv.URL + "/o/" + tok)},
 			{"invalid-link", 1280, chromedp.Navigate(e.srv.URL + "/s/not-a-link")},
 		} {
