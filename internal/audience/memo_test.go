@@ -53,7 +53,7 @@ func TestRememberedMatchesEqualEvaluation(t *testing.T) {
 		if rng.IntN(4) == 0 {
 			attrs["extra"], attrs["more"] = "1", "2"
 		}
-		rec := Record{Line: i + 2, Attrs: attrs}
+		rec := Record{Line: i + 2, Attrs: attrs, names: p.names}
 		seg1, ch1, c1, err1 := p.assign(&rec, m)
 		seg2, ch2, c2, err2 := p.assign(&rec, nil)
 		if seg1 != seg2 || ch1 != ch2 || c1 != c2 || fmt.Sprint(err1) != fmt.Sprint(err2) {
@@ -89,5 +89,47 @@ func TestSelectRefusesAChangedFile(t *testing.T) {
 	n := 0
 	if err := p.Select(strings.NewReader(data), sel, func(Invitee) error { n++; return nil }); err != nil || n != 20 {
 		t.Errorf("the same file: %d people, %v", n, err)
+	}
+}
+
+// When every match names the attributes it reads, a scan decides a record's segment once per
+// tuple of all of them: the same segments as evaluating each record, errors included.
+func TestRememberedSegmentsEqualEvaluation(t *testing.T) {
+	s := Spec{Format: CSV, IDField: "id", ContactColumns: map[string]string{"email": "email", "sms": "mobile"}, Segments: []Segment{
+		{Name: "older", Match: `int(attrs.age) >= 65`, Channels: []string{"sms", "email"}},
+		{Name: "shared", Match: `attrs["tenure"] == "shared-ownership" && has(attrs.mobile)`, Channels: []string{"sms"}},
+		{Name: "everyone", Channels: []string{"email"}},
+	}}
+	p, err := Compile(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p.wholeReads, []string{"age", "mobile", "tenure"}) {
+		t.Fatalf("whole reads %v", p.wholeReads)
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	m := p.newMemo()
+	for i := range 5000 {
+		attrs := map[string]string{"id": fmt.Sprint(i)}
+		if v := pick("70", "40", "", "x", "-"); v != "-" {
+			attrs["age"] = v
+		}
+		if v := pick("+447700900001", "", "-"); v != "-" {
+			attrs["mobile"] = v
+		}
+		if v := pick("a@example.org", "", "-"); v != "-" {
+			attrs["email"] = v
+		}
+		attrs["tenure"] = pick("general-needs", "shared-ownership")
+		rec := Record{Line: i + 2, Attrs: attrs, names: p.names}
+		seg1, ch1, c1, err1 := p.assign(&rec, m)
+		seg2, ch2, c2, err2 := p.assign(&rec, nil)
+		if seg1 != seg2 || ch1 != ch2 || c1 != c2 || fmt.Sprint(err1) != fmt.Sprint(err2) {
+			t.Fatalf("record %v: remembered %d %s %s %v, evaluated %d %s %s %v", attrs, seg1, ch1, c1, err1, seg2, ch2, c2, err2)
+		}
+	}
+	if n := len(m.segments); n == 0 || n > 4*3*2 {
+		t.Errorf("remembered %d tuples; the records have at most 24", n)
 	}
 }

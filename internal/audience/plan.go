@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -47,8 +48,22 @@ type Plan struct {
 	// reads are the attributes each segment's match reads, so that a scan evaluates it once
 	// per distinct tuple of their values; nil when the match reads attrs as a whole (size,
 	// in, a computed key), which it then evaluates for every record.
-	reads    [][]string
-	required []string
+	reads [][]string
+	// wholeReads is every attribute the matches read, when each reads only attributes it
+	// names: a scan then decides a record's segment once per distinct tuple of them (nil
+	// otherwise).
+	wholeReads []string
+	required   []string
+	// channels are the campaign's channels, in name order.
+	channels []string
+	// names are the columns the plan reads, which records hand out by number (Record.slot):
+	// the id's, each channel's contact column, and those the matches read.
+	names    []string
+	idSlot   int
+	contact  []int   // the slot of each channel's contact column, by channel (channels' order)
+	reachOf  [][]int // each segment's channels, as indexes of channels, in order of preference
+	readSlot [][]int // the slots of reads
+	whole    []int   // the slots of wholeReads
 }
 
 // memo remembers, during one pass, each segment's match for the tuples of attribute values it
@@ -56,7 +71,9 @@ type Plan struct {
 // tenure, an age band), so most records need no evaluation.
 type memo struct {
 	seen []map[string]bool
-	key  []byte
+	// segments is the segment of each tuple of the plan's whole reads, when it has them.
+	segments map[string]int
+	key      []byte
 }
 
 // maxMemo bounds each segment's remembered tuples (a match on a unique column, such as a date
@@ -147,6 +164,10 @@ func Compile(spec Spec, columns []string) (*Plan, error) {
 		return nil, fmt.Errorf("spec.audience.source.idField is empty")
 	}
 	p := &Plan{spec: spec, required: []string{spec.IDField}}
+	for ch := range spec.ContactColumns {
+		p.channels = append(p.channels, ch)
+	}
+	sort.Strings(p.channels)
 	for i, s := range spec.Segments {
 		if len(s.Channels) == 0 {
 			return nil, fmt.Errorf("spec.audience.segments[%d].channels is empty", i)
@@ -167,7 +188,51 @@ func Compile(spec Spec, columns []string) (*Plan, error) {
 		p.programs = append(p.programs, prg)
 		p.reads = append(p.reads, readsOf(s.Match))
 	}
+	p.slots()
 	return p, nil
+}
+
+// slots numbers the columns the plan reads.
+func (p *Plan) slots() {
+	slotOf := func(name string) int {
+		if k := slices.Index(p.names, name); k >= 0 {
+			return k
+		}
+		p.names = append(p.names, name)
+		return len(p.names) - 1
+	}
+	p.idSlot = slotOf(p.spec.IDField)
+	for _, ch := range p.channels {
+		p.contact = append(p.contact, slotOf(p.spec.ContactColumns[ch]))
+	}
+	for _, s := range p.spec.Segments {
+		var idx []int
+		for _, ch := range s.Channels {
+			idx = append(idx, slices.Index(p.channels, ch))
+		}
+		p.reachOf = append(p.reachOf, idx)
+	}
+	whole := map[string]bool{}
+	memoable := true
+	for i, prg := range p.programs {
+		var slots []int
+		for _, f := range p.reads[i] {
+			slots = append(slots, slotOf(f))
+			whole[f] = true
+		}
+		p.readSlot = append(p.readSlot, slots)
+		if prg != nil && p.reads[i] == nil {
+			memoable = false // a match reads attrs as a whole: each segment is remembered on its own
+		}
+	}
+	if !memoable {
+		return
+	}
+	p.wholeReads = slices.Sorted(maps.Keys(whole))
+	p.whole = make([]int, len(p.wholeReads))
+	for i, f := range p.wholeReads {
+		p.whole[i] = slotOf(f)
+	}
 }
 
 // readsOf lists the attributes a match reads, or nil when it reads attrs otherwise than by a
@@ -221,10 +286,49 @@ func (p *Plan) Segments() []string {
 type Invitee struct {
 	Key     string
 	Segment string
+	// Channel and Contact are how the person is reached: the first of the segment's channels
+	// with a contact in their record.
 	Channel string
 	Contact string
-	Attrs   map[string]string
-	Line    int
+	// Contacts are the person's contact for every channel of the campaign that has one in their
+	// record: to reach them another way (an address that bounced, an invitation an earlier run
+	// reserved through another channel). Nothing else of the record is kept.
+	Contacts Contacts
+	Line     int
+}
+
+// Contacts are a person's contacts by channel.
+type Contacts struct {
+	channels []string // in name order, shared by every person of a plan
+	values   []string // "" where the person has none
+}
+
+// ContactsOf makes Contacts from a map of channel to contact.
+func ContactsOf(m map[string]string) Contacts {
+	var c Contacts
+	for _, ch := range slices.Sorted(maps.Keys(m)) {
+		c.channels, c.values = append(c.channels, ch), append(c.values, m[ch])
+	}
+	return c
+}
+
+// Of is the contact for a channel ("" for none).
+func (c Contacts) Of(channel string) string {
+	if i, found := slices.BinarySearch(c.channels, channel); found {
+		return c.values[i]
+	}
+	return ""
+}
+
+// Map is every contact by channel.
+func (c Contacts) Map() map[string]string {
+	out := map[string]string{}
+	for i, ch := range c.channels {
+		if c.values[i] != "" {
+			out[ch] = c.values[i]
+		}
+	}
+	return out
 }
 
 // Stats count what a scan of the audience found, by reason: nothing personal.
@@ -243,12 +347,12 @@ type Selection struct {
 	seed      string
 	threshold []uint64 // keep a person when their hash is at most this
 	// segments holds each record's segment, in file order (-1: none, or no channel reaches
-	// them), and samples its sampling hash, so that the second pass neither segments nor
-	// hashes again; ids a 32-bit hash of each record's id, to notice a file that changed
-	// between the passes. 13 bytes a record.
+	// them), and samples its sampling hash (0 in a census), so that the second pass neither
+	// segments nor hashes again; ids a hash of each record's id, which finds duplicates and
+	// notices a file that changed between the passes. 17 bytes a record.
 	segments []int8
 	samples  []uint64
-	ids      []uint32
+	ids      []uint64
 }
 
 // ErrChanged is an audience that changed between the two passes over it.
@@ -257,20 +361,67 @@ var ErrChanged = errors.New("the audience changed while it was being read: start
 // assign returns the segment of a record (-1 for none) and the channel and contact reaching
 // it ("" when no channel can).
 func (p *Plan) assign(rec *Record, m *memo) (segment int, channel, contact string, err error) {
+	if m != nil && p.wholeReads != nil {
+		// One look-up decides the segment of every record with a tuple seen before.
+		k := appendTuple(m.key[:0], rec, p.whole)
+		m.key = k
+		seg, ok := m.segments[string(k)]
+		if !ok {
+			if seg, err = p.segmentOf(rec, nil); err != nil {
+				return -1, "", "", err
+			}
+			if m.segments == nil {
+				m.segments = map[string]int{}
+			}
+			if len(m.segments) < maxMemo {
+				m.segments[string(k)] = seg
+			}
+		}
+		if seg < 0 {
+			return -1, "", "", nil
+		}
+		channel, contact := p.reach(seg, rec)
+		return seg, channel, contact, nil
+	}
+	seg, err := p.segmentOf(rec, m)
+	if err != nil || seg < 0 {
+		return -1, "", "", err
+	}
+	channel, contact = p.reach(seg, rec)
+	return seg, channel, contact, nil
+}
+
+// appendTuple appends the values of fields in a record to k, each marked present or absent,
+// with its length: two different tuples never make the same key.
+func appendTuple(k []byte, rec *Record, slots []int) []byte {
+	for _, f := range slots {
+		v, present := rec.slot(f)
+		if !present {
+			k = append(k, 0)
+			continue
+		}
+		k = binary.AppendUvarint(append(k, 1), uint64(len(v)))
+		k = append(k, v...)
+	}
+	return k
+}
+
+// segmentOf is the first segment whose match is true for a record (-1 for none), each match
+// remembered on its own in m (nil: evaluated).
+func (p *Plan) segmentOf(rec *Record, m *memo) (int, error) {
 	for i, prg := range p.programs {
 		matched := prg == nil
 		if prg != nil {
+			var err error
 			if matched, err = p.match(i, rec, m); err != nil {
-				return -1, "", "", err
+				return -1, err
 			}
 		}
-		if !matched {
-			continue
+		if matched {
+			return i, nil
 		}
-		channel, contact := p.reach(i, rec)
-		return i, channel, contact, nil
 	}
-	return -1, "", "", nil
+	return -1, nil
 }
 
 // match evaluates segment i's match on a record, or remembers it for the record's tuple of the
@@ -280,16 +431,7 @@ func (p *Plan) match(i int, rec *Record, m *memo) (bool, error) {
 	reads := p.reads[i]
 	var key string
 	if reads != nil && m != nil {
-		k := m.key[:0]
-		for _, f := range reads {
-			v, present := rec.Get(f)
-			if !present {
-				k = append(k, 0)
-				continue
-			}
-			k = binary.AppendUvarint(append(k, 1), uint64(len(v)))
-			k = append(k, v...)
-		}
+		k := appendTuple(m.key[:0], rec, p.readSlot[i])
 		m.key = k
 		if matched, ok := m.seen[i][string(k)]; ok {
 			return matched, nil
@@ -322,12 +464,54 @@ func evalError(err error) string {
 	return "it fails on this line's values (a conversion such as int() of a value that is not a number?)"
 }
 
+// radixSort sorts a in place (and returns it): four passes of 16 bits, through a buffer of
+// its size.
+func radixSort(a []uint64) []uint64 {
+	if len(a) < 1<<12 {
+		slices.Sort(a)
+		return a
+	}
+	buf := make([]uint64, len(a))
+	var count [1 << 16]int
+	for shift := 0; shift < 64; shift += 16 {
+		clear(count[:])
+		for _, v := range a {
+			count[(v>>shift)&0xffff]++
+		}
+		sum := 0
+		for i, c := range count {
+			count[i], sum = sum, sum+c
+		}
+		for _, v := range a {
+			d := (v >> shift) & 0xffff
+			buf[count[d]] = v
+			count[d]++
+		}
+		a, buf = buf, a
+	}
+	return a
+}
+
+// grow appends v to s, doubling its capacity when full: the per-record slices of a scan reach
+// millions of entries, which growing by a quarter would copy many times.
+func grow[T any](s []T, v T) []T {
+	if len(s) == cap(s) {
+		s = slices.Grow(s, max(cap(s), 1024))
+	}
+	return append(s, v)
+}
+
 // idSeed seeds the duplicate check's hash: it need only be stable within one scan.
 var idSeed = maphash.MakeSeed()
 
 // hash is a stable 64-bit hash of the seed and a key.
 func hash(seed, key string) uint64 {
-	sum := sha256.Sum256([]byte(seed + "\x00" + key))
+	return hashBytes([]byte(seed + "\x00" + key))
+}
+
+// hashBytes is hash of seed, a zero byte and key, written out.
+func hashBytes(b []byte) uint64 {
+	sum := sha256.Sum256(b)
 	return binary.BigEndian.Uint64(sum[:8])
 }
 
@@ -355,61 +539,63 @@ func (h *maxHeap) Pop() any {
 }
 
 // Scan is the first pass: it validates every line (ids present and unique, segments
-// computable), counts, and decides each segment's sample from the wave's seed. Memory holds 8
-// bytes per person for the duplicate check and 8 bytes per sampled person for counts, never
-// the records.
+// computable), counts, and decides each segment's sample from the wave's seed. Memory holds
+// about 21 bytes per person (the id's hash, the line, the segment and the sampling hash) and
+// 8 bytes per person sampled by count, never the records.
 func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
-	stats := Stats{BySegment: map[string]int{}, Selected: map[string]int{}, UnreachableBySegment: map[string]int{}}
-	heaps := make([]*maxHeap, len(p.spec.Segments))
-	sizes := make([]int, len(p.spec.Segments))
-	sel := &Selection{seed: seed, threshold: make([]uint64, len(p.spec.Segments))}
-	for i, s := range p.spec.Segments {
+	segments := p.spec.Segments
+	heaps := make([]*maxHeap, len(segments))
+	sizes := make([]int, len(segments))       // reachable people of each segment
+	bySegment := make([]int, len(segments))   // people of each segment
+	unreachable := make([]int, len(segments)) // of them, no channel reaches
+	selected := make([]int, len(segments))    // sampled by percent, or in a census
+	sampled := make([]bool, len(segments))    // the segment needs each person's sampling hash
+	sel := &Selection{seed: seed, threshold: make([]uint64, len(segments))}
+	for i, s := range segments {
 		sel.threshold[i] = math.MaxUint64
 		if s.Count == 0 && s.Percent > 0 && s.Percent < 100 {
 			sel.threshold[i] = uint64(float64(s.Percent) / 100 * math.MaxUint64)
 		}
-		stats.Selected[s.Name] = 0
+		sampled[i] = s.Count > 0 || sel.threshold[i] != math.MaxUint64
 	}
-	seen := map[uint64]int{}
+	var lines []int32 // each record's line, to name the lines of a duplicate id
+	var buf []byte    // the sampling hash's input
+	records, unsegmented := 0, 0
 	m := p.newMemo()
-	err := Read(r, p.spec.Format, p.required, func(rec Record) error {
-		stats.Records++
-		key, _ := rec.Get(p.spec.IDField)
+	err := read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
+		records++
+		key, _ := rec.slot(p.idSlot)
 		if key == "" {
 			return lineErr(rec.Line, "the id column %q is empty", p.spec.IDField)
 		}
-		idHash := maphash.String(idSeed, key)
-		if first, dup := seen[idHash]; dup {
-			return lineErr(rec.Line, "the id is the same as on line %d", first)
-		}
-		seen[idHash] = rec.Line
+		sel.ids = grow(sel.ids, maphash.String(idSeed, key))
+		lines = grow(lines, int32(rec.Line))
 		seg, channel, _, err := p.assign(&rec, m)
 		if err != nil {
 			return err
 		}
-		sel.ids = append(sel.ids, uint32(idHash))
-		if seg < 0 || channel == "" {
-			sel.segments, sel.samples = append(sel.segments, -1), append(sel.samples, 0)
-		} else {
-			sel.segments, sel.samples = append(sel.segments, int8(seg)), append(sel.samples, hash(seed, key))
-		}
 		if seg < 0 {
-			stats.Unsegmented++
+			sel.segments, sel.samples = grow(sel.segments, -1), grow(sel.samples, 0)
+			unsegmented++
 			return nil
 		}
-		name := p.spec.Segments[seg].Name
-		stats.BySegment[name]++
+		bySegment[seg]++
 		if channel == "" {
-			stats.Unreachable++
-			stats.UnreachableBySegment[name]++
+			sel.segments, sel.samples = grow(sel.segments, -1), grow(sel.samples, 0)
+			unreachable[seg]++
 			return nil
 		}
+		var h uint64 // a census keeps everyone: no hash needed
+		if sampled[seg] {
+			buf = append(append(append(buf[:0], seed...), 0), key...)
+			h = hashBytes(buf)
+		}
+		sel.segments, sel.samples = grow(sel.segments, int8(seg)), grow(sel.samples, h)
 		sizes[seg]++
-		h := sel.samples[len(sel.samples)-1]
-		k := p.spec.Segments[seg].Count
+		k := segments[seg].Count
 		if k == 0 {
 			if h <= sel.threshold[seg] {
-				stats.Selected[name]++
+				selected[seg]++
 			}
 			return nil
 		}
@@ -425,10 +611,33 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		}
 		return nil
 	})
+	// A duplicate id before the line that stopped the scan (if one did) is the error to report.
+	stop := math.MaxInt
+	var le *LineError
+	if errors.As(err, &le) && le.Line > 0 {
+		stop = le.Line
+	}
+	if err == nil || stop < math.MaxInt {
+		if dup := firstDuplicate(sel.ids, lines); dup != nil && dup.Line < stop {
+			err = dup
+		}
+	}
+	stats := Stats{Records: records, Unsegmented: unsegmented, BySegment: map[string]int{}, Selected: map[string]int{},
+		UnreachableBySegment: map[string]int{}}
+	for i, s := range segments {
+		stats.Selected[s.Name] = selected[i]
+		if bySegment[i] > 0 {
+			stats.BySegment[s.Name] = bySegment[i]
+		}
+		if unreachable[i] > 0 {
+			stats.UnreachableBySegment[s.Name] = unreachable[i]
+			stats.Unreachable += unreachable[i]
+		}
+	}
 	if err != nil {
 		return nil, stats, err
 	}
-	for i, s := range p.spec.Segments {
+	for i, s := range segments {
 		if s.Count > 0 {
 			if heaps[i] != nil && heaps[i].Len() >= s.Count {
 				sel.threshold[i] = (*heaps[i])[0]
@@ -439,16 +648,44 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 	return sel, stats, nil
 }
 
+// firstDuplicate finds the earliest line whose id hash an earlier line has, from the hashes of
+// the records in file order and their lines: a sorted copy finds the hashes that repeat (a
+// radix sort costs a fifth of a map of a million entries), and one more pass, only when there
+// are any, the lines.
+func firstDuplicate(ids []uint64, lines []int32) *LineError {
+	sorted := radixSort(slices.Clone(ids))
+	repeated := map[uint64]bool{}
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] == sorted[i-1] {
+			repeated[sorted[i]] = true
+		}
+	}
+	if len(repeated) == 0 {
+		return nil
+	}
+	first := map[uint64]int32{}
+	for i, h := range ids {
+		if !repeated[h] {
+			continue
+		}
+		if line, seen := first[h]; seen {
+			return &LineError{Line: int(lines[i]), Msg: fmt.Sprintf("the id is the same as on line %d", line)}
+		}
+		first[h] = lines[i]
+	}
+	return nil
+}
+
 // Select is the second pass: it streams the people the Selection keeps, in file order. It
 // takes each record's segment from the first pass, and fails with ErrChanged when the file is
 // not the one the first pass read.
 func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error {
 	n := 0
-	err := Read(r, p.spec.Format, p.required, func(rec Record) error {
+	err := read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
 		i := n
 		n++
-		key, _ := rec.Get(p.spec.IDField)
-		if i >= len(sel.ids) || uint32(maphash.String(idSeed, key)) != sel.ids[i] {
+		key, _ := rec.slot(p.idSlot)
+		if i >= len(sel.ids) || maphash.String(idSeed, key) != sel.ids[i] {
 			return ErrChanged
 		}
 		seg := int(sel.segments[i])
@@ -456,7 +693,7 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 			return nil
 		}
 		channel, contact := p.reach(seg, &rec)
-		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Attrs: maps.Clone(rec.Map()), Line: rec.Line})
+		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Contacts: p.contacts(&rec), Line: rec.Line})
 	})
 	if err == nil && n != len(sel.ids) {
 		return ErrChanged
@@ -473,7 +710,7 @@ func (p *Plan) Reroute(inv Invitee, skip func(channel string) bool) (Invitee, bo
 			continue
 		}
 		for _, ch := range s.Channels {
-			if v := inv.Attrs[p.spec.ContactColumns[ch]]; v != "" && !skip(ch) {
+			if v := inv.Contacts.Of(ch); v != "" && !skip(ch) {
 				inv.Channel, inv.Contact = ch, v
 				return inv, true
 			}
@@ -482,17 +719,21 @@ func (p *Plan) Reroute(inv Invitee, skip func(channel string) bool) (Invitee, bo
 	return inv, false
 }
 
-// Contact is a person's contact for a channel: the value of the channel's contact column.
-func (p *Plan) Contact(channel string, attrs map[string]string) string {
-	return attrs[p.spec.ContactColumns[channel]]
+// contacts are a record's contacts by channel.
+func (p *Plan) contacts(rec *Record) Contacts {
+	c := Contacts{channels: p.channels, values: make([]string, len(p.channels))}
+	for i, k := range p.contact {
+		c.values[i], _ = rec.slot(k)
+	}
+	return c
 }
 
 // reach is the first of a segment's channels with a contact in a record, and the contact; ""
 // when none has one.
 func (p *Plan) reach(seg int, rec *Record) (channel, contact string) {
-	for _, ch := range p.spec.Segments[seg].Channels {
-		if v, _ := rec.Get(p.spec.ContactColumns[ch]); v != "" {
-			return ch, v
+	for _, ch := range p.reachOf[seg] {
+		if v, _ := rec.slot(p.contact[ch]); v != "" {
+			return p.channels[ch], v
 		}
 	}
 	return "", ""
@@ -512,14 +753,14 @@ func SortedCounts(m map[string]int) []string {
 // through the first of channels with a contact in their record. A person no longer in the
 // audience, or with no contact for any of channels, is not given to fn.
 func (p *Plan) Lookup(r io.Reader, keys map[string]bool, channels []string, fn func(Invitee) error) error {
-	return Read(r, p.spec.Format, p.required, func(rec Record) error {
-		key, _ := rec.Get(p.spec.IDField)
+	return read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
+		key, _ := rec.slot(p.idSlot)
 		if !keys[key] {
 			return nil
 		}
 		for _, ch := range channels {
 			if v, _ := rec.Get(p.spec.ContactColumns[ch]); v != "" {
-				return fn(Invitee{Key: key, Channel: ch, Contact: v, Attrs: maps.Clone(rec.Map()), Line: rec.Line})
+				return fn(Invitee{Key: key, Channel: ch, Contact: v, Contacts: p.contacts(&rec), Line: rec.Line})
 			}
 		}
 		return nil

@@ -40,6 +40,22 @@ type Record struct {
 	fields  []string
 	columns map[string]int
 	scratch map[string]string
+	// names are the columns a reader asked for by number (slot); for CSV, pos holds each one's
+	// index in fields (-1: no such column), found once in the header. Shared by every record.
+	names []string
+	pos   []int
+}
+
+// slot is the value of the column the reader asked for as names[k], and whether the record has
+// it: for CSV by index, without a look-up by name.
+func (r *Record) slot(k int) (string, bool) {
+	if r.pos != nil {
+		if i := r.pos[k]; i >= 0 {
+			return r.fields[i], true
+		}
+		return "", false
+	}
+	return r.Get(r.names[k])
 }
 
 // Get is one column's value, and whether the record has the column.
@@ -91,20 +107,25 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // contact columns): a CSV header without one of them is refused at line 1; a JSON object lacking
 // one is refused at its line.
 func Read(r io.Reader, format Format, required []string, fn func(Record) error) error {
+	return read(r, format, required, nil, fn)
+}
+
+// read is Read whose records also hand out the columns named by number (Record.slot).
+func read(r io.Reader, format Format, required, names []string, fn func(Record) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if head, err := br.Peek(3); err == nil && bytes.Equal(head, bom) {
 		_, _ = br.Discard(3)
 	}
 	switch format {
 	case CSV:
-		return readCSV(br, required, fn)
+		return readCSV(br, required, names, fn)
 	case JSONLines:
-		return readJSONLines(br, required, fn)
+		return readJSONLines(br, required, names, fn)
 	}
 	return fmt.Errorf("unknown audience format %q: use CSV or JSONLines", format)
 }
 
-func readCSV(r io.Reader, required []string, fn func(Record) error) error {
+func readCSV(r io.Reader, required, names []string, fn func(Record) error) error {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -143,6 +164,13 @@ func readCSV(r io.Reader, required []string, fn func(Record) error) error {
 		index[c] = i
 	}
 	scratch := make(map[string]string, len(columns))
+	pos := make([]int, len(names))
+	for k, name := range names {
+		pos[k] = -1
+		if i, ok := index[name]; ok {
+			pos[k] = i
+		}
+	}
 	for {
 		fields, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -157,7 +185,7 @@ func readCSV(r io.Reader, required []string, fn func(Record) error) error {
 				return lineErr(line, "column %q is not valid UTF-8", columns[i])
 			}
 		}
-		if err := fn(Record{Line: line, fields: fields, columns: index, scratch: scratch}); err != nil {
+		if err := fn(Record{Line: line, fields: fields, columns: index, scratch: scratch, names: names, pos: pos}); err != nil {
 			return err
 		}
 	}
@@ -181,7 +209,7 @@ func csvErr(err error) error {
 // maxLine bounds one JSON line.
 const maxLine = 1 << 20
 
-func readJSONLines(r *bufio.Reader, required []string, fn func(Record) error) error {
+func readJSONLines(r *bufio.Reader, required, names []string, fn func(Record) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
 	line := 0
@@ -220,7 +248,7 @@ func readJSONLines(r *bufio.Reader, required []string, fn func(Record) error) er
 				return lineErr(line, "has no field %q", c)
 			}
 		}
-		if err := fn(Record{Line: line, Attrs: attrs}); err != nil {
+		if err := fn(Record{Line: line, Attrs: attrs, names: names}); err != nil {
 			return err
 		}
 	}

@@ -412,7 +412,7 @@ func (r *run) message(inv audience.Invitee, row responseapi.Invitation) (channel
 	}
 	to := inv.Contact
 	if row.Channel != inv.Channel { // reserved by an earlier run through another channel
-		to = r.job.Plan.Contact(row.Channel, inv.Attrs)
+		to = inv.Contacts.Of(row.Channel)
 	}
 	return channel.Message{To: to, Title: r.job.Title, Campaign: r.job.Campaign, Segment: inv.Segment,
 		Link: r.job.PublicURL + "/s/" + tok, OptOutLink: r.job.PublicURL + "/o/" + tok, Reminder: r.job.Round > 0}, nil

@@ -190,7 +190,7 @@ func TestMessageFollowsTheReservedChannel(t *testing.T) {
 	r := newRig(t)
 	run := &run{job: r.job(t, people)}
 	inv := audience.Invitee{Key: "T-1", Segment: "general-needs", Channel: "email", Contact: "one@example.org",
-		Attrs: map[string]string{"email": "one@example.org", "mobile": "+447700900001"}}
+		Contacts: audience.ContactsOf(map[string]string{"email": "one@example.org", "sms": "+447700900001"})}
 	m, err := run.message(inv, responseapi.Invitation{RecipientKey: "T-1", Channel: "sms"})
 	if err != nil || m.To != "+447700900001" {
 		t.Errorf("to %q, %v; want the mobile the reserved channel uses", m.To, err)
