@@ -107,7 +107,9 @@ var _ = Describe("The samples", Ordered, func() {
 
 		tsm := &surveysv1alpha1.SurveyCampaign{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: "riverside-homes", Name: "tenant-satisfaction"}, tsm)).To(Succeed())
-		Expect(tsm.Spec.Survey.Questions).To(HaveLen(13))
+		Expect(tsm.Spec.Survey.Questions).To(HaveLen(16))
+		Expect(tsm.Spec.Survey.Questions[2].ShowIf).To(Equal(`answers.repair == "Yes"`))
+		Expect(tsm.Spec.Survey.Questions[1].Choices).To(Equal([]string{"Yes", "No"}))
 		Expect(tsm.Spec.Survey.PrimaryQuestionID()).To(Equal("tp01"))
 		Expect(tsm.Spec.Audience.Source.Format).To(Equal(surveysv1alpha1.AudienceCSV))
 	})

@@ -133,6 +133,7 @@ type Retention struct {
 }
 
 // Survey is the questionnaire.
+// +kubebuilder:validation:XValidation:rule="!has(self.questions[0].showIf)",message="the first question cannot have a showIf (spec.survey.questions[0].showIf): there is no earlier answer to read",fieldPath=".questions"
 // +kubebuilder:validation:XValidation:rule="!has(self.primaryQuestion) || self.questions.exists(q, q.id == self.primaryQuestion)",message="spec.survey.primaryQuestion must name a question in spec.survey.questions",fieldPath=".primaryQuestion"
 // +kubebuilder:validation:XValidation:rule="!has(self.primaryQuestion) || self.questions.exists(q, q.id == self.primaryQuestion && q.kind in ['NPS', 'CSAT', 'CES', 'Rating'])",message="spec.survey.primaryQuestion must be an NPS, CSAT, CES or Rating question, not Choice or Text",fieldPath=".primaryQuestion"
 type Survey struct {
@@ -179,6 +180,7 @@ type Survey struct {
 // +kubebuilder:validation:XValidation:rule="self.kind != 'Rating' || (has(self.scale) && has(self.scale.labels))",message="a Rating question needs a scale with a label for every point",fieldPath=".scale"
 // +kubebuilder:validation:XValidation:rule="self.kind != 'NPS' || !has(self.scale) || (self.scale.min == 0 && self.scale.max == 10)",message="an NPS question is always scored 0 to 10; only its labels may be changed",fieldPath=".scale"
 // +kubebuilder:validation:XValidation:rule="self.kind != 'Text' || !has(self.notApplicable)",message="notApplicable is not offered on a Text question",fieldPath=".notApplicable"
+// +kubebuilder:validation:XValidation:rule="!has(self.showIf) || !self.showIf.matches('answers([.]' + self.id + '([^a-z0-9_]|$)|[[][\"\\x27]' + self.id + '[\"\\x27][]])')",message="a question's showIf cannot read its own answer; it may read only the questions before it",fieldPath=".showIf"
 type Question struct {
 	// id identifies the question in responses, reports and CEL expressions (a DNS label, such
 	// as "tp01" or "overall").
@@ -222,6 +224,22 @@ type Question struct {
 	// +kubebuilder:validation:MaxLength=100
 	// +optional
 	NotApplicable string `json:"notApplicable,omitempty"`
+
+	// showIf asks the question only when this CEL expression over the answers to earlier
+	// questions is true, for example `answers.repair == "Yes"` (a scale's answer is a number, a
+	// Choice's the choice's text, a Text question's the text; write answers["first-visit"] for
+	// an id with a hyphen). A question not asked is not missing: it counts in no score and no
+	// denominator, and never makes a response partial, however required it is. A condition that
+	// cannot be evaluated (it reads a question left unanswered) is false. On the page the
+	// question appears as soon as the answers call for it, or, without JavaScript, when the
+	// person sends the answers before it. The API server refuses a showIf on the first
+	// question or one that reads its own answer; the manager compiles every showIf and reports
+	// one that reads a later or unknown question, or does not give true or false, as Stalled
+	// with the field, and starts no wave until it is fixed.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=500
+	// +optional
+	ShowIf string `json:"showIf,omitempty"`
 }
 
 // Scale is a rating scale whose every point has a descriptor.

@@ -216,6 +216,12 @@ var invalidObjects = []TableEntry{
 	Entry("a history limit of 51", invalid{
 		patch: `spec: {historyLimit: 51}`,
 		field: "spec.historyLimit", message: "less than or equal to 50"}),
+	Entry("a showIf on the first question", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q, showIf: 'answers.repair == "Yes"'}, {id: repair, kind: Choice, text: R, choices: ["Yes", "No"]}]}}`,
+		field: "spec.survey.questions", message: "the first question cannot have a showIf"}),
+	Entry("a showIf reading its own answer", invalid{
+		patch: `spec: {survey: {questions: [{id: repair, kind: Choice, text: R, choices: ["Yes", "No"]}, {id: tp02, kind: CSAT, text: Q, showIf: 'answers["tp02"] > 2'}]}}`,
+		field: "spec.survey.questions[1].showIf", message: "cannot read its own answer"}),
 	Entry("a retention with nothing to keep for a time", invalid{
 		patch: `spec: {retention: {keep: Nothing}}`,
 		field: "spec.retention", message: "needs responses, invitations or both"}),

@@ -114,6 +114,14 @@ func TestValidate(t *testing.T) {
 			`spec.schedule.quietHours: `},
 		{"a subject template with an unknown field", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Channels[0].Email.Subject = "{{.Titel}}" },
 			`spec.channels[0].email: `},
+		{"a showIf reading a later question", header, func(s *v1alpha1.SurveyCampaignSpec) {
+			s.Survey.Questions[0].ShowIf = `answers.recommend >= 9`
+		}, `spec.survey.questions[0].showIf: answers.recommend is not an earlier question`},
+		{"a showIf reading an unknown question", header, func(s *v1alpha1.SurveyCampaignSpec) {
+			s.Survey.Questions[1].ShowIf = `answers["tp-01"] <= 2`
+		}, `spec.survey.questions[1].showIf: answers.tp-01 is not an earlier question`},
+		{"a showIf that is not a condition", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Survey.Questions[1].ShowIf = `answers.tp01` },
+			`spec.survey.questions[1].showIf: the expression gives dyn; it must give true or false`},
 		{"a body template that does not parse", header, func(s *v1alpha1.SurveyCampaignSpec) { s.Channels[1].Webhook.BodyTemplate = `{"to": {{.To}` },
 			`spec.channels[1].webhook.bodyTemplate: `},
 	}

@@ -14,7 +14,7 @@ func Definition(s *v1alpha1.Survey) survey.Definition {
 	for i := range s.Questions {
 		q := &s.Questions[i]
 		out := survey.Question{ID: q.ID, Kind: string(q.Kind), Text: q.Text, Required: q.Required,
-			Choices: q.Choices, NotApplicable: q.NotApplicable}
+			Choices: q.Choices, NotApplicable: q.NotApplicable, ShowIf: q.ShowIf}
 		if scale, ok := q.EffectiveScale(); ok {
 			for v := scale.Min; v <= scale.Max; v++ {
 				label := strconv.Itoa(int(v))

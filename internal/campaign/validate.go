@@ -152,6 +152,15 @@ func Validate(spec *v1alpha1.SurveyCampaignSpec, columns []string) Problems {
 			}
 		}
 	}
+	var earlier []string
+	for i, q := range spec.Survey.Questions {
+		if q.ShowIf != "" {
+			if _, err := audience.CompileShowIf(q.ShowIf, append([]string{}, earlier...)); err != nil {
+				add(fmt.Sprintf("spec.survey.questions[%d].showIf", i), "%s", celMessage(err))
+			}
+		}
+		earlier = append(earlier, q.ID)
+	}
 	for i, s := range spec.Audience.Segments {
 		if s.Match == "" {
 			continue

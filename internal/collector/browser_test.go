@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/testbrowser"
 	"github.com/surveyops/survey-operator/internal/testenv"
@@ -171,6 +172,14 @@ func TestSurveyInABrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A survey with a question asked on a condition, once the answer calls for it.
+		e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
+			Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
+		condTok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid,
+			Wave: "cond", Recipient: "T-axe", Segment: "general-needs", Channel: "email", Expiry: closes.Add(365 * 24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, view := range []struct {
 			name   string
 			width  int64
@@ -181,6 +190,8 @@ func TestSurveyInABrowser(t *testing.T) {
 			{"problems", 1280, chromedp.Steps(chromedp.Navigate(form), chromedp.Click(chromedp.CSS("button[type=submit]")),
 				chromedp.WaitVisible(chromedp.CSS(".error-summary")))},
 			{"anonymous", 1280, chromedp.Navigate(e.srv.URL + "/s/" + anonTok)},
+			{"conditional", 1280, chromedp.Steps(chromedp.Navigate(e.srv.URL+"/s/"+condTok), chromedp.Click(chromedp.CSS("#q-repair-0")),
+				chromedp.WaitVisible(chromedp.CSS("#q-tp02-3")))},
 			{"opt-out", 1280, chromedp.Navigate(e.srv.URL + "/o/" + tok)},
 			{"invalid-link", 1280, chromedp.Navigate(e.srv.URL + "/s/not-a-link")},
 		} {
@@ -224,4 +235,76 @@ func TestSurveyInABrowser(t *testing.T) {
 			t.Logf("%s: axe-core %s found %d violations", view.name, testbrowser.AxeVersion, len(violations))
 		}
 	})
+}
+
+// A question asked on a condition, answered in a real browser: with JavaScript it appears as
+// soon as "Yes" is chosen; without, when the answers before it are sent. Either way what is
+// stored is the same.
+func TestConditionalQuestionInABrowser(t *testing.T) {
+	e := newEnv(t)
+	e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
+		Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
+	for _, jsOn := range []bool{true, false} {
+		name := "javascript-on"
+		if !jsOn {
+			name = "javascript-off"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel, err := testbrowser.New(context.Background(), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cancel()
+			ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+			defer cancelTimeout()
+			recipient := "T-cond-" + name
+			tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "cond",
+				Recipient: recipient, Segment: "general-needs", Channel: "email", Expiry: closes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := []chromedp.Action[chromedp.Void]{
+				scriptsDisabled(!jsOn),
+				chromedp.Navigate(e.srv.URL + "/s/" + tok),
+				chromedp.WaitVisible(chromedp.CSS("h1")),
+				chromedp.Click(chromedp.CSS("#q-repair-0")), // Yes, a repair
+			}
+			if !jsOn { // the page learns of the repairs question when the answers are sent
+				steps = append(steps, chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".notice h2")))
+			}
+			steps = append(steps,
+				chromedp.WaitVisible(chromedp.CSS("#q-tp02-3")),
+				chromedp.Click(chromedp.CSS("#q-tp02-3")), // Fairly satisfied with repairs (4)
+				chromedp.Click(chromedp.CSS("#q-tp01-4")), // Very satisfied overall (5)
+				chromedp.Click(chromedp.CSS("button[type=submit]")),
+			)
+			if err := chromedp.Do(ctx, steps...); err != nil {
+				t.Fatal(err)
+			}
+			// The page that thanks: the one before may still be there for a moment.
+			var heading string
+			for range 100 {
+				if heading, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".notice h2"))); err == nil && heading == "Thank you" {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if heading != "Thank you" {
+				t.Fatalf("after sending: %q, %v", heading, err)
+			}
+			r, err := e.store.GetResponse(context.Background(), uid, "cond", recipient)
+			if err != nil {
+				t.Fatalf("nothing stored: %v", err)
+			}
+			got := map[string]int{}
+			for _, a := range r.Answers {
+				if a.Value != nil {
+					got[a.Question] = *a.Value
+				}
+			}
+			if !r.Complete || len(got) != 3 || got["repair"] != 0 || got["tp02"] != 4 || got["tp01"] != 5 {
+				t.Errorf("stored %v (complete %v)", got, r.Complete)
+			}
+		})
+	}
 }

@@ -191,17 +191,9 @@ func triggerAnswers(def survey.Definition, answers []store.Answer) map[string]an
 	}
 	out := map[string]any{}
 	for _, a := range answers {
-		q := kinds[a.Question]
-		switch {
-		case a.NotApplicable:
-		case a.Value != nil && q.Kind == "Choice":
-			if *a.Value >= 0 && *a.Value < len(q.Choices) {
-				out[a.Question] = q.Choices[*a.Value]
-			}
-		case a.Value != nil:
-			out[a.Question] = int64(*a.Value)
-		case a.Text != "":
-			out[a.Question] = a.Text
+		if v, ok := survey.AnswerValue(kinds[a.Question], survey.Answer{Question: a.Question, Value: a.Value, Text: a.Text,
+			NotApplicable: a.NotApplicable}); ok {
+			out[a.Question] = v
 		}
 	}
 	return out

@@ -78,9 +78,10 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		}
 		merged[q] = v
 	}
-	answers, complete, formProblems := def.ReadForm(func(f string) string {
+	// A question the answers do not call for (its showIf) is not asked: its answer is dropped.
+	answers, _, complete, formProblems := def.ReadForm(func(f string) string {
 		return merged[f[len("q."):]]
-	}, true)
+	}, true, s.shows)
 	for q, p := range formProblems {
 		problems[q] = p
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/surveyops/survey-operator/internal/store"
@@ -25,6 +26,14 @@ type surveyView struct {
 	Saved      bool
 	Closes     string
 	OptOutPath string
+	// Hidden are the conditional questions the answers so far do not call for; Shown lists the
+	// others, space-separated, for the form to send back; VisiblePath is where the page asks
+	// which to show as the answers change (only a survey with conditional questions).
+	Hidden      map[string]bool
+	Shown       string
+	VisiblePath string
+	// Revealed: the answers sent brought up questions the page had not shown.
+	Revealed bool
 }
 
 type messageView struct {
@@ -166,6 +175,25 @@ func (s *Server) view(l linkedWave, r *http.Request) surveyView {
 	}
 }
 
+// showFor sets which questions the view shows for its values.
+func (s *Server) showFor(v *surveyView, r *http.Request) {
+	if !v.Definition.Conditional() {
+		return
+	}
+	asked := s.asked(v.Definition, func(field string) string { return v.Values[strings.TrimPrefix(field, "q.")] })
+	v.Hidden = map[string]bool{}
+	var shown []string
+	for _, q := range v.Definition.Questions {
+		if asked[q.ID] {
+			shown = append(shown, q.ID)
+		} else {
+			v.Hidden[q.ID] = true
+		}
+	}
+	v.Shown = strings.Join(shown, " ")
+	v.VisiblePath = "/s/" + r.PathValue("token") + "/visible"
+}
+
 func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.open(w, r)
 	if !ok {
@@ -182,6 +210,7 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, err)
 		return
 	}
+	s.showFor(&v, r)
 	s.render(w, http.StatusOK, "survey", v)
 }
 
@@ -202,16 +231,32 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	answers, complete, problems := l.def.ReadForm(r.PostForm.Get, false)
-	if len(problems) > 0 {
-		s.responses.WithLabelValues("invalid").Inc()
+	answers, asked, complete, problems := l.def.ReadForm(r.PostForm.Get, false, s.shows)
+	revealed := l.def.Conditional() && unseen(asked, r.PostForm.Get(shownField))
+	if len(problems) > 0 || revealed {
 		v := s.view(l, r)
-		v.Problems = problems
 		for _, q := range l.def.Questions {
 			v.Values[q.ID] = r.PostForm.Get(survey.FieldName(q.ID))
 		}
-		v.PageTitle = "Error: " + v.PageTitle
-		s.render(w, http.StatusUnprocessableEntity, "survey", v)
+		s.showFor(&v, r)
+		if revealed {
+			// Without JavaScript the page learns which questions the answers call for only when
+			// they are sent: it comes back with them, and nothing is saved yet. Problems are
+			// shown for the questions the person saw.
+			v.Revealed = true
+			for id := range problems {
+				if !strings.Contains(" "+r.PostForm.Get(shownField)+" ", " "+id+" ") {
+					delete(problems, id)
+				}
+			}
+		}
+		if v.Problems = problems; len(problems) > 0 {
+			s.responses.WithLabelValues("invalid").Inc()
+			v.PageTitle = "Error: " + v.PageTitle
+			s.render(w, http.StatusUnprocessableEntity, "survey", v)
+			return
+		}
+		s.render(w, http.StatusOK, "survey", v)
 		return
 	}
 	resp := store.Response{

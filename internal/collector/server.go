@@ -70,6 +70,8 @@ type Server struct {
 	// expired counts the rows retention deleted (retention.go).
 	expired    *prometheus.CounterVec
 	compiled   memo[string, cel.Program]
+	// conditions are the compiled showIf expressions of the waves' questions (conditions.go).
+	conditions memo[string, cel.Program]
 	namespaces memo[string, string]
 	// definitions are the waves' parsed survey definitions (a wave's snapshot never changes).
 	definitions memo[store.WaveRef, survey.Definition]
@@ -101,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Ready = func(r *http.Request) error { return cfg.Store.Ping(r.Context()) }
 	}
 	s := &Server{cfg: cfg, pages: map[string]*template.Template{}, log: cfg.Logger}
-	s.compiled.max, s.namespaces.max, s.definitions.max = maxCompiled, maxNamespaces, maxDefinitions
+	s.compiled.max, s.namespaces.max, s.definitions.max, s.conditions.max = maxCompiled, maxNamespaces, maxDefinitions, maxCompiled
 	funcs := template.FuncMap{
 		"inc":      func(i int) int { return i + 1 },
 		"optionID": optionID,
@@ -172,6 +174,7 @@ func (s *Server) Handler() http.Handler {
 
 	page("GET /s/{token}", s.surveyPage)
 	page("POST /s/{token}", s.submitSurvey)
+	page("POST /s/{token}/visible", s.visible)
 	page("GET /o/{token}", s.optOutPage)
 	page("POST /o/{token}", s.optOut)
 	page("GET /f/{token}", s.resolvePage)
@@ -216,7 +219,10 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	static, _ := fs.Sub(web, "web")
-	mux.Handle("GET /static/survey.css", s.observe("GET /static/survey.css", cacheFor(time.Hour, http.StripPrefix("/static/", http.FileServerFS(static)))))
+	for _, f := range []string{"survey.css", "survey.js"} {
+		pattern := "GET /static/" + f
+		mux.Handle(pattern, s.observe(pattern, cacheFor(time.Hour, http.StripPrefix("/static/", http.FileServerFS(static)))))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.cfg.Ready(r); err != nil {
@@ -263,7 +269,7 @@ func (s *Server) observe(route string, h http.Handler) http.Handler {
 func securePage(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")

@@ -120,18 +120,29 @@ func (r *Respondent) Answer(ctx context.Context, link string, mood int) error {
 	if status != http.StatusOK {
 		return fmt.Errorf("survey page: HTTP %d", status)
 	}
+	// Every question is answered, those the page hides too (a question asked only on a
+	// condition): the service keeps the answers of the questions the answers call for.
 	form := fill(body, rngFor(link+"#answers"), mood)
 	if len(form) == 0 {
 		return errors.New("survey page: no questions found")
 	}
-	_, status, err = r.do(ctx, http.MethodPost, page, form)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusSeeOther {
+	for range 3 {
+		if m := shownField.FindStringSubmatch(body); m != nil {
+			form.Set("shown", m[1])
+		}
+		body, status, err = r.do(ctx, http.MethodPost, page, form)
+		if err != nil {
+			return err
+		}
+		switch {
+		case status == http.StatusSeeOther:
+			return nil
+		case status == http.StatusOK && shownField.MatchString(body):
+			continue // the answers brought up questions the page had hidden: sent again, now seen
+		}
 		return fmt.Errorf("submitting the survey: HTTP %d", status)
 	}
-	return nil
+	return errors.New("submitting the survey: the page kept asking for more questions")
 }
 
 // Rebase returns the link with the scheme and host of Base.
@@ -199,8 +210,9 @@ func moodOf(r *rand.Rand) int {
 }
 
 var (
-	radio    = regexp.MustCompile(`<input type="radio" name="q\.([^"]+)" id="[^"]*" value="([^"]*)"`)
-	textarea = regexp.MustCompile(`<textarea id="[^"]*" name="q\.([^"]+)"`)
+	shownField = regexp.MustCompile(`<input type="hidden" name="shown" value="([^"]*)">`)
+	radio      = regexp.MustCompile(`<input type="radio" name="q\.([^"]+)" id="[^"]*" value="([^"]*)"`)
+	textarea   = regexp.MustCompile(`<textarea id="[^"]*" name="q\.([^"]+)"`)
 )
 
 var comments = []string{

@@ -36,7 +36,45 @@ type Question struct {
 	Choices []string `json:"choices,omitempty"`
 	// NotApplicable is the label of the extra "don't know / not applicable" answer, if offered.
 	NotApplicable string `json:"notApplicable,omitempty"`
+	// ShowIf is a CEL expression over the answers to earlier questions (CEL values as
+	// AnswerValue gives them): the question is asked only when it is true. Empty: always asked.
+	ShowIf string `json:"showIf,omitempty"`
 }
+
+// Conditional reports whether any question is asked only on a condition.
+func (d Definition) Conditional() bool {
+	for _, q := range d.Questions {
+		if q.ShowIf != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// AnswerValue is an answer as expressions over answers see it (a question's showIf, a
+// FollowUp's trigger): the point for a scale, the choice's text for a Choice, the text for a
+// Text question; false for "don't know / not applicable" and for an answer that is not valid,
+// which expressions see as absent.
+func AnswerValue(q Question, a Answer) (any, bool) {
+	switch {
+	case a.NotApplicable:
+		return nil, false
+	case a.Value != nil && len(q.Choices) > 0:
+		if *a.Value >= 0 && *a.Value < len(q.Choices) {
+			return q.Choices[*a.Value], true
+		}
+		return nil, false
+	case a.Value != nil:
+		return int64(*a.Value), true
+	case a.Text != "":
+		return a.Text, true
+	}
+	return nil, false
+}
+
+// Shows decides whether a conditional question is asked, given the answers to the questions
+// asked before it (by question id, as AnswerValue gives them).
+type Shows func(q Question, earlier map[string]any) bool
 
 // Point is one point of a scale.
 type Point struct {
@@ -97,15 +135,23 @@ func PlainText(s string) bool {
 // FieldName is the form field of a question.
 func FieldName(questionID string) string { return "q." + questionID }
 
-// ReadForm reads the answers of a submitted form. It returns the answers that are valid, whether
-// every required question is answered, and a problem, in words for the respondent, for each
-// question whose answer is not allowed, and, unless partial answers are accepted (an SMS reply
-// answers one question), for each required question left unanswered. Nothing is to be stored
-// while there are problems.
-func (d Definition) ReadForm(get func(field string) string, acceptPartial bool) (answers []Answer, complete bool, problems map[string]string) {
+// ReadForm reads the answers of a submitted form. It returns the answers that are valid, the
+// questions asked (a conditional question is asked when shows says so, given the valid answers
+// before it; every question when shows is nil), whether every required question asked is
+// answered, and a problem, in words for the respondent, for each question asked whose answer is
+// not allowed, and, unless partial answers are accepted (an SMS reply answers one question),
+// for each required question asked and left unanswered. A question not asked is not missing:
+// its answer, if the form has one, is dropped, and it never makes a response partial. Nothing
+// is to be stored while there are problems.
+func (d Definition) ReadForm(get func(field string) string, acceptPartial bool, shows Shows) (answers []Answer, asked []string, complete bool, problems map[string]string) {
 	problems = map[string]string{}
 	complete = true
+	earlier := map[string]any{}
 	for _, q := range d.Questions {
+		if q.ShowIf != "" && shows != nil && !shows(q, earlier) {
+			continue
+		}
+		asked = append(asked, q.ID)
 		raw := strings.TrimSpace(get(FieldName(q.ID)))
 		if raw == "" {
 			if q.Required {
@@ -146,6 +192,9 @@ func (d Definition) ReadForm(get func(field string) string, acceptPartial bool) 
 			a.Text = raw
 		}
 		answers = append(answers, a)
+		if v, ok := AnswerValue(q, a); ok {
+			earlier[q.ID] = v
+		}
 	}
-	return answers, complete && len(problems) == 0, problems
+	return answers, asked, complete && len(problems) == 0, problems
 }

@@ -1,6 +1,7 @@
 package survey
 
 import (
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -48,9 +49,9 @@ func TestReadForm(t *testing.T) {
 	d := sample()
 	form := func(kv map[string]string) func(string) string { return func(f string) string { return kv[f] } }
 
-	answers, complete, problems := d.ReadForm(form(map[string]string{
+	answers, _, complete, problems := d.ReadForm(form(map[string]string{
 		"q.tp01": "4", "q.tp02": "na", "q.nps": "10", "q.fair": "5", "q.visit": "1", "q.why": "  Quick and polite.  ",
-	}), false)
+	}), false, nil)
 	if !complete || len(problems) != 0 || len(answers) != 6 {
 		t.Fatalf("full form: %v %v %+v", complete, problems, answers)
 	}
@@ -58,9 +59,9 @@ func TestReadForm(t *testing.T) {
 		t.Errorf("answers = %+v", answers)
 	}
 
-	_, complete, problems = d.ReadForm(form(map[string]string{
+	_, _, complete, problems = d.ReadForm(form(map[string]string{
 		"q.nps": "11", "q.fair": "x", "q.visit": "2", "q.tp02": "0", "q.tp01": "na",
-	}), false)
+	}), false, nil)
 	if complete {
 		t.Error("complete with problems")
 	}
@@ -77,14 +78,41 @@ func TestReadForm(t *testing.T) {
 	for i := range long {
 		long[i] = 'é'
 	}
-	_, _, problems = d.ReadForm(form(map[string]string{"q.tp01": "3", "q.why": string(long)}), false)
+	_, _, _, problems = d.ReadForm(form(map[string]string{"q.tp01": "3", "q.why": string(long)}), false, nil)
 	if problems["why"] == "" {
 		t.Error("an over-long text was accepted")
 	}
 
 	// A partial answer, as an SMS reply gives: accepted, but not complete.
-	answers, complete, problems = d.ReadForm(form(map[string]string{"q.nps": "3"}), true)
+	answers, _, complete, problems = d.ReadForm(form(map[string]string{"q.nps": "3"}), true, nil)
 	if complete || len(problems) != 0 || len(answers) != 1 {
 		t.Errorf("partial: %v %v %+v", complete, problems, answers)
+	}
+}
+
+// A conditional question is asked when shows says so, given the valid answers before it; one
+// not asked drops its answer, and never makes a response partial however required it is.
+func TestReadFormAsksConditionalQuestions(t *testing.T) {
+	d := sample()
+	d.Questions[1].ShowIf = `answers.visit == "Yes"` // evaluated by the caller's shows
+	d.Questions[1].Required = true
+	d.Questions = []Question{d.Questions[4], d.Questions[1], d.Questions[0]} // visit, tp02 (if Yes), tp01
+	var seen []map[string]any
+	shows := func(q Question, earlier map[string]any) bool {
+		seen = append(seen, earlier)
+		return earlier["visit"] == "Yes"
+	}
+	form := func(kv map[string]string) func(string) string { return func(f string) string { return kv[f] } }
+
+	answers, asked, complete, problems := d.ReadForm(form(map[string]string{"q.visit": "1", "q.tp02": "2", "q.tp01": "4"}), false, shows)
+	if !complete || len(problems) != 0 || len(answers) != 2 || !slices.Equal(asked, []string{"visit", "tp01"}) {
+		t.Errorf("visit No: answers %+v, asked %v, complete %v, problems %v", answers, asked, complete, problems)
+	}
+	if len(seen) != 1 || seen[0]["visit"] != "No" {
+		t.Errorf("shows saw %v", seen)
+	}
+	_, asked, complete, problems = d.ReadForm(form(map[string]string{"q.visit": "0", "q.tp01": "4"}), false, shows)
+	if complete || problems["tp02"] == "" || !slices.Equal(asked, []string{"visit", "tp02", "tp01"}) {
+		t.Errorf("visit Yes, tp02 unanswered: asked %v, complete %v, problems %v", asked, complete, problems)
 	}
 }

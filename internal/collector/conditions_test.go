@@ -1,0 +1,97 @@
+package collector_test
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/responseapi"
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+// repairsSurvey asks about the repairs service only of tenants who had a repair, as the tenant
+// satisfaction measures prescribe.
+func repairsSurvey() *v1alpha1.Survey {
+	return &v1alpha1.Survey{Title: "Riverside Homes tenant survey", PrimaryQuestion: "tp01", Questions: []v1alpha1.Question{
+		{ID: "repair", Kind: v1alpha1.QuestionChoice, Required: true, Choices: []string{"Yes", "No"},
+			Text: "Has Riverside Homes carried out a repair to your home in the last 12 months?"},
+		{ID: "tp02", Kind: v1alpha1.QuestionCSAT, Required: true, ShowIf: `answers.repair == "Yes"`,
+			Text: "How satisfied or dissatisfied are you with the overall repairs service from Riverside Homes over the last 12 months?"},
+		{ID: "tp01", Kind: v1alpha1.QuestionCSAT, Required: true,
+			Text: "Taking everything into account, how satisfied or dissatisfied are you with the service provided by Riverside Homes?"},
+	}}
+}
+
+// A question asked only on a condition: without JavaScript the page comes back with the
+// questions the answers brought up, and saves nothing until they were seen; a question not
+// asked drops its answer, never makes a response partial, and counts in no score: the scores
+// are the hand-worked ones.
+func TestConditionalQuestions(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
+			Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
+		link := func(who string) string {
+			tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "cond",
+				Recipient: who, Segment: "general-needs", Channel: "email", Expiry: closes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "/s/" + tok
+		}
+
+		// The page hides the repairs question until the answers call for it.
+		_, page := e.get(link("T-1"))
+		if !strings.Contains(page, `data-question="tp02" hidden`) || !strings.Contains(page, `name="shown" value="repair tp01"`) ||
+			!strings.Contains(page, `<script src="/static/survey.js" defer></script>`) {
+			t.Fatalf("the first page:\n%s", page)
+		}
+		// Sent without JavaScript: "Yes" brings the repairs question up, and nothing is saved.
+		resp, page := e.post(link("T-1"), url.Values{"q.repair": {"0"}, "q.tp01": {"5"}, "shown": {"repair tp01"}})
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, "bring up more questions") || strings.Contains(page, `data-question="tp02" hidden`) ||
+			strings.Contains(page, "Please answer this question") || !strings.Contains(page, `value="5" checked`) {
+			t.Fatalf("after sending Yes: %s\n%s", resp.Status, page)
+		}
+		if _, err := e.store.GetResponse(t.Context(), uid, "cond", "T-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("saved before the repairs question was seen: %v", err)
+		}
+		// What the page asks as the answers change (JavaScript).
+		code, visible := e.send(http.MethodPost, link("T-1")+"/visible", []byte("q.repair=0"), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+		if code != http.StatusOK || strings.TrimSpace(visible) != `{"visible":["repair","tp02","tp01"]}` {
+			t.Errorf("visible: %d %s", code, visible)
+		}
+
+		for who, form := range map[string]url.Values{
+			"T-1": {"q.repair": {"0"}, "q.tp02": {"5"}, "q.tp01": {"5"}, "shown": {"repair tp02 tp01"}},
+			"T-2": {"q.repair": {"0"}, "q.tp02": {"2"}, "q.tp01": {"4"}, "shown": {"repair tp02 tp01"}},
+			"T-3": {"q.repair": {"0"}, "q.tp02": {"4"}, "q.tp01": {"2"}, "shown": {"repair tp02 tp01"}},
+			"T-4": {"q.repair": {"1"}, "q.tp02": {"1"}, "q.tp01": {"5"}, "shown": {"repair tp01"}}, // a tp02 the page never asked
+			"T-5": {"q.repair": {"1"}, "q.tp01": {"4"}, "shown": {"repair tp01"}},
+		} {
+			if resp, page := e.post(link(who), form); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("%s: %s\n%s", who, resp.Status, page)
+			}
+		}
+		r, err := e.store.GetResponse(t.Context(), uid, "cond", "T-4")
+		if err != nil || !r.Complete || len(r.Answers) != 2 {
+			t.Errorf("T-4, who had no repair: %+v, %v (complete, without tp02)", r, err)
+		}
+
+		// tp02 over the 3 tenants asked it, 2 satisfied: 66.7; tp01 over all 5, 4 satisfied: 80.0.
+		var sum responseapi.Summary
+		e.api(http.MethodGet, responseapi.RouteSummary.Path(uid, "cond")+"?primary=tp01", nil, http.StatusOK, &sum)
+		spec := &v1alpha1.SurveyCampaignSpec{Survey: *repairsSurvey()}
+		got := map[string]v1alpha1.QuestionScore{}
+		for _, s := range campaign.Score(spec, sum).Scores {
+			got[s.Question] = s
+		}
+		if got["tp02"].N != 3 || got["tp02"].Value != "66.7" || got["tp01"].N != 5 || got["tp01"].Value != "80.0" {
+			t.Errorf("scores %+v", got)
+		}
+	})
+}
