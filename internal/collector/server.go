@@ -68,8 +68,8 @@ type Server struct {
 	// followUpErrors counts follow-up rules that could not be evaluated for a response.
 	followUpErrors prometheus.Counter
 	// expired counts the rows retention deleted (retention.go).
-	expired    *prometheus.CounterVec
-	compiled   memo[string, cel.Program]
+	expired  *prometheus.CounterVec
+	compiled memo[string, cel.Program]
 	// conditions are the compiled showIf expressions of the waves' questions (conditions.go).
 	conditions memo[string, cel.Program]
 	namespaces memo[string, string]
