@@ -180,6 +180,10 @@ type Survey struct {
 // +kubebuilder:validation:XValidation:rule="self.kind != 'Rating' || (has(self.scale) && has(self.scale.labels))",message="a Rating question needs a scale with a label for every point",fieldPath=".scale"
 // +kubebuilder:validation:XValidation:rule="self.kind != 'NPS' || !has(self.scale) || (self.scale.min == 0 && self.scale.max == 10)",message="an NPS question is always scored 0 to 10; only its labels may be changed",fieldPath=".scale"
 // +kubebuilder:validation:XValidation:rule="self.kind != 'Text' || !has(self.notApplicable)",message="notApplicable is not offered on a Text question",fieldPath=".notApplicable"
+// +kubebuilder:validation:XValidation:rule="!has(self.multiple) || !self.multiple || self.kind == 'Choice'",message="multiple is for a Choice question only",fieldPath=".multiple"
+// +kubebuilder:validation:XValidation:rule="(!has(self.minSelections) && !has(self.maxSelections)) || (has(self.multiple) && self.multiple)",message="minSelections and maxSelections need multiple: true",fieldPath=".multiple"
+// +kubebuilder:validation:XValidation:rule="!has(self.minSelections) || !has(self.maxSelections) || self.minSelections <= self.maxSelections",message="minSelections must not be above maxSelections",fieldPath=".minSelections"
+// +kubebuilder:validation:XValidation:rule="!has(self.choices) || ((!has(self.minSelections) || self.minSelections <= size(self.choices)) && (!has(self.maxSelections) || self.maxSelections <= size(self.choices)))",message="minSelections and maxSelections cannot be more than the number of choices",fieldPath=".maxSelections"
 // +kubebuilder:validation:XValidation:rule="!has(self.showIf) || !self.showIf.matches('answers([.]' + self.id + '([^a-z0-9_]|$)|[[][\"\\x27]' + self.id + '[\"\\x27][]])')",message="a question's showIf cannot read its own answer; it may read only the questions before it",fieldPath=".showIf"
 type Question struct {
 	// id identifies the question in responses, reports and CEL expressions (a DNS label, such
@@ -216,6 +220,24 @@ type Question struct {
 	// +kubebuilder:validation:items:MaxLength=200
 	// +optional
 	Choices []string `json:"choices,omitempty"`
+
+	// multiple lets a Choice question take several answers ("tick all that apply"). Its results
+	// are the share of the people who answered it who chose each option (the shares add up to
+	// more than 100%). required asks for at least one.
+	// +optional
+	Multiple bool `json:"multiple,omitempty"`
+
+	// minSelections is the fewest choices an answer to a multiple Choice question may tick.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	// +optional
+	MinSelections *int32 `json:"minSelections,omitempty"`
+
+	// maxSelections is the most choices an answer to a multiple Choice question may tick.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=20
+	// +optional
+	MaxSelections *int32 `json:"maxSelections,omitempty"`
 
 	// notApplicable, when set, offers one more answer with this label (for example "Don't know
 	// / not applicable"). Such answers are kept but do not count towards the score, as the

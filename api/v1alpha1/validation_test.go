@@ -216,6 +216,18 @@ var invalidObjects = []TableEntry{
 	Entry("a history limit of 51", invalid{
 		patch: `spec: {historyLimit: 51}`,
 		field: "spec.historyLimit", message: "less than or equal to 50"}),
+	Entry("multiple on a CSAT question", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q, multiple: true}]}}`,
+		field: "spec.survey.questions[0].multiple", message: "multiple is for a Choice question only"}),
+	Entry("maxSelections on a single choice", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q}, {id: topics, kind: Choice, text: T, choices: [a, b, c], maxSelections: 2}]}}`,
+		field: "spec.survey.questions[1].multiple", message: "need multiple: true"}),
+	Entry("minSelections above maxSelections", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q}, {id: topics, kind: Choice, text: T, choices: [a, b, c], multiple: true, minSelections: 3, maxSelections: 2}]}}`,
+		field: "spec.survey.questions[1].minSelections", message: "must not be above maxSelections"}),
+	Entry("more selections than choices", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q}, {id: topics, kind: Choice, text: T, choices: [a, b, c], multiple: true, maxSelections: 4}]}}`,
+		field: "spec.survey.questions[1].maxSelections", message: "cannot be more than the number of choices"}),
 	Entry("a showIf on the first question", invalid{
 		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q, showIf: 'answers.repair == "Yes"'}, {id: repair, kind: Choice, text: R, choices: ["Yes", "No"]}]}}`,
 		field: "spec.survey.questions", message: "the first question cannot have a showIf"}),

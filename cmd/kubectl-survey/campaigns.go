@@ -92,10 +92,11 @@ the segments fairly.`,
 			if err != nil {
 				return err
 			}
-			if full, ok := readReport(cmd.Context(), c, sc, wv.ID); ok {
-				wv = full
+			var choices []campaign.ChoiceShares
+			if report, ok := readReport(cmd.Context(), c, sc, wv.ID); ok {
+				wv, choices = &report.Wave, report.Choices
 			}
-			return printResults(cmd.OutOrStdout(), output, sc, wv)
+			return printResults(cmd.OutOrStdout(), output, sc, wv, choices)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json, yaml or csv (the scores)")
@@ -106,7 +107,7 @@ the segments fairly.`,
 // readReport is a wave's full results from its report ConfigMap (campaign.Report), which keeps
 // what the status trims from older waves; false when there is none or it cannot be read (the
 // status is then what there is).
-func readReport(ctx context.Context, c client.Client, sc *v1alpha1.SurveyCampaign, wave string) (*v1alpha1.WaveStatus, bool) {
+func readReport(ctx context.Context, c client.Client, sc *v1alpha1.SurveyCampaign, wave string) (*campaign.Report, bool) {
 	var cm corev1.ConfigMap
 	if err := c.Get(ctx, client.ObjectKey{Namespace: sc.Namespace, Name: campaign.ReportName(sc.Name, wave)}, &cm); err != nil ||
 		cm.Labels[campaign.LabelCampaignUID] != string(sc.UID) {
@@ -116,7 +117,7 @@ func readReport(ctx context.Context, c client.Client, sc *v1alpha1.SurveyCampaig
 	if err := json.Unmarshal([]byte(cm.Data[campaign.ReportKey]), &r); err != nil || r.Wave.ID != wave {
 		return nil, false
 	}
-	return &r.Wave, true
+	return &r, true
 }
 
 // pickWave is the wave with that ID, or the latest with responses.
@@ -133,7 +134,7 @@ func pickWave(sc *v1alpha1.SurveyCampaign, id string) (*v1alpha1.WaveStatus, err
 	return nil, fmt.Errorf("campaign %s/%s has no wave with responses yet", sc.Namespace, sc.Name)
 }
 
-func printResults(w io.Writer, format string, sc *v1alpha1.SurveyCampaign, wv *v1alpha1.WaveStatus) error {
+func printResults(w io.Writer, format string, sc *v1alpha1.SurveyCampaign, wv *v1alpha1.WaveStatus, choices []campaign.ChoiceShares) error {
 	if done, err := printStructured(w, format, wv); done {
 		return err
 	}
@@ -167,6 +168,9 @@ func printResults(w io.Writer, format string, sc *v1alpha1.SurveyCampaign, wv *v
 	if err := scores.print(w, format); err != nil {
 		return err
 	}
+	if err := printChoices(w, format, choices); err != nil {
+		return err
+	}
 	if len(wv.Segments) == 0 {
 		return nil
 	}
@@ -189,6 +193,29 @@ func printResults(w io.Writer, format string, sc *v1alpha1.SurveyCampaign, wv *v
 		segments.add(b.Name, population, strconv.FormatInt(b.Invited, 10), strconv.FormatInt(b.Responded, 10), rate, orDash(score))
 	}
 	return segments.print(w, format)
+}
+
+// printChoices prints the Choice questions' answers from the report: each option's count and
+// its share of those who answered (a multiple choice's shares add up to more than 100%).
+func printChoices(w io.Writer, format string, choices []campaign.ChoiceShares) error {
+	if len(choices) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	t := &table{header: []string{"QUESTION", "CHOICE", "CHOSE", "SHARE"}}
+	for _, c := range choices {
+		name := c.Question + " (n=" + strconv.FormatInt(c.N, 10) + ")"
+		if c.Multiple {
+			name = c.Question + " (n=" + strconv.FormatInt(c.N, 10) + ", several each)"
+		}
+		for i, o := range c.Options {
+			if i > 0 {
+				name = ""
+			}
+			t.add(name, o.Choice, strconv.FormatInt(o.Count, 10), string(o.Share)+"%")
+		}
+	}
+	return t.print(w, format)
 }
 
 // signed writes a positive change with its sign: "+12.0".

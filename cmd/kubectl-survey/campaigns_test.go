@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -246,7 +247,8 @@ func TestWavesAndResults(t *testing.T) {
 	full := sc.Status.Waves[1].DeepCopy()
 	full.Scores = append(full.Scores, v1alpha1.QuestionScore{Question: "effort", Value: "64.0", N: 120, MarginOfError: "8.1"})
 	data, err := json.Marshal(campaign.Report{APIVersion: "surveys.surveyops.io/v1alpha1", Kind: "WaveReport", Namespace: ns,
-		Campaign: sc.Name, Wave: *full})
+		Campaign: sc.Name, Wave: *full, Choices: []campaign.ChoiceShares{{Question: "first-visit", N: 120, Options: []campaign.OptionShare{
+			{Choice: "Yes", Count: 90, Share: "75.0"}, {Choice: "No", Count: 30, Share: "25.0"}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +257,8 @@ func TestWavesAndResults(t *testing.T) {
 		Data: map[string]string{campaign.ReportKey: string(data)}}); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := kubectlSurvey(t, "results", sc.Name, "-n", ns, "--wave", full.ID); err != nil || !strings.Contains(out, "64.0% ±8.1") {
+	if out, err := kubectlSurvey(t, "results", sc.Name, "-n", ns, "--wave", full.ID); err != nil || !strings.Contains(out, "64.0% ±8.1") ||
+		!regexp.MustCompile(`first-visit \(n=120\) +Yes +90 +75.0%`).MatchString(out) {
 		t.Errorf("results from the wave's report: %v\n%s", err, out)
 	}
 	if _, err := kubectlSurvey(t, "results", sc.Name, "-n", ns, "--wave", "20990101-0000"); err == nil ||

@@ -14,7 +14,13 @@ func Definition(s *v1alpha1.Survey) survey.Definition {
 	for i := range s.Questions {
 		q := &s.Questions[i]
 		out := survey.Question{ID: q.ID, Kind: string(q.Kind), Text: q.Text, Required: q.Required,
-			Choices: q.Choices, NotApplicable: q.NotApplicable, ShowIf: q.ShowIf}
+			Choices: q.Choices, NotApplicable: q.NotApplicable, ShowIf: q.ShowIf, Multiple: q.Multiple}
+		if q.MinSelections != nil {
+			out.MinSelections = int(*q.MinSelections)
+		}
+		if q.MaxSelections != nil {
+			out.MaxSelections = int(*q.MaxSelections)
+		}
 		if scale, ok := q.EffectiveScale(); ok {
 			for v := scale.Min; v <= scale.Max; v++ {
 				label := strconv.Itoa(int(v))

@@ -37,6 +37,9 @@ type Report struct {
 	// FollowUpCases are the wave's follow-up cases by FollowUp: opened, contacted, resolved,
 	// overdue and breaches of the service standard, as the response service counted them.
 	FollowUpCases []responseapi.WaveCases `json:"followUpCases"`
+	// Choices are the Choice questions' answers, option by option (for a multiple choice, the
+	// share of those who answered it who ticked each).
+	Choices []ChoiceShares `json:"choices,omitempty"`
 }
 
 // ReportName is a wave's report ConfigMap: "<campaign>-<wave>-report".
@@ -60,5 +63,5 @@ func NewReport(c *v1alpha1.SurveyCampaign, w *v1alpha1.WaveStatus, r Results, su
 		cases = []responseapi.WaveCases{}
 	}
 	return Report{APIVersion: v1alpha1.GroupVersion.String(), Kind: "WaveReport", Namespace: c.Namespace, Campaign: c.Name,
-		Wave: wave, Dispositions: dispositions, FollowUpCases: cases}
+		Wave: wave, Dispositions: dispositions, FollowUpCases: cases, Choices: r.Choices}
 }

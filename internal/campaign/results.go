@@ -9,6 +9,7 @@ import (
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/scoring"
+	"github.com/surveyops/survey-operator/internal/survey"
 )
 
 // Results are a wave's figures, computed from the response service's aggregates: counts,
@@ -21,8 +22,10 @@ type Results struct {
 	Segments, Channels                              []v1alpha1.Breakdown
 	// ChannelDetail is Channels with every scored question's score by channel: for the wave's
 	// report, not for the status (which would then outgrow an object at the API's maxima).
-	ChannelDetail      []v1alpha1.Breakdown
-	Drivers            []v1alpha1.Driver
+	ChannelDetail []v1alpha1.Breakdown
+	Drivers       []v1alpha1.Driver
+	// Choices are the Choice questions' answers, option by option: for the wave's report.
+	Choices            []ChoiceShares
 	Targets            []v1alpha1.TargetVerdict
 	Benchmarks         []v1alpha1.BenchmarkComparison
 	Representativeness *v1alpha1.Representativeness
@@ -159,9 +162,68 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 		r.Drivers = append(r.Drivers, v1alpha1.Driver{Question: d.Question, Correlation: decimal(d.Correlation, 2), N: d.N})
 	}
 
+	r.Choices = choiceShares(spec, sum.Histograms)
 	r.Targets = verdicts(spec, r)
 	r.Benchmarks = compare(spec, estimates, confidence)
 	return r
+}
+
+// ChoiceShares are a Choice question's answers over the wave: how many answered it (N; "don't
+// know" and those not asked left out), and for each option, in the question's order, how many
+// chose it and their share of N in percent. A multiple choice's shares add up to more than 100.
+type ChoiceShares struct {
+	Question string        `json:"question"`
+	Multiple bool          `json:"multiple,omitempty"`
+	N        int64         `json:"n"`
+	Options  []OptionShare `json:"options"`
+}
+
+// OptionShare is one option of a Choice question.
+type OptionShare struct {
+	Choice string           `json:"choice"`
+	Count  int64            `json:"count"`
+	Share  v1alpha1.Decimal `json:"share"`
+}
+
+// choiceShares counts each Choice question's options from the histograms: a single choice's
+// value is the option's index, a multiple choice's the options ticked as a bit mask.
+func choiceShares(spec *v1alpha1.SurveyCampaignSpec, hist []responseapi.Histogram) []ChoiceShares {
+	var out []ChoiceShares
+	for i := range spec.Survey.Questions {
+		q := &spec.Survey.Questions[i]
+		if q.Kind != v1alpha1.QuestionChoice {
+			continue
+		}
+		c := ChoiceShares{Question: q.ID, Multiple: q.Multiple, Options: make([]OptionShare, len(q.Choices))}
+		for j, choice := range q.Choices {
+			c.Options[j].Choice = choice
+		}
+		for _, h := range hist {
+			if h.Question != q.ID || h.NotApplicable || h.Value == nil {
+				continue
+			}
+			c.N += int64(h.Count)
+			if !q.Multiple {
+				if v := *h.Value; v >= 0 && v < len(c.Options) {
+					c.Options[v].Count += int64(h.Count)
+				}
+				continue
+			}
+			for _, v := range survey.Indexes(*h.Value) {
+				if v < len(c.Options) {
+					c.Options[v].Count += int64(h.Count)
+				}
+			}
+		}
+		for j := range c.Options {
+			c.Options[j].Share = "0"
+			if c.N > 0 {
+				c.Options[j].Share = decimal(100*float64(c.Options[j].Count)/float64(c.N), 1)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // Trend compares a wave's published scores with an earlier wave's (the previous closed one):

@@ -239,7 +239,7 @@ func TestSurveyInABrowser(t *testing.T) {
 
 // A question asked on a condition, answered in a real browser: with JavaScript it appears as
 // soon as "Yes" is chosen; without, when the answers before it are sent. Either way what is
-// stored is the same.
+// stored is the same, two topics ticked of a "tick all that apply" question included.
 func TestConditionalQuestionInABrowser(t *testing.T) {
 	e := newEnv(t)
 	e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
@@ -276,6 +276,8 @@ func TestConditionalQuestionInABrowser(t *testing.T) {
 				chromedp.WaitVisible(chromedp.CSS("#q-tp02-3")),
 				chromedp.Click(chromedp.CSS("#q-tp02-3")), // Fairly satisfied with repairs (4)
 				chromedp.Click(chromedp.CSS("#q-tp01-4")), // Very satisfied overall (5)
+				chromedp.Click(chromedp.CSS("#q-topics-1")), // Rent
+				chromedp.Click(chromedp.CSS("#q-topics-3")), // and communal areas: tick all that apply
 				chromedp.Click(chromedp.CSS("button[type=submit]")),
 			)
 			if err := chromedp.Do(ctx, steps...); err != nil {
@@ -302,7 +304,7 @@ func TestConditionalQuestionInABrowser(t *testing.T) {
 					got[a.Question] = *a.Value
 				}
 			}
-			if !r.Complete || len(got) != 3 || got["repair"] != 0 || got["tp02"] != 4 || got["tp01"] != 5 {
+			if !r.Complete || len(got) != 4 || got["repair"] != 0 || got["tp02"] != 4 || got["tp01"] != 5 || got["topics"] != 0b1010 {
 				t.Errorf("stored %v (complete %v)", got, r.Complete)
 			}
 		})

@@ -25,7 +25,7 @@ func (s *Server) shows(q survey.Question, earlier map[string]any) bool {
 }
 
 // asked are the questions a set of form values calls for.
-func (s *Server) asked(def survey.Definition, get func(field string) string) map[string]bool {
+func (s *Server) asked(def survey.Definition, get func(field string) []string) map[string]bool {
 	_, asked, _, _ := def.ReadForm(get, true, s.shows)
 	out := make(map[string]bool, len(asked))
 	for _, id := range asked {
@@ -59,7 +59,7 @@ func (s *Server) visible(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, asked, _, _ := l.def.ReadForm(r.PostForm.Get, true, s.shows)
+	_, asked, _, _ := l.def.ReadForm(formField(r), true, s.shows)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string][]string{"visible": asked})

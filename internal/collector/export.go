@@ -159,6 +159,8 @@ func disposition(complete bool) string {
 // answerValue is an answer as an export shows it: a scale's point, a choice's text, the text.
 func answerValue(q *survey.Question, a store.Answer) any {
 	switch {
+	case a.Value != nil && q.Multiple:
+		return strings.Join(q.Picked(*a.Value), "; ")
 	case a.Value != nil && len(q.Choices) > 0 && *a.Value >= 0 && *a.Value < len(q.Choices):
 		return q.Choices[*a.Value]
 	case a.Value != nil:
@@ -246,6 +248,8 @@ func jsonRows(w io.Writer, def survey.Definition, key []byte) (func(store.Export
 			case !ok:
 			case a.NotApplicable:
 				row.NotApplicable = append(row.NotApplicable, a.Question)
+			case q.Multiple && a.Value != nil:
+				row.Answers[a.Question] = q.Picked(*a.Value) // the choices ticked, as a list
 			default:
 				row.Answers[a.Question] = answerValue(q, a)
 			}

@@ -61,7 +61,7 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 	prev, err := s.cfg.Store.GetResponse(r.Context(), c.CampaignUID, c.Wave, c.Recipient)
 	switch {
 	case err == nil:
-		merged = formValues(prev.Answers)
+		merged = formValues(def, prev.Answers)
 	case !errors.Is(err, store.ErrNotFound):
 		s.storeError(w, err)
 		return
@@ -79,8 +79,8 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		merged[q] = v
 	}
 	// A question the answers do not call for (its showIf) is not asked: its answer is dropped.
-	answers, _, complete, formProblems := def.ReadForm(func(f string) string {
-		return merged[f[len("q."):]]
+	answers, _, complete, formProblems := def.ReadForm(func(f string) []string {
+		return []string{merged[f[len("q."):]]}
 	}, true, s.shows)
 	for q, p := range formProblems {
 		problems[q] = p

@@ -119,13 +119,24 @@ func (s *Server) definition(wave store.Wave) (survey.Definition, error) {
 		func() (survey.Definition, error) { return survey.Parse(wave.Definition) })
 }
 
-// formValues are stored answers as the form's field values.
-func formValues(answers []store.Answer) map[string]string {
+// formValues are stored answers as the form's field values (a multiple choice's, the indexes
+// ticked separated by commas).
+func formValues(def survey.Definition, answers []store.Answer) map[string]string {
+	multiple := map[string]bool{}
+	for _, q := range def.Questions {
+		multiple[q.ID] = q.Multiple
+	}
 	values := map[string]string{}
 	for _, a := range answers {
 		switch {
 		case a.NotApplicable:
 			values[a.Question] = survey.NotApplicableValue
+		case a.Value != nil && multiple[a.Question]:
+			var picked []string
+			for _, i := range survey.Indexes(*a.Value) {
+				picked = append(picked, strconv.Itoa(i))
+			}
+			values[a.Question] = strings.Join(picked, ",")
 		case a.Value != nil:
 			values[a.Question] = strconv.Itoa(*a.Value)
 		default:
@@ -175,12 +186,17 @@ func (s *Server) view(l linkedWave, r *http.Request) surveyView {
 	}
 }
 
+// formField reads a posted form's values of a field (several for a multiple choice's boxes).
+func formField(r *http.Request) func(field string) []string {
+	return func(field string) []string { return r.PostForm[field] }
+}
+
 // showFor sets which questions the view shows for its values.
 func (s *Server) showFor(v *surveyView, r *http.Request) {
 	if !v.Definition.Conditional() {
 		return
 	}
-	asked := s.asked(v.Definition, func(field string) string { return v.Values[strings.TrimPrefix(field, "q.")] })
+	asked := s.asked(v.Definition, func(field string) []string { return []string{v.Values[strings.TrimPrefix(field, "q.")]} })
 	v.Hidden = map[string]bool{}
 	var shown []string
 	for _, q := range v.Definition.Questions {
@@ -204,7 +220,7 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		v.Answered, v.AnsweredOn = true, prev.SubmittedAt.Format(dateFormat)
-		v.Values = formValues(prev.Answers) // none for an anonymous survey
+		v.Values = formValues(l.def, prev.Answers) // none for an anonymous survey
 		v.Saved = r.URL.Query().Get("saved") == "1"
 	case !errors.Is(err, store.ErrNotFound):
 		s.unavailable(w, err)
@@ -231,12 +247,12 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	answers, asked, complete, problems := l.def.ReadForm(r.PostForm.Get, false, s.shows)
+	answers, asked, complete, problems := l.def.ReadForm(formField(r), false, s.shows)
 	revealed := l.def.Conditional() && unseen(asked, r.PostForm.Get(shownField))
 	if len(problems) > 0 || revealed {
 		v := s.view(l, r)
 		for _, q := range l.def.Questions {
-			v.Values[q.ID] = r.PostForm.Get(survey.FieldName(q.ID))
+			v.Values[q.ID] = strings.Join(r.PostForm[survey.FieldName(q.ID)], ",")
 		}
 		s.showFor(&v, r)
 		if revealed {

@@ -32,8 +32,14 @@ type Question struct {
 	Points []Point `json:"points,omitempty"`
 	// Positive is how many top points count as satisfied (top-box).
 	Positive int `json:"positive,omitempty"`
-	// Choices of a Choice question; an answer is the index of one.
+	// Choices of a Choice question; an answer is the index of one, or, for a Multiple one, the
+	// set of those ticked as a bit mask (bit i: choice i).
 	Choices []string `json:"choices,omitempty"`
+	// Multiple: "tick all that apply", between MinSelections and MaxSelections of the choices
+	// (0: no bound).
+	Multiple      bool `json:"multiple,omitempty"`
+	MinSelections int  `json:"minSelections,omitempty"`
+	MaxSelections int  `json:"maxSelections,omitempty"`
 	// NotApplicable is the label of the extra "don't know / not applicable" answer, if offered.
 	NotApplicable string `json:"notApplicable,omitempty"`
 	// ShowIf is a CEL expression over the answers to earlier questions (CEL values as
@@ -59,6 +65,8 @@ func AnswerValue(q Question, a Answer) (any, bool) {
 	switch {
 	case a.NotApplicable:
 		return nil, false
+	case a.Value != nil && q.Multiple:
+		return q.Picked(*a.Value), true
 	case a.Value != nil && len(q.Choices) > 0:
 		if *a.Value >= 0 && *a.Value < len(q.Choices) {
 			return q.Choices[*a.Value], true
@@ -70,6 +78,28 @@ func AnswerValue(q Question, a Answer) (any, bool) {
 		return a.Text, true
 	}
 	return nil, false
+}
+
+// Picked are the choices a Multiple question's answer ticked, in order.
+func (q Question) Picked(mask int) []string {
+	var out []string
+	for i, c := range q.Choices {
+		if mask&(1<<i) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Indexes are the indexes of the choices ticked in a Multiple answer's mask.
+func Indexes(mask int) []int {
+	var out []int
+	for i := 0; mask>>i != 0; i++ {
+		if mask&(1<<i) != 0 {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // Shows decides whether a conditional question is asked, given the answers to the questions
@@ -143,7 +173,10 @@ func FieldName(questionID string) string { return "q." + questionID }
 // for each required question asked and left unanswered. A question not asked is not missing:
 // its answer, if the form has one, is dropped, and it never makes a response partial. Nothing
 // is to be stored while there are problems.
-func (d Definition) ReadForm(get func(field string) string, acceptPartial bool, shows Shows) (answers []Answer, asked []string, complete bool, problems map[string]string) {
+//
+// get returns a field's values: one for most questions, one per choice ticked for a Multiple
+// one (a gateway may send them in one value, separated by commas).
+func (d Definition) ReadForm(get func(field string) []string, acceptPartial bool, shows Shows) (answers []Answer, asked []string, complete bool, problems map[string]string) {
 	problems = map[string]string{}
 	complete = true
 	earlier := map[string]any{}
@@ -152,7 +185,22 @@ func (d Definition) ReadForm(get func(field string) string, acceptPartial bool, 
 			continue
 		}
 		asked = append(asked, q.ID)
-		raw := strings.TrimSpace(get(FieldName(q.ID)))
+		values := get(FieldName(q.ID))
+		var raw string
+		if len(values) > 0 {
+			raw = strings.TrimSpace(values[0])
+		}
+		if q.Multiple {
+			var picked []string
+			for _, v := range values {
+				for p := range strings.SplitSeq(v, ",") {
+					if p = strings.TrimSpace(p); p != "" {
+						picked = append(picked, p)
+					}
+				}
+			}
+			raw = strings.Join(picked, ",")
+		}
 		if raw == "" {
 			if q.Required {
 				complete = false
@@ -166,6 +214,30 @@ func (d Definition) ReadForm(get func(field string) string, acceptPartial bool, 
 		switch {
 		case q.NotApplicable != "" && raw == NotApplicableValue:
 			a.NotApplicable = true
+		case q.Multiple:
+			mask, n := 0, 0
+			for p := range strings.SplitSeq(raw, ",") {
+				v, err := strconv.Atoi(p)
+				if err != nil || v < 0 || v >= len(q.Choices) {
+					n = -1
+					break
+				}
+				if mask&(1<<v) == 0 {
+					mask, n = mask|1<<v, n+1
+				}
+			}
+			switch {
+			case n < 0:
+				problems[q.ID] = "Please choose from the answers shown."
+				continue
+			case q.MinSelections > 0 && n < q.MinSelections:
+				problems[q.ID] = fmt.Sprintf("Please choose at least %d of the answers.", q.MinSelections)
+				continue
+			case q.MaxSelections > 0 && n > q.MaxSelections:
+				problems[q.ID] = fmt.Sprintf("Please choose no more than %d of the answers (you chose %d).", q.MaxSelections, n)
+				continue
+			}
+			a.Value = &mask
 		case q.IsScale():
 			v, err := strconv.Atoi(raw)
 			if err != nil || v < q.Points[0].Value || v > q.Points[len(q.Points)-1].Value {

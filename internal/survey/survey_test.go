@@ -47,7 +47,14 @@ func TestParseRoundTrip(t *testing.T) {
 
 func TestReadForm(t *testing.T) {
 	d := sample()
-	form := func(kv map[string]string) func(string) string { return func(f string) string { return kv[f] } }
+	form := func(kv map[string]string) func(string) []string {
+		return func(f string) []string {
+			if v, ok := kv[f]; ok {
+				return []string{v}
+			}
+			return nil
+		}
+	}
 
 	answers, _, complete, problems := d.ReadForm(form(map[string]string{
 		"q.tp01": "4", "q.tp02": "na", "q.nps": "10", "q.fair": "5", "q.visit": "1", "q.why": "  Quick and polite.  ",
@@ -98,11 +105,18 @@ func TestReadFormAsksConditionalQuestions(t *testing.T) {
 	d.Questions[1].Required = true
 	d.Questions = []Question{d.Questions[4], d.Questions[1], d.Questions[0]} // visit, tp02 (if Yes), tp01
 	var seen []map[string]any
-	shows := func(q Question, earlier map[string]any) bool {
+	shows := func(_ Question, earlier map[string]any) bool {
 		seen = append(seen, earlier)
 		return earlier["visit"] == "Yes"
 	}
-	form := func(kv map[string]string) func(string) string { return func(f string) string { return kv[f] } }
+	form := func(kv map[string]string) func(string) []string {
+		return func(f string) []string {
+			if v, ok := kv[f]; ok {
+				return []string{v}
+			}
+			return nil
+		}
+	}
 
 	answers, asked, complete, problems := d.ReadForm(form(map[string]string{"q.visit": "1", "q.tp02": "2", "q.tp01": "4"}), false, shows)
 	if !complete || len(problems) != 0 || len(answers) != 2 || !slices.Equal(asked, []string{"visit", "tp01"}) {
@@ -114,5 +128,42 @@ func TestReadFormAsksConditionalQuestions(t *testing.T) {
 	_, asked, complete, problems = d.ReadForm(form(map[string]string{"q.visit": "0", "q.tp01": "4"}), false, shows)
 	if complete || problems["tp02"] == "" || !slices.Equal(asked, []string{"visit", "tp02", "tp01"}) {
 		t.Errorf("visit Yes, tp02 unanswered: asked %v, complete %v, problems %v", asked, complete, problems)
+	}
+}
+
+// A multiple Choice question: the choices ticked as a mask, within the bounds, sent as several
+// values (a form's checkboxes) or as one separated by commas (a gateway).
+func TestReadFormMultipleChoice(t *testing.T) {
+	d := Definition{Title: "T", Questions: []Question{{ID: "topics", Kind: "Choice", Required: true, Multiple: true,
+		MinSelections: 1, MaxSelections: 2, Choices: []string{"Repairs", "Rent", "Neighbourhood", "Communal areas"}}}}
+	read := func(values ...string) ([]Answer, bool, map[string]string) {
+		answers, _, complete, problems := d.ReadForm(func(string) []string { return values }, false, nil)
+		return answers, complete, problems
+	}
+	answers, complete, problems := read("2", "0")
+	if !complete || len(problems) != 0 || len(answers) != 1 || *answers[0].Value != 0b101 {
+		t.Fatalf("two ticked: %+v %v %v", answers, complete, problems)
+	}
+	if v, ok := AnswerValue(d.Questions[0], answers[0]); !ok || !slices.Equal(v.([]string), []string{"Repairs", "Neighbourhood"}) {
+		t.Errorf("AnswerValue = %v", v)
+	}
+	if answers, _, problems := read("1, 3"); len(problems) != 0 || *answers[0].Value != 0b1010 {
+		t.Errorf("one value with commas: %+v %v", answers, problems)
+	}
+	for values, want := range map[string]string{
+		"0,1,2": "Please choose no more than 2 of the answers (you chose 3).",
+		"4":     "Please choose from the answers shown.",
+		"":      "Please answer this question.",
+	} {
+		if _, _, problems := read(values); problems["topics"] != want {
+			t.Errorf("%q: %v, want %q", values, problems, want)
+		}
+	}
+	d.Questions[0].MinSelections = 2
+	if _, _, problems := read("3"); problems["topics"] != "Please choose at least 2 of the answers." {
+		t.Errorf("one of at least two: %v", problems)
+	}
+	if got := Indexes(0b1010); !slices.Equal(got, []int{1, 3}) {
+		t.Errorf("Indexes = %v", got)
 	}
 }

@@ -200,6 +200,7 @@ func answerInBrowser(link string) {
 		chromedp.Navigate(page),
 		chromedp.WaitVisible(chromedp.CSS("h1")),
 		chromedp.Click(chromedp.CSS(`input[name="q.tp01"][value="5"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="q.repair"][value="1"]`)), // no repair: the repairs questions stay hidden
 		chromedp.Click(chromedp.CSS("button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS(".notice")),
 	)).To(Succeed())
