@@ -274,8 +274,8 @@ func TestConditionalQuestionInABrowser(t *testing.T) {
 			}
 			steps = append(steps,
 				chromedp.WaitVisible(chromedp.CSS("#q-tp02-3")),
-				chromedp.Click(chromedp.CSS("#q-tp02-3")), // Fairly satisfied with repairs (4)
-				chromedp.Click(chromedp.CSS("#q-tp01-4")), // Very satisfied overall (5)
+				chromedp.Click(chromedp.CSS("#q-tp02-3")),   // Fairly satisfied with repairs (4)
+				chromedp.Click(chromedp.CSS("#q-tp01-4")),   // Very satisfied overall (5)
 				chromedp.Click(chromedp.CSS("#q-topics-1")), // Rent
 				chromedp.Click(chromedp.CSS("#q-topics-3")), // and communal areas: tick all that apply
 				chromedp.Click(chromedp.CSS("button[type=submit]")),
