@@ -133,6 +133,11 @@ type Retention struct {
 }
 
 // Survey is the questionnaire.
+// +kubebuilder:validation:XValidation:rule="!has(self.translations) || self.translations.all(t, t.language != self.language)",message="spec.survey.translations: a translation cannot be in spec.survey.language",fieldPath=".translations"
+// +kubebuilder:validation:XValidation:rule="!has(self.translations) || self.translations.all(t, self.questions.all(q, t.questions.exists(x, x.id == q.id)))",message="spec.survey.translations[].questions: every translation must translate every question",fieldPath=".translations"
+// +kubebuilder:validation:XValidation:rule="!has(self.translations) || self.translations.all(t, t.questions.all(x, self.questions.exists(q, q.id == x.id)))",message="spec.survey.translations[].questions: a translation translates a question that spec.survey.questions does not have",fieldPath=".translations"
+// +kubebuilder:validation:XValidation:rule="!has(self.translations) || self.translations.all(t, t.questions.all(x, self.questions.exists(q, q.id == x.id && (has(q.choices) ? has(x.choices) && size(x.choices) == size(q.choices) : !has(x.choices)) && (has(q.notApplicable) == has(x.notApplicable)) && (!has(x.labels) || (has(q.scale) && q.scale.max - q.scale.min + 1 == size(x.labels))) && (!has(q.scale) || !has(q.scale.labels) || has(x.labels)))))",message="spec.survey.translations[].questions: a translated question must have as many choices as the question, a notApplicable label exactly when it offers one, and a label for each point when it gives its own labels",fieldPath=".translations"
+// +kubebuilder:validation:XValidation:rule="!has(self.translations) || !has(self.intro) || self.translations.all(t, has(t.intro))",message="spec.survey.translations[].intro: every translation must translate the intro",fieldPath=".translations"
 // +kubebuilder:validation:XValidation:rule="!has(self.questions[0].showIf)",message="the first question cannot have a showIf (spec.survey.questions[0].showIf): there is no earlier answer to read",fieldPath=".questions"
 // +kubebuilder:validation:XValidation:rule="!has(self.primaryQuestion) || self.questions.exists(q, q.id == self.primaryQuestion)",message="spec.survey.primaryQuestion must name a question in spec.survey.questions",fieldPath=".primaryQuestion"
 // +kubebuilder:validation:XValidation:rule="!has(self.primaryQuestion) || self.questions.exists(q, q.id == self.primaryQuestion && q.kind in ['NPS', 'CSAT', 'CES', 'Rating'])",message="spec.survey.primaryQuestion must be an NPS, CSAT, CES or Rating question, not Choice or Text",fieldPath=".primaryQuestion"
@@ -172,6 +177,86 @@ type Survey struct {
 	// For staff and other small populations, where a score of a handful could be traced back.
 	// +optional
 	Anonymous bool `json:"anonymous,omitempty"`
+
+	// language is the language this survey is written in, a BCP 47 tag such as "en" (English)
+	// or "cy" (Welsh). The page's own words (buttons, notices, problems) are in it too; they ship
+	// with the operator for English, Welsh and Arabic, and are in English for other languages.
+	// +kubebuilder:default=en
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$`
+	// +kubebuilder:validation:MaxLength=35
+	// +optional
+	Language string `json:"language,omitempty"`
+
+	// translations are the survey in other languages, each translating every word a respondent
+	// reads: the title, the intro, and each question's text, choices, scale labels and "not
+	// applicable" label. A person reads the survey in the language of their link (the
+	// audience's language column), else the first of their browser's languages the survey
+	// has, else spec.survey.language; the page offers a switch between them that keeps the
+	// answers given. Conditions (showIf, a FollowUp's when) compare answers with the choices of
+	// spec.survey, whatever language they were given in.
+	// +listType=map
+	// +listMapKey=language
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Translations []SurveyTranslation `json:"translations,omitempty"`
+}
+
+// SurveyTranslation is the survey in one more language.
+type SurveyTranslation struct {
+	// language of the translation, a BCP 47 tag such as "cy", "ar" or "ur".
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$`
+	// +kubebuilder:validation:MaxLength=35
+	Language string `json:"language"`
+
+	// title, translated.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	Title string `json:"title"`
+
+	// intro, translated (required when spec.survey.intro is set).
+	// +kubebuilder:validation:MaxLength=2000
+	// +optional
+	Intro string `json:"intro,omitempty"`
+
+	// questions translate every question of spec.survey, by id.
+	// +listType=map
+	// +listMapKey=id
+	// +kubebuilder:validation:MaxItems=50
+	Questions []QuestionTranslation `json:"questions"`
+}
+
+// QuestionTranslation is one question in another language.
+type QuestionTranslation struct {
+	// id of the question of spec.survey.questions translated.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	ID string `json:"id"`
+
+	// text of the question, translated.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1000
+	Text string `json:"text"`
+
+	// choices, translated, in the same order and as many (required for a Choice question).
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=200
+	// +optional
+	Choices []string `json:"choices,omitempty"`
+
+	// labels of the scale's points, translated, as many as the question has (required when the
+	// question gives its own labels; otherwise the operator's labels of NPS, CSAT and CES are
+	// used in the languages it ships, and English in others).
+	// +kubebuilder:validation:MaxItems=11
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=100
+	// +optional
+	Labels []string `json:"labels,omitempty"`
+
+	// notApplicable, translated (required when the question offers it).
+	// +kubebuilder:validation:MaxLength=100
+	// +optional
+	NotApplicable string `json:"notApplicable,omitempty"`
 }
 
 // Question is one question of the survey.

@@ -78,7 +78,7 @@ func TestExportThroughTheSecret(t *testing.T) {
 	if err != nil || len(records) != 4 || records[0][0] != "respondent" {
 		t.Fatalf("export: %v\n%s", err, out)
 	}
-	if records[1][6] != "10" || records[1][10] != "Turn up when you say you will." || strings.Contains(out, "J-1") {
+	if records[1][7] != "10" || records[1][11] != "Turn up when you say you will." || strings.Contains(out, "J-1") {
 		t.Errorf("the first row: %q", records[1])
 	}
 	if out, err := kubectlSurvey(t, "export", sc.Name, "-n", ns, "-o", "jsonl"); err != nil || strings.Count(out, "\n") != 3 {

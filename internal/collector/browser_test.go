@@ -118,7 +118,7 @@ func TestSurveyInABrowser(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasSuffix(location, "?saved=1") || heading != "Thank you" {
+			if !strings.HasSuffix(location, "?saved=1&lang=en") || heading != "Thank you" {
 				t.Errorf("after submitting: at %s, heading %q", location, heading)
 			}
 			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -184,22 +184,33 @@ func TestSurveyInABrowser(t *testing.T) {
 			name   string
 			width  int64
 			action chromedp.Action[chromedp.Void]
+			noJS   bool // the page loaded with JavaScript off (axe runs once it is loaded)
 		}{
-			{"form", 1280, chromedp.Navigate(form)},
-			{"form-mobile", 375, chromedp.Navigate(form)},
+			{"form", 1280, chromedp.Navigate(form), false},
+			{"form-mobile", 375, chromedp.Navigate(form), false},
 			{"problems", 1280, chromedp.Steps(chromedp.Navigate(form), chromedp.Click(chromedp.CSS("button[type=submit]")),
-				chromedp.WaitVisible(chromedp.CSS(".error-summary")))},
-			{"anonymous", 1280, chromedp.Navigate(e.srv.URL + "/s/" + anonTok)},
+				chromedp.WaitVisible(chromedp.CSS(".error-summary"))), false},
+			{"anonymous", 1280, chromedp.Navigate(e.srv.URL + "/s/" + anonTok), false},
 			{"conditional", 1280, chromedp.Steps(chromedp.Navigate(e.srv.URL+"/s/"+condTok), chromedp.Click(chromedp.CSS("#q-repair-0")),
-				chromedp.WaitVisible(chromedp.CSS("#q-tp02-3")))},
-			{"opt-out", 1280, chromedp.Navigate(e.srv.URL + "/o/" + tok)},
-			{"invalid-link", 1280, chromedp.Navigate(e.srv.URL + "/s/not-a-link")},
+				chromedp.WaitVisible(chromedp.CSS("#q-tp02-3"))), false},
+			{"opt-out", 1280, chromedp.Navigate(e.srv.URL + "/o/" + tok), false},
+			{"invalid-link", 1280, chromedp.Navigate(e.srv.URL + "/s/not-a-link"), false},
+			// Each language the operator ships, one written right to left, with JavaScript off too.
+			{"form-javascript-off", 1280, chromedp.Navigate(form), true},
+			{"welsh", 1280, chromedp.Steps(chromedp.Navigate(e.srv.URL+"/s/"+condTok+"?lang=cy"), chromedp.Click(chromedp.CSS("#q-repair-0")),
+				chromedp.WaitVisible(chromedp.CSS("#q-tp02-3"))), false},
+			{"welsh-javascript-off", 1280, chromedp.Steps(chromedp.Navigate(e.srv.URL+"/s/"+condTok+"?lang=cy"),
+				chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".error-summary"))), true},
+			{"arabic-rtl", 1280, chromedp.Steps(chromedp.Navigate(e.srv.URL+"/s/"+condTok+"?lang=ar"), chromedp.Click(chromedp.CSS("#q-repair-0")),
+				chromedp.WaitVisible(chromedp.CSS("#q-tp02-3"))), false},
+			{"arabic-rtl-mobile-javascript-off", 375, chromedp.Navigate(e.srv.URL + "/s/" + condTok + "?lang=ar"), true},
 		} {
 			viewport := chromedp.EmulateViewport(view.width, 900)
 			if view.width < 600 {
 				viewport = chromedp.EmulateViewport(view.width, 800, chromedp.EmulateMobile)
 			}
-			if err := chromedp.Do(ctx, viewport, view.action, chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+			if err := chromedp.Do(ctx, viewport, scriptsDisabled(view.noJS), view.action, chromedp.WaitVisible(chromedp.CSS("h1")),
+				scriptsDisabled(false)); err != nil {
 				t.Fatalf("%s: %v", view.name, err)
 			}
 			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axe+";true")); err != nil {
@@ -237,17 +248,23 @@ func TestSurveyInABrowser(t *testing.T) {
 	})
 }
 
-// A question asked on a condition, answered in a real browser: with JavaScript it appears as
-// soon as "Yes" is chosen; without, when the answers before it are sent. Either way what is
-// stored is the same, two topics ticked of a "tick all that apply" question included.
+// A question asked on a condition, answered in a real browser, in English and in Welsh: with
+// JavaScript it appears as soon as "Yes" ("Ydy") is chosen; without, when the answers before it
+// are sent. Either way what is stored is the same, two topics ticked of a "tick all that apply"
+// question included, with the language it was answered in.
 func TestConditionalQuestionInABrowser(t *testing.T) {
 	e := newEnv(t)
 	e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
 		Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
-	for _, jsOn := range []bool{true, false} {
-		name := "javascript-on"
+	for _, c := range []struct {
+		lang   string
+		jsOn   bool
+		thanks string
+	}{{"en", true, "Thank you"}, {"en", false, "Thank you"}, {"cy", true, "Diolch"}, {"cy", false, "Diolch"}} {
+		jsOn := c.jsOn
+		name := c.lang + "-javascript-on"
 		if !jsOn {
-			name = "javascript-off"
+			name = c.lang + "-javascript-off"
 		}
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel, err := testbrowser.New(context.Background(), t.TempDir())
@@ -265,9 +282,9 @@ func TestConditionalQuestionInABrowser(t *testing.T) {
 			}
 			steps := []chromedp.Action[chromedp.Void]{
 				scriptsDisabled(!jsOn),
-				chromedp.Navigate(e.srv.URL + "/s/" + tok),
+				chromedp.Navigate(e.srv.URL + "/s/" + tok + "?lang=" + c.lang),
 				chromedp.WaitVisible(chromedp.CSS("h1")),
-				chromedp.Click(chromedp.CSS("#q-repair-0")), // Yes, a repair
+				chromedp.Click(chromedp.CSS("#q-repair-0")), // Yes (Ydy), a repair
 			}
 			if !jsOn { // the page learns of the repairs question when the answers are sent
 				steps = append(steps, chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".notice h2")))
@@ -286,12 +303,12 @@ func TestConditionalQuestionInABrowser(t *testing.T) {
 			// The page that thanks: the one before may still be there for a moment.
 			var heading string
 			for range 100 {
-				if heading, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".notice h2"))); err == nil && heading == "Thank you" {
+				if heading, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".notice h2"))); err == nil && heading == c.thanks {
 					break
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			if heading != "Thank you" {
+			if heading != c.thanks {
 				t.Fatalf("after sending: %q, %v", heading, err)
 			}
 			r, err := e.store.GetResponse(context.Background(), uid, "cond", recipient)
@@ -304,8 +321,8 @@ func TestConditionalQuestionInABrowser(t *testing.T) {
 					got[a.Question] = *a.Value
 				}
 			}
-			if !r.Complete || len(got) != 4 || got["repair"] != 0 || got["tp02"] != 4 || got["tp01"] != 5 || got["topics"] != 0b1010 {
-				t.Errorf("stored %v (complete %v)", got, r.Complete)
+			if !r.Complete || len(got) != 4 || got["repair"] != 0 || got["tp02"] != 4 || got["tp01"] != 5 || got["topics"] != 0b1010 || r.Language != c.lang {
+				t.Errorf("stored %v (complete %v, in %q)", got, r.Complete, r.Language)
 			}
 		})
 	}

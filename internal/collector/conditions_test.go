@@ -31,6 +31,19 @@ func repairsSurvey() *v1alpha1.Survey {
 		{ID: "topics", Kind: v1alpha1.QuestionChoice, Multiple: true, MaxSelections: ptr.To(int32(2)),
 			Choices: []string{"Repairs", "Rent", "Neighbourhood", "Communal areas"},
 			Text:    "Which of these would you most like us to improve?"},
+	}, Translations: []v1alpha1.SurveyTranslation{
+		{Language: "cy", Title: "Arolwg tenantiaid Cartrefi Glan yr Afon", Questions: []v1alpha1.QuestionTranslation{
+			{ID: "repair", Text: "A yw Cartrefi Glan yr Afon wedi gwneud gwaith atgyweirio i'ch cartref yn ystod y 12 mis diwethaf?", Choices: []string{"Ydy", "Nac ydy"}},
+			{ID: "tp02", Text: "Pa mor fodlon neu anfodlon ydych chi â'r gwasanaeth atgyweirio cyffredinol gan Gartrefi Glan yr Afon dros y 12 mis diwethaf?"},
+			{ID: "tp01", Text: "Gan ystyried popeth, pa mor fodlon neu anfodlon ydych chi â'r gwasanaeth a ddarperir gan Gartrefi Glan yr Afon?"},
+			{ID: "topics", Text: "Pa rai o'r rhain yr hoffech i ni eu gwella fwyaf?", Choices: []string{"Atgyweirio", "Rhent", "Cymdogaeth", "Mannau cymunedol"}},
+		}},
+		{Language: "ar", Title: "استبيان مستأجري ريفرسايد هومز", Questions: []v1alpha1.QuestionTranslation{
+			{ID: "repair", Text: "هل أجرت ريفرسايد هومز إصلاحًا في منزلك خلال الأشهر الاثني عشر الماضية؟", Choices: []string{"نعم", "لا"}},
+			{ID: "tp02", Text: "ما مدى رضاك أو عدم رضاك عن خدمة الإصلاح بشكل عام من ريفرسايد هومز خلال الأشهر الاثني عشر الماضية؟"},
+			{ID: "tp01", Text: "مع أخذ كل شيء في الاعتبار، ما مدى رضاك أو عدم رضاك عن الخدمة التي تقدمها ريفرسايد هومز؟"},
+			{ID: "topics", Text: "أي مما يلي تود أن نحسّنه أكثر؟", Choices: []string{"الإصلاحات", "الإيجار", "الحي", "المناطق المشتركة"}},
+		}},
 	}}
 }
 

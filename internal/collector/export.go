@@ -169,9 +169,12 @@ func answerValue(q *survey.Question, a store.Answer) any {
 	return a.Text
 }
 
+// answerColumn is the first CSV column of the answers, after the respondent's own.
+const answerColumn = 7
+
 func csvRows(w io.Writer, def survey.Definition, key []byte) (func(store.ExportedResponse) error, func() error) {
 	cw := csv.NewWriter(w)
-	header := []string{"respondent", "segment", "channel", "disposition", "submitted_at", "updated_at"}
+	header := []string{"respondent", "segment", "channel", "disposition", "submitted_at", "updated_at", "language"}
 	index := map[string]int{}
 	for i, q := range def.Questions {
 		header = append(header, q.ID)
@@ -185,6 +188,7 @@ func csvRows(w io.Writer, def survey.Definition, key []byte) (func(store.Exporte
 		}
 		clear(row)
 		row[0], row[1], row[2], row[3] = pseudonym(key, r.RecipientKey), r.Segment, r.Channel, disposition(r.Complete)
+		row[6] = r.Language
 		row[4], row[5] = r.SubmittedAt.UTC().Format(time.RFC3339), r.UpdatedAt.UTC().Format(time.RFC3339)
 		for _, a := range r.Answers {
 			i, ok := index[a.Question]
@@ -192,14 +196,14 @@ func csvRows(w io.Writer, def survey.Definition, key []byte) (func(store.Exporte
 				continue // a question no longer in the definition
 			}
 			if a.NotApplicable {
-				row[6+i] = notApplicableCell
+				row[answerColumn+i] = notApplicableCell
 				continue
 			}
 			switch v := answerValue(&def.Questions[i], a).(type) {
 			case int:
-				row[6+i] = strconv.Itoa(v)
+				row[answerColumn+i] = strconv.Itoa(v)
 			case string:
-				row[6+i] = defuse(v)
+				row[answerColumn+i] = defuse(v)
 			}
 		}
 		return cw.Write(row)
@@ -227,6 +231,7 @@ type exportedRow struct {
 	Segment       string         `json:"segment"`
 	Channel       string         `json:"channel"`
 	Disposition   string         `json:"disposition"`
+	Language      string         `json:"language,omitempty"`
 	SubmittedAt   time.Time      `json:"submittedAt"`
 	UpdatedAt     time.Time      `json:"updatedAt"`
 	Answers       map[string]any `json:"answers"`
@@ -241,7 +246,7 @@ func jsonRows(w io.Writer, def survey.Definition, key []byte) (func(store.Export
 	}
 	write := func(r store.ExportedResponse) error {
 		row := exportedRow{Respondent: pseudonym(key, r.RecipientKey), Segment: r.Segment, Channel: r.Channel,
-			Disposition: disposition(r.Complete), SubmittedAt: r.SubmittedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Answers: map[string]any{}}
+			Disposition: disposition(r.Complete), Language: r.Language, SubmittedAt: r.SubmittedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), Answers: map[string]any{}}
 		for _, a := range r.Answers {
 			q, ok := questions[a.Question]
 			switch {

@@ -52,25 +52,25 @@ func TestExport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Join(records[0], ",") != "respondent,segment,channel,disposition,submitted_at,updated_at,tp01,tp02,visit,comments" ||
+		if strings.Join(records[0], ",") != "respondent,segment,channel,disposition,submitted_at,updated_at,language,tp01,tp02,visit,comments" ||
 			len(records) != 4 {
 			t.Fatalf("export:\n%s", body)
 		}
 		byAnswer := map[string][]string{}
 		for _, r := range records[1:] {
-			byAnswer[r[6]] = r
+			byAnswer[r[7]] = r
 			if !strings.HasPrefix(r[0], "p-") || len(r[0]) != 22 || strings.Contains(body, "T-100") {
 				t.Errorf("respondent %q: want a pseudonym, never the key", r[0])
 			}
 		}
-		if r := byAnswer["5"]; r == nil || r[1] != "general-needs" || r[2] != "sms" || r[3] != "complete" ||
-			r[7] != "N/A" || r[8] != "Yes" || r[9] != "Quick and polite." {
+		if r := byAnswer["5"]; r == nil || r[1] != "general-needs" || r[2] != "sms" || r[3] != "complete" || r[6] != "en" ||
+			r[8] != "N/A" || r[9] != "Yes" || r[10] != "Quick and polite." {
 			t.Errorf("T-1001's row: %q", r)
 		}
-		if r := byAnswer["2"]; r == nil || r[8] != "No" || r[9] != `'=HYPERLINK("http://x")` {
+		if r := byAnswer["2"]; r == nil || r[9] != "No" || r[10] != `'=HYPERLINK("http://x")` {
 			t.Errorf("T-1002's row: %q (a formula must not reach a spreadsheet as one)", r)
 		}
-		if r := byAnswer["4"]; r == nil || r[7] != "" || r[9] != "" {
+		if r := byAnswer["4"]; r == nil || r[8] != "" || r[10] != "" {
 			t.Errorf("T-1003's row: %q", r)
 		}
 

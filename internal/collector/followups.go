@@ -14,6 +14,7 @@ import (
 	"github.com/google/cel-go/cel"
 
 	"github.com/surveyops/survey-operator/internal/audience"
+	"github.com/surveyops/survey-operator/internal/i18n"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
@@ -204,7 +205,7 @@ func triggerAnswers(def survey.Definition, answers []store.Answer) map[string]an
 func (s *Server) resolveLink(w http.ResponseWriter, r *http.Request) (store.Case, bool) {
 	c, err := s.verify(r.Context(), r.PathValue("token"), s.cfg.Now())
 	if !linkError(err) {
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return store.Case{}, false
 	}
 	if errors.Is(err, token.ErrExpired) && c.Purpose == token.PurposeResolve {
@@ -214,16 +215,16 @@ func (s *Server) resolveLink(w http.ResponseWriter, r *http.Request) (store.Case
 	}
 	key, ok := caseKey(c)
 	if err != nil || !ok {
-		s.invalidLink(w)
+		s.invalidLink(w, r)
 		return store.Case{}, false
 	}
 	cs, err := s.cfg.Store.GetCase(r.Context(), key)
 	if errors.Is(err, store.ErrNotFound) {
-		s.invalidLink(w)
+		s.invalidLink(w, r)
 		return store.Case{}, false
 	}
 	if err != nil {
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return store.Case{}, false
 	}
 	return cs, true
@@ -236,10 +237,10 @@ func (s *Server) resolvePage(w http.ResponseWriter, r *http.Request) {
 	}
 	if !cs.ResolvedAt.IsZero() {
 		s.message(w, http.StatusOK, "This matter is resolved",
-			"We recorded on "+cs.ResolvedAt.Format(dateFormat)+" that it is sorted. Thank you for letting us know.")
+			"We recorded on "+i18n.For("en").Date(cs.ResolvedAt)+" that it is sorted. Thank you for letting us know.")
 		return
 	}
-	s.render(w, http.StatusOK, "message", messageView{
+	s.render(w, http.StatusOK, "message", messageView{page: pageIn(i18n.For("en")),
 		PageTitle: "Is it sorted?",
 		Heading:   "Is it sorted?",
 		Paragraphs: []string{
@@ -258,7 +259,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Store.ResolveCase(r.Context(), cs.CaseKey, "", store.Once{}, s.cfg.Now()); err != nil {
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return
 	}
 	s.message(w, http.StatusOK, "Thank you", "We have recorded that the matter is sorted. Thank you for telling us.")

@@ -83,7 +83,7 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		return []string{merged[f[len("q."):]]}
 	}, true, s.shows)
 	for q, p := range formProblems {
-		problems[q] = p
+		problems[q] = p.String()
 	}
 	if len(problems) > 0 {
 		s.responses.WithLabelValues("invalid").Inc()

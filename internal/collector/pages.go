@@ -4,23 +4,41 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/surveyops/survey-operator/internal/i18n"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
-// dateFormat is how dates are shown to respondents, for example "Friday 24 April 2026".
-const dateFormat = "Monday 2 January 2006"
+// page is what every page has: its words, and the language and direction they are in.
+type page struct {
+	Words *i18n.Words
+	Lang  string
+	Dir   string
+}
+
+func pageIn(words *i18n.Words) page { return page{Words: words, Lang: words.Lang(), Dir: words.Dir()} }
+
+// langOption is one of a survey's other languages, for the switch.
+type langOption struct{ Lang, Name, Dir string }
 
 type surveyView struct {
-	PageTitle  string
+	page
+	PageTitle string
+	// Definition is the survey as read in the page's language.
 	Definition survey.Definition
 	Values     map[string]string
 	Problems   map[string]string
+	// Others are the survey's other languages, for the switch.
+	Others []langOption
+	// survey is the survey in its own language, whose choices conditions compare answers with.
+	survey     survey.Definition
 	Answered   bool
 	AnsweredOn string
 	Saved      bool
@@ -37,6 +55,7 @@ type surveyView struct {
 }
 
 type messageView struct {
+	page
 	PageTitle  string
 	Heading    string
 	Paragraphs []string
@@ -55,19 +74,40 @@ func (s *Server) render(w http.ResponseWriter, status int, page string, view any
 	_, _ = w.Write(buf.Bytes())
 }
 
+// message is a page of English text (pages the catalogues do not have yet).
 func (s *Server) message(w http.ResponseWriter, status int, heading string, paragraphs ...string) {
-	s.render(w, status, "message", messageView{PageTitle: heading, Heading: heading, Paragraphs: paragraphs})
+	s.render(w, status, "message", messageView{page: pageIn(i18n.For("en")), PageTitle: heading, Heading: heading, Paragraphs: paragraphs})
+}
+
+// wordsFor are the page's words for a request: in the language the link asks for (?lang=), else
+// the first of the browser's that one of langs matches, else the first of langs (the
+// operator's shipped languages, English first, when the survey is not known).
+func wordsFor(r *http.Request, langs []string) *i18n.Words {
+	if len(langs) == 0 {
+		langs = append([]string{"en"}, slices.DeleteFunc(i18n.Shipped(), func(l string) bool { return l == "en" })...)
+	}
+	return i18n.For(i18n.Choose(langs, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language")))
+}
+
+// say is a page of the catalogues' words: a heading and paragraphs, by message id, filled from
+// pairs of names and values.
+func (s *Server) say(w http.ResponseWriter, status int, words *i18n.Words, heading string, paragraphs []string, pairs ...any) {
+	v := messageView{page: pageIn(words), Heading: words.T(heading, pairs...)}
+	v.PageTitle = v.Heading
+	for _, p := range paragraphs {
+		v.Paragraphs = append(v.Paragraphs, words.T(p, pairs...))
+	}
+	s.render(w, status, "message", v)
 }
 
 // invalidLink is the one answer to every link that fails verification: it does not say why.
-func (s *Server) invalidLink(w http.ResponseWriter) {
-	s.message(w, http.StatusNotFound, "This link does not work",
-		"Please check that you copied the whole link from your message. If it still does not work, the survey may have been withdrawn.")
+func (s *Server) invalidLink(w http.ResponseWriter, r *http.Request) {
+	s.say(w, http.StatusNotFound, wordsFor(r, nil), "invalid_title", []string{"invalid_body"})
 }
 
-func (s *Server) closed(w http.ResponseWriter, at time.Time) {
-	s.message(w, http.StatusGone, "This survey has closed",
-		"This survey closed on "+at.Format(dateFormat)+". Thank you for your interest: we can no longer record answers to it.")
+func (s *Server) closed(w http.ResponseWriter, r *http.Request, at time.Time) {
+	words := wordsFor(r, nil)
+	s.say(w, http.StatusGone, words, "closed_title", []string{"closed_body"}, "On", words.Date(at))
 }
 
 // wave is what a survey link leads to.
@@ -84,13 +124,13 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) (linkedWave, bool)
 	c, err := s.verify(r.Context(), r.PathValue("token"), now)
 	switch {
 	case !linkError(err):
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return linkedWave{}, false
 	case errors.Is(err, token.ErrExpired) && c.Purpose == token.PurposeSurvey:
-		s.closed(w, c.Expiry)
+		s.closed(w, r, c.Expiry)
 		return linkedWave{}, false
 	case err != nil || c.Purpose != token.PurposeSurvey:
-		s.invalidLink(w)
+		s.invalidLink(w, r)
 		return linkedWave{}, false
 	}
 	wave, ok := s.loadWave(w, r, c)
@@ -98,12 +138,12 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) (linkedWave, bool)
 		return linkedWave{}, false
 	}
 	if !now.Before(wave.ClosesAt) {
-		s.closed(w, wave.ClosesAt)
+		s.closed(w, r, wave.ClosesAt)
 		return linkedWave{}, false
 	}
 	def, err := s.definition(wave)
 	if err != nil {
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return linkedWave{}, false
 	}
 	return linkedWave{claims: c, wave: wave, def: def}, true
@@ -160,30 +200,77 @@ func (s *Server) loadWave(w http.ResponseWriter, r *http.Request, c token.Claims
 	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.invalidLink(w) // a wave the service does not know looks like any other bad link
+		s.invalidLink(w, r) // a wave the service does not know looks like any other bad link
 		return store.Wave{}, false
 	case err != nil:
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return store.Wave{}, false
 	}
 	return wave, true
 }
 
-func (s *Server) unavailable(w http.ResponseWriter, err error) {
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
 	s.cfg.Logger.Error("store unavailable", "error", err)
-	s.message(w, http.StatusServiceUnavailable, "Sorry, we cannot take answers just now",
-		"Nothing you sent has been lost or saved twice. Please try again in a few minutes.")
+	s.say(w, http.StatusServiceUnavailable, wordsFor(r, nil), "unavailable_title", []string{"unavailable_body"})
 }
 
-func (s *Server) view(l linkedWave, r *http.Request) surveyView {
-	return surveyView{
-		PageTitle:  l.def.Title,
-		Definition: l.def,
+// view is the survey page in a language of the survey's.
+func (s *Server) view(l linkedWave, r *http.Request, lang string) surveyView {
+	words := i18n.For(lang)
+	def := l.def.In(lang)
+	v := surveyView{
+		page:       pageIn(words),
+		PageTitle:  def.Title,
+		Definition: def,
 		Values:     map[string]string{},
 		Problems:   map[string]string{},
-		Closes:     l.wave.ClosesAt.Format(dateFormat),
-		OptOutPath: "/o/" + r.PathValue("token"),
+		Closes:     words.Date(l.wave.ClosesAt),
+		OptOutPath: "/o/" + r.PathValue("token") + "?lang=" + lang,
+		survey:     l.def,
 	}
+	for _, other := range l.def.Languages() {
+		if other != lang {
+			v.Others = append(v.Others, langOption{Lang: other, Name: i18n.Name(other), Dir: i18n.Dir(other)})
+		}
+	}
+	return v
+}
+
+// langOf is the language a survey page is in: the one the person switched to, else the link's
+// (?lang=), else their browser's, else the survey's own.
+func langOf(l linkedWave, r *http.Request) string {
+	langs := l.def.Languages()
+	if to := r.PostFormValue(switchField); to != "" && slices.Contains(langs, to) {
+		return to
+	}
+	return i18n.Choose(langs, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
+}
+
+// switchField is the button that changes the page's language, keeping the answers given.
+const switchField = "switch-lang"
+
+// localize words a form's problems in the page's language.
+func localize(words *i18n.Words, problems map[string]survey.Problem) map[string]string {
+	out := make(map[string]string, len(problems))
+	for id, p := range problems {
+		out[id] = words.T("p_"+p.ID, "Min", p.Min, "Max", p.Max, "N", p.N)
+	}
+	return out
+}
+
+// Hint words how many choices a multiple choice question takes.
+func (v surveyView) Hint(q survey.Question) string {
+	switch lo, hi := q.MinSelections, q.MaxSelections; {
+	case lo > 0 && hi > 0 && lo == hi:
+		return v.Words.T("choose_exactly", "N", lo)
+	case lo > 0 && hi > 0:
+		return v.Words.T("choose_between", "Min", lo, "Max", hi)
+	case hi > 0:
+		return v.Words.T("choose_up_to", "Max", hi)
+	case lo > 1:
+		return v.Words.T("choose_at_least", "Min", lo)
+	}
+	return v.Words.T("choose_all")
 }
 
 // formField reads a posted form's values of a field (several for a multiple choice's boxes).
@@ -193,10 +280,11 @@ func formField(r *http.Request) func(field string) []string {
 
 // showFor sets which questions the view shows for its values.
 func (s *Server) showFor(v *surveyView, r *http.Request) {
-	if !v.Definition.Conditional() {
+	if !v.survey.Conditional() {
 		return
 	}
-	asked := s.asked(v.Definition, func(field string) []string { return []string{v.Values[strings.TrimPrefix(field, "q.")]} })
+	// The survey's own choices, not the page's translation: conditions compare answers with them.
+	asked := s.asked(v.survey, func(field string) []string { return []string{v.Values[strings.TrimPrefix(field, "q.")]} })
 	v.Hidden = map[string]bool{}
 	var shown []string
 	for _, q := range v.Definition.Questions {
@@ -215,15 +303,15 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := s.view(l, r)
+	v := s.view(l, r, langOf(l, r))
 	prev, err := s.cfg.Store.GetResponse(r.Context(), l.claims.CampaignUID, l.claims.Wave, l.claims.Recipient)
 	switch {
 	case err == nil:
-		v.Answered, v.AnsweredOn = true, prev.SubmittedAt.Format(dateFormat)
+		v.Answered, v.AnsweredOn = true, v.Words.Date(prev.SubmittedAt)
 		v.Values = formValues(l.def, prev.Answers) // none for an anonymous survey
 		v.Saved = r.URL.Query().Get("saved") == "1"
 	case !errors.Is(err, store.ErrNotFound):
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return
 	}
 	s.showFor(&v, r)
@@ -235,22 +323,24 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.message(w, http.StatusRequestEntityTooLarge, "Your answers are too long to send",
-				"Please shorten your written answers and send them again.")
+			s.say(w, http.StatusRequestEntityTooLarge, wordsFor(r, nil), "too_long_title", []string{"too_long_body"})
 			return
 		}
-		s.message(w, http.StatusBadRequest, "Your answers could not be read",
-			"Please go back to the survey page and send your answers again.")
+		s.say(w, http.StatusBadRequest, wordsFor(r, nil), "unreadable_title", []string{"unreadable_body"})
 		return
 	}
 	l, ok := s.open(w, r)
 	if !ok {
 		return
 	}
+	lang := langOf(l, r)
 	answers, asked, complete, problems := l.def.ReadForm(formField(r), false, s.shows)
 	revealed := l.def.Conditional() && unseen(asked, r.PostForm.Get(shownField))
-	if len(problems) > 0 || revealed {
-		v := s.view(l, r)
+	switching := r.PostForm.Get(switchField) != ""
+	if len(problems) > 0 || revealed || switching {
+		// Not saved: the page comes back with the answers given, in the language asked for
+		// when the person changed it (nothing else is said then).
+		v := s.view(l, r, lang)
 		for _, q := range l.def.Questions {
 			v.Values[q.ID] = strings.Join(r.PostForm[survey.FieldName(q.ID)], ",")
 		}
@@ -259,16 +349,19 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 			// Without JavaScript the page learns which questions the answers call for only when
 			// they are sent: it comes back with them, and nothing is saved yet. Problems are
 			// shown for the questions the person saw.
-			v.Revealed = true
+			v.Revealed = !switching
 			for id := range problems {
 				if !strings.Contains(" "+r.PostForm.Get(shownField)+" ", " "+id+" ") {
 					delete(problems, id)
 				}
 			}
 		}
-		if v.Problems = problems; len(problems) > 0 {
+		if switching {
+			clear(problems)
+		}
+		if v.Problems = localize(v.Words, problems); len(problems) > 0 {
 			s.responses.WithLabelValues("invalid").Inc()
-			v.PageTitle = "Error: " + v.PageTitle
+			v.PageTitle = v.Words.T("error_title", "Title", v.PageTitle)
 			s.render(w, http.StatusUnprocessableEntity, "survey", v)
 			return
 		}
@@ -277,27 +370,26 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := store.Response{
 		CampaignUID: l.claims.CampaignUID, WaveID: l.claims.Wave, RecipientKey: l.claims.Recipient,
-		Namespace: l.wave.Namespace, Segment: l.claims.Segment, Channel: l.claims.Channel, Complete: complete,
+		Namespace: l.wave.Namespace, Segment: l.claims.Segment, Channel: l.claims.Channel, Complete: complete, Language: lang,
 	}
 	resp.Answers = storeAnswers(answers)
 	now := s.cfg.Now()
 	if err := s.openCases(r.Context(), l.def, &resp, now); err != nil {
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return
 	}
 	created, err := s.cfg.Store.SaveResponse(r.Context(), resp, now)
 	switch {
 	case errors.Is(err, store.ErrWaveClosed):
 		s.responses.WithLabelValues("closed").Inc()
-		s.closed(w, l.wave.ClosesAt)
+		s.closed(w, r, l.wave.ClosesAt)
 		return
 	case errors.Is(err, store.ErrAnswered):
 		s.responses.WithLabelValues("answered").Inc()
-		s.message(w, http.StatusConflict, "You have answered this survey already",
-			"This survey is anonymous: nothing links your answers to you, so they cannot be shown or changed. Thank you for taking part.")
+		s.say(w, http.StatusConflict, i18n.For(lang), "anon_again_title", []string{"anon_again_body"})
 		return
 	case err != nil:
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return
 	}
 	if created {
@@ -307,21 +399,21 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	}
 	// Committed: only now is the submission acknowledged, by sending the person to the page
 	// that thanks them (post, redirect, get: a reload does not send the form again).
-	http.Redirect(w, r, "/s/"+r.PathValue("token")+"?saved=1", http.StatusSeeOther)
+	http.Redirect(w, r, "/s/"+r.PathValue("token")+"?saved=1&lang="+url.QueryEscape(lang), http.StatusSeeOther)
 }
 
 func (s *Server) optOutPage(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.optOutLink(w, r); !ok {
+	l, ok := s.optOutLink(w, r)
+	if !ok {
 		return
 	}
+	words := i18n.For(langOf(l, r))
 	s.render(w, http.StatusOK, "message", messageView{
-		PageTitle: "Stop receiving surveys",
-		Heading:   "Stop receiving surveys",
-		Paragraphs: []string{
-			"If you confirm, we will not send you this survey again, nor any other survey or reminder from this organisation's listening programme.",
-			"This does not change anything else about your tenancy or your account.",
-		},
-		Action: "Stop sending me surveys",
+		page:       pageIn(words),
+		PageTitle:  words.T("optout_title"),
+		Heading:    words.T("optout_title"),
+		Paragraphs: []string{words.T("optout_body_1"), words.T("optout_body_2")},
+		Action:     words.T("optout_action"),
 	})
 }
 
@@ -334,22 +426,21 @@ func (s *Server) optOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Store.OptOut(r.Context(), l.wave.Namespace, l.claims.Recipient, s.cfg.Now()); err != nil {
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return
 	}
-	s.message(w, http.StatusOK, "You will not receive any more surveys",
-		"We have recorded your choice. You will not be sent surveys or reminders from this listening programme again.")
+	s.say(w, http.StatusOK, i18n.For(langOf(l, r)), "optedout_title", []string{"optedout_body"})
 }
 
 // optOutLink verifies a link for opting out: an expired survey link still opts out.
 func (s *Server) optOutLink(w http.ResponseWriter, r *http.Request) (linkedWave, bool) {
 	c, err := s.verify(r.Context(), r.PathValue("token"), s.cfg.Now())
 	if !linkError(err) {
-		s.unavailable(w, err)
+		s.unavailable(w, r, err)
 		return linkedWave{}, false
 	}
 	if (err != nil && !errors.Is(err, token.ErrExpired)) || c.Purpose != token.PurposeSurvey {
-		s.invalidLink(w)
+		s.invalidLink(w, r)
 		return linkedWave{}, false
 	}
 	wave, ok := s.loadWave(w, r, c)

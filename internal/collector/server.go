@@ -9,7 +9,6 @@ package collector
 import (
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -117,8 +116,7 @@ func New(cfg Config) (*Server, error) {
 			return "q-" + q.ID
 		},
 		// picked: whether a multiple choice's value (indexes separated by commas) ticks choice j.
-		"picked":        func(value string, j int) bool { return slices.Contains(strings.Split(value, ","), strconv.Itoa(j)) },
-		"selectionHint": selectionHint,
+		"picked": func(value string, j int) bool { return slices.Contains(strings.Split(value, ","), strconv.Itoa(j)) },
 	}
 	for _, page := range []string{"survey", "message"} {
 		t, err := template.New(page).Funcs(funcs).ParseFS(web, "web/layout.html", "web/"+page+".html")
@@ -155,21 +153,6 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	return s, nil
-}
-
-// selectionHint words how many choices a multiple choice question takes.
-func selectionHint(q survey.Question) string {
-	switch lo, hi := q.MinSelections, q.MaxSelections; {
-	case lo > 0 && hi > 0 && lo == hi:
-		return fmt.Sprintf("Choose %d.", lo)
-	case lo > 0 && hi > 0:
-		return fmt.Sprintf("Choose between %d and %d.", lo, hi)
-	case hi > 0:
-		return fmt.Sprintf("Choose up to %d.", hi)
-	case lo > 1:
-		return fmt.Sprintf("Choose at least %d.", lo)
-	}
-	return "Choose all that apply."
 }
 
 func optionID(question string, i int) string { return "q-" + question + "-" + strconv.Itoa(i) }

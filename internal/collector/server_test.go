@@ -232,7 +232,7 @@ func TestSurveyPage(t *testing.T) {
 		t.Fatalf("GET: %s\n%s", resp.Status, body)
 	}
 	mustContain(t, body,
-		`<html lang="en">`, `<meta name="viewport"`,
+		`<html lang="en" dir="ltr">`, `<meta name="viewport"`,
 		`<h1>Riverside Homes tenant survey</h1>`,
 		`<fieldset id="q-tp01">`, `<legend><span class="number">1.</span> Taking everything into account`,
 		`(required)`,
@@ -241,7 +241,7 @@ func TestSurveyPage(t *testing.T) {
 		`value="na"> <span>No repair in the last 12 months</span>`,
 		`value="1"> <span>No</span>`,
 		`<label for="q-comments" class="text-question">`, `<textarea id="q-comments" name="q.comments"`,
-		`href="/o/`+tok+`"`, `<button type="submit">Send my answers</button>`)
+		`href="/o/`+tok+`?lang=en"`, `<button type="submit">Send my answers</button>`)
 	h := resp.Header
 	for k, v := range map[string]string{
 		"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
@@ -285,7 +285,7 @@ func TestSubmissions(t *testing.T) {
 
 	// A good one: stored, then acknowledged by a redirect to the thank-you page.
 	resp, _ = e.post("/s/"+tok, url.Values{"q.tp01": {"4"}, "q.tp02": {"na"}, "q.visit": {"0"}, "q.comments": {"Quick and polite."}})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/s/"+tok+"?saved=1" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/s/"+tok+"?saved=1&lang=en" {
 		t.Fatalf("good submission: %s -> %s", resp.Status, resp.Header.Get("Location"))
 	}
 	r, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-000123-01")

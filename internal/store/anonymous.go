@@ -20,9 +20,9 @@ import (
 // storeAnonymous writes an admitted response to an anonymous wave (admit refused a second one).
 func (s *sqlStore) storeAnonymous(ctx context.Context, tx *sql.Tx, r Response, now time.Time, primaryQuestion string, t *tally) error {
 	if _, err := s.exec(ctx, tx, `
-		INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
-		r.CampaignUID, r.WaveID, r.RecipientKey, r.Namespace, r.Segment, r.Channel, boolInt(r.Complete), micros(now)); err != nil {
+		INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at, language)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)`,
+		r.CampaignUID, r.WaveID, r.RecipientKey, r.Namespace, r.Segment, r.Channel, boolInt(r.Complete), micros(now), r.Language); err != nil {
 		return err
 	}
 	responseRows(r, r.Segment, now, primaryQuestion, t) // counted in the aggregates; neither the answer rows nor the cases are kept

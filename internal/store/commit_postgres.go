@@ -24,7 +24,7 @@ import (
 
 // responseColumns are the columns of a first submission's response row.
 var responseColumns = []column{{"campaign_uid", "text"}, {"wave_id", "text"}, {"recipient_key", "text"}, {"namespace", "text"},
-	{"segment", "text"}, {"channel", "text"}, {"complete", "int8"}, {"submitted_at", "int8"}, {"updated_at", "int8"}}
+	{"segment", "text"}, {"channel", "text"}, {"complete", "int8"}, {"submitted_at", "int8"}, {"updated_at", "int8"}, {"language", "text"}}
 
 // newCaseColumns are the columns of a follow-up case as a response opens it.
 var newCaseColumns = []column{{"followup_uid", "text"}, {"campaign_uid", "text"}, {"wave_id", "text"}, {"recipient_key", "text"},
@@ -165,7 +165,7 @@ func (s *sqlStore) writeFirstSubmissions(ctx context.Context, batch []*pendingRe
 	for j, i := range which {
 		p := batch[i]
 		responses = append(responses, []any{p.r.CampaignUID, p.r.WaveID, p.r.RecipientKey, p.r.Namespace, p.r.Segment,
-			p.r.Channel, boolInt(p.r.Complete), micros(p.now), micros(p.now)})
+			p.r.Channel, boolInt(p.r.Complete), micros(p.now), micros(p.now), p.r.Language})
 		rows, cs := responseRows(p.r, p.r.Segment, p.now, primary[i], nil)
 		answers = append(answers, rows...)
 		for _, c := range cs {

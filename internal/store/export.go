@@ -11,7 +11,7 @@ import (
 func (s *sqlStore) ExportResponses(ctx context.Context, campaignUID, waveID string, fn func(ExportedResponse) error) error {
 	// Both tables' primary keys are in this order: the rows come merged, without a sort.
 	rows, err := s.db.QueryContext(ctx, s.q(`
-		SELECT r.recipient_key, r.segment, r.channel, r.complete, r.submitted_at, r.updated_at,
+		SELECT r.recipient_key, r.segment, r.channel, r.language, r.complete, r.submitted_at, r.updated_at,
 			a.question, a.value_int, a.value_text, a.not_applicable
 		FROM responses r LEFT JOIN answers a
 			ON a.campaign_uid = r.campaign_uid AND a.wave_id = r.wave_id AND a.recipient_key = r.recipient_key
@@ -24,13 +24,13 @@ func (s *sqlStore) ExportResponses(ctx context.Context, campaignUID, waveID stri
 	var cur ExportedResponse
 	started := false
 	for rows.Next() {
-		var key, segment, channel string
+		var key, segment, channel, language string
 		var complete int
 		var submitted, updated int64
 		var question, text sql.NullString
 		var value sql.NullInt64
 		var na sql.NullInt64
-		if err := rows.Scan(&key, &segment, &channel, &complete, &submitted, &updated, &question, &value, &text, &na); err != nil {
+		if err := rows.Scan(&key, &segment, &channel, &language, &complete, &submitted, &updated, &question, &value, &text, &na); err != nil {
 			return err
 		}
 		if !started || key != cur.RecipientKey {
@@ -40,7 +40,7 @@ func (s *sqlStore) ExportResponses(ctx context.Context, campaignUID, waveID stri
 				}
 			}
 			started = true
-			cur = ExportedResponse{RecipientKey: key, Segment: segment, Channel: channel, Complete: complete == 1,
+			cur = ExportedResponse{RecipientKey: key, Segment: segment, Channel: channel, Language: language, Complete: complete == 1,
 				SubmittedAt: fromMicros(submitted), UpdatedAt: fromMicros(updated), Answers: cur.Answers[:0]}
 		}
 		if !question.Valid {

@@ -712,10 +712,10 @@ func refused(err error) bool {
 // replaces the first.
 func (s *sqlStore) storeResponse(ctx context.Context, tx *sql.Tx, r Response, now time.Time, primaryQuestion string, t *tally) (bool, error) {
 	res, err := s.exec(ctx, tx, `
-		INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+		INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at, language)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
 		ON CONFLICT (campaign_uid, wave_id, recipient_key) DO NOTHING`,
-		r.CampaignUID, r.WaveID, r.RecipientKey, r.Namespace, r.Segment, r.Channel, boolInt(r.Complete), micros(now))
+		r.CampaignUID, r.WaveID, r.RecipientKey, r.Namespace, r.Segment, r.Channel, boolInt(r.Complete), micros(now), r.Language)
 	if err != nil {
 		return false, err
 	}
@@ -742,9 +742,9 @@ func (s *sqlStore) storeResponse(ctx context.Context, tx *sql.Tx, r Response, no
 		return false, err
 	}
 	t.response(w, segment, channel, -1)
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE responses SET complete = $4, channel = $5, updated_at = $6
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE responses SET complete = $4, channel = $5, updated_at = $6, language = $7
 		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
-		r.CampaignUID, r.WaveID, r.RecipientKey, boolInt(r.Complete), r.Channel, micros(now)); err != nil {
+		r.CampaignUID, r.WaveID, r.RecipientKey, boolInt(r.Complete), r.Channel, micros(now), r.Language); err != nil {
 		return false, err
 	}
 	if err := s.uncountAnswers(ctx, tx, w, r.RecipientKey, t); err != nil {
@@ -975,9 +975,9 @@ func (s *sqlStore) GetResponse(ctx context.Context, campaignUID, waveID, recipie
 	r := Response{CampaignUID: campaignUID, WaveID: waveID, RecipientKey: recipientKey}
 	var complete int
 	var submitted, updated int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT namespace, segment, channel, complete, submitted_at, updated_at
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT namespace, segment, channel, complete, submitted_at, updated_at, language
 		FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
-		campaignUID, waveID, recipientKey).Scan(&r.Namespace, &r.Segment, &r.Channel, &complete, &submitted, &updated)
+		campaignUID, waveID, recipientKey).Scan(&r.Namespace, &r.Segment, &r.Channel, &complete, &submitted, &updated, &r.Language)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Response{}, ErrNotFound
 	}

@@ -138,6 +138,9 @@ type Response struct {
 	Channel      string
 	// Complete is true when every required question is answered; otherwise it is a partial.
 	Complete bool
+	// Language is the language the person answered in (BCP 47; "" when not known, as from a
+	// gateway). A re-submission records the language of the latest.
+	Language string
 	Answers  []Answer
 	// Cases are the follow-up cases the response opens (its FollowUp, due times), recorded in
 	// the same transaction; a case already open for the person is left as it is. Their key's
@@ -154,6 +157,7 @@ type Response struct {
 type ExportedResponse struct {
 	RecipientKey           string
 	Segment, Channel       string
+	Language               string
 	Complete               bool
 	SubmittedAt, UpdatedAt time.Time
 	Answers                []Answer

@@ -4,6 +4,7 @@
 package survey
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -20,6 +21,80 @@ type Definition struct {
 	Questions []Question `json:"questions"`
 	// Anonymous answers are stored with no link to the person (spec.survey.anonymous).
 	Anonymous bool `json:"anonymous,omitempty"`
+	// Language is the language of the texts above (BCP 47); Translations are the texts in
+	// other languages, in the campaign's order.
+	Language     string        `json:"language,omitempty"`
+	Translations []Translation `json:"translations,omitempty"`
+}
+
+// Translation is a survey's texts in another language.
+type Translation struct {
+	Language  string                   `json:"language"`
+	Title     string                   `json:"title"`
+	Intro     string                   `json:"intro,omitempty"`
+	Questions map[string]QuestionTexts `json:"questions"`
+}
+
+// QuestionTexts are a question's texts in another language: Labels of its scale's points,
+// lowest first.
+type QuestionTexts struct {
+	Text          string   `json:"text"`
+	Labels        []string `json:"labels,omitempty"`
+	Choices       []string `json:"choices,omitempty"`
+	NotApplicable string   `json:"notApplicable,omitempty"`
+}
+
+// Languages are the languages the survey can be read in, its own first ("en" when unset).
+func (d Definition) Languages() []string {
+	out := []string{cmp.Or(d.Language, "en")}
+	for _, t := range d.Translations {
+		out = append(out, t.Language)
+	}
+	return out
+}
+
+// In is the survey as read in a language: its texts replaced by the translation's (each one
+// the translation has). The answers are the same in every language: a choice is its index, a
+// scale point its value, and conditions read them in the survey's own language, so use the
+// survey itself, not this, to read a form.
+func (d Definition) In(lang string) Definition {
+	var tr *Translation
+	for i := range d.Translations {
+		if d.Translations[i].Language == lang {
+			tr = &d.Translations[i]
+		}
+	}
+	if tr == nil {
+		return d
+	}
+	out := d
+	out.Language, out.Translations = lang, nil
+	out.Title = tr.Title
+	if tr.Intro != "" {
+		out.Intro = tr.Intro
+	}
+	out.Questions = make([]Question, len(d.Questions))
+	for i, q := range d.Questions {
+		t, ok := tr.Questions[q.ID]
+		if !ok {
+			out.Questions[i] = q
+			continue
+		}
+		q.Text = cmp.Or(t.Text, q.Text)
+		if len(t.Choices) == len(q.Choices) {
+			q.Choices = t.Choices
+		}
+		if len(t.Labels) == len(q.Points) {
+			points := make([]Point, len(q.Points))
+			for j, p := range q.Points {
+				points[j] = Point{Value: p.Value, Label: t.Labels[j]}
+			}
+			q.Points = points
+		}
+		q.NotApplicable = cmp.Or(t.NotApplicable, q.NotApplicable)
+		out.Questions[i] = q
+	}
+	return out
 }
 
 // Question is one question with everything needed to render and score it.
@@ -142,6 +217,33 @@ type Answer struct {
 	NotApplicable bool
 }
 
+// Problem is what is wrong with an answer, for the page to word in the person's language (its
+// ID is the catalogue's message "p_"+ID, in internal/i18n); String words it in English.
+type Problem struct {
+	ID          string
+	Min, Max, N int
+}
+
+func (p Problem) String() string {
+	switch p.ID {
+	case "required":
+		return "Please answer this question."
+	case "choose":
+		return "Please choose one of the answers shown."
+	case "choose_from":
+		return "Please choose from the answers shown."
+	case "min":
+		return fmt.Sprintf("Please choose at least %d of the answers.", p.Min)
+	case "max":
+		return fmt.Sprintf("Please choose no more than %d of the answers (you chose %d).", p.Max, p.N)
+	case "chars":
+		return "Please remove the unusual characters from your answer (it has characters that are not text)."
+	case "long":
+		return fmt.Sprintf("Please shorten your answer to %d characters (it has %d).", p.Max, p.N)
+	}
+	return p.ID
+}
+
 // MaxTextLength bounds a free-text answer, in characters.
 const MaxTextLength = 4000
 
@@ -176,8 +278,8 @@ func FieldName(questionID string) string { return "q." + questionID }
 //
 // get returns a field's values: one for most questions, one per choice ticked for a Multiple
 // one (a gateway may send them in one value, separated by commas).
-func (d Definition) ReadForm(get func(field string) []string, acceptPartial bool, shows Shows) (answers []Answer, asked []string, complete bool, problems map[string]string) {
-	problems = map[string]string{}
+func (d Definition) ReadForm(get func(field string) []string, acceptPartial bool, shows Shows) (answers []Answer, asked []string, complete bool, problems map[string]Problem) {
+	problems = map[string]Problem{}
 	complete = true
 	earlier := map[string]any{}
 	for _, q := range d.Questions {
@@ -205,7 +307,7 @@ func (d Definition) ReadForm(get func(field string) []string, acceptPartial bool
 			if q.Required {
 				complete = false
 				if !acceptPartial {
-					problems[q.ID] = "Please answer this question."
+					problems[q.ID] = Problem{ID: "required"}
 				}
 			}
 			continue
@@ -228,37 +330,37 @@ func (d Definition) ReadForm(get func(field string) []string, acceptPartial bool
 			}
 			switch {
 			case n < 0:
-				problems[q.ID] = "Please choose from the answers shown."
+				problems[q.ID] = Problem{ID: "choose_from"}
 				continue
 			case q.MinSelections > 0 && n < q.MinSelections:
-				problems[q.ID] = fmt.Sprintf("Please choose at least %d of the answers.", q.MinSelections)
+				problems[q.ID] = Problem{ID: "min", Min: q.MinSelections}
 				continue
 			case q.MaxSelections > 0 && n > q.MaxSelections:
-				problems[q.ID] = fmt.Sprintf("Please choose no more than %d of the answers (you chose %d).", q.MaxSelections, n)
+				problems[q.ID] = Problem{ID: "max", Max: q.MaxSelections, N: n}
 				continue
 			}
 			a.Value = &mask
 		case q.IsScale():
 			v, err := strconv.Atoi(raw)
 			if err != nil || v < q.Points[0].Value || v > q.Points[len(q.Points)-1].Value {
-				problems[q.ID] = "Please choose one of the answers shown."
+				problems[q.ID] = Problem{ID: "choose"}
 				continue
 			}
 			a.Value = &v
 		case len(q.Choices) > 0:
 			v, err := strconv.Atoi(raw)
 			if err != nil || v < 0 || v >= len(q.Choices) {
-				problems[q.ID] = "Please choose one of the answers shown."
+				problems[q.ID] = Problem{ID: "choose"}
 				continue
 			}
 			a.Value = &v
 		default: // Text
 			if !PlainText(raw) {
-				problems[q.ID] = "Please remove the unusual characters from your answer (it has characters that are not text)."
+				problems[q.ID] = Problem{ID: "chars"}
 				continue
 			}
 			if n := len([]rune(raw)); n > MaxTextLength {
-				problems[q.ID] = fmt.Sprintf("Please shorten your answer to %d characters (it has %d).", MaxTextLength, n)
+				problems[q.ID] = Problem{ID: "long", Max: MaxTextLength, N: n}
 				continue
 			}
 			a.Text = raw

@@ -73,11 +73,11 @@ func TestReadForm(t *testing.T) {
 		t.Error("complete with problems")
 	}
 	for _, q := range []string{"tp01", "tp02", "nps", "fair", "visit"} {
-		if problems[q] == "" {
+		if problems[q].ID == "" {
 			t.Errorf("no problem reported for %s: %v", q, problems)
 		}
 	}
-	if problems["why"] != "" {
+	if problems["why"].ID != "" {
 		t.Errorf("an unanswered optional question is a problem: %v", problems)
 	}
 
@@ -86,7 +86,7 @@ func TestReadForm(t *testing.T) {
 		long[i] = 'é'
 	}
 	_, _, _, problems = d.ReadForm(form(map[string]string{"q.tp01": "3", "q.why": string(long)}), false, nil)
-	if problems["why"] == "" {
+	if problems["why"].ID == "" {
 		t.Error("an over-long text was accepted")
 	}
 
@@ -126,7 +126,7 @@ func TestReadFormAsksConditionalQuestions(t *testing.T) {
 		t.Errorf("shows saw %v", seen)
 	}
 	_, asked, complete, problems = d.ReadForm(form(map[string]string{"q.visit": "0", "q.tp01": "4"}), false, shows)
-	if complete || problems["tp02"] == "" || !slices.Equal(asked, []string{"visit", "tp02", "tp01"}) {
+	if complete || problems["tp02"].ID == "" || !slices.Equal(asked, []string{"visit", "tp02", "tp01"}) {
 		t.Errorf("visit Yes, tp02 unanswered: asked %v, complete %v, problems %v", asked, complete, problems)
 	}
 }
@@ -136,7 +136,7 @@ func TestReadFormAsksConditionalQuestions(t *testing.T) {
 func TestReadFormMultipleChoice(t *testing.T) {
 	d := Definition{Title: "T", Questions: []Question{{ID: "topics", Kind: "Choice", Required: true, Multiple: true,
 		MinSelections: 1, MaxSelections: 2, Choices: []string{"Repairs", "Rent", "Neighbourhood", "Communal areas"}}}}
-	read := func(values ...string) ([]Answer, bool, map[string]string) {
+	read := func(values ...string) ([]Answer, bool, map[string]Problem) {
 		answers, _, complete, problems := d.ReadForm(func(string) []string { return values }, false, nil)
 		return answers, complete, problems
 	}
@@ -155,12 +155,12 @@ func TestReadFormMultipleChoice(t *testing.T) {
 		"4":     "Please choose from the answers shown.",
 		"":      "Please answer this question.",
 	} {
-		if _, _, problems := read(values); problems["topics"] != want {
+		if _, _, problems := read(values); problems["topics"].String() != want {
 			t.Errorf("%q: %v, want %q", values, problems, want)
 		}
 	}
 	d.Questions[0].MinSelections = 2
-	if _, _, problems := read("3"); problems["topics"] != "Please choose at least 2 of the answers." {
+	if _, _, problems := read("3"); problems["topics"].String() != "Please choose at least 2 of the answers." {
 		t.Errorf("one of at least two: %v", problems)
 	}
 	if got := Indexes(0b1010); !slices.Equal(got, []int{1, 3}) {

@@ -1,0 +1,94 @@
+package collector_test
+
+import (
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/responseapi"
+	"github.com/surveyops/survey-operator/internal/token"
+)
+
+// A survey in English, Welsh and Arabic: the page speaks the link's or the browser's language,
+// the operator's own words and scale labels included, right to left in Arabic; a switch keeps
+// the answers given; the answers mean the same in every language, and the response records
+// the language it was given in.
+func TestSurveyLanguages(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
+			Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
+		link := func(who string) string {
+			tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "cond",
+				Recipient: who, Segment: "general-needs", Channel: "email", Expiry: closes})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "/s/" + tok
+		}
+		get := func(path, accept string) string {
+			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+			if accept != "" {
+				req.Header.Set("Accept-Language", accept)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return html.UnescapeString(string(b))
+		}
+
+		// The browser's language chooses; the operator's Welsh words and scale labels come with it.
+		page := get(link("T-1"), "cy-GB,cy;q=0.9,en;q=0.5")
+		mustContain(t, page, `<html lang="cy" dir="ltr">`, "<h1>Arolwg tenantiaid Cartrefi Glan yr Afon</h1>", "Bodlon iawn", "Ydy",
+			"Anfon fy atebion", "(gofynnol)", `<a href="?lang=en" lang="en" hreflang="en" dir="ltr">English</a>`,
+			`name="switch-lang" value="ar" lang="ar" dir="rtl">العربية</button>`)
+		// The link's language wins over the browser's; a language the survey lacks gets its own.
+		mustContain(t, get(link("T-1")+"?lang=en", "cy"), `<html lang="en" dir="ltr">`, "Very satisfied")
+		mustContain(t, get(link("T-1"), "fr-FR,fr"), `<html lang="en" dir="ltr">`)
+		mustContain(t, get(link("T-1")+"?lang=ar", ""), `<html lang="ar" dir="rtl">`, "راضٍ جدًا", "إرسال إجاباتي")
+
+		// Problems in Welsh, CLDR plural and all.
+		resp, page := e.post(link("T-1")+"?lang=cy", url.Values{"q.topics": {"0", "1", "2"}, "shown": {"repair tp01 topics"}})
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("problems: %s", resp.Status)
+		}
+		mustContain(t, html.UnescapeString(page), "Mae 3 problem gyda'ch atebion", "Atebwch y cwestiwn hwn.", "Dewiswch ddim mwy na 2 o'r atebion (fe wnaethoch ddewis 3).",
+			"<title>Gwall: Arolwg tenantiaid Cartrefi Glan yr Afon</title>")
+
+		// Switching to Arabic keeps the answers given, saves nothing.
+		resp, page = e.post(link("T-1")+"?lang=cy", url.Values{"q.repair": {"1"}, "q.tp01": {"4"}, "shown": {"repair tp01 topics"}, "switch-lang": {"ar"}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("switch: %s", resp.Status)
+		}
+		mustContain(t, page, `<html lang="ar" dir="rtl">`, `id="q-repair-1" value="1" checked`, `id="q-tp01-3" value="4" checked`)
+		if strings.Contains(page, "error-summary") {
+			t.Error("switching the language showed problems")
+		}
+		if _, err := e.store.GetResponse(t.Context(), uid, "cond", "T-1"); err == nil {
+			t.Error("switching the language saved the answers")
+		}
+
+		// "Ydy" is the choice "Yes", which the repairs question's condition reads: sent without
+		// JavaScript, it brings the question up.
+		_, page = e.post(link("T-1")+"?lang=cy", url.Values{"q.repair": {"0"}, "q.tp01": {"4"}, "shown": {"repair tp01 topics"}})
+		mustContain(t, page, "Rhagor o gwestiynau", `name="shown" value="repair tp02 tp01 topics"`, `data-question="tp02">`)
+
+		// Answered in Welsh.
+		resp, _ = e.post(link("T-1")+"?lang=cy", url.Values{"q.repair": {"0"}, "q.tp02": {"5"}, "q.tp01": {"4"}, "shown": {"repair tp02 tp01 topics"}})
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasSuffix(resp.Header.Get("Location"), "?saved=1&lang=cy") {
+			t.Fatalf("answering in Welsh: %s %s", resp.Status, resp.Header.Get("Location"))
+		}
+		r, err := e.store.GetResponse(t.Context(), uid, "cond", "T-1")
+		if err != nil || r.Language != "cy" || len(r.Answers) != 3 {
+			t.Fatalf("stored %+v, %v", r, err)
+		}
+		mustContain(t, get(resp.Header.Get("Location"), ""), "<h2>Diolch</h2>", "Gallwch eu newid ar y dudalen hon tan Dydd Mercher 22 Ebrill 2026")
+	})
+}

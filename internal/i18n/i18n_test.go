@@ -1,0 +1,88 @@
+package i18n
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every catalogue has every message of the English one, and each renders.
+func TestCataloguesAreComplete(t *testing.T) {
+	raw, err := locales.ReadFile("locales/en.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var en map[string]any
+	if err := json.Unmarshal(raw, &en); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range Shipped() {
+		raw, err := locales.ReadFile("locales/" + lang + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var messages map[string]any
+		if err := json.Unmarshal(raw, &messages); err != nil {
+			t.Fatal(err)
+		}
+		w := For(lang)
+		for id := range en {
+			if _, ok := messages[id]; !ok {
+				t.Errorf("%s lacks %q", lang, id)
+			}
+			got := w.T(id, "Closes", "x", "On", "x", "N", 2, "Min", 1, "Max", 3, "Title", "x", "Problem", "x", "Weekday", "x", "Day", 1, "Month", "x", "Year", 2026)
+			if id != "problems" && (got == id || strings.Contains(got, "<no value>")) {
+				t.Errorf("%s %s renders %q", lang, id, got)
+			}
+		}
+	}
+}
+
+func TestWords(t *testing.T) {
+	if got := Shipped(); strings.Join(got, " ") != "ar cy en" {
+		t.Errorf("shipped %v", got)
+	}
+	cy := For("cy")
+	for n, want := range map[int]string{1: "Mae problem gyda'ch atebion", 2: "Mae 2 broblem gyda'ch atebion", 3: "Mae 3 problem gyda'ch atebion"} {
+		if got := cy.Count("problems", n); got != want {
+			t.Errorf("cy %d problems: %q, want %q", n, got, want)
+		}
+	}
+	if got := For("en").Count("problems", 1); got != "There is a problem with your answers" {
+		t.Errorf("en 1 problem: %q", got)
+	}
+	if got := cy.Date(time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)); got != "Dydd Mercher 1 Ebrill 2026" {
+		t.Errorf("cy date %q", got)
+	}
+	if got := For("pl").T("send"); got != "Send my answers" {
+		t.Errorf("a language with no catalogue falls back to English: %q", got)
+	}
+	for lang, want := range map[string]string{"ar": "rtl", "ur": "rtl", "he-IL": "rtl", "ku-Arab": "rtl", "ku-Latn": "ltr", "cy": "ltr", "en-GB": "ltr", "x!": "ltr"} {
+		if got := Dir(lang); got != want {
+			t.Errorf("Dir(%s) = %s", lang, got)
+		}
+	}
+	if Name("cy") != "Cymraeg" || Name("ar") != "العربية" {
+		t.Errorf("names %q %q", Name("cy"), Name("ar"))
+	}
+}
+
+func TestChoose(t *testing.T) {
+	campaign := []string{"en", "cy"}
+	for _, c := range []struct {
+		wanted []string
+		want   string
+	}{
+		{nil, "en"},
+		{[]string{"cy"}, "cy"},
+		{[]string{"", "cy-GB,cy;q=0.9,en;q=0.5"}, "cy"},
+		{[]string{"", "fr-FR,fr;q=0.9"}, "en"}, // nothing matches: the campaign's default
+		{[]string{"en", "cy"}, "en"},            // the link's language wins over the browser's
+		{[]string{"de", "en-GB,en;q=0.8"}, "en"},
+	} {
+		if got := Choose(campaign, c.wanted...); got != c.want {
+			t.Errorf("Choose(%v) = %s, want %s", c.wanted, got, c.want)
+		}
+	}
+}
