@@ -78,7 +78,7 @@ func TestChoose(t *testing.T) {
 		{[]string{"cy"}, "cy"},
 		{[]string{"", "cy-GB,cy;q=0.9,en;q=0.5"}, "cy"},
 		{[]string{"", "fr-FR,fr;q=0.9"}, "en"}, // nothing matches: the campaign's default
-		{[]string{"en", "cy"}, "en"},            // the link's language wins over the browser's
+		{[]string{"en", "cy"}, "en"},           // the link's language wins over the browser's
 		{[]string{"de", "en-GB,en;q=0.8"}, "en"},
 	} {
 		if got := Choose(campaign, c.wanted...); got != c.want {
