@@ -437,6 +437,15 @@ type AudienceSource struct {
 
 	// contact names the columns holding contact details.
 	Contact ContactColumns `json:"contact"`
+
+	// language is the column holding each person's language (a BCP 47 tag such as "cy", or
+	// "en-GB"), when the list has one: their link opens the survey in it when the survey has
+	// it (spec.survey.translations); otherwise, and without the column, their browser's
+	// language decides.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +optional
+	Language string `json:"language,omitempty"`
 }
 
 // ContactColumns names the audience columns holding contact details.

@@ -228,6 +228,24 @@ var invalidObjects = []TableEntry{
 	Entry("more selections than choices", invalid{
 		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q}, {id: topics, kind: Choice, text: T, choices: [a, b, c], multiple: true, maxSelections: 4}]}}`,
 		field: "spec.survey.questions[1].maxSelections", message: "cannot be more than the number of choices"}),
+	Entry("a translation missing a question", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q}, {id: why, kind: Text, text: W}], translations: [{language: cy, title: T, questions: [{id: overall, text: C}]}]}}`,
+		field: "spec.survey.translations", message: "every translation must translate every question"}),
+	Entry("a translation with one choice fewer", invalid{
+		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q}, {id: visit, kind: Choice, text: V, choices: ["Yes", "No"]}], translations: [{language: cy, title: T, questions: [{id: overall, text: C}, {id: visit, text: D, choices: ["Ydy"]}]}]}}`,
+		field: "spec.survey.translations", message: "as many choices as the question"}),
+	Entry("a translation in the survey's own language", invalid{
+		patch: `spec: {survey: {language: cy, translations: [{language: cy, title: T, questions: [{id: overall, text: C}]}]}}`,
+		field: "spec.survey.translations", message: "cannot be in spec.survey.language"}),
+	Entry("a translation without the intro", invalid{
+		patch: `spec: {survey: {intro: Hello, translations: [{language: cy, title: T, questions: [{id: overall, text: C}]}]}}`,
+		field: "spec.survey.translations", message: "every translation must translate the intro"}),
+	Entry("a translation of a question that does not exist", invalid{
+		patch: `spec: {survey: {translations: [{language: cy, title: T, questions: [{id: overall, text: C}, {id: ghost, text: G}]}]}}`,
+		field: "spec.survey.translations", message: "translates a question that spec.survey.questions does not have"}),
+	Entry("a language that is not a BCP 47 tag", invalid{
+		patch: `spec: {survey: {translations: [{language: Welsh!, title: T, questions: [{id: overall, text: C}]}]}}`,
+		field: "spec.survey.translations[0].language", message: "should match"}),
 	Entry("a showIf on the first question", invalid{
 		patch: `spec: {survey: {questions: [{id: overall, kind: CSAT, text: Q, showIf: 'answers.repair == "Yes"'}, {id: repair, kind: Choice, text: R, choices: ["Yes", "No"]}]}}`,
 		field: "spec.survey.questions", message: "the first question cannot have a showIf"}),

@@ -74,11 +74,12 @@ func TestSegmentsAndChannels(t *testing.T) {
 func TestJSONLines(t *testing.T) {
 	s := spec()
 	s.Format = JSONLines
-	data := `{"tenancy_ref": "T-1", "email": "a@example.org", "mobile": null, "tenure": "general-needs", "age": 70}` + "\n\n" +
+	s.LanguageColumn = "lang"
+	data := `{"tenancy_ref": "T-1", "email": "a@example.org", "mobile": null, "tenure": "general-needs", "age": 70, "lang": "cy"}` + "\n\n" +
 		`{"tenancy_ref": "T-2", "email": "b@example.org", "mobile": "+447700900002", "tenure": "shared-ownership", "age": 33, "vip": true}` + "\r\n"
 	p := mustCompile(t, s, nil)
 	_, _, got := scan(t, p, data, "w")
-	if len(got) != 2 || got[0].Channel != "email" || got[1].Segment != "shared" ||
+	if len(got) != 2 || got[0].Channel != "email" || got[1].Segment != "shared" || got[0].Language != "cy" || got[1].Language != "" ||
 		!reflect.DeepEqual(got[1].Contacts.Map(), map[string]string{"email": "b@example.org", "sms": "+447700900002"}) {
 		t.Errorf("invitees = %+v", got)
 	}

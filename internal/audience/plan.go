@@ -39,6 +39,8 @@ type Spec struct {
 	Segments []Segment
 	// ContactColumns maps each channel to the column holding its contact (email or phone).
 	ContactColumns map[string]string
+	// LanguageColumn holds each person's language, if the list has one.
+	LanguageColumn string
 }
 
 // Plan is a compiled Spec.
@@ -60,6 +62,7 @@ type Plan struct {
 	// the id's, each channel's contact column, and those the matches read.
 	names    []string
 	idSlot   int
+	langSlot int // -1: no language column
 	contact  []int   // the slot of each channel's contact column, by channel (channels' order)
 	reachOf  [][]int // each segment's channels, as indexes of channels, in order of preference
 	readSlot [][]int // the slots of reads
@@ -202,6 +205,10 @@ func (p *Plan) slots() {
 		return len(p.names) - 1
 	}
 	p.idSlot = slotOf(p.spec.IDField)
+	p.langSlot = -1
+	if p.spec.LanguageColumn != "" {
+		p.langSlot = slotOf(p.spec.LanguageColumn)
+	}
 	for _, ch := range p.channels {
 		p.contact = append(p.contact, slotOf(p.spec.ContactColumns[ch]))
 	}
@@ -292,8 +299,10 @@ type Invitee struct {
 	Contact string
 	// Contacts are the person's contact for every channel of the campaign that has one in their
 	// record: to reach them another way (an address that bounced, an invitation an earlier run
-	// reserved through another channel). Nothing else of the record is kept.
+	// reserved through another channel). Nothing else of the record is kept but their language
+	// (LanguageColumn's value, "" without one).
 	Contacts Contacts
+	Language string
 	Line     int
 }
 
@@ -693,7 +702,8 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 			return nil
 		}
 		channel, contact := p.reach(seg, &rec)
-		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Contacts: p.contacts(&rec), Line: rec.Line})
+		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Contacts: p.contacts(&rec),
+			Language: p.language(&rec), Line: rec.Line})
 	})
 	if err == nil && n != len(sel.ids) {
 		return ErrChanged
@@ -717,6 +727,15 @@ func (p *Plan) Reroute(inv Invitee, skip func(channel string) bool) (Invitee, bo
 		}
 	}
 	return inv, false
+}
+
+// language is a record's language column ("" without one).
+func (p *Plan) language(rec *Record) string {
+	if p.langSlot < 0 {
+		return ""
+	}
+	v, _ := rec.slot(p.langSlot)
+	return strings.TrimSpace(v)
 }
 
 // contacts are a record's contacts by channel.
@@ -760,7 +779,7 @@ func (p *Plan) Lookup(r io.Reader, keys map[string]bool, channels []string, fn f
 		}
 		for _, ch := range channels {
 			if v, _ := rec.Get(p.spec.ContactColumns[ch]); v != "" {
-				return fn(Invitee{Key: key, Channel: ch, Contact: v, Contacts: p.contacts(&rec), Line: rec.Line})
+				return fn(Invitee{Key: key, Channel: ch, Contact: v, Contacts: p.contacts(&rec), Language: p.language(&rec), Line: rec.Line})
 			}
 		}
 		return nil

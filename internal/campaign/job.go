@@ -105,7 +105,7 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) job
 		Title: spec.Survey.Title, PublicURL: s.PublicURL, Expiry: w.Closes.UTC(), Seed: string(c.UID) + "/" + w.ID,
 		Shards: Shards(m.Rows, s),
 		Audience: jobfile.AudienceConfig{File: path.Join(mountAudience, "audience"), Format: string(aud.Format),
-			IDField: aud.IDField, Segments: aud.Segments},
+			IDField: aud.IDField, Segments: aud.Segments, LanguageColumn: aud.LanguageColumn, Languages: Definition(&spec.Survey).Languages()},
 		CollectorURL: s.CollectorURL, APITokenFile: path.Join(mountSender, SecretAPIToken),
 		TokenKeysDir: path.Join(mountSender, "keys"),
 	}

@@ -62,7 +62,7 @@ func ChannelSecret(ch *v1alpha1.Channel) *v1alpha1.LocalObjectReference {
 // AudienceSpec is the audience part of a campaign as the sender divides it.
 func AudienceSpec(spec *v1alpha1.SurveyCampaignSpec) audience.Spec {
 	src := spec.Audience.Source
-	out := audience.Spec{Format: audience.Format(src.Format), IDField: src.IDField, ContactColumns: map[string]string{}}
+	out := audience.Spec{Format: audience.Format(src.Format), IDField: src.IDField, ContactColumns: map[string]string{}, LanguageColumn: src.Language}
 	if out.Format == "" {
 		out.Format = audience.CSV
 	}
@@ -118,9 +118,9 @@ func Validate(spec *v1alpha1.SurveyCampaignSpec, columns []string) Problems {
 	if columns != nil && !has[src.IDField] {
 		add("spec.audience.source.idField", "the audience has no column %q", src.IDField)
 	}
-	for _, c := range []struct{ field, column string }{{"email", src.Contact.Email}, {"phone", src.Contact.Phone}} {
+	for _, c := range []struct{ field, column string }{{"contact.email", src.Contact.Email}, {"contact.phone", src.Contact.Phone}, {"language", src.Language}} {
 		if columns != nil && c.column != "" && !has[c.column] {
-			add("spec.audience.source.contact."+c.field, "the audience has no column %q", c.column)
+			add("spec.audience.source."+c.field, "the audience has no column %q", c.column)
 		}
 	}
 	used := map[string]bool{}

@@ -132,6 +132,27 @@ func Dir(lang string) string {
 	return "ltr"
 }
 
+// Match is the one of a survey's languages that a person's language (a BCP 47 tag, as an
+// audience's language column holds it) asks for; false when none does, or it is empty.
+func Match(campaign []string, wanted string) (string, bool) {
+	if strings.TrimSpace(wanted) == "" || len(campaign) == 0 {
+		return "", false
+	}
+	got := Choose(campaign, wanted)
+	if got != campaign[0] {
+		return got, true
+	}
+	// The survey's own language: say so only when it is the one asked for.
+	prefs, _, err := language.ParseAcceptLanguage(wanted)
+	if err != nil || len(prefs) == 0 {
+		return "", false
+	}
+	if _, _, conf := language.NewMatcher([]language.Tag{language.Make(campaign[0])}).Match(prefs...); conf >= language.High {
+		return got, true
+	}
+	return "", false
+}
+
 // Choose is the language a person reads a campaign in: the first of wanted (a language the
 // link asks for, then the browser's Accept-Language header) that matches one of the
 // campaign's languages, or the first of them (its default).

@@ -86,3 +86,12 @@ func TestChoose(t *testing.T) {
 		}
 	}
 }
+
+func TestMatch(t *testing.T) {
+	for wanted, want := range map[string]string{"cy": "cy", "cy-GB": "cy", "en-GB": "en", "fr": "", "": "", "not a tag!": ""} {
+		got, ok := Match([]string{"en", "cy"}, wanted)
+		if got != want || ok != (want != "") {
+			t.Errorf("Match(%q) = %q, %v; want %q", wanted, got, ok, want)
+		}
+	}
+}

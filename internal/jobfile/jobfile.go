@@ -61,6 +61,10 @@ type AudienceConfig struct {
 	Format   string             `json:"format"`
 	IDField  string             `json:"idField"`
 	Segments []audience.Segment `json:"segments"`
+	// LanguageColumn holds each person's language; Languages are the survey's (its own first):
+	// a person whose language is one of them gets a link that opens the survey in it.
+	LanguageColumn string   `json:"languageColumn,omitempty"`
+	Languages      []string `json:"languages,omitempty"`
 }
 
 // ChannelConfig is one channel, with the files of its mounted secrets.

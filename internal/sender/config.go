@@ -98,7 +98,7 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 		}
 	}
 	plan, err := audience.Compile(audience.Spec{Format: audience.Format(c.Audience.Format), IDField: c.Audience.IDField,
-		Segments: c.Audience.Segments, ContactColumns: contacts}, nil)
+		Segments: c.Audience.Segments, ContactColumns: contacts, LanguageColumn: c.Audience.LanguageColumn}, nil)
 	if err != nil {
 		return job, err
 	}
@@ -147,7 +147,7 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 	file := c.Audience.File
 	return Job{
 		CampaignUID: c.CampaignUID, WaveID: c.WaveID, Namespace: c.Namespace, Campaign: c.Campaign, Title: c.Title,
-		Round: c.Round, PublicURL: strings.TrimRight(c.PublicURL, "/"), Expiry: c.Expiry, Keys: keys,
+		Round: c.Round, PublicURL: strings.TrimRight(c.PublicURL, "/"), Expiry: c.Expiry, Keys: keys, Languages: c.Audience.Languages,
 		Plan: plan, Open: func() (io.ReadCloser, error) { return os.Open(file) }, Seed: c.Seed,
 		Shard: shard, Shards: shards, ContactedWithin: within,
 		Channels: channels, Idempotent: idempotent, Limits: limits, Quiet: quiet,

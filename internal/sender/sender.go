@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ import (
 
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
+	"github.com/surveyops/survey-operator/internal/i18n"
 	"github.com/surveyops/survey-operator/internal/jobfile"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/schedule"
@@ -59,6 +61,9 @@ type Job struct {
 	Round                                           int
 	// PublicURL is where respondents reach the response service; links are PublicURL/s/TOKEN.
 	PublicURL string
+	// Languages are the survey's (its own first): a person whose language (the audience's
+	// language column) is one of them gets a link that opens the survey in it (?lang=).
+	Languages []string
 	// Expiry is when the links expire: the end of the wave's window.
 	Expiry time.Time
 	Keys   *token.KeyRing
@@ -414,6 +419,10 @@ func (r *run) message(inv audience.Invitee, row responseapi.Invitation) (channel
 	if row.Channel != inv.Channel { // reserved by an earlier run through another channel
 		to = inv.Contacts.Of(row.Channel)
 	}
+	query := ""
+	if lang, ok := i18n.Match(r.job.Languages, inv.Language); ok {
+		query = "?lang=" + url.QueryEscape(lang)
+	}
 	return channel.Message{To: to, Title: r.job.Title, Campaign: r.job.Campaign, Segment: inv.Segment,
-		Link: r.job.PublicURL + "/s/" + tok, OptOutLink: r.job.PublicURL + "/o/" + tok, Reminder: r.job.Round > 0}, nil
+		Link: r.job.PublicURL + "/s/" + tok + query, OptOutLink: r.job.PublicURL + "/o/" + tok + query, Reminder: r.job.Round > 0}, nil
 }

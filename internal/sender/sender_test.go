@@ -799,3 +799,21 @@ func TestStoppedWhileRetryingLeavesThemReserved(t *testing.T) {
 		t.Fatalf("%v: %s", err, again.JSON())
 	}
 }
+
+// A person whose language (the audience's language column) the survey has gets links that
+// open it in that language; anyone else, plain links (their browser decides).
+func TestLinksOpenThePersonsLanguage(t *testing.T) {
+	r := newRig(t)
+	run := &run{job: r.job(t, people)}
+	run.job.Languages = []string{"en", "cy"}
+	for lang, want := range map[string]string{"cy-GB": "?lang=cy", "cy": "?lang=cy", "en": "?lang=en", "fr": "", "": ""} {
+		inv := audience.Invitee{Key: "T-1", Segment: "general-needs", Channel: "email", Contact: "one@example.org", Language: lang}
+		m, err := run.message(inv, responseapi.Invitation{RecipientKey: "T-1", Channel: "email"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(m.Link, want) || strings.Contains(strings.TrimSuffix(m.Link, want), "?") || !strings.HasSuffix(m.OptOutLink, want) {
+			t.Errorf("language %q: link %s, opt-out %s; want them to end %q", lang, m.Link, m.OptOutLink, want)
+		}
+	}
+}
