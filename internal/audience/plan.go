@@ -62,7 +62,7 @@ type Plan struct {
 	// the id's, each channel's contact column, and those the matches read.
 	names    []string
 	idSlot   int
-	langSlot int // -1: no language column
+	langSlot int     // -1: no language column
 	contact  []int   // the slot of each channel's contact column, by channel (channels' order)
 	reachOf  [][]int // each segment's channels, as indexes of channels, in order of preference
 	readSlot [][]int // the slots of reads
