@@ -17,7 +17,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/testbrowser"
 	"github.com/surveyops/survey-operator/internal/testenv"
@@ -173,13 +172,7 @@ func TestSurveyInABrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A survey with a question asked on a condition, once the answer calls for it.
-		e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
-			Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
-		condTok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid,
-			Wave: "cond", Recipient: "T-axe", Segment: "general-needs", Channel: "email", Expiry: closes.Add(365 * 24 * time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		condTok := strings.TrimPrefix(e.repairsWave()("T-axe"), "/s/")
 		for _, view := range []struct {
 			name   string
 			width  int64
@@ -254,8 +247,7 @@ func TestSurveyInABrowser(t *testing.T) {
 // question included, with the language it was answered in.
 func TestConditionalQuestionInABrowser(t *testing.T) {
 	e := newEnv(t)
-	e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
-		Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
+	link := e.repairsWave()
 	for _, c := range []struct {
 		lang   string
 		jsOn   bool
@@ -275,14 +267,9 @@ func TestConditionalQuestionInABrowser(t *testing.T) {
 			ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 			defer cancelTimeout()
 			recipient := "T-cond-" + name
-			tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "cond",
-				Recipient: recipient, Segment: "general-needs", Channel: "email", Expiry: closes})
-			if err != nil {
-				t.Fatal(err)
-			}
 			steps := []chromedp.Action[chromedp.Void]{
 				scriptsDisabled(!jsOn),
-				chromedp.Navigate(e.srv.URL + "/s/" + tok + "?lang=" + c.lang),
+				chromedp.Navigate(e.srv.URL + link(recipient) + "?lang=" + c.lang),
 				chromedp.WaitVisible(chromedp.CSS("h1")),
 				chromedp.Click(chromedp.CSS("#q-repair-0")), // Yes (Ydy), a repair
 			}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/utils/ptr"
 
@@ -47,6 +48,22 @@ func repairsSurvey() *v1alpha1.Survey {
 	}}
 }
 
+// repairsWave registers repairsSurvey as the wave "cond", and signs a person's link to it
+// ("/s/TOKEN"), as a sending Job does.
+func (e *env) repairsWave() func(who string) string {
+	e.t.Helper()
+	e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
+		Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
+	return func(who string) string {
+		tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "cond",
+			Recipient: who, Segment: "general-needs", Channel: "email", Expiry: closes.Add(365 * 24 * time.Hour)})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return "/s/" + tok
+	}
+}
+
 // A question asked only on a condition: without JavaScript the page comes back with the
 // questions the answers brought up, and saves nothing until they were seen; a question not
 // asked drops its answer, never makes a response partial, and counts in no score: the scores
@@ -54,16 +71,7 @@ func repairsSurvey() *v1alpha1.Survey {
 func TestConditionalQuestions(t *testing.T) {
 	bothStores(t, func(t *testing.T) {
 		e := newEnv(t)
-		e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
-			Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
-		link := func(who string) string {
-			tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "cond",
-				Recipient: who, Segment: "general-needs", Channel: "email", Expiry: closes})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return "/s/" + tok
-		}
+		link := e.repairsWave()
 
 		// The page hides the repairs question until the answers call for it.
 		_, page := e.get(link("T-1"))

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/surveyops/survey-operator/internal/dsn"
+	"github.com/surveyops/survey-operator/internal/i18n"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/token"
@@ -159,14 +161,14 @@ func (s *Server) gateway(w http.ResponseWriter, r *http.Request, body []byte, li
 	return gatewayRequest{claims: c, once: once, expired: expired, wave: wave}, true
 }
 
-// stopWord reports whether a reply asks for no more messages: the keywords carriers and
-// regulators recognise for SMS (in any case, alone in the message).
+// stopWords are the replies that ask for no more messages: the keywords carriers and
+// regulators recognise for SMS, and their equivalents in the languages the operator ships
+// (the catalogues' stop_words: "STOPIO" in Welsh, "إلغاء الاشتراك" in Arabic).
+var stopWords = i18n.StopWords()
+
+// stopWord reports whether a reply is a stop word (in any case, alone in the message).
 func stopWord(reply string) bool {
-	switch strings.ToUpper(strings.TrimSpace(reply)) {
-	case "STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT":
-		return true
-	}
-	return false
+	return slices.Contains(stopWords, strings.ToUpper(strings.TrimSpace(reply)))
 }
 
 // delivery records a gateway's delivery receipt: a permanent failure marks the invitation

@@ -7,10 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/surveyops/survey-operator/internal/campaign"
-	"github.com/surveyops/survey-operator/internal/responseapi"
-	"github.com/surveyops/survey-operator/internal/token"
 )
 
 // A survey in English, Welsh and Arabic: the page speaks the link's or the browser's language,
@@ -20,16 +16,7 @@ import (
 func TestSurveyLanguages(t *testing.T) {
 	bothStores(t, func(t *testing.T) {
 		e := newEnv(t)
-		e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "cond"), responseapi.WaveRegistration{Namespace: "riverside-homes",
-			Campaign: "tenant-satisfaction", Definition: campaign.Definition(repairsSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
-		link := func(who string) string {
-			tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "cond",
-				Recipient: who, Segment: "general-needs", Channel: "email", Expiry: closes})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return "/s/" + tok
-		}
+		link := e.repairsWave()
 		get := func(path, accept string) string {
 			req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
 			if accept != "" {

@@ -678,8 +678,14 @@ func TestGatewayStopWordsAndDeliveries(t *testing.T) {
 		if out["optedOut"] == true || out["saved"] != true {
 			t.Errorf("a reply that only contains the word: %v", out)
 		}
-		opted, err := e.store.OptedOut(context.Background(), "riverside-homes", []string{"T-stop", "T-talk"})
-		if err != nil || !opted["T-stop"] || opted["T-talk"] {
+		// The equivalents in the languages the operator ships count too, in any case.
+		for who, reply := range map[string]string{"T-stopio": "stopio", "T-wedi": "Dad-danysgrifio", "T-ilgha": "إلغاء الاشتراك"} {
+			if out := e.inbound(responseapi.InboundResponse{Token: e.link(who, closes), Channel: "sms", Reply: reply}, smsKey, http.StatusOK); out["optedOut"] != true {
+				t.Errorf("%q: %v", reply, out)
+			}
+		}
+		opted, err := e.store.OptedOut(context.Background(), "riverside-homes", []string{"T-stop", "T-talk", "T-stopio", "T-wedi", "T-ilgha"})
+		if err != nil || !opted["T-stop"] || opted["T-talk"] || len(opted) != 4 {
 			t.Errorf("opted out: %v, %v", opted, err)
 		}
 		if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-stop"); err == nil {

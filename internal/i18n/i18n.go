@@ -224,3 +224,18 @@ func base(t language.Tag) language.Base {
 	b, _ := t.Base()
 	return b
 }
+
+// StopWords are the SMS replies that mean "send me no more" in every language the operator
+// ships (capitals; a reply is compared in capitals, alone in the message): a gateway's reply
+// carries no page language, so any of them counts.
+func StopWords() []string {
+	var out []string
+	for _, lang := range Shipped() {
+		for w := range strings.SplitSeq(For(lang).T("stop_words"), "|") {
+			if w = strings.ToUpper(strings.TrimSpace(w)); w != "" && !slices.Contains(out, w) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
