@@ -30,8 +30,10 @@ import (
 //	surveycampaign_jobs.go        following the Jobs: phases, quiet-hour pauses, failures, pruning
 //	surveycampaign_reminders.go   reminder rounds to those who have not answered
 //	surveycampaign_status.go      results from the response service, conditions, summary columns
-//	surveycampaign_secret.go      the sender Secret the Jobs mount
+//	surveycampaign_secret.go      the sender Secret the Jobs mount, and the export Secret
 //	surveycampaign_polls.go       how often a collecting wave's figures are fetched
+//	surveycampaign_report.go      each wave's report ConfigMap
+//	surveycampaign_retention.go   the campaign's retention, registered with the response service
 //	shared.go, metrics.go         what the FollowUp reconciler uses too
 
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete
