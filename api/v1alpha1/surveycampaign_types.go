@@ -33,6 +33,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.channels.all(ch, !has(ch.webhook) || (has(ch.webhook.contactField) && ch.webhook.contactField == 'email' ? has(self.audience.source.contact.email) : has(self.audience.source.contact.phone)))",message="a webhook channel needs the contact column it delivers to (spec.audience.source.contact.phone, or .email when contactField is email)",fieldPath=".audience.source.contact"
 // +kubebuilder:validation:XValidation:rule="!has(self.retention) || !has(self.retention.invitations) || !has(self.audience.exclude) || !has(self.audience.exclude.contactedWithin) || duration(self.retention.invitations) >= duration(self.audience.exclude.contactedWithin)",message="spec.retention.invitations must be at least spec.audience.exclude.contactedWithin: the ledger is what tells who was contacted recently",fieldPath=".retention.invitations"
 // +kubebuilder:validation:XValidation:rule="!has(self.survey.anonymous) || !self.survey.anonymous || !has(self.reporting) || !has(self.reporting.minimumGroupSize) || self.reporting.minimumGroupSize >= 3",message="an anonymous survey needs spec.reporting.minimumGroupSize of at least 3, or a score could be one person's answers",fieldPath=".reporting.minimumGroupSize"
+// +kubebuilder:validation:XValidation:rule="!has(self.survey.translations) || !self.channels.exists(c, has(c.email) && has(c.email.subject)) || self.survey.translations.all(t, has(t.emailSubject))",message="spec.survey.translations[].emailSubject: an email channel sets its subject, so every translation must translate it",fieldPath=".survey.translations"
 type SurveyCampaignSpec struct {
 	// survey is the questionnaire. Each wave keeps a snapshot of it, so editing it later never
 	// changes what residents already invited are asked.
@@ -217,6 +218,14 @@ type SurveyTranslation struct {
 	// +kubebuilder:validation:MaxLength=2000
 	// +optional
 	Intro string `json:"intro,omitempty"`
+
+	// emailSubject is the subject of the invitation and reminder emails in this language, a
+	// template like spec.channels[].email.subject (required when an email channel sets one;
+	// otherwise the operator's subject, the title, in this language). The emails' own words come
+	// in the languages the operator ships.
+	// +kubebuilder:validation:MaxLength=300
+	// +optional
+	EmailSubject string `json:"emailSubject,omitempty"`
 
 	// questions translate every question of spec.survey, by id.
 	// +listType=map

@@ -243,6 +243,9 @@ var invalidObjects = []TableEntry{
 	Entry("a translation of a question that does not exist", invalid{
 		patch: `spec: {survey: {translations: [{language: cy, title: T, questions: [{id: overall, text: C}, {id: ghost, text: G}]}]}}`,
 		field: "spec.survey.translations", message: "translates a question that spec.survey.questions does not have"}),
+	Entry("an email subject left untranslated", invalid{
+		patch: `spec: {channels: [{name: email, email: {smtp: {host: smtp.example}, from: a@example.org, subject: "Your views"}}], survey: {translations: [{language: cy, title: T, questions: [{id: overall, text: C}]}]}}`,
+		field: "spec.survey.translations", message: "every translation must translate it"}),
 	Entry("a language that is not a BCP 47 tag", invalid{
 		patch: `spec: {survey: {translations: [{language: Welsh!, title: T, questions: [{id: overall, text: C}]}]}}`,
 		field: "spec.survey.translations[0].language", message: "should match"}),

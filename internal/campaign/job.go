@@ -97,6 +97,18 @@ const (
 )
 
 // SenderConfig is the configuration the sender reads for one wave's round.
+// titles are a survey's title in its other languages, by language (nil for none).
+func titles(s *v1alpha1.Survey) map[string]string {
+	var out map[string]string
+	for _, t := range s.Translations {
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[t.Language] = t.Title
+	}
+	return out
+}
+
 func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) jobfile.Config {
 	spec := &c.Spec
 	aud := AudienceSpec(spec)
@@ -105,7 +117,8 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) job
 		Title: spec.Survey.Title, PublicURL: s.PublicURL, Expiry: w.Closes.UTC(), Seed: string(c.UID) + "/" + w.ID,
 		Shards: Shards(m.Rows, s),
 		Audience: jobfile.AudienceConfig{File: path.Join(mountAudience, "audience"), Format: string(aud.Format),
-			IDField: aud.IDField, Segments: aud.Segments, LanguageColumn: aud.LanguageColumn, Languages: Definition(&spec.Survey).Languages()},
+			IDField: aud.IDField, Segments: aud.Segments, LanguageColumn: aud.LanguageColumn, Languages: Definition(&spec.Survey).Languages(),
+			Titles: titles(&spec.Survey)},
 		CollectorURL: s.CollectorURL, APITokenFile: path.Join(mountSender, SecretAPIToken),
 		TokenKeysDir: path.Join(mountSender, "keys"),
 	}
@@ -131,6 +144,14 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) job
 			e := ch.Email
 			out.Email = &jobfile.Email{Host: e.SMTP.Host, Port: int(e.SMTP.Port), TLS: string(e.SMTP.TLS), From: e.From,
 				Subject: e.Subject, UsernameFile: file("username"), PasswordFile: file("password"), Connections: 4}
+			for _, t := range spec.Survey.Translations {
+				if t.EmailSubject != "" {
+					if out.Email.Subjects == nil {
+						out.Email.Subjects = map[string]string{}
+					}
+					out.Email.Subjects[t.Language] = t.EmailSubject
+				}
+			}
 		case ch.Webhook != nil:
 			out.Webhook = &jobfile.Hook{URL: ch.Webhook.URL, BodyTemplate: ch.Webhook.BodyTemplate,
 				HMACKeyFile: file("hmacKey"), BearerTokenFile: file("bearerToken")}

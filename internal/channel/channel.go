@@ -13,6 +13,8 @@ import (
 	htmltemplate "html/template"
 	"io"
 	"text/template"
+
+	"github.com/surveyops/survey-operator/internal/i18n"
 )
 
 // Message is what a channel's templates render from.
@@ -31,12 +33,17 @@ type Message struct {
 	Text string
 	// Reminder is true for a reminder to someone who has not answered yet.
 	Reminder bool
+	// Lang is the language the person reads (BCP 47), Dir its direction ("ltr" or "rtl"), and
+	// Words the operator's own wording in it (i18n.Mail: reminder, invite, remind, start,
+	// confidential, optout, stop), which the default templates use.
+	Lang, Dir string
+	Words     map[string]string
 }
 
 // sample is rendered once when a channel is made, so that a template that uses an unknown field
 // fails before the first send.
 var sample = Message{To: "+447700900000", Title: "Survey", Link: "https://example.org/s/x", OptOutLink: "https://example.org/o/x",
-	Campaign: "campaign", Segment: "segment", CaseID: "case", Text: "text"}
+	Campaign: "campaign", Segment: "segment", CaseID: "case", Text: "text", Lang: "en", Dir: "ltr", Words: i18n.Mail("en")}
 
 // Error is a failed send with a reason code for the ledger ("smtp-550", "http-429", "network").
 // Permanent failures are not retried: the address is wrong, the gateway refused the request.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/surveyops/survey-operator/internal/i18n"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/testsmtp"
 )
@@ -375,5 +377,39 @@ func TestEmailRetriesTheConnection(t *testing.T) {
 	}
 	if n := accepted.Load() - before; n != 1 {
 		t.Errorf("refused credentials were tried %d times", n)
+	}
+}
+
+// A message in another language: the subject of that language, and the operator's own words
+// in it, the HTML part marked with the language and its direction.
+func TestEmailInThePersonsLanguage(t *testing.T) {
+	e, err := NewEmail(EmailConfig{Host: "smtp.invalid", From: "listening@riverside.example", Subject: "Your views: {{.Title}}",
+		Subjects: map[string]string{"cy": "Eich barn: {{.Title}}"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msg
+	m.Title, m.Lang, m.Dir, m.Words, m.Reminder = "Arolwg tenantiaid", "cy", "ltr", i18n.Mail("cy"), true
+	data, err := e.compose(m, "uid/w1/T-1/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+	body, _ := io.ReadAll(parsed.Body)
+	decoded := html.UnescapeString(strings.ReplaceAll(strings.ReplaceAll(string(body), "=\r\n", ""), "=3D", "="))
+	if subject != "Eich barn: Arolwg tenantiaid" || !strings.Contains(decoded, "Dechrau'r arolwg") ||
+		!strings.Contains(decoded, `lang="cy" dir="ltr"`) || !strings.Contains(decoded, "Nid ydym wedi clywed gennych eto") {
+		t.Errorf("subject %q, body:\n%s", subject, decoded)
+	}
+	// A message with no words (a caller that gave none) gets English ones.
+	m = msg
+	m.Words = nil
+	data, err = e.compose(m, "uid/w1/T-2/0")
+	if err != nil || !strings.Contains(string(data), "Start the survey") {
+		t.Errorf("no words given: %v\n%s", err, data)
 	}
 }

@@ -2,6 +2,7 @@ package channel
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/surveyops/survey-operator/internal/i18n"
 )
 
 // TLS modes of an SMTP connection, as in the API.
@@ -40,6 +43,9 @@ type EmailConfig struct {
 	From     string // an address or `Name <address>`
 	// Subject, Text and HTML are templates; empty means the defaults below.
 	Subject, Text, HTML string
+	// Subjects are Subject in other languages, by language: a message in one of them
+	// (Message.Lang) takes its subject from it.
+	Subjects map[string]string
 	// TLSConfig overrides the TLS settings (tests trust their own CA with it).
 	TLSConfig *tls.Config
 	// Timeout bounds one connection attempt and one message; 30 s when zero.
@@ -51,23 +57,23 @@ type EmailConfig struct {
 
 // Default email wording.
 const (
-	DefaultSubject = "{{if .Reminder}}Reminder: {{end}}{{.Title}}"
-	DefaultText    = `{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}We have not heard from you yet, and your view counts. {{end}}We would like to hear what you think. It takes a few minutes:{{end}}
+	DefaultSubject = "{{if .Reminder}}{{index .Words \"reminder\"}} {{end}}{{.Title}}"
+	DefaultText    = `{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}{{index .Words "remind"}} {{end}}{{index .Words "invite"}}{{end}}
 
 {{.Link}}
 
-Your answers are confidential and reported only as totals.
+{{index .Words "confidential"}}
 
-If you would rather not receive surveys from us, follow this link: {{.OptOutLink}}
+{{index .Words "optout"}} {{.OptOutLink}}
 `
 	DefaultHTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<html lang="{{or .Lang "en"}}" dir="{{or .Dir "ltr"}}"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
 <body style="font-family: Arial, sans-serif; font-size: 16px; line-height: 1.5; color: #0b0c0c;">
 <h1 style="font-size: 22px;">{{.Title}}</h1>
-<p>{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}We have not heard from you yet, and your view counts. {{end}}We would like to hear what you think. It takes a few minutes.{{end}}</p>
-<p><a href="{{.Link}}" style="display: inline-block; padding: 10px 18px; background: #1d4f91; color: #ffffff; text-decoration: none; font-weight: bold;">Start the survey</a></p>
-<p>Your answers are confidential and reported only as totals.</p>
-<p style="font-size: 14px;"><a href="{{.OptOutLink}}" style="color: #1d4f91;">Stop receiving surveys</a></p>
+<p>{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}{{index .Words "remind"}} {{end}}{{index .Words "invite"}}{{end}}</p>
+<p><a href="{{.Link}}" style="display: inline-block; padding: 10px 18px; background: #1d4f91; color: #ffffff; text-decoration: none; font-weight: bold;">{{index .Words "start"}}</a></p>
+<p>{{index .Words "confidential"}}</p>
+<p style="font-size: 14px;"><a href="{{.OptOutLink}}" style="color: #1d4f91;">{{index .Words "stop"}}</a></p>
 </body></html>
 `
 )
@@ -78,6 +84,8 @@ type Email struct {
 	from                *mail.Address
 	domain              string
 	subject, text, html executor
+	// subjects are the subject in other languages.
+	subjects map[string]executor
 
 	// slots holds one entry per allowed connection: an open client, or nil until dialled.
 	slots chan *smtp.Client
@@ -124,6 +132,12 @@ func NewEmail(cfg EmailConfig) (*Email, error) {
 			src = t.fallback
 		}
 		if *t.dst, err = parse("email "+t.name, src, t.name == "html"); err != nil {
+			return nil, err
+		}
+	}
+	e.subjects = map[string]executor{}
+	for lang, src := range cfg.Subjects {
+		if e.subjects[lang], err = parse("email subject ("+lang+")", src, false); err != nil {
 			return nil, err
 		}
 	}
@@ -293,7 +307,15 @@ func (e *Email) Close() error {
 // compose writes the RFC 5322 message: text and HTML alternatives, a Message-ID derived from the
 // invitation, and one-click unsubscribe headers (RFC 2369, RFC 8058).
 func (e *Email) compose(m Message, id string) ([]byte, error) {
-	subject, err := render(e.subject, m)
+	if m.Words == nil { // the operator's own wording, in the message's language
+		m.Lang = cmp.Or(m.Lang, "en")
+		m.Dir, m.Words = i18n.Dir(m.Lang), i18n.Mail(m.Lang)
+	}
+	subjectTemplate := e.subject
+	if t, ok := e.subjects[m.Lang]; ok {
+		subjectTemplate = t
+	}
+	subject, err := render(subjectTemplate, m)
 	if err != nil {
 		return nil, err
 	}

@@ -239,3 +239,18 @@ func StopWords() []string {
 	}
 	return out
 }
+
+// mailWords are the catalogue's words of the operator's own invitation and reminder emails.
+var mailWords = []string{"mail_reminder", "mail_invite", "mail_remind", "mail_start", "mail_confidential", "mail_optout", "stop"}
+
+// Mail are the words of the operator's own emails in a language (English where the catalogues
+// lack it), by name without the "mail_" prefix: reminder, invite, remind, start, confidential,
+// optout, stop.
+func Mail(lang string) map[string]string {
+	w := For(lang)
+	out := make(map[string]string, len(mailWords))
+	for _, id := range mailWords {
+		out[strings.TrimPrefix(id, "mail_")] = w.T(id)
+	}
+	return out
+}

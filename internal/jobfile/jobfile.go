@@ -65,6 +65,8 @@ type AudienceConfig struct {
 	// a person whose language is one of them gets a link that opens the survey in it.
 	LanguageColumn string   `json:"languageColumn,omitempty"`
 	Languages      []string `json:"languages,omitempty"`
+	// Titles are the survey's title in its other languages, by language.
+	Titles map[string]string `json:"titles,omitempty"`
 }
 
 // ChannelConfig is one channel, with the files of its mounted secrets.
@@ -79,13 +81,15 @@ type ChannelConfig struct {
 
 // Email is an email channel's settings.
 type Email struct {
-	Host         string `json:"host"`
-	Port         int    `json:"port"`
-	TLS          string `json:"tls"`
-	From         string `json:"from"`
-	Subject      string `json:"subject,omitempty"`
-	UsernameFile string `json:"usernameFile,omitempty"`
-	PasswordFile string `json:"passwordFile,omitempty"`
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	TLS     string `json:"tls"`
+	From    string `json:"from"`
+	Subject string `json:"subject,omitempty"`
+	// Subjects are Subject in the survey's other languages, by language.
+	Subjects     map[string]string `json:"subjects,omitempty"`
+	UsernameFile string            `json:"usernameFile,omitempty"`
+	PasswordFile string            `json:"passwordFile,omitempty"`
 	// Connections is how many SMTP connections the sender may hold open (1 when zero).
 	Connections int `json:"connections,omitempty"`
 }

@@ -66,7 +66,7 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 				return job, err
 			}
 			e, err := channel.NewEmail(channel.EmailConfig{Host: ch.Email.Host, Port: ch.Email.Port, TLS: ch.Email.TLS,
-				From: ch.Email.From, Subject: ch.Email.Subject, Username: user, Password: pass, Connections: ch.Email.Connections})
+				From: ch.Email.From, Subject: ch.Email.Subject, Subjects: ch.Email.Subjects, Username: user, Password: pass, Connections: ch.Email.Connections})
 			if err != nil {
 				return job, fmt.Errorf("channel %s: %w", ch.Name, err)
 			}
@@ -147,7 +147,7 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 	file := c.Audience.File
 	return Job{
 		CampaignUID: c.CampaignUID, WaveID: c.WaveID, Namespace: c.Namespace, Campaign: c.Campaign, Title: c.Title,
-		Round: c.Round, PublicURL: strings.TrimRight(c.PublicURL, "/"), Expiry: c.Expiry, Keys: keys, Languages: c.Audience.Languages,
+		Round: c.Round, PublicURL: strings.TrimRight(c.PublicURL, "/"), Expiry: c.Expiry, Keys: keys, Languages: c.Audience.Languages, Titles: c.Audience.Titles,
 		Plan: plan, Open: func() (io.ReadCloser, error) { return os.Open(file) }, Seed: c.Seed,
 		Shard: shard, Shards: shards, ContactedWithin: within,
 		Channels: channels, Idempotent: idempotent, Limits: limits, Quiet: quiet,

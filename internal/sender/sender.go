@@ -22,6 +22,7 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,8 +63,11 @@ type Job struct {
 	// PublicURL is where respondents reach the response service; links are PublicURL/s/TOKEN.
 	PublicURL string
 	// Languages are the survey's (its own first): a person whose language (the audience's
-	// language column) is one of them gets a link that opens the survey in it (?lang=).
+	// language column) is one of them gets a link that opens the survey in it (?lang=), and
+	// messages in it: the title in Titles (the survey's other languages', by language), the
+	// operator's own words, and the email subject of that language.
 	Languages []string
+	Titles    map[string]string
 	// Expiry is when the links expire: the end of the wave's window.
 	Expiry time.Time
 	Keys   *token.KeyRing
@@ -419,10 +423,15 @@ func (r *run) message(inv audience.Invitee, row responseapi.Invitation) (channel
 	if row.Channel != inv.Channel { // reserved by an earlier run through another channel
 		to = inv.Contacts.Of(row.Channel)
 	}
-	query := ""
-	if lang, ok := i18n.Match(r.job.Languages, inv.Language); ok {
-		query = "?lang=" + url.QueryEscape(lang)
+	query, lang, title := "", "en", r.job.Title
+	if len(r.job.Languages) > 0 {
+		lang = r.job.Languages[0]
 	}
-	return channel.Message{To: to, Title: r.job.Title, Campaign: r.job.Campaign, Segment: inv.Segment,
-		Link: r.job.PublicURL + "/s/" + tok + query, OptOutLink: r.job.PublicURL + "/o/" + tok + query, Reminder: r.job.Round > 0}, nil
+	if matched, ok := i18n.Match(r.job.Languages, inv.Language); ok {
+		query, lang = "?lang="+url.QueryEscape(matched), matched
+		title = cmp.Or(r.job.Titles[matched], title)
+	}
+	return channel.Message{To: to, Title: title, Campaign: r.job.Campaign, Segment: inv.Segment,
+		Link: r.job.PublicURL + "/s/" + tok + query, OptOutLink: r.job.PublicURL + "/o/" + tok + query, Reminder: r.job.Round > 0,
+		Lang: lang, Dir: i18n.Dir(lang), Words: i18n.Mail(lang)}, nil
 }

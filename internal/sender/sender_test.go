@@ -22,6 +22,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
 	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/i18n"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/schedule"
 	"github.com/surveyops/survey-operator/internal/store"
@@ -805,7 +806,7 @@ func TestStoppedWhileRetryingLeavesThemReserved(t *testing.T) {
 func TestLinksOpenThePersonsLanguage(t *testing.T) {
 	r := newRig(t)
 	run := &run{job: r.job(t, people)}
-	run.job.Languages = []string{"en", "cy"}
+	run.job.Languages, run.job.Titles = []string{"en", "cy"}, map[string]string{"cy": "Arolwg tenantiaid"}
 	for lang, want := range map[string]string{"cy-GB": "?lang=cy", "cy": "?lang=cy", "en": "?lang=en", "fr": "", "": ""} {
 		inv := audience.Invitee{Key: "T-1", Segment: "general-needs", Channel: "email", Contact: "one@example.org", Language: lang}
 		m, err := run.message(inv, responseapi.Invitation{RecipientKey: "T-1", Channel: "email"})
@@ -814,6 +815,14 @@ func TestLinksOpenThePersonsLanguage(t *testing.T) {
 		}
 		if !strings.HasSuffix(m.Link, want) || strings.Contains(strings.TrimSuffix(m.Link, want), "?") || !strings.HasSuffix(m.OptOutLink, want) {
 			t.Errorf("language %q: link %s, opt-out %s; want them to end %q", lang, m.Link, m.OptOutLink, want)
+		}
+		// The message itself is in the person's language: the title, and the operator's words.
+		wantLang, wantTitle := "en", run.job.Title
+		if want == "?lang=cy" {
+			wantLang, wantTitle = "cy", "Arolwg tenantiaid"
+		}
+		if m.Lang != wantLang || m.Title != wantTitle || m.Words["start"] != i18n.Mail(wantLang)["start"] {
+			t.Errorf("language %q: message in %q, title %q, words %v", lang, m.Lang, m.Title, m.Words)
 		}
 	}
 }
