@@ -92,6 +92,34 @@ type Message struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=8000
 	Body string `json:"body"`
+
+	// translations are the message in the campaign's other languages: one for each of its
+	// spec.survey.translations (the manager reports a missing one, naming it, as Stalled). A
+	// person whose language the campaign has (its audience's language column) gets the message
+	// in it.
+	// +listType=map
+	// +listMapKey=language
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Translations []MessageTranslation `json:"translations,omitempty"`
+}
+
+// MessageTranslation is a follow-up message in another language.
+type MessageTranslation struct {
+	// language of the translation, as in the campaign's spec.survey.translations.
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$`
+	// +kubebuilder:validation:MaxLength=35
+	Language string `json:"language"`
+
+	// subject, translated (required when subject is set).
+	// +kubebuilder:validation:MaxLength=200
+	// +optional
+	Subject string `json:"subject,omitempty"`
+
+	// body, translated: a template like body.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=8000
+	Body string `json:"body"`
 }
 
 // Ticket opens a case in a CRM or helpdesk.

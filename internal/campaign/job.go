@@ -227,6 +227,12 @@ func BuildFollowUpJob(c *v1alpha1.SurveyCampaign, fu *v1alpha1.FollowUp, n int, 
 	cfg := SenderConfig(c, Wave{ID: "followup", Closes: expiry}, m, s)
 	cfg.FollowUp = &jobfile.FollowUpConfig{UID: string(fu.UID), Channels: fu.Spec.Channels, Subject: fu.Spec.Message.Subject,
 		Body: fu.Spec.Message.Body, Limit: 1000}
+	for _, t := range fu.Spec.Message.Translations {
+		if cfg.FollowUp.Translations == nil {
+			cfg.FollowUp.Translations = map[string]jobfile.MessageText{}
+		}
+		cfg.FollowUp.Translations[t.Language] = jobfile.MessageText{Subject: t.Subject, Body: t.Body}
+	}
 	var volumes []corev1.Volume
 	var mounts []corev1.VolumeMount
 	if t := fu.Spec.Ticket; t != nil {

@@ -58,6 +58,27 @@ func Validate(fu *v1alpha1.FollowUpSpec, c *v1alpha1.SurveyCampaignSpec) campaig
 		Subject: fu.Message.Subject, Text: fu.Message.Body}); err != nil {
 		add("spec.message", "%v", err)
 	}
+	// The message in every language the campaign's survey is in, and in no other.
+	translated := map[string]bool{}
+	for i, t := range fu.Message.Translations {
+		translated[t.Language] = true
+		field := fmt.Sprintf("spec.message.translations[%d]", i)
+		if !slices.ContainsFunc(c.Survey.Translations, func(s v1alpha1.SurveyTranslation) bool { return s.Language == t.Language }) {
+			add(field+".language", "the campaign's survey is not in %q", t.Language)
+		}
+		if fu.Message.Subject != "" && t.Subject == "" {
+			add(field+".subject", "the message has a subject: translate it")
+		}
+		if _, err := channel.NewEmail(channel.EmailConfig{Host: "smtp.invalid", From: "check@example.org",
+			Subject: t.Subject, Text: t.Body}); err != nil {
+			add(field, "%v", err)
+		}
+	}
+	for _, s := range c.Survey.Translations {
+		if !translated[s.Language] {
+			add("spec.message.translations", "the campaign's survey is in %q too: the message needs a translation into it", s.Language)
+		}
+	}
 	if t := fu.Ticket; t != nil {
 		if _, err := channel.NewWebhook(channel.WebhookConfig{URL: t.Webhook.URL, Body: t.Webhook.BodyTemplate}); err != nil {
 			add("spec.ticket.webhook.bodyTemplate", "%v", err)

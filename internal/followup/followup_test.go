@@ -39,6 +39,27 @@ func TestValidate(t *testing.T) {
 			t.Errorf("got %q, want it to begin %q", ps.Error(), want)
 		}
 	}
+	// A campaign in Welsh too: the message needs a Welsh translation, with its subject, and
+	// none in a language the campaign does not have.
+	welsh := campaignSpec()
+	welsh.Survey.Translations = []v1alpha1.SurveyTranslation{{Language: "cy", Title: "Arolwg"}}
+	for want, translations := range map[string][]v1alpha1.MessageTranslation{
+		`spec.message.translations: the campaign's survey is in "cy" too`:               nil,
+		`spec.message.translations[0].subject: the message has a subject: translate it`: {{Language: "cy", Body: "Diolch: {{ .Link }}"}},
+		`spec.message.translations[0].language: the campaign's survey is not in "ar"`:   {{Language: "ar", Subject: "x", Body: "x"}},
+	} {
+		spec := good
+		spec.Message.Subject, spec.Message.Translations = "Sorry", translations
+		if ps := Validate(&spec, welsh); len(ps) == 0 || !strings.HasPrefix(ps.Error(), want) {
+			t.Errorf("got %q, want it to begin %q", ps.Error(), want)
+		}
+	}
+	translated := good
+	translated.Message.Translations = []v1alpha1.MessageTranslation{{Language: "cy", Subject: "Mae'n ddrwg gennym", Body: "Diolch: {{ .Link }}"}}
+	if ps := Validate(&translated, welsh); len(ps) > 0 {
+		t.Errorf("a FollowUp translated into the campaign's languages: %v", ps)
+	}
+
 	// An anonymous campaign's answers trigger nothing; its non-responders may be followed up.
 	anonymous := campaignSpec()
 	anonymous.Survey.Anonymous = true

@@ -51,8 +51,16 @@ type FollowUpConfig struct {
 	Channels []string `json:"channels"`
 	Subject  string   `json:"subject,omitempty"`
 	Body     string   `json:"body"`
-	Ticket   *Hook    `json:"ticket,omitempty"`
-	Limit    int      `json:"limit,omitempty"`
+	// Translations are the message in other languages, by language.
+	Translations map[string]MessageText `json:"translations,omitempty"`
+	Ticket       *Hook                  `json:"ticket,omitempty"`
+	Limit        int                    `json:"limit,omitempty"`
+}
+
+// MessageText is a follow-up message in one language.
+type MessageText struct {
+	Subject string `json:"subject,omitempty"`
+	Body    string `json:"body"`
 }
 
 // AudienceConfig says where the audience is and how to divide it.

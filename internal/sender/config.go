@@ -130,6 +130,16 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 			return job, err
 		}
 		fu = &FollowUp{UID: f.UID, Channels: f.Channels, Subject: f.Subject, Body: body, Cases: ledger, Limit: f.Limit}
+		for lang, t := range f.Translations {
+			body, err := channel.NewTemplate("followUp.message.translations["+lang+"].body", t.Body)
+			if err != nil {
+				return job, err
+			}
+			if fu.Translations == nil {
+				fu.Translations = map[string]FollowUpText{}
+			}
+			fu.Translations[lang] = FollowUpText{Subject: t.Subject, Body: body}
+		}
 		if t := f.Ticket; t != nil {
 			key, err := readSecret(t.HMACKeyFile)
 			if err != nil {

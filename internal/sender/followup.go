@@ -1,12 +1,15 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
+	"github.com/surveyops/survey-operator/internal/i18n"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/token"
 )
@@ -28,12 +31,20 @@ type FollowUp struct {
 	Subject string
 	// Body is the FollowUp's message; it may use {{ .Link }} (the "is it sorted?" link).
 	Body *channel.Template
+	// Translations are the message in the campaign's other languages, by language.
+	Translations map[string]FollowUpText
 	// Ticket, when set, opens a helpdesk ticket per case contacted.
 	Ticket channel.Channel
 	// Cases is the response service's case API (responseapi.Client).
 	Cases CaseLedger
 	// Limit bounds the cases of one batch (1000 when zero).
 	Limit int
+}
+
+// FollowUpText is a follow-up message in one language.
+type FollowUpText struct {
+	Subject string
+	Body    *channel.Template
 }
 
 // CaseLedger is what a follow-up batch needs of the response service.
@@ -198,14 +209,24 @@ func (r *run) followUpMessage(inv audience.Invitee, row responseapi.Invitation) 
 	if err != nil {
 		return channel.Message{}, &channel.Error{Permanent: true, Reason: "token", Err: err}
 	}
-	title := fu.Subject
-	if title == "" {
-		title = r.job.Title
+	// In the person's language when the campaign has it (the audience's language column).
+	lang, subject, body, title := "en", fu.Subject, fu.Body, r.job.Title
+	if len(r.job.Languages) > 0 {
+		lang = r.job.Languages[0]
 	}
-	msg := channel.Message{To: inv.Contact, Title: title, Campaign: r.job.Campaign, Segment: row.Segment,
-		Link: r.job.PublicURL + "/f/" + caseTok, OptOutLink: r.job.PublicURL + "/o/" + optOut, CaseID: caseTok}
-	if fu.Body != nil {
-		if msg.Text, err = fu.Body.Render(msg); err != nil {
+	query := ""
+	if matched, ok := i18n.Match(r.job.Languages, inv.Language); ok {
+		lang, query = matched, "?lang="+url.QueryEscape(matched)
+		title = cmp.Or(r.job.Titles[matched], title)
+		if t, ok := fu.Translations[matched]; ok {
+			subject, body = t.Subject, t.Body
+		}
+	}
+	msg := channel.Message{To: inv.Contact, Title: cmp.Or(subject, title), Campaign: r.job.Campaign, Segment: row.Segment,
+		Link: r.job.PublicURL + "/f/" + caseTok, OptOutLink: r.job.PublicURL + "/o/" + optOut + query, CaseID: caseTok,
+		Lang: lang, Dir: i18n.Dir(lang), Words: i18n.Mail(lang)}
+	if body != nil {
+		if msg.Text, err = body.Render(msg); err != nil {
 			return channel.Message{}, err
 		}
 	}

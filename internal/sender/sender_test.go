@@ -826,3 +826,35 @@ func TestLinksOpenThePersonsLanguage(t *testing.T) {
 		}
 	}
 }
+
+// A follow-up to a person whose language the campaign has is in that language: the FollowUp's
+// translation, the translated title, the operator's words; anyone else gets the FollowUp's own.
+func TestFollowUpInThePersonsLanguage(t *testing.T) {
+	r := newRig(t)
+	run := &run{job: r.job(t, people)}
+	run.job.Languages, run.job.Titles = []string{"en", "cy"}, map[string]string{"cy": "Arolwg tenantiaid"}
+	body, err := channel.NewTemplate("body", "Sorry it went wrong: {{ .Link }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cyBody, err := channel.NewTemplate("body", "Mae'n ddrwg gennym: {{ .Link }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.job.FollowUp = &FollowUp{UID: "fu-1", Body: body, Subject: "We are sorry",
+		Translations: map[string]FollowUpText{"cy": {Subject: "Mae'n ddrwg gennym", Body: cyBody}}}
+	row := responseapi.Invitation{WaveID: followUpWave("fu-1", "w1"), RecipientKey: "T-1", Segment: "general-needs", Channel: "email"}
+	for lang, want := range map[string]string{"cy": "Mae'n ddrwg gennym: ", "": "Sorry it went wrong: ", "fr": "Sorry it went wrong: "} {
+		m, err := run.followUpMessage(audience.Invitee{Key: "T-1", Contact: "one@example.org", Language: lang}, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTitle := "We are sorry"
+		if lang == "cy" {
+			wantTitle = "Mae'n ddrwg gennym"
+		}
+		if !strings.HasPrefix(m.Text, want) || m.Title != wantTitle || (lang == "cy") != (m.Lang == "cy") {
+			t.Errorf("language %q: %q, title %q, in %q", lang, m.Text, m.Title, m.Lang)
+		}
+	}
+}
