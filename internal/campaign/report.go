@@ -40,6 +40,8 @@ type Report struct {
 	// Choices are the Choice questions' answers, option by option (for a multiple choice, the
 	// share of those who answered it who ticked each).
 	Choices []ChoiceShares `json:"choices,omitempty"`
+	// Languages are the wave's responses by the language they were given in.
+	Languages []responseapi.LanguageCount `json:"languages,omitempty"`
 }
 
 // ReportName is a wave's report ConfigMap: "<campaign>-<wave>-report".
@@ -63,5 +65,5 @@ func NewReport(c *v1alpha1.SurveyCampaign, w *v1alpha1.WaveStatus, r Results, su
 		cases = []responseapi.WaveCases{}
 	}
 	return Report{APIVersion: v1alpha1.GroupVersion.String(), Kind: "WaveReport", Namespace: c.Namespace, Campaign: c.Name,
-		Wave: wave, Dispositions: dispositions, FollowUpCases: cases, Choices: r.Choices}
+		Wave: wave, Dispositions: dispositions, FollowUpCases: cases, Choices: r.Choices, Languages: sum.Languages}
 }

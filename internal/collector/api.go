@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -124,6 +126,9 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	})
 	for g, n := range sum.Responded {
 		out.Responded = append(out.Responded, responseapi.CountRow{Segment: g.Segment, Channel: g.Channel, Count: n})
+	}
+	for _, language := range slices.Sorted(maps.Keys(sum.Languages)) {
+		out.Languages = append(out.Languages, responseapi.LanguageCount{Language: language, Responses: sum.Languages[language]})
 	}
 	sort.Slice(out.Responded, func(i, j int) bool {
 		a, b := out.Responded[i], out.Responded[j]

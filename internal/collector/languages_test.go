@@ -1,12 +1,15 @@
 package collector_test
 
 import (
+	"fmt"
 	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
 // A survey in English, Welsh and Arabic: the page speaks the link's or the browser's language,
@@ -77,5 +80,21 @@ func TestSurveyLanguages(t *testing.T) {
 			t.Fatalf("stored %+v, %v", r, err)
 		}
 		mustContain(t, get(resp.Header.Get("Location"), ""), "<h2>Diolch</h2>", "Gallwch eu newid ar y dudalen hon tan Dydd Mercher 22 Ebrill 2026")
+
+		// The wave's figures count the responses by language (for its report); a re-submission in
+		// another language moves its count.
+		for who, lang := range map[string]string{"T-2": "en", "T-3": "ar"} {
+			if resp, _ := e.post(link(who)+"?lang="+lang, url.Values{"q.repair": {"1"}, "q.tp01": {"5"}, "shown": {"repair tp01 topics"}}); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("%s in %s: %s", who, lang, resp.Status)
+			}
+		}
+		if resp, _ := e.post(link("T-3")+"?lang=cy", url.Values{"q.repair": {"1"}, "q.tp01": {"4"}, "shown": {"repair tp01 topics"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("T-3 again, in Welsh: %s", resp.Status)
+		}
+		var sum responseapi.Summary
+		e.api(http.MethodGet, responseapi.RouteSummary.Path(uid, "cond"), nil, http.StatusOK, &sum)
+		if fmt.Sprint(sum.Languages) != "[{cy 2} {en 1}]" {
+			t.Errorf("responses by language: %v", sum.Languages)
+		}
 	})
 }

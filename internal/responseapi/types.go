@@ -110,6 +110,15 @@ type Summary struct {
 	Frame []FrameSegment `json:"frame"`
 	// Cases are the wave's follow-up cases by FollowUp, at the time of the answer.
 	Cases []WaveCases `json:"cases"`
+	// Languages are the wave's responses by the language they were given in, in language order
+	// ("" for a response whose language is not known, as from a gateway).
+	Languages []LanguageCount `json:"languages,omitempty"`
+}
+
+// LanguageCount is how many responses were given in a language.
+type LanguageCount struct {
+	Language  string `json:"language"`
+	Responses int    `json:"responses"`
 }
 
 // WaveCases are one FollowUp's cases of a wave: opened, contacted, resolved, past a due time now

@@ -66,6 +66,11 @@ type (
 		Value, PrimaryValue int
 		Slot                int
 	}
+	languageCell struct {
+		WaveRef
+		Language string
+		Slot     int
+	}
 )
 
 // tally is the change a transaction makes to the aggregates, all of it in one slot: on
@@ -80,6 +85,7 @@ type tally struct {
 	responded    map[respondedCell]int64
 	answers      map[answerCell]int64
 	pairs        map[pairCell]int64
+	languages    map[languageCell]int64
 }
 
 // newTally is a tally in the next slot, in turn, of those the response committers do not use
@@ -94,7 +100,7 @@ func (s *sqlStore) newTally() *tally {
 // tallyIn is a tally in the given slot.
 func (s *sqlStore) tallyIn(slot int) *tally {
 	return &tally{slot: slot, dispositions: map[dispositionCell]int64{}, responded: map[respondedCell]int64{},
-		answers: map[answerCell]int64{}, pairs: map[pairCell]int64{}}
+		answers: map[answerCell]int64{}, pairs: map[pairCell]int64{}, languages: map[languageCell]int64{}}
 }
 
 // disposition moves an invitation from one disposition to another ("" for none).
@@ -111,9 +117,11 @@ func (t *tally) disposition(w WaveRef, segment, channel, from, to string) {
 	}
 }
 
-// response counts a response in (delta 1) or out (delta -1) of its segment and channel.
-func (t *tally) response(w WaveRef, segment, channel string, delta int64) {
+// response counts a response in (delta 1) or out (delta -1) of its segment and channel, and
+// of its language.
+func (t *tally) response(w WaveRef, segment, channel, language string, delta int64) {
 	t.responded[respondedCell{w, segment, channel, t.slot}] += delta
+	t.languages[languageCell{w, language, t.slot}] += delta
 }
 
 // answer counts one stored answer row in or out: its histogram cell, and its pair with the
@@ -140,6 +148,7 @@ var (
 		{"channel", "text"}, {"not_applicable", "int8"}, {"value", "int8"}, {"slot", "int8"}}
 	pairKey = []column{{"campaign_uid", "text"}, {"wave_id", "text"}, {"question", "text"}, {"value", "int8"},
 		{"primary_value", "int8"}, {"slot", "int8"}}
+	languageKey = []column{{"campaign_uid", "text"}, {"wave_id", "text"}, {"language", "text"}, {"slot", "int8"}}
 )
 
 // apply writes the tally: one multi-row upsert per table, its rows in key order. On PostgreSQL
@@ -179,6 +188,12 @@ func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
 			func(c pairCell) []any {
 				return []any{c.CampaignUID, c.WaveID, c.Question, c.Value, c.PrimaryValue, c.Slot}
 			}),
+		upsert("wave_languages", languageKey, t.languages,
+			func(a, b languageCell) int {
+				return cmp.Or(strings.Compare(a.CampaignUID, b.CampaignUID), strings.Compare(a.WaveID, b.WaveID),
+					strings.Compare(a.Language, b.Language), cmp.Compare(a.Slot, b.Slot))
+			},
+			func(c languageCell) []any { return []any{c.CampaignUID, c.WaveID, c.Language, c.Slot} }),
 	}
 	empty := true
 	for _, p := range parts {
@@ -209,7 +224,7 @@ func (s *sqlStore) apply(ctx context.Context, tx *sql.Tx, t *tally) error {
 // u1 AS (...), u2 AS (...) INSERT ... ON CONFLICT ..., the parts in apply's order.
 var applyAll = sync.OnceValue(func() string {
 	parts := []upsertPart{{table: "wave_dispositions", key: dispositionKey}, {table: "wave_responded", key: respondedKey},
-		{table: "wave_answer_counts", key: answerKey}, {table: "wave_answer_pairs", key: pairKey}}
+		{table: "wave_answer_counts", key: answerKey}, {table: "wave_answer_pairs", key: pairKey}, {table: "wave_languages", key: languageKey}}
 	var b strings.Builder
 	n := 1
 	for i, p := range parts {
@@ -379,6 +394,26 @@ func (s *sqlStore) summarizeMaintained(ctx context.Context, campaignUID, waveID 
 		}
 		if n != 0 {
 			sum.Responded[g] = n
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT language, SUM(n) FROM wave_languages
+		WHERE campaign_uid = $1 AND wave_id = $2 GROUP BY language`), campaignUID, waveID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var language string
+		var n int
+		if err := rows.Scan(&language, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		if n != 0 {
+			sum.Languages[language] = n
 		}
 	}
 	if err := closeRows(rows); err != nil {

@@ -107,7 +107,7 @@ func randomHistory(t *testing.T, s store.Store, seed uint64, steps int) (campaig
 		case k < 8:
 			r := store.Response{CampaignUID: campaign, WaveID: w, RecipientKey: people(), Namespace: "riverside-homes",
 				Segment: pick("general-needs", "supported-housing", "shared-ownership"), Channel: pick("email", "sms", "web"),
-				Complete: rng.IntN(3) > 0}
+				Complete: rng.IntN(3) > 0, Language: pick("en", "cy", "")}
 			for _, q := range []string{"q1", "q2", "q3", "comments"} {
 				switch rng.IntN(5) {
 				case 0: // unanswered

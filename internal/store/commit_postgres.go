@@ -48,7 +48,7 @@ var firstSubmissions = func() string {
 	return `WITH r AS (
 		INSERT INTO responses (` + columnNames(responseColumns) + `) SELECT * FROM ` + responses + `
 		ON CONFLICT (campaign_uid, wave_id, recipient_key) DO NOTHING
-		RETURNING campaign_uid, wave_id, recipient_key, segment, channel, complete
+		RETURNING campaign_uid, wave_id, recipient_key, segment, channel, complete, language
 	), a AS (
 		INSERT INTO answers (` + columnNames(answerColumns) + `)
 		SELECT x.* FROM ` + answers + ` JOIN r USING (campaign_uid, wave_id, recipient_key)
@@ -81,6 +81,12 @@ var firstSubmissions = func() string {
 		GROUP BY campaign_uid, wave_id, segment, channel
 		ORDER BY campaign_uid, wave_id, segment, channel` +
 		upsert("wave_responded", "campaign_uid, wave_id, segment, channel") + `
+	), lg AS (
+		INSERT INTO wave_languages (campaign_uid, wave_id, language, slot, n)
+		SELECT campaign_uid, wave_id, language, ` + slot + `, COUNT(*) FROM r
+		GROUP BY campaign_uid, wave_id, language
+		ORDER BY campaign_uid, wave_id, language` +
+		upsert("wave_languages", "campaign_uid, wave_id, language") + `
 	), ac AS (
 		INSERT INTO wave_answer_counts (campaign_uid, wave_id, question, segment, channel, not_applicable, value, slot, n)
 		SELECT campaign_uid, wave_id, question, segment, channel, not_applicable,

@@ -49,7 +49,7 @@ func (s *sqlStore) Erase(ctx context.Context, namespace, recipientKey string, no
 		t := s.newTally()
 		// Responses: each takes back what it counted, its answers with it.
 		// An anonymous wave's answers cannot be found, and stay counted: so does the response.
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT r.campaign_uid, r.wave_id, r.segment, r.channel, w.anonymous FROM responses r
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT r.campaign_uid, r.wave_id, r.segment, r.channel, r.language, w.anonymous FROM responses r
 			JOIN waves w ON w.campaign_uid = r.campaign_uid AND w.wave_id = r.wave_id
 			WHERE r.namespace = $1 AND r.recipient_key = $2`), namespace, recipientKey)
 		if err != nil {
@@ -58,14 +58,14 @@ func (s *sqlStore) Erase(ctx context.Context, namespace, recipientKey string, no
 		var waves []WaveRef
 		for rows.Next() {
 			var w WaveRef
-			var segment, channel string
+			var segment, channel, language string
 			var anonymous int
-			if err := rows.Scan(&w.CampaignUID, &w.WaveID, &segment, &channel, &anonymous); err != nil {
+			if err := rows.Scan(&w.CampaignUID, &w.WaveID, &segment, &channel, &language, &anonymous); err != nil {
 				rows.Close()
 				return err
 			}
 			if anonymous == 0 {
-				t.response(w, segment, channel, -1)
+				t.response(w, segment, channel, language, -1)
 				waves = append(waves, w)
 			}
 		}

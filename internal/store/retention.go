@@ -128,7 +128,7 @@ func (s *sqlStore) expireResponses(ctx context.Context, e expiring, out *Expired
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if e.dropAggregates {
-			for _, table := range []string{"wave_dispositions", "wave_responded", "wave_answer_counts", "wave_answer_pairs", "wave_frames", "wave_channel_keys"} {
+			for _, table := range []string{"wave_dispositions", "wave_responded", "wave_languages", "wave_answer_counts", "wave_answer_pairs", "wave_frames", "wave_channel_keys"} {
 				if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM `+table+` WHERE campaign_uid = $1 AND wave_id = $2`), e.CampaignUID, e.WaveID); err != nil {
 					return err
 				}

@@ -736,12 +736,12 @@ func (s *sqlStore) storeResponse(ctx context.Context, tx *sql.Tx, r Response, no
 	// A second submission updates the first, and takes back what it counted. The segment stays
 	// the one first recorded (the invitation's).
 	w := WaveRef{r.CampaignUID, r.WaveID}
-	var segment, channel string
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT segment, channel FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
-		r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment, &channel); err != nil {
+	var segment, channel, language string
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT segment, channel, language FROM responses WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
+		r.CampaignUID, r.WaveID, r.RecipientKey).Scan(&segment, &channel, &language); err != nil {
 		return false, err
 	}
-	t.response(w, segment, channel, -1)
+	t.response(w, segment, channel, language, -1)
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE responses SET complete = $4, channel = $5, updated_at = $6, language = $7
 		WHERE campaign_uid = $1 AND wave_id = $2 AND recipient_key = $3`),
 		r.CampaignUID, r.WaveID, r.RecipientKey, boolInt(r.Complete), r.Channel, micros(now), r.Language); err != nil {
@@ -794,7 +794,7 @@ func (s *sqlStore) answered(ctx context.Context, tx *sql.Tx, r Response, t *tall
 func responseRows(r Response, segment string, now time.Time, primaryQuestion string, t *tally) (answers [][]any, cases []Case) {
 	w := WaveRef{r.CampaignUID, r.WaveID}
 	if t != nil {
-		t.response(w, segment, r.Channel, 1)
+		t.response(w, segment, r.Channel, r.Language, 1)
 	}
 	cases = make([]Case, len(r.Cases))
 	for i, c := range r.Cases {
@@ -1085,6 +1085,7 @@ func (s *sqlStore) newSummary(ctx context.Context, campaignUID, waveID string) (
 	return Summary{
 		Dispositions: map[Group]scoring.Dispositions{},
 		Responded:    map[Group]int{},
+		Languages:    map[string]int{},
 		Pairs:        map[string]scoring.PairStats{},
 		Frame:        frame,
 	}, nil
@@ -1159,6 +1160,24 @@ func (s *sqlStore) summarizeByScan(ctx context.Context, campaignUID, waveID, pri
 			return Summary{}, err
 		}
 		sum.Responded[g] = n
+	}
+	if err := closeRows(rows); err != nil {
+		return Summary{}, err
+	}
+
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT language, COUNT(*) FROM responses
+		WHERE campaign_uid = $1 AND wave_id = $2 GROUP BY language`), campaignUID, waveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	for rows.Next() {
+		var language string
+		var n int
+		if err := rows.Scan(&language, &n); err != nil {
+			rows.Close()
+			return Summary{}, err
+		}
+		sum.Languages[language] = n
 	}
 	if err := closeRows(rows); err != nil {
 		return Summary{}, err

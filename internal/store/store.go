@@ -257,6 +257,8 @@ type Summary struct {
 	Dispositions map[Group]scoring.Dispositions
 	// Responded counts responses by the segment and channel they came through.
 	Responded map[Group]int
+	// Languages counts responses by the language they were given in ("" when not known).
+	Languages map[string]int
 	// Histograms of the scale and choice questions, by segment and channel.
 	Histograms []HistogramRow
 	// Pairs holds, for every scale question, its sufficient statistics with the primary
