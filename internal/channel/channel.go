@@ -6,6 +6,7 @@ package channel
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,16 @@ type Message struct {
 	// confidential, optout, stop), which the default templates use.
 	Lang, Dir string
 	Words     map[string]string
+}
+
+// withWords gives a message with no words the operator's own, in its language (English when it
+// has none).
+func withWords(m Message) Message {
+	if m.Words == nil {
+		m.Lang = cmp.Or(m.Lang, "en")
+		m.Dir, m.Words = i18n.Dir(m.Lang), i18n.Mail(m.Lang)
+	}
+	return m
 }
 
 // sample is rendered once when a channel is made, so that a template that uses an unknown field

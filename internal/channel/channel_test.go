@@ -413,3 +413,25 @@ func TestEmailInThePersonsLanguage(t *testing.T) {
 		t.Errorf("no words given: %v\n%s", err, data)
 	}
 }
+
+// The operator's own SMS wording is in the person's language.
+func TestSMSInThePersonsLanguage(t *testing.T) {
+	var got map[string]string
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewDecoder(r.Body).Decode(&got)
+	}))
+	defer gw.Close()
+	hook, err := NewWebhook(WebhookConfig{URL: gw.URL, Client: gw.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := msg
+	m.Title, m.Lang, m.Dir, m.Words, m.Reminder = "Arolwg tenantiaid", "cy", "ltr", i18n.Mail("cy"), true
+	if err := hook.Send(context.Background(), m, "uid/w1/T-1/1"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Nodyn atgoffa: Arolwg tenantiaid: dywedwch wrthym beth yw eich barn, mae'n cymryd ychydig funudau: "; !strings.HasPrefix(got["text"], want) ||
+		!strings.Contains(got["text"], "I beidio â chael arolygon: ") {
+		t.Errorf("text %q", got["text"])
+	}
+}

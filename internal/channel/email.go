@@ -2,7 +2,6 @@ package channel
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -22,8 +21,6 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-
-	"github.com/surveyops/survey-operator/internal/i18n"
 )
 
 // TLS modes of an SMTP connection, as in the API.
@@ -307,10 +304,7 @@ func (e *Email) Close() error {
 // compose writes the RFC 5322 message: text and HTML alternatives, a Message-ID derived from the
 // invitation, and one-click unsubscribe headers (RFC 2369, RFC 8058).
 func (e *Email) compose(m Message, id string) ([]byte, error) {
-	if m.Words == nil { // the operator's own wording, in the message's language
-		m.Lang = cmp.Or(m.Lang, "en")
-		m.Dir, m.Words = i18n.Dir(m.Lang), i18n.Mail(m.Lang)
-	}
+	m = withWords(m)
 	subjectTemplate := e.subject
 	if t, ok := e.subjects[m.Lang]; ok {
 		subjectTemplate = t

@@ -38,7 +38,7 @@ type WebhookConfig struct {
 }
 
 // DefaultSMS is the wording of a survey invitation by SMS.
-const DefaultSMS = `{{if .Reminder}}Reminder - {{end}}{{.Title}}: please tell us what you think, it takes a few minutes: {{.Link}} To stop surveys: {{.OptOutLink}}`
+const DefaultSMS = `{{if .Reminder}}{{index .Words "reminder"}} {{end}}{{.Title}}: {{index .Words "sms_invite"}} {{.Link}} {{index .Words "sms_stop"}} {{.OptOutLink}}`
 
 const defaultBody = `{"to": {{json .To}}, "text": {{json .Text}}, "link": {{json .Link}}, "optOut": {{json .OptOutLink}}}`
 
@@ -105,6 +105,7 @@ const maxBackoff = 5 * time.Minute
 // Send posts one message. 2xx is success; 429 and 5xx are retried with exponential backoff and
 // full jitter, honouring Retry-After; other 4xx are permanent failures, never retried.
 func (w *Webhook) Send(ctx context.Context, m Message, id string) error {
+	m = withWords(m)
 	if m.Text == "" {
 		text, err := render(w.text, m)
 		if err != nil {

@@ -241,11 +241,12 @@ func StopWords() []string {
 }
 
 // mailWords are the catalogue's words of the operator's own invitation and reminder emails.
-var mailWords = []string{"mail_reminder", "mail_invite", "mail_remind", "mail_start", "mail_confidential", "mail_optout", "stop"}
+var mailWords = []string{"mail_reminder", "mail_invite", "mail_remind", "mail_start", "mail_confidential", "mail_optout", "stop",
+	"mail_sms_invite", "mail_sms_stop"}
 
 // Mail are the words of the operator's own emails in a language (English where the catalogues
 // lack it), by name without the "mail_" prefix: reminder, invite, remind, start, confidential,
-// optout, stop.
+// optout, stop, and the SMS's sms_invite and sms_stop.
 func Mail(lang string) map[string]string {
 	w := For(lang)
 	out := make(map[string]string, len(mailWords))

@@ -291,7 +291,7 @@ func TestReminderRoundGoesToNonResponders(t *testing.T) {
 			t.Errorf("reminder email to %s:\n%s", m.To, m.Data[:min(len(m.Data), 300)])
 		}
 	}
-	if sms := r.sms[smsBefore:]; len(sms) != 1 || sms[0]["to"] != "+447700900005" || !strings.HasPrefix(sms[0]["text"], "Reminder - ") {
+	if sms := r.sms[smsBefore:]; len(sms) != 1 || sms[0]["to"] != "+447700900005" || !strings.HasPrefix(sms[0]["text"], "Reminder: ") {
 		t.Errorf("reminder SMS: %v", sms)
 	}
 	// The round is recorded separately: run again, nothing more goes.
