@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,34 @@ import (
 	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 )
+
+// callService calls the response service at base with a credential, and answers its response
+// when it is 200; otherwise an error saying what refused what (the service's own words).
+func callService(ctx context.Context, method, base, path string, credential, body []byte, what string) (*http.Response, error) {
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, reader)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+string(credential))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("the response service at %s: %w", base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var e struct{ Error string }
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+		return nil, fmt.Errorf("the response service refused %s: %s %s", what, resp.Status, e.Error)
+	}
+	return resp, nil
+}
 
 func newExportCommand(k *kube) *cobra.Command {
 	var output, wave, serviceURL string
@@ -53,22 +83,12 @@ and nobody else. The rows stream from the response service at the address in tha
 			if base == "" {
 				base = string(secret.Data[campaign.ExportSecretURL])
 			}
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodGet,
-				strings.TrimSuffix(base, "/")+responseapi.RouteExport.Path(string(sc.UID), wv.ID)+"?format="+output, nil)
+			resp, err := callService(cmd.Context(), http.MethodGet, base, responseapi.RouteExport.Path(string(sc.UID), wv.ID)+"?format="+output,
+				secret.Data[campaign.ExportSecretToken], nil, "the export")
 			if err != nil {
 				return err
 			}
-			req.Header.Set("Authorization", "Bearer "+string(secret.Data[campaign.ExportSecretToken]))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return fmt.Errorf("the response service at %s: %w", base, err)
-			}
 			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				var e struct{ Error string }
-				_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-				return fmt.Errorf("the response service refused the export: %s %s", resp.Status, e.Error)
-			}
 			if _, err := io.Copy(cmd.OutOrStdout(), resp.Body); err != nil {
 				return errors.Join(errors.New("the export was cut off; what was written is incomplete"), err)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -61,23 +60,12 @@ It uses the eraser credential the operator keeps in each campaign's export Secre
 				base = string(secret.Data[campaign.ExportSecretURL])
 			}
 			body, _ := json.Marshal(responseapi.ErasureRequest{ID: args[0]})
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost,
-				strings.TrimSuffix(base, "/")+responseapi.RouteErase.Path(namespace), bytes.NewReader(body))
+			resp, err := callService(cmd.Context(), http.MethodPost, base, responseapi.RouteErase.Path(namespace),
+				secret.Data[campaign.ExportSecretEraseToken], body, "the erasure")
 			if err != nil {
 				return err
 			}
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+string(secret.Data[campaign.ExportSecretEraseToken]))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return fmt.Errorf("the response service at %s: %w", base, err)
-			}
 			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				var e struct{ Error string }
-				_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-				return fmt.Errorf("the response service refused the erasure: %s %s", resp.Status, e.Error)
-			}
 			var got responseapi.Erasure
 			if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&got); err != nil {
 				return fmt.Errorf("the erasure was made, but its answer could not be read: %w", err)
