@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
@@ -147,7 +148,7 @@ func Match(campaign []string, wanted string) (string, bool) {
 	if err != nil || len(prefs) == 0 {
 		return "", false
 	}
-	if _, _, conf := language.NewMatcher([]language.Tag{language.Make(campaign[0])}).Match(prefs...); conf >= language.High {
+	if _, _, conf := matcherFor(campaign[:1]).Match(prefs...); conf >= language.High {
 		return got, true
 	}
 	return "", false
@@ -160,11 +161,7 @@ func Choose(campaign []string, wanted ...string) string {
 	if len(campaign) == 0 {
 		return "en"
 	}
-	tags := make([]language.Tag, 0, len(campaign))
-	for _, l := range campaign {
-		tags = append(tags, language.Make(l))
-	}
-	matcher := language.NewMatcher(tags)
+	matcher := matcherFor(campaign)
 	for _, w := range wanted {
 		if strings.TrimSpace(w) == "" {
 			continue
@@ -178,6 +175,23 @@ func Choose(campaign []string, wanted ...string) string {
 		}
 	}
 	return campaign[0]
+}
+
+// matchers holds a matcher per list of languages: making one costs more than the rest of a
+// choice, which the sender makes for every message. A process sees few lists (its surveys').
+var matchers sync.Map // strings.Join(campaign, "\x00") → language.Matcher
+
+func matcherFor(campaign []string) language.Matcher {
+	key := strings.Join(campaign, "\x00")
+	if m, ok := matchers.Load(key); ok {
+		return m.(language.Matcher)
+	}
+	tags := make([]language.Tag, 0, len(campaign))
+	for _, l := range campaign {
+		tags = append(tags, language.Make(l))
+	}
+	m, _ := matchers.LoadOrStore(key, language.NewMatcher(tags))
+	return m.(language.Matcher)
 }
 
 // ScaleLabels are the operator's own labels of an NPS (0-10), CSAT (1-5) or CES (1-7) scale in
@@ -246,12 +260,20 @@ var mailWords = []string{"mail_reminder", "mail_invite", "mail_remind", "mail_st
 
 // Mail are the words of the operator's own emails in a language (English where the catalogues
 // lack it), by name without the "mail_" prefix: reminder, invite, remind, start, confidential,
-// optout, stop, and the SMS's sms_invite and sms_stop.
+// optout, stop, and the SMS's sms_invite and sms_stop. The map is shared, made once per
+// language (the sender takes it for every message): it must not be changed.
 func Mail(lang string) map[string]string {
+	if m, ok := mails.Load(lang); ok {
+		return m.(map[string]string)
+	}
 	w := For(lang)
 	out := make(map[string]string, len(mailWords))
 	for _, id := range mailWords {
 		out[strings.TrimPrefix(id, "mail_")] = w.T(id)
 	}
-	return out
+	m, _ := mails.LoadOrStore(lang, out)
+	return m.(map[string]string)
 }
+
+// mails holds Mail's maps by language.
+var mails sync.Map
