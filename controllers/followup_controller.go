@@ -83,6 +83,8 @@ const (
 	finalizerDeactivate = "surveys.surveyops.io/deactivate-rule"
 	fieldCampaignRef    = "surveys.surveyops.io/campaign-ref"
 	fieldTicketSecret   = "surveys.surveyops.io/ticket-secret"
+	// fieldFollowUpJobs indexes Jobs by the FollowUp UID label (see fieldCampaignJobs).
+	fieldFollowUpJobs = "surveys.surveyops.io/followup-jobs"
 )
 
 type ticketKey struct {
@@ -127,6 +129,9 @@ func (r *FollowUpReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, fieldFollowUpJobs, labelIndex(campaign.LabelFollowUpUID)); err != nil {
 		return err
 	}
 	byIndex := func(field string) handler.EventHandler {
@@ -289,7 +294,7 @@ func (r *FollowUpReconciler) follow(ctx context.Context, fu *v1alpha1.FollowUp, 
 func (r *FollowUpReconciler) contact(ctx context.Context, fu *v1alpha1.FollowUp, c *v1alpha1.SurveyCampaign, timing campaign.Timing,
 	now time.Time, stats responseapi.CaseStats, ev *pendingEvents) (running bool, wake time.Time, err error) {
 	var jobs batchv1.JobList
-	if err := r.List(ctx, &jobs, client.InNamespace(fu.Namespace), client.MatchingLabels{campaign.LabelFollowUpUID: string(fu.UID)}); err != nil {
+	if err := r.List(ctx, &jobs, client.InNamespace(fu.Namespace), client.MatchingFields{fieldFollowUpJobs: string(fu.UID)}); err != nil {
 		return false, wake, err
 	}
 	for i := range jobs.Items {

@@ -150,6 +150,8 @@ func newHarness(t *testing.T, now time.Time, objs ...client.Object) *harness {
 	h.client = fake.NewClientBuilder().WithScheme(testScheme(t)).
 		WithObjects(append(base, objs...)...).
 		WithStatusSubresource(&v1alpha1.SurveyCampaign{}, &v1alpha1.FollowUp{}).
+		WithIndex(&batchv1.Job{}, fieldCampaignJobs, labelIndex(campaign.LabelCampaignUID)).
+		WithIndex(&batchv1.Job{}, fieldFollowUpJobs, labelIndex(campaign.LabelFollowUpUID)).
 		WithInterceptorFuncs(interceptor.Funcs{
 			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 				record("create", obj)

@@ -122,6 +122,16 @@ func terminations(ctx context.Context, r client.Reader, j *batchv1.Job) ([]termi
 	return out, nil
 }
 
+// labelIndex indexes objects by the value of one label (none when absent).
+func labelIndex(label string) client.IndexerFunc {
+	return func(o client.Object) []string {
+		if v := o.GetLabels()[label]; v != "" {
+			return []string{v}
+		}
+		return nil
+	}
+}
+
 // keySet lists the keys of a Secret's data.
 func keySet(s *corev1.Secret) map[string]bool {
 	out := make(map[string]bool, len(s.Data))

@@ -92,6 +92,10 @@ type PollPolicy struct{ Min, Max time.Duration }
 
 const (
 	fieldRefs = "surveys.surveyops.io/refs"
+	// fieldCampaignJobs indexes Jobs by the campaign UID label, so that a reconcile lists its
+	// campaign's Jobs without matching every Job of the namespace against a selector (with a
+	// thousand campaigns due at once, that matching was a third of the manager's CPU).
+	fieldCampaignJobs = "surveys.surveyops.io/campaign-jobs"
 	// maxRequeue bounds how long a campaign goes unlooked at when nothing is due.
 	maxRequeue = 24 * time.Hour
 	// retryBackoff is how soon figures are asked for again after the response service did not
@@ -123,6 +127,9 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.SurveyCampaign{}, fieldRefs, func(o client.Object) []string {
 		return referencedObjects(&o.(*v1alpha1.SurveyCampaign).Spec)
 	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, fieldCampaignJobs, labelIndex(campaign.LabelCampaignUID)); err != nil {
 		return err
 	}
 	byRef := func(kind string) handler.EventHandler {
@@ -238,6 +245,7 @@ func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 			errs = append(errs, err)
 		}
 	}
+	u.provisionSecrets(ctx)
 	u.refreshResults(ctx)
 	if err := u.prune(ctx); err != nil {
 		errs = append(errs, err)

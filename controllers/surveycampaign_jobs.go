@@ -20,7 +20,7 @@ import (
 // that are gone.
 func (u *run) listJobs(ctx context.Context) error {
 	var list batchv1.JobList
-	if err := u.r.List(ctx, &list, client.InNamespace(u.c.Namespace), client.MatchingLabels{campaign.LabelCampaignUID: string(u.c.UID)}); err != nil {
+	if err := u.r.List(ctx, &list, client.InNamespace(u.c.Namespace), client.MatchingFields{fieldCampaignJobs: string(u.c.UID)}); err != nil {
 		return err
 	}
 	u.jobs = map[string]*batchv1.Job{}

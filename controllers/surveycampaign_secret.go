@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/campaign"
@@ -92,6 +93,23 @@ func dataHash(data map[string][]byte) string {
 		fmt.Fprintf(h, "%s=%x;", k, data[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// provisionSecrets makes the campaign's sender and export Secrets as soon as a wave is
+// scheduled, instead of when it starts: a wave's start then writes its Job, its status and its
+// Event, and nothing else, which matters when a thousand campaigns are due at the same minute.
+// A failure is only logged: the wave's start tries again and reports it.
+func (u *run) provisionSecrets(ctx context.Context) {
+	if u.c.Status.NextWaveTime == nil {
+		return
+	}
+	_, err := u.ensureSenderSecret(ctx)
+	if err == nil {
+		err = u.ensureExportSecret(ctx)
+	}
+	if err != nil {
+		log.FromContext(ctx).Info("the campaign's Secrets wait for its next wave", "error", err.Error())
+	}
 }
 
 // ensureSenderSecret keeps the campaign's sender Secret equal to the manager's credentials:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -429,6 +430,34 @@ func TestUnchangedCampaignWritesNothing(t *testing.T) {
 				t.Errorf("an unchanged campaign's reconcile read past the cache: %v", h.reads)
 			}
 		})
+	}
+}
+
+// A campaign's Secrets are made when its first wave is scheduled, so that the start of a wave
+// writes its Job and its status and nothing else (its Event follows the status): with a
+// thousand campaigns due at the same minute, every write at the due time delays the Jobs.
+func TestWaveStartWritesOnlyItsJobAndStatus(t *testing.T) {
+	nine := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	h := newHarness(t, t0.Add(10*time.Minute), testCampaign(nil))
+	h.mustReconcile("tenant-satisfaction")
+	if c := h.campaign("tenant-satisfaction"); len(c.Status.Waves) != 0 || c.Status.NextWaveTime == nil {
+		t.Fatalf("before the due time: waves %+v, next %v", c.Status.Waves, c.Status.NextWaveTime)
+	}
+	made := strings.Join(h.writes, "; ")
+	for _, name := range []string{campaign.SecretName("tenant-satisfaction"), campaign.ExportSecretName("tenant-satisfaction")} {
+		if !strings.Contains(made, "create *v1.Secret/"+name) {
+			t.Errorf("before its first wave, the campaign's reconcile wrote %q: want the Secret %s made", made, name)
+		}
+	}
+	h.writes = nil
+	h.clock.SetTime(nine)
+	h.mustReconcile("tenant-satisfaction")
+	want := []string{"create *v1.Job/" + campaign.JobName("tenant-satisfaction", "20260401-0900", 0), "patch status *v1alpha1.SurveyCampaign/tenant-satisfaction"}
+	if !slices.Equal(h.writes, want) {
+		t.Errorf("the wave's start wrote %q, want %q", h.writes, want)
+	}
+	if ev := h.drainEvents(); !slices.ContainsFunc(ev, func(e string) bool { return strings.Contains(e, v1alpha1.EventWaveStarted) }) {
+		t.Errorf("events %q: want %s", ev, v1alpha1.EventWaveStarted)
 	}
 }
 
