@@ -59,6 +59,7 @@ func main() {
 		concurrency          int
 		qps                  float64
 		burst                int
+		pprofAddr            string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address the metrics endpoint binds to (:8443 for HTTPS, :8080 for HTTP, 0 to disable).")
@@ -88,6 +89,8 @@ func main() {
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "How many campaigns are reconciled at once.")
 	flag.Float64Var(&qps, "kube-api-qps", 100, "Client-side limit of requests per second to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 200, "Client-side burst of requests to the API server.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "",
+		"Address to serve Go's profiles on (/debug/pprof/; plain HTTP, unauthenticated: bind it to localhost). Empty serves none.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -114,6 +117,7 @@ func main() {
 		Scheme:                  scheme,
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          enableLeaderElection,
 		LeaderElectionID:        "survey-operator.surveys.surveyops.io",
 		LeaderElectionNamespace: leaderElectionNS,
