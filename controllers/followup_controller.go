@@ -362,7 +362,7 @@ func (r *FollowUpReconciler) mounted(ctx context.Context, fu *v1alpha1.FollowUp,
 	}
 	sender, err := keysOf(campaign.SecretName(c.Name))
 	if err != nil {
-		return m, fmt.Errorf("the campaign's sender Secret (made at its first wave): %w", err)
+		return m, fmt.Errorf("the campaign's sender Secret (made once a wave is scheduled): %w", err)
 	}
 	for k := range sender {
 		if id, ok := strings.CutPrefix(k, campaign.SecretTokenPrefix); ok {
