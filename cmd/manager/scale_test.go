@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,25 +31,46 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/testenv"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
-// BenchmarkThousandCampaigns runs the manager binary against envtest and a response service on
-// SQLite with BENCH_CAMPAIGNS (1000) campaigns all due at the same minute. It reports the time
-// from the due time to each Job's arrival at a watch (p50, p99), the manager's CPU seconds and
-// peak RSS, and then, with every Job complete and every wave collecting, the API writes the
-// manager makes in BENCH_SETTLE (10m): the goal is 0. Run it with hack/bench.sh or
+// BenchmarkThousandCampaigns measures wave starts against what Kubernetes itself does for the
+// same load, on the same envtest apiserver in the same run:
 //
-//	go test -run '^$' -bench ThousandCampaigns -benchtime 1x -timeout 60m ./cmd/manager/
+//  1. kube-controller-manager's CronJob controller (built by hack/k8s-build.sh, cached) with
+//     BENCH_CAMPAIGNS (1000) CronJobs due at the same minute, twice, BENCH_GAP (3m) apart;
+//  2. the manager binary, with a response service on SQLite, and as many campaigns due at the
+//     same two minutes.
+//
+// For each due time it reports the time from the due time to each Job's arrival at a watch (p50,
+// p99) and the API writes made per start, by resource, from just before the due time until every
+// start is recorded in the status; then, once the benchmark has marked the Jobs complete, the
+// writes made per Job completion. A campaign's first wave makes its two Secrets; the second must
+// write none. Last, with every wave collecting, it counts the writes the manager makes in
+// BENCH_SETTLE (10m): the goal is 0. The CronJob controller runs once for each client budget of
+// BENCH_KCM_BUDGETS (QPS/burst, default "50/100,100/200": kube-controller-manager's own, then
+// the manager's).
+// BENCH_MANAGER_FLAGS adds flags to the manager's (such as --max-concurrent-reconciles=8).
+// BENCH_PROFILE=FILE skips the CronJob controller and writes a CPU profile of the manager over
+// its second wave's starts (20 s from just before the due time) to FILE. Run it with
+// hack/bench.sh scale ThousandCampaigns, or
+//
+//	go test -run '^$' -bench ThousandCampaigns -benchtime 1x -timeout 90m ./cmd/manager/
 func BenchmarkThousandCampaigns(b *testing.B) {
 	n := envInt("BENCH_CAMPAIGNS", 1000)
 	settle, err := time.ParseDuration(envOr("BENCH_SETTLE", "10m"))
+	must(b, err)
+	gap, err := time.ParseDuration(envOr("BENCH_GAP", "3m"))
+	must(b, err)
+	out, err := exec.Command(filepath.Join(testenv.RepoRoot(), "hack", "k8s-build.sh"), "kube-controller-manager").Output()
 	if err != nil {
-		b.Fatal(err)
+		b.Fatalf("hack/k8s-build.sh kube-controller-manager: %v", err)
 	}
+	kcmBin := strings.TrimSpace(string(out))
 	env, cfg, err := testenv.Start()
 	if err != nil {
 		b.Fatal(err)
@@ -56,25 +81,34 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = v1alpha1.AddToScheme(scheme)
 	k8s, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		b.Fatal(err)
-	}
+	must(b, err)
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-
-	// The response service.
 	dir := b.TempDir()
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "survey.db"))
-	if err != nil {
-		b.Fatal(err)
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	must(b, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
+
+	// 1. The CronJob controller, alone (skipped when profiling the manager).
+	profile := os.Getenv("BENCH_PROFILE")
+	var results []*startsResult
+	if profile == "" {
+		for _, budget := range strings.Split(envOr("BENCH_KCM_BUDGETS", "50/100,100/200"), ",") {
+			qps, burst, ok := strings.Cut(strings.TrimSpace(budget), "/")
+			if !ok {
+				b.Fatalf("BENCH_KCM_BUDGETS: %q is not QPS/burst", budget)
+			}
+			results = append(results, cronJobStarts(b, ctx, k8s, cs, kcmBin, kubeconfig, dir, n, gap, qps, burst))
+		}
 	}
+
+	// 2. The manager, and its response service.
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "survey.db"))
+	must(b, err)
 	defer st.Close()
 	keys, _ := token.NewKeyRing(token.Key{ID: "k1", Secret: bytes.Repeat([]byte{1}, 32)})
 	srv, err := collector.New(collector.Config{Store: st, Keys: func() *token.KeyRing { return keys }, APIToken: []byte("bench-api-token-0123456789")})
-	if err != nil {
-		b.Fatal(err)
-	}
+	must(b, err)
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	tokenFile := filepath.Join(dir, "api-token")
@@ -92,18 +126,23 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 		must(b, k8s.Create(ctx, o))
 	}
 
-	// The manager.
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	must(b, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
 	bin := filepath.Join(dir, "manager")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	logs, err := os.Create(filepath.Join(dir, "manager.log"))
 	must(b, err)
-	cmd := exec.CommandContext(ctx, bin, "--kubeconfig", kubeconfig, "--health-probe-bind-address", "0", "--metrics-bind-address", "0",
+	pprofAddr := ""
+	if profile != "" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		must(b, err)
+		pprofAddr = l.Addr().String()
+		l.Close()
+	}
+	args := []string{"--kubeconfig", kubeconfig, "--health-probe-bind-address", "0", "--metrics-bind-address", "0",
 		"--collector-url", ts.URL, "--public-url", "https://listen.example.org", "--api-token-file", tokenFile,
-		"--credentials-namespace", "survey-system")
+		"--credentials-namespace", "survey-system", "--pprof-bind-address", pprofAddr}
+	cmd := exec.CommandContext(ctx, bin, append(args, strings.Fields(os.Getenv("BENCH_MANAGER_FLAGS"))...)...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	must(b, cmd.Start())
 	defer func() {
@@ -115,24 +154,8 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 		}
 	}()
 
-	// Watch Jobs arrive.
-	var mu sync.Mutex
-	seen := map[string]time.Time{}
-	w, err := cs.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{})
-	must(b, err)
-	go func() {
-		for ev := range w.ResultChan() {
-			if j, ok := ev.Object.(*batchv1.Job); ok && ev.Type == watch.Added {
-				mu.Lock()
-				seen[j.Name] = time.Now()
-				mu.Unlock()
-			}
-		}
-	}()
-
-	// n campaigns due at the same minute, at least a minute after they are all created.
+	dues := dueTimes(n, gap)
 	start := time.Now()
-	due := start.Add(time.Duration(n)*15*time.Millisecond + time.Minute).Truncate(time.Minute).Add(time.Minute)
 	for i := range n {
 		c := &v1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("campaign-%04d", i), Namespace: ns},
 			Spec: v1alpha1.SurveyCampaignSpec{
@@ -141,94 +164,253 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 					IDField: "ref", Contact: v1alpha1.ContactColumns{Email: "email"}},
 					Segments: []v1alpha1.Segment{{Name: "all", Channels: []string{"email"}}}},
 				Channels: []v1alpha1.Channel{{Name: "email", Email: &v1alpha1.EmailChannel{SMTP: v1alpha1.SMTPSettings{Host: "smtp.example.org"}, From: "s@example.org"}}},
-				Schedule: &v1alpha1.Schedule{Cron: fmt.Sprintf("%d %d * * *", due.UTC().Minute(), due.UTC().Hour()), TimeZone: "UTC", ResponseWindow: "336h"},
+				Schedule: &v1alpha1.Schedule{Cron: cronOf(dues), TimeZone: "UTC", ResponseWindow: "336h"},
 			}}
 		must(b, k8s.Create(ctx, c))
 	}
-	b.Logf("%d campaigns created in %s; due at %s", n, time.Since(start).Round(time.Millisecond), due.Format(time.TimeOnly))
+	b.Logf("%d campaigns created in %s; due at %s and %s", n, time.Since(start).Round(time.Millisecond),
+		dues[0].Format(time.TimeOnly), dues[1].Format(time.TimeOnly))
+	if profile != "" {
+		go func() {
+			time.Sleep(time.Until(dues[1].Add(-time.Second)))
+			resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/profile?seconds=20")
+			if err != nil {
+				b.Errorf("profiling the manager: %v", err)
+				return
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			_ = os.WriteFile(profile, data, 0o644)
+		}()
+	}
 	cpu0 := cpuSeconds(b, cmd.Process.Pid)
+	waves := func(k int, phases ...v1alpha1.WavePhase) int {
+		var list v1alpha1.SurveyCampaignList
+		must(b, k8s.List(ctx, &list, client.InNamespace(ns)))
+		id, c := campaign.WaveID(dues[k]), 0
+		for _, sc := range list.Items {
+			for _, w := range sc.Status.Waves {
+				if w.ID == id && (len(phases) == 0 || slices.Contains(phases, w.Phase)) {
+					c++
+				}
+			}
+		}
+		return c
+	}
+	ours := measureStarts(b, ctx, k8s, cs, "manager", ns, n, dues,
+		[]string{"surveycampaigns", "surveycampaigns/status", "jobs", "secrets", "events"},
+		func(k int) int { return waves(k) },
+		func(k int) int { return waves(k, v1alpha1.WaveCollecting) })
+	cpuWaves := cpuSeconds(b, cmd.Process.Pid) - cpu0
 
-	deadline := due.Add(15 * time.Minute)
-	for {
-		mu.Lock()
-		got := len(seen)
-		mu.Unlock()
-		if got >= n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d Jobs after 15 minutes", got, n)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	cpuDue := cpuSeconds(b, cmd.Process.Pid) - cpu0
-	var lat []time.Duration
-	mu.Lock()
-	for _, t := range seen {
-		lat = append(lat, t.Sub(due))
-	}
-	mu.Unlock()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	p50, p99 := lat[len(lat)/2], lat[min(len(lat)-1, len(lat)*99/100)]
-
-	// Every Job completes; the waves collect; then the manager settles.
-	var jobs batchv1.JobList
-	must(b, k8s.List(ctx, &jobs, client.InNamespace(ns)))
-	now := metav1.Now()
-	for i := range jobs.Items {
-		j := &jobs.Items[i]
-		j.Status.StartTime, j.Status.CompletionTime, j.Status.Succeeded = &now, &now, 1
-		j.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
-		}
-		must(b, k8s.Status().Update(ctx, j))
-	}
-	waitCollecting(b, ctx, k8s, ns, n)
-	time.Sleep(5 * time.Second) // let the last status writes land
+	// Every wave collecting: the manager settles.
 	writes0 := writes(b, ctx, cs)
 	cpu1 := cpuSeconds(b, cmd.Process.Pid)
 	time.Sleep(settle)
-	settledWrites := writes(b, ctx, cs) - writes0
+	settled := diff(writes(b, ctx, cs), writes0, []string{"surveycampaigns", "surveycampaigns/status", "jobs", "secrets", "events"})
 	cpuSettled := cpuSeconds(b, cmd.Process.Pid) - cpu1
 	peak := peakRSS(b, cmd.Process.Pid)
 
-	b.ReportMetric(p50.Seconds(), "p50-due-to-job-s")
-	b.ReportMetric(p99.Seconds(), "p99-due-to-job-s")
-	b.ReportMetric(cpuDue, "cpu-s-until-all-jobs")
-	b.ReportMetric(cpuSettled, "cpu-s-settled")
-	b.ReportMetric(peak, "peak-rss-MiB")
-	b.ReportMetric(float64(settledWrites), "api-writes-settled")
-	b.Logf("%d campaigns: due→Job p50 %s, p99 %s; manager CPU %.1f s until every Job, %.1f s in %s settled; peak RSS %.0f MiB; API writes while settled: %d",
-		n, p50.Round(time.Millisecond), p99.Round(time.Millisecond), cpuDue, cpuSettled, settle, peak, settledWrites)
+	for _, r := range append(results, ours) {
+		for k := range dues {
+			b.ReportMetric(r.p50[k].Seconds(), fmt.Sprintf("%s-wave%d-p50-due-to-job-s", r.name, k+1))
+			b.ReportMetric(r.p99[k].Seconds(), fmt.Sprintf("%s-wave%d-p99-due-to-job-s", r.name, k+1))
+			b.ReportMetric(float64(total(r.start[k]))/float64(n), fmt.Sprintf("%s-wave%d-writes-per-start", r.name, k+1))
+			b.ReportMetric(float64(total(r.end[k]))/float64(n), fmt.Sprintf("%s-wave%d-writes-per-completion", r.name, k+1))
+			b.Logf("%s, wave %d: due→Job p50 %s, p99 %s; API writes per start %.2f (%s); per Job completion %.2f (%s)",
+				r.name, k+1, r.p50[k].Round(time.Millisecond), r.p99[k].Round(time.Millisecond),
+				float64(total(r.start[k]))/float64(n), perObject(r.start[k], n), float64(total(r.end[k]))/float64(n), perObject(r.end[k], n))
+		}
+	}
+	b.ReportMetric(cpuWaves, "manager-cpu-s-two-waves")
+	b.ReportMetric(cpuSettled, "manager-cpu-s-settled")
+	b.ReportMetric(peak, "manager-peak-rss-MiB")
+	b.ReportMetric(float64(total(settled)), "manager-api-writes-settled")
+	b.Logf("manager: CPU %.1f s over the two waves, %.1f s in %s settled; peak RSS %.0f MiB; API writes while settled: %d (%s)",
+		cpuWaves, cpuSettled, settle, peak, total(settled), perObject(settled, 1))
 }
 
-func waitCollecting(b *testing.B, ctx context.Context, k8s client.Client, ns string, n int) {
-	deadline := time.Now().Add(10 * time.Minute)
-	for time.Now().Before(deadline) {
-		var list v1alpha1.SurveyCampaignList
-		must(b, k8s.List(ctx, &list, client.InNamespace(ns)))
-		collecting := 0
-		for _, c := range list.Items {
-			if len(c.Status.Waves) > 0 && c.Status.Waves[0].Phase == v1alpha1.WaveCollecting {
-				collecting++
+// cronJobStarts runs kube-controller-manager's CronJob controller alone with n CronJobs due at
+// the same two times, and measures their starts.
+func cronJobStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kubernetes.Clientset, kcmBin, kubeconfig, dir string,
+	n int, gap time.Duration, qps, burst string) *startsResult {
+	name := "cronjob-qps" + qps
+	cronNS := name
+	must(b, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cronNS}}))
+	kcmLog, err := os.Create(filepath.Join(dir, name+".log"))
+	must(b, err)
+	kcmCtx, stopKCM := context.WithCancel(ctx)
+	kcm := exec.CommandContext(kcmCtx, kcmBin, "--kubeconfig", kubeconfig, "--controllers", "cronjob-controller",
+		"--leader-elect=false", "--secure-port=0",
+		"--kube-api-qps", qps, "--kube-api-burst", burst)
+	kcm.Stdout, kcm.Stderr = kcmLog, kcmLog
+	must(b, kcm.Start())
+	dues := dueTimes(n, gap)
+	start := time.Now()
+	for i := range n {
+		must(b, k8s.Create(ctx, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cronjob-%04d", i), Namespace: cronNS},
+			Spec: batchv1.CronJobSpec{Schedule: cronOf(dues), TimeZone: ptr("UTC"), JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
+				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+					Containers: []corev1.Container{{Name: "send", Image: "survey-sender:bench"}}}}}}}}))
+	}
+	b.Logf("%d CronJobs created in %s; due at %s and %s", n, time.Since(start).Round(time.Millisecond),
+		dues[0].Format(time.TimeOnly), dues[1].Format(time.TimeOnly))
+	cronJobs := func(ok func(*batchv1.CronJob) bool) int {
+		var list batchv1.CronJobList
+		must(b, k8s.List(ctx, &list, client.InNamespace(cronNS)))
+		c := 0
+		for i := range list.Items {
+			if ok(&list.Items[i]) {
+				c++
 			}
 		}
-		if collecting == n {
-			return
-		}
-		time.Sleep(time.Second)
+		return c
 	}
-	b.Fatal("the waves did not all reach Collecting")
+	cron := measureStarts(b, ctx, k8s, cs, name, cronNS, n, dues, []string{"cronjobs", "cronjobs/status", "jobs", "events"},
+		func(k int) int {
+			return cronJobs(func(cj *batchv1.CronJob) bool {
+				return cj.Status.LastScheduleTime != nil && cj.Status.LastScheduleTime.Time.Equal(dues[k])
+			})
+		},
+		func(int) int {
+			return cronJobs(func(cj *batchv1.CronJob) bool {
+				return len(cj.Status.Active) == 0 && cj.Status.LastSuccessfulTime != nil
+			})
+		})
+	stopKCM()
+	_ = kcm.Wait()
+	if b.Failed() {
+		out, _ := os.ReadFile(kcmLog.Name())
+		b.Logf("kube-controller-manager log (tail):\n%s", tail(out, 4000))
+	}
+	// Out of the manager's caches.
+	must(b, k8s.DeleteAllOf(ctx, &batchv1.CronJob{}, client.InNamespace(cronNS)))
+	must(b, k8s.DeleteAllOf(ctx, &batchv1.Job{}, client.InNamespace(cronNS), client.PropagationPolicy(metav1.DeletePropagationBackground)))
+
+	return cron
 }
 
-var requestLine = regexp.MustCompile(`^apiserver_request_total\{(.*)\} ([0-9.e+]+)$`)
+// startsResult is what measureStarts found for one controller.
+type startsResult struct {
+	name       string
+	p50, p99   []time.Duration  // due → Job, by due time
+	start, end []map[string]int // API writes by resource, for the starts and for the completions, by due time
+}
 
-// writes sums the API server's count of writes to the resources the manager writes.
-func writes(b *testing.B, ctx context.Context, cs *kubernetes.Clientset) int {
+// measureStarts watches the Jobs of namespace ns arrive after each of the due times, n of them.
+// started(k) counts the objects whose status records their start at the k-th; once all do, the
+// benchmark marks the Jobs complete and ended(k) counts the objects whose status has seen it. The
+// API writes to resources are counted over each of those two stretches.
+func measureStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kubernetes.Clientset, name, ns string, n int,
+	dues []time.Time, resources []string, started, ended func(k int) int) *startsResult {
+	var mu sync.Mutex
+	var arrivals []time.Time
+	w, err := cs.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{})
+	must(b, err)
+	defer w.Stop()
+	go func() {
+		for ev := range w.ResultChan() {
+			if _, ok := ev.Object.(*batchv1.Job); ok && ev.Type == watch.Added {
+				mu.Lock()
+				arrivals = append(arrivals, time.Now())
+				mu.Unlock()
+			}
+		}
+	}()
+	r := &startsResult{name: name}
+	waitFor := func(what string, deadline time.Time, count func() int) {
+		for {
+			got := count()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%s: only %d of %d by %s (BENCH_GAP lengthens the time between the due times)", what, got, n, deadline.Format(time.TimeOnly))
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	for k, due := range dues {
+		deadline := due.Add(15 * time.Minute)
+		if k+1 < len(dues) {
+			deadline = dues[k+1].Add(-30 * time.Second)
+		}
+		time.Sleep(time.Until(due.Add(-3 * time.Second)))
+		writes0 := writes(b, ctx, cs)
+		var lat []time.Duration
+		waitFor(fmt.Sprintf("%s wave %d: Jobs", name, k+1), deadline, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			lat = lat[:0]
+			for _, t := range arrivals {
+				if !t.Before(due) {
+					lat = append(lat, t.Sub(due))
+				}
+			}
+			return len(lat)
+		})
+		slices.Sort(lat)
+		r.p50 = append(r.p50, lat[len(lat)/2])
+		r.p99 = append(r.p99, lat[min(len(lat)-1, len(lat)*99/100)])
+		waitFor(fmt.Sprintf("%s wave %d: starts recorded", name, k+1), deadline, func() int { return started(k) })
+		time.Sleep(5 * time.Second) // the last writes land
+		writes1 := writes(b, ctx, cs)
+		r.start = append(r.start, diff(writes1, writes0, resources))
+
+		var jobs batchv1.JobList
+		must(b, k8s.List(ctx, &jobs, client.InNamespace(ns)))
+		now := metav1.Now()
+		for i := range jobs.Items {
+			j := &jobs.Items[i]
+			if j.Status.CompletionTime != nil {
+				continue
+			}
+			j.Status.StartTime, j.Status.CompletionTime, j.Status.Succeeded = &now, &now, 1
+			j.Status.Conditions = []batchv1.JobCondition{
+				{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+				{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			}
+			must(b, k8s.Status().Update(ctx, j))
+		}
+		waitFor(fmt.Sprintf("%s wave %d: completions seen", name, k+1), deadline, func() int { return ended(k) })
+		time.Sleep(5 * time.Second)
+		r.end = append(r.end, diff(writes(b, ctx, cs), writes1, resources))
+	}
+	return r
+}
+
+// dueTimes are two due times gap apart in the same hour, the first at least a minute after the
+// n objects due then can have been created.
+func dueTimes(n int, gap time.Duration) []time.Time {
+	first := time.Now().UTC().Add(time.Duration(n)*15*time.Millisecond + time.Minute).Truncate(time.Minute).Add(time.Minute)
+	if first.Add(gap).Hour() != first.Hour() {
+		first = first.Truncate(time.Hour).Add(time.Hour)
+	}
+	return []time.Time{first, first.Add(gap)}
+}
+
+// cronOf is the cron expression due at exactly those times (UTC, within one hour).
+func cronOf(dues []time.Time) string {
+	var minutes []string
+	for _, d := range dues {
+		minutes = append(minutes, strconv.Itoa(d.Minute()))
+	}
+	return fmt.Sprintf("%s %d * * *", strings.Join(minutes, ","), dues[0].Hour())
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var (
+	requestLine = regexp.MustCompile(`^apiserver_request_total\{(.*)\} ([0-9.e+]+)$`)
+	labelPair   = regexp.MustCompile(`([a-z_]+)="([^"]*)"`)
+)
+
+// writes counts the API server's writes (POST, PUT, PATCH, DELETE, APPLY) by resource, as
+// "jobs" or "surveycampaigns/status".
+func writes(b *testing.B, ctx context.Context, cs *kubernetes.Clientset) map[string]int {
 	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	must(b, err)
-	total := 0
+	counts := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -236,21 +418,54 @@ func writes(b *testing.B, ctx context.Context, cs *kubernetes.Clientset) int {
 		if m == nil {
 			continue
 		}
-		labels := m[1]
-		write := false
-		for _, v := range []string{`verb="POST"`, `verb="PUT"`, `verb="PATCH"`, `verb="DELETE"`, `verb="APPLY"`} {
-			write = write || strings.Contains(labels, v)
+		labels := map[string]string{}
+		for _, l := range labelPair.FindAllStringSubmatch(m[1], -1) {
+			labels[l[1]] = l[2]
 		}
-		ours := false
-		for _, r := range []string{`resource="surveycampaigns"`, `resource="jobs"`, `resource="secrets"`, `resource="events"`} {
-			ours = ours || strings.Contains(labels, r)
+		switch labels["verb"] {
+		case "POST", "PUT", "PATCH", "DELETE", "APPLY":
+		default:
+			continue
 		}
-		if write && ours {
-			v, _ := strconv.ParseFloat(m[2], 64)
-			total += int(v)
+		key := labels["resource"]
+		if s := labels["subresource"]; s != "" {
+			key += "/" + s
+		}
+		v, _ := strconv.ParseFloat(m[2], 64)
+		counts[key] += int(v)
+	}
+	return counts
+}
+
+// diff is after - before for the resources named in only.
+func diff(after, before map[string]int, only []string) map[string]int {
+	d := map[string]int{}
+	for k, v := range after {
+		if slices.Contains(only, k) && v != before[k] {
+			d[k] = v - before[k]
 		}
 	}
-	return total
+	return d
+}
+
+func total(m map[string]int) int {
+	t := 0
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
+// perObject shows writes by resource divided by n, as "events 1.00, jobs 1.00".
+func perObject(m map[string]int, n int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, float64(m[k])/float64(n)))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func cpuSeconds(b *testing.B, pid int) float64 {
