@@ -175,7 +175,7 @@ func TestKilledSenderSendsEachInvitationOnce(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
