@@ -111,6 +111,10 @@ func TestBadInputNamesTheLine(t *testing.T) {
 			"line 3: spec.audience.segments[0].match cannot be evaluated"},
 		{"a duplicate id far down a long file", csvPlan, population(6000) + "T-000010,d@x,,x,1\n" + "T-999999,f@x,,x,1\n",
 			"line 6002: the id is the same as on line 12"},
+		{"a duplicate id after a record over two lines and a blank line", csvPlan, strings.Join(header, ",") + "\n" + good +
+			"T-2,\"e@x\ny\",,x,1\n\nT-3,f@x,,x,1\n" + good, "line 7: the id is the same as on line 2"},
+		{"JSON: a duplicate id after blank lines", jsonPlan, "\n" + `{"tenancy_ref": "T-1", "age": 50, "tenure": "x"}` + "\n\n\n" + `{"tenancy_ref": "T-2", "age": 50, "tenure": "x"}` +
+			"\n" + `{"tenancy_ref": "T-1", "age": 50, "tenure": "x"}` + "\n", "line 6: the id is the same as on line 2"},
 		{"a match that fails on a value", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2,e@x,,x," + secret + "\n",
 			"line 3: spec.audience.segments[0].match cannot be evaluated: it fails on this line's values"},
 		{"JSON: not an object", jsonPlan, `{"tenancy_ref": "T-1", "age": 50, "email": "e@x", "tenure": "x"}` + "\n[\"" + secret + "\"]\n", "line 2: not a JSON object"},
@@ -217,6 +221,45 @@ func TestSamplingIsDeterministicAndIndependent(t *testing.T) {
 	p = mustCompile(t, s, header)
 	if _, _, all := scan(t, p, data, "w1"); len(all) != n {
 		t.Errorf("a count above the segment's size kept %d of %d", len(all), n)
+	}
+}
+
+// Sampled and census segments interleave, with people no channel reaches and people in no
+// segment between them: the second pass keeps exactly everyone reachable of a census segment,
+// and of a sampled one those whose hash of the seed and their id falls under its threshold.
+func TestSampledAndCensusSegmentsInterleave(t *testing.T) {
+	s := spec()
+	s.Segments[1].Percent = 30 // shared ownership: sampled
+	s.Segments[2].Match = `attrs.tenure == "general-needs"`
+	p := mustCompile(t, s, header)
+	var b strings.Builder
+	b.WriteString(strings.Join(header, ",") + "\n")
+	want := map[string]bool{}
+	threshold := uint64(float64(30) / 100 * math.MaxUint64) // as Scan works it out
+	for i := range 3000 {
+		key := fmt.Sprintf("T-%05d", i)
+		switch i % 5 {
+		case 0: // older: census, by SMS
+			fmt.Fprintf(&b, "%s,,0770%05d,general-needs,70\n", key, i)
+			want[key] = true
+		case 1, 2: // shared ownership: sampled
+			fmt.Fprintf(&b, "%s,p%d@example.org,,shared-ownership,40\n", key, i)
+			want[key] = hash("w", key) <= threshold
+		case 3: // general needs, no contact: unreachable
+			fmt.Fprintf(&b, "%s,,,general-needs,40\n", key)
+		case 4: // in no segment
+			fmt.Fprintf(&b, "%s,p%d@example.org,,leasehold,40\n", key, i)
+		}
+	}
+	_, stats, got := scan(t, p, b.String(), "w")
+	kept := keys(got)
+	for key, keep := range want {
+		if kept[key] != keep {
+			t.Errorf("%s: kept %v, want %v", key, kept[key], keep)
+		}
+	}
+	if n := stats.Selected["older"] + stats.Selected["shared"]; n != len(got) {
+		t.Errorf("the first pass selected %d, the second kept %d", n, len(got))
 	}
 }
 

@@ -356,12 +356,14 @@ type Selection struct {
 	seed      string
 	threshold []uint64 // keep a person when their hash is at most this
 	// segments holds each record's segment, in file order (-1: none, or no channel reaches
-	// them), and samples its sampling hash (0 in a census), so that the second pass neither
-	// segments nor hashes again; ids a hash of each record's id, which finds duplicates and
-	// notices a file that changed between the passes. 17 bytes a record.
+	// them), so that the second pass does not segment again; ids a hash of each record's id,
+	// which finds duplicates and notices a file that changed between the passes: 9 bytes a
+	// record. samples holds the sampling hash of each record of a sampled segment, in file
+	// order (8 bytes more for those only: a census needs none).
 	segments []int8
-	samples  []uint64
 	ids      []uint64
+	samples  []uint64
+	sampled  []bool // by segment: its records have a sampling hash
 }
 
 // ErrChanged is an audience that changed between the two passes over it.
@@ -549,8 +551,8 @@ func (h *maxHeap) Pop() any {
 
 // Scan is the first pass: it validates every line (ids present and unique, segments
 // computable), counts, and decides each segment's sample from the wave's seed. Memory holds
-// about 21 bytes per person (the id's hash, the line, the segment and the sampling hash) and
-// 8 bytes per person sampled by count, never the records.
+// 9 bytes per person (the id's hash and the segment), 8 more for each person in a sampled
+// segment (the sampling hash) and 8 for each person sampled by count, never the records.
 func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 	segments := p.spec.Segments
 	heaps := make([]*maxHeap, len(segments))
@@ -559,7 +561,7 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 	unreachable := make([]int, len(segments)) // of them, no channel reaches
 	selected := make([]int, len(segments))    // sampled by percent, or in a census
 	sampled := make([]bool, len(segments))    // the segment needs each person's sampling hash
-	sel := &Selection{seed: seed, threshold: make([]uint64, len(segments))}
+	sel := &Selection{seed: seed, threshold: make([]uint64, len(segments)), sampled: sampled}
 	for i, s := range segments {
 		sel.threshold[i] = math.MaxUint64
 		if s.Count == 0 && s.Percent > 0 && s.Percent < 100 {
@@ -567,8 +569,8 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		}
 		sampled[i] = s.Count > 0 || sel.threshold[i] != math.MaxUint64
 	}
-	var lines []int32 // each record's line, to name the lines of a duplicate id
-	var buf []byte    // the sampling hash's input
+	var lines lineIndex // each record's line, to name the lines of a duplicate id
+	var buf []byte      // the sampling hash's input
 	records, unsegmented := 0, 0
 	m := p.newMemo()
 	err := read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
@@ -577,20 +579,20 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		if key == "" {
 			return lineErr(rec.Line, "the id column %q is empty", p.spec.IDField)
 		}
+		lines.add(records-1, rec.Line)
 		sel.ids = grow(sel.ids, maphash.String(idSeed, key))
-		lines = grow(lines, int32(rec.Line))
 		seg, channel, _, err := p.assign(&rec, m)
 		if err != nil {
 			return err
 		}
 		if seg < 0 {
-			sel.segments, sel.samples = grow(sel.segments, -1), grow(sel.samples, 0)
+			sel.segments = grow(sel.segments, -1)
 			unsegmented++
 			return nil
 		}
 		bySegment[seg]++
 		if channel == "" {
-			sel.segments, sel.samples = grow(sel.segments, -1), grow(sel.samples, 0)
+			sel.segments = grow(sel.segments, -1)
 			unreachable[seg]++
 			return nil
 		}
@@ -598,8 +600,9 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		if sampled[seg] {
 			buf = append(append(append(buf[:0], seed...), 0), key...)
 			h = hashBytes(buf)
+			sel.samples = grow(sel.samples, h)
 		}
-		sel.segments, sel.samples = grow(sel.segments, int8(seg)), grow(sel.samples, h)
+		sel.segments = grow(sel.segments, int8(seg))
 		sizes[seg]++
 		k := segments[seg].Count
 		if k == 0 {
@@ -627,7 +630,7 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		stop = le.Line
 	}
 	if err == nil || stop < math.MaxInt {
-		if dup := firstDuplicate(sel.ids, lines); dup != nil && dup.Line < stop {
+		if dup := firstDuplicate(sel.ids, &lines); dup != nil && dup.Line < stop {
 			err = dup
 		}
 	}
@@ -661,7 +664,7 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 // the records in file order and their lines: a sorted copy finds the hashes that repeat (a
 // radix sort costs a fifth of a map of a million entries), and one more pass, only when there
 // are any, the lines.
-func firstDuplicate(ids []uint64, lines []int32) *LineError {
+func firstDuplicate(ids []uint64, lines *lineIndex) *LineError {
 	sorted := radixSort(slices.Clone(ids))
 	repeated := map[uint64]bool{}
 	for i := 1; i < len(sorted); i++ {
@@ -672,24 +675,51 @@ func firstDuplicate(ids []uint64, lines []int32) *LineError {
 	if len(repeated) == 0 {
 		return nil
 	}
-	first := map[uint64]int32{}
+	first := map[uint64]int{}
 	for i, h := range ids {
 		if !repeated[h] {
 			continue
 		}
 		if line, seen := first[h]; seen {
-			return &LineError{Line: int(lines[i]), Msg: fmt.Sprintf("the id is the same as on line %d", line)}
+			return &LineError{Line: lines.line(i), Msg: fmt.Sprintf("the id is the same as on line %d", line)}
 		}
-		first[h] = lines[i]
+		first[h] = lines.line(i)
 	}
 	return nil
+}
+
+// lineIndex gives the line of each record from where the records stop following each other
+// line by line (a record over several lines, blank lines skipped): usually nothing to hold,
+// where a line per record took 4 bytes a record.
+type lineIndex struct {
+	next   int         // the line the next record has when it follows its predecessor
+	breaks []lineBreak // the records that do not, in order
+}
+
+type lineBreak struct{ record, line int }
+
+func (x *lineIndex) add(record, line int) {
+	if record == 0 || line != x.next {
+		x.breaks = append(x.breaks, lineBreak{record, line})
+	}
+	x.next = line + 1
+}
+
+// line is the line of record i (0-based, in file order).
+func (x *lineIndex) line(i int) int {
+	j, _ := slices.BinarySearchFunc(x.breaks, i, func(b lineBreak, i int) int { return b.record - i })
+	if j == len(x.breaks) || x.breaks[j].record != i {
+		j-- // the last break before i
+	}
+	b := x.breaks[j]
+	return b.line + i - b.record
 }
 
 // Select is the second pass: it streams the people the Selection keeps, in file order. It
 // takes each record's segment from the first pass, and fails with ErrChanged when the file is
 // not the one the first pass read.
 func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error {
-	n := 0
+	n, sample := 0, 0
 	err := read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
 		i := n
 		n++
@@ -698,8 +728,15 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 			return ErrChanged
 		}
 		seg := int(sel.segments[i])
-		if seg < 0 || sel.samples[i] > sel.threshold[seg] {
+		if seg < 0 {
 			return nil
+		}
+		if sel.sampled[seg] {
+			h := sel.samples[sample]
+			sample++
+			if h > sel.threshold[seg] {
+				return nil
+			}
 		}
 		channel, contact := p.reach(seg, &rec)
 		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Contacts: p.contacts(&rec),
