@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
@@ -249,7 +250,7 @@ func cronJobStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kub
 	start := time.Now()
 	for i := range n {
 		must(b, k8s.Create(ctx, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cronjob-%04d", i), Namespace: cronNS},
-			Spec: batchv1.CronJobSpec{Schedule: cronOf(dues), TimeZone: ptr("UTC"), JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
+			Spec: batchv1.CronJobSpec{Schedule: cronOf(dues), TimeZone: ptr.To("UTC"), JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
 				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
 					Containers: []corev1.Container{{Name: "send", Image: "survey-sender:bench"}}}}}}}}))
 	}
@@ -397,8 +398,6 @@ func cronOf(dues []time.Time) string {
 	}
 	return fmt.Sprintf("%s %d * * *", strings.Join(minutes, ","), dues[0].Hour())
 }
-
-func ptr[T any](v T) *T { return &v }
 
 var (
 	requestLine = regexp.MustCompile(`^apiserver_request_total\{(.*)\} ([0-9.e+]+)$`)
