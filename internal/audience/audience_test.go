@@ -3,6 +3,7 @@ package audience
 import (
 	"fmt"
 	"math"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -35,104 +36,141 @@ func mustCompile(t *testing.T, s Spec, columns []string) *Plan {
 	return p
 }
 
-func scan(t *testing.T, p *Plan, data, seed string) (*Selection, Stats, []Invitee) {
+// scan runs both passes and closes the Selection. It fails when the first pass kept its
+// records in memory past spillAfter, or on disk below it.
+func scan(t *testing.T, p *Plan, data, seed string) (Stats, []Invitee) {
 	t.Helper()
 	sel, stats, err := p.Scan(strings.NewReader(data), seed)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer sel.Close()
+	if spilled := sel.spill != nil; spilled != (stats.Records > spillAfter) || spilled == (sel.ids != nil) {
+		t.Fatalf("%d records, %d kept in memory: spilled %v", stats.Records, len(sel.ids), spilled)
+	}
 	var out []Invitee
 	if err := p.Select(strings.NewReader(data), sel, func(i Invitee) error { out = append(out, i); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	return sel, stats, out
+	return stats, out
+}
+
+// bothWays runs a test with the first pass's records in memory, then with all but the first
+// two on disk, in a temporary directory that must be empty afterwards: a scan that fails, and
+// a Selection closed, leave nothing behind.
+func bothWays(t *testing.T, test func(t *testing.T)) {
+	t.Run("in memory", test)
+	t.Run("spilled", func(t *testing.T) {
+		defer func(n int) { spillAfter = n }(spillAfter)
+		spillAfter = 2
+		tmp := t.TempDir()
+		t.Setenv("TMPDIR", tmp)
+		test(t)
+		if left, _ := os.ReadDir(tmp); len(left) > 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
 }
 
 func TestSegmentsAndChannels(t *testing.T) {
-	data := "\ufefftenancy_ref,email,mobile,tenure,age\r\n" +
-		"T-1,a@example.org,+447700900001,general-needs,70\r\n" + // older: sms first
-		"T-2,b@example.org,,general-needs,80\r\n" + // older, no mobile: falls back to email
-		"T-3,c@example.org,+447700900003,shared-ownership,40\r\n" + // shared
-		"T-4,,,shared-ownership,41\r\n" + // shared, no email: unreachable
-		"T-5,,+447700900005,general-needs,30\r\n" // everyone: email empty, sms
-	p := mustCompile(t, spec(), header)
-	_, stats, got := scan(t, p, data, "wave-1")
-	want := []string{"T-1 older sms +447700900001", "T-2 older email b@example.org", "T-3 shared email c@example.org", "T-5 everyone sms +447700900005"}
-	if len(got) != len(want) {
-		t.Fatalf("invitees = %+v", got)
-	}
-	for i, w := range want {
-		if g := fmt.Sprintf("%s %s %s %s", got[i].Key, got[i].Segment, got[i].Channel, got[i].Contact); g != w {
-			t.Errorf("invitee %d = %q, want %q", i, g, w)
+	bothWays(t, func(t *testing.T) {
+		data := "\ufefftenancy_ref,email,mobile,tenure,age\r\n" +
+			"T-1,a@example.org,+447700900001,general-needs,70\r\n" + // older: sms first
+			"T-2,b@example.org,,general-needs,80\r\n" + // older, no mobile: falls back to email
+			"T-3,c@example.org,+447700900003,shared-ownership,40\r\n" + // shared
+			"T-4,,,shared-ownership,41\r\n" + // shared, no email: unreachable
+			"T-5,,+447700900005,general-needs,30\r\n" // everyone: email empty, sms
+		p := mustCompile(t, spec(), header)
+		stats, got := scan(t, p, data, "wave-1")
+		want := []string{"T-1 older sms +447700900001", "T-2 older email b@example.org", "T-3 shared email c@example.org", "T-5 everyone sms +447700900005"}
+		if len(got) != len(want) {
+			t.Fatalf("invitees = %+v", got)
 		}
-	}
-	if stats.Records != 5 || stats.Unreachable != 1 || stats.BySegment["shared"] != 2 || stats.Selected["older"] != 2 {
-		t.Errorf("stats = %+v", stats)
-	}
+		for i, w := range want {
+			if g := fmt.Sprintf("%s %s %s %s", got[i].Key, got[i].Segment, got[i].Channel, got[i].Contact); g != w {
+				t.Errorf("invitee %d = %q, want %q", i, g, w)
+			}
+		}
+		if stats.Records != 5 || stats.Unreachable != 1 || stats.BySegment["shared"] != 2 || stats.Selected["older"] != 2 {
+			t.Errorf("stats = %+v", stats)
+		}
+	})
 }
 
 func TestJSONLines(t *testing.T) {
-	s := spec()
-	s.Format = JSONLines
-	s.LanguageColumn = "lang"
-	data := `{"tenancy_ref": "T-1", "email": "a@example.org", "mobile": null, "tenure": "general-needs", "age": 70, "lang": "cy"}` + "\n\n" +
-		`{"tenancy_ref": "T-2", "email": "b@example.org", "mobile": "+447700900002", "tenure": "shared-ownership", "age": 33, "vip": true}` + "\r\n"
-	p := mustCompile(t, s, nil)
-	_, _, got := scan(t, p, data, "w")
-	if len(got) != 2 || got[0].Channel != "email" || got[1].Segment != "shared" || got[0].Language != "cy" || got[1].Language != "" ||
-		!reflect.DeepEqual(got[1].Contacts.Map(), map[string]string{"email": "b@example.org", "sms": "+447700900002"}) {
-		t.Errorf("invitees = %+v", got)
-	}
+	bothWays(t, func(t *testing.T) {
+		s := spec()
+		s.Format = JSONLines
+		s.LanguageColumn = "lang"
+		data := `{"tenancy_ref": "T-1", "email": "a@example.org", "mobile": null, "tenure": "general-needs", "age": 70, "lang": "cy"}` + "\n\n" +
+			`{"tenancy_ref": "T-2", "email": "b@example.org", "mobile": "+447700900002", "tenure": "shared-ownership", "age": 33, "vip": true}` + "\r\n"
+		p := mustCompile(t, s, nil)
+		_, got := scan(t, p, data, "w")
+		if len(got) != 2 || got[0].Channel != "email" || got[1].Segment != "shared" || got[0].Language != "cy" || got[1].Language != "" ||
+			!reflect.DeepEqual(got[1].Contacts.Map(), map[string]string{"email": "b@example.org", "sms": "+447700900002"}) {
+			t.Errorf("invitees = %+v", got)
+		}
+	})
 }
 
 func TestBadInputNamesTheLine(t *testing.T) {
-	csvPlan := mustCompile(t, spec(), header)
-	js := spec()
-	js.Format = JSONLines
-	jsonPlan := mustCompile(t, js, nil)
-	good := "T-1,a@example.org,,general-needs,50\n"
-	for _, c := range []struct {
-		name string
-		plan *Plan
-		data string
-		want string
-	}{
-		{"empty file", csvPlan, "", "line 1: the file is empty"},
-		{"no id column", csvPlan, "ref,email,mobile,tenure,age\n" + good, `line 1: the header has no column "tenancy_ref"`},
-		{"a column twice", csvPlan, "tenancy_ref,email,email\n", `line 1: the header names the column "email" twice`},
-		{"wrong number of fields", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2," + secret + "\n", "line 3: wrong number of fields"},
-		{"bare quote", csvPlan, strings.Join(header, ",") + "\n" + good + `T-2,a"` + secret + `,,x,1` + "\n", "line 3: a quote is misplaced"},
-		{"invalid UTF-8", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2,\xff" + secret + ",,x,1\n", `line 3: column "email" is not valid UTF-8`},
-		{"empty id", csvPlan, strings.Join(header, ",") + "\n" + good + "," + secret + ",,x,1\n", `line 3: the id column "tenancy_ref" is empty`},
-		{"duplicate id", csvPlan, strings.Join(header, ",") + "\n" + good + good + "T-1," + secret + ",,x,1\n", "line 3: the id is the same as on line 2"},
-		{"a duplicate id before a bad line", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2,b@x,,x,1\n" + good + "T-3,e@x,,x," + secret + "\n",
-			"line 4: the id is the same as on line 2"},
-		{"a bad line before a duplicate id", csvPlan, strings.Join(header, ",") + "\n" + good + "T-3,e@x,,x," + secret + "\n" + good,
-			"line 3: spec.audience.segments[0].match cannot be evaluated"},
-		{"a duplicate id far down a long file", csvPlan, population(6000) + "T-000010,d@x,,x,1\n" + "T-999999,f@x,,x,1\n",
-			"line 6002: the id is the same as on line 12"},
-		{"a duplicate id after a record over two lines and a blank line", csvPlan, strings.Join(header, ",") + "\n" + good +
-			"T-2,\"e@x\ny\",,x,1\n\nT-3,f@x,,x,1\n" + good, "line 7: the id is the same as on line 2"},
-		{"JSON: a duplicate id after blank lines", jsonPlan, "\n" + `{"tenancy_ref": "T-1", "age": 50, "tenure": "x"}` + "\n\n\n" + `{"tenancy_ref": "T-2", "age": 50, "tenure": "x"}` +
-			"\n" + `{"tenancy_ref": "T-1", "age": 50, "tenure": "x"}` + "\n", "line 6: the id is the same as on line 2"},
-		{"a match that fails on a value", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2,e@x,,x," + secret + "\n",
-			"line 3: spec.audience.segments[0].match cannot be evaluated: it fails on this line's values"},
-		{"JSON: not an object", jsonPlan, `{"tenancy_ref": "T-1", "age": 50, "email": "e@x", "tenure": "x"}` + "\n[\"" + secret + "\"]\n", "line 2: not a JSON object"},
-		{"JSON: nested value", jsonPlan, `{"tenancy_ref": "T-1", "x": {"y": "` + secret + `"}}`, `line 1: field "x" is not a string, number or boolean`},
-		{"JSON: no id", jsonPlan, `{"email": "` + secret + `"}`, `line 1: has no field "tenancy_ref"`},
-		{"JSON: missing field in a match", jsonPlan, `{"tenancy_ref": "T-1", "email": "` + secret + `"}`,
-			`line 1: spec.audience.segments[0].match cannot be evaluated: this line has no field "age"`},
-		{"JSON: invalid UTF-8", jsonPlan, "{\"tenancy_ref\": \"\xff" + secret + "\"}", "line 1: not valid UTF-8"},
-	} {
-		_, _, err := c.plan.Scan(strings.NewReader(c.data), "w")
-		if err == nil || err.Error() != c.want && !strings.HasPrefix(err.Error(), c.want) {
-			t.Errorf("%s: %v, want %q", c.name, err, c.want)
-			continue
+	bothWays(t, func(t *testing.T) {
+		csvPlan := mustCompile(t, spec(), header)
+		js := spec()
+		js.Format = JSONLines
+		jsonPlan := mustCompile(t, js, nil)
+		good := "T-1,a@example.org,,general-needs,50\n"
+		var forty string // ids of population(6000) again, the last first
+		for i := 139; i >= 100; i-- {
+			forty += fmt.Sprintf("T-%06d,d@x,,x,1\n", i)
 		}
-		if strings.Contains(err.Error(), secret) {
-			t.Errorf("%s: the error quotes the data: %v", c.name, err)
+		for _, c := range []struct {
+			name string
+			plan *Plan
+			data string
+			want string
+		}{
+			{"empty file", csvPlan, "", "line 1: the file is empty"},
+			{"no id column", csvPlan, "ref,email,mobile,tenure,age\n" + good, `line 1: the header has no column "tenancy_ref"`},
+			{"a column twice", csvPlan, "tenancy_ref,email,email\n", `line 1: the header names the column "email" twice`},
+			{"wrong number of fields", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2," + secret + "\n", "line 3: wrong number of fields"},
+			{"bare quote", csvPlan, strings.Join(header, ",") + "\n" + good + `T-2,a"` + secret + `,,x,1` + "\n", "line 3: a quote is misplaced"},
+			{"invalid UTF-8", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2,\xff" + secret + ",,x,1\n", `line 3: column "email" is not valid UTF-8`},
+			{"empty id", csvPlan, strings.Join(header, ",") + "\n" + good + "," + secret + ",,x,1\n", `line 3: the id column "tenancy_ref" is empty`},
+			{"duplicate id", csvPlan, strings.Join(header, ",") + "\n" + good + good + "T-1," + secret + ",,x,1\n", "line 3: the id is the same as on line 2"},
+			{"a duplicate id before a bad line", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2,b@x,,x,1\n" + good + "T-3,e@x,,x," + secret + "\n",
+				"line 4: the id is the same as on line 2"},
+			{"a bad line before a duplicate id", csvPlan, strings.Join(header, ",") + "\n" + good + "T-3,e@x,,x," + secret + "\n" + good,
+				"line 3: spec.audience.segments[0].match cannot be evaluated"},
+			{"a duplicate id far down a long file", csvPlan, population(6000) + "T-000010,d@x,,x,1\n" + "T-999999,f@x,,x,1\n",
+				"line 6002: the id is the same as on line 12"},
+			{"the first of forty duplicate ids", csvPlan, population(6000) + forty, "line 6002: the id is the same as on line 141"},
+			{"a duplicate id after a record over two lines and a blank line", csvPlan, strings.Join(header, ",") + "\n" + good +
+				"T-2,\"e@x\ny\",,x,1\n\nT-3,f@x,,x,1\n" + good, "line 7: the id is the same as on line 2"},
+			{"JSON: a duplicate id after blank lines", jsonPlan, "\n" + `{"tenancy_ref": "T-1", "age": 50, "tenure": "x"}` + "\n\n\n" + `{"tenancy_ref": "T-2", "age": 50, "tenure": "x"}` +
+				"\n" + `{"tenancy_ref": "T-1", "age": 50, "tenure": "x"}` + "\n", "line 6: the id is the same as on line 2"},
+			{"JSON: a duplicate of the second id after blank lines", jsonPlan, "\n" + `{"tenancy_ref": "T-1", "age": 50, "tenure": "x"}` + "\n\n\n" +
+				`{"tenancy_ref": "T-2", "age": 50, "tenure": "x"}` + "\n" + `{"tenancy_ref": "T-2", "age": 50, "tenure": "x"}` + "\n",
+				"line 6: the id is the same as on line 5"},
+			{"a match that fails on a value", csvPlan, strings.Join(header, ",") + "\n" + good + "T-2,e@x,,x," + secret + "\n",
+				"line 3: spec.audience.segments[0].match cannot be evaluated: it fails on this line's values"},
+			{"JSON: not an object", jsonPlan, `{"tenancy_ref": "T-1", "age": 50, "email": "e@x", "tenure": "x"}` + "\n[\"" + secret + "\"]\n", "line 2: not a JSON object"},
+			{"JSON: nested value", jsonPlan, `{"tenancy_ref": "T-1", "x": {"y": "` + secret + `"}}`, `line 1: field "x" is not a string, number or boolean`},
+			{"JSON: no id", jsonPlan, `{"email": "` + secret + `"}`, `line 1: has no field "tenancy_ref"`},
+			{"JSON: missing field in a match", jsonPlan, `{"tenancy_ref": "T-1", "email": "` + secret + `"}`,
+				`line 1: spec.audience.segments[0].match cannot be evaluated: this line has no field "age"`},
+			{"JSON: invalid UTF-8", jsonPlan, "{\"tenancy_ref\": \"\xff" + secret + "\"}", "line 1: not valid UTF-8"},
+		} {
+			_, _, err := c.plan.Scan(strings.NewReader(c.data), "w")
+			if err == nil || err.Error() != c.want && !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("%s: %v, want %q", c.name, err, c.want)
+				continue
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: the error quotes the data: %v", c.name, err)
+			}
 		}
-	}
+	})
 }
 
 func TestCompileErrorsNameTheField(t *testing.T) {
@@ -181,86 +219,90 @@ func keys(inv []Invitee) map[string]bool {
 }
 
 func TestSamplingIsDeterministicAndIndependent(t *testing.T) {
-	const n = 20000
-	data := population(n)
-	s := spec()
-	s.Segments[2].Percent = 40
-	p := mustCompile(t, s, header)
-	_, stats, a := scan(t, p, data, "campaign-uid/20260401-0900")
-	_, _, again := scan(t, p, data, "campaign-uid/20260401-0900")
-	_, _, other := scan(t, p, data, "campaign-uid/20260701-0900")
+	bothWays(t, func(t *testing.T) {
+		const n = 20000
+		data := population(n)
+		s := spec()
+		s.Segments[2].Percent = 40
+		p := mustCompile(t, s, header)
+		stats, a := scan(t, p, data, "campaign-uid/20260401-0900")
+		_, again := scan(t, p, data, "campaign-uid/20260401-0900")
+		_, other := scan(t, p, data, "campaign-uid/20260701-0900")
 
-	// 40% of 20,000: 8,000, within four standard deviations (sqrt(20000·0.4·0.6) ≈ 69).
-	if math.Abs(float64(len(a))-8000) > 4*69 || stats.Selected["everyone"] != len(a) {
-		t.Errorf("a 40%% sample kept %d (stats %d)", len(a), stats.Selected["everyone"])
-	}
-	if fmt.Sprint(keys(a)) != fmt.Sprint(keys(again)) {
-		t.Error("the same wave sampled different people")
-	}
-	// Independent waves overlap by about 0.4 · 0.4 = 16% of the population.
-	overlap := 0
-	ka := keys(a)
-	for k := range keys(other) {
-		if ka[k] {
-			overlap++
+		// 40% of 20,000: 8,000, within four standard deviations (sqrt(20000·0.4·0.6) ≈ 69).
+		if math.Abs(float64(len(a))-8000) > 4*69 || stats.Selected["everyone"] != len(a) {
+			t.Errorf("a 40%% sample kept %d (stats %d)", len(a), stats.Selected["everyone"])
 		}
-	}
-	if math.Abs(float64(overlap)-0.16*n) > 4*math.Sqrt(n*0.16*0.84) {
-		t.Errorf("two waves share %d people, want about %d", overlap, int(0.16*n))
-	}
+		if fmt.Sprint(keys(a)) != fmt.Sprint(keys(again)) {
+			t.Error("the same wave sampled different people")
+		}
+		// Independent waves overlap by about 0.4 · 0.4 = 16% of the population.
+		overlap := 0
+		ka := keys(a)
+		for k := range keys(other) {
+			if ka[k] {
+				overlap++
+			}
+		}
+		if math.Abs(float64(overlap)-0.16*n) > 4*math.Sqrt(n*0.16*0.84) {
+			t.Errorf("two waves share %d people, want about %d", overlap, int(0.16*n))
+		}
 
-	// A count takes exactly that many, the same ones again, and everyone when there are fewer.
-	s.Segments[2].Percent, s.Segments[2].Count = 0, 1234
-	p = mustCompile(t, s, header)
-	_, stats, c1 := scan(t, p, data, "w1")
-	_, _, c2 := scan(t, p, data, "w1")
-	if len(c1) != 1234 || stats.Selected["everyone"] != 1234 || fmt.Sprint(keys(c1)) != fmt.Sprint(keys(c2)) {
-		t.Errorf("count sample: %d, stats %d", len(c1), stats.Selected["everyone"])
-	}
-	s.Segments[2].Count = n + 10
-	p = mustCompile(t, s, header)
-	if _, _, all := scan(t, p, data, "w1"); len(all) != n {
-		t.Errorf("a count above the segment's size kept %d of %d", len(all), n)
-	}
+		// A count takes exactly that many, the same ones again, and everyone when there are fewer.
+		s.Segments[2].Percent, s.Segments[2].Count = 0, 1234
+		p = mustCompile(t, s, header)
+		stats, c1 := scan(t, p, data, "w1")
+		_, c2 := scan(t, p, data, "w1")
+		if len(c1) != 1234 || stats.Selected["everyone"] != 1234 || fmt.Sprint(keys(c1)) != fmt.Sprint(keys(c2)) {
+			t.Errorf("count sample: %d, stats %d", len(c1), stats.Selected["everyone"])
+		}
+		s.Segments[2].Count = n + 10
+		p = mustCompile(t, s, header)
+		if _, all := scan(t, p, data, "w1"); len(all) != n {
+			t.Errorf("a count above the segment's size kept %d of %d", len(all), n)
+		}
+	})
 }
 
 // Sampled and census segments interleave, with people no channel reaches and people in no
 // segment between them: the second pass keeps exactly everyone reachable of a census segment,
 // and of a sampled one those whose hash of the seed and their id falls under its threshold.
 func TestSampledAndCensusSegmentsInterleave(t *testing.T) {
-	s := spec()
-	s.Segments[1].Percent = 30 // shared ownership: sampled
-	s.Segments[2].Match = `attrs.tenure == "general-needs"`
-	p := mustCompile(t, s, header)
-	var b strings.Builder
-	b.WriteString(strings.Join(header, ",") + "\n")
-	want := map[string]bool{}
-	threshold := uint64(float64(30) / 100 * math.MaxUint64) // as Scan works it out
-	for i := range 3000 {
-		key := fmt.Sprintf("T-%05d", i)
-		switch i % 5 {
-		case 0: // older: census, by SMS
-			fmt.Fprintf(&b, "%s,,0770%05d,general-needs,70\n", key, i)
-			want[key] = true
-		case 1, 2: // shared ownership: sampled
-			fmt.Fprintf(&b, "%s,p%d@example.org,,shared-ownership,40\n", key, i)
-			want[key] = hash("w", key) <= threshold
-		case 3: // general needs, no contact: unreachable
-			fmt.Fprintf(&b, "%s,,,general-needs,40\n", key)
-		case 4: // in no segment
-			fmt.Fprintf(&b, "%s,p%d@example.org,,leasehold,40\n", key, i)
+	bothWays(t, func(t *testing.T) {
+		s := spec()
+		s.Segments[1].Percent = 30 // shared ownership: sampled
+		s.Segments[2].Match = `attrs.tenure == "general-needs"`
+		p := mustCompile(t, s, header)
+		var b strings.Builder
+		b.WriteString(strings.Join(header, ",") + "\n")
+		want := map[string]bool{}
+		threshold := uint64(float64(30) / 100 * math.MaxUint64) // as Scan works it out
+		for i := range 3000 {
+			key := fmt.Sprintf("T-%05d", i)
+			switch i % 5 {
+			case 0: // older: census, by SMS
+				fmt.Fprintf(&b, "%s,,0770%05d,general-needs,70\n", key, i)
+				want[key] = true
+			case 1, 2: // shared ownership: sampled
+				fmt.Fprintf(&b, "%s,p%d@example.org,,shared-ownership,40\n", key, i)
+				want[key] = hash("w", key) <= threshold
+			case 3: // general needs, no contact: unreachable
+				fmt.Fprintf(&b, "%s,,,general-needs,40\n", key)
+			case 4: // in no segment
+				fmt.Fprintf(&b, "%s,p%d@example.org,,leasehold,40\n", key, i)
+			}
 		}
-	}
-	_, stats, got := scan(t, p, b.String(), "w")
-	kept := keys(got)
-	for key, keep := range want {
-		if kept[key] != keep {
-			t.Errorf("%s: kept %v, want %v", key, kept[key], keep)
+		stats, got := scan(t, p, b.String(), "w")
+		kept := keys(got)
+		for key, keep := range want {
+			if kept[key] != keep {
+				t.Errorf("%s: kept %v, want %v", key, kept[key], keep)
+			}
 		}
-	}
-	if n := stats.Selected["older"] + stats.Selected["shared"]; n != len(got) {
-		t.Errorf("the first pass selected %d, the second kept %d", n, len(got))
-	}
+		if n := stats.Selected["older"] + stats.Selected["shared"]; n != len(got) {
+			t.Errorf("the first pass selected %d, the second kept %d", n, len(got))
+		}
+	})
 }
 
 func TestShardsPartitionTheAudience(t *testing.T) {

@@ -71,25 +71,28 @@ func TestRememberedMatchesEqualEvaluation(t *testing.T) {
 // The second pass takes each record's segment and sampling hash from the first: a file that
 // changed between them is refused, not half-applied.
 func TestSelectRefusesAChangedFile(t *testing.T) {
-	p := mustCompile(t, spec(), header)
-	data := population(20)
-	sel, _, err := p.Scan(strings.NewReader(data), "w")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, changed := range map[string]string{
-		"a line more":    data + "T-999999,x@example.org,,general-needs,40\n",
-		"a line less":    data[:strings.LastIndex(strings.TrimSuffix(data, "\n"), "\n")+1],
-		"another person": strings.Replace(data, "T-000003", "T-777777", 1),
-	} {
-		if err := p.Select(strings.NewReader(changed), sel, func(Invitee) error { return nil }); !errors.Is(err, ErrChanged) {
-			t.Errorf("%s: %v, want ErrChanged", name, err)
+	bothWays(t, func(t *testing.T) {
+		p := mustCompile(t, spec(), header)
+		data := population(20)
+		sel, _, err := p.Scan(strings.NewReader(data), "w")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	n := 0
-	if err := p.Select(strings.NewReader(data), sel, func(Invitee) error { n++; return nil }); err != nil || n != 20 {
-		t.Errorf("the same file: %d people, %v", n, err)
-	}
+		defer sel.Close()
+		for name, changed := range map[string]string{
+			"a line more":    data + "T-999999,x@example.org,,general-needs,40\n",
+			"a line less":    data[:strings.LastIndex(strings.TrimSuffix(data, "\n"), "\n")+1],
+			"another person": strings.Replace(data, "T-000003", "T-777777", 1),
+		} {
+			if err := p.Select(strings.NewReader(changed), sel, func(Invitee) error { return nil }); !errors.Is(err, ErrChanged) {
+				t.Errorf("%s: %v, want ErrChanged", name, err)
+			}
+		}
+		n := 0
+		if err := p.Select(strings.NewReader(data), sel, func(Invitee) error { n++; return nil }); err != nil || n != 20 {
+			t.Errorf("the same file: %d people, %v", n, err)
+		}
+	})
 }
 
 // When every match names the attributes it reads, a scan decides a record's segment once per

@@ -352,19 +352,63 @@ type Stats struct {
 	UnreachableBySegment map[string]int
 }
 
-// Selection is what the first pass decides: the hash threshold each segment's sample keeps.
+// Selection is what the first pass decides: the hash threshold each segment's sample keeps,
+// and what it keeps of each record for the second pass. Close it when done.
 type Selection struct {
 	seed      string
 	threshold []uint64 // keep a person when their hash is at most this
+	records   int
 	// segments holds each record's segment, in file order (-1: none, or no channel reaches
 	// them), so that the second pass does not segment again; ids a hash of each record's id,
 	// which finds duplicates and notices a file that changed between the passes: 9 bytes a
 	// record. samples holds the sampling hash of each record of a sampled segment, in file
-	// order (8 bytes more for those only: a census needs none).
+	// order (8 bytes more for those only: a census needs none). Past spillAfter records, all
+	// three are in spill's files instead, and these are nil.
 	segments []int8
 	ids      []uint64
 	samples  []uint64
+	spill    *spill
 	sampled  []bool // by segment: its records have a sampling hash
+}
+
+// Close removes the files of a Selection that holds its records on disk.
+func (sel *Selection) Close() {
+	if sel != nil && sel.spill != nil {
+		sel.spill.remove()
+		sel.spill = nil
+	}
+}
+
+// keep records what the second pass needs of a record: in memory, or, past spillAfter
+// records, on disk, starting with those it held.
+func (sel *Selection) keep(lines *lineIndex, id uint64, line int, segment int8, sample uint64) error {
+	if sel.spill == nil && len(sel.ids) == spillAfter {
+		s, err := newSpill()
+		if err != nil {
+			return err
+		}
+		c, _ := sel.cursor() // in memory: no error
+		for i := 0; ; i++ {
+			id, seg, h, ok, _ := c.next()
+			if !ok {
+				break
+			}
+			s.add(id, lines.line(i), int8(seg), seg >= 0 && sel.sampled[seg], h)
+		}
+		sel.spill, sel.ids, sel.segments, sel.samples, *lines = s, nil, nil, nil, lineIndex{}
+	}
+	sampled := segment >= 0 && sel.sampled[segment]
+	if sel.spill != nil {
+		sel.spill.add(id, line, segment, sampled, sample)
+		return nil
+	}
+	lines.add(len(sel.ids), line)
+	sel.ids = grow(sel.ids, id)
+	sel.segments = grow(sel.segments, segment)
+	if sampled {
+		sel.samples = grow(sel.samples, sample)
+	}
+	return nil
 }
 
 // ErrChanged is an audience that changed between the two passes over it.
@@ -479,7 +523,7 @@ func evalError(err error) string {
 // radixSort sorts a in place (and returns it): four passes of 16 bits, through a buffer of
 // its size.
 func radixSort(a []uint64) []uint64 {
-	if len(a) < 1<<12 {
+	if len(a) < 12<<10 { // below, comparisons cost less than four passes over 65,536 counters
 		slices.Sort(a)
 		return a
 	}
@@ -551,9 +595,10 @@ func (h *maxHeap) Pop() any {
 }
 
 // Scan is the first pass: it validates every line (ids present and unique, segments
-// computable), counts, and decides each segment's sample from the wave's seed. Memory holds
-// 9 bytes per person (the id's hash and the segment), 8 more for each person in a sampled
-// segment (the sampling hash) and 8 for each person sampled by count, never the records.
+// computable), counts, and decides each segment's sample from the wave's seed. It keeps 9
+// bytes per person (the id's hash and the segment) and 8 more for each person in a sampled
+// segment (the sampling hash): in memory up to spillAfter records, in a temporary directory
+// past them. Memory holds 8 bytes for each person sampled by count, never the records.
 func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 	segments := p.spec.Segments
 	heaps := make([]*maxHeap, len(segments))
@@ -580,30 +625,28 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		if key == "" {
 			return lineErr(rec.Line, "the id column %q is empty", p.spec.IDField)
 		}
-		lines.add(records-1, rec.Line)
-		sel.ids = grow(sel.ids, maphash.String(idSeed, key))
+		id := maphash.String(idSeed, key)
 		seg, channel, _, err := p.assign(&rec, m)
 		if err != nil {
 			return err
 		}
 		if seg < 0 {
-			sel.segments = grow(sel.segments, -1)
 			unsegmented++
-			return nil
+			return sel.keep(&lines, id, rec.Line, -1, 0)
 		}
 		bySegment[seg]++
 		if channel == "" {
-			sel.segments = grow(sel.segments, -1)
 			unreachable[seg]++
-			return nil
+			return sel.keep(&lines, id, rec.Line, -1, 0)
 		}
 		var h uint64 // a census keeps everyone: no hash needed
 		if sampled[seg] {
 			buf = append(append(append(buf[:0], seed...), 0), key...)
 			h = hashBytes(buf)
-			sel.samples = grow(sel.samples, h)
 		}
-		sel.segments = grow(sel.segments, int8(seg))
+		if err := sel.keep(&lines, id, rec.Line, int8(seg), h); err != nil {
+			return err
+		}
 		sizes[seg]++
 		k := segments[seg].Count
 		if k == 0 {
@@ -631,17 +674,26 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		stop = le.Line
 	}
 	if err == nil || stop < math.MaxInt {
-		dup := firstDuplicate(sel.ids, &lines)
-		if len(sel.ids) >= 1<<16 {
-			// The check's 16 bytes a line are garbage now. Collected at once, they do not set the
-			// heap's next target: left, the second pass's garbage would grow to twice their size
-			// (at a million lines, a 52 MB heap peak instead of 26; only the sender scans, once).
-			runtime.GC()
+		var dup *LineError
+		if sel.spill != nil {
+			var serr error
+			if dup, serr = sel.spill.finish(); serr != nil {
+				err = serr
+			}
+		} else {
+			dup = firstDuplicate(sel.ids, &lines)
+			if len(sel.ids) >= 1<<16 {
+				// The check's 16 bytes a line are garbage now. Collected at once, they do not set
+				// the heap's next target: left, the second pass's garbage would grow to twice their
+				// size (at 262,144 lines, a 6 MB heap peak instead of 3; only the sender scans, once).
+				runtime.GC()
+			}
 		}
 		if dup != nil && dup.Line < stop {
 			err = dup
 		}
 	}
+	sel.records = records
 	stats := Stats{Records: records, Unsegmented: unsegmented, BySegment: map[string]int{}, Selected: map[string]int{},
 		UnreachableBySegment: map[string]int{}}
 	for i, s := range segments {
@@ -655,6 +707,7 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		}
 	}
 	if err != nil {
+		sel.Close()
 		return nil, stats, err
 	}
 	for i, s := range segments {
@@ -727,30 +780,29 @@ func (x *lineIndex) line(i int) int {
 // takes each record's segment from the first pass, and fails with ErrChanged when the file is
 // not the one the first pass read.
 func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error {
-	n, sample := 0, 0
-	err := read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
-		i := n
+	c, err := sel.cursor()
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	n := 0
+	err = read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
 		n++
 		key, _ := rec.slot(p.idSlot)
-		if i >= len(sel.ids) || maphash.String(idSeed, key) != sel.ids[i] {
+		id, seg, h, ok, err := c.next()
+		switch {
+		case err != nil:
+			return err
+		case !ok || maphash.String(idSeed, key) != id:
 			return ErrChanged
-		}
-		seg := int(sel.segments[i])
-		if seg < 0 {
+		case seg < 0, sel.sampled[seg] && h > sel.threshold[seg]:
 			return nil
-		}
-		if sel.sampled[seg] {
-			h := sel.samples[sample]
-			sample++
-			if h > sel.threshold[seg] {
-				return nil
-			}
 		}
 		channel, contact := p.reach(seg, &rec)
 		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Contacts: p.contacts(&rec),
 			Language: p.language(&rec), Line: rec.Line})
 	})
-	if err == nil && n != len(sel.ids) {
+	if err == nil && n != sel.records {
 		return ErrChanged
 	}
 	return err

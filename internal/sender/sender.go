@@ -188,9 +188,14 @@ func (r *run) send(ctx context.Context) error {
 	}
 	sel, stats, err := r.job.Plan.Scan(f, r.job.Seed)
 	f.Close()
-	if err != nil {
+	var bad *audience.LineError
+	switch {
+	case errors.As(err, &bad):
 		return fmt.Errorf("the audience is invalid, nothing was sent: %w", err)
+	case err != nil:
+		return fmt.Errorf("reading the audience, nothing was sent: %w", err)
 	}
+	defer sel.Close()
 	r.sum.Audience = stats.Records
 	r.sum.Skipped["unsegmented"] = stats.Unsegmented
 	r.sum.Skipped["unreachable"] = stats.Unreachable
