@@ -174,6 +174,11 @@ func TestBuildJob(t *testing.T) {
 	if pod.RestartPolicy != "Never" || *pod.AutomountServiceAccountToken || !*pod.Containers[0].SecurityContext.ReadOnlyRootFilesystem {
 		t.Errorf("pod %+v", pod)
 	}
+	// The root filesystem is read-only; a large audience's scan writes under /tmp.
+	if v, m := pod.Volumes[len(pod.Volumes)-1], pod.Containers[0].VolumeMounts[len(pod.Containers[0].VolumeMounts)-1]; v.EmptyDir == nil ||
+		m.Name != v.Name || m.MountPath != "/tmp" || m.ReadOnly {
+		t.Errorf("scratch volume %+v mounted %+v", v, m)
+	}
 	items := pod.Volumes[1].Secret.Items
 	if len(items) != 3 || items[1].Path != "keys/2026-01" || items[2].Key != "token-2026-04" {
 		t.Errorf("sender Secret items %+v", items)

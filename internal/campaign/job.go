@@ -307,6 +307,10 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig jobfile.Config, name stri
 		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: path.Join(mountChannels, ch.Name), ReadOnly: true})
 	}
 	volumes, mounts = append(volumes, extraVolumes...), append(mounts, extraMounts...)
+	// The root filesystem is read-only: a scan of an audience of more than 262,144 people keeps
+	// what it needs of each (about 17 bytes) in files under /tmp instead of in memory.
+	volumes = append(volumes, corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	mounts = append(mounts, corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
 
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: c.Namespace, Labels: labels},
