@@ -18,9 +18,13 @@ import (
 // A variable so that tests take both ways on small files.
 var spillAfter = 1 << 18
 
-// spillParts is how many files the duplicate check spreads the ids over, by their hash: each is
-// checked on its own, in memory (24 bytes an entry: at ten million records, 3.7 MB).
-const spillParts = 64
+// spillParts is how many files the duplicate check spreads the ids over, by their hash's top
+// spillBits: each is checked on its own, in memory (its 16 bytes an entry, and a table of 8 to
+// 16 bytes an entry: at ten million records, 5 MB at most).
+const (
+	spillBits  = 6
+	spillParts = 1 << spillBits
+)
 
 // spill holds the first pass's per-record state on disk:
 //   - records: each record's id hash (8 bytes), segment (1 byte, -1 for none) and, in a sampled
@@ -78,7 +82,7 @@ func (s *spill) add(id uint64, line int, segment int8, sampled bool, sample uint
 		n = 17
 	}
 	_, _ = s.w.Write(s.entry[:n])
-	p := id >> (64 - 6) // spillParts = 1<<6
+	p := id >> (64 - spillBits)
 	binary.LittleEndian.PutUint64(s.entry[8:], uint64(line))
 	_, _ = s.partW[p].Write(s.entry[:16])
 	s.counts[p]++
