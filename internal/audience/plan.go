@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/ast"
@@ -619,7 +620,7 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 	var buf []byte      // the sampling hash's input
 	records, unsegmented := 0, 0
 	m := p.newMemo()
-	err := read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
+	err := read(r, p.spec.Format, p.required, p.names, false, func(rec Record) error {
 		records++
 		key, _ := rec.slot(p.idSlot)
 		if key == "" {
@@ -786,7 +787,9 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 	}
 	defer c.close()
 	n := 0
-	err = read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
+	// The first pass checked every field: the fields of the people kept are checked again (a
+	// file that changed in between), the rest not at all.
+	err = read(r, p.spec.Format, p.required, p.names, true, func(rec Record) error {
 		n++
 		key, _ := rec.slot(p.idSlot)
 		id, seg, h, ok, err := c.next()
@@ -797,6 +800,11 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 			return ErrChanged
 		case seg < 0, sel.sampled[seg] && h > sel.threshold[seg]:
 			return nil
+		}
+		for k := range p.names {
+			if v, _ := rec.slot(k); !utf8.ValidString(v) {
+				return ErrChanged
+			}
 		}
 		channel, contact := p.reach(seg, &rec)
 		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Contacts: p.contacts(&rec),
@@ -869,7 +877,7 @@ func SortedCounts(m map[string]int) []string {
 // through the first of channels with a contact in their record. A person no longer in the
 // audience, or with no contact for any of channels, is not given to fn.
 func (p *Plan) Lookup(r io.Reader, keys map[string]bool, channels []string, fn func(Invitee) error) error {
-	return read(r, p.spec.Format, p.required, p.names, func(rec Record) error {
+	return read(r, p.spec.Format, p.required, p.names, false, func(rec Record) error {
 		key, _ := rec.slot(p.idSlot)
 		if !keys[key] {
 			return nil

@@ -107,25 +107,27 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // contact columns): a CSV header without one of them is refused at line 1; a JSON object lacking
 // one is refused at its line.
 func Read(r io.Reader, format Format, required []string, fn func(Record) error) error {
-	return read(r, format, required, nil, fn)
+	return read(r, format, required, nil, false, fn)
 }
 
-// read is Read whose records also hand out the columns named by number (Record.slot).
-func read(r io.Reader, format Format, required, names []string, fn func(Record) error) error {
+// read is Read whose records also hand out the columns named by number (Record.slot). checked
+// says that a first pass read the same file whole: a CSV record's fields are then not checked
+// for UTF-8 again (the caller checks those it uses).
+func read(r io.Reader, format Format, required, names []string, checked bool, fn func(Record) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if head, err := br.Peek(3); err == nil && bytes.Equal(head, bom) {
 		_, _ = br.Discard(3)
 	}
 	switch format {
 	case CSV:
-		return readCSV(br, required, names, fn)
+		return readCSV(br, required, names, checked, fn)
 	case JSONLines:
 		return readJSONLines(br, required, names, fn)
 	}
 	return fmt.Errorf("unknown audience format %q: use CSV or JSONLines", format)
 }
 
-func readCSV(r io.Reader, required, names []string, fn func(Record) error) error {
+func readCSV(r io.Reader, required, names []string, checked bool, fn func(Record) error) error {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -180,8 +182,8 @@ func readCSV(r io.Reader, required, names []string, fn func(Record) error) error
 		if err != nil {
 			return csvErr(err)
 		}
-		for i, f := range fields {
-			if !utf8.ValidString(f) {
+		for i := 0; !checked && i < len(fields); i++ {
+			if !utf8.ValidString(fields[i]) {
 				return lineErr(line, "column %q is not valid UTF-8", columns[i])
 			}
 		}
