@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Go benchmarks of the domain packages and prints each one beside its baseline from the
 # same run, as a ratio of times (these machines are noisy; absolute figures move, ratios much
-# less), and the median throughput ratio of the benchmarks that time both within each op.
+# less), and the median throughput or time ratio of the benchmarks that time both within each
+# op (the machine's noise then falls on both alike).
 #   hack/bench.sh [COUNT] [REGEXP]   (default 5 runs of each benchmark, the median is used; all
 #   benchmarks). The store's aggregation benchmark first generates a 1,000,000-response wave in
 #   SQLite and in PostgreSQL (SURVEY_BENCH_RESPONSES to change it): several minutes.
@@ -48,7 +49,10 @@ done
 awk -v pairs="$pairs" '
 	/^Benchmark/ {
 		name = $1; sub(/-[0-9]+$/, "", name); v[name] = v[name] " " $3
-		for (i = 4; i < NF; i++) if ($(i + 1) == "throughput-ratio") paired[name] = paired[name] " " $i
+		for (i = 4; i < NF; i++) {
+			if ($(i + 1) == "throughput-ratio") paired[name] = paired[name] " " $i
+			if ($(i + 1) == "time-ratio") timed[name] = timed[name] " " $i
+		}
 	}
 	function median(s,   a, n, i, j, t) {
 		n = split(s, a, " ")
@@ -64,5 +68,6 @@ awk -v pairs="$pairs" '
 			printf "  %-38s %14.0f ns/op   %-40s %14.0f ns/op   ratio %.3f\n", ab[1], a, ab[2], b, a / b
 		}
 		for (name in paired) printf "  %-38s throughput against its baseline, both in each op: median %.3f (runs:%s)\n", name, median(paired[name]), paired[name]
+		for (name in timed) printf "  %-38s time against its baseline, both in each op: median %.3f (runs:%s)\n", name, median(timed[name]), timed[name]
 	}' "$out"
 rm -f "$out"

@@ -620,14 +620,14 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 	var buf []byte      // the sampling hash's input
 	records, unsegmented := 0, 0
 	m := p.newMemo()
-	err := read(r, p.spec.Format, p.required, p.names, false, func(rec Record) error {
+	err := read(r, p.spec.Format, p.required, p.names, false, func(rec *Record) error {
 		records++
 		key, _ := rec.slot(p.idSlot)
 		if key == "" {
 			return lineErr(rec.Line, "the id column %q is empty", p.spec.IDField)
 		}
 		id := maphash.String(idSeed, key)
-		seg, channel, _, err := p.assign(&rec, m)
+		seg, channel, _, err := p.assign(rec, m)
 		if err != nil {
 			return err
 		}
@@ -787,9 +787,9 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 	}
 	defer c.close()
 	n := 0
-	// The first pass checked every field: the fields of the people kept are checked again (a
-	// file that changed in between), the rest not at all.
-	err = read(r, p.spec.Format, p.required, p.names, true, func(rec Record) error {
+	// The first pass checked every field: the fields handed out of the people kept are checked
+	// again (a file that changed in between), the rest not at all.
+	err = read(r, p.spec.Format, p.required, p.names, true, func(rec *Record) error {
 		n++
 		key, _ := rec.slot(p.idSlot)
 		id, seg, h, ok, err := c.next()
@@ -801,14 +801,12 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 		case seg < 0, sel.sampled[seg] && h > sel.threshold[seg]:
 			return nil
 		}
-		for k := range p.names {
-			if v, _ := rec.slot(k); !utf8.ValidString(v) {
-				return ErrChanged
-			}
+		if !p.validHandedOut(rec) {
+			return ErrChanged
 		}
-		channel, contact := p.reach(seg, &rec)
-		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Contacts: p.contacts(&rec),
-			Language: p.language(&rec), Line: rec.Line})
+		channel, contact := p.reach(seg, rec)
+		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Contacts: p.contacts(rec),
+			Language: p.language(rec), Line: rec.Line})
 	})
 	if err == nil && n != sel.records {
 		return ErrChanged
@@ -832,6 +830,22 @@ func (p *Plan) Reroute(inv Invitee, skip func(channel string) bool) (Invitee, bo
 		}
 	}
 	return inv, false
+}
+
+// validHandedOut checks for UTF-8 the columns an Invitee takes from a record beside its id
+// (whose hash the first pass's matches, so it is the string the first pass checked): the
+// contacts and the language.
+func (p *Plan) validHandedOut(rec *Record) bool {
+	for _, k := range p.contact {
+		if v, _ := rec.slot(k); !utf8.ValidString(v) {
+			return false
+		}
+	}
+	if p.langSlot >= 0 {
+		v, _ := rec.slot(p.langSlot)
+		return utf8.ValidString(v)
+	}
+	return true
 }
 
 // language is a record's language column ("" without one).
@@ -877,14 +891,14 @@ func SortedCounts(m map[string]int) []string {
 // through the first of channels with a contact in their record. A person no longer in the
 // audience, or with no contact for any of channels, is not given to fn.
 func (p *Plan) Lookup(r io.Reader, keys map[string]bool, channels []string, fn func(Invitee) error) error {
-	return read(r, p.spec.Format, p.required, p.names, false, func(rec Record) error {
+	return read(r, p.spec.Format, p.required, p.names, false, func(rec *Record) error {
 		key, _ := rec.slot(p.idSlot)
 		if !keys[key] {
 			return nil
 		}
 		for _, ch := range channels {
 			if v, _ := rec.Get(p.spec.ContactColumns[ch]); v != "" {
-				return fn(Invitee{Key: key, Channel: ch, Contact: v, Contacts: p.contacts(&rec), Language: p.language(&rec), Line: rec.Line})
+				return fn(Invitee{Key: key, Channel: ch, Contact: v, Contacts: p.contacts(rec), Language: p.language(rec), Line: rec.Line})
 			}
 		}
 		return nil

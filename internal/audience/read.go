@@ -107,13 +107,14 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // contact columns): a CSV header without one of them is refused at line 1; a JSON object lacking
 // one is refused at its line.
 func Read(r io.Reader, format Format, required []string, fn func(Record) error) error {
-	return read(r, format, required, nil, false, fn)
+	return read(r, format, required, nil, false, func(rec *Record) error { return fn(*rec) })
 }
 
 // read is Read whose records also hand out the columns named by number (Record.slot). checked
 // says that a first pass read the same file whole: a CSV record's fields are then not checked
 // for UTF-8 again (the caller checks those it uses).
-func read(r io.Reader, format Format, required, names []string, checked bool, fn func(Record) error) error {
+// Its records are one Record, reused: fn must not keep it.
+func read(r io.Reader, format Format, required, names []string, checked bool, fn func(*Record) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if head, err := br.Peek(3); err == nil && bytes.Equal(head, bom) {
 		_, _ = br.Discard(3)
@@ -127,7 +128,7 @@ func read(r io.Reader, format Format, required, names []string, checked bool, fn
 	return fmt.Errorf("unknown audience format %q: use CSV or JSONLines", format)
 }
 
-func readCSV(r io.Reader, required, names []string, checked bool, fn func(Record) error) error {
+func readCSV(r io.Reader, required, names []string, checked bool, fn func(*Record) error) error {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -173,6 +174,7 @@ func readCSV(r io.Reader, required, names []string, checked bool, fn func(Record
 			pos[k] = i
 		}
 	}
+	rec := Record{columns: index, scratch: scratch, names: names, pos: pos}
 	for {
 		fields, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -187,7 +189,8 @@ func readCSV(r io.Reader, required, names []string, checked bool, fn func(Record
 				return lineErr(line, "column %q is not valid UTF-8", columns[i])
 			}
 		}
-		if err := fn(Record{Line: line, fields: fields, columns: index, scratch: scratch, names: names, pos: pos}); err != nil {
+		rec.Line, rec.fields, rec.Attrs = line, fields, nil
+		if err := fn(&rec); err != nil {
 			return err
 		}
 	}
@@ -211,7 +214,7 @@ func csvErr(err error) error {
 // maxLine bounds one JSON line.
 const maxLine = 1 << 20
 
-func readJSONLines(r *bufio.Reader, required, names []string, fn func(Record) error) error {
+func readJSONLines(r *bufio.Reader, required, names []string, fn func(*Record) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
 	line := 0
@@ -250,7 +253,7 @@ func readJSONLines(r *bufio.Reader, required, names []string, fn func(Record) er
 				return lineErr(line, "has no field %q", c)
 			}
 		}
-		if err := fn(Record{Line: line, Attrs: attrs, names: names}); err != nil {
+		if err := fn(&Record{Line: line, Attrs: attrs, names: names}); err != nil {
 			return err
 		}
 	}
