@@ -145,6 +145,8 @@ func TestBadInputNamesTheLine(t *testing.T) {
 			{"a duplicate id far down a long file", csvPlan, population(6000) + "T-000010,d@x,,x,1\n" + "T-999999,f@x,,x,1\n",
 				"line 6002: the id is the same as on line 12"},
 			{"the first of forty duplicate ids", csvPlan, population(6000) + forty, "line 6002: the id is the same as on line 141"},
+			{"invalid UTF-8 far down a long file", csvPlan, population(6000) + "T-x,e@x,,\xff" + secret + ",1\n", `line 6002: column "tenure" is not valid UTF-8`},
+			{"a rune cut short at the end of the file", csvPlan, population(2) + "T-x,e@x,,x,4\xe2\x82", `line 4: column "age" is not valid UTF-8`},
 			{"a duplicate id after a record over two lines and a blank line", csvPlan, strings.Join(header, ",") + "\n" + good +
 				"T-2,\"e@x\ny\",,x,1\n\nT-3,f@x,,x,1\n" + good, "line 7: the id is the same as on line 2"},
 			{"JSON: a duplicate id after blank lines", jsonPlan, "\n" + `{"tenancy_ref": "T-1", "age": 50, "tenure": "x"}` + "\n\n\n" + `{"tenancy_ref": "T-2", "age": 50, "tenure": "x"}` +

@@ -1,12 +1,16 @@
 package audience
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
+	"unicode/utf8"
 )
 
 func TestReadsOf(t *testing.T) {
@@ -150,5 +154,42 @@ func TestSelectRefusesInvalidUTF8AFirstPassDidNotSee(t *testing.T) {
 	changed := strings.Replace(data, "p3@example.org", "p3@\xffexample.org", 1)
 	if err := p.Select(strings.NewReader(changed), sel, func(Invitee) error { return nil }); !errors.Is(err, ErrChanged) {
 		t.Errorf("an email no longer UTF-8: %v, want ErrChanged", err)
+	}
+}
+
+// The bulk check of a file's bytes agrees with utf8.Valid on the whole, however the reads cut
+// it: random texts of ASCII, runes of every length, stray continuation bytes, bad lead bytes
+// and runes cut short, read a byte at a time, in halves, and whole.
+func TestUTF8ReaderAgreesWithValid(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	pieces := [][]byte{[]byte("a,b\n"), []byte("é"), []byte("€"), []byte("😀"), {0x80}, {0xC0}, {0xFF}, {0xE2, 0x82}, {0xF0, 0x9F, 0x98}, {0xED, 0xA0, 0x80}}
+	chunkings := map[string]func(io.Reader) io.Reader{"bytes": iotest.OneByteReader, "halves": iotest.HalfReader,
+		"whole": func(r io.Reader) io.Reader { return r }, "EOF with data": iotest.DataErrReader}
+	invalid := 0
+	for range 3000 {
+		var text []byte
+		for range rng.IntN(12) {
+			p := pieces[rng.IntN(len(pieces))]
+			if rng.IntN(3) > 0 {
+				p = pieces[rng.IntN(4)] // mostly valid, so that both answers come up
+			}
+			text = append(text, p...)
+		}
+		want := !utf8.Valid(text)
+		if want {
+			invalid++
+		}
+		for name, chunk := range chunkings {
+			u := &utf8Reader{r: chunk(bytes.NewReader(text))}
+			if _, err := io.Copy(io.Discard, u); err != nil {
+				t.Fatal(err)
+			}
+			if u.invalid != want {
+				t.Fatalf("%q read as %s: invalid %v, want %v", text, name, u.invalid, want)
+			}
+		}
+	}
+	if invalid < 300 || invalid > 2700 {
+		t.Errorf("%d of 3,000 texts invalid: the test hardly tries one of the answers", invalid)
 	}
 }

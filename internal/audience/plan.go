@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/ast"
@@ -787,8 +786,6 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 	}
 	defer c.close()
 	n := 0
-	// The first pass checked every field: the fields handed out of the people kept are checked
-	// again (a file that changed in between), the rest not at all.
 	err = read(r, p.spec.Format, p.required, p.names, true, func(rec *Record) error {
 		n++
 		key, _ := rec.slot(p.idSlot)
@@ -800,9 +797,6 @@ func (p *Plan) Select(r io.Reader, sel *Selection, fn func(Invitee) error) error
 			return ErrChanged
 		case seg < 0, sel.sampled[seg] && h > sel.threshold[seg]:
 			return nil
-		}
-		if !p.validHandedOut(rec) {
-			return ErrChanged
 		}
 		channel, contact := p.reach(seg, rec)
 		return fn(Invitee{Key: key, Segment: p.spec.Segments[seg].Name, Channel: channel, Contact: contact, Contacts: p.contacts(rec),
@@ -830,22 +824,6 @@ func (p *Plan) Reroute(inv Invitee, skip func(channel string) bool) (Invitee, bo
 		}
 	}
 	return inv, false
-}
-
-// validHandedOut checks for UTF-8 the columns an Invitee takes from a record beside its id
-// (whose hash the first pass's matches, so it is the string the first pass checked): the
-// contacts and the language.
-func (p *Plan) validHandedOut(rec *Record) bool {
-	for _, k := range p.contact {
-		if v, _ := rec.slot(k); !utf8.ValidString(v) {
-			return false
-		}
-	}
-	if p.langSlot >= 0 {
-		v, _ := rec.slot(p.langSlot)
-		return utf8.ValidString(v)
-	}
-	return true
 }
 
 // language is a record's language column ("" without one).

@@ -110,25 +110,82 @@ func Read(r io.Reader, format Format, required []string, fn func(Record) error) 
 	return read(r, format, required, nil, false, func(rec *Record) error { return fn(*rec) })
 }
 
-// read is Read whose records also hand out the columns named by number (Record.slot). checked
-// says that a first pass read the same file whole: a CSV record's fields are then not checked
-// for UTF-8 again (the caller checks those it uses).
-// Its records are one Record, reused: fn must not keep it.
+// read is Read whose records also hand out the columns named by number (Record.slot), and
+// whose records are one Record, reused: fn must not keep it. checked says that a first pass
+// read the same file whole and found it valid: a CSV file that is no longer UTF-8 is then
+// ErrChanged.
 func read(r io.Reader, format Format, required, names []string, checked bool, fn func(*Record) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if head, err := br.Peek(3); err == nil && bytes.Equal(head, bom) {
-		_, _ = br.Discard(3)
-	}
 	switch format {
 	case CSV:
-		return readCSV(br, required, names, checked, fn)
+		u := &utf8Reader{r: r}
+		return readCSV(withoutBOM(u), u, required, names, checked, fn)
 	case JSONLines:
-		return readJSONLines(br, required, names, fn)
+		return readJSONLines(withoutBOM(r), required, names, fn)
 	}
 	return fmt.Errorf("unknown audience format %q: use CSV or JSONLines", format)
 }
 
-func readCSV(r io.Reader, required, names []string, checked bool, fn func(*Record) error) error {
+// withoutBOM buffers r, past a byte-order mark at its start.
+func withoutBOM(r io.Reader) *bufio.Reader {
+	br := bufio.NewReaderSize(r, 64<<10)
+	if head, err := br.Peek(3); err == nil && bytes.Equal(head, bom) {
+		_, _ = br.Discard(3)
+	}
+	return br
+}
+
+// utf8Reader passes a reader's bytes through and checks them for UTF-8 as they go, in bulk: a
+// CSV file's delimiters, quotes and line ends are ASCII, so its fields are all UTF-8 when its
+// bytes are, and one check of each read costs a fraction of one per field. A rune split
+// between two reads is checked whole.
+type utf8Reader struct {
+	r       io.Reader
+	tail    []byte // the start of a rune the last read ended in
+	invalid bool   // a byte read so far is not UTF-8
+}
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if !u.invalid {
+		u.check(p[:n], err == io.EOF)
+	}
+	return n, err
+}
+
+func (u *utf8Reader) check(b []byte, eof bool) {
+	if len(u.tail) > 0 {
+		k := min(len(b), utf8.UTFMax-len(u.tail))
+		r := append(u.tail, b[:k]...)
+		if !utf8.FullRune(r) {
+			u.tail, u.invalid = r, eof
+			return
+		}
+		_, size := utf8.DecodeRune(r) // 1 for a lead byte the next bytes do not complete
+		if !utf8.Valid(r[:size]) {
+			u.invalid = true
+			return
+		}
+		b = b[size-len(u.tail):]
+		u.tail = u.tail[:0]
+	}
+	// The start of a rune that the read cut short waits for the next.
+	start := len(b)
+	for start > 0 && len(b)-start < utf8.UTFMax-1 && b[start-1]&0xC0 == 0x80 {
+		start--
+	}
+	if start > 0 && b[start-1] >= 0xC0 && !utf8.FullRune(b[start-1:]) {
+		start--
+		u.tail = append(u.tail[:0], b[start:]...)
+		b = b[:start]
+	}
+	if !utf8.Valid(b) || eof && len(u.tail) > 0 {
+		u.invalid = true
+	}
+}
+
+// readCSV reads a CSV file; u is the reader under r, which says whether the bytes read so far
+// are UTF-8. Until one is not, the fields need no check of their own.
+func readCSV(r io.Reader, u *utf8Reader, required, names []string, checked bool, fn func(*Record) error) error {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -184,9 +241,14 @@ func readCSV(r io.Reader, required, names []string, checked bool, fn func(*Recor
 		if err != nil {
 			return csvErr(err)
 		}
-		for i := 0; !checked && i < len(fields); i++ {
-			if !utf8.ValidString(fields[i]) {
-				return lineErr(line, "column %q is not valid UTF-8", columns[i])
+		if u.invalid {
+			if checked {
+				return ErrChanged
+			}
+			for i, f := range fields {
+				if !utf8.ValidString(f) {
+					return lineErr(line, "column %q is not valid UTF-8", columns[i])
+				}
 			}
 		}
 		rec.Line, rec.fields, rec.Attrs = line, fields, nil
