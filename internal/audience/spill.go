@@ -1,8 +1,6 @@
 package audience
 
 import (
-	"bufio"
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,12 +32,18 @@ const (
 type spill struct {
 	dir     string
 	records *os.File
-	w       *bufio.Writer
+	buf     []byte // records' bytes not yet written
 	parts   [spillParts]*os.File
-	partW   [spillParts]*bufio.Writer
+	partBuf [spillParts][]byte
 	counts  [spillParts]int
-	entry   [17]byte
+	err     error // the first write that failed
 }
+
+// Buffer sizes: the records' file is written and read 64 KiB at a time, each ids' file 8 KiB.
+const (
+	recordsBuffer = 64 << 10
+	partBuffer    = 8 << 10
+)
 
 // errSpill words a failure to use the temporary directory.
 func errSpill(err error) error {
@@ -62,37 +66,52 @@ func newSpill() (s *spill, err error) {
 	if s.records, err = os.Create(filepath.Join(dir, "records")); err != nil {
 		return nil, errSpill(err)
 	}
-	s.w = bufio.NewWriterSize(s.records, 64<<10)
+	s.buf = make([]byte, 0, recordsBuffer)
 	for i := range s.parts {
 		if s.parts[i], err = os.Create(filepath.Join(dir, fmt.Sprintf("ids-%03d", i))); err != nil {
 			return nil, errSpill(err)
 		}
-		s.partW[i] = bufio.NewWriterSize(s.parts[i], 8<<10)
+		s.partBuf[i] = make([]byte, 0, partBuffer)
 	}
 	return s, nil
 }
 
-// add writes one record's state. Write errors are kept by the writers, and reported by finish.
+// add writes one record's state (through buffers: the first error is kept, and reported by
+// finish).
 func (s *spill) add(id uint64, line int, segment int8, sampled bool, sample uint64) {
-	binary.LittleEndian.PutUint64(s.entry[:8], id)
-	s.entry[8] = byte(segment)
-	n := 9
-	if sampled {
-		binary.LittleEndian.PutUint64(s.entry[9:], sample)
-		n = 17
+	if len(s.buf) > recordsBuffer-17 {
+		s.buf = s.write(s.records, s.buf)
 	}
-	_, _ = s.w.Write(s.entry[:n])
+	s.buf = append(binary.LittleEndian.AppendUint64(s.buf, id), byte(segment))
+	if sampled {
+		s.buf = binary.LittleEndian.AppendUint64(s.buf, sample)
+	}
 	p := id >> (64 - spillBits)
-	binary.LittleEndian.PutUint64(s.entry[8:], uint64(line))
-	_, _ = s.partW[p].Write(s.entry[:16])
+	b := s.partBuf[p]
+	if len(b) > partBuffer-16 {
+		b = s.write(s.parts[p], b)
+	}
+	s.partBuf[p] = binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(b, id), uint64(line))
 	s.counts[p]++
+}
+
+// write writes b to f unless a write failed before, and returns b emptied.
+func (s *spill) write(f *os.File, b []byte) []byte {
+	if s.err == nil {
+		_, s.err = f.Write(b)
+	}
+	return b[:0]
 }
 
 // finish flushes the records' file and runs the duplicate check over the ids' files, which it
 // removes: the earliest line whose id an earlier line has, or nil.
 func (s *spill) finish() (*LineError, error) {
-	if err := s.w.Flush(); err != nil {
-		return nil, errSpill(err)
+	s.buf = s.write(s.records, s.buf)
+	for i, f := range s.parts {
+		s.partBuf[i] = s.write(f, s.partBuf[i])
+	}
+	if s.err != nil {
+		return nil, errSpill(s.err)
 	}
 	if err := s.records.Close(); err != nil {
 		return nil, errSpill(err)
@@ -102,9 +121,6 @@ func (s *spill) finish() (*LineError, error) {
 	var buf []byte
 	var slots []int32
 	for i, f := range s.parts {
-		if err := s.partW[i].Flush(); err != nil {
-			return nil, errSpill(err)
-		}
 		buf = slices.Grow(buf[:0], 16*s.counts[i])[:16*s.counts[i]]
 		if _, err := f.ReadAt(buf, 0); err != nil {
 			return nil, errSpill(err)
@@ -181,7 +197,9 @@ type cursor struct {
 	i      int // records read
 	sample int // sampling hashes read from memory
 	f      *os.File
-	r      *bufio.Reader
+	back   []byte // the records' file, read ahead
+	buf    []byte // what of back is not decoded yet
+	eof    bool
 }
 
 func (sel *Selection) cursor() (*cursor, error) {
@@ -193,7 +211,7 @@ func (sel *Selection) cursor() (*cursor, error) {
 	if err != nil {
 		return nil, errSpill(err)
 	}
-	c.f, c.r = f, bufio.NewReaderSize(f, 64<<10)
+	c.f, c.back = f, make([]byte, recordsBuffer)
 	return c, nil
 }
 
@@ -201,7 +219,7 @@ func (sel *Selection) cursor() (*cursor, error) {
 // ok is false past the last record.
 func (c *cursor) next() (id uint64, segment int, sample uint64, ok bool, err error) {
 	sel := c.sel
-	if c.r == nil {
+	if c.f == nil {
 		if c.i >= len(sel.ids) {
 			return 0, 0, 0, false, nil
 		}
@@ -213,23 +231,33 @@ func (c *cursor) next() (id uint64, segment int, sample uint64, ok bool, err err
 		}
 		return id, segment, sample, true, nil
 	}
-	b, err := c.r.Peek(9)
-	if len(b) < 9 {
-		if len(b) == 0 && errors.Is(err, io.EOF) && c.i == sel.records {
-			return 0, 0, 0, false, nil
+	if len(c.buf) < 17 && !c.eof {
+		// Keep what is left of the last read, and read up to the buffer's end.
+		n := copy(c.back, c.buf)
+		m, err := io.ReadFull(c.f, c.back[n:])
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			c.eof = true
+		case err != nil:
+			return 0, 0, 0, false, errSpill(err)
 		}
-		return 0, 0, 0, false, errSpill(cmp.Or(err, io.ErrUnexpectedEOF))
+		c.buf = c.back[:n+m]
+	}
+	if len(c.buf) == 0 && c.i == sel.records {
+		return 0, 0, 0, false, nil
+	}
+	if len(c.buf) < 9 {
+		return 0, 0, 0, false, errSpill(io.ErrUnexpectedEOF)
 	}
 	c.i++
-	id, segment = binary.LittleEndian.Uint64(b), int(int8(b[8]))
-	n := 9
+	id, segment, n := binary.LittleEndian.Uint64(c.buf), int(int8(c.buf[8])), 9
 	if segment >= 0 && sel.sampled[segment] {
-		if b, err = c.r.Peek(17); len(b) < 17 {
-			return 0, 0, 0, false, errSpill(cmp.Or(err, io.ErrUnexpectedEOF))
+		if len(c.buf) < 17 {
+			return 0, 0, 0, false, errSpill(io.ErrUnexpectedEOF)
 		}
-		sample, n = binary.LittleEndian.Uint64(b[9:]), 17
+		sample, n = binary.LittleEndian.Uint64(c.buf[9:]), 17
 	}
-	_, _ = c.r.Discard(n)
+	c.buf = c.buf[n:]
 	return id, segment, sample, true, nil
 }
 
