@@ -2,6 +2,7 @@ package audience
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,5 +23,30 @@ func TestSpillNeedsATemporaryDirectory(t *testing.T) {
 	sel, _, err := p.Scan(strings.NewReader(population(2)), "w")
 	if err != nil || sel.spill != nil {
 		t.Errorf("two records: %v", err)
+	}
+}
+
+// A write to the temporary directory that fails (a full disk) is kept and reported when the
+// pass ends, naming the directory; the files go all the same.
+func TestSpillReportsAFailedWrite(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	s, err := newSpill()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.records.Close()
+	if s.records, err = os.Open(s.records.Name()); err != nil { // read-only: its writes fail
+		t.Fatal(err)
+	}
+	for i := range 2 * recordsBuffer / 9 {
+		s.add(uint64(i), i+2, 0, false, 0)
+	}
+	var pe *os.PathError
+	if _, err := s.finish(); err == nil || !strings.Contains(err.Error(), "TMPDIR") || !errors.As(err, &pe) || pe.Op != "write" {
+		t.Errorf("finish after a failed write: %v", err)
+	}
+	s.remove()
+	if left, _ := os.ReadDir(os.Getenv("TMPDIR")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
