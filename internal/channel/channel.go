@@ -13,6 +13,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io"
+	"strings"
 	"text/template"
 
 	"github.com/surveyops/survey-operator/internal/i18n"
@@ -32,6 +33,12 @@ type Message struct {
 	CaseID string
 	// Text is the campaign's own wording for this message, when it has one (a FollowUp's body).
 	Text string
+	// Subject, when set, is the email's subject in place of the channel's (the invitation's
+	// subject, in every language): a FollowUp's message has its own.
+	Subject string
+	// FollowUp is true for a follow-up contact: Text is the whole message, carrying Link where
+	// it wants it, and the email adds no survey button and no survey footer.
+	FollowUp bool
 	// Reminder is true for a reminder to someone who has not answered yet.
 	Reminder bool
 	// Lang is the language the person reads (BCP 47), Dir its direction ("ltr" or "rtl"), and
@@ -51,8 +58,8 @@ func withWords(m Message) Message {
 	return m
 }
 
-// sample is rendered once when a channel is made, so that a template that uses an unknown field
-// fails before the first send.
+// sample is rendered when a channel is made, as an invitation and as a follow-up, so that a
+// template that uses an unknown field fails before the first send.
 var sample = Message{To: "+447700900000", Title: "Survey", Link: "https://example.org/s/x", OptOutLink: "https://example.org/o/x",
 	Campaign: "campaign", Segment: "segment", CaseID: "case", Text: "text", Lang: "en", Dir: "ltr", Words: i18n.Mail("en")}
 
@@ -112,6 +119,40 @@ var funcs = template.FuncMap{
 		b, err := json.Marshal(v)
 		return string(b), err
 	},
+	// contains reports whether a text holds a substring: {{ if contains .Text .Link }}.
+	"contains": func(s, sub string) bool { return sub != "" && strings.Contains(s, sub) },
+	// paragraphs writes a plain text as HTML paragraphs (a blank line between two, a line
+	// break for any other newline), escaped, with each appearance of link made a link to it.
+	"paragraphs": paragraphs,
+}
+
+// paragraphs is the HTML of a plain text, such as a FollowUp's message, with link clickable.
+func paragraphs(text, link string) htmltemplate.HTML {
+	var b strings.Builder
+	for _, para := range strings.Split(strings.ReplaceAll(strings.TrimSpace(text), "\r\n", "\n"), "\n\n") {
+		if para = strings.TrimSpace(para); para == "" {
+			continue
+		}
+		b.WriteString("<p>")
+		for i, line := range strings.Split(para, "\n") {
+			if i > 0 {
+				b.WriteString("<br>\n")
+			}
+			pieces := []string{line}
+			if link != "" {
+				pieces = strings.Split(line, link)
+			}
+			for j, piece := range pieces {
+				if j > 0 {
+					esc := htmltemplate.HTMLEscapeString(link)
+					b.WriteString(`<a href="` + esc + `" style="color: #1d4f91;">` + esc + `</a>`)
+				}
+				b.WriteString(htmltemplate.HTMLEscapeString(piece))
+			}
+		}
+		b.WriteString("</p>\n")
+	}
+	return htmltemplate.HTML(b.String())
 }
 
 // executor is a parsed text or HTML template.
@@ -132,8 +173,12 @@ func parse(name, text string, html bool) (executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s template: %w", name, err)
 	}
-	if err := t.Execute(&bytes.Buffer{}, sample); err != nil {
-		return nil, fmt.Errorf("%s template: %w", name, err)
+	followUp := sample
+	followUp.FollowUp, followUp.Subject, followUp.Text = true, "subject", "text "+sample.Link
+	for _, m := range []Message{sample, followUp} {
+		if err := t.Execute(&bytes.Buffer{}, m); err != nil {
+			return nil, fmt.Errorf("%s template: %w", name, err)
+		}
 	}
 	return t, nil
 }

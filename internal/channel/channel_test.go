@@ -3,6 +3,7 @@ package channel
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -433,5 +434,100 @@ func TestSMSInThePersonsLanguage(t *testing.T) {
 	if want := "Nodyn atgoffa: Arolwg tenantiaid: dywedwch wrthym beth yw eich barn, mae'n cymryd ychydig funudau: "; !strings.HasPrefix(got["text"], want) ||
 		!strings.Contains(got["text"], "I beidio â chael arolygon: ") {
 		t.Errorf("text %q", got["text"])
+	}
+}
+
+// A message with a subject of its own (a FollowUp's) goes out under it, in place of the
+// channel's subject in any language; a follow-up is its own text with its link once (added
+// after the text only when the text lacks it), without the survey's button and footer.
+func TestEmailSubjectAndFollowUpWording(t *testing.T) {
+	k := testsmtp.Start(t, NoTLS, nil)
+	e, err := NewEmail(EmailConfig{Host: "127.0.0.1", Port: k.Port, TLS: NoTLS, From: "listening@riverside.example",
+		Subject: "Your views on Riverside Homes", Subjects: map[string]string{"cy": "Eich barn am Riverside Homes"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	caseLink := "https://listen.example.org/f/CASE"
+	for name, c := range map[string]struct {
+		m            func(Message) Message
+		subject      string
+		text         string // the text part, up to the opt-out line
+		linkInText   int
+		linkInHTML   int // hrefs to the message's link
+		confidential bool
+	}{
+		"an invitation": {m: func(m Message) Message { return m }, subject: "Your views on Riverside Homes",
+			text:       "We would like to hear what you think. It takes a few minutes.\r\n\r\n" + msg.Link + "\r\n\r\n" + i18n.Mail("en")["confidential"] + "\r\n\r\n",
+			linkInText: 1, linkInHTML: 1, confidential: true},
+		"an invitation in Welsh": {m: func(m Message) Message { m.Lang = "cy"; return m }, subject: "Eich barn am Riverside Homes",
+			linkInText: 1, linkInHTML: 1, confidential: true},
+		"a follow-up whose text carries its link": {m: func(m Message) Message {
+			m.Link, m.FollowUp, m.Subject, m.Text = caseLink, true, "Thank you for telling us - we will call you", "Sorry. Tell us when it is sorted: "+caseLink
+			return m
+		}, subject: "Thank you for telling us - we will call you", text: "Sorry. Tell us when it is sorted: " + caseLink + "\r\n\r\n",
+			linkInText: 1, linkInHTML: 1},
+		"a follow-up whose text lacks its link": {m: func(m Message) Message {
+			m.Link, m.FollowUp, m.Subject, m.Text = caseLink, true, "Thank you for telling us", "Sorry.\nWe will call you."
+			return m
+		}, subject: "Thank you for telling us", text: "Sorry.\r\nWe will call you.\r\n\r\n" + caseLink + "\r\n\r\n",
+			linkInText: 1, linkInHTML: 1},
+		"a follow-up in Welsh keeps its own subject": {m: func(m Message) Message {
+			m.Link, m.FollowUp, m.Subject, m.Text, m.Lang = caseLink, true, "Diolch am ddweud wrthym", "Mae'n ddrwg gennym: "+caseLink, "cy"
+			return m
+		}, subject: "Diolch am ddweud wrthym", linkInText: 1, linkInHTML: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := c.m(msg)
+			before := len(k.Messages())
+			if err := e.Send(context.Background(), m, "id/"+name); err != nil {
+				t.Fatal(err)
+			}
+			got := k.Messages()
+			if len(got) != before+1 {
+				t.Fatalf("%d messages arrived", len(got)-before)
+			}
+			parsed, err := mail.ReadMessage(bytes.NewReader(got[before].Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if subject, _ := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject")); subject != c.subject {
+				t.Errorf("subject %q, want %q", subject, c.subject)
+			}
+			words := i18n.Mail(cmp.Or(m.Lang, "en"))
+			_, params, _ := mime.ParseMediaType(parsed.Header.Get("Content-Type"))
+			mr := multipart.NewReader(parsed.Body, params["boundary"])
+			for {
+				p, err := mr.NextPart()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, _ := io.ReadAll(p)
+				body := string(raw)
+				var links int
+				if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
+					links = strings.Count(body, m.Link)
+					if c.text != "" && !strings.HasPrefix(body, c.text+words["optout"]+" "+m.OptOutLink) {
+						t.Errorf("text part:\n%q\nwant it to start\n%q", body, c.text+words["optout"]+" "+m.OptOutLink)
+					}
+					if links != c.linkInText {
+						t.Errorf("the text part has the link %d times", links)
+					}
+				} else {
+					if links = strings.Count(body, `href="`+m.Link+`"`); links != c.linkInHTML {
+						t.Errorf("the HTML part links to it %d times:\n%s", links, body)
+					}
+					if !strings.Contains(body, `href="`+m.OptOutLink+`"`) || strings.Contains(html.UnescapeString(body), words["start"]) == m.FollowUp {
+						t.Errorf("HTML part:\n%s", body)
+					}
+				}
+				if strings.Contains(html.UnescapeString(body), words["confidential"]) != c.confidential {
+					t.Errorf("%s: the footer present %v, want %v:\n%s", p.Header.Get("Content-Type"), !c.confidential, c.confidential, body)
+				}
+			}
+		})
 	}
 }

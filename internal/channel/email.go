@@ -52,25 +52,31 @@ type EmailConfig struct {
 	Connections int
 }
 
-// Default email wording.
+// Default email wording. A follow-up (Message.FollowUp) is its own text, with its link added
+// after it only when the text does not carry it, and the opt-out line: no survey button and no
+// survey footer.
 const (
 	DefaultSubject = "{{if .Reminder}}{{index .Words \"reminder\"}} {{end}}{{.Title}}"
-	DefaultText    = `{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}{{index .Words "remind"}} {{end}}{{index .Words "invite"}}{{end}}
+	DefaultText    = `{{if .FollowUp}}{{.Text}}{{if not (contains .Text .Link)}}
+
+{{.Link}}{{end}}
+{{else}}{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}{{index .Words "remind"}} {{end}}{{index .Words "invite"}}{{end}}
 
 {{.Link}}
 
 {{index .Words "confidential"}}
-
+{{end}}
 {{index .Words "optout"}} {{.OptOutLink}}
 `
 	DefaultHTML = `<!doctype html>
-<html lang="{{or .Lang "en"}}" dir="{{or .Dir "ltr"}}"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<html lang="{{or .Lang "en"}}" dir="{{or .Dir "ltr"}}"><head><meta charset="utf-8"><title>{{or .Subject .Title}}</title></head>
 <body style="font-family: Arial, sans-serif; font-size: 16px; line-height: 1.5; color: #0b0c0c;">
-<h1 style="font-size: 22px;">{{.Title}}</h1>
-<p>{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}{{index .Words "remind"}} {{end}}{{index .Words "invite"}}{{end}}</p>
+<h1 style="font-size: 22px;">{{or .Subject .Title}}</h1>
+{{if .FollowUp}}{{paragraphs .Text .Link}}{{if not (contains .Text .Link)}}<p><a href="{{.Link}}" style="color: #1d4f91;">{{.Link}}</a></p>
+{{end}}{{else}}<p>{{if .Text}}{{.Text}}{{else}}{{if .Reminder}}{{index .Words "remind"}} {{end}}{{index .Words "invite"}}{{end}}</p>
 <p><a href="{{.Link}}" style="display: inline-block; padding: 10px 18px; background: #1d4f91; color: #ffffff; text-decoration: none; font-weight: bold;">{{index .Words "start"}}</a></p>
 <p>{{index .Words "confidential"}}</p>
-<p style="font-size: 14px;"><a href="{{.OptOutLink}}" style="color: #1d4f91;">{{index .Words "stop"}}</a></p>
+{{end}}<p style="font-size: 14px;"><a href="{{.OptOutLink}}" style="color: #1d4f91;">{{index .Words "stop"}}</a></p>
 </body></html>
 `
 )
@@ -305,13 +311,16 @@ func (e *Email) Close() error {
 // invitation, and one-click unsubscribe headers (RFC 2369, RFC 8058).
 func (e *Email) compose(m Message, id string) ([]byte, error) {
 	m = withWords(m)
-	subjectTemplate := e.subject
-	if t, ok := e.subjects[m.Lang]; ok {
-		subjectTemplate = t
-	}
-	subject, err := render(subjectTemplate, m)
-	if err != nil {
-		return nil, err
+	subject := m.Subject // a FollowUp's, already in the person's language
+	if subject == "" {
+		subjectTemplate := e.subject
+		if t, ok := e.subjects[m.Lang]; ok {
+			subjectTemplate = t
+		}
+		var err error
+		if subject, err = render(subjectTemplate, m); err != nil {
+			return nil, err
+		}
 	}
 	text, err := render(e.text, m)
 	if err != nil {

@@ -129,16 +129,24 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 		if err != nil {
 			return job, err
 		}
-		fu = &FollowUp{UID: f.UID, Channels: f.Channels, Subject: f.Subject, Body: body, Cases: ledger, Limit: f.Limit}
+		subject, err := followUpSubject("followUp.message.subject", f.Subject)
+		if err != nil {
+			return job, err
+		}
+		fu = &FollowUp{UID: f.UID, Channels: f.Channels, Subject: subject, Body: body, Cases: ledger, Limit: f.Limit}
 		for lang, t := range f.Translations {
 			body, err := channel.NewTemplate("followUp.message.translations["+lang+"].body", t.Body)
+			if err != nil {
+				return job, err
+			}
+			subject, err := followUpSubject("followUp.message.translations["+lang+"].subject", t.Subject)
 			if err != nil {
 				return job, err
 			}
 			if fu.Translations == nil {
 				fu.Translations = map[string]FollowUpText{}
 			}
-			fu.Translations[lang] = FollowUpText{Subject: t.Subject, Body: body}
+			fu.Translations[lang] = FollowUpText{Subject: subject, Body: body}
 		}
 		if t := f.Ticket; t != nil {
 			key, err := readSecret(t.HMACKeyFile)
@@ -165,4 +173,12 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 		Concurrency: c.Concurrency, Window: c.Window, BatchSize: c.BatchSize,
 		FollowUp: fu,
 	}, nil
+}
+
+// followUpSubject is a FollowUp's subject as a template, or nil when it has none.
+func followUpSubject(name, text string) (*channel.Template, error) {
+	if text == "" {
+		return nil, nil
+	}
+	return channel.NewTemplate(name, text)
 }

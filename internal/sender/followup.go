@@ -27,9 +27,11 @@ type FollowUp struct {
 	UID string
 	// Channels are the FollowUp's, in order of preference.
 	Channels []string
-	// Subject is the message's title; empty is the survey's title.
-	Subject string
-	// Body is the FollowUp's message; it may use {{ .Link }} (the "is it sorted?" link).
+	// Subject is the email's subject, a template like Body (nil: the survey's title). It takes
+	// the place of the campaign's invitation subject.
+	Subject *channel.Template
+	// Body is the FollowUp's message; it may use {{ .Link }} (the "is it sorted?" link). An
+	// email carries the link once: after the message when the message does not.
 	Body *channel.Template
 	// Translations are the message in the campaign's other languages, by language.
 	Translations map[string]FollowUpText
@@ -43,7 +45,7 @@ type FollowUp struct {
 
 // FollowUpText is a follow-up message in one language.
 type FollowUpText struct {
-	Subject string
+	Subject *channel.Template
 	Body    *channel.Template
 }
 
@@ -222,9 +224,18 @@ func (r *run) followUpMessage(inv audience.Invitee, row responseapi.Invitation) 
 			subject, body = t.Subject, t.Body
 		}
 	}
-	msg := channel.Message{To: inv.Contact, Title: cmp.Or(subject, title), Campaign: r.job.Campaign, Segment: row.Segment,
+	msg := channel.Message{To: inv.Contact, Title: title, Campaign: r.job.Campaign, Segment: row.Segment,
 		Link: r.job.PublicURL + "/f/" + caseTok, OptOutLink: r.job.PublicURL + "/o/" + optOut + query, CaseID: caseTok,
-		Lang: lang, Dir: i18n.Dir(lang), Words: i18n.Mail(lang)}
+		Lang: lang, Dir: i18n.Dir(lang), Words: i18n.Mail(lang), FollowUp: true}
+	msg.Subject = title
+	if subject != nil {
+		s, err := subject.Render(msg)
+		if err != nil {
+			return channel.Message{}, err
+		}
+		// A header is one line.
+		msg.Subject = cmp.Or(strings.Join(strings.Fields(s), " "), title)
+	}
 	if body != nil {
 		if msg.Text, err = body.Render(msg); err != nil {
 			return channel.Message{}, err

@@ -2,17 +2,25 @@ package sender
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/channel"
+	"github.com/surveyops/survey-operator/internal/i18n"
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/token"
 )
@@ -57,7 +65,7 @@ func TestFollowUpBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	job := r.job(t, people)
-	job.FollowUp = &FollowUp{UID: "fu-1", Channels: []string{"email", "sms"}, Subject: "We are sorry about your repair",
+	job.FollowUp = &FollowUp{UID: "fu-1", Channels: []string{"email", "sms"}, Subject: tmpl(t, "We are sorry about your repair"),
 		Body: body, Ticket: ticket, Cases: r.ledger}
 	sum, err := Run(ctx, job)
 	if err != nil {
@@ -131,5 +139,138 @@ func TestFollowUpAfterAKill(t *testing.T) {
 	}
 	if c, _ := r.store.GetCase(ctx, store.CaseKey{FollowUpUID: "fu-1", CampaignUID: uid, WaveID: wave, RecipientKey: "T-3"}); c.ContactedAt.IsZero() {
 		t.Error("the contact was not recorded")
+	}
+}
+
+func tmpl(t testing.TB, text string) *channel.Template {
+	t.Helper()
+	tm, err := channel.NewTemplate("test", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
+}
+
+// A follow-up email, as the relay receives it: the FollowUp's subject (its translation for a
+// person in another of the campaign's languages), never the campaign's invitation subject; the
+// FollowUp's message with its "is it sorted?" link once, in each part; the opt-out line; and no
+// survey button, survey link or survey footer.
+func TestFollowUpEmail(t *testing.T) {
+	const (
+		campaignSubject = "How are we doing? Your views on Riverside Homes"
+		sorry           = "Thank you for telling us - we will call you"
+		sorryCy         = "Diolch am ddweud wrthym - byddwn yn eich ffonio"
+		withLink        = "We are sorry the repair went badly. Tell us when it is sorted: {{ .Link }}\n\nRiverside Homes"
+		withLinkCy      = "Mae'n ddrwg gennym. Dywedwch wrthym pan fydd wedi'i ddatrys: {{ .Link }}"
+		withoutLink     = "We are sorry the repair went badly. Someone will call you within two days."
+	)
+	for name, c := range map[string]struct {
+		lang, body, subject string
+		wantSubject         string
+		wantText            string // the text part starts with it
+	}{
+		"the message carries the link": {body: withLink, subject: sorry, wantSubject: sorry,
+			wantText: "We are sorry the repair went badly. Tell us when it is sorted: https://listen.example.org/f/"},
+		"the message does not carry the link": {body: withoutLink, subject: sorry, wantSubject: sorry,
+			wantText: withoutLink + "\r\n\r\nhttps://listen.example.org/f/"},
+		"a person in the campaign's other language": {lang: "cy", body: withLink, subject: sorry, wantSubject: sorryCy,
+			wantText: "Mae'n ddrwg gennym. Dywedwch wrthym pan fydd wedi'i ddatrys: https://listen.example.org/f/"},
+		"a message with no subject has the survey's title": {body: withLink, wantSubject: "Riverside Homes tenant survey",
+			wantText: "We are sorry the repair went badly."},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t)
+			ctx := context.Background()
+			const wave = "20260401-0900"
+			one := 1
+			if _, err := r.store.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: wave, RecipientKey: "T-1", Namespace: "riverside-homes",
+				Segment: "general-needs", Channel: "email", Complete: true, Answers: []store.Answer{{Question: "tp01", Value: &one}},
+				Cases: []store.Case{{CaseKey: store.CaseKey{FollowUpUID: "fu-1"}, ContactDue: r.now}}}, r.now); err != nil {
+				t.Fatal(err)
+			}
+			job := r.job(t, "")
+			plan, err := audience.Compile(audience.Spec{Format: audience.CSV, IDField: "tenancy_ref", LanguageColumn: "lang",
+				Segments: []audience.Segment{{Name: "general-needs", Channels: []string{"email"}}}, ContactColumns: map[string]string{"email": "email"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := "tenancy_ref,email,lang\nT-1,one@example.org," + c.lang + "\n"
+			job.Plan, job.Open = plan, func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(data)), nil }
+			job.Languages, job.Titles = []string{"en", "cy"}, map[string]string{"cy": "Arolwg tenantiaid"}
+			// The campaign's email channel has a subject of its own, in both languages.
+			email, err := channel.NewEmail(channel.EmailConfig{Host: "127.0.0.1", Port: r.sink.Port, TLS: channel.NoTLS,
+				From: "listening@riverside.example", Subject: campaignSubject, Subjects: map[string]string{"cy": "Sut ydym ni'n gwneud?"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { email.Close() })
+			job.Channels["email"] = email
+			fu := &FollowUp{UID: "fu-1", Channels: []string{"email"}, Body: tmpl(t, c.body), Cases: r.ledger,
+				Translations: map[string]FollowUpText{"cy": {Body: tmpl(t, withLinkCy)}}}
+			if c.subject != "" {
+				fu.Subject, fu.Translations["cy"] = tmpl(t, c.subject), FollowUpText{Subject: tmpl(t, sorryCy), Body: tmpl(t, withLinkCy)}
+			}
+			job.FollowUp = fu
+			if sum, err := Run(ctx, job); err != nil || sum.Sent != 1 {
+				t.Fatalf("%v %s", err, sum.JSON())
+			}
+			mails := r.sink.Messages()
+			if len(mails) != 1 {
+				t.Fatalf("%d emails", len(mails))
+			}
+			parsed, err := mail.ReadMessage(bytes.NewReader(mails[0].Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if subject, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject")); err != nil || subject != c.wantSubject {
+				t.Errorf("subject %q (%v), want %q", subject, err, c.wantSubject)
+			}
+			lang := cmp.Or(c.lang, "en")
+			words := i18n.Mail(lang)
+			_, params, _ := mime.ParseMediaType(parsed.Header.Get("Content-Type"))
+			mr := multipart.NewReader(parsed.Body, params["boundary"])
+			var links []string
+			for {
+				p, err := mr.NextPart()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, _ := io.ReadAll(p) // multipart decodes quoted-printable
+				body := string(raw)
+				kind := strings.Split(p.Header.Get("Content-Type"), ";")[0]
+				caseLinks := caseLinkRe.FindAllString(body, -1)
+				links = append(links, caseLinks...)
+				switch kind {
+				case "text/plain":
+					if len(caseLinks) != 1 {
+						t.Errorf("the text part has the case link %d times", len(caseLinks))
+					}
+					if !strings.HasPrefix(body, c.wantText) || !strings.Contains(body, words["optout"]) {
+						t.Errorf("text part:\n%s", body)
+					}
+				case "text/html":
+					if n := strings.Count(body, `href="https://listen.example.org/f/`); n != 1 {
+						t.Errorf("the HTML part links to the case %d times:\n%s", n, body)
+					}
+					if !strings.Contains(body, "<h1 style=\"font-size: 22px;\">"+html.EscapeString(c.wantSubject)+"</h1>") ||
+						!strings.Contains(body, html.EscapeString(words["stop"])) {
+						t.Errorf("HTML part:\n%s", body)
+					}
+				default:
+					t.Errorf("a %s part", kind)
+				}
+				for _, unwanted := range []string{words["confidential"], words["start"], words["invite"], "/s/", campaignSubject} {
+					if strings.Contains(html.UnescapeString(body), unwanted) {
+						t.Errorf("the %s part has %q:\n%s", kind, unwanted, body)
+					}
+				}
+			}
+			if len(links) == 0 || strings.Count(strings.Join(links, " "), links[0]) != len(links) {
+				t.Errorf("case links %v: want the same one in each part", links)
+			}
+		})
 	}
 }

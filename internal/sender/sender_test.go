@@ -828,7 +828,8 @@ func TestLinksOpenThePersonsLanguage(t *testing.T) {
 }
 
 // A follow-up to a person whose language the campaign has is in that language: the FollowUp's
-// translation, the translated title, the operator's words; anyone else gets the FollowUp's own.
+// translation (its subject and body), the translated title, the operator's words; anyone else
+// gets the FollowUp's own.
 func TestFollowUpInThePersonsLanguage(t *testing.T) {
 	r := newRig(t)
 	run := &run{job: r.job(t, people)}
@@ -841,20 +842,20 @@ func TestFollowUpInThePersonsLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run.job.FollowUp = &FollowUp{UID: "fu-1", Body: body, Subject: "We are sorry",
-		Translations: map[string]FollowUpText{"cy": {Subject: "Mae'n ddrwg gennym", Body: cyBody}}}
+	run.job.FollowUp = &FollowUp{UID: "fu-1", Body: body, Subject: tmpl(t, "We are sorry"),
+		Translations: map[string]FollowUpText{"cy": {Subject: tmpl(t, "Mae'n ddrwg gennym"), Body: cyBody}}}
 	row := responseapi.Invitation{WaveID: followUpWave("fu-1", "w1"), RecipientKey: "T-1", Segment: "general-needs", Channel: "email"}
 	for lang, want := range map[string]string{"cy": "Mae'n ddrwg gennym: ", "": "Sorry it went wrong: ", "fr": "Sorry it went wrong: "} {
 		m, err := run.followUpMessage(audience.Invitee{Key: "T-1", Contact: "one@example.org", Language: lang}, row)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantTitle := "We are sorry"
+		wantSubject, wantTitle := "We are sorry", run.job.Title
 		if lang == "cy" {
-			wantTitle = "Mae'n ddrwg gennym"
+			wantSubject, wantTitle = "Mae'n ddrwg gennym", "Arolwg tenantiaid"
 		}
-		if !strings.HasPrefix(m.Text, want) || m.Title != wantTitle || (lang == "cy") != (m.Lang == "cy") {
-			t.Errorf("language %q: %q, title %q, in %q", lang, m.Text, m.Title, m.Lang)
+		if !strings.HasPrefix(m.Text, want) || m.Subject != wantSubject || m.Title != wantTitle || (lang == "cy") != (m.Lang == "cy") {
+			t.Errorf("language %q: %q, subject %q, title %q, in %q", lang, m.Text, m.Subject, m.Title, m.Lang)
 		}
 	}
 }
