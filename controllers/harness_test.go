@@ -179,7 +179,8 @@ func newHarness(t *testing.T, now time.Time, objs ...client.Object) *harness {
 		Settings: campaign.Settings{Image: "survey-operator:test", CollectorURL: "http://collector.test:8080",
 			PublicURL: "https://listen.example.org"},
 		Credentials: Credentials{Namespace: systemNS, TokenKeysSecret: "survey-token-keys", APITokenSecret: "survey-api-token"},
-		// Figures are fetched once a day at most, so that what a test sees due is the schedule's.
+		// Figures are fetched once a day at most, so that what a test sees due is the schedule's
+		// (but every 10s, the default, while a Job sends).
 		Poll: PollPolicy{Min: 24 * time.Hour, Max: 24 * time.Hour},
 	}
 	return h

@@ -87,8 +87,10 @@ type SurveyCampaignReconciler struct {
 	retention memo[string]
 }
 
-// PollPolicy bounds the refresh of a collecting wave's aggregates.
-type PollPolicy struct{ Min, Max time.Duration }
+// PollPolicy bounds the refresh of a wave's aggregates: Min after a change, doubling while
+// nothing changes up to Max; while the wave's sending Job runs, every Sending (10s by default),
+// so that the invited count follows the ledger as it grows.
+type PollPolicy struct{ Min, Max, Sending time.Duration }
 
 const (
 	fieldRefs = "surveys.surveyops.io/refs"
@@ -113,6 +115,9 @@ func (r *SurveyCampaignReconciler) setDefaults() {
 		}
 		if r.Poll.Max == 0 {
 			r.Poll.Max = 10 * time.Minute
+		}
+		if r.Poll.Sending == 0 {
+			r.Poll.Sending = 10 * time.Second
 		}
 		r.polls = newPollTracker()
 		r.metrics = registeredMetrics()

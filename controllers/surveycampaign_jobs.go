@@ -67,6 +67,9 @@ func (u *run) followJobs(ctx context.Context) {
 			w.Phase = v1alpha1.WaveSending
 			w.Message = u.pause(w, 0, part)
 		case finished:
+			if w.Phase != v1alpha1.WaveCollecting {
+				u.r.polls.forget(u.pollKey(w)) // the sending is over: the final counts at once
+			}
 			w.Phase = v1alpha1.WaveCollecting
 			w.Message = ""
 		default:

@@ -37,13 +37,20 @@ func (u *run) refreshResults(ctx context.Context) {
 			continue
 		}
 		res := campaign.Score(&u.c.Spec, sum)
+		if !closing {
+			res.Targets = campaign.WhileCollecting(res.Targets)
+		}
 		before := w.DeepCopy()
 		applyResults(w, res)
 		w.Trend = nil
 		if prev := u.previousClosed(i); prev != nil {
 			w.Trend = campaign.Trend(&u.c.Spec, w.Scores, prev.Scores, prev.ID)
 		}
-		next := u.r.polls.polled(key, u.now, !equality.Semantic.DeepEqual(before, w), u.r.Poll)
+		policy := u.r.Poll
+		if w.Phase == v1alpha1.WaveSending && u.sending { // a Job sends now (not paused for quiet hours)
+			policy.Min, policy.Max = policy.Sending, policy.Sending
+		}
+		next := u.r.polls.polled(key, u.now, !equality.Semantic.DeepEqual(before, w), policy)
 		if closing {
 			w.Phase = v1alpha1.WaveClosed
 			u.r.polls.forget(key)
@@ -148,30 +155,63 @@ func (u *run) settle(err error) {
 	u.summarize()
 }
 
-// summarize sets the summary columns and TargetsMet from the latest wave with invitations.
+// summarize sets the summary columns and TargetsMet from one wave (summaryWave): the latest
+// with responses, or, before any has one, the latest with invitations. A wave that has just
+// sent and not yet heard back does not blank the figures of the wave before it.
 func (u *run) summarize() {
 	st := &u.c.Status
-	for i := range st.Waves {
-		w := &st.Waves[i]
-		if w.Invited == 0 {
+	w := summaryWave(st.Waves)
+	if w == nil {
+		return
+	}
+	st.SummaryWave = w.ID
+	st.ResponseRate = w.ResponseRate
+	st.Score = campaign.ScoreLabel(u.primary(), w.Scores)
+	met, known := campaign.TargetsMet(w.Targets)
+	switch {
+	case len(w.Targets) == 0:
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionTargetsMet)
+	case !known:
+		u.c.SetCondition(v1alpha1.ConditionTargetsMet, metav1.ConditionUnknown, v1alpha1.ReasonNotEnoughData,
+			"Wave "+w.ID+" cannot be judged on every target yet: "+unknown(w)+".")
+	case met:
+		u.c.SetCondition(v1alpha1.ConditionTargetsMet, metav1.ConditionTrue, v1alpha1.ReasonTargetsMet, "Wave "+w.ID+" meets every target.")
+	default:
+		u.c.SetCondition(v1alpha1.ConditionTargetsMet, metav1.ConditionFalse, v1alpha1.ReasonTargetsMissed, "Wave "+w.ID+" misses: "+missed(w.Targets)+".")
+	}
+}
+
+// summaryWave is the latest wave (newest first) with responses, else the latest with
+// invitations, else nil.
+func summaryWave(waves []v1alpha1.WaveStatus) *v1alpha1.WaveStatus {
+	var invited *v1alpha1.WaveStatus
+	for i := range waves {
+		w := &waves[i]
+		if w.Responded > 0 {
+			return w
+		}
+		if invited == nil && w.Invited > 0 {
+			invited = w
+		}
+	}
+	return invited
+}
+
+// unknown names the targets of a wave that cannot be judged yet, and why.
+func unknown(w *v1alpha1.WaveStatus) string {
+	var out []string
+	for _, v := range w.Targets {
+		if v.Verdict != v1alpha1.VerdictUnknown {
 			continue
 		}
-		st.ResponseRate = w.ResponseRate
-		st.Score = campaign.ScoreLabel(u.primary(), w.Scores)
-		met, known := campaign.TargetsMet(w.Targets)
 		switch {
-		case len(w.Targets) == 0:
-			meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionTargetsMet)
-		case !known:
-			u.c.SetCondition(v1alpha1.ConditionTargetsMet, metav1.ConditionUnknown, v1alpha1.ReasonNotEnoughData,
-				"Wave "+w.ID+" has not enough responses for every target yet.")
-		case met:
-			u.c.SetCondition(v1alpha1.ConditionTargetsMet, metav1.ConditionTrue, v1alpha1.ReasonTargetsMet, "Wave "+w.ID+" meets every target.")
+		case v.Target == "responseRate" && v.Actual != "":
+			out = append(out, "responseRate ("+string(v.Actual)+" so far, the wave is still collecting)")
 		default:
-			u.c.SetCondition(v1alpha1.ConditionTargetsMet, metav1.ConditionFalse, v1alpha1.ReasonTargetsMissed, "Wave "+w.ID+" misses: "+missed(w.Targets)+".")
+			out = append(out, v.Target+" (not enough responses)")
 		}
-		break
 	}
+	return strings.Join(out, ", ")
 }
 
 func missed(vs []v1alpha1.TargetVerdict) string {

@@ -174,7 +174,7 @@ func TestReconcileFollowsJobs(t *testing.T) {
 		"a running Job: Sending": {
 			job:   func(j *batchv1.Job) { j.Status.Active = 1 },
 			phase: v1alpha1.WaveSending, ready: v1alpha1.ReasonSending, stalled: metav1.ConditionFalse,
-			requeue: 24*time.Hour - time.Hour,
+			requeue: 10 * time.Second, // the invited count follows the ledger while the Job sends (Poll.Sending)
 		},
 		"a complete Job: Collecting": {
 			job:   func(j *batchv1.Job) { finishedJob(j, batchv1.JobComplete) },
@@ -400,6 +400,88 @@ func TestSettleAndSummarize(t *testing.T) {
 				t.Errorf("responseRate column = %q", cmp.Status.ResponseRate)
 			}
 		})
+	}
+}
+
+// The summary columns describe the latest wave with responses: a wave that has just sent and
+// not yet heard back does not blank the figures of the wave before it (summaryWave says which).
+func TestSummaryShowsTheLatestWaveWithFigures(t *testing.T) {
+	closed := v1alpha1.WaveStatus{ID: "20260101-1000", Phase: v1alpha1.WaveClosed, JobName: "a", Invited: 300, Responded: 137,
+		ResponseRate: "45.7", Scores: []v1alpha1.QuestionScore{{Question: "tp01", Value: "72.3", MarginOfError: "5.5", N: 137}}}
+	for name, c := range map[string]struct {
+		waves             []v1alpha1.WaveStatus
+		wave, rate, score string
+	}{
+		"one wave with responses": {waves: []v1alpha1.WaveStatus{closed}, wave: "20260101-1000", rate: "45.7", score: "72.3% ±5.5"},
+		"a new wave sending, nothing back yet": {waves: []v1alpha1.WaveStatus{
+			{ID: "20260401-1000", Phase: v1alpha1.WaveSending, JobName: "b", Invited: 120, ResponseRate: "0.0"}, closed},
+			wave: "20260101-1000", rate: "45.7", score: "72.3% ±5.5"},
+		"the new wave's first answer": {waves: []v1alpha1.WaveStatus{
+			{ID: "20260401-1000", Phase: v1alpha1.WaveCollecting, JobName: "b", Invited: 300, Responded: 1, ResponseRate: "0.3",
+				Scores: []v1alpha1.QuestionScore{{Question: "tp01", N: 1}}}, closed},
+			wave: "20260401-1000", rate: "0.3", score: "n=1, too few"},
+		"the first wave, invited, no answers yet": {waves: []v1alpha1.WaveStatus{
+			{ID: "20260401-1000", Phase: v1alpha1.WaveCollecting, JobName: "b", Invited: 300, ResponseRate: "0.0"}},
+			wave: "20260401-1000", rate: "0.0", score: ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmp := testCampaign(func(cp *v1alpha1.SurveyCampaign) { cp.Status.Waves = c.waves })
+			u := &run{c: cmp}
+			u.settle(nil)
+			st := cmp.Status
+			if st.SummaryWave != c.wave || string(st.ResponseRate) != c.rate || st.Score != c.score {
+				t.Errorf("summary = wave %q, rate %q, score %q; want %q, %q, %q", st.SummaryWave, st.ResponseRate, st.Score, c.wave, c.rate, c.score)
+			}
+		})
+	}
+}
+
+// Suspending and resuming are recorded (status.suspendedAt and an Event each), and a wave
+// asked for while suspended is refused at once with a Warning, never kept to fire on resume.
+func TestSuspendResumeAndARequestWhileSuspended(t *testing.T) {
+	nine := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	h := newHarness(t, nine.Add(-time.Hour), testCampaign(func(c *v1alpha1.SurveyCampaign) { c.Spec.Suspend = true }))
+	h.mustReconcile("tenant-satisfaction")
+	c := h.campaign("tenant-satisfaction")
+	if c.Status.SuspendedAt == nil || !c.Status.SuspendedAt.Time.Equal(nine.Add(-time.Hour)) {
+		t.Errorf("suspendedAt = %v", c.Status.SuspendedAt)
+	}
+	if ev := strings.Join(h.drainEvents(), "\n"); !strings.Contains(ev, "Normal "+v1alpha1.EventSuspended) {
+		t.Errorf("events: %s", ev)
+	}
+
+	// Asked for a wave while suspended: refused now, with a Warning; nothing starts.
+	h.clock.SetTime(nine.Add(-30 * time.Minute))
+	c.Annotations = map[string]string{v1alpha1.AnnotationRequestedAt: "2026-04-01T08:30:00Z"}
+	if err := h.client.Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	h.mustReconcile("tenant-satisfaction")
+	c = h.campaign("tenant-satisfaction")
+	if len(h.jobs()) != 0 || len(c.Status.Waves) != 0 {
+		t.Errorf("a suspended campaign started a wave: jobs %v, waves %+v", h.jobs(), c.Status.Waves)
+	}
+	if c.Status.LastHandledRequestedAt != "2026-04-01T08:30:00Z" {
+		t.Errorf("lastHandledRequestedAt = %q: the request is still pending", c.Status.LastHandledRequestedAt)
+	}
+	if ev := strings.Join(h.drainEvents(), "\n"); !strings.Contains(ev, "Warning "+v1alpha1.EventRequestRefused) ||
+		strings.Contains(ev, v1alpha1.EventSuspended) {
+		t.Errorf("events: %s", ev)
+	}
+
+	// Resumed before the next due time: an Event, and the refused request does not fire.
+	h.clock.SetTime(nine.Add(-10 * time.Minute))
+	c.Spec.Suspend = false
+	if err := h.client.Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	h.mustReconcile("tenant-satisfaction")
+	c = h.campaign("tenant-satisfaction")
+	if c.Status.SuspendedAt != nil || len(h.jobs()) != 0 || len(c.Status.Waves) != 0 {
+		t.Errorf("after resume: suspendedAt %v, jobs %v, waves %+v", c.Status.SuspendedAt, h.jobs(), c.Status.Waves)
+	}
+	if ev := strings.Join(h.drainEvents(), "\n"); !strings.Contains(ev, "Normal "+v1alpha1.EventResumed+" Resumed after 50m0s suspended") {
+		t.Errorf("events: %s", ev)
 	}
 }
 

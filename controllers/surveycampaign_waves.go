@@ -23,8 +23,16 @@ const requestedMessage = "Requested; starting."
 // catch-up policy.
 func (u *run) startDueWave(ctx context.Context) error {
 	status := &u.c.Status
+	u.noteSuspension()
 	if u.c.Spec.Suspend {
 		status.NextWaveTime = nil
+		if v := u.c.Annotations[v1alpha1.AnnotationRequestedAt]; v != "" && v != status.LastHandledRequestedAt {
+			// Refused, not kept: a request that fired on resume, weeks later, would surprise
+			// everyone who asked.
+			status.LastHandledRequestedAt = v
+			u.events.Eventf(u.c, nil, corev1.EventTypeWarning, v1alpha1.EventRequestRefused, v1alpha1.ActionSchedule,
+				"The wave asked for at %s was not started: the campaign is suspended. Resume it, then ask again.", v)
+		}
 		return nil
 	}
 	if v := u.c.Annotations[v1alpha1.AnnotationRequestedAt]; v != "" && v != status.LastHandledRequestedAt {
@@ -216,4 +224,20 @@ func (u *run) register(ctx context.Context, w campaign.Wave, recorded bool) erro
 	u.c.SetCondition(v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonWaitingForResponseService,
 		"Wave "+w.ID+" cannot start until the response service registers it: "+err.Error())
 	return fmt.Errorf("registering wave %s: %w", w.ID, err)
+}
+
+// noteSuspension records when the campaign was suspended (status.suspendedAt) and an Event
+// when it is suspended or resumed.
+func (u *run) noteSuspension() {
+	st := &u.c.Status
+	switch {
+	case u.c.Spec.Suspend && st.SuspendedAt == nil:
+		st.SuspendedAt = &metav1.Time{Time: u.now}
+		u.events.Eventf(u.c, nil, corev1.EventTypeNormal, v1alpha1.EventSuspended, v1alpha1.ActionSchedule,
+			"Suspended: no new waves or reminders until spec.suspend is cleared.")
+	case !u.c.Spec.Suspend && st.SuspendedAt != nil:
+		u.events.Eventf(u.c, nil, corev1.EventTypeNormal, v1alpha1.EventResumed, v1alpha1.ActionSchedule,
+			"Resumed after %s suspended.", u.now.Sub(st.SuspendedAt.Time).Round(time.Second))
+		st.SuspendedAt = nil
+	}
 }

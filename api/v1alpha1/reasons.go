@@ -60,6 +60,11 @@ const (
 	EventContactStarted  = "ContactStarted"
 	EventSLABreached     = "SLABreached"
 	EventSLARestored     = "SLARestored"
+	EventSuspended       = "Suspended"
+	EventResumed         = "Resumed"
+	// EventRequestRefused: a wave was asked for (the requestedAt annotation) while the
+	// campaign is suspended; it is dropped, not kept for the resume.
+	EventRequestRefused = "RequestRefused"
 
 	ActionValidate = "Validate"
 	ActionSchedule = "Schedule"

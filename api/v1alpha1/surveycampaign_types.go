@@ -809,15 +809,28 @@ type SurveyCampaignStatus struct {
 	// +optional
 	LastHandledRequestedAt string `json:"lastHandledRequestedAt,omitempty"`
 
-	// responseRate of the latest wave with invitations, in percent, for `kubectl get`.
+	// summaryWave is the wave that responseRate, score and the TargetsMet condition describe:
+	// the latest wave with responses, or, before any wave has one, the latest with invitations.
+	// A new wave that has sent but not yet heard back does not blank the figures of the last.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	SummaryWave string `json:"summaryWave,omitempty"`
+
+	// responseRate of summaryWave, in percent, for `kubectl get`.
 	// +optional
 	ResponseRate Percent `json:"responseRate,omitempty"`
 
-	// score of the primary question in the latest wave with responses, with its margin of
-	// error, for `kubectl get`, for example "+32 ±4.1" or "78.5% ±3.2".
+	// score of the primary question in summaryWave, with its margin of error, for `kubectl
+	// get`, for example "+32 ±4.1" or "78.5% ±3.2"; "n=3, too few" while the question has
+	// fewer answers than spec.reporting.minimumGroupSize.
 	// +kubebuilder:validation:MaxLength=32
 	// +optional
 	Score string `json:"score,omitempty"`
+
+	// suspendedAt is when the operator first saw spec.suspend set; empty while the campaign
+	// runs. Suspending and resuming are recorded as Events too.
+	// +optional
+	SuspendedAt *metav1.Time `json:"suspendedAt,omitempty"`
 
 	// waves, newest first, at most spec.historyLimit of them.
 	// +kubebuilder:validation:MaxItems=50
@@ -928,8 +941,12 @@ type QuestionScore struct {
 	// +kubebuilder:validation:MaxLength=63
 	Question string `json:"question"`
 
-	// value: NPS points for NPS, percent satisfied (top-box) for CSAT, CES and Rating.
-	Value Decimal `json:"value"`
+	// value: NPS points for NPS, percent satisfied (top-box) for CSAT, CES and Rating. Empty
+	// while the question has fewer answers over the wave than spec.reporting.minimumGroupSize
+	// (and never fewer than 2): then only n is published, since a score of one answer, with a
+	// margin of zero, is not a measurement.
+	// +optional
+	Value Decimal `json:"value,omitempty"`
 
 	// mean of the answers in scale units, for CSAT, CES and Rating.
 	// +optional
@@ -1104,6 +1121,7 @@ type BenchmarkComparison struct {
 // +kubebuilder:printcolumn:name="Next Wave",type=string,JSONPath=`.status.nextWaveTime`
 // +kubebuilder:printcolumn:name="Response Rate",type=string,JSONPath=`.status.responseRate`
 // +kubebuilder:printcolumn:name="Score",type=string,JSONPath=`.status.score`
+// +kubebuilder:printcolumn:name="Wave",type=string,JSONPath=`.status.summaryWave`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type SurveyCampaign struct {

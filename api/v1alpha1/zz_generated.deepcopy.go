@@ -918,6 +918,10 @@ func (in *SurveyCampaignStatus) DeepCopyInto(out *SurveyCampaignStatus) {
 		in, out := &in.NextWaveTime, &out.NextWaveTime
 		*out = (*in).DeepCopy()
 	}
+	if in.SuspendedAt != nil {
+		in, out := &in.SuspendedAt, &out.SuspendedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.Waves != nil {
 		in, out := &in.Waves, &out.Waves
 		*out = make([]WaveStatus, len(*in))

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"strconv"
@@ -197,10 +198,90 @@ func TestMinimumGroupSize(t *testing.T) {
 					}
 				}
 			}
-			if len(r.Scores) != 2 || r.Scores[0].N != 34 {
-				t.Errorf("the overall score is always published: %+v", r.Scores)
+			// The wave's own 34 answers are a group too: a minimum above them withholds its score.
+			if len(r.Scores) != 2 || r.Scores[0].N != 34 || (r.Scores[0].Value == "") != (c.minimum != nil && *c.minimum > 34) {
+				t.Errorf("the overall scores: %+v", r.Scores)
 			}
 		})
+	}
+}
+
+// The overall figure of a question with fewer answers than minimumGroupSize (never fewer than
+// 2) is counts only: "100.0% ±0.0" from one response is not a measurement. Its score target is
+// Unknown, and the summary column says how many answered.
+func TestOverallScoreNeedsTheMinimum(t *testing.T) {
+	v := func(i int) *int { return &i }
+	summary := func(n int) responseapi.Summary {
+		return responseapi.Summary{
+			Dispositions: []responseapi.DispositionRow{{Segment: "everyone", Channel: "email", Complete: n, NoAnswer: 100}},
+			Histograms:   []responseapi.Histogram{{Question: "tp01", Segment: "everyone", Channel: "email", Value: v(5), Count: n}},
+		}
+	}
+	for name, c := range map[string]struct {
+		minimum   *int32
+		n         int
+		published bool
+	}{
+		"one answer, the default minimum":     {nil, 1, false},
+		"four answers, the default minimum":   {nil, 4, false},
+		"five answers, the default minimum":   {nil, 5, true},
+		"one answer, the minimum turned off":  {ptr.To(int32(0)), 1, false},
+		"two answers, the minimum turned off": {ptr.To(int32(0)), 2, true},
+		"nine answers, a minimum of 10":       {ptr.To(int32(10)), 9, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmp := spec()
+			cmp.Spec.Reporting = &v1alpha1.Reporting{MinimumGroupSize: c.minimum}
+			cmp.Spec.Targets = &v1alpha1.Targets{Score: &v1alpha1.ScoreTarget{Question: "tp01", Min: "50"}}
+			r := Score(&cmp.Spec, summary(c.n))
+			var s *v1alpha1.QuestionScore
+			for i := range r.Scores {
+				if r.Scores[i].Question == "tp01" {
+					s = &r.Scores[i]
+				}
+			}
+			if s == nil || s.N != int64(c.n) {
+				t.Fatalf("tp01's score %+v: want n = %d", s, c.n)
+			}
+			if got := s.Value != ""; got != c.published {
+				t.Errorf("tp01 = %+v: a score published %v, want %v", *s, got, c.published)
+			}
+			if !c.published && (s.MarginOfError != "" || s.Mean != "" || r.Primary.HasValue()) {
+				t.Errorf("a withheld score has figures: %+v, primary %+v", *s, r.Primary)
+			}
+			label := ScoreLabel(&cmp.Spec.Survey.Questions[0], r.Scores)
+			wantVerdict, wantLabel := v1alpha1.VerdictMet, "100.0%"
+			if !c.published {
+				wantVerdict, wantLabel = v1alpha1.VerdictUnknown, fmt.Sprintf("n=%d, too few", c.n)
+			}
+			if !strings.HasPrefix(label, wantLabel) {
+				t.Errorf("the summary label %q, want it to start %q", label, wantLabel)
+			}
+			if len(r.Targets) != 1 || r.Targets[0].Verdict != wantVerdict {
+				t.Errorf("the score target %+v, want %s", r.Targets, wantVerdict)
+			}
+		})
+	}
+}
+
+// A response rate below its target on a wave that still collects is not missed yet: it reads
+// Unknown, as the TargetsMet condition does, and NotMet only once the wave has closed.
+func TestResponseRateTargetWhileCollecting(t *testing.T) {
+	verdicts := []v1alpha1.TargetVerdict{
+		{Target: "responseRate", Verdict: v1alpha1.VerdictNotMet, Actual: "12.0"},
+		{Target: "score", Verdict: v1alpha1.VerdictNotMet, Actual: "40.0"},
+		{Target: "marginOfError", Verdict: v1alpha1.VerdictMet, Actual: "3.0"},
+	}
+	got := WhileCollecting(append([]v1alpha1.TargetVerdict(nil), verdicts...))
+	want := []v1alpha1.Verdict{v1alpha1.VerdictUnknown, v1alpha1.VerdictNotMet, v1alpha1.VerdictMet}
+	for i := range got {
+		if got[i].Verdict != want[i] || got[i].Actual != verdicts[i].Actual {
+			t.Errorf("%s: %+v, want %s with the actual value kept", got[i].Target, got[i], want[i])
+		}
+	}
+	met := WhileCollecting([]v1alpha1.TargetVerdict{{Target: "responseRate", Verdict: v1alpha1.VerdictMet}})
+	if met[0].Verdict != v1alpha1.VerdictMet {
+		t.Errorf("a rate already reached: %+v, want Met", met[0])
 	}
 }
 

@@ -120,6 +120,12 @@ func Score(spec *v1alpha1.SurveyCampaignSpec, sum responseapi.Summary) Results {
 			continue
 		}
 		e := Estimate(q, h, int(r.Invited), confidence)
+		if e.N < OverallMinimum(spec) {
+			// Counts only: a score of one or two answers, with a margin of zero, is not a
+			// measurement (and could be one person's answers).
+			r.Scores = append(r.Scores, v1alpha1.QuestionScore{Question: q.ID, N: int64(e.N)})
+			continue
+		}
 		s := questionScore(q, h, e, int(r.Invited), confidence)
 		if w, mean, ok := weighted(q, bySegQ[q.ID], population, max(MinimumGroupSize(spec), 2), confidence); ok {
 			s.Unweighted = s.Value
@@ -273,6 +279,25 @@ func estimateOf(s v1alpha1.QuestionScore) scoring.Estimate {
 		e.MarginOfError = m
 	}
 	return e
+}
+
+// OverallMinimum is the fewest answers a question needs over the whole wave for its score to be
+// published: minimumGroupSize, as for a segment, and never fewer than 2 (one answer has no
+// margin of error). Below it the wave's figures are counts only.
+func OverallMinimum(spec *v1alpha1.SurveyCampaignSpec) int {
+	return max(MinimumGroupSize(spec), 2)
+}
+
+// WhileCollecting is the verdicts of a wave that still collects: a response rate below its
+// target is not missed yet (answers still arrive), so it is Unknown until the wave closes, as
+// the TargetsMet condition says. A rate already reached stays Met.
+func WhileCollecting(verdicts []v1alpha1.TargetVerdict) []v1alpha1.TargetVerdict {
+	for i := range verdicts {
+		if verdicts[i].Target == "responseRate" && verdicts[i].Verdict == v1alpha1.VerdictNotMet {
+			verdicts[i].Verdict = v1alpha1.VerdictUnknown
+		}
+	}
+	return verdicts
 }
 
 // MinimumGroupSize is the campaign's smallest group whose score is published (5 by default).
@@ -519,7 +544,7 @@ func verdicts(spec *v1alpha1.SurveyCampaignSpec, r Results) []v1alpha1.TargetVer
 		v := v1alpha1.TargetVerdict{Target: "score", Verdict: v1alpha1.VerdictUnknown}
 		want, err := strconv.ParseFloat(string(t.Score.Min), 64)
 		for _, s := range r.Scores {
-			if s.Question == t.Score.Question && s.N > 0 && err == nil {
+			if s.Question == t.Score.Question && s.N > 0 && s.Value != "" && err == nil {
 				got, _ := strconv.ParseFloat(string(s.Value), 64)
 				v.Actual = s.Value
 				v.Verdict = met(got >= want)
@@ -609,6 +634,9 @@ func ScoreLabel(q *v1alpha1.Question, scores []v1alpha1.QuestionScore) string {
 	for _, s := range scores {
 		if s.Question != q.ID || s.N == 0 {
 			continue
+		}
+		if s.Value == "" {
+			return fmt.Sprintf("n=%d, too few", s.N) // counts only (OverallMinimum)
 		}
 		e := scoring.Estimate{Value: math.NaN(), MarginOfError: math.NaN(), N: int(s.N)}
 		if v, err := strconv.ParseFloat(string(s.Value), 64); err == nil {
