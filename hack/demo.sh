@@ -7,7 +7,12 @@
 #      survey and a follow-up of dissatisfied tenants (config/demo/riverside); a wave now
 #   5. a demo respondent reads the invitations in the mail sink and answers about 45% of them
 #   6. the campaign's status with response rate and scores, the follow-up's counts
-# Running it again changes nothing that is already so (the wave is asked for once).
+# Running it again changes nothing that is already so (the wave is asked for once), and finishes
+# what an earlier run left undone: when invitations are missing from the mail sink (a run that
+# failed part way), it empties the sink and asks for a fresh wave.
+# Deployments are applied with their final pod templates (the image digest is in the applied
+# manifests, not patched in after), and nothing is asked of a Deployment until no pod of an
+# older template is left: a pod that terminates mid-wave would lose what it holds.
 # `hack/demo.sh deploy` stops after step 3 (make test-e2e uses it).
 #
 # Environment: DEMO_TENANTS (300), DEMO_RATE (0.45), and hack/cluster's.
@@ -27,7 +32,7 @@ die() {
 		echo "-- recent events:" >&2
 		k get events -A --sort-by=.lastTimestamp 2>/dev/null | tail -n 15 >&2 || true
 		echo "-- the operator's last log lines:" >&2
-		k -n "$SYSTEM" logs deployment/survey-operator-controller-manager --tail 20 2>/dev/null >&2 || true
+		k -n "$SYSTEM" logs deployment/survey-operator-controller-manager --tail 20 >&2 2>/dev/null || true
 	fi
 	exit 1
 }
@@ -45,16 +50,56 @@ go run ./hack/image -set mailsink >&2
 hack/cluster import bin/survey-operator.tar bin/mailsink.tar 2>&1 | sed 's/^/  /' >&2
 digest() { tar -xOf "$1" manifest.json | sha256sum | cut -c1-16; }
 
+# stamped DIR DIGEST NAMES: a kustomization in bin/ over DIR whose Deployments named by the
+# regexp NAMES carry the image's digest in their pod template, so that the first apply is
+# already final (a rebuilt image keeps its tag: a changed digest rolls them, the same does not).
+stamped() {
+	local out=$ROOT/bin/demo-overlays/${1//\//-}
+	mkdir -p "$out"
+	cat >"$out/kustomization.yaml" <<EOF
+# Written by hack/demo.sh: $1 with the image digest in the Deployments' pod templates.
+resources:
+  - ../../../$1
+patches:
+  - target:
+      kind: Deployment
+      name: "$3"
+    patch: |-
+      apiVersion: apps/v1
+      kind: Deployment
+      metadata:
+        name: any
+      spec:
+        template:
+          metadata:
+            annotations:
+              surveys.surveyops.io/image: "$2"
+EOF
+	echo "$out"
+}
+
+# settled NS DEPLOYMENT: waits until the Deployment's rollout is done and no pod of an older
+# template is left, terminating or not.
+settled() {
+	k -n "$1" rollout status "deployment/$2" --timeout 180s >&2 || return 1
+	local selector want pods
+	selector=$(k -n "$1" get deployment "$2" -o go-template='{{range $k, $v := .spec.selector.matchLabels}}{{$k}}={{$v}},{{end}}')
+	want=$(k -n "$1" get deployment "$2" -o jsonpath='{.spec.replicas}')
+	for _ in $(seq 1 120); do
+		pods=$(k -n "$1" get pods -l "${selector%,}" -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | grep -c . || true)
+		[ "$pods" = "$want" ] && return 0
+		sleep 1
+	done
+	echo "demo: deployment/$2 still has $pods pods for $want replicas" >&2
+	return 1
+}
+
 step "the operator and the response service"
 KUBECTL=$KUBECTL hack/secrets.sh "$SYSTEM" >&2
-k apply --server-side --force-conflicts -k config/demo >/dev/null
-# A rebuilt image keeps its tag: a changed digest rolls the Deployments, an unchanged one does not.
+k apply --server-side --force-conflicts \
+	-k "$(stamped config/demo "$(digest bin/survey-operator.tar)" '^survey-operator-(controller-manager|collector)$')" >/dev/null
 for d in controller-manager collector; do
-	k -n "$SYSTEM" patch deployment "survey-operator-$d" --type merge >/dev/null -p \
-		"{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"surveys.surveyops.io/image\":\"$(digest bin/survey-operator.tar)\"}}}}}"
-done
-for d in controller-manager collector; do
-	k -n "$SYSTEM" rollout status "deployment/survey-operator-$d" --timeout 180s >&2 || die "the $d did not become ready"
+	settled "$SYSTEM" "survey-operator-$d" || die "the $d did not become ready"
 done
 
 if [ "${1:-}" = deploy ]; then
@@ -68,27 +113,46 @@ go run ./hack/demo audience --count "$TENANTS" >"$ROOT/bin/riverside-tenants.csv
 k -n "$NS" create secret generic riverside-tenants --from-file=tenants.csv="$ROOT/bin/riverside-tenants.csv" \
 	--dry-run=client -o yaml | k apply --server-side --force-conflicts -f - >/dev/null
 rm -f "$ROOT/bin/riverside-tenants.csv"
-k apply --server-side --force-conflicts -k config/demo/riverside >/dev/null
-k -n "$NS" patch deployment mailsink --type merge >/dev/null -p \
-	"{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"surveys.surveyops.io/image\":\"$(digest bin/mailsink.tar)\"}}}}}"
-k -n "$NS" rollout status deployment/mailsink --timeout 120s >&2 || die "the mail sink did not become ready"
+k apply --server-side --force-conflicts -k "$(stamped config/demo/riverside "$(digest bin/mailsink.tar)" '^mailsink$')" >/dev/null
+settled "$NS" mailsink || die "the mail sink did not become ready"
+mail=$(k -n "$NS" get svc mailsink -o jsonpath='{.spec.clusterIP}')
+collector=$(k -n "$SYSTEM" get svc survey-operator-collector -o jsonpath='{.spec.clusterIP}')
+
+# ask_wave: asks for a wave now and waits until the operator has taken the request.
+ask_wave() {
+	local at
+	at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+	k -n "$NS" annotate --overwrite surveycampaign tenant-satisfaction "surveys.surveyops.io/requestedAt=$at" >/dev/null
+	k -n "$NS" wait surveycampaign/tenant-satisfaction --for=jsonpath='{.status.lastHandledRequestedAt}'="$at" --timeout 120s >/dev/null ||
+		die "the operator did not take the request for a wave"
+}
+# wave_sent: waits for the newest wave to be sent and prints its invitations.
+wave_sent() {
+	k -n "$NS" wait surveycampaign/tenant-satisfaction --for=jsonpath='{.status.waves[0].phase}'=Collecting --timeout 180s >&2 ||
+		die "the wave did not finish sending"
+	k -n "$NS" wait surveycampaign/tenant-satisfaction --for=jsonpath='{.status.waves[0].invited}' --timeout 120s >/dev/null ||
+		die "the wave's counts did not arrive"
+	k -n "$NS" get surveycampaign tenant-satisfaction -o jsonpath='{.status.waves[0].invited}'
+}
 
 if [ -z "$(k -n "$NS" get surveycampaign tenant-satisfaction -o jsonpath='{.metadata.annotations.surveys\.surveyops\.io/requestedAt}')" ]; then
 	step "send now"
-	k -n "$NS" annotate surveycampaign tenant-satisfaction "surveys.surveyops.io/requestedAt=$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/dev/null
+	ask_wave
+	invited=$(wave_sent)
 else
 	step "the wave was asked for by an earlier run"
+	invited=$(wave_sent)
+	arrived=$(go run ./hack/demo links --mail "http://$mail:8025") || die "cannot read the mail sink"
+	if [ "$arrived" -lt "$invited" ]; then
+		step "only $arrived of the $invited invitations are in the mail sink (an earlier run failed part way): a fresh wave"
+		go run ./hack/demo links --mail "http://$mail:8025" --clear >/dev/null || die "cannot empty the mail sink"
+		ask_wave
+		invited=$(wave_sent)
+	fi
 fi
-k -n "$NS" wait surveycampaign/tenant-satisfaction --for=jsonpath='{.status.waves[0].phase}'=Collecting --timeout 180s >&2 ||
-	die "the wave did not finish sending"
-k -n "$NS" wait surveycampaign/tenant-satisfaction --for=jsonpath='{.status.waves[0].invited}' --timeout 120s >/dev/null ||
-	die "the wave's counts did not arrive"
-invited=$(k -n "$NS" get surveycampaign tenant-satisfaction -o jsonpath='{.status.waves[0].invited}')
 echo "  invitations sent: $invited" >&2
 
 step "a demo respondent answers from the mail sink"
-mail=$(k -n "$NS" get svc mailsink -o jsonpath='{.spec.clusterIP}')
-collector=$(k -n "$SYSTEM" get svc survey-operator-collector -o jsonpath='{.spec.clusterIP}')
 said=$(go run ./hack/demo respond --mail "http://$mail:8025" --survey "http://$collector:8080" --rate "$RATE" \
 	--invitations "${invited:-1}") || die "the demo respondent failed"
 echo "$said" >&2

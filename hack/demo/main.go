@@ -3,6 +3,8 @@
 //	demo audience [--count N] [--seed S]     writes a CSV of N synthetic residents to stdout
 //	demo respond --mail URL --survey URL     answers the survey links that arrived at the mail
 //	             [--rate R] [--wait D]       sink, as a realistic spread of tenants would
+//	demo links --mail URL [--clear]         prints how many distinct survey links the mail sink
+//	                                         holds; --clear empties it first
 package main
 
 import (
@@ -38,8 +40,14 @@ func main() {
 		wait := fs.Duration("wait", 3*time.Minute, "how long to wait for them")
 		_ = fs.Parse(os.Args[2:])
 		err = respond(*mail, *survey, *rate, *want, *wait)
+	case "links":
+		fs := flag.NewFlagSet("links", flag.ExitOnError)
+		mail := fs.String("mail", "", "the mail sink's web address (its JSON API)")
+		clear := fs.Bool("clear", false, "empty the mail sink first")
+		_ = fs.Parse(os.Args[2:])
+		err = links(*mail, *clear)
 	default:
-		err = fmt.Errorf("unknown command %q (audience or respond)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (audience, respond or links)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -76,5 +84,24 @@ func respond(mail, survey string, rate float64, want int, wait time.Duration) er
 	}
 	fmt.Printf("demo respondent: %d invitations, %d answered (very satisfied %d, fairly satisfied %d, neither %d, fairly dissatisfied %d, very dissatisfied %d), %d did not answer\n",
 		out.Links, out.Answered, out.ByMood[5], out.ByMood[4], out.ByMood[3], out.ByMood[2], out.ByMood[1], out.Skipped)
+	return nil
+}
+
+// links prints how many distinct survey links the mail sink holds, after emptying it when
+// clear is set.
+func links(mail string, clear bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	if clear {
+		if err := demo.ClearMailbox(ctx, client, mail); err != nil {
+			return err
+		}
+	}
+	mails, err := demo.Mailbox(ctx, client, mail)
+	if err != nil {
+		return err
+	}
+	fmt.Println(len(demo.SurveyLinks(mails)))
 	return nil
 }

@@ -43,6 +43,23 @@ func Mailbox(ctx context.Context, client *http.Client, base string) ([]Mail, err
 	return mails, json.NewDecoder(resp.Body).Decode(&mails)
 }
 
+// ClearMailbox empties the mail sink at base.
+func ClearMailbox(ctx context.Context, client *http.Client, base string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, strings.TrimSuffix(base, "/")+"/api/messages", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("mail sink: %s", resp.Status)
+	}
+	return nil
+}
+
 var surveyLink = regexp.MustCompile(`https?://[^\s<>"]+/s/[A-Za-z0-9._~-]+`)
 
 // SurveyLinks returns the distinct survey links in the messages (invitations and reminders
