@@ -16,6 +16,9 @@
 #     the sender and response service binaries, SQLite and an SMTP sink (BENCH_INVITATIONS):
 #     about 10 minutes.
 #   hack/bench.sh scale [ThousandCampaigns|MillionInvitations] runs only those (default both).
+#   BENCH_SMALL=1 shrinks every large benchmark's data set (the 1M audiences and waves, the
+#   million invitations, the thousand campaigns): make bench-smoke runs each benchmark once so,
+#   to check that none has stopped running; its figures are not measurements.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale() {

@@ -61,17 +61,43 @@ import (
 // hack/bench.sh scale ThousandCampaigns, or
 //
 //	go test -run '^$' -bench ThousandCampaigns -benchtime 1x -timeout 90m ./cmd/manager/
+//
+// BENCH_SMALL=1 (make bench-smoke) runs it small, to check that it still runs, in about a
+// minute: 3 campaigns and 3 CronJobs (BENCH_CAMPAIGNS), all due at one time, the first minute
+// at least 15 s away; the CronJob controller once, at the manager's budget, beside the manager
+// instead of before it; 2 s to settle (BENCH_SETTLE). Its figures are not measurements: the
+// two controllers' API writes are counted together.
 func BenchmarkThousandCampaigns(b *testing.B) {
+	small := os.Getenv("BENCH_SMALL") == "1"
 	n := envInt("BENCH_CAMPAIGNS", 1000)
 	settle, err := time.ParseDuration(envOr("BENCH_SETTLE", "10m"))
 	must(b, err)
 	gap, err := time.ParseDuration(envOr("BENCH_GAP", "3m"))
 	must(b, err)
+	budgets := envOr("BENCH_KCM_BUDGETS", "50/100,100/200")
+	rounds := 2 // due times
+	if small {
+		if os.Getenv("BENCH_PROFILE") != "" {
+			b.Fatal("BENCH_PROFILE profiles the second due time, which a small run (BENCH_SMALL) does not have")
+		}
+		n = envInt("BENCH_CAMPAIGNS", 3)
+		settle, err = time.ParseDuration(envOr("BENCH_SETTLE", "2s"))
+		must(b, err)
+		budgets = envOr("BENCH_KCM_BUDGETS", "100/200")
+		rounds, landing, lastWait = 1, time.Second, time.Minute
+	}
 	out, err := exec.Command(filepath.Join(testenv.RepoRoot(), "hack", "k8s-build.sh"), "kube-controller-manager").Output()
 	if err != nil {
 		b.Fatalf("hack/k8s-build.sh kube-controller-manager: %v", err)
 	}
 	kcmBin := strings.TrimSpace(string(out))
+	// The manager is built first, so that a small run's due time, set before the CronJob
+	// controller starts, leaves it time enough to start.
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "manager")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
 	env, cfg, err := testenv.Start()
 	if err != nil {
 		b.Fatal(err)
@@ -86,20 +112,30 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 	cs := kubernetes.NewForConfigOrDie(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	dir := b.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	must(b, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
 
-	// 1. The CronJob controller, alone (skipped when profiling the manager).
+	// 1. The CronJob controller, alone (skipped when profiling the manager); in a small run,
+	// started now, due at the same time as the manager's campaigns, and measured with them.
 	profile := os.Getenv("BENCH_PROFILE")
 	var results []*startsResult
+	var shared []time.Time
+	var beside []*cronJobRun
+	if small {
+		shared = dueTimes(n, gap, rounds)
+	}
 	if profile == "" {
-		for _, budget := range strings.Split(envOr("BENCH_KCM_BUDGETS", "50/100,100/200"), ",") {
+		for _, budget := range strings.Split(budgets, ",") {
 			qps, burst, ok := strings.Cut(strings.TrimSpace(budget), "/")
 			if !ok {
 				b.Fatalf("BENCH_KCM_BUDGETS: %q is not QPS/burst", budget)
 			}
-			results = append(results, cronJobStarts(b, ctx, k8s, cs, kcmBin, kubeconfig, dir, n, gap, qps, burst))
+			if small {
+				beside = append(beside, startCronJobs(b, ctx, k8s, cs, kcmBin, kubeconfig, dir, n, shared, qps, burst))
+				continue
+			}
+			run := startCronJobs(b, ctx, k8s, cs, kcmBin, kubeconfig, dir, n, dueTimes(n, gap, rounds), qps, burst)
+			results = append(results, run.measure(b, ctx, k8s, cs, n))
 		}
 	}
 
@@ -127,10 +163,6 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 		must(b, k8s.Create(ctx, o))
 	}
 
-	bin := filepath.Join(dir, "manager")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
 	logs, err := os.Create(filepath.Join(dir, "manager.log"))
 	must(b, err)
 	pprofAddr := ""
@@ -155,7 +187,10 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 		}
 	}()
 
-	dues := dueTimes(n, gap)
+	dues := shared
+	if dues == nil {
+		dues = dueTimes(n, gap, rounds)
+	}
 	start := time.Now()
 	for i := range n {
 		c := &v1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("campaign-%04d", i), Namespace: ns},
@@ -169,8 +204,7 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 			}}
 		must(b, k8s.Create(ctx, c))
 	}
-	b.Logf("%d campaigns created in %s; due at %s and %s", n, time.Since(start).Round(time.Millisecond),
-		dues[0].Format(time.TimeOnly), dues[1].Format(time.TimeOnly))
+	b.Logf("%d campaigns created in %s; due at %s", n, time.Since(start).Round(time.Millisecond), timesOf(dues))
 	if profile != "" {
 		go func() {
 			time.Sleep(time.Until(dues[1].Add(-time.Second)))
@@ -198,7 +232,11 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 		}
 		return c
 	}
-	ours := measureStarts(b, ctx, k8s, cs, "manager", ns, n, dues,
+	arrivals := watchJobs(b, ctx, cs, ns)
+	for _, c := range beside {
+		results = append(results, c.measure(b, ctx, k8s, cs, n))
+	}
+	ours := measureStarts(b, ctx, k8s, cs, "manager", ns, n, dues, arrivals,
 		[]string{"surveycampaigns", "surveycampaigns/status", "jobs", "secrets", "events"},
 		func(k int) int { return waves(k) },
 		func(k int) int { return waves(k, v1alpha1.WaveCollecting) })
@@ -231,10 +269,21 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 		cpuWaves, cpuSettled, settle, peak, total(settled), perObject(settled, 1))
 }
 
-// cronJobStarts runs kube-controller-manager's CronJob controller alone with n CronJobs due at
-// the same two times, and measures their starts.
-func cronJobStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kubernetes.Clientset, kcmBin, kubeconfig, dir string,
-	n int, gap time.Duration, qps, burst string) *startsResult {
+// cronJobRun is kube-controller-manager's CronJob controller running with n CronJobs due at the
+// same times, and a watch of their Jobs.
+type cronJobRun struct {
+	name, ns string
+	dues     []time.Time
+	log      string
+	kcm      *exec.Cmd
+	stop     context.CancelFunc
+	arrivals *arrivals
+}
+
+// startCronJobs starts kube-controller-manager's CronJob controller alone with n CronJobs due at
+// dues.
+func startCronJobs(b *testing.B, ctx context.Context, k8s client.Client, cs *kubernetes.Clientset, kcmBin, kubeconfig, dir string,
+	n int, dues []time.Time, qps, burst string) *cronJobRun {
 	name := "cronjob-qps" + qps
 	cronNS := name
 	must(b, k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cronNS}}))
@@ -246,7 +295,6 @@ func cronJobStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kub
 		"--kube-api-qps", qps, "--kube-api-burst", burst)
 	kcm.Stdout, kcm.Stderr = kcmLog, kcmLog
 	must(b, kcm.Start())
-	dues := dueTimes(n, gap)
 	start := time.Now()
 	for i := range n {
 		must(b, k8s.Create(ctx, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cronjob-%04d", i), Namespace: cronNS},
@@ -254,11 +302,15 @@ func cronJobStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kub
 				Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
 					Containers: []corev1.Container{{Name: "send", Image: "survey-sender:bench"}}}}}}}}))
 	}
-	b.Logf("%d CronJobs created in %s; due at %s and %s", n, time.Since(start).Round(time.Millisecond),
-		dues[0].Format(time.TimeOnly), dues[1].Format(time.TimeOnly))
+	b.Logf("%d CronJobs created in %s; due at %s", n, time.Since(start).Round(time.Millisecond), timesOf(dues))
+	return &cronJobRun{name: name, ns: cronNS, dues: dues, log: kcmLog.Name(), kcm: kcm, stop: stopKCM, arrivals: watchJobs(b, ctx, cs, cronNS)}
+}
+
+// measure measures the CronJobs' starts, then stops the controller and deletes them.
+func (r *cronJobRun) measure(b *testing.B, ctx context.Context, k8s client.Client, cs *kubernetes.Clientset, n int) *startsResult {
 	cronJobs := func(ok func(*batchv1.CronJob) bool) int {
 		var list batchv1.CronJobList
-		must(b, k8s.List(ctx, &list, client.InNamespace(cronNS)))
+		must(b, k8s.List(ctx, &list, client.InNamespace(r.ns)))
 		c := 0
 		for i := range list.Items {
 			if ok(&list.Items[i]) {
@@ -267,10 +319,10 @@ func cronJobStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kub
 		}
 		return c
 	}
-	cron := measureStarts(b, ctx, k8s, cs, name, cronNS, n, dues, []string{"cronjobs", "cronjobs/status", "jobs", "events"},
+	cron := measureStarts(b, ctx, k8s, cs, r.name, r.ns, n, r.dues, r.arrivals, []string{"cronjobs", "cronjobs/status", "jobs", "events"},
 		func(k int) int {
 			return cronJobs(func(cj *batchv1.CronJob) bool {
-				return cj.Status.LastScheduleTime != nil && cj.Status.LastScheduleTime.Time.Equal(dues[k])
+				return cj.Status.LastScheduleTime != nil && cj.Status.LastScheduleTime.Time.Equal(r.dues[k])
 			})
 		},
 		func(int) int {
@@ -278,15 +330,15 @@ func cronJobStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kub
 				return len(cj.Status.Active) == 0 && cj.Status.LastSuccessfulTime != nil
 			})
 		})
-	stopKCM()
-	_ = kcm.Wait()
+	r.stop()
+	_ = r.kcm.Wait()
 	if b.Failed() {
-		out, _ := os.ReadFile(kcmLog.Name())
+		out, _ := os.ReadFile(r.log)
 		b.Logf("kube-controller-manager log (tail):\n%s", tail(out, 4000))
 	}
 	// Out of the manager's caches.
-	must(b, k8s.DeleteAllOf(ctx, &batchv1.CronJob{}, client.InNamespace(cronNS)))
-	must(b, k8s.DeleteAllOf(ctx, &batchv1.Job{}, client.InNamespace(cronNS), client.PropagationPolicy(metav1.DeletePropagationBackground)))
+	must(b, k8s.DeleteAllOf(ctx, &batchv1.CronJob{}, client.InNamespace(r.ns)))
+	must(b, k8s.DeleteAllOf(ctx, &batchv1.Job{}, client.InNamespace(r.ns), client.PropagationPolicy(metav1.DeletePropagationBackground)))
 
 	return cron
 }
@@ -298,26 +350,45 @@ type startsResult struct {
 	start, end []map[string]int // API writes by resource, for the starts and for the completions, by due time
 }
 
-// measureStarts watches the Jobs of namespace ns arrive after each of the due times, n of them.
-// started(k) counts the objects whose status records their start at the k-th; once all do, the
-// benchmark marks the Jobs complete and ended(k) counts the objects whose status has seen it. The
-// API writes to resources are counted over each of those two stretches.
-func measureStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kubernetes.Clientset, name, ns string, n int,
-	dues []time.Time, resources []string, started, ended func(k int) int) *startsResult {
-	var mu sync.Mutex
-	var arrivals []time.Time
+// arrivals are the times at which Jobs of a namespace arrived at a watch.
+type arrivals struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+// watchJobs records, from now on, when each Job of namespace ns arrives.
+func watchJobs(b *testing.B, ctx context.Context, cs *kubernetes.Clientset, ns string) *arrivals {
+	a := &arrivals{}
 	w, err := cs.BatchV1().Jobs(ns).Watch(ctx, metav1.ListOptions{})
 	must(b, err)
-	defer w.Stop()
+	b.Cleanup(w.Stop)
 	go func() {
 		for ev := range w.ResultChan() {
 			if _, ok := ev.Object.(*batchv1.Job); ok && ev.Type == watch.Added {
-				mu.Lock()
-				arrivals = append(arrivals, time.Now())
-				mu.Unlock()
+				a.mu.Lock()
+				a.times = append(a.times, time.Now())
+				a.mu.Unlock()
 			}
 		}
 	}()
+	return a
+}
+
+// landing is how long the last API writes of a stretch are given to land before they are
+// counted, and lastWait how long after the last due time the starts and completions may take
+// (1 s and a minute in a small run).
+var (
+	landing  = 5 * time.Second
+	lastWait = 15 * time.Minute
+)
+
+// measureStarts measures the starts of n objects of namespace ns at each of the due times, from
+// the arrivals of their Jobs (watched since before the first due time). started(k) counts the
+// objects whose status records their start at the k-th; once all do, the benchmark marks the
+// Jobs complete and ended(k) counts the objects whose status has seen it. The API writes to
+// resources are counted over each of those two stretches.
+func measureStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kubernetes.Clientset, name, ns string, n int,
+	dues []time.Time, arrived *arrivals, resources []string, started, ended func(k int) int) *startsResult {
 	r := &startsResult{name: name}
 	waitFor := func(what string, deadline time.Time, count func() int) {
 		for {
@@ -332,7 +403,7 @@ func measureStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kub
 		}
 	}
 	for k, due := range dues {
-		deadline := due.Add(15 * time.Minute)
+		deadline := due.Add(lastWait)
 		if k+1 < len(dues) {
 			deadline = dues[k+1].Add(-30 * time.Second)
 		}
@@ -340,10 +411,10 @@ func measureStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kub
 		writes0 := writes(b, ctx, cs)
 		var lat []time.Duration
 		waitFor(fmt.Sprintf("%s wave %d: Jobs", name, k+1), deadline, func() int {
-			mu.Lock()
-			defer mu.Unlock()
+			arrived.mu.Lock()
+			defer arrived.mu.Unlock()
 			lat = lat[:0]
-			for _, t := range arrivals {
+			for _, t := range arrived.times {
 				if !t.Before(due) {
 					lat = append(lat, t.Sub(due))
 				}
@@ -354,7 +425,7 @@ func measureStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kub
 		r.p50 = append(r.p50, lat[len(lat)/2])
 		r.p99 = append(r.p99, lat[min(len(lat)-1, len(lat)*99/100)])
 		waitFor(fmt.Sprintf("%s wave %d: starts recorded", name, k+1), deadline, func() int { return started(k) })
-		time.Sleep(5 * time.Second) // the last writes land
+		time.Sleep(landing) // the last writes land
 		writes1 := writes(b, ctx, cs)
 		r.start = append(r.start, diff(writes1, writes0, resources))
 
@@ -374,20 +445,33 @@ func measureStarts(b *testing.B, ctx context.Context, k8s client.Client, cs *kub
 			must(b, k8s.Status().Update(ctx, j))
 		}
 		waitFor(fmt.Sprintf("%s wave %d: completions seen", name, k+1), deadline, func() int { return ended(k) })
-		time.Sleep(5 * time.Second)
+		time.Sleep(landing)
 		r.end = append(r.end, diff(writes(b, ctx, cs), writes1, resources))
 	}
 	return r
 }
 
-// dueTimes are two due times gap apart in the same hour, the first at least a minute after the
-// n objects due then can have been created.
-func dueTimes(n int, gap time.Duration) []time.Time {
+// dueTimes are rounds (1 or 2) due times gap apart in the same hour, the first at least a minute
+// after the n objects due then can have been created; a single due time (a small run's) is the
+// first whole minute at least 15 s away.
+func dueTimes(n int, gap time.Duration, rounds int) []time.Time {
+	if rounds == 1 {
+		return []time.Time{time.Now().UTC().Add(15 * time.Second).Truncate(time.Minute).Add(time.Minute)}
+	}
 	first := time.Now().UTC().Add(time.Duration(n)*15*time.Millisecond + time.Minute).Truncate(time.Minute).Add(time.Minute)
 	if first.Add(gap).Hour() != first.Hour() {
 		first = first.Truncate(time.Hour).Add(time.Hour)
 	}
 	return []time.Time{first, first.Add(gap)}
+}
+
+// timesOf lists due times as "15:04:00 and 15:07:00".
+func timesOf(dues []time.Time) string {
+	var s []string
+	for _, d := range dues {
+		s = append(s, d.Format(time.TimeOnly))
+	}
+	return strings.Join(s, " and ")
 }
 
 // cronOf is the cron expression due at exactly those times (UTC, within one hour).

@@ -32,6 +32,15 @@ func writeAudience(b *testing.B, n int) string {
 	return path
 }
 
+// benchRows is the size of the 1M-row benchmarks' file: 1,000,000 lines, or 10,000 with
+// BENCH_SMALL=1 (make bench-smoke, which checks that they still run).
+func benchRows() int {
+	if os.Getenv("BENCH_SMALL") == "1" {
+		return 10_000
+	}
+	return 1_000_000
+}
+
 func peakRSSMiB() float64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
@@ -43,7 +52,7 @@ func peakRSSMiB() float64 {
 // that the peak is its own. BenchmarkBaselineCSVRead1MRows reads the same file with
 // encoding/csv and does nothing else.
 func BenchmarkScanSelect1MRows(b *testing.B) {
-	path := writeAudience(b, 1_000_000)
+	path := writeAudience(b, benchRows())
 	p := benchPlan(b)
 	for b.Loop() {
 		scanSelect(b, p, path)
@@ -52,7 +61,7 @@ func BenchmarkScanSelect1MRows(b *testing.B) {
 }
 
 func BenchmarkBaselineCSVRead1MRows(b *testing.B) {
-	path := writeAudience(b, 1_000_000)
+	path := writeAudience(b, benchRows())
 	for b.Loop() {
 		csvRead(b, path)
 	}
@@ -63,7 +72,7 @@ func BenchmarkBaselineCSVRead1MRows(b *testing.B) {
 // that the machine's noise (it moves single runs of either by a quarter) falls on both alike,
 // and reports the ratio of their times (the goal: at most 4).
 func BenchmarkScanSelectAgainstCSVRead1MRows(b *testing.B) {
-	path := writeAudience(b, 1_000_000)
+	path := writeAudience(b, benchRows())
 	p := benchPlan(b)
 	var scan, bare time.Duration
 	for i := 0; b.Loop(); i++ {
