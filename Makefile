@@ -74,6 +74,11 @@ config-check: kustomize ## Check that every kustomization under config/ builds.
 bench: ## Run the Go benchmarks and print ratios to their same-run baselines.
 	hack/bench.sh
 
+.PHONY: bench-smoke
+bench-smoke: envtest ## Run every benchmark once at a small size (BENCH_SMALL=1), so that none rots: fails if any fails.
+	BENCH_SMALL=1 KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test -run '^$$' -bench . -benchtime 1x -timeout 10m \
+		$$(grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=bin '^func Benchmark' . | xargs -n1 dirname | sort -u)
+
 ##@ Build
 
 .PHONY: build
