@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -310,6 +311,116 @@ func TestConditionalQuestionInABrowser(t *testing.T) {
 			}
 			if !r.Complete || len(got) != 4 || got["repair"] != 0 || got["tp02"] != 4 || got["tp01"] != 5 || got["topics"] != 0b1010 || r.Language != c.lang {
 				t.Errorf("stored %v (complete %v, in %q)", got, r.Complete, r.Language)
+			}
+		})
+	}
+}
+
+// acceptLanguage makes the browser send an Accept-Language header ("" for none of its own).
+func acceptLanguage(lang string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		headers := network.Headers{}
+		if lang != "" {
+			headers["Accept-Language"] = lang
+		}
+		_, err := cdp.Call(ctx, t, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: headers})
+		return chromedp.Void{}, err
+	}
+}
+
+// until waits for a script's value in the page, what it measures, to be want, through
+// navigations; it fails the test with the last value seen.
+func until(ctx context.Context, t *testing.T, what, script, want string) {
+	t.Helper()
+	var got string
+	var err error
+	for range 200 {
+		if got, err = chromedp.Run(ctx, chromedp.Evaluate[string](script)); err == nil && got == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s: %q (%v), want %q", what, got, err, want)
+}
+
+// pageLanguage is the page's language and direction, "lang dir".
+const pageLanguage = `document.documentElement.lang + " " + document.documentElement.dir`
+
+// headingSide is the side of the page the heading's text sits at: "right" when it ends at the
+// right edge of the page's column, "left" when it starts at its left edge.
+const headingSide = `(() => {
+	const main = document.querySelector("main"), style = getComputedStyle(main), box = main.getBoundingClientRect();
+	const range = document.createRange();
+	range.selectNodeContents(document.querySelector("h1"));
+	const text = range.getBoundingClientRect();
+	if (Math.abs(box.right - parseFloat(style.paddingRight) - text.right) < 1) return "right";
+	if (Math.abs(text.left - box.left - parseFloat(style.paddingLeft)) < 1) return "left";
+	return "neither";
+})()`
+
+// The opt-out page in the person's language, from a link in it or from their browser's, right
+// to left in Arabic: the question, then the page that confirms it; an expired link too.
+func TestOptOutPageLanguagesInABrowser(t *testing.T) {
+	e := newEnv(t)
+	link := e.repairsWave()
+	ctx, cancel, err := testbrowser.New(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
+	defer cancelTimeout()
+	for _, c := range []struct {
+		name, query, accept string
+		expired             bool
+		lang, side          string // "lang dir", the heading's side
+		heading, done       string
+	}{
+		{name: "welsh-link", query: "?lang=cy", lang: "cy ltr", side: "left",
+			heading: "Peidio â chael arolygon", done: "Ni fyddwch yn cael rhagor o arolygon"},
+		{name: "arabic-link", query: "?lang=ar", lang: "ar rtl", side: "right",
+			heading: "إيقاف تلقي الاستبيانات", done: "لن تتلقى أي استبيانات أخرى"},
+		{name: "arabic-browser", accept: "ar", lang: "ar rtl", side: "right",
+			heading: "إيقاف تلقي الاستبيانات", done: "لن تتلقى أي استبيانات أخرى"},
+		{name: "expired-arabic-link", query: "?lang=ar", expired: true, lang: "ar rtl", side: "right",
+			heading: "إيقاف تلقي الاستبيانات", done: "لن تتلقى أي استبيانات أخرى"},
+		{name: "english-browser", accept: "en-GB,en", lang: "en ltr", side: "left",
+			heading: "Stop receiving surveys", done: "You will not receive any more surveys"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			who := "T-optout-" + c.name
+			tok := strings.TrimPrefix(link(who), "/s/")
+			if c.expired {
+				tok, err = e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "cond",
+					Recipient: who, Segment: "general-needs", Channel: "email", Expiry: opens}) // before the service's clock
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := chromedp.Do(ctx, acceptLanguage(c.accept), chromedp.Navigate(e.srv.URL+"/o/"+tok+c.query),
+				chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+				t.Fatal(err)
+			}
+			until(ctx, t, "the page's language and direction", pageLanguage, c.lang)
+			until(ctx, t, "the heading", `document.querySelector("h1").textContent`, c.heading)
+			until(ctx, t, "the side of the heading", headingSide, c.side)
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(artefacts(t), "opt-out-"+c.name+".png"), shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("button[type=submit]"))); err != nil {
+				t.Fatal(err)
+			}
+			until(ctx, t, "the heading once opted out", `document.querySelector("h1") ? document.querySelector("h1").textContent : ""`, c.done)
+			until(ctx, t, "the page's language and direction", pageLanguage, c.lang)
+			until(ctx, t, "the side of the heading", headingSide, c.side)
+			var out responseapi.KeysResponse
+			e.api(http.MethodPost, responseapi.RouteOptedOut.Path(), responseapi.KeysRequest{Namespace: "riverside-homes", Keys: []string{who}}, http.StatusOK, &out)
+			if len(out.Keys) != 1 {
+				t.Errorf("not opted out: %v", out.Keys)
 			}
 		})
 	}

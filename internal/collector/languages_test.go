@@ -8,8 +8,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/surveyops/survey-operator/internal/responseapi"
+	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/token"
 )
 
 // A survey in English, Welsh and Arabic: the page speaks the link's or the browser's language,
@@ -97,4 +100,91 @@ func TestSurveyLanguages(t *testing.T) {
 			t.Errorf("responses by language: %v", sum.Languages)
 		}
 	})
+}
+
+// The opt-out pages speak the person's language as the survey page does: the link's, else their
+// browser's, of the survey's languages, right to left in Arabic; the page that confirms it too,
+// and the one an expired link still opts out from.
+func TestOptOutLanguages(t *testing.T) {
+	e := newEnv(t)
+	link := e.repairsWave()
+	welsh := []string{`<html lang="cy" dir="ltr">`, "<h1>Peidio â chael arolygon</h1>", ">Peidiwch ag anfon arolygon ataf</button>"}
+	welshDone := []string{`<html lang="cy" dir="ltr">`, "<h1>Ni fyddwch yn cael rhagor o arolygon</h1>"}
+	arabic := []string{`<html lang="ar" dir="rtl">`, "<h1>إيقاف تلقي الاستبيانات</h1>", ">أوقفوا إرسال الاستبيانات إلي</button>"}
+	arabicDone := []string{`<html lang="ar" dir="rtl">`, "<h1>لن تتلقى أي استبيانات أخرى</h1>"}
+	english := []string{`<html lang="en" dir="ltr">`, "<h1>Stop receiving surveys</h1>"}
+	englishDone := []string{`<html lang="en" dir="ltr">`, "<h1>You will not receive any more surveys</h1>"}
+	for name, c := range map[string]struct {
+		query, accept string
+		expired       bool
+		page, done    []string
+	}{
+		"a Welsh link":                     {query: "?lang=cy", page: welsh, done: welshDone},
+		"an Arabic link":                   {query: "?lang=ar", page: arabic, done: arabicDone},
+		"a browser in Arabic":              {accept: "ar", page: arabic, done: arabicDone},
+		"a browser in Welsh, then English": {accept: "cy-GB,cy;q=0.9,en;q=0.5", page: welsh, done: welshDone},
+		"the link's language first":        {query: "?lang=cy", accept: "ar", page: welsh, done: welshDone},
+		"a language the survey lacks":      {accept: "fr", page: english, done: englishDone},
+		"an expired Arabic link":           {query: "?lang=ar", expired: true, page: arabic, done: arabicDone},
+		"an expired link, a Welsh browser": {accept: "cy", expired: true, page: welsh, done: welshDone},
+	} {
+		t.Run(name, func(t *testing.T) {
+			who := "T-optout-" + name
+			path := "/o/" + strings.TrimPrefix(link(who), "/s/") + c.query
+			e.setNow(opens.Add(time.Hour))
+			if c.expired {
+				e.setNow(closes.Add(400 * 24 * time.Hour)) // past the wave and the link
+			}
+			header := http.Header{}
+			if c.accept != "" {
+				header.Set("Accept-Language", c.accept)
+			}
+			code, page := e.send(http.MethodGet, path, nil, header)
+			if code != http.StatusOK {
+				t.Fatalf("GET: %d\n%s", code, page)
+			}
+			mustContain(t, page, c.page...)
+			header.Set("Content-Type", "application/x-www-form-urlencoded")
+			code, page = e.send(http.MethodPost, path, []byte("List-Unsubscribe=One-Click"), header)
+			if code != http.StatusOK {
+				t.Fatalf("POST: %d\n%s", code, page)
+			}
+			mustContain(t, page, c.done...)
+			var out responseapi.KeysResponse
+			e.api(http.MethodPost, "/api/v1/ledger/opted-out", responseapi.KeysRequest{Namespace: "riverside-homes", Keys: []string{who}}, http.StatusOK, &out)
+			if len(out.Keys) != 1 {
+				t.Errorf("not opted out: %v", out.Keys)
+			}
+		})
+	}
+
+	// A wave whose survey cannot be read still lets people opt out, in the operator's languages.
+	e.setNow(opens.Add(time.Hour))
+	if err := e.store.PutWave(t.Context(), store.Wave{CampaignUID: uid, WaveID: "unreadable", Namespace: "riverside-homes",
+		Campaign: "tenant-satisfaction", Definition: []byte(`{"title": 3}`), OpensAt: opens, ClosesAt: closes}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "unreadable",
+		Recipient: "T-unreadable", Segment: "general-needs", Channel: "email", Expiry: closes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, page := e.send(http.MethodGet, "/s/"+tok, nil, nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("the survey page of an unreadable survey: %d\n%s", code, page)
+	}
+	arabicBrowser := http.Header{"Accept-Language": {"ar"}, "Content-Type": {"application/x-www-form-urlencoded"}}
+	code, page := e.send(http.MethodGet, "/o/"+tok, nil, arabicBrowser)
+	if code != http.StatusOK {
+		t.Fatalf("GET: %d\n%s", code, page)
+	}
+	mustContain(t, page, arabic...)
+	if code, page = e.send(http.MethodPost, "/o/"+tok+"?lang=cy", nil, arabicBrowser); code != http.StatusOK {
+		t.Fatalf("POST: %d\n%s", code, page)
+	}
+	mustContain(t, page, welshDone...)
+	var out responseapi.KeysResponse
+	e.api(http.MethodPost, "/api/v1/ledger/opted-out", responseapi.KeysRequest{Namespace: "riverside-homes", Keys: []string{"T-unreadable"}}, http.StatusOK, &out)
+	if len(out.Keys) != 1 {
+		t.Errorf("not opted out: %v", out.Keys)
+	}
 }

@@ -407,7 +407,7 @@ func (s *Server) optOutPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	words := i18n.For(langOf(l, r))
+	words := optOutWords(l, r)
 	s.render(w, http.StatusOK, "message", messageView{
 		page:       pageIn(words),
 		PageTitle:  words.T("optout_title"),
@@ -429,7 +429,7 @@ func (s *Server) optOut(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, err)
 		return
 	}
-	s.say(w, http.StatusOK, i18n.For(langOf(l, r)), "optedout_title", []string{"optedout_body"})
+	s.say(w, http.StatusOK, optOutWords(l, r), "optedout_title", []string{"optedout_body"})
 }
 
 // optOutLink verifies a link for opting out: an expired survey link still opts out.
@@ -447,5 +447,22 @@ func (s *Server) optOutLink(w http.ResponseWriter, r *http.Request) (linkedWave,
 	if !ok {
 		return linkedWave{}, false
 	}
-	return linkedWave{claims: c, wave: wave}, true
+	// The survey's languages, for the page to speak the person's as the survey page does. A
+	// survey that cannot be read does not stop anyone opting out (optOutWords).
+	def, err := s.definition(wave)
+	if err != nil {
+		s.cfg.Logger.Error("reading a wave's survey for the opt-out page", "error", err)
+		def = survey.Definition{}
+	}
+	return linkedWave{claims: c, wave: wave, def: def}, true
+}
+
+// optOutWords are the opt-out pages' words: in the language the survey page would speak to the
+// person (the link's, else their browser's, of the survey's languages), or, when the survey
+// could not be read, of the operator's.
+func optOutWords(l linkedWave, r *http.Request) *i18n.Words {
+	if len(l.def.Questions) == 0 {
+		return wordsFor(r, nil)
+	}
+	return i18n.For(langOf(l, r))
 }
