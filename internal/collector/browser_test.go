@@ -358,6 +358,19 @@ const headingSide = `(() => {
 	return "neither";
 })()`
 
+// barSide is the side of an element its coloured bar is on, as the browser lays it out: the
+// side with a border and the padding inside it, "left", "right", or what it found.
+func barSide(selector string) string {
+	return `(() => {
+	const el = document.querySelector(` + strconv.Quote(selector) + `);
+	if (!el) return "no element";
+	const s = getComputedStyle(el), l = parseFloat(s.borderLeftWidth), r = parseFloat(s.borderRightWidth);
+	if (r > 0 && l === 0) return "right";
+	if (l > 0 && r === 0) return "left";
+	return "border left " + l + ", right " + r;
+})()`
+}
+
 // The opt-out page in the person's language, from a link in it or from their browser's, right
 // to left in Arabic: the question, then the page that confirms it; an expired link too.
 func TestOptOutPageLanguagesInABrowser(t *testing.T) {
@@ -422,6 +435,52 @@ func TestOptOutPageLanguagesInABrowser(t *testing.T) {
 			if len(out.Keys) != 1 {
 				t.Errorf("not opted out: %v", out.Keys)
 			}
+		})
+	}
+}
+
+// The bars that mark a question with a problem and a notice sit where the lines start: on the
+// left in English and Welsh, on the right in Arabic, with the padding on their side.
+func TestBarsWhereLinesStartInABrowser(t *testing.T) {
+	e := newEnv(t)
+	link := e.repairsWave()
+	ctx, cancel, err := testbrowser.New(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
+	defer cancelTimeout()
+	padding := func(selector string) string {
+		return `(() => { const s = getComputedStyle(document.querySelector(` + strconv.Quote(selector) + `));
+			return "left " + s.paddingLeft + ", right " + s.paddingRight; })()`
+	}
+	for _, c := range []struct {
+		lang, side, padding string
+	}{{"en", "left", "left 16px, right 0px"}, {"cy", "left", "left 16px, right 0px"}, {"ar", "right", "left 0px, right 16px"}} {
+		t.Run(c.lang, func(t *testing.T) {
+			who := "T-bars-" + c.lang
+			// Sent with nothing answered: the questions with a problem are marked.
+			if err := chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+link(who)+"?lang="+c.lang), chromedp.WaitVisible(chromedp.CSS("h1")),
+				chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS(".error-summary"))); err != nil {
+				t.Fatal(err)
+			}
+			until(ctx, t, "the side of a problem's bar", barSide(".has-error"), c.side)
+			until(ctx, t, "the padding of a problem's bar", padding(".has-error"), c.padding)
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(artefacts(t), "bars-problems-"+c.lang+".png"), shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			// Answered: the notice that thanks.
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#q-repair-1")), chromedp.Click(chromedp.CSS("#q-tp01-3")),
+				chromedp.Click(chromedp.CSS("button[type=submit]"))); err != nil {
+				t.Fatal(err)
+			}
+			until(ctx, t, "the page after sending", `location.search`, "?saved=1&lang="+c.lang)
+			until(ctx, t, "the side of the notice's bar", barSide(".notice"), c.side)
 		})
 	}
 }
