@@ -3,6 +3,7 @@ package collector_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/testbrowser"
 	"github.com/surveyops/survey-operator/internal/testenv"
@@ -481,6 +484,82 @@ func TestBarsWhereLinesStartInABrowser(t *testing.T) {
 			}
 			until(ctx, t, "the page after sending", `location.search`, "?saved=1&lang="+c.lang)
 			until(ctx, t, "the side of the notice's bar", barSide(".notice"), c.side)
+		})
+	}
+}
+
+// numberedSurvey asks three of its seven questions only on a condition.
+func numberedSurvey() *v1alpha1.Survey {
+	return &v1alpha1.Survey{Title: "Riverside Homes tenant survey", PrimaryQuestion: "tp01", Questions: []v1alpha1.Question{
+		{ID: "repair", Kind: v1alpha1.QuestionChoice, Required: true, Choices: []string{"Yes", "No"}, Text: "Have we repaired anything in your home this year?"},
+		{ID: "tp02", Kind: v1alpha1.QuestionCSAT, ShowIf: `answers.repair == "Yes"`, Text: "How satisfied are you with the repairs service?"},
+		{ID: "first", Kind: v1alpha1.QuestionChoice, ShowIf: `answers.repair == "Yes"`, Choices: []string{"Yes", "No"}, Text: "Was it done at the first visit?"},
+		{ID: "tp01", Kind: v1alpha1.QuestionCSAT, Required: true, Text: "How satisfied are you with our service overall?"},
+		{ID: "contact", Kind: v1alpha1.QuestionChoice, Choices: []string{"Yes", "No"}, Text: "Have you contacted us this year?"},
+		{ID: "why", Kind: v1alpha1.QuestionText, ShowIf: `answers.contact == "Yes"`, Text: "What did you contact us about?"},
+		{ID: "comments", Kind: v1alpha1.QuestionText, Text: "Is there anything else you would like to tell us?"},
+	}}
+}
+
+// The numbers a person sees go 1, 2, 3… over the questions shown, however many are hidden, as
+// the answers bring questions up and put them away, with JavaScript and without.
+func TestQuestionNumbersInABrowser(t *testing.T) {
+	e := newEnv(t)
+	e.api(http.MethodPut, responseapi.RoutePutWave.Path(uid, "numbered"), responseapi.WaveRegistration{Namespace: "riverside-homes",
+		Campaign: "tenant-satisfaction", Definition: campaign.Definition(numberedSurvey()), OpensAt: opens, ClosesAt: closes}, http.StatusOK, nil)
+	tok, err := e.keys.ForNamespace("riverside-homes").Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "numbered",
+		Recipient: "T-numbers", Segment: "general-needs", Channel: "email", Expiry: closes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a person sees: each question shown, its number and the start of its text.
+	const seen = `[...document.querySelectorAll("[data-question]")].filter(q => q.checkVisibility())
+		.map(q => q.querySelector("legend, label").innerText.split(" ")[0]).join(" ")`
+	const (
+		none       = "1. 2. 3. 4."          // repair, tp01, contact, comments
+		repair     = "1. 2. 3. 4. 5. 6."    // tp02 and first come up
+		everything = "1. 2. 3. 4. 5. 6. 7." // and why
+		contact    = "1. 2. 3. 4. 5."       // repair answered No: why only
+	)
+	for _, c := range []struct {
+		name  string
+		jsOn  bool
+		steps []chromedp.Action[chromedp.Void]
+		want  []string // what is seen after each step
+	}{
+		{name: "javascript-on", jsOn: true, steps: []chromedp.Action[chromedp.Void]{
+			chromedp.Click(chromedp.CSS("#q-repair-0")), chromedp.Click(chromedp.CSS("#q-contact-0")), chromedp.Click(chromedp.CSS("#q-repair-1")),
+		}, want: []string{repair, everything, contact}},
+		{name: "javascript-off", steps: []chromedp.Action[chromedp.Void]{
+			chromedp.Steps(chromedp.Click(chromedp.CSS("#q-repair-0")), chromedp.Click(chromedp.CSS("#q-contact-0")),
+				chromedp.Click(chromedp.CSS("button[type=submit]")), chromedp.WaitVisible(chromedp.CSS("#q-why"))),
+		}, want: []string{everything}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel, err := testbrowser.New(context.Background(), t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cancel()
+			ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+			defer cancelTimeout()
+			if err := chromedp.Do(ctx, scriptsDisabled(!c.jsOn), chromedp.Navigate(e.srv.URL+"/s/"+tok), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+				t.Fatal(err)
+			}
+			until(ctx, t, "the numbers seen at first", seen, none)
+			for i, step := range c.steps {
+				if err := chromedp.Do(ctx, step); err != nil {
+					t.Fatal(err)
+				}
+				until(ctx, t, fmt.Sprintf("the numbers seen after step %d", i+1), seen, c.want[i])
+			}
+			shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(artefacts(t), "numbers-"+c.name+".png"), shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }

@@ -273,6 +273,26 @@ func (v surveyView) Hint(q survey.Question) string {
 	return v.Words.T("choose_all")
 }
 
+// Number is a question's number on the page: the questions shown are numbered 1, 2, 3… in
+// order, the hidden ones skipped; a hidden question has none (0). survey.js numbers them again
+// as it shows and hides them.
+func (v surveyView) Number(id string) int {
+	n := 0
+	for _, q := range v.Definition.Questions {
+		if v.Hidden[q.ID] {
+			if q.ID == id {
+				return 0
+			}
+			continue
+		}
+		n++
+		if q.ID == id {
+			return n
+		}
+	}
+	return 0
+}
+
 // formField reads a posted form's values of a field (several for a multiple choice's boxes).
 func formField(r *http.Request) func(field string) []string {
 	return func(field string) []string { return r.PostForm[field] }
