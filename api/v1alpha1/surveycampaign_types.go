@@ -548,7 +548,9 @@ type Channel struct {
 	// +optional
 	Webhook *WebhookChannel `json:"webhook,omitempty"`
 
-	// rateLimit caps how fast this channel sends.
+	// rateLimit caps how fast this channel sends: the channel's whole rate, shared by the
+	// pods of a sharded wave that send at once (each gets perSecond and burst divided by
+	// their number, and a burst of at least 1).
 	// +optional
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 }

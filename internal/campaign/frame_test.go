@@ -358,3 +358,33 @@ func TestTrend(t *testing.T) {
 		})
 	}
 }
+
+// A channel's rate limit is shared by the pods that send at once: their rates and bursts add up
+// to at most the declared ones, and each pod keeps a burst of at least one message.
+func TestPodRateSharesTheChannelsLimit(t *testing.T) {
+	for name, c := range map[string]struct {
+		perSecond int32
+		burst     *int32
+		parallel  int
+		rate      float64
+		podBurst  int
+	}{
+		"one pod keeps it all":        {50, nil, 1, 50, 50},
+		"three pods, burst defaulted": {50, nil, 3, 50.0 / 3, 16},
+		"four pods, a burst of 10":    {100, ptr.To(int32(10)), 4, 25, 2},
+		"a burst too small to share":  {10, ptr.To(int32(1)), 4, 2.5, 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rate, burst := podRate(&v1alpha1.RateLimit{PerSecond: c.perSecond, Burst: c.burst}, c.parallel)
+			if math.Abs(rate-c.rate) > 1e-9 || burst != c.podBurst {
+				t.Errorf("podRate = %v/s, burst %d; want %v/s, burst %d", rate, burst, c.rate, c.podBurst)
+			}
+		})
+	}
+	s := Settings{RowsPerShard: 100, MaxShards: 16, MaxParallelism: 4}
+	for rows, want := range map[int]int{1: 1, 100: 1, 101: 2, 400: 4, 10_000: 4} {
+		if got := Parallel(rows, s); got != want {
+			t.Errorf("Parallel(%d rows) = %d, want %d", rows, got, want)
+		}
+	}
+}

@@ -157,14 +157,29 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) job
 				HMACKeyFile: file("hmacKey"), BearerTokenFile: file("bearerToken")}
 		}
 		if rl := ch.RateLimit; rl != nil {
-			out.PerSecond = float64(rl.PerSecond)
-			if rl.Burst != nil {
-				out.Burst = int(*rl.Burst)
-			}
+			out.PerSecond, out.Burst = podRate(rl, Parallel(m.Rows, s))
 		}
 		cfg.Channels = append(cfg.Channels, out)
 	}
 	return cfg
+}
+
+// Parallel is how many pods of a wave's Job send at once: its shards, at most MaxParallelism.
+func Parallel(rows int, s Settings) int {
+	s = s.withDefaults()
+	return max(1, min(Shards(rows, s), s.MaxParallelism))
+}
+
+// podRate is one pod's share of a channel's rate limit when parallel pods send at once: the
+// limit is the channel's (its relay's or gateway's), not each pod's, so the pods' rates and
+// bursts add up to at most what the spec declares. A burst too small to share gives each pod
+// one message.
+func podRate(rl *v1alpha1.RateLimit, parallel int) (perSecond float64, burst int) {
+	declared := int(rl.PerSecond) // the burst defaults to perSecond
+	if rl.Burst != nil {
+		declared = int(*rl.Burst)
+	}
+	return float64(rl.PerSecond) / float64(parallel), max(1, declared/parallel)
 }
 
 // Shards is how many pods send an audience of rows lines.

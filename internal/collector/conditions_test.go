@@ -124,7 +124,9 @@ func TestConditionalQuestions(t *testing.T) {
 		// tp02 over the 3 tenants asked it, 2 satisfied: 66.7; tp01 over all 5, 4 satisfied: 80.0.
 		var sum responseapi.Summary
 		e.api(http.MethodGet, responseapi.RouteSummary.Path(uid, "cond")+"?primary=tp01", nil, http.StatusOK, &sum)
-		spec := &v1alpha1.SurveyCampaignSpec{Survey: *repairsSurvey()}
+		// A minimum group size of 3, so that tp02's 3 answers are scored (the default 5 would
+		// publish only their count).
+		spec := &v1alpha1.SurveyCampaignSpec{Survey: *repairsSurvey(), Reporting: &v1alpha1.Reporting{MinimumGroupSize: ptr.To(int32(3))}}
 		got := map[string]v1alpha1.QuestionScore{}
 		for _, s := range campaign.Score(spec, sum).Scores {
 			got[s.Question] = s

@@ -28,6 +28,8 @@ type Mode string
 type Message struct {
 	From, To string
 	Data     []byte
+	// Received is when the message's data was accepted.
+	Received time.Time
 }
 
 // Sink is a running server.
@@ -155,7 +157,7 @@ func (s *session) Data(r io.Reader) error {
 		return nil
 	}
 	s.k.mu.Lock()
-	s.k.messages = append(s.k.messages, Message{From: s.from, To: s.to, Data: b})
+	s.k.messages = append(s.k.messages, Message{From: s.from, To: s.to, Data: b, Received: time.Now()})
 	s.k.mu.Unlock()
 	return nil
 }
