@@ -2,16 +2,19 @@ package collector_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/responseapi"
+	"github.com/surveyops/survey-operator/internal/store"
 )
 
 // The namespace's eraser credential erases a person who answered through the page; another
@@ -50,6 +53,58 @@ func TestEraseThroughTheAPI(t *testing.T) {
 		}
 		if !strings.Contains(logs.String(), got.ID) || strings.Contains(logs.String(), "T-1") {
 			t.Errorf("the logs should name the erasure %s and never the person:\n%s", got.ID, logs)
+		}
+	})
+}
+
+// The credential may come in responseapi.CredentialHeader instead of Authorization: the API
+// server's service proxy, through which kubectl survey forget and export reach the service,
+// removes Authorization. An erasure that finds nobody answers zeros and is logged all the same.
+func TestEraseCredentialHeaders(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		path := responseapi.RouteErase.Path("riverside-homes")
+		body, _ := json.Marshal(responseapi.ErasureRequest{ID: "T-404"})
+		own := apitoken.Credential([]byte(apiToken), apitoken.Eraser, "riverside-homes")
+		for name, tc := range map[string]struct {
+			header http.Header
+			want   int
+		}{
+			"bearer":            {http.Header{"Authorization": {"Bearer " + own}}, http.StatusOK},
+			"credential header": {http.Header{responseapi.CredentialHeader: {own}}, http.StatusOK},
+			"credential header beside a proxy's own Authorization": {http.Header{responseapi.CredentialHeader: {own},
+				"Authorization": {"Basic cGF0OnNlY3JldA=="}}, http.StatusOK},
+			"credential header for another namespace": {http.Header{responseapi.CredentialHeader: {
+				apitoken.Credential([]byte(apiToken), apitoken.Eraser, "lakeside")}}, http.StatusForbidden},
+			"credential header with Bearer": {http.Header{responseapi.CredentialHeader: {"Bearer " + own}}, http.StatusUnauthorized},
+			"no credential":                 {http.Header{}, http.StatusUnauthorized},
+		} {
+			t.Run(name, func(t *testing.T) {
+				before, err := e.store.Erasures(context.Background(), "riverside-homes")
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, msg := e.send(http.MethodPost, path, body, tc.header)
+				if code != tc.want {
+					t.Fatalf("%d %s, want %d", code, msg, tc.want)
+				}
+				after, _ := e.store.Erasures(context.Background(), "riverside-homes")
+				if code != http.StatusOK {
+					if len(after) != len(before) {
+						t.Errorf("a refused erasure was logged")
+					}
+					return
+				}
+				var got responseapi.Erasure
+				if err := json.Unmarshal([]byte(msg), &got); err != nil || got.ID == "" ||
+					got.Invitations+got.Responses+got.Answers+got.Cases+got.OptOuts+got.Suppressions != 0 {
+					t.Errorf("erasing nobody: %s, %v", msg, err)
+				}
+				logged := slices.ContainsFunc(after, func(l store.ErasureEntry) bool { return l.ID == got.ID })
+				if len(after) != len(before)+1 || !logged {
+					t.Errorf("the erasure log has %d entries after %d (%+v), want one more: %s", len(after), len(before), after, got.ID)
+				}
+			})
 		}
 	})
 }

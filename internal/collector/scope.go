@@ -23,10 +23,15 @@ func scopeOf(r *http.Request) apitoken.Scope {
 	return s
 }
 
-// authorize admits a request to a Bearer route with a credential the route allows.
+// authorize admits a request to a Bearer route with a credential the route allows, given in
+// responseapi.CredentialHeader (through the API server's service proxy) or as the
+// Authorization header's bearer token.
 func (s *Server) authorize(route responseapi.Route, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		given, ok := cutBearer(r.Header.Get("Authorization"))
+		given, ok := r.Header.Get(responseapi.CredentialHeader), true
+		if given == "" {
+			given, ok = cutBearer(r.Header.Get("Authorization"))
+		}
 		scope, valid := apitoken.Authenticate([]byte(given), s.cfg.APITokens())
 		if !ok || !valid {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="survey-collector"`)

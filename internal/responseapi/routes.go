@@ -22,6 +22,12 @@ const (
 	Signed
 )
 
+// CredentialHeader carries a Bearer route's credential where the Authorization header cannot:
+// through the Kubernetes API server's service proxy, which takes Authorization for itself and
+// removes it before it passes a request on (kubectl survey export and forget go that way). The
+// server reads it before Authorization; it holds the credential alone, without "Bearer ".
+const CredentialHeader = "X-Survey-Credential"
+
 // Route is one endpoint of the API: the mux registers Pattern, the client calls Path.
 type Route struct {
 	Method string
