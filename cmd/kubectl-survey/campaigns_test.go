@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -62,6 +63,7 @@ func apiserver(t *testing.T) (client.Client, string) {
 		_ = v1alpha1.AddToScheme(scheme)
 		_ = corev1.AddToScheme(scheme)
 		_ = rbacv1.AddToScheme(scheme)
+		_ = discoveryv1.AddToScheme(scheme)
 		if cluster.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 			cluster.err = err
 			return

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
+	"net/url"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -18,36 +15,8 @@ import (
 	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
-// callService calls the response service at base with a credential, and answers its response
-// when it is 200; otherwise an error saying what refused what (the service's own words).
-func callService(ctx context.Context, method, base, path string, credential, body []byte, what string) (*http.Response, error) {
-	var reader io.Reader
-	if body != nil {
-		reader = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(base, "/")+path, reader)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+string(credential))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("the response service at %s: %w", base, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		var e struct{ Error string }
-		_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-		return nil, fmt.Errorf("the response service refused %s: %s %s", what, resp.Status, e.Error)
-	}
-	return resp, nil
-}
-
 func newExportCommand(k *kube) *cobra.Command {
-	var output, wave, serviceURL string
+	var output, wave, direct, service string
 	cmd := &cobra.Command{
 		Use:   "export CAMPAIGN [--wave ID] [-o csv|jsonl]",
 		Short: "Export a wave's responses, one row per respondent under a pseudonym",
@@ -60,8 +29,9 @@ row (question, comment), in random order.
 
 It uses the credential the operator keeps in the campaign's export Secret
 (<campaign>-export), so whoever may read that namespace's Secrets may export its responses,
-and nobody else. The rows stream from the response service at the address in that Secret
-(--url to reach it another way, for example through kubectl port-forward).`,
+and nobody else.
+
+` + reachingTheService,
 		Example: `  kubectl survey export tenant-satisfaction -n riverside-homes > responses.csv
   kubectl survey export tenant-satisfaction --wave 20261001-1000 -o jsonl | jq .answers`,
 		Args: cobra.ExactArgs(1),
@@ -79,11 +49,11 @@ and nobody else. The rows stream from the response service at the address in tha
 			if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: sc.Namespace, Name: name}, &secret); err != nil {
 				return fmt.Errorf("reading the export credential (Secret %s/%s): %w", sc.Namespace, name, err)
 			}
-			base := serviceURL
-			if base == "" {
-				base = string(secret.Data[campaign.ExportSecretURL])
+			svc, err := k.responseService(direct, service, string(secret.Data[campaign.ExportSecretURL]))
+			if err != nil {
+				return err
 			}
-			resp, err := callService(cmd.Context(), http.MethodGet, base, responseapi.RouteExport.Path(string(sc.UID), wv.ID)+"?format="+output,
+			resp, err := svc.call(cmd.Context(), http.MethodGet, responseapi.RouteExport.Path(string(sc.UID), wv.ID), url.Values{"format": {output}},
 				secret.Data[campaign.ExportSecretToken], nil, "the export")
 			if err != nil {
 				return err
@@ -97,6 +67,6 @@ and nobody else. The rows stream from the response service at the address in tha
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "csv", "output format: csv or jsonl")
 	cmd.Flags().StringVar(&wave, "wave", "", "the wave's ID (default: the latest wave with responses)")
-	cmd.Flags().StringVar(&serviceURL, "url", "", "the response service's address (default: the one in the export Secret)")
+	serviceFlags(cmd, &direct, &service)
 	return cmd
 }

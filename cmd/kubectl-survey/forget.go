@@ -20,7 +20,7 @@ import (
 )
 
 func newForgetCommand(k *kube) *cobra.Command {
-	var serviceURL, output string
+	var direct, service, output string
 	cmd := &cobra.Command{
 		Use:   "forget ID [-n NAMESPACE]",
 		Short: "Erase every record of one person in a namespace, on their request",
@@ -40,7 +40,9 @@ to find; and a wave's report in the cluster holds figures, never a person. Remov
 from the audience file too, or the next wave invites them again (unless they opted out).
 
 It uses the eraser credential the operator keeps in each campaign's export Secret
-(<campaign>-export): whoever may read that namespace's Secrets may erase, nobody else.`,
+(<campaign>-export): whoever may read that namespace's Secrets may erase, nobody else.
+
+` + reachingTheService,
 		Example: `  kubectl survey forget T-10442 -n riverside-homes`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,12 +57,12 @@ It uses the eraser credential the operator keeps in each campaign's export Secre
 			if err != nil {
 				return err
 			}
-			base := serviceURL
-			if base == "" {
-				base = string(secret.Data[campaign.ExportSecretURL])
+			svc, err := k.responseService(direct, service, string(secret.Data[campaign.ExportSecretURL]))
+			if err != nil {
+				return err
 			}
 			body, _ := json.Marshal(responseapi.ErasureRequest{ID: args[0]})
-			resp, err := callService(cmd.Context(), http.MethodPost, base, responseapi.RouteErase.Path(namespace),
+			resp, err := svc.call(cmd.Context(), http.MethodPost, responseapi.RouteErase.Path(namespace), nil,
 				secret.Data[campaign.ExportSecretEraseToken], body, "the erasure")
 			if err != nil {
 				return err
@@ -81,7 +83,7 @@ Erasure log entry %s, %s.
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&serviceURL, "url", "", "the response service's address (default: the one in the export Secret)")
+	serviceFlags(cmd, &direct, &service)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or yaml")
 	return cmd
 }
