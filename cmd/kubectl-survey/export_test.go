@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -40,7 +41,7 @@ const masterToken = "the-manager-api-token-0123456789"
 // export reads the credential in the campaign's export Secret and streams the wave from the
 // response service, through the API server's service proxy (no --url, no port-forward): for a
 // person who may read the namespace's Secrets and use that proxy, and nobody else. forget
-// erases one person the same way.
+// erases one person the same way, and says so when it finds nobody.
 func TestExportThroughTheSecret(t *testing.T) {
 	c, _ := apiserver(t)
 	ns := newNamespace(t, c)
@@ -184,6 +185,35 @@ func TestExportThroughTheSecret(t *testing.T) {
 		t.Errorf("the export after forget: %v\n%s", err, out)
 	}
 
+	// An id that nobody has (mistyped, or erased already) is no success: forget says that it
+	// found nothing and fails, and the request is in the erasure log all the same.
+	for name, tc := range map[string]struct {
+		args   []string
+		stdout func(string) bool
+	}{
+		"table": {[]string{"forget", "NOSUCH-ID", "-n", ns}, func(out string) bool { return out == "" }},
+		"json": {[]string{"forget", "J-2", "-n", ns, "-o", "json"}, func(out string) bool {
+			var e responseapi.Erasure
+			return json.Unmarshal([]byte(out), &e) == nil && e.ID != "" && e.Responses == 0
+		}},
+	} {
+		t.Run("nothing found, "+name, func(t *testing.T) {
+			before, _ := st.Erasures(ctx, ns)
+			out, err := kubectlSurvey(t, tc.args...)
+			after, _ := st.Erasures(ctx, ns)
+			if len(after) != len(before)+1 {
+				t.Fatalf("the erasure log went from %d to %d entries, want one more", len(before), len(after))
+			}
+			entry := after[len(after)-1].ID
+			if err == nil || !strings.Contains(err.Error(), "nothing found for "+tc.args[1]+" in namespace "+ns) ||
+				!strings.Contains(err.Error(), "erasure log all the same: entry "+entry) {
+				t.Errorf("forget %s: %v, want a failure saying nothing was found, and the log entry %s", tc.args[1], err, entry)
+			}
+			if strings.Contains(out, "Erased") || !tc.stdout(out) {
+				t.Errorf("forget %s printed\n%s", tc.args[1], out)
+			}
+		})
+	}
 	if _, err := kubectlSurvey(t, "forget", "J-2", "-n", newNamespace(t, c)); err == nil || !strings.Contains(err.Error(), "no campaign in namespace") {
 		t.Errorf("forget in a namespace without campaigns: %v", err)
 	}

@@ -33,7 +33,9 @@ that is kept under a one-way hash of the id, so that a later list naming them ag
 leaves them out.
 
 The erasure log records that an erasure happened in the namespace, and when: not whom, not
-what. forget prints the log entry's id and what was deleted; keep them with the request.
+what. forget prints the log entry's id and what was deleted; keep them with the request. When
+nothing at all is found under the id (a mistyped id, or a person erased before), forget says
+so and exits with status 1; the request is in the erasure log all the same.
 
 Answers to anonymous surveys are stored with no link to anyone, so there is nothing of theirs
 to find; and a wave's report in the cluster holds figures, never a person. Remove the person
@@ -72,7 +74,14 @@ It uses the eraser credential the operator keeps in each campaign's export Secre
 			if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&got); err != nil {
 				return fmt.Errorf("the erasure was made, but its answer could not be read: %w", err)
 			}
-			if ok, err := printStructured(cmd.OutOrStdout(), output, got); ok {
+			found := got.Invitations+got.Responses+got.Answers+got.Cases+got.OptOuts+got.Suppressions > 0
+			if ok, err := printStructured(cmd.OutOrStdout(), output, got); ok || !found {
+				if err == nil && !found {
+					err = fmt.Errorf("nothing found for %s in namespace %s: no invitation, response, follow-up case, opt-out or bounce has that id. "+
+						"Check it against the id column of the audience file (a person erased before has nothing left to find). "+
+						"The request is in the erasure log all the same: entry %s, %s",
+						args[0], namespace, got.ID, got.ErasedAt.Format("2006-01-02 15:04:05 MST"))
+				}
 				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), `Erased %s's data in %s: %d invitations, %d responses (%d answers), %d follow-up cases.
