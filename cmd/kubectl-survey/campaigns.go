@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
@@ -237,6 +240,9 @@ func trendMark(v v1alpha1.Verdict) string {
 	return "="
 }
 
+// errSuspendedMeanwhile stops send-now's wait: the campaign was suspended before its wave started.
+var errSuspendedMeanwhile = errors.New("suspended")
+
 func newSendNowCommand(k *kube) *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
@@ -244,29 +250,40 @@ func newSendNowCommand(k *kube) *cobra.Command {
 		Short: "Start a wave now, outside the schedule, and print its ID once it has started",
 		Long: `send-now asks the operator for a wave now: it sets the campaign's ` + v1alpha1.AnnotationRequestedAt + `
 annotation to the current time, then waits for the wave to appear in the campaign's status and
-prints its ID. A suspended campaign starts no wave until it is resumed.`,
+prints its ID. A suspended campaign starts no wave: send-now refuses it at once, and asks for
+nothing (resume it first, then ask again).`,
 		Example: `  kubectl survey send-now repairs-nps -n riverside-homes
   kubectl survey send-now repairs-nps --timeout 5m`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, sc, err := k.campaign(cmd.Context(), args[0])
+			c, namespace, err := k.client()
 			if err != nil {
 				return err
 			}
 			value := time.Now().UTC().Format(time.RFC3339)
-			patch := client.MergeFrom(sc.DeepCopy())
-			if sc.Annotations == nil {
-				sc.Annotations = map[string]string{}
-			}
-			sc.Annotations[v1alpha1.AnnotationRequestedAt] = value
-			if err := c.Patch(cmd.Context(), sc, patch); err != nil {
+			sc := &v1alpha1.SurveyCampaign{}
+			// The request is written only on the campaign as read, not suspended: a suspend
+			// written in between makes the patch conflict, and the campaign is read again.
+			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				if err := c.Get(cmd.Context(), types.NamespacedName{Namespace: namespace, Name: args[0]}, sc); err != nil {
+					return err
+				}
+				if sc.Spec.Suspend {
+					return fmt.Errorf("campaign %s/%s is suspended, and a suspended campaign starts no wave: nothing was asked for. "+
+						"Resume it first (kubectl survey resume %s -n %s), then ask again", sc.Namespace, sc.Name, sc.Name, sc.Namespace)
+				}
+				patch := client.MergeFromWithOptions(sc.DeepCopy(), client.MergeFromWithOptimisticLock{})
+				if sc.Annotations == nil {
+					sc.Annotations = map[string]string{}
+				}
+				sc.Annotations[v1alpha1.AnnotationRequestedAt] = value
+				return c.Patch(cmd.Context(), sc, patch)
+			})
+			if err != nil {
 				return err
 			}
 			id := campaign.RequestedWaveID(value)
 			fmt.Fprintf(cmd.ErrOrStderr(), "Requested wave %s of %s/%s; waiting for it to start...\n", id, sc.Namespace, sc.Name)
-			if sc.Spec.Suspend {
-				fmt.Fprintf(cmd.ErrOrStderr(), "The campaign is suspended: the wave starts when it is resumed (kubectl survey resume %s).\n", sc.Name)
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			err = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
@@ -278,8 +295,15 @@ prints its ID. A suspended campaign starts no wave until it is resumed.`,
 						return true, nil
 					}
 				}
+				if sc.Spec.Suspend {
+					return false, errSuspendedMeanwhile
+				}
 				return false, nil
 			})
+			if errors.Is(err, errSuspendedMeanwhile) {
+				return fmt.Errorf("campaign %s/%s was suspended before wave %s started, and a suspended campaign starts no wave: "+
+					"resume it, then ask again (kubectl describe surveycampaign -n %s %s says more)", sc.Namespace, sc.Name, id, sc.Namespace, sc.Name)
+			}
 			if err != nil {
 				return fmt.Errorf("wave %s did not start within %s; kubectl describe surveycampaign -n %s %s says why", id, timeout, sc.Namespace, sc.Name)
 			}

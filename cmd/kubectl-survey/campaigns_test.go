@@ -338,3 +338,29 @@ func TestSendNowWaitsForTheWave(t *testing.T) {
 		t.Errorf("send-now with no operator: %v", err)
 	}
 }
+
+// send-now refuses a suspended campaign at once, and leaves no request behind to fire when
+// it is resumed.
+func TestSendNowRefusesASuspendedCampaign(t *testing.T) {
+	c, _ := apiserver(t)
+	ns := newNamespace(t, c)
+	sc := campaignWithResults(t, c, ns)
+	if _, err := kubectlSurvey(t, "suspend", sc.Name, "-n", ns); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := kubectlSurvey(t, "send-now", sc.Name, "-n", ns, "--timeout", "30s")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("send-now took %s to refuse", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "is suspended") || !strings.Contains(err.Error(), "kubectl survey resume "+sc.Name+" -n "+ns) {
+		t.Errorf("send-now on a suspended campaign: %v, printed %q", err, out)
+	}
+	var got v1alpha1.SurveyCampaign
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(sc), &got); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := got.Annotations[v1alpha1.AnnotationRequestedAt]; ok {
+		t.Errorf("send-now left the request %q on the suspended campaign", v)
+	}
+}
