@@ -81,8 +81,22 @@ from the wave's report when it can read it (a ConfigMap that keeps every wave's 
 from the campaign's status otherwise: every scored question's score (weighted by segment) with its
 margin of error, the number of answers, and the change since the previous wave, marked
 ▲ or ▼ when it is significant and = when it is within the noise; then each segment's population,
-invitations, responses, response rate and primary score, and whether the responses represent
-the segments fairly.`,
+invitations, responses, response rate and primary score, whether the responses represent
+the segments fairly, and each Choice question's shares.
+
+-o json and -o yaml print the wave's figures as the report or the status holds them (with its
+channels, drivers, targets and benchmarks) and the Choice questions' shares ("choices").
+
+-o csv prints one figure a row, one value a column, for a spreadsheet to filter, under one
+header: wave, kind, question, segment, choice, value, margin_of_error, n, effective_n,
+unweighted, mean, count, invited, population, change, previous_wave, trend. Kind "responses"
+is the response rate (value, in percent) and n responded, of the wave (segment "(overall)")
+and of each segment; kind "score" is each scored question's score, of the wave and of each
+segment that has one (value empty when too few answered), with its margin of error, and, on
+the wave's rows, the change since the previous wave and its trend (Above, Below,
+NotSignificant, Unknown); kind "choice" is each option of a Choice question: value its share in
+percent of the n who answered, count those who chose it. Numbers are plain: no plus sign, no
+%, no thousands separator.`,
 		Example: `  kubectl survey results tenant-satisfaction -n riverside-homes
   kubectl survey results tenant-satisfaction --wave 20261001-1000 -o json`,
 		Args: cobra.ExactArgs(1),
@@ -102,7 +116,7 @@ the segments fairly.`,
 			return printResults(cmd.OutOrStdout(), output, sc, wv, choices)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json, yaml or csv (the scores)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json, yaml or csv (one figure a row)")
 	cmd.Flags().StringVar(&wave, "wave", "", "the wave's ID (default: the latest wave with responses)")
 	return cmd
 }
@@ -138,8 +152,11 @@ func pickWave(sc *v1alpha1.SurveyCampaign, id string) (*v1alpha1.WaveStatus, err
 }
 
 func printResults(w io.Writer, format string, sc *v1alpha1.SurveyCampaign, wv *v1alpha1.WaveStatus, choices []campaign.ChoiceShares) error {
-	if done, err := printStructured(w, format, wv); done {
+	if done, err := printStructured(w, format, resultsOutput{WaveStatus: *wv, Choices: choices}); done {
 		return err
+	}
+	if format == "csv" {
+		return printResultsCSV(w, wv, choices)
 	}
 	scores := &table{header: []string{"QUESTION", "SCORE", "N", "CHANGE", "SINCE"}}
 	for _, s := range wv.Scores {
@@ -151,9 +168,6 @@ func printResults(w io.Writer, format string, sc *v1alpha1.SurveyCampaign, wv *v
 		}
 		scores.add(s.Question, orDash(campaign.ScoreLabel(question(sc, s.Question), []v1alpha1.QuestionScore{s})),
 			strconv.FormatInt(s.N, 10), change, since)
-	}
-	if format == "csv" {
-		return scores.print(w, format)
 	}
 	fmt.Fprintf(w, "Campaign %s/%s, wave %s (%s): %d of %d responded", sc.Namespace, sc.Name, wv.ID, wv.Phase, wv.Responded, wv.Invited)
 	if wv.ResponseRate != "" {

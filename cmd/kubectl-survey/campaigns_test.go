@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -241,10 +242,6 @@ func TestWavesAndResults(t *testing.T) {
 			t.Errorf("results lack %q:\n%s", want, out)
 		}
 	}
-	if out, err = kubectlSurvey(t, "results", sc.Name, "-n", ns, "-o", "csv"); err != nil ||
-		!strings.Contains(out, "recommend,+32 ±7.9,130,+12.0 ▲,20261027-1800") {
-		t.Errorf("results -o csv: %v\n%s", err, out)
-	}
 	// A wave's report keeps what the status trims: results read it when it is there.
 	full := sc.Status.Waves[1].DeepCopy()
 	full.Scores = append(full.Scores, v1alpha1.QuestionScore{Question: "effort", Value: "64.0", N: 120, MarginOfError: "8.1"})
@@ -336,6 +333,116 @@ func TestSendNowWaitsForTheWave(t *testing.T) {
 	if _, err := kubectlSurvey(t, "send-now", sc.Name, "-n", ns, "--timeout", "2s"); err == nil ||
 		!strings.Contains(err.Error(), "kubectl describe surveycampaign") {
 		t.Errorf("send-now with no operator: %v", err)
+	}
+}
+
+// results -o json and -o yaml carry the Choice questions' shares the table shows, beside the
+// wave's fields; -o csv is one figure a row, one value a column: the response rates, each
+// question's score overall and by segment, and each option's share.
+func TestResultsFormats(t *testing.T) {
+	c, _ := apiserver(t)
+	ns := newNamespace(t, c)
+	sc := campaignWithResults(t, c, ns)
+	full := sc.Status.Waves[1].DeepCopy()
+	full.Scores[0].EffectiveN, full.Scores[0].Unweighted = 112, "30"
+	full.Segments[0].Scores = []v1alpha1.QuestionScore{{Question: "satisfied", Value: "70.0", N: 29, MarginOfError: "16.0"}}
+	data, err := json.Marshal(campaign.Report{APIVersion: "surveys.surveyops.io/v1alpha1", Kind: "WaveReport", Namespace: ns,
+		Campaign: sc.Name, Wave: *full, Choices: []campaign.ChoiceShares{{Question: "first-visit", N: 120, Options: []campaign.OptionShare{
+			{Choice: "Yes", Count: 90, Share: "75.0"}, {Choice: "No", Count: 30, Share: "25.0"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: campaign.ReportName(sc.Name, full.ID),
+		Namespace: ns, Labels: map[string]string{campaign.LabelCampaignUID: string(sc.UID)}},
+		Data: map[string]string{campaign.ReportKey: string(data)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	structured := func(t *testing.T, m map[string]any) {
+		t.Helper()
+		if m["id"] != full.ID || m["responded"] != float64(130) || m["scores"] == nil || m["segments"] == nil {
+			t.Errorf("the wave's fields are not at the top: %v", m)
+		}
+		choices, _ := m["choices"].([]any)
+		first, _ := func() (map[string]any, bool) {
+			if len(choices) != 1 {
+				return nil, false
+			}
+			c, ok := choices[0].(map[string]any)
+			return c, ok
+		}()
+		options, _ := first["options"].([]any)
+		if first["question"] != "first-visit" || first["n"] != float64(120) || len(options) != 2 ||
+			fmt.Sprint(options[0]) != "map[choice:Yes count:90 share:75.0]" {
+			t.Errorf("choices: %v", m["choices"])
+		}
+	}
+	for name, check := range map[string]func(t *testing.T, out string){
+		"json": func(t *testing.T, out string) {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(out), &m); err != nil {
+				t.Fatal(err)
+			}
+			structured(t, m)
+		},
+		"yaml": func(t *testing.T, out string) {
+			var m map[string]any
+			if err := yaml.Unmarshal([]byte(out), &m); err != nil {
+				t.Fatal(err)
+			}
+			structured(t, m)
+		},
+		"csv": func(t *testing.T, out string) {
+			records, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			header := "wave,kind,question,segment,choice,value,margin_of_error,n,effective_n,unweighted,mean,count,invited,population,change,previous_wave,trend"
+			if strings.Join(records[0], ",") != header {
+				t.Fatalf("header %q, want %q", records[0], header)
+			}
+			// Every row's cells that are not empty, but the wave's ID.
+			var got []string
+			for _, r := range records[1:] {
+				if r[0] != full.ID {
+					t.Errorf("row of wave %q: %q", r[0], r)
+				}
+				var cells []string
+				for i, v := range r[1:] {
+					if v != "" {
+						cells = append(cells, records[0][i+1]+"="+v)
+					}
+				}
+				got = append(got, strings.Join(cells, " "))
+			}
+			want := []string{
+				"kind=responses segment=(overall) value=33.3 n=130 invited=400",
+				"kind=responses segment=emergency value=37.5 n=30 invited=80 population=80",
+				"kind=responses segment=routine value=31.3 n=100 invited=320 population=900",
+				"kind=score question=recommend segment=(overall) value=32 margin_of_error=7.9 n=130 effective_n=112 unweighted=30 change=12.0 previous_wave=20261027-1800 trend=Above",
+				"kind=score question=recommend segment=emergency value=45 margin_of_error=15.2 n=30",
+				"kind=score question=satisfied segment=(overall) value=81.5 margin_of_error=6.4 n=128",
+				"kind=score question=satisfied segment=emergency value=70.0 margin_of_error=16.0 n=29",
+				"kind=choice question=first-visit segment=(overall) choice=Yes value=75.0 n=120 count=90",
+				"kind=choice question=first-visit segment=(overall) choice=No value=25.0 n=120 count=30",
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := kubectlSurvey(t, "results", sc.Name, "-n", ns, "-o", name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, out)
+		})
+	}
+	// The table is as it was.
+	if out, err := kubectlSurvey(t, "results", sc.Name, "-n", ns); err != nil || !strings.Contains(out, "+32 ±7.9") ||
+		!regexp.MustCompile(`first-visit \(n=120\) +Yes +90 +75.0%`).MatchString(out) {
+		t.Errorf("results: %v\n%s", err, out)
 	}
 }
 
