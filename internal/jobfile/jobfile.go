@@ -63,9 +63,16 @@ type MessageText struct {
 	Body    string `json:"body"`
 }
 
-// AudienceConfig says where the audience is and how to divide it.
+// AudienceConfig says where the audience is and how to divide it: a mounted File (a Secret's
+// or ConfigMap's key, or a file on a volume), or an object in ObjectStore.
 type AudienceConfig struct {
-	File     string             `json:"file"`
+	File        string       `json:"file,omitempty"`
+	ObjectStore *ObjectStore `json:"objectStore,omitempty"`
+	// Gzip reads the list through gzip (a key or path ending in .gz).
+	Gzip bool `json:"gzip,omitempty"`
+	// Pin is the version of a file on a volume that the wave reads, once known (its first
+	// round records it): a file whose size or modification time differ is refused.
+	Pin      *FilePin           `json:"pin,omitempty"`
 	Format   string             `json:"format"`
 	IDField  string             `json:"idField"`
 	Segments []audience.Segment `json:"segments"`
@@ -75,6 +82,28 @@ type AudienceConfig struct {
 	Languages      []string `json:"languages,omitempty"`
 	// Titles are the survey's title in its other languages, by language.
 	Titles map[string]string `json:"titles,omitempty"`
+}
+
+// ObjectStore is an audience object in S3-compatible storage, with the files of its mounted
+// credentials, and the version the wave reads (every read asks for exactly it).
+type ObjectStore struct {
+	Endpoint      string `json:"endpoint"`
+	Bucket        string `json:"bucket"`
+	Key           string `json:"key"`
+	Region        string `json:"region,omitempty"`
+	Insecure      bool   `json:"insecure,omitempty"`
+	Addressing    string `json:"addressing,omitempty"` // Auto, Path or VirtualHost
+	AccessKeyFile string `json:"accessKeyFile"`
+	SecretKeyFile string `json:"secretKeyFile"`
+	CAFile        string `json:"caFile,omitempty"`
+	ETag          string `json:"etag,omitempty"`
+	VersionID     string `json:"versionID,omitempty"`
+}
+
+// FilePin is a file's version: its size and modification time (Unix nanoseconds).
+type FilePin struct {
+	Size     int64 `json:"size"`
+	Modified int64 `json:"modified"`
 }
 
 // ChannelConfig is one channel, with the files of its mounted secrets.
@@ -129,6 +158,8 @@ type Summary struct {
 	Stopped         string         `json:"stopped,omitempty"`
 	Error           string         `json:"error,omitempty"`
 	DurationSeconds float64        `json:"durationSeconds"`
+	// Pin is the version of the volume file the sender read (volume sources only).
+	Pin *FilePin `json:"pin,omitempty"`
 }
 
 // StoppedQuietHours is Summary.Stopped when the sender stopped at the start of quiet hours,

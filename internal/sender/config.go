@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,8 +37,8 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 	switch {
 	case c.CampaignUID == "" || c.WaveID == "" || c.Namespace == "":
 		return job, errors.New("the job needs campaignUID, waveID and namespace")
-	case c.Audience.File == "":
-		return job, errors.New("the job names no audience file")
+	case c.Audience.File == "" && c.Audience.ObjectStore == nil:
+		return job, errors.New("the job names no audience file or object")
 	case c.CollectorURL == "" || c.PublicURL == "":
 		return job, errors.New("the job needs collectorURL and publicURL")
 	}
@@ -162,11 +163,14 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 			}
 		}
 	}
-	file := c.Audience.File
+	src, err := newSource(context.Background(), c.Audience)
+	if err != nil {
+		return job, fmt.Errorf("the audience's object store: %w", err)
+	}
 	return Job{
 		CampaignUID: c.CampaignUID, WaveID: c.WaveID, Namespace: c.Namespace, Campaign: c.Campaign, Title: c.Title,
 		Round: c.Round, PublicURL: strings.TrimRight(c.PublicURL, "/"), Expiry: c.Expiry, Keys: keys, Languages: c.Audience.Languages, Titles: c.Audience.Titles,
-		Plan: plan, Open: func() (io.ReadCloser, error) { return os.Open(file) }, Seed: c.Seed,
+		Plan: plan, Open: func() (io.ReadCloser, error) { return src.open(context.Background()) }, Version: src.version, Seed: c.Seed,
 		Shard: shard, Shards: shards, ContactedWithin: within,
 		Channels: channels, Idempotent: idempotent, Limits: limits, Quiet: quiet,
 		Ledger:      ledger,

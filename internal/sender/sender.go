@@ -75,6 +75,9 @@ type Job struct {
 	Plan *audience.Plan
 	// Open opens the audience file; it is read twice (validate and sample, then send).
 	Open func() (io.ReadCloser, error)
+	// Version is the version of the list that Open read, when it is a file on a volume (nil
+	// otherwise), for the manager to pin the wave's later rounds to.
+	Version func() *jobfile.FilePin
 	// Seed makes the sample: the same seed picks the same people.
 	Seed string
 	// Shard and Shards split the audience between the pods of an indexed Job.
@@ -166,6 +169,9 @@ func Run(ctx context.Context, job Job) (jobfile.Summary, error) {
 		err = r.send(ctx)
 	}
 	r.sum.DurationSeconds = job.Now().Sub(r.start).Seconds()
+	if job.Version != nil {
+		r.sum.Pin = job.Version()
+	}
 	switch {
 	case errors.Is(err, ErrQuietHours):
 		r.sum.Stopped = jobfile.StoppedQuietHours

@@ -1,0 +1,128 @@
+package sender
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/jobfile"
+	"github.com/surveyops/survey-operator/internal/objectstore"
+)
+
+// source opens the audience list of a job file, every time the same version of it: a mounted
+// file (a Secret's or ConfigMap's key, or a file on a volume, whose size and modification time
+// are its version), or an object in S3-compatible storage (read with If-Match on the ETag the
+// manager pinned when the wave started). A list compressed with gzip is read through it.
+type source struct {
+	cfg jobfile.AudienceConfig
+	obj *objectstore.Client
+
+	mu  sync.Mutex
+	pin *jobfile.FilePin // the file's version, once opened
+}
+
+// ErrAudienceChanged is a list that is no longer the version the wave started with.
+var ErrAudienceChanged = errors.New("the audience list changed since the wave started")
+
+func newSource(ctx context.Context, a jobfile.AudienceConfig) (*source, error) {
+	s := &source{cfg: a}
+	o := a.ObjectStore
+	if o == nil {
+		return s, nil
+	}
+	access, err := readSecret(o.AccessKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := readSecret(o.SecretKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	var ca []byte
+	if o.CAFile != "" {
+		if ca, err = os.ReadFile(o.CAFile); err != nil {
+			return nil, fmt.Errorf("reading the object store's CA bundle: %w", err)
+		}
+	}
+	s.obj, err = objectstore.New(objectstore.Config{Endpoint: o.Endpoint, Bucket: o.Bucket, Key: o.Key, Region: o.Region,
+		Insecure: o.Insecure, Addressing: o.Addressing, AccessKey: access, SecretKey: secret, CA: ca})
+	return s, err
+}
+
+// open opens the list from its start.
+func (s *source) open(ctx context.Context) (io.ReadCloser, error) {
+	var r io.ReadCloser
+	if s.obj != nil {
+		o := s.cfg.ObjectStore
+		body, err := s.obj.Open(ctx, objectstore.Version{ETag: o.ETag, VersionID: o.VersionID})
+		if objectstore.KindOf(err) == objectstore.Changed {
+			return nil, fmt.Errorf("%w (object storage: ETag %s)", ErrAudienceChanged, o.ETag)
+		}
+		if err != nil {
+			return nil, err
+		}
+		r = body
+	} else {
+		f, err := os.Open(s.cfg.File)
+		if err != nil {
+			return nil, err
+		}
+		info, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		pin := jobfile.FilePin{Size: info.Size(), Modified: info.ModTime().UnixNano()}
+		s.mu.Lock()
+		want := s.cfg.Pin
+		if want == nil {
+			want = s.pin // the first pass's version holds for the second
+		}
+		if want != nil && *want != pin {
+			s.mu.Unlock()
+			f.Close()
+			return nil, fmt.Errorf("%w (the file was %d bytes, modified %s; it is %d bytes, modified %s)", ErrAudienceChanged,
+				want.Size, time.Unix(0, want.Modified).UTC().Format(time.RFC3339), pin.Size, info.ModTime().UTC().Format(time.RFC3339))
+		}
+		s.pin = &pin
+		s.mu.Unlock()
+		r = f
+	}
+	if !s.cfg.Gzip {
+		return r, nil
+	}
+	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 64<<10))
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("the audience is not gzip-compressed, though its name ends in .gz: %w", err)
+	}
+	return &gzipped{Reader: zr, under: r}, nil
+}
+
+// version is the file's version the sender read (nil for other sources, or before it opened
+// it), for the manager to pin the wave to.
+func (s *source) version() *jobfile.FilePin {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.obj != nil || s.pin == nil {
+		return nil
+	}
+	p := *s.pin
+	return &p
+}
+
+// gzipped closes the gzip reader and what it reads.
+type gzipped struct {
+	*gzip.Reader
+	under io.Closer
+}
+
+func (g *gzipped) Close() error {
+	return errors.Join(g.Reader.Close(), g.under.Close())
+}
