@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -54,6 +55,11 @@ type SurveyCampaignSpec struct {
 	// schedule says when waves start. Without a schedule the campaign runs one wave, at once.
 	// +optional
 	Schedule *Schedule `json:"schedule,omitempty"`
+
+	// sending tunes the sending Jobs: how many pods send a wave, how many at once, and each
+	// pod's resources.
+	// +optional
+	Sending *Sending `json:"sending,omitempty"`
 
 	// targets say what counts as good: a response rate, a score, a precision. Each wave's
 	// status carries a verdict for each target, and the TargetsMet condition sums them up.
@@ -418,8 +424,10 @@ type Audience struct {
 	Exclude *Exclusions `json:"exclude,omitempty"`
 }
 
-// AudienceSource is one key of a Secret or ConfigMap that holds the audience list.
-// +kubebuilder:validation:XValidation:rule="has(self.secretRef) != has(self.configMapRef)",message="exactly one of spec.audience.source.secretRef and spec.audience.source.configMapRef must be set"
+// AudienceSource is where the audience list is kept: one key of a Secret or ConfigMap (up to
+// about 15,000 people: Kubernetes refuses objects over 1 MiB), an object in S3-compatible
+// object storage, or a file on a PersistentVolumeClaim (any size).
+// +kubebuilder:validation:XValidation:rule="[has(self.secretRef), has(self.configMapRef), has(self.objectStore), has(self.volume)].filter(x, x).size() == 1",message="exactly one of spec.audience.source.secretRef, configMapRef, objectStore and volume must be set"
 type AudienceSource struct {
 	// secretRef names the Secret key holding the list. Use a Secret: the list is personal data.
 	// +optional
@@ -429,6 +437,19 @@ type AudienceSource struct {
 	// (for example synthetic test audiences).
 	// +optional
 	ConfigMapRef *KeySelector `json:"configMapRef,omitempty"`
+
+	// objectStore reads the list from an object in S3-compatible object storage (AWS S3,
+	// MinIO, Ceph RGW, Cloudflare R2), where a housing management system's or CRM's nightly
+	// export lands. A key ending in .gz is read through gzip. The manager only checks that
+	// the object exists (a HEAD request) and pins its version when a wave starts; the sending
+	// Job reads it, and every round of the wave reads the same version.
+	// +optional
+	ObjectStore *ObjectStoreSource `json:"objectStore,omitempty"`
+
+	// volume reads the list from a file on a PersistentVolumeClaim, mounted read-only into
+	// the sending Job. A path ending in .gz is read through gzip.
+	// +optional
+	Volume *VolumeSource `json:"volume,omitempty"`
 
 	// format of the list: CSV with a header row, or JSON Lines.
 	// +kubebuilder:default=CSV
@@ -455,6 +476,131 @@ type AudienceSource struct {
 	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
 	// +optional
 	Language string `json:"language,omitempty"`
+}
+
+// ObjectStoreSource is an object in S3-compatible object storage, addressed as Flux's Bucket
+// source addresses it.
+type ObjectStoreSource struct {
+	// endpoint is the storage's host and optional port, without a scheme: for example
+	// "s3.eu-west-2.amazonaws.com", "minio.storage.svc:9000" or
+	// "<account>.r2.cloudflarestorage.com".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-.A-Za-z0-9]*[A-Za-z0-9])?(:[0-9]{1,5})?$`
+	Endpoint string `json:"endpoint"`
+
+	// bucket holding the object.
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9][-.a-z0-9]*[a-z0-9]$`
+	Bucket string `json:"bucket"`
+
+	// key of the object in the bucket, for example "exports/tenants.csv.gz".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.contains('//')",message="spec.audience.source.objectStore.key must not start with / or hold //"
+	Key string `json:"key"`
+
+	// region of the bucket, for example "eu-west-2"; "us-east-1" when omitted ("auto" for R2).
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9-]*$`
+	// +optional
+	Region string `json:"region,omitempty"`
+
+	// secretRef names a Secret with the access key pair, in the keys "accesskey" and
+	// "secretkey" (as Flux's Bucket source). Give the key read-only access to this one
+	// object or its prefix.
+	SecretRef LocalObjectReference `json:"secretRef"`
+
+	// caSecretRef names a Secret whose "ca.crt" key holds the CA bundle that signs the
+	// endpoint's certificate, for storage with a private CA.
+	// +optional
+	CASecretRef *LocalObjectReference `json:"caSecretRef,omitempty"`
+
+	// insecure reaches the endpoint over plain HTTP. Only for storage inside the cluster:
+	// the access keys and the list would cross the network unencrypted.
+	// +optional
+	Insecure bool `json:"insecure,omitempty"`
+
+	// addressing chooses how the bucket is named in requests: Path
+	// (https://endpoint/bucket/key; MinIO, Ceph RGW and most storage inside a cluster),
+	// VirtualHost (https://bucket.endpoint/key; AWS S3's preferred form, and R2), or Auto,
+	// which uses virtual hosts for AWS and Google endpoints and paths elsewhere.
+	// +kubebuilder:validation:Enum=Auto;Path;VirtualHost
+	// +kubebuilder:default=Auto
+	// +optional
+	Addressing BucketAddressing `json:"addressing,omitempty"`
+}
+
+// Sending tunes a wave's sending Job.
+type Sending struct {
+	// shards is how many pods send a wave (an Indexed Job; each sends the people whose key
+	// hashes to its index, and every pod reads the whole list first). When omitted: one per
+	// 5,000 lines of a Secret or ConfigMap list; one per 500 kB of an object in object
+	// storage (about 5,000 lines of 100 bytes); 1 for a volume, whose size the manager
+	// cannot see. At most 16 by default.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	// +optional
+	Shards *int32 `json:"shards,omitempty"`
+
+	// parallelism is how many of the shards send at once (4 when omitted). A channel's rate
+	// limit is shared by the pods that send at once.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	// +optional
+	Parallelism *int32 `json:"parallelism,omitempty"`
+
+	// resources of each sending pod (default: requests of 50m CPU and 64Mi memory, a limit of
+	// 256Mi; the sender streams the list in flat memory, about 32 MiB at a million lines).
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// BucketAddressing is how a bucket is named in object storage requests.
+type BucketAddressing string
+
+const (
+	BucketAddressingAuto        BucketAddressing = "Auto"
+	BucketAddressingPath        BucketAddressing = "Path"
+	BucketAddressingVirtualHost BucketAddressing = "VirtualHost"
+)
+
+// VolumeSource is a file on a PersistentVolumeClaim in the campaign's namespace.
+type VolumeSource struct {
+	// claimName is the PersistentVolumeClaim's name. The claim's access mode must let the
+	// sending pods mount it (ReadOnlyMany or ReadWriteMany for a sharded wave whose pods may
+	// run on several nodes).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	ClaimName string `json:"claimName"`
+
+	// path of the file in the volume, relative, for example "exports/tenants.csv".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('/') && !self.split('/').exists(p, p == '..')",message="spec.audience.source.volume.path must be relative, without '..'"
+	Path string `json:"path"`
+}
+
+// AudienceVersion identifies one version of an audience list.
+type AudienceVersion struct {
+	// etag of the object in object storage.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	ETag string `json:"etag,omitempty"`
+
+	// versionID of the object, where the bucket versions objects.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	VersionID string `json:"versionID,omitempty"`
+
+	// size of the object or file, in bytes.
+	// +optional
+	Size int64 `json:"size,omitempty"`
+
+	// modified is when the object or file was last modified.
+	// +optional
+	Modified *metav1.Time `json:"modified,omitempty"`
 }
 
 // ContactColumns names the audience columns holding contact details.
@@ -864,6 +1010,12 @@ type WaveStatus struct {
 	// remindersSent is how many reminder rounds have been sent.
 	// +optional
 	RemindersSent int32 `json:"remindersSent,omitempty"`
+
+	// audienceVersion is the version of the list the wave reads, pinned when it started
+	// (object storage and volume sources): every shard, rerun and reminder round reads
+	// exactly it, and a list changed mid-wave stops the wave rather than being read anew.
+	// +optional
+	AudienceVersion *AudienceVersion `json:"audienceVersion,omitempty"`
 
 	// invited is how many invitations the wave recorded.
 	// +optional

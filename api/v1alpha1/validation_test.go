@@ -99,6 +99,27 @@ var invalidObjects = []TableEntry{
 	Entry("both a Secret and a ConfigMap as the audience source", invalid{
 		patch: `spec: {audience: {source: {configMapRef: {name: residents, key: residents.csv}}}}`,
 		field: "spec.audience.source", message: "exactly one of spec.audience.source.secretRef"}),
+	Entry("a Secret and an object store as the audience source", invalid{
+		patch: `spec: {audience: {source: {objectStore: {endpoint: minio.storage.svc, bucket: exports, key: tenants.csv, secretRef: {name: reader}}}}}`,
+		field: "spec.audience.source", message: "exactly one of spec.audience.source.secretRef, configMapRef, objectStore and volume"}),
+	Entry("no audience source at all", invalid{
+		patch: `spec: {audience: {source: {secretRef: null}}}`,
+		field: "spec.audience.source", message: "exactly one of"}),
+	Entry("an object store endpoint with a scheme", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, objectStore: {endpoint: "https://minio.storage.svc", bucket: exports, key: tenants.csv, secretRef: {name: reader}}}}}`,
+		field: "spec.audience.source.objectStore.endpoint", message: "should match"}),
+	Entry("an object key that starts with a slash", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, objectStore: {endpoint: minio.storage.svc, bucket: exports, key: /tenants.csv, secretRef: {name: reader}}}}}`,
+		field: "spec.audience.source.objectStore.key", message: "must not start with /"}),
+	Entry("an object store without credentials", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, objectStore: {endpoint: minio.storage.svc, bucket: exports, key: tenants.csv}}}}`,
+		field: "spec.audience.source.objectStore.secretRef", message: "Required value"}),
+	Entry("a volume path that climbs out of the volume", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, volume: {claimName: exports, path: "nightly/../../etc/passwd"}}}}`,
+		field: "spec.audience.source.volume.path", message: "must be relative, without '..'"}),
+	Entry("a sending Job of 100 shards", invalid{
+		patch: `spec: {sending: {shards: 100}}`,
+		field: "spec.sending.shards", message: "less than or equal to 64"}),
 	Entry("an audience without contact columns", invalid{
 		patch: `spec: {audience: {source: {contact: {email: null, phone: null}}}}`,
 		field: "spec.audience.source.contact", message: "at least one of email and phone"}),
@@ -316,6 +337,16 @@ var _ = Describe("An invalid object", func() {
 	It("is not an invalid base: the minimal objects are accepted", func() {
 		for _, obj := range []*unstructured.Unstructured{minimalCampaign("valid"), minimalFollowUp("valid")} {
 			Expect(k8sClient.Create(ctx, obj, client.DryRunAll, client.FieldValidation("Strict"))).To(Succeed())
+		}
+	})
+
+	It("is not what the other audience sources are: an object store and a volume are accepted", func() {
+		for _, patch := range []string{
+			`spec: {audience: {source: {secretRef: null, objectStore: {endpoint: "minio.storage.svc:9000", bucket: exports, key: housing/tenants.csv.gz, region: eu-west-2, secretRef: {name: reader}, caSecretRef: {name: storage-ca}, addressing: Path}}}, sending: {shards: 8, parallelism: 2, resources: {limits: {memory: 128Mi}}}}`,
+			`spec: {audience: {source: {secretRef: null, volume: {claimName: exports, path: nightly/tenants.csv}}}}`,
+		} {
+			obj := invalid{patch: patch}.object("valid-source")
+			Expect(k8sClient.Create(ctx, obj, client.DryRunAll, client.FieldValidation("Strict"))).To(Succeed(), patch)
 		}
 	})
 

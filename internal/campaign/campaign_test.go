@@ -10,6 +10,8 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
@@ -356,5 +358,92 @@ func TestSamples(t *testing.T) {
 		if _, err := audience.CompileTrigger(fu.Spec.Trigger.When, ids); err != nil {
 			t.Errorf("FollowUp %s: spec.trigger.when: %v", fu.Name, err)
 		}
+	}
+}
+
+// The sources beyond a Secret or ConfigMap: an object store's Job mounts only its credentials
+// (the list is read from the store, pinned to the wave's version), a volume's mounts the claim
+// read-only; spec.sending sets the shards, their parallelism and each pod's resources.
+func TestBuildJobFromLargeSources(t *testing.T) {
+	due := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	version := &v1alpha1.AudienceVersion{ETag: `"9b2cf535f27731c974343645a3985328"`, VersionID: "v7", Size: 7_400_000}
+	for name, c := range map[string]struct {
+		source  v1alpha1.AudienceSource
+		sending *v1alpha1.Sending
+		rows    int
+		check   func(t *testing.T, cfg jobfile.Config, pod corev1.PodSpec)
+		shards  int32
+		running int32
+	}{
+		"object store: the credentials only, the version pinned, shards from the size": {
+			source: v1alpha1.AudienceSource{ObjectStore: &v1alpha1.ObjectStoreSource{Endpoint: "minio.storage.svc:9000", Bucket: "exports",
+				Key: "housing/tenants.csv.gz", SecretRef: v1alpha1.LocalObjectReference{Name: "exports-reader"},
+				CASecretRef: &v1alpha1.LocalObjectReference{Name: "storage-ca"}, Addressing: v1alpha1.BucketAddressingPath}},
+			rows: EstimateRows(version.Size), shards: 15, running: 4,
+			check: func(t *testing.T, cfg jobfile.Config, pod corev1.PodSpec) {
+				o := cfg.Audience.ObjectStore
+				if o == nil || cfg.Audience.File != "" || !cfg.Audience.Gzip || o.ETag != version.ETag || o.VersionID != "v7" ||
+					o.AccessKeyFile != "/var/run/survey/objectstore/accesskey" || o.CAFile != "/var/run/survey/objectstore/ca/ca.crt" || o.Addressing != "Path" {
+					t.Errorf("audience %+v, object store %+v", cfg.Audience, o)
+				}
+				p := pod.Volumes[0].Projected
+				if p == nil || len(p.Sources) != 2 || p.Sources[0].Secret.Name != "exports-reader" || p.Sources[1].Secret.Items[0].Path != "ca/ca.crt" ||
+					pod.Containers[0].VolumeMounts[0].MountPath != "/var/run/survey/objectstore" {
+					t.Errorf("volumes %+v", pod.Volumes[0])
+				}
+			},
+		},
+		"volume: the claim read-only, one pod unless spec.sending says": {
+			source: v1alpha1.AudienceSource{Volume: &v1alpha1.VolumeSource{ClaimName: "exports", Path: "nightly/tenants.csv"}},
+			shards: 1,
+			check: func(t *testing.T, cfg jobfile.Config, pod corev1.PodSpec) {
+				if cfg.Audience.File != "/var/run/survey/audience/nightly/tenants.csv" || cfg.Audience.Gzip || cfg.Audience.ObjectStore != nil {
+					t.Errorf("audience %+v", cfg.Audience)
+				}
+				if v := pod.Volumes[0].PersistentVolumeClaim; v == nil || v.ClaimName != "exports" || !v.ReadOnly || !pod.Containers[0].VolumeMounts[0].ReadOnly {
+					t.Errorf("volume %+v", pod.Volumes[0])
+				}
+			},
+		},
+		"spec.sending: 8 shards, 2 at once, their resources": {
+			source: v1alpha1.AudienceSource{Volume: &v1alpha1.VolumeSource{ClaimName: "exports", Path: "tenants.csv.gz"}},
+			sending: &v1alpha1.Sending{Shards: ptr.To(int32(8)), Parallelism: ptr.To(int32(2)),
+				Resources: &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")}}},
+			shards: 8, running: 2,
+			check: func(t *testing.T, cfg jobfile.Config, pod corev1.PodSpec) {
+				if cfg.Shards != 8 || !cfg.Audience.Gzip || pod.Containers[0].Resources.Limits.Memory().String() != "128Mi" {
+					t.Errorf("shards %d, gzip %v, resources %+v", cfg.Shards, cfg.Audience.Gzip, pod.Containers[0].Resources)
+				}
+				// The channel's 5 a second is shared by the 2 pods that send at once.
+				if sms := cfg.Channels[1]; sms.PerSecond != 2.5 {
+					t.Errorf("sms rate %v, want 2.5", sms.PerSecond)
+				}
+			},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cp := spec()
+			src := c.source
+			src.Format, src.IDField, src.Contact = cp.Spec.Audience.Source.Format, cp.Spec.Audience.Source.IDField, cp.Spec.Audience.Source.Contact
+			cp.Spec.Audience.Source = src
+			cp.Spec.Sending = c.sending
+			w := Wave{ID: WaveID(due), Scheduled: due, Closes: due.Add(336 * time.Hour), Audience: version}
+			job, err := BuildJob(cp, w, Mounted{Rows: c.rows}, Settings{Image: "survey-operator:v1", CollectorURL: "http://collector:8080", PublicURL: "https://listen.example.org"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			shards, running := int32(1), int32(1)
+			if job.Spec.Completions != nil {
+				shards, running = *job.Spec.Completions, *job.Spec.Parallelism
+			}
+			if shards != c.shards || (c.running != 0 && running != c.running) {
+				t.Errorf("%d shards, %d at once; want %d, %d", shards, running, c.shards, c.running)
+			}
+			var cfg jobfile.Config
+			if err := json.Unmarshal([]byte(job.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, cfg, job.Spec.Template.Spec)
+		})
 	}
 }

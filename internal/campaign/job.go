@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -78,6 +79,9 @@ type Wave struct {
 	Scheduled time.Time
 	// Closes is the end of the response window: links expire then.
 	Closes time.Time
+	// Audience is the version of the list the wave reads (object storage: pinned when the
+	// wave starts; a volume: recorded by its first round), nil when not known yet.
+	Audience *v1alpha1.AudienceVersion
 }
 
 // Mounted is what the manager found in the referenced Secrets, which decides what is mounted.
@@ -86,14 +90,25 @@ type Mounted struct {
 	TokenKeyIDs []string
 	// SecretKeys lists, by channel name, the keys present in the channel's Secret.
 	SecretKeys map[string]map[string]bool
-	// Rows is the audience's line count, for sharding.
+	// Rows is the audience's line count, for sharding: counted in a Secret's or ConfigMap's
+	// list, estimated from an object's size (EstimateRows), 0 when unknown (a volume).
 	Rows int
 }
 
+// BytesPerRow is the line length assumed to estimate an object's rows from its size, for
+// sharding: a line of id, email, mobile and two attributes.
+const BytesPerRow = 100
+
+// EstimateRows is the lines of an audience object of size bytes, for sharding.
+func EstimateRows(size int64) int {
+	return int(min(size/BytesPerRow+1, 1<<40))
+}
+
 const (
-	mountAudience = "/var/run/survey/audience"
-	mountSender   = "/var/run/survey/sender"
-	mountChannels = "/var/run/survey/channels"
+	mountAudience    = "/var/run/survey/audience"
+	mountObjectStore = "/var/run/survey/objectstore"
+	mountSender      = "/var/run/survey/sender"
+	mountChannels    = "/var/run/survey/channels"
 )
 
 // SenderConfig is the configuration the sender reads for one wave's round.
@@ -115,13 +130,14 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) job
 	cfg := jobfile.Config{
 		CampaignUID: string(c.UID), WaveID: w.ID, Round: w.Round, Namespace: c.Namespace, Campaign: c.Name,
 		Title: spec.Survey.Title, PublicURL: s.PublicURL, Expiry: w.Closes.UTC(), Seed: string(c.UID) + "/" + w.ID,
-		Shards: Shards(m.Rows, s),
-		Audience: jobfile.AudienceConfig{File: path.Join(mountAudience, "audience"), Format: string(aud.Format),
+		Shards: ShardsOf(spec, m, s),
+		Audience: jobfile.AudienceConfig{Format: string(aud.Format),
 			IDField: aud.IDField, Segments: aud.Segments, LanguageColumn: aud.LanguageColumn, Languages: Definition(&spec.Survey).Languages(),
 			Titles: titles(&spec.Survey)},
 		CollectorURL: s.CollectorURL, APITokenFile: path.Join(mountSender, SecretAPIToken),
 		TokenKeysDir: path.Join(mountSender, "keys"),
 	}
+	audienceSource(&cfg.Audience, spec.Audience.Source, w.Audience)
 	if ex := spec.Audience.Exclude; ex != nil {
 		cfg.ContactedWithin = string(ex.ContactedWithin)
 	}
@@ -157,11 +173,65 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) job
 				HMACKeyFile: file("hmacKey"), BearerTokenFile: file("bearerToken")}
 		}
 		if rl := ch.RateLimit; rl != nil {
-			out.PerSecond, out.Burst = podRate(rl, Parallel(m.Rows, s))
+			out.PerSecond, out.Burst = podRate(rl, ParallelOf(spec, m, s))
 		}
 		cfg.Channels = append(cfg.Channels, out)
 	}
 	return cfg
+}
+
+// audienceSource says in a job file where the list is, and which version a wave reads.
+func audienceSource(a *jobfile.AudienceConfig, src v1alpha1.AudienceSource, version *v1alpha1.AudienceVersion) {
+	switch {
+	case src.ObjectStore != nil:
+		o := src.ObjectStore
+		a.ObjectStore = &jobfile.ObjectStore{Endpoint: o.Endpoint, Bucket: o.Bucket, Key: o.Key, Region: o.Region,
+			Insecure: o.Insecure, Addressing: string(o.Addressing),
+			AccessKeyFile: path.Join(mountObjectStore, SecretAccessKey), SecretKeyFile: path.Join(mountObjectStore, SecretSecretKey)}
+		if o.CASecretRef != nil {
+			a.ObjectStore.CAFile = path.Join(mountObjectStore, "ca", SecretCA)
+		}
+		if version != nil {
+			a.ObjectStore.ETag, a.ObjectStore.VersionID = version.ETag, version.VersionID
+		}
+		a.Gzip = strings.HasSuffix(o.Key, ".gz")
+	case src.Volume != nil:
+		a.File = path.Join(mountAudience, path.Clean(src.Volume.Path))
+		a.Gzip = strings.HasSuffix(src.Volume.Path, ".gz")
+		if version != nil && version.Modified != nil {
+			a.Pin = &jobfile.FilePin{Size: version.Size, Modified: version.Modified.UnixNano()}
+		}
+	default:
+		a.File = path.Join(mountAudience, "audience")
+	}
+}
+
+// The keys of an object store's Secrets, as Flux's Bucket source names them.
+const (
+	SecretAccessKey = "accesskey"
+	SecretSecretKey = "secretkey"
+	SecretCA        = "ca.crt"
+)
+
+// ShardsOf is how many pods send a wave of the campaign: spec.sending.shards, else one per
+// RowsPerShard rows of the list (counted, or estimated from an object's size), at most
+// MaxShards.
+func ShardsOf(spec *v1alpha1.SurveyCampaignSpec, m Mounted, s Settings) int {
+	if sd := spec.Sending; sd != nil && sd.Shards != nil {
+		return int(*sd.Shards)
+	}
+	return Shards(m.Rows, s)
+}
+
+// ParallelOf is how many pods of a wave's Job send at once: spec.sending.parallelism (else
+// MaxParallelism), at most its shards.
+func ParallelOf(spec *v1alpha1.SurveyCampaignSpec, m Mounted, s Settings) int {
+	s = s.withDefaults()
+	limit := s.MaxParallelism
+	if sd := spec.Sending; sd != nil && sd.Parallelism != nil {
+		limit = int(*sd.Parallelism)
+	}
+	return max(1, min(ShardsOf(spec, m, s), limit))
 }
 
 // Parallel is how many pods of a wave's Job send at once: its shards, at most MaxParallelism.
@@ -212,10 +282,10 @@ func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batch
 		return nil, err
 	}
 	job.Annotations = map[string]string{AnnotationDueAt: w.Scheduled.UTC().Format(time.RFC3339)}
-	if shards := int32(Shards(m.Rows, s)); shards > 1 {
+	if shards := int32(ShardsOf(&c.Spec, m, s)); shards > 1 {
 		job.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
 		job.Spec.Completions = ptr.To(shards)
-		job.Spec.Parallelism = ptr.To(min(shards, int32(s.MaxParallelism)))
+		job.Spec.Parallelism = ptr.To(int32(ParallelOf(&c.Spec, m, s)))
 	}
 	return job, nil
 }
@@ -296,6 +366,24 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig jobfile.Config, name stri
 	case src.ConfigMapRef != nil:
 		audienceVolume.ConfigMap = &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: src.ConfigMapRef.Name},
 			Items: []corev1.KeyToPath{{Key: src.ConfigMapRef.Key, Path: "audience"}}}
+	case src.Volume != nil:
+		audienceVolume.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: src.Volume.ClaimName, ReadOnly: true}
+	case src.ObjectStore != nil:
+		// Only the credentials are mounted; the list is read from the store, never written to
+		// the node's disk.
+		sources := []corev1.VolumeProjection{{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: src.ObjectStore.SecretRef.Name},
+			Items:                []corev1.KeyToPath{{Key: SecretAccessKey, Path: SecretAccessKey}, {Key: SecretSecretKey, Path: SecretSecretKey}}}}}
+		if ca := src.ObjectStore.CASecretRef; ca != nil {
+			sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: ca.Name},
+				Items:                []corev1.KeyToPath{{Key: SecretCA, Path: "ca/" + SecretCA}}}})
+		}
+		audienceVolume.Projected = &corev1.ProjectedVolumeSource{Sources: sources}
+	}
+	audienceMount := mountAudience
+	if src.ObjectStore != nil {
+		audienceMount = mountObjectStore
 	}
 	senderItems := []corev1.KeyToPath{{Key: SecretAPIToken, Path: SecretAPIToken}}
 	ids := append([]string(nil), m.TokenKeyIDs...)
@@ -308,7 +396,7 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig jobfile.Config, name stri
 		{Name: "sender", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: SecretName(c.Name), Items: senderItems}}},
 	}
 	mounts := []corev1.VolumeMount{
-		{Name: "audience", MountPath: mountAudience, ReadOnly: true},
+		{Name: "audience", MountPath: audienceMount, ReadOnly: true},
 		{Name: "sender", MountPath: mountSender, ReadOnly: true},
 	}
 	for i := range c.Spec.Channels {
@@ -357,7 +445,7 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig jobfile.Config, name stri
 						Command:                  []string{"/sender"},
 						Env:                      []corev1.EnvVar{{Name: jobfile.EnvJob, Value: string(cfg)}},
 						VolumeMounts:             mounts,
-						Resources:                s.Resources,
+						Resources:                resourcesOf(&c.Spec, s),
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 						SecurityContext: &corev1.SecurityContext{
 							AllowPrivilegeEscalation: ptr.To(false),
@@ -371,4 +459,12 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig jobfile.Config, name stri
 			},
 		},
 	}, nil
+}
+
+// resourcesOf is the sending pod's resources: spec.sending.resources, else the operator's.
+func resourcesOf(spec *v1alpha1.SurveyCampaignSpec, s Settings) corev1.ResourceRequirements {
+	if sd := spec.Sending; sd != nil && sd.Resources != nil {
+		return *sd.Resources
+	}
+	return s.Resources
 }
