@@ -243,12 +243,17 @@ type conditioned interface {
 // changes: Stalled and not Ready, with the problems naming their fields. It warns once per
 // distinct message.
 func stall(o conditioned, ps campaign.Problems, ev *pendingEvents, waitingFor string) {
+	stallWith(o, v1alpha1.ReasonInvalidSpec, ps, ev, waitingFor)
+}
+
+// stallWith is stall with another reason (and the same Event reason).
+func stallWith(o conditioned, reason string, ps campaign.Problems, ev *pendingEvents, waitingFor string) {
 	msg := v1alpha1.Bound(ps.Error())
 	if old := meta.FindStatusCondition(o.GetConditions(), v1alpha1.ConditionStalled); old == nil || old.Status != metav1.ConditionTrue || old.Message != msg {
-		ev.Eventf(o, nil, corev1.EventTypeWarning, v1alpha1.EventInvalidSpec, v1alpha1.ActionValidate, "%s", msg)
+		ev.Eventf(o, nil, corev1.EventTypeWarning, reason, v1alpha1.ActionValidate, "%s", msg)
 	}
-	o.SetCondition(v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidSpec, msg)
-	o.SetCondition(v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, msg)
-	o.SetCondition(v1alpha1.ConditionReconciling, metav1.ConditionFalse, v1alpha1.ReasonInvalidSpec, "Waiting for "+waitingFor+" to change.")
+	o.SetCondition(v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, msg)
+	o.SetCondition(v1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	o.SetCondition(v1alpha1.ConditionReconciling, metav1.ConditionFalse, reason, "Waiting for "+waitingFor+" to change.")
 	o.MarkObserved()
 }

@@ -24,6 +24,12 @@ func referencedObjects(spec *v1alpha1.SurveyCampaignSpec) []string {
 	if ref := spec.Audience.Source.ConfigMapRef; ref != nil {
 		out = append(out, "configmap/"+ref.Name)
 	}
+	if o := spec.Audience.Source.ObjectStore; o != nil {
+		out = append(out, "secret/"+o.SecretRef.Name)
+		if o.CASecretRef != nil {
+			out = append(out, "secret/"+o.CASecretRef.Name)
+		}
+	}
 	for i := range spec.Channels {
 		if ref := campaign.ChannelSecret(&spec.Channels[i]); ref != nil {
 			out = append(out, "secret/"+ref.Name)
@@ -122,6 +128,34 @@ func (u *run) check(ctx context.Context) (campaign.Problems, error) {
 			data = []byte(d)
 		}
 	}
+	if o := src.ObjectStore; o != nil {
+		// The object itself is checked (HEAD) when a wave starts; its credentials here.
+		for _, ref := range []struct {
+			name, field string
+			keys        []string
+		}{
+			{o.SecretRef.Name, "spec.audience.source.objectStore.secretRef", []string{campaign.SecretAccessKey, campaign.SecretSecretKey}},
+			{caName(o), "spec.audience.source.objectStore.caSecretRef", []string{campaign.SecretCA}},
+		} {
+			if ref.name == "" {
+				continue
+			}
+			var s corev1.Secret
+			found, err := u.read(ctx, ref.name, &s)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				ps = append(ps, campaign.Problem{Field: ref.field, Message: fmt.Sprintf("Secret %q not found", ref.name)})
+				continue
+			}
+			for _, k := range ref.keys {
+				if len(s.Data[k]) == 0 {
+					ps = append(ps, campaign.Problem{Field: ref.field, Message: fmt.Sprintf("Secret %q has no key %q", ref.name, k)})
+				}
+			}
+		}
+	}
 	var columns []string
 	if data != nil {
 		var err error
@@ -180,4 +214,12 @@ func (u *run) read(ctx context.Context, name string, obj client.Object) (bool, e
 // stalled records a spec that cannot make progress until it is changed.
 func (u *run) stalled(ps campaign.Problems) {
 	stall(u.c, ps, u.events, "the spec or a referenced object")
+}
+
+// caName is the name of an object store's CA Secret, "" when it has none.
+func caName(o *v1alpha1.ObjectStoreSource) string {
+	if o.CASecretRef == nil {
+		return ""
+	}
+	return o.CASecretRef.Name
 }

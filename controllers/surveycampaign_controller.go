@@ -41,6 +41,7 @@ import (
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get
 
 // ResponseService is what the reconciler asks of the response service (responseapi.Client).
 type ResponseService interface {
@@ -65,6 +66,9 @@ type SurveyCampaignReconciler struct {
 	Responses   ResponseService
 	Settings    campaign.Settings
 	Credentials Credentials
+	// StatObject finds an audience object's version before a wave starts (nil: a HEAD request
+	// through internal/objectstore).
+	StatObject ObjectStat
 	// Poll bounds how often a collecting wave's aggregates are refreshed: from Poll.Min (1m),
 	// doubling while nothing changes, up to Poll.Max (10m).
 	Poll PollPolicy
@@ -103,6 +107,9 @@ const (
 	// retryBackoff is how soon figures are asked for again after the response service did not
 	// answer.
 	retryBackoff = 30 * time.Second
+	// audienceRetry is how soon a wave whose list could not be reached (a missing object or
+	// claim, refused credentials) is tried again.
+	audienceRetry = 2 * time.Minute
 )
 
 func (r *SurveyCampaignReconciler) setDefaults() {
@@ -259,6 +266,14 @@ func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 		errs = append(errs, err)
 	}
 	err := errors.Join(errs...)
+	var unavailable *audienceUnavailable
+	if errors.As(err, &unavailable) {
+		// The list cannot be reached for a reason someone must fix: Stalled, naming the field,
+		// and looked at again in a while (a missing object may yet be uploaded).
+		stallWith(u.c, v1alpha1.ReasonAudienceUnavailable, unavailable.problems, u.events, "the audience source")
+		u.summarize()
+		return ctrl.Result{RequeueAfter: audienceRetry}, nil
+	}
 	u.settle(err)
 	if err != nil {
 		// The response service or the API server refused: back off, the workqueue's limiter

@@ -474,6 +474,9 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 		c := newCampaign(ns, "quarterly", func(c *v1alpha1.SurveyCampaign) {
 			c.Spec.Targets = &v1alpha1.Targets{ResponseRate: "50", Score: &v1alpha1.ScoreTarget{Question: "tp01", Min: "60"}}
 			c.Spec.Benchmarks = []v1alpha1.Benchmark{{Name: "sector-median", Question: "tp01", Value: "71"}}
+			// Groups of 4 are scored, so that the wave's 4 answers are (its segments' 3 and 1
+			// are still counts only).
+			c.Spec.Reporting = &v1alpha1.Reporting{MinimumGroupSize: ptr.To(int32(4))}
 		})
 		clk.SetTime(at(time.Minute))
 		poke(c)

@@ -67,6 +67,7 @@ func (u *run) followJobs(ctx context.Context) {
 			w.Phase = v1alpha1.WaveSending
 			w.Message = u.pause(w, 0, part)
 		case finished:
+			u.pinFromSenders(ctx, w, j)
 			if w.Phase != v1alpha1.WaveCollecting {
 				u.r.polls.forget(u.pollKey(w)) // the sending is over: the final counts at once
 			}
@@ -152,7 +153,7 @@ func (u *run) pause(w *v1alpha1.WaveStatus, round, part int) string {
 		u.wakeAt(resume)
 	} else {
 		u.continuations = append(u.continuations, campaign.Wave{ID: w.ID, Round: round, Part: part + 1,
-			Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time})
+			Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time, Audience: w.AudienceVersion})
 	}
 	return "Paused for quiet hours; sending resumes at " + resume.UTC().Format(time.RFC3339) + "."
 }

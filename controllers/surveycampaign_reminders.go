@@ -36,7 +36,8 @@ func (u *run) sendReminders(ctx context.Context) error {
 			u.wakeAt(due)
 			continue
 		}
-		name, err := u.launch(ctx, campaign.Wave{ID: w.ID, Round: round, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time}, true)
+		name, _, err := u.launch(ctx, campaign.Wave{ID: w.ID, Round: round, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time,
+			Audience: w.AudienceVersion}, true)
 		if err != nil {
 			return err
 		}

@@ -124,12 +124,12 @@ func (u *run) startWave(ctx context.Context, id string, due time.Time) error {
 		return nil
 	}
 	w := campaign.Wave{ID: id, Scheduled: due, Closes: due.Add(u.timing.Window)}
-	name, err := u.launch(ctx, w, false)
+	name, version, err := u.launch(ctx, w, false)
 	if err != nil {
 		return err
 	}
 	u.addWave(v1alpha1.WaveStatus{ID: id, ScheduledTime: metav1.Time{Time: due}, Phase: v1alpha1.WavePending,
-		JobName: name, CloseTime: &metav1.Time{Time: w.Closes}})
+		JobName: name, CloseTime: &metav1.Time{Time: w.Closes}, AudienceVersion: version})
 	if u.c.Status.LastWaveTime == nil || due.After(u.c.Status.LastWaveTime.Time) {
 		u.c.Status.LastWaveTime = &metav1.Time{Time: due}
 	}
@@ -151,9 +151,11 @@ func (u *run) recreateMissingJobs(ctx context.Context) error {
 			continue
 		}
 		first := w.Message == requestedMessage
-		if _, err := u.launch(ctx, campaign.Wave{ID: w.ID, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time}, true); err != nil {
+		_, version, err := u.launch(ctx, campaign.Wave{ID: w.ID, Scheduled: w.ScheduledTime.Time, Closes: w.CloseTime.Time, Audience: w.AudienceVersion}, true)
+		if err != nil {
 			return err
 		}
+		w.AudienceVersion = version
 		if first {
 			w.Message = ""
 			u.events.Eventf(u.c, nil, corev1.EventTypeNormal, v1alpha1.EventWaveStarted, v1alpha1.ActionSend,
@@ -166,7 +168,7 @@ func (u *run) recreateMissingJobs(ctx context.Context) error {
 // startContinuations makes the Jobs that resume rounds after quiet hours.
 func (u *run) startContinuations(ctx context.Context) error {
 	for _, w := range u.continuations {
-		name, err := u.launch(ctx, w, true)
+		name, _, err := u.launch(ctx, w, true)
 		if err != nil {
 			return err
 		}
@@ -179,34 +181,44 @@ func (u *run) startContinuations(ctx context.Context) error {
 // launch makes a round's Job and what it needs first: the sender and export Secrets up to date, and, for
 // a wave's first Job, the wave's snapshot registered with the response service. The Job is
 // created, or adopted when it exists. Every step is safe to repeat. recorded says the wave is
-// in the status already (see register).
-func (u *run) launch(ctx context.Context, w campaign.Wave, recorded bool) (string, error) {
-	mounted := u.found
+// in the status already (see register). Before a wave's first Job, its list is checked and
+// its version pinned (pinAudience): the version is returned, for the wave's status.
+func (u *run) launch(ctx context.Context, w campaign.Wave, recorded bool) (string, *v1alpha1.AudienceVersion, error) {
+	if w.Audience == nil && w.Round == 0 && w.Part == 0 {
+		v, err := u.pinAudience(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		w.Audience = v
+	} else if err := u.checkClaim(ctx); err != nil {
+		return "", nil, err
+	}
+	mounted := u.mountedFor(w)
 	var err error
 	if mounted.TokenKeyIDs, err = u.ensureSenderSecret(ctx); err != nil {
-		return "", fmt.Errorf("the sender Secret: %w", err)
+		return "", nil, fmt.Errorf("the sender Secret: %w", err)
 	}
 	if err := u.ensureExportSecret(ctx); err != nil {
-		return "", fmt.Errorf("the export Secret: %w", err)
+		return "", nil, fmt.Errorf("the export Secret: %w", err)
 	}
 	if w.Round == 0 && w.Part == 0 {
 		if err := u.register(ctx, w, recorded); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	job, err := campaign.BuildJob(u.c, w, mounted, u.r.Settings)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if u.jobs[job.Name] == nil {
 		made, err := createOrAdopt(ctx, u.r.Client, u.c, job, campaign.LabelCampaignUID, "campaign")
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		u.jobs[job.Name] = made
 	}
 	u.sending = true
-	return job.Name, nil
+	return job.Name, w.Audience, nil
 }
 
 // register puts the wave's snapshot to the response service (idempotent for the same

@@ -15,6 +15,10 @@ const (
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonWaitingForResponseService: the response service did not answer or refused.
 	ReasonWaitingForResponseService = "WaitingForResponseService"
+	// ReasonAudienceUnavailable: a wave cannot start because its list cannot be reached (no
+	// such object or claim, refused credentials); the message names the field (Stalled True,
+	// Ready False; the manager tries again every 2 minutes). Not a failed wave.
+	ReasonAudienceUnavailable = "AudienceUnavailable"
 	// ReasonRetrying: the API server refused a write; the operator retries with backoff.
 	ReasonRetrying = "Retrying"
 	// ReasonSending: a sending Job runs (Reconciling True, Ready False).

@@ -199,7 +199,7 @@ func audienceSource(a *jobfile.AudienceConfig, src v1alpha1.AudienceSource, vers
 		a.File = path.Join(mountAudience, path.Clean(src.Volume.Path))
 		a.Gzip = strings.HasSuffix(src.Volume.Path, ".gz")
 		if version != nil && version.Modified != nil {
-			a.Pin = &jobfile.FilePin{Size: version.Size, Modified: version.Modified.UnixNano()}
+			a.Pin = &jobfile.FilePin{Size: version.Size, Modified: version.Modified.Unix()}
 		}
 	default:
 		a.File = path.Join(mountAudience, "audience")

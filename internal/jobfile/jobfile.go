@@ -100,7 +100,8 @@ type ObjectStore struct {
 	VersionID     string `json:"versionID,omitempty"`
 }
 
-// FilePin is a file's version: its size and modification time (Unix nanoseconds).
+// FilePin is a file's version: its size and modification time (Unix seconds, as a status
+// keeps times).
 type FilePin struct {
 	Size     int64 `json:"size"`
 	Modified int64 `json:"modified"`

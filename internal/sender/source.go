@@ -78,7 +78,7 @@ func (s *source) open(ctx context.Context) (io.ReadCloser, error) {
 			f.Close()
 			return nil, err
 		}
-		pin := jobfile.FilePin{Size: info.Size(), Modified: info.ModTime().UnixNano()}
+		pin := jobfile.FilePin{Size: info.Size(), Modified: info.ModTime().Unix()}
 		s.mu.Lock()
 		want := s.cfg.Pin
 		if want == nil {
@@ -88,7 +88,7 @@ func (s *source) open(ctx context.Context) (io.ReadCloser, error) {
 			s.mu.Unlock()
 			f.Close()
 			return nil, fmt.Errorf("%w (the file was %d bytes, modified %s; it is %d bytes, modified %s)", ErrAudienceChanged,
-				want.Size, time.Unix(0, want.Modified).UTC().Format(time.RFC3339), pin.Size, info.ModTime().UTC().Format(time.RFC3339))
+				want.Size, time.Unix(want.Modified, 0).UTC().Format(time.RFC3339), pin.Size, info.ModTime().UTC().Format(time.RFC3339))
 		}
 		s.pin = &pin
 		s.mu.Unlock()

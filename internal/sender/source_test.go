@@ -91,7 +91,7 @@ func TestFileSourceVersionAndGzip(t *testing.T) {
 			if _, err := src2.open(ctx); !errors.Is(err, ErrAudienceChanged) {
 				t.Fatalf("a round pinned to the first version: %v, want ErrAudienceChanged", err)
 			}
-			src3, _ := newSource(ctx, jobfile.AudienceConfig{File: file, Gzip: c.gzip, Pin: &jobfile.FilePin{Size: pin.Size, Modified: later.UnixNano()}})
+			src3, _ := newSource(ctx, jobfile.AudienceConfig{File: file, Gzip: c.gzip, Pin: &jobfile.FilePin{Size: pin.Size, Modified: later.Unix()}})
 			if r, err := src3.open(ctx); err != nil {
 				t.Fatalf("a round pinned to the file's version: %v", err)
 			} else {
