@@ -183,7 +183,7 @@ The cluster and the demo are up. To look around:
   kubectl -n $NS describe surveycampaign tenant-satisfaction
   make install-plugin                         # then, with ~/.local/bin on the PATH:
   kubectl survey results tenant-satisfaction -n $NS
-  kubectl survey export tenant-satisfaction -n $NS --url http://$collector:8080 > responses.csv
+  kubectl survey export tenant-satisfaction -n $NS > responses.csv
   kubectl -n $SYSTEM port-forward svc/survey-operator-collector 8080:8080
                                               # then open a link from a received mail: http://localhost:8080/s/...
   kubectl -n $NS port-forward svc/mailsink 8025:8025

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,9 @@ func printWaves(w io.Writer, format string, sc *v1alpha1.SurveyCampaign) error {
 		return err
 	}
 	primary := question(sc, sc.Spec.Survey.PrimaryQuestionID())
+	if format == "csv" {
+		return printWavesCSV(w, sc, primary)
+	}
 	t := &table{header: []string{"WAVE", "PHASE", "SCHEDULED", "INVITED", "RESPONDED", "RATE", "SCORE", "CLOSES"}}
 	for _, wv := range sc.Status.Waves {
 		closes := "-"
@@ -354,4 +358,30 @@ func newSuspendCommand(k *kube, suspend bool) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// printWavesCSV prints the waves for spreadsheets: one value a column (the primary question's
+// score, its margin and its n apart), numbers without units.
+func printWavesCSV(w io.Writer, sc *v1alpha1.SurveyCampaign, primary *v1alpha1.Question) error {
+	out := csv.NewWriter(w)
+	_ = out.Write([]string{"wave", "phase", "scheduled", "closes", "invited", "responded", "response_rate", "question", "score", "margin_of_error", "n"})
+	for _, wv := range sc.Status.Waves {
+		closes := ""
+		if wv.CloseTime != nil {
+			closes = wv.CloseTime.UTC().Format(time.RFC3339)
+		}
+		var q, value, margin, n string
+		if primary != nil {
+			q = primary.ID
+			for _, s := range wv.Scores {
+				if s.Question == primary.ID {
+					value, margin, n = string(s.Value), string(s.MarginOfError), strconv.FormatInt(s.N, 10)
+				}
+			}
+		}
+		_ = out.Write([]string{wv.ID, string(wv.Phase), wv.ScheduledTime.UTC().Format(time.RFC3339), closes,
+			strconv.FormatInt(wv.Invited, 10), strconv.FormatInt(wv.Responded, 10), string(wv.ResponseRate), q, value, margin, n})
+	}
+	out.Flush()
+	return out.Error()
 }

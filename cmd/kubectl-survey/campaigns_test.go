@@ -220,8 +220,10 @@ func TestWavesAndResults(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &waves); err != nil || len(waves) != 2 || waves[1].Responded != 130 {
 		t.Errorf("waves -o json: %v\n%s", err, out)
 	}
+	// CSV is for spreadsheets: one value a column, the score apart from its margin and n.
 	if out, err = kubectlSurvey(t, "waves", sc.Name, "-n", ns, "-o", "csv"); err != nil ||
-		!strings.HasPrefix(out, "WAVE,PHASE,SCHEDULED,INVITED,RESPONDED,RATE,SCORE,CLOSES\n") {
+		!strings.HasPrefix(out, "wave,phase,scheduled,closes,invited,responded,response_rate,question,score,margin_of_error,n\n") ||
+		!strings.Contains(out, ",Closed,") || !strings.Contains(out, ",33.3,recommend,32,7.9,") || strings.Contains(out, "±") {
 		t.Errorf("waves -o csv: %v\n%s", err, out)
 	}
 

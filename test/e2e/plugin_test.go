@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
@@ -99,5 +100,63 @@ var _ = Describe("kubectl survey, as the README runs it", func() {
 		Expect(p.get().Annotations).NotTo(HaveKey(v1alpha1.AnnotationRequestedAt))
 		survey("resume", name, "-n", ns)
 		Consistently(func() int { return len(p.get().Status.Waves) }, "5s").Should(Equal(1), "no wave fired on resume")
+	})
+})
+
+// readmeCommands are the plugin commands of the README's "Start from a template, and read the
+// results" block, as a reader would type them: the words after "$ kubectl survey", without the
+// comment and the redirection.
+func readmeCommands() [][]string {
+	GinkgoHelper()
+	data, err := os.ReadFile("../../README.md")
+	Expect(err).NotTo(HaveOccurred())
+	_, section, ok := strings.Cut(string(data), "## Start from a template, and read the results")
+	Expect(ok).To(BeTrue(), "the README's section is gone")
+	section, _, _ = strings.Cut(section, "\n## ")
+	var out [][]string
+	for _, line := range strings.Split(section, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "$ kubectl survey ")
+		if !ok {
+			continue
+		}
+		rest, _, _ = strings.Cut(rest, "#")
+		rest, _, _ = strings.Cut(rest, ">")
+		out = append(out, strings.Fields(rest))
+	}
+	Expect(len(out)).To(BeNumerically(">=", 7), "the README's plugin commands")
+	return out
+}
+
+var _ = Describe("The README's plugin commands", func() {
+	It("work as written, on a campaign of the cluster", func() {
+		p := newProgramme("readme", 5, nil)
+		p.start()
+		Eventually(p.mails).Should(HaveLen(5))
+		var acked, failed atomic.Int32
+		Expect(answerAll(p, demo.SurveyLinks(p.mustMails())[:2], func(int) int { return 4 }, 0, &acked, &failed)).To(Succeed())
+		Eventually(func() int64 { return p.wave().Responded }).Should(BeEquivalentTo(2))
+		for _, words := range readmeCommands() {
+			// The README's campaign and namespace are the demo's; here, this programme's.
+			args := make([]string, len(words))
+			for i, w := range words {
+				switch w {
+				case "tenant-satisfaction":
+					w = p.campaign.Name
+				case "riverside-homes":
+					w = p.ns
+				}
+				args[i] = w
+			}
+			By("kubectl survey " + strings.Join(args, " "))
+			out, err := surveyOut(args...)
+			if args[0] == "forget" {
+				// The README's tenant is the demo's: nobody here has that id, which forget says,
+				// failing, as it should.
+				Expect(err).To(MatchError(ContainSubstring("nothing found for " + args[1])))
+				continue
+			}
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out).NotTo(BeEmpty())
+		}
 	})
 })
