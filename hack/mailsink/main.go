@@ -5,7 +5,9 @@
 //
 //	GET  /                   the received messages, newest first
 //	GET  /messages/{id}      one message, its text part with the links clickable
-//	GET  /api/messages       all messages as JSON (id, from, to, subject, received, headers, text, html)
+//	GET  /api/messages       all messages as JSON (id, from, to, subject, received, headers, text,
+//	                         html); ?limit=N the most recent N
+//	GET  /api/recipients     how many messages each recipient got, the forgotten ones too
 //	DELETE /api/messages     forget them all
 //	GET  /healthz            200 when serving
 package main
@@ -19,6 +21,7 @@ import (
 	"html/template"
 	"io"
 	"log"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -67,6 +70,9 @@ type mailbox struct {
 	mu       sync.Mutex
 	next     int
 	messages []Message
+	// received counts every message by recipient, the forgotten ones too, so that a test of
+	// a large wave can check that each person got exactly one.
+	received map[string]int
 }
 
 func (b *mailbox) add(m Message) {
@@ -74,6 +80,12 @@ func (b *mailbox) add(m Message) {
 	defer b.mu.Unlock()
 	b.next++
 	m.ID = b.next
+	if b.received == nil {
+		b.received = map[string]int{}
+	}
+	for _, to := range m.To {
+		b.received[to]++
+	}
 	b.messages = append(b.messages, m)
 	if len(b.messages) > b.keep {
 		b.messages = append([]Message(nil), b.messages[len(b.messages)-b.keep:]...)
@@ -175,13 +187,24 @@ var links = regexp.MustCompile(`https?://[^\s<>"]+`)
 func (b *mailbox) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /api/messages", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /api/messages", func(w http.ResponseWriter, r *http.Request) {
+		all := b.all()
+		if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n >= 0 && n < len(all) {
+			all = all[len(all)-n:] // the most recent n
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(b.all())
+		_ = json.NewEncoder(w).Encode(all)
+	})
+	mux.HandleFunc("GET /api/recipients", func(w http.ResponseWriter, _ *http.Request) {
+		b.mu.Lock()
+		counts := maps.Clone(b.received)
+		b.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(counts)
 	})
 	mux.HandleFunc("DELETE /api/messages", func(w http.ResponseWriter, _ *http.Request) {
 		b.mu.Lock()
-		b.messages = nil
+		b.messages, b.received = nil, nil
 		b.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
