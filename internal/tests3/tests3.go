@@ -222,6 +222,34 @@ func (s *Server) Pause(t testing.TB) {
 	}
 	s.paused = true
 	t.Cleanup(s.Resume)
+	// The signal takes a moment to stop every thread; one still running could answer.
+	deadline := time.Now().Add(10 * time.Second)
+	for !stopped(s.cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("versitygw did not stop on SIGSTOP")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stopped says whether every thread of process pid is stopped (state T in /proc).
+func stopped(pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false
+	}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses, so read after the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume lets a paused server answer again, the requests that waited first.
