@@ -447,3 +447,26 @@ func TestBuildJobFromLargeSources(t *testing.T) {
 		})
 	}
 }
+
+// A contact batch of a FollowUp is one pod, whatever spec.sending says of the waves: it gets
+// the channels' whole rate limits, and no shard of the people.
+func TestFollowUpJobIgnoresTheWavesSharding(t *testing.T) {
+	c := spec()
+	c.Spec.Sending = &v1alpha1.Sending{Shards: ptr.To(int32(8)), Parallelism: ptr.To(int32(2))}
+	fu := &v1alpha1.FollowUp{ObjectMeta: metav1.ObjectMeta{Name: "detractors", Namespace: c.Namespace, UID: "fu-uid"},
+		Spec: v1alpha1.FollowUpSpec{Channels: []string{"sms"}, Message: v1alpha1.Message{Body: "We will call you."}}}
+	job, err := BuildFollowUpJob(c, fu, 1, Mounted{Rows: 50_000}, Settings{Image: "i", CollectorURL: "http://c", PublicURL: "https://p"}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg jobfile.Config
+	if err := json.Unmarshal([]byte(job.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Shards != 1 || job.Spec.Completions != nil || cfg.Channels[1].PerSecond != 5 {
+		t.Errorf("shards %d, completions %v, sms rate %v; want one pod with the whole 5/s", cfg.Shards, job.Spec.Completions, cfg.Channels[1].PerSecond)
+	}
+	if c.Spec.Sending == nil {
+		t.Error("the campaign given was changed")
+	}
+}

@@ -309,7 +309,9 @@ func FollowUpJobName(followUp string, n int) string {
 func BuildFollowUpJob(c *v1alpha1.SurveyCampaign, fu *v1alpha1.FollowUp, n int, m Mounted, s Settings, expiry time.Time) (*batchv1.Job, error) {
 	s = s.withDefaults()
 	m.Rows = 0 // one pod: a batch is bounded by its case count
-	cfg := SenderConfig(c, Wave{ID: "followup", Closes: expiry}, m, s)
+	one := c.DeepCopy() // a contact batch is one pod: it has the channels' whole rate limits
+	one.Spec.Sending = nil
+	cfg := SenderConfig(one, Wave{ID: "followup", Closes: expiry}, m, s)
 	cfg.FollowUp = &jobfile.FollowUpConfig{UID: string(fu.UID), Channels: fu.Spec.Channels, Subject: fu.Spec.Message.Subject,
 		Body: fu.Spec.Message.Body, Limit: 1000}
 	for _, t := range fu.Spec.Message.Translations {
