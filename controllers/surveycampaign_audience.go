@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -83,7 +84,10 @@ func (u *run) pinAudience(ctx context.Context) (*v1alpha1.AudienceVersion, error
 				Message: fmt.Sprintf("the access key in Secret %q was refused for %s/%s (%v): it needs read access to the object", o.SecretRef.Name, o.Bucket, o.Key, errors.Unwrap(err))}}}
 		case objectstore.Invalid:
 			f := field + ".endpoint"
-			if o.CASecretRef != nil {
+			switch {
+			case strings.Contains(err.Error(), "AuthorizationHeaderMalformed") || strings.Contains(err.Error(), "HTTP 400"):
+				f = field + ".region" // the store names the region it expected in its message
+			case o.CASecretRef != nil:
 				f = field + ".caSecretRef"
 			}
 			return nil, &audienceUnavailable{campaign.Problems{{Field: f, Message: err.Error()}}}

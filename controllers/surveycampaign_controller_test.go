@@ -24,9 +24,11 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
+	"github.com/surveyops/survey-operator/controllers"
 	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/jobfile"
 	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/tests3"
 )
 
 const residents = `tenancy_ref,email,mobile,tenure,age
@@ -336,6 +338,39 @@ var _ = Describe("SurveyCampaign reconciler", Ordered, func() {
 	BeforeAll(func() { stop = startManager() })
 	AfterAll(func() { stop() })
 	BeforeEach(func() { clk.SetTime(time.Now()) })
+
+	It("reads an audience from a real S3 server: stalled while the object is missing, then a wave pinned to its version", func() {
+		s3 := tests3.Start(GinkgoTB())
+		s3.Bucket(GinkgoTB(), "exports")
+		access, secret := s3.Reader(GinkgoTB(), "exports")
+		ns := namespace()
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "exports-reader", Namespace: ns},
+			Data: map[string][]byte{"accesskey": []byte(access), "secretkey": []byte(secret)}})).To(Succeed())
+		c := newCampaign(ns, "from-a-bucket", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Audience.Source.SecretRef = nil
+			c.Spec.Audience.Source.ObjectStore = &v1alpha1.ObjectStoreSource{Endpoint: s3.Host, Bucket: "exports", Key: "tenants.csv",
+				Region: s3.Region, Insecure: true, Addressing: v1alpha1.BucketAddressingPath,
+				SecretRef: v1alpha1.LocalObjectReference{Name: "exports-reader"}}
+		})
+		clk.SetTime(at(time.Minute))
+		poke(c)
+		Eventually(func() string { return condition(c, v1alpha1.ConditionStalled).Reason }).Should(Equal(v1alpha1.ReasonAudienceUnavailable))
+		Expect(condition(c, v1alpha1.ConditionStalled).Message).To(ContainSubstring("spec.audience.source.objectStore.key"))
+		Expect(kstatus(c)).To(Equal(status.FailedStatus))
+		Consistently(jobNames(ns), "2s").Should(BeEmpty())
+
+		put := s3.Put(GinkgoTB(), "exports", "tenants.csv", []byte(residents))
+		clk.SetTime(at(time.Minute + controllers.AudienceRetryForTests))
+		poke(c)
+		Eventually(jobNames(ns)).Should(HaveLen(1))
+		Eventually(func() string {
+			if v := latest(c).AudienceVersion; v != nil && v.Size == int64(len(residents)) && v.Modified != nil {
+				return v.ETag
+			}
+			return ""
+		}).Should(Equal(put.ETag), "the wave's status keeps the object's version")
+		Expect(condition(c, v1alpha1.ConditionStalled).Status).To(Equal(metav1.ConditionFalse))
+	})
 
 	It("starts a wave at its due time with one Job, and never a second after a restart", func() {
 		ns := namespace()

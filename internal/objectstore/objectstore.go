@@ -67,7 +67,8 @@ const (
 	Denied
 	// Changed: the object is no longer the version asked for.
 	Changed
-	// Invalid: the configuration itself is wrong (endpoint, CA bundle).
+	// Invalid: the configuration itself is wrong (endpoint, region, CA bundle): the store
+	// refused the request as malformed (HTTP 400).
 	Invalid
 )
 
@@ -319,6 +320,10 @@ func classify(op string, err error) error {
 		resp.Code == "ExpiredToken" || resp.Code == "InvalidToken" ||
 		resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
 		kind = Denied
+	case resp.StatusCode == http.StatusBadRequest:
+		// A wrong region (AuthorizationHeaderMalformed), a malformed version id: the settings,
+		// not the store, are at fault, and asking again will not help.
+		kind = Invalid
 	}
 	if resp.Code != "" {
 		err = fmt.Errorf("%s (HTTP %d)", resp.Code, resp.StatusCode)

@@ -72,6 +72,7 @@ func TestObjectStoreAgainstARealServer(t *testing.T) {
 				_, err := read(c, Version{ETag: `"0123456789abcdef0123456789abcdef"`})
 				return err
 			}},
+		"the wrong region":  {cfg: func(c Config) Config { c.Region = "us-east-1"; return c }, kind: Invalid},
 		"nothing listening": {cfg: func(c Config) Config { c.Endpoint = "127.0.0.1:1"; c.Timeout = time.Second; return c }, kind: Unavailable},
 	} {
 		t.Run(name, func(t *testing.T) {
