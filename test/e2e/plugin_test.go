@@ -104,7 +104,7 @@ var _ = Describe("kubectl survey, as the README runs it", func() {
 })
 
 // readmeCommands are the plugin commands of the README's "Start from a template, and read the
-// results" block, as a reader would type them: the words after "$ kubectl survey", without the
+// results" section's first block, as a reader would type them: the words after "$ kubectl survey", without the
 // comment and the redirection.
 func readmeCommands() [][]string {
 	GinkgoHelper()
@@ -113,8 +113,11 @@ func readmeCommands() [][]string {
 	_, section, ok := strings.Cut(string(data), "## Start from a template, and read the results")
 	Expect(ok).To(BeTrue(), "the README's section is gone")
 	section, _, _ = strings.Cut(section, "\n## ")
+	// The section's first block: the later one shows --url through a port-forward, another way.
+	_, block, _ := strings.Cut(section, "```")
+	block, _, _ = strings.Cut(block, "```")
 	var out [][]string
-	for _, line := range strings.Split(section, "\n") {
+	for _, line := range strings.Split(block, "\n") {
 		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "$ kubectl survey ")
 		if !ok {
 			continue
