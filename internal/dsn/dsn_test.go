@@ -67,3 +67,43 @@ func TestParseRefuses(t *testing.T) {
 		t.Errorf("without the returned headers: %+v, %v", rep, err)
 	}
 }
+
+// The outcome is read from the first recipient's Action and Status, either of which may say
+// it alone: a failure is a bounce whatever its status, and a permanent status is a bounce
+// when the Action is missing.
+func TestParseOutcome(t *testing.T) {
+	hard := sample(t, "postfix-hard.eml", false)
+	const fields = "Action: failed\nStatus: 5.1.1\n"
+	if !strings.Contains(hard, fields) {
+		t.Fatal("the sample's recipient fields moved")
+	}
+	for name, c := range map[string]struct {
+		fields  string
+		outcome Outcome
+		status  string
+	}{
+		"failed, permanent status":    {"Action: failed\nStatus: 5.1.1\n", Bounced, "5.1.1"},
+		"failed, temporary status":    {"Action: failed\nStatus: 4.4.7\n", Bounced, "4.4.7"},
+		"no action, permanent status": {"Status: 5.2.2\n", Bounced, "5.2.2"},
+		"no action, temporary status": {"Status: 4.2.2\n", Deferred, "4.2.2"},
+		"delayed, temporary status":   {"Action: delayed\nStatus: 4.0.0\n", Deferred, "4.0.0"},
+		"delayed, no status":          {"Action: delayed\n", Deferred, ""},
+		"delivered":                   {"Action: delivered\nStatus: 2.0.0\n", Delivered, "2.0.0"},
+		"relayed":                     {"Action: relayed\nStatus: 2.0.0\n", Delivered, "2.0.0"},
+		"expanded":                    {"Action: expanded\nStatus: 2.0.0\n", Delivered, "2.0.0"},
+		"action in capitals, comment": {"Action: FAILED\nStatus: 5.1.1 (user unknown)\n", Bounced, "5.1.1"},
+	} {
+		rep, err := Parse(strings.NewReader(strings.Replace(hard, fields, c.fields, 1)))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if rep.Outcome != c.outcome || rep.Status != c.status {
+			t.Errorf("%s: %s %q, want %s %q", name, rep.Outcome, rep.Status, c.outcome, c.status)
+		}
+	}
+	// Neither an action nor a status: no outcome to record.
+	if rep, err := Parse(strings.NewReader(strings.Replace(hard, fields, "", 1))); err == nil {
+		t.Errorf("no action, no status: %+v, want an error", rep)
+	}
+}
