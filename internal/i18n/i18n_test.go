@@ -69,20 +69,28 @@ func TestWords(t *testing.T) {
 }
 
 func TestChoose(t *testing.T) {
-	campaign := []string{"en", "cy"}
-	for _, c := range []struct {
-		wanted []string
-		want   string
+	for name, c := range map[string]struct {
+		campaign []string
+		wanted   []string
+		want     string
 	}{
-		{nil, "en"},
-		{[]string{"cy"}, "cy"},
-		{[]string{"", "cy-GB,cy;q=0.9,en;q=0.5"}, "cy"},
-		{[]string{"", "fr-FR,fr;q=0.9"}, "en"}, // nothing matches: the campaign's default
-		{[]string{"en", "cy"}, "en"},           // the link's language wins over the browser's
-		{[]string{"de", "en-GB,en;q=0.8"}, "en"},
+		"nothing asked: the campaign's default": {[]string{"en", "cy"}, nil, "en"},
+		"the link's language":                   {[]string{"en", "cy"}, []string{"cy"}, "cy"},
+		"no link language: the browser's":       {[]string{"en", "cy"}, []string{"", "cy-GB,cy;q=0.9,en;q=0.5"}, "cy"},
+		"nothing matches: the default":          {[]string{"en", "cy"}, []string{"", "fr-FR,fr;q=0.9"}, "en"},
+		"the link's language wins":              {[]string{"en", "cy"}, []string{"en", "cy"}, "en"},
+		"a link language not offered":           {[]string{"en", "cy"}, []string{"de", "en-GB,en;q=0.8"}, "en"},
+		// A regional variant asks for its language: en-GB reads the campaign's en, not its
+		// first language.
+		"a regional variant, not the first":     {[]string{"cy", "en"}, []string{"en-GB"}, "en"},
+		"a browser's regional variant":          {[]string{"cy", "en"}, []string{"", "en-GB"}, "en"},
+		"a regional variant of the first":       {[]string{"en", "cy"}, []string{"cy-GB"}, "cy"},
+		"an unparseable link language":          {[]string{"en", "cy"}, []string{"not a tag!", "cy-GB,cy;q=0.9"}, "cy"},
+		"an unparseable browser header":         {[]string{"en", "cy"}, []string{"", "not a tag!"}, "en"},
+		"a campaign without languages: English": {nil, []string{"cy"}, "en"},
 	} {
-		if got := Choose(campaign, c.wanted...); got != c.want {
-			t.Errorf("Choose(%v) = %s, want %s", c.wanted, got, c.want)
+		if got := Choose(c.campaign, c.wanted...); got != c.want {
+			t.Errorf("%s: Choose(%v, %q) = %s, want %s", name, c.campaign, c.wanted, got, c.want)
 		}
 	}
 }
