@@ -309,6 +309,36 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// MinComparableN responses are enough to be compared, one fewer are not: on either side of a
+// comparison with an earlier wave, and far apart enough that only the count decides.
+func TestCompareAtTheFewestResponses(t *testing.T) {
+	atMin := TopBox([]int{1, 1, 4, 12, 12}, 2, 0, 0.95)      // 80% of 30, ±14.3
+	belowMin := TopBox([]int{1, 1, 4, 11, 12}, 2, 0, 0.95)   // 79.3% of 29
+	many := TopBox([]int{5, 5, 10, 40, 40}, 2, 0, 0.95)      // 80% of 100, ±7.8
+	earlierAtMin := TopBox([]int{6, 6, 6, 6, 6}, 2, 0, 0.95) // 40% of 30
+	earlierBelow := TopBox([]int{6, 6, 5, 6, 6}, 2, 0, 0.95) // 41.4% of 29
+	if atMin.N != MinComparableN || belowMin.N != MinComparableN-1 || earlierAtMin.N != MinComparableN || earlierBelow.N != MinComparableN-1 {
+		t.Fatalf("counts: %d %d %d %d", atMin.N, belowMin.N, earlierAtMin.N, earlierBelow.N)
+	}
+	for name, c := range map[string]struct {
+		e           Estimate
+		ref         Reference
+		significant bool
+	}{
+		"30 responses against a benchmark": {atMin, Reference{Value: 40}, true},
+		"29 responses against a benchmark": {belowMin, Reference{Value: 40}, false},
+		"against an earlier wave of 30":    {many, ReferenceOf(earlierAtMin), true},
+		"against an earlier wave of 29":    {many, ReferenceOf(earlierBelow), false},
+		"30 against an earlier wave of 30": {atMin, ReferenceOf(TopBox([]int{12, 12, 2, 2, 2}, 2, 0, 0.95)), true},
+		"30 responses below a benchmark":   {atMin, Reference{Value: 99}, true},
+	} {
+		got := Compare(c.e, c.ref, 0.95)
+		if got.Significant != c.significant || math.Abs(got.Z) < 2.5 {
+			t.Errorf("%s: %+v, want significant %v (|z| well above 1.96 either way)", name, got, c.significant)
+		}
+	}
+}
+
 func TestDrivers(t *testing.T) {
 	// x = 1..5, y = 2,4,5,4,5: r = 30/sqrt(50·30).
 	pair := PairStats{N: 5, SumX: 15, SumY: 20, SumXX: 55, SumYY: 86, SumXY: 66}
