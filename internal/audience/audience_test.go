@@ -266,6 +266,35 @@ func TestSamplingIsDeterministicAndIndependent(t *testing.T) {
 	})
 }
 
+// A sample of 100 percent is everyone: the threshold is the largest hash, not a fraction of
+// it that overflows.
+func TestSampleOfAHundredPercentIsEveryone(t *testing.T) {
+	bothWays(t, func(t *testing.T) {
+		const n = 200
+		for name, c := range map[string]struct {
+			percent, want int
+		}{
+			"100 percent":  {100, n},
+			"no sample":    {0, n},
+			"a percentage": {50, -1},
+		} {
+			s := spec()
+			s.Segments[2].Percent = c.percent
+			p := mustCompile(t, s, header)
+			stats, got := scan(t, p, population(n), "campaign-uid/20260401-0900")
+			if stats.Selected["everyone"] != len(got) {
+				t.Errorf("%s: the first pass selected %d, the second kept %d", name, stats.Selected["everyone"], len(got))
+			}
+			if c.want >= 0 && len(got) != c.want {
+				t.Errorf("%s: kept %d of %d", name, len(got), n)
+			}
+			if c.want < 0 && (len(got) == n || len(got) == 0) {
+				t.Errorf("%s: kept %d of %d, want a sample", name, len(got), n)
+			}
+		}
+	})
+}
+
 // Sampled and census segments interleave, with people no channel reaches and people in no
 // segment between them: the second pass keeps exactly everyone reachable of a census segment,
 // and of a sampled one those whose hash of the seed and their id falls under its threshold.

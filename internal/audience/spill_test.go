@@ -2,6 +2,8 @@ package audience
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,5 +50,54 @@ func TestSpillReportsAFailedWrite(t *testing.T) {
 	s.remove()
 	if left, _ := os.ReadDir(os.Getenv("TMPDIR")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// A spilled scan reads its records' file back 64 KiB at a time, and a record of a sampled
+// segment (17 bytes: id hash, segment, sampling hash) may straddle the end of a read: it is
+// read whole wherever the end falls. Census records (9 bytes) first shift the end through
+// every offset of a sampled record; the file is over 64 KiB each time.
+func TestSpilledRecordsStraddleTheReadBuffer(t *testing.T) {
+	defer func(n int) { spillAfter = n }(spillAfter)
+	spillAfter = 2
+	t.Setenv("TMPDIR", t.TempDir())
+	s := spec()
+	s.Segments[1].Percent = 50 // shared ownership: sampled
+	s.Segments[2].Match = `attrs.tenure == "general-needs"`
+	p := mustCompile(t, s, header)
+	threshold := uint64(float64(50) / 100 * math.MaxUint64) // as Scan works it out
+	const sampled = recordsBuffer/17 + 200
+	for lead := range 17 {
+		var b strings.Builder
+		b.WriteString(strings.Join(header, ",") + "\n")
+		want := map[string]bool{}
+		for i := range lead { // census: 9 bytes each
+			key := fmt.Sprintf("C-%02d", i)
+			fmt.Fprintf(&b, "%s,c%d@example.org,,general-needs,40\n", key, i)
+			want[key] = true
+		}
+		for i := range sampled { // sampled: 17 bytes each
+			key := fmt.Sprintf("S-%05d", i)
+			fmt.Fprintf(&b, "%s,s%d@example.org,,shared-ownership,40\n", key, i)
+			want[key] = hash("w", key) <= threshold
+		}
+		fmt.Fprintf(&b, "C-last,last@example.org,,general-needs,40\n") // and a census record to end
+		want["C-last"] = true
+		stats, got := scan(t, p, b.String(), "w")
+		if stats.Records != lead+sampled+1 || 9*(lead+1)+17*sampled <= recordsBuffer {
+			t.Fatalf("%d census records first: %d records", lead, stats.Records)
+		}
+		kept, n := keys(got), 0
+		for key, keep := range want {
+			if kept[key] != keep {
+				t.Errorf("%d census records first: %s kept %v, want %v", lead, key, kept[key], keep)
+			}
+			if keep {
+				n++
+			}
+		}
+		if len(got) != n {
+			t.Errorf("%d census records first: %d kept, want %d", lead, len(got), n)
+		}
 	}
 }
