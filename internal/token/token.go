@@ -181,7 +181,11 @@ func decodeBody(body []byte) (Claims, error) {
 	if c.Purpose != PurposeSurvey && c.Purpose != PurposeResolve {
 		return Claims{}, ErrInvalid
 	}
-	c.Expiry = time.Unix(int64(binary.BigEndian.Uint32(body[2:6])), 0).UTC()
+	exp := binary.BigEndian.Uint32(body[2:6])
+	if exp == 0 { // Sign never writes it: a token has one spelling of its claims
+		return Claims{}, ErrInvalid
+	}
+	c.Expiry = time.Unix(int64(exp), 0).UTC()
 	c.CampaignUID = formatUUID(body[6:22])
 	rest := body[22:]
 	fields := make([]string, 4)
