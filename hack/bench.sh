@@ -3,9 +3,14 @@
 # same run, as a ratio of times (these machines are noisy; absolute figures move, ratios much
 # less), and the median throughput or time ratio of the benchmarks that time both within each
 # op (the machine's noise then falls on both alike).
-#   hack/bench.sh [COUNT] [REGEXP]   (default 5 runs of each benchmark, the median is used; all
-#   benchmarks). The store's aggregation benchmark first generates a 1,000,000-response wave in
-#   SQLite and in PostgreSQL (SURVEY_BENCH_RESPONSES to change it): several minutes.
+#   hack/bench.sh [COUNT] [REGEXP] [PACKAGE...]   (default 5 runs of each benchmark, the median
+#   is used; all benchmarks; the packages under ./internal/). The store's aggregation benchmark
+#   first generates a 1,000,000-response wave in SQLite and in PostgreSQL
+#   (SURVEY_BENCH_RESPONSES to change it): several minutes.
+#   A benchmark that reports ratios of its own (any metric whose unit holds "ratio") gets the
+#   median of each of its metrics printed too, for example the sender's binaries reading the
+#   audience from a real S3 server (issue 30, about 15 minutes):
+#     hack/bench.sh 5 'SenderS3AgainstDisk1M|ShardsFromS3' ./cmd/sender/
 #   SURVEY_BENCH_SCALE=1 also runs the two benchmarks at scale, figures in their log lines:
 #   - BenchmarkThousandCampaigns: kube-controller-manager's CronJob controller (built once by
 #     hack/k8s-build.sh) with 1,000 CronJobs due at the same two minutes, at its own client
@@ -34,8 +39,10 @@ if [ "${1:-}" = scale ]; then
 fi
 count=${1:-5}
 pattern=${2:-.}
+shift $(($# < 2 ? $# : 2))
+packages=("${@:-./internal/...}")
 out=$(mktemp)
-go test -run '^$' -bench "$pattern" -benchmem -count "$count" -timeout 120m ./internal/... | tee "$out"
+go test -run '^$' -bench "$pattern" -benchmem -count "$count" -timeout 120m "${packages[@]}" | tee "$out"
 if [ "${SURVEY_BENCH_SCALE:-}" = 1 ]; then
 	scale ThousandCampaigns
 	scale MillionInvitations
@@ -56,6 +63,14 @@ awk -v pairs="$pairs" '
 			if ($(i + 1) == "throughput-ratio") paired[name] = paired[name] " " $i
 			if ($(i + 1) == "time-ratio") timed[name] = timed[name] " " $i
 		}
+		# Every metric after ns/op, by benchmark and unit, for those that report ratios of their own.
+		for (i = 5; i < NF; i += 2) {
+			u = $(i + 1)
+			if (u == "B/op" || u == "allocs/op" || u == "MB/s") continue
+			if (!((name, u) in metric)) units[name] = units[name] " " u
+			metric[name, u] = metric[name, u] " " $i
+			if (u ~ /ratio/) ratios[name] = 1
+		}
 	}
 	function median(s,   a, n, i, j, t) {
 		n = split(s, a, " ")
@@ -72,5 +87,16 @@ awk -v pairs="$pairs" '
 		}
 		for (name in paired) printf "  %-38s throughput against its baseline, both in each op: median %.3f (runs:%s)\n", name, median(paired[name]), paired[name]
 		for (name in timed) printf "  %-38s time against its baseline, both in each op: median %.3f (runs:%s)\n", name, median(timed[name]), timed[name]
+		for (name in ratios) {
+			printf "\n%s, median of each metric:\n", name
+			nu = split(units[name], us, " ")
+			for (a = 1; a <= nu; a++) for (c = a + 1; c <= nu; c++) if (us[c] < us[a]) { t = us[a]; us[a] = us[c]; us[c] = t }
+			for (a = 1; a <= nu; a++) {
+				m = median(metric[name, us[a]])
+				printf "  %-36s %12s", us[a], (m >= 1000 ? sprintf("%.0f", m) : sprintf("%.4g", m))
+				if (us[a] ~ /ratio/) printf " (runs:%s)", metric[name, us[a]]
+				printf "\n"
+			}
+		}
 	}' "$out"
 rm -f "$out"
