@@ -173,12 +173,18 @@ func (c *Client) Stat(ctx context.Context) (Version, error) {
 }
 
 // Open reads version v of the object from its start: every request asks for exactly that
-// version, so a changed object is an error of Kind Changed, never a new list. A read that
-// breaks off or stalls is resumed where it stopped, with backoff, up to Retries times.
+// version, so a changed object is an error of Kind Changed, never a new list. A first request
+// that gets no answer, and a read that breaks off or stalls, are tried again (resumed where
+// it stopped), with backoff, up to Retries times.
 func (c *Client) Open(ctx context.Context, v Version) (io.ReadCloser, error) {
 	r := &reader{c: c, ctx: ctx, v: v}
 	if err := r.open(); err != nil {
-		return nil, err
+		if KindOf(err) != Unavailable || ctx.Err() != nil {
+			return nil, err
+		}
+		if err := r.retry(err); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -220,10 +226,13 @@ func (r *reader) open() error {
 		}
 	}
 	if err != nil {
-		timer.Stop()
+		timedOut := !timer.Stop() && r.ctx.Err() == nil
 		cancel()
 		if obj != nil {
 			_ = obj.Close()
+		}
+		if timedOut || isTimeout(err) {
+			return &Error{Kind: Unavailable, Op: "read", Err: fmt.Errorf("no answer within %s", r.c.cfg.Timeout)}
 		}
 		return classify("read", err)
 	}
@@ -241,7 +250,9 @@ func (r *reader) Read(p []byte) (int, error) {
 		}
 		r.timer.Reset(r.c.cfg.Timeout) // only the wait inside Read counts, not the caller's
 		n, err := r.body.Read(p)
-		r.timer.Stop()
+		if !r.timer.Stop() && err != nil && !errors.Is(err, io.EOF) && r.ctx.Err() == nil {
+			err = fmt.Errorf("no more bytes within %s", r.c.cfg.Timeout)
+		}
 		r.offset += int64(n)
 		switch {
 		case err == nil || errors.Is(err, io.EOF):
@@ -269,6 +280,10 @@ func (r *reader) retry(cause error) error {
 	}
 	for {
 		if r.tries >= r.c.cfg.Retries {
+			var last *Error // its own words, without "the object store did not answer" again
+			if errors.As(cause, &last) && last.Err != nil {
+				cause = last.Err
+			}
 			return &Error{Kind: Unavailable, Op: "read", Err: fmt.Errorf("gave up after %d tries at byte %d: %w", r.tries, r.offset, cause)}
 		}
 		wait := r.c.cfg.Backoff << r.tries
@@ -329,6 +344,12 @@ func classify(op string, err error) error {
 		err = fmt.Errorf("%s (HTTP %d)", resp.Code, resp.StatusCode)
 	}
 	return &Error{Kind: kind, Op: op, Err: err}
+}
+
+// isTimeout says whether err is a wait that ran out (the transport's for a response's headers).
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }
 
 func cmpOr(d, def time.Duration) time.Duration {

@@ -241,6 +241,9 @@ func (r *run) send(ctx context.Context) error {
 	if err == nil && len(batch) > 0 {
 		err = r.batch(ctx, batch)
 	}
+	if serr := (*sourceError)(nil); errors.As(err, &serr) {
+		err = fmt.Errorf("reading the audience, sending stopped part way (a rerun sends only the rest): %w", err)
+	}
 	cerr := r.stream.close()
 	if r.frame != nil && (err == nil || errors.Is(err, ErrQuietHours)) && cerr == nil {
 		// Every person of this shard was looked at (or, stopped for quiet hours, will be again

@@ -51,8 +51,17 @@ func newSource(ctx context.Context, a jobfile.AudienceConfig) (*source, error) {
 		}
 	}
 	s.obj, err = objectstore.New(objectstore.Config{Endpoint: o.Endpoint, Bucket: o.Bucket, Key: o.Key, Region: o.Region,
-		Insecure: o.Insecure, Addressing: o.Addressing, AccessKey: access, SecretKey: secret, CA: ca})
+		Insecure: o.Insecure, Addressing: o.Addressing, AccessKey: access, SecretKey: secret, CA: ca,
+		Timeout: objectStoreWaits.Timeout, Retries: objectStoreWaits.Retries, Backoff: objectStoreWaits.Backoff})
 	return s, err
+}
+
+// objectStoreWaits are the object store's deadline on each wait, and the retries of a read
+// that stalls or breaks off and their first backoff; zero values are objectstore's defaults
+// (30 s, 5 and 1 s). Tests shorten them.
+var objectStoreWaits struct {
+	Timeout, Backoff time.Duration
+	Retries          int
 }
 
 // open opens the list from its start.
@@ -61,13 +70,10 @@ func (s *source) open(ctx context.Context) (io.ReadCloser, error) {
 	if s.obj != nil {
 		o := s.cfg.ObjectStore
 		body, err := s.obj.Open(ctx, objectstore.Version{ETag: o.ETag, VersionID: o.VersionID})
-		if objectstore.KindOf(err) == objectstore.Changed {
-			return nil, fmt.Errorf("%w (object storage: ETag %s)", ErrAudienceChanged, o.ETag)
-		}
 		if err != nil {
-			return nil, err
+			return nil, s.objectError(err)
 		}
-		r = body
+		r = &objectBody{ReadCloser: body, s: s}
 	} else {
 		f, err := os.Open(s.cfg.File)
 		if err != nil {
@@ -115,6 +121,54 @@ func (s *source) version() *jobfile.FilePin {
 	}
 	p := *s.pin
 	return &p
+}
+
+// objectError says which object an error of the object store is about, and what it means for
+// the wave, in words for the wave's condition: never anything of the list's content.
+func (s *source) objectError(err error) error {
+	var done *sourceError
+	if errors.As(err, &done) {
+		return err
+	}
+	o := s.cfg.ObjectStore
+	at := fmt.Sprintf("s3://%s/%s at %s", o.Bucket, o.Key, o.Endpoint)
+	switch objectstore.KindOf(err) {
+	case objectstore.Changed:
+		err = fmt.Errorf("%w: %s was replaced (the wave reads ETag %s only; the next wave reads the new list)", ErrAudienceChanged, at, o.ETag)
+	case objectstore.NotFound:
+		if o.ETag != "" {
+			err = fmt.Errorf("%s: %w; it was deleted or moved since the wave started", at, err)
+		} else {
+			err = fmt.Errorf("%s: %w", at, err)
+		}
+	case objectstore.Denied:
+		err = fmt.Errorf("%s: %w; the access key pair in spec.audience.source.objectStore.secretRef needs read access to the object "+
+			"(it may have expired, or been revoked or replaced)", at, err)
+	default:
+		err = fmt.Errorf("%s: %w", at, err)
+	}
+	return &sourceError{Err: err}
+}
+
+// sourceError is a list that could not be read (opened, or read to its end) for a reason of its
+// source, not of its content: an object store that failed, or a list that changed.
+type sourceError struct{ Err error }
+
+func (e *sourceError) Error() string { return e.Err.Error() }
+func (e *sourceError) Unwrap() error { return e.Err }
+
+// objectBody is an object's bytes, whose errors say which object and what happened.
+type objectBody struct {
+	io.ReadCloser
+	s *source
+}
+
+func (b *objectBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.s.objectError(err)
+	}
+	return n, err
 }
 
 // gzipped closes the gzip reader and what it reads.
