@@ -62,3 +62,29 @@ func TestRetentionExpiresResponsesOnTheServiceClock(t *testing.T) {
 		}
 	})
 }
+
+// Each field of a registration sets its own period: responses and invitations are kept for
+// as long as each says, and Nothing drops the aggregates too.
+func TestRetentionRegistrationIsStoredFieldByField(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		for name, c := range map[string]struct {
+			reg  responseapi.RetentionRegistration
+			want store.Retention
+		}{
+			"responses and invitations": {responseapi.RetentionRegistration{Namespace: "riverside-homes", Responses: "720h", Invitations: "2160h"},
+				store.Retention{Namespace: "riverside-homes", Responses: 720 * time.Hour, Invitations: 2160 * time.Hour}},
+			"invitations only": {responseapi.RetentionRegistration{Namespace: "riverside-homes", Invitations: "2160h"},
+				store.Retention{Namespace: "riverside-homes", Invitations: 2160 * time.Hour}},
+			"responses only, keeping nothing": {responseapi.RetentionRegistration{Namespace: "riverside-homes", Responses: "720h", Keep: responseapi.KeepNothing},
+				store.Retention{Namespace: "riverside-homes", Responses: 720 * time.Hour, DropAggregates: true}},
+			"keeping the aggregates": {responseapi.RetentionRegistration{Namespace: "riverside-homes", Responses: "8760h", Invitations: "720h",
+				Keep: responseapi.KeepAggregates}, store.Retention{Namespace: "riverside-homes", Responses: 8760 * time.Hour, Invitations: 720 * time.Hour}},
+		} {
+			e.api(http.MethodPut, responseapi.RoutePutRetention.Path(uid), c.reg, http.StatusOK, nil)
+			if got, err := e.store.GetRetention(context.Background(), uid); err != nil || got != c.want {
+				t.Errorf("%s: stored %+v, %v; want %+v", name, got, err, c.want)
+			}
+		}
+	})
+}
