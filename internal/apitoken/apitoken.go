@@ -23,7 +23,8 @@ import (
 // MinBytes is the shortest token accepted.
 const MinBytes = 16
 
-// Parse reads an API token file: its non-empty lines, trimmed, each at least 16 bytes.
+// Parse reads an API token file: its non-empty lines, trimmed, each at least 16 bytes with no
+// control character but a tab.
 func Parse(data []byte) ([][]byte, error) {
 	var tokens [][]byte
 	for i, line := range bytes.Split(data, []byte("\n")) {
@@ -33,6 +34,11 @@ func Parse(data []byte) ([][]byte, error) {
 		}
 		if len(line) < MinBytes {
 			return nil, fmt.Errorf("the API token on line %d is shorter than %d bytes", i+1, MinBytes)
+		}
+		if bytes.ContainsFunc(line, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+			// Such as a carriage return that ends lines without a line feed: no HTTP header
+			// carries it, so no client could send the token.
+			return nil, fmt.Errorf("the API token on line %d has a control character", i+1)
 		}
 		tokens = append(tokens, line)
 	}
