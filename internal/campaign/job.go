@@ -308,7 +308,7 @@ func FollowUpJobName(followUp string, n int) string {
 // expire at expiry.
 func BuildFollowUpJob(c *v1alpha1.SurveyCampaign, fu *v1alpha1.FollowUp, n int, m Mounted, s Settings, expiry time.Time) (*batchv1.Job, error) {
 	s = s.withDefaults()
-	m.Rows = 0 // one pod: a batch is bounded by its case count
+	m.Rows = 0          // one pod: a batch is bounded by its case count
 	one := c.DeepCopy() // a contact batch is one pod: it has the channels' whole rate limits
 	one.Spec.Sending = nil
 	cfg := SenderConfig(one, Wave{ID: "followup", Closes: expiry}, m, s)

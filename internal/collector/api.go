@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,14 +46,8 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		writeJSONError(w, http.StatusBadRequest, "invalid JSON body: it is not valid UTF-8")
 		return false
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
-		return false
-	}
-	if dec.More() {
-		writeJSONError(w, http.StatusBadRequest, "invalid JSON body: more than one value")
+	if err := decodeStrict(data, v); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return false
 	}
 	return true
@@ -66,6 +59,10 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 		writeJSONError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotSending), errors.Is(err, store.ErrReplay), errors.Is(err, store.ErrAnswered):
 		writeJSONError(w, http.StatusConflict, err.Error())
+	case store.IsBadInput(err):
+		// The last line behind the gate: what the database refuses as invalid input is the
+		// request's fault, never a 5xx that a client would retry for ever.
+		writeJSONError(w, http.StatusBadRequest, "a value of the request is not valid text")
 	default:
 		s.cfg.Logger.Error("store error", "error", err)
 		writeJSONError(w, http.StatusServiceUnavailable, "the store is unavailable; retry")

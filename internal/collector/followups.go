@@ -2,14 +2,12 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 
@@ -271,7 +269,7 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in responseapi.CaseCallback
-	if err := json.Unmarshal(body, &in); err != nil || in.CaseID == "" || len(in.TicketRef) > 200 || !utf8.Valid(body) || !survey.PlainText(in.TicketRef) {
+	if err := decodeStrict(body, &in); err != nil || in.CaseID == "" || len(in.TicketRef) > 200 || !survey.PlainText(in.TicketRef) {
 		writeJSONError(w, http.StatusBadRequest, "the body must be UTF-8 JSON with caseId and at most a 200-character ticketRef of plain text")
 		return
 	}

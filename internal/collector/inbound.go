@@ -1,10 +1,10 @@
 package collector
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -29,7 +29,7 @@ func (s *Server) inbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in responseapi.InboundResponse
-	if err := json.Unmarshal(body, &in); err != nil || in.Token == "" || in.Channel == "" {
+	if err := decodeStrict(body, &in); err != nil || in.Token == "" || in.Channel == "" {
 		writeJSONError(w, http.StatusBadRequest, "the body must be JSON with token, channel and answers")
 		return
 	}
@@ -180,7 +180,7 @@ func (s *Server) delivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in responseapi.DeliveryEvent
-	if err := json.Unmarshal(body, &in); err != nil || in.Token == "" || in.Channel == "" ||
+	if err := decodeStrict(body, &in); err != nil || in.Token == "" || in.Channel == "" ||
 		(in.Event != "delivered" && in.Event != "deferred" && in.Event != "bounced") {
 		writeJSONError(w, http.StatusBadRequest, "the body must be JSON with token, channel and event: delivered, deferred or bounced")
 		return
@@ -216,6 +216,12 @@ func (s *Server) mailReport(w http.ResponseWriter, r *http.Request) {
 	}
 	if rep.Token == "" {
 		writeJSONError(w, http.StatusUnprocessableEntity, "the notification does not return the message's headers: its invitation cannot be found")
+		return
+	}
+	// What the mail server wrote goes through the gate like any other value: the status is
+	// an enhanced status code (RFC 3463), or the report is refused.
+	if rep.Status != "" && !enhancedStatus.MatchString(rep.Status) {
+		writeJSONError(w, http.StatusBadRequest, "the notification's Status is not an enhanced status code (such as 5.1.1)")
 		return
 	}
 	now := s.cfg.Now()
@@ -268,3 +274,6 @@ func signed(w http.ResponseWriter, r *http.Request, body, key []byte, now time.T
 	}
 	return store.Once{Signature: signature, Until: until}, true
 }
+
+// enhancedStatus is an enhanced mail system status code (RFC 3463): class.subject.detail.
+var enhancedStatus = regexp.MustCompile(`^[245]\.[0-9]{1,3}\.[0-9]{1,3}$`)

@@ -210,6 +210,10 @@ func (s *Server) loadWave(w http.ResponseWriter, r *http.Request, c token.Claims
 }
 
 func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	if store.IsBadInput(err) { // behind the gate, the database refused a value: a bad link
+		s.invalidLink(w, r)
+		return
+	}
 	s.cfg.Logger.Error("store unavailable", "error", err)
 	s.say(w, http.StatusServiceUnavailable, wordsFor(r, nil), "unavailable_title", []string{"unavailable_body"})
 }
@@ -240,8 +244,10 @@ func (s *Server) view(l linkedWave, r *http.Request, lang string) surveyView {
 // (?lang=), else their browser's, else the survey's own.
 func langOf(l linkedWave, r *http.Request) string {
 	langs := l.def.Languages()
-	if to := r.PostFormValue(switchField); to != "" && slices.Contains(langs, to) {
-		return to
+	if r.Method == http.MethodPost { // a form is read on POST only, and the gate bounds it
+		if to := r.PostFormValue(switchField); to != "" && slices.Contains(langs, to) {
+			return to
+		}
 	}
 	return i18n.Choose(langs, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
 }

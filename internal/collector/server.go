@@ -172,8 +172,16 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.PublicOrigin != "" {
 		_ = csrf.AddTrustedOrigin(s.cfg.PublicOrigin)
 	}
+	// Every route is registered through the gate (gate.go), with the most it reads from a body.
+	gated := func(pattern string, body int64, h http.Handler) {
+		mux.Handle(pattern, s.observe(pattern, s.gated(newGateRoute(pattern, body), h)))
+	}
 	page := func(pattern string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.observe(pattern, securePage(csrf.Handler(h))))
+		body := int64(0)
+		if strings.HasPrefix(pattern, "POST ") {
+			body = maxFormBytes
+		}
+		gated(pattern, body, securePage(csrf.Handler(h)))
 	}
 
 	page("GET /s/{token}", s.surveyPage)
@@ -219,26 +227,41 @@ func (s *Server) Handler() http.Handler {
 		if route.Auth == responseapi.Bearer {
 			handler = s.authorize(route, handler)
 		}
-		mux.Handle(route.Pattern(), s.observe(route.Pattern(), handler))
+		gated(route.Pattern(), apiBody(route), handler)
 	}
 
 	static, _ := fs.Sub(web, "web")
 	for _, f := range []string{"survey.css", "survey.js"} {
 		pattern := "GET /static/" + f
-		mux.Handle(pattern, s.observe(pattern, cacheFor(time.Hour, http.StripPrefix("/static/", http.FileServerFS(static)))))
+		gated(pattern, 0, cacheFor(time.Hour, http.StripPrefix("/static/", http.FileServerFS(static))))
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	gated("GET /healthz", 0, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) }))
+	gated("GET /readyz", 0, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.cfg.Ready(r); err != nil {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.Handle("/", s.observe("other", securePage(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.Handle("/", s.observe("other", s.gated(newGateRoute("/", 0), securePage(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.message(w, http.StatusNotFound, "Page not found", "There is nothing at this address.")
-	}))))
+	})))))
 	return mux
+}
+
+// apiBody is the most an API route reads from a body: nothing on GET and DELETE, a form's
+// worth for the signed routes of gateways and helpdesks, a mail report's for mail reports,
+// and responseapi.MaxBodyBytes (batches of the ledger) for the rest.
+func apiBody(route responseapi.Route) int64 {
+	switch {
+	case route.Method == http.MethodGet || route.Method == http.MethodDelete:
+		return 0
+	case route.Pattern() == responseapi.RouteMailReport.Pattern():
+		return maxReportBytes
+	case route.Auth == responseapi.Signed:
+		return maxFormBytes
+	}
+	return responseapi.MaxBodyBytes
 }
 
 // statusRecorder remembers the status code for the metrics.

@@ -38,6 +38,8 @@ var (
 	ErrAnswered = errors.New("this person has answered this anonymous survey already")
 	// ErrReplay is a write carrying a signed request's signature already used (see Once).
 	ErrReplay = errors.New("this signed request was already received")
+	// ErrBadInput is a value the database refused as invalid input (see IsBadInput).
+	ErrBadInput = errors.New("the database refused a value as invalid input")
 )
 
 // Once is the signature of the signed request that carries a write, remembered with the write

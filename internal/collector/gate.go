@@ -1,0 +1,309 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/surveyops/survey-operator/internal/survey"
+)
+
+// The gate: one layer that every request passes before its handler runs, and so before any
+// store call. Each route is registered with what it may receive (gateRoute); the gate refuses
+// the rest with a 4xx:
+//
+//   - the body, bounded server-wide: routes that take none (GET, HEAD, DELETE, static files)
+//     refuse any, the others take at most their own limit (http.MaxBytesReader), so that no
+//     handler can read more, however it reads;
+//   - multipart bodies, which no route takes: parsing one spills files to disk;
+//   - every path value, which must be an identifier (ValidID);
+//   - every query name and value, and every header value, which must be plain text: valid
+//     UTF-8, no NUL or other control character, bounded.
+//
+// Past the gate, JSON bodies are decoded strictly (decodeStrict), link tokens' unverified claims
+// are checked as identifiers before they are used to find a key (verify), and text from
+// parsed mail goes through plainText. The store maps what PostgreSQL refuses as invalid input to
+// store.ErrBadInput, answered 400, as the last line behind the gate.
+
+// gateRoute is what one route may receive.
+type gateRoute struct {
+	pattern string // as the mux registers it: "POST /s/{token}"
+	// body is the most the route reads from a body; 0: it takes no body.
+	body int64
+	// wildcards are the pattern's path values.
+	wildcards []string
+}
+
+// Bounds of what passes the gate.
+const (
+	// MaxIDBytes bounds an identifier: a link token (about 60 bytes), a campaign's UID, a
+	// wave's id, a namespace, a FollowUp's UID.
+	MaxIDBytes = 256
+	// maxQueryValue bounds a query name or value; maxQueryValues their number.
+	maxQueryValue  = 1024
+	maxQueryValues = 32
+	// maxHeaderValue bounds one header value (net/http bounds them all at 1 MB).
+	maxHeaderValue = 8 << 10
+)
+
+// newGateRoute describes a route: its pattern and the most it reads from a body.
+func newGateRoute(pattern string, body int64) gateRoute {
+	g := gateRoute{pattern: pattern, body: body}
+	rest := pattern
+	for {
+		open := strings.IndexByte(rest, '{')
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(rest[open:], '}')
+		if end < 0 {
+			break
+		}
+		name := strings.TrimSuffix(rest[open+1:open+end], "...")
+		if name != "$" {
+			g.wildcards = append(g.wildcards, name)
+		}
+		rest = rest[open+end+1:]
+	}
+	return g
+}
+
+// ValidID reports whether s is an identifier: 1 to MaxIDBytes of ASCII letters, digits and
+// - . _ ~ (the characters of a link token, a UID, a wave id, a namespace).
+func ValidID(s string) bool {
+	if s == "" || len(s) > MaxIDBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// plainText reports whether s is plain text of at most max bytes: valid UTF-8, no NUL and no
+// control character but tab, line feed and carriage return.
+func plainText(s string, max int) bool { return len(s) <= max && survey.PlainText(s) }
+
+// gated is h behind the gate for rt. API routes (paths under /api/) answer refusals as JSON,
+// pages as a page.
+func (s *Server) gated(rt gateRoute, h http.Handler) http.Handler {
+	api := strings.Contains(rt.pattern, " /api/")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func(status int, msg string) {
+			if api {
+				writeJSONError(w, status, msg)
+				return
+			}
+			s.message(w, status, http.StatusText(status), msg)
+		}
+		if status, msg := gate(rt, r); status != 0 {
+			refuse(status, msg)
+			return
+		}
+		if rt.body == 0 {
+			r.Body = http.MaxBytesReader(w, r.Body, 0)
+		} else {
+			r.Body = http.MaxBytesReader(w, r.Body, rt.body)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// gate checks a request against its route: a status and a message to refuse it with, or 0.
+func gate(rt gateRoute, r *http.Request) (int, string) {
+	if r.ContentLength > rt.body || (rt.body == 0 && r.ContentLength < 0 && len(r.TransferEncoding) > 0) {
+		if rt.body == 0 {
+			return http.StatusRequestEntityTooLarge, "this address takes no body"
+		}
+		return http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", rt.body)
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || strings.HasPrefix(mt, "multipart/") {
+			return http.StatusUnsupportedMediaType, "multipart and unparseable bodies are not accepted"
+		}
+	}
+	for _, name := range rt.wildcards {
+		if !ValidID(r.PathValue(name)) {
+			return http.StatusBadRequest, "the address holds an invalid " + name
+		}
+	}
+	query := r.URL.Query()
+	if len(query) > maxQueryValues {
+		return http.StatusBadRequest, "too many query parameters"
+	}
+	for name, values := range query {
+		if !plainText(name, maxQueryValue) {
+			return http.StatusBadRequest, "a query parameter's name is not plain text"
+		}
+		for _, v := range values {
+			if !plainText(v, maxQueryValue) {
+				return http.StatusBadRequest, "query parameter " + strconv.Quote(name) + " is not plain text of at most 1,024 bytes"
+			}
+		}
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			if !plainText(v, maxHeaderValue) {
+				return http.StatusBadRequest, "header " + name + " is not plain text"
+			}
+		}
+	}
+	return 0, ""
+}
+
+// errNotStrict is a JSON body that decodes, but not strictly.
+var errNotStrict = errors.New("invalid JSON body")
+
+// decodeStrict decodes one JSON value into v strictly: valid UTF-8; no \u0000 and no lone
+// surrogate among its escapes (encoding/json would store U+FFFD for one); no field v does not
+// have, and each key exactly as v spells it (encoding/json matches keys without regard to
+// case, so "ID" would fill "id"); nothing after the value.
+func decodeStrict(data []byte, v any) error {
+	if !utf8.Valid(data) {
+		return fmt.Errorf("%w: it is not valid UTF-8", errNotStrict)
+	}
+	if err := checkEscapes(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %w", errNotStrict, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: more than one value", errNotStrict)
+	}
+	var raw any
+	dec = json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return fmt.Errorf("%w: %w", errNotStrict, err)
+	}
+	return exactKeys(raw, reflect.TypeOf(v), "")
+}
+
+// checkEscapes refuses \u0000 and lone surrogates in a JSON text's strings.
+func checkEscapes(data []byte) error {
+	in := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case !in:
+			in = c == '"'
+		case c == '"':
+			in = false
+		case c == '\\' && i+1 < len(data):
+			i++
+			if data[i] != 'u' || i+4 >= len(data) {
+				continue
+			}
+			r, err := strconv.ParseUint(string(data[i+1:i+5]), 16, 32)
+			if err != nil {
+				return fmt.Errorf("%w: a malformed \\u escape", errNotStrict)
+			}
+			i += 4
+			switch {
+			case r == 0:
+				return fmt.Errorf("%w: a NUL character (\\u0000)", errNotStrict)
+			case 0xDC00 <= r && r <= 0xDFFF:
+				return fmt.Errorf("%w: a lone surrogate (\\u%04x)", errNotStrict, r)
+			case 0xD800 <= r && r <= 0xDBFF:
+				low := uint64(0)
+				if i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
+					low, _ = strconv.ParseUint(string(data[i+3:i+7]), 16, 32)
+				}
+				if low < 0xDC00 || low > 0xDFFF {
+					return fmt.Errorf("%w: a lone surrogate (\\u%04x)", errNotStrict, r)
+				}
+				i += 6
+			}
+		}
+	}
+	return nil
+}
+
+// exactKeys checks that every key of the decoded JSON raw is spelled exactly as a field of t
+// (its json tag, else its name), level by level.
+func exactKeys(raw any, t reflect.Type, at string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := raw.(map[string]any)
+		if !ok {
+			return nil // a struct decoded from something else is encoding/json's to refuse
+		}
+		fields := jsonFields(t)
+		for k, v := range obj {
+			ft, ok := fields[k]
+			if !ok {
+				return fmt.Errorf("%w: unknown field %q%s (keys are case-sensitive)", errNotStrict, k, at)
+			}
+			if err := exactKeys(v, ft, " in "+strconv.Quote(k)); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if list, ok := raw.([]any); ok {
+			for _, v := range list {
+				if err := exactKeys(v, t.Elem(), at); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Map:
+		if obj, ok := raw.(map[string]any); ok {
+			for _, v := range obj {
+				if err := exactKeys(v, t.Elem(), at); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// jsonFields are a struct type's JSON keys and their types, embedded structs' included.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range jsonFields(ft) {
+					out[k] = v
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
+}

@@ -1,0 +1,205 @@
+package collector_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/collector"
+	"github.com/surveyops/survey-operator/internal/responseapi"
+)
+
+// pageRoutes are the respondents' pages, as the server registers them.
+var pageRoutes = []string{"GET /s/{token}", "POST /s/{token}", "POST /s/{token}/visible", "GET /o/{token}", "POST /o/{token}",
+	"GET /f/{token}", "POST /f/{token}"}
+
+// fill puts value in every wildcard of a pattern's path.
+func fill(pattern, value string) (method, path string) {
+	method, path, _ = strings.Cut(pattern, " ")
+	for {
+		open := strings.IndexByte(path, '{')
+		if open < 0 {
+			return method, path
+		}
+		end := strings.IndexByte(path[open:], '}')
+		path = path[:open] + value + path[open+end+1:]
+	}
+}
+
+// Every route, pages and API, with each kind of bad input in its path, query and headers: the
+// gate refuses them all with a 4xx before any handler runs, and both stores answer alike (on
+// the code before the gate, PostgreSQL answered 503 where SQLite stored the bytes).
+func TestEveryRoutePassesTheGate(t *testing.T) {
+	answers := map[string]map[string]int{} // store → "route / input" → status
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		got := map[string]int{}
+		var patterns []string
+		for _, r := range responseapi.Routes {
+			patterns = append(patterns, r.Pattern())
+		}
+		patterns = append(patterns, pageRoutes...)
+		credential := http.Header{"Authorization": {"Bearer " + apiToken}}
+		for _, pattern := range patterns {
+			inputs := map[string]struct {
+				value  string // in every path value
+				query  string
+				header http.Header
+			}{
+				"NUL in the path":                {value: "a%00b"},
+				"invalid UTF-8 in the path":      {value: "a%FFb"},
+				"a 10 KB identifier in the path": {value: strings.Repeat("x", 10<<10)},
+				"a space in the path":            {value: "a%20b"},
+				"NUL in the query":               {value: "ok", query: "?lang=%00"},
+				"invalid UTF-8 in the query":     {value: "ok", query: "?lang=%FF%FE"},
+				"invalid UTF-8 in a header":      {value: "ok", header: http.Header{"Accept-Language": {"cy\xff"}}},
+			}
+			for name, in := range inputs {
+				method, path := fill(pattern, in.value)
+				if path == strings.SplitN(pattern, " ", 2)[1] && in.query == "" && in.header == nil {
+					continue // a route without path values: nothing to put in them
+				}
+				h := credential.Clone()
+				for k, v := range in.header {
+					h[k] = v
+				}
+				status, body := e.send(method, path+in.query, nil, h)
+				if status < 400 || status >= 500 {
+					t.Errorf("%s, %s: %d %s; want a 4xx", pattern, name, status, body)
+				}
+				got[pattern+" / "+name] = status
+			}
+		}
+		answers[backend] = got
+	})
+	for k, v := range answers["sqlite"] {
+		if p, ok := answers["postgres"][k]; ok && p != v {
+			t.Errorf("%s: SQLite %d, PostgreSQL %d", k, v, p)
+		}
+	}
+}
+
+// Every JSON body the API takes is decoded strictly, on every route that takes one: an
+// unknown field, a key in another case ("ID" for "id"), a lone surrogate, a NUL and invalid
+// UTF-8 are refused with 400 on both stores, before any store call. Among them F2: a signed
+// delivery receipt (with its "event") is no answer.
+func TestEveryJSONBodyIsDecodedStrictly(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		wave := "/" + uid + "/20260401-0900"
+		inv := `{"campaignUID":"` + uid + `","waveID":"20260401-0900","recipientKey":"T-9","round":0,"namespace":"riverside-homes","segment":"general-needs","channel":"email"}`
+		mark := `{"campaignUID":"` + uid + `","waveID":"20260401-0900","recipientKey":"T-9","round":0,"state":"sent"}`
+		link := e.linkBy("T-9", "sms", closes)
+		bodies := map[string]struct{ path, body string }{
+			responseapi.RouteFrame.Pattern():        {"/api/v1/waves" + wave + "/frame/0", `{"shards":1,"segments":[{"segment":"general-needs","population":3}]}`},
+			responseapi.RouteReserve.Pattern():      {"/api/v1/ledger/reserve", `{"invitations":[` + inv + `]}`},
+			responseapi.RouteMark.Pattern():         {"/api/v1/ledger/mark", mark},
+			responseapi.RouteMarks.Pattern():        {"/api/v1/ledger/marks", `{"marks":[` + mark + `]}`},
+			responseapi.RouteOptedOut.Pattern():     {"/api/v1/ledger/opted-out", `{"namespace":"riverside-homes","keys":["T-9"]}`},
+			responseapi.RouteErase.Pattern():        {"/api/v1/namespaces/riverside-homes/erasures", `{"id":"T-404"}`},
+			responseapi.RouteInbound.Pattern():      {"/api/v1/responses", `{"token":"` + link + `","channel":"sms","answers":{"tp01":"5"}}`},
+			responseapi.RouteDelivery.Pattern():     {"/api/v1/deliveries", `{"token":"` + link + `","channel":"sms","event":"delivered"}`},
+			responseapi.RoutePutRetention.Pattern(): {"/api/v1/campaigns/" + uid + "/retention", `{"namespace":"riverside-homes","responses":"8760h"}`},
+		}
+		for pattern, b := range bodies {
+			method, _, _ := strings.Cut(pattern, " ")
+			var probe map[string]any
+			if err := json.Unmarshal([]byte(b.body), &probe); err != nil {
+				t.Fatalf("%s: the valid body is not JSON: %v", pattern, err)
+			}
+			var firstKey string
+			for k := range probe {
+				firstKey = k
+				break
+			}
+			bad := map[string]string{
+				"an unknown field":        strings.Replace(b.body, "{", `{"unknownField":1,`, 1),
+				"a key in another case":   strings.Replace(b.body, `"`+firstKey+`"`, `"`+strings.ToUpper(firstKey)+`"`, 1),
+				"a lone surrogate":        strings.Replace(b.body, "riverside-homes", `river\ud800side`, 1),
+				"a NUL":                   strings.Replace(b.body, "riverside-homes", `river\u0000side`, 1),
+				"invalid UTF-8":           strings.Replace(b.body, "riverside-homes", "river\xffside", 1),
+				"a receipt's event field": strings.Replace(b.body, "{", `{"event":"delivered",`, 1),
+			}
+			if strings.Contains(b.body, `"event"`) {
+				delete(bad, "a receipt's event field")
+			}
+			for name, body := range bad {
+				if body == b.body {
+					continue // nothing to change in this body (no namespace in it)
+				}
+				h := http.Header{"Authorization": {"Bearer " + apiToken}, "Content-Type": {"application/json"}}
+				responseapi.SignRequest(h, bytes.Repeat([]byte{9}, 32), time.Now(), []byte(body))
+				status, answer := e.send(method, b.path, []byte(body), h)
+				if status != http.StatusBadRequest {
+					t.Errorf("%s, %s: %d %s; want 400", pattern, name, status, answer)
+				}
+			}
+		}
+	})
+}
+
+// The body is bounded server-wide, before any handler reads it: a route that takes no body
+// refuses one, and a multipart body is refused everywhere, so no parser spills it to memory or
+// disk (F5: a GET of the survey page with a 40 MB field took 170 MiB, and a file part went to
+// /tmp). The service's memory does not grow.
+func TestBodiesAreBoundedServerWide(t *testing.T) {
+	e := newEnv(t)
+	link := e.link("T-1", closes)
+	big := bytes.Repeat([]byte("a"), 40<<20)
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for name, c := range map[string]struct {
+		method, path, contentType string
+		body                      []byte
+		want                      int
+	}{
+		"a GET with a 40 MB multipart field": {http.MethodGet, "/s/" + link, "multipart/form-data; boundary=xyz",
+			append(append([]byte("--xyz\r\nContent-Disposition: form-data; name=\"switch-lang\"\r\n\r\n"), big...), "\r\n--xyz--\r\n"...), http.StatusRequestEntityTooLarge},
+		"a GET of the opt-out page with a body": {http.MethodGet, "/o/" + link, "application/x-www-form-urlencoded", big, http.StatusRequestEntityTooLarge},
+		"a multipart answer":                    {http.MethodPost, "/s/" + link, "multipart/form-data; boundary=xyz", []byte("--xyz--\r\n"), http.StatusUnsupportedMediaType},
+		"a 40 MB answer":                        {http.MethodPost, "/s/" + link, "application/x-www-form-urlencoded", big, http.StatusRequestEntityTooLarge},
+		"a 300 MB file part":                    {http.MethodPost, "/api/v1/deliveries", "multipart/form-data; boundary=xyz", big, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, _ := e.send(c.method, c.path, c.body, http.Header{"Content-Type": {c.contentType}})
+			if status != c.want {
+				t.Errorf("%d, want %d", status, c.want)
+			}
+		})
+	}
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	// The test itself holds the 40 MB it sent; the server took none of it.
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > 16<<20 {
+		t.Errorf("the heap grew by %d MiB", grew>>20)
+	}
+	if entries, _ := os.ReadDir(os.TempDir()); len(entries) > 0 {
+		for _, en := range entries {
+			if strings.HasPrefix(en.Name(), "multipart-") {
+				t.Errorf("a multipart file part was written to %s", en.Name())
+			}
+		}
+	}
+}
+
+// ValidID is the gate's identifier: what links, UIDs, wave ids and namespaces are made of.
+func TestValidID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"20260401-0900": true, "now-3fa2c1d0": true, uid: true, "riverside-homes": true, "T-1": true,
+		"AZaz09-._~": true, strings.Repeat("x", collector.MaxIDBytes): true,
+		"": false, strings.Repeat("x", collector.MaxIDBytes+1): false, "a b": false, "a\x00": false, "caf\xc3\xa9": false,
+		"a/b": false, "a%00": false, "\xff": false,
+	} {
+		if got := collector.ValidID(s); got != want {
+			t.Errorf("ValidID(%q) = %v, want %v", fmt.Sprintf("%.20s", s), got, want)
+		}
+	}
+}
