@@ -172,3 +172,60 @@ func mailReport(t *testing.T, link string) []byte {
 	}
 	return []byte(strings.ReplaceAll(string(raw), "{{TOKEN}}", link))
 }
+
+// A sender's batch names a wave on each row: every row's wave must be of the sender's
+// namespace, not only the first. A batch whose later row is another namespace's wave is 403,
+// and nothing of it reaches the store: neither a row reserved under the other campaign nor a
+// mark on its invitation.
+func TestSenderBatchesAreCheckedRowByRow(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t) // a wave of campaign uid in riverside-homes
+		const other = "7a2d3c4e-5f60-4718-9a0b-1c2d3e4f5a6b"
+		e.api(http.MethodPut, "/api/v1/waves/"+other+"/20260401-0900", responseapi.WaveRegistration{
+			Namespace: "lakeside", Campaign: "resident-pulse", Definition: definition(), OpensAt: opens, ClosesAt: closes,
+		}, http.StatusOK, nil)
+		sender := apitoken.Credential([]byte(apiToken), apitoken.Sender, "riverside-homes")
+		inv := func(campaign, key, namespace string) responseapi.Invitation {
+			return responseapi.Invitation{CampaignUID: campaign, WaveID: "20260401-0900", RecipientKey: key, Namespace: namespace,
+				Segment: "general-needs", Channel: "email"}
+		}
+		mark := func(campaign, key string) responseapi.Mark {
+			return responseapi.Mark{CampaignUID: campaign, WaveID: "20260401-0900", RecipientKey: key, State: "sent"}
+		}
+		// stored is an invitation as the store holds it, reserved by the manager if it was not.
+		stored := func(in responseapi.Invitation) responseapi.Invitation {
+			t.Helper()
+			var out responseapi.ReserveRequest
+			e.api(http.MethodPost, responseapi.RouteReserve.Path(), responseapi.ReserveRequest{Invitations: []responseapi.Invitation{in}}, http.StatusOK, &out)
+			return out.Invitations[0]
+		}
+		stored(inv(uid, "T-1", "riverside-homes"))
+
+		for name, c := range map[string]struct {
+			route    responseapi.Route
+			lakeside string // the key of the other namespace's row in body
+			body     any
+		}{
+			"reserve: its own wave, then another namespace's": {responseapi.RouteReserve, "L-1", responseapi.ReserveRequest{
+				Invitations: []responseapi.Invitation{inv(uid, "T-2", "riverside-homes"), inv(other, "L-1", "riverside-homes")}}},
+			"reserve: its own wave twice, then another namespace's": {responseapi.RouteReserve, "L-2", responseapi.ReserveRequest{
+				Invitations: []responseapi.Invitation{inv(uid, "T-2", "riverside-homes"), inv(uid, "T-3", "riverside-homes"), inv(other, "L-2", "riverside-homes")}}},
+			"marks: its own wave, then another namespace's": {responseapi.RouteMarks, "L-3", responseapi.Marks{
+				Marks: []responseapi.Mark{mark(uid, "T-1"), mark(other, "L-3")}}},
+			"marks: its own wave twice, then another namespace's": {responseapi.RouteMarks, "L-4", responseapi.Marks{
+				Marks: []responseapi.Mark{mark(uid, "T-1"), mark(uid, "T-1"), mark(other, "L-4")}}},
+		} {
+			if c.route.Pattern() == responseapi.RouteMarks.Pattern() {
+				stored(inv(other, c.lakeside, "lakeside")) // lakeside's own invitation, to be left alone
+			}
+			body, _ := json.Marshal(c.body)
+			if got, msg := e.send(c.route.Method, c.route.Path(), body, http.Header{"Authorization": {"Bearer " + sender}}); got != http.StatusForbidden {
+				t.Errorf("%s: %d %s, want 403", name, got, strings.TrimSpace(msg))
+			}
+			// Nothing was written: lakeside's row, if any, is lakeside's and only reserved.
+			if got := stored(inv(other, c.lakeside, "lakeside")); got.Namespace != "lakeside" || got.State != "reserved" {
+				t.Errorf("%s: lakeside's row is %s under %s", name, got.State, got.Namespace)
+			}
+		}
+	})
+}
