@@ -34,7 +34,8 @@ const (
 // Report is what a notification says about one message.
 type Report struct {
 	Outcome Outcome
-	// Status is the recipient's status code, such as "5.1.1".
+	// Status is the recipient's status code, such as "5.1.1": empty when the report has none
+	// in RFC 3464's syntax.
 	Status string
 	// Token is the link token found in the returned message (its List-Unsubscribe header, or
 	// a survey or opt-out link in what was returned); empty when the server returned none.
@@ -46,6 +47,9 @@ var ErrNotAReport = errors.New("not a delivery status notification (multipart/re
 
 // maxPart bounds what is read of each part.
 const maxPart = 1 << 20
+
+// statusSyntax is a status code (RFC 3464, section 2.3.4; RFC 3463): class, subject and detail.
+var statusSyntax = regexp.MustCompile(`^[245]\.[0-9]{1,3}\.[0-9]{1,3}$`)
 
 // linkToken finds a token in a survey (/s/) or opt-out (/o/) link.
 var linkToken = regexp.MustCompile(`/[so]/([A-Za-z0-9_-]{16,})`)
@@ -107,6 +111,9 @@ func status(body []byte) (Outcome, string, error) {
 	code := strings.TrimSpace(recipient.Get("Status"))
 	if i := strings.IndexAny(code, " \t("); i > 0 {
 		code = code[:i]
+	}
+	if !statusSyntax.MatchString(code) {
+		code = "" // not a status code: the action alone decides, and nothing of it is kept
 	}
 	switch {
 	case action == "failed" || strings.HasPrefix(code, "5."):
