@@ -203,3 +203,28 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+// F2: a gateway's signed delivery receipt, replayed with the same headers and body as an
+// answer, is refused (the answer route decodes strictly, and a receipt has an "event"); and a
+// receipt's signature is remembered like every other, so the same receipt twice is a replay.
+func TestAReceiptIsNeverAnAnswer(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		key := e.smsWave()
+		body := []byte(`{"token":"` + e.linkBy("T-1", "sms", closes) + `","channel":"sms","event":"delivered"}`)
+		h := http.Header{"Content-Type": {"application/json"}}
+		responseapi.SignRequest(h, key, e.clock(), body)
+		if status, answer := e.send(http.MethodPost, "/api/v1/deliveries", body, h); status != http.StatusOK {
+			t.Fatalf("the receipt: %d %s", status, answer)
+		}
+		if status, answer := e.send(http.MethodPost, "/api/v1/responses", body, h); status != http.StatusBadRequest {
+			t.Errorf("the receipt replayed as an answer: %d %s; want 400", status, answer)
+		}
+		if status, answer := e.send(http.MethodPost, "/api/v1/deliveries", body, h); status != http.StatusConflict {
+			t.Errorf("the receipt replayed: %d %s; want 409", status, answer)
+		}
+		if _, err := e.store.GetResponse(t.Context(), uid, "20260401-0900", "T-1"); err == nil {
+			t.Error("the receipt became a response")
+		}
+	})
+}

@@ -190,6 +190,12 @@ func (s *Server) delivery(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// Every signed request's signature is remembered, a receipt's too: within its time it is
+	// refused on every signed route, whatever it was first used for.
+	if err := s.cfg.Store.RecordSigned(r.Context(), g.once, now); err != nil {
+		s.storeError(w, err)
+		return
+	}
 	if in.Event == "bounced" {
 		key := store.InvitationKey{CampaignUID: g.claims.CampaignUID, WaveID: g.claims.Wave, RecipientKey: g.claims.Recipient}
 		if err := s.cfg.Store.Mark(r.Context(), key, store.StateBounced, "bounced", now); err != nil {

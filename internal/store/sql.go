@@ -835,6 +835,21 @@ func (s *sqlStore) insertAnswers(ctx context.Context, tx *sql.Tx, rows [][]any) 
 	return s.insertRows(ctx, tx, "answers", answerColumns, "", rows)
 }
 
+// RecordSigned records a signed request's signature on its own (store.Store).
+func (s *sqlStore) RecordSigned(ctx context.Context, o Once, now time.Time) error {
+	return s.writing(func() error {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback() }()
+		if err := s.once(ctx, tx, o, now); err != nil {
+			return err
+		}
+		return tx.Commit()
+	})
+}
+
 // once records a signed request's signature, forgetting those past their time, or refuses it
 // as ErrReplay when it is already there.
 func (s *sqlStore) once(ctx context.Context, tx *sql.Tx, o Once, now time.Time) error {

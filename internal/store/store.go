@@ -288,6 +288,10 @@ type Store interface {
 	// did not take (refused for now, or unreachable), to be tried again (ErrNotSending when it
 	// is not being sent).
 	Mark(ctx context.Context, key InvitationKey, state InvitationState, reason string, now time.Time) error
+	// RecordSigned remembers a signed request that writes nothing of its own (a delivery
+	// receipt), so that its signature, like every other, is refused as ErrReplay on any signed
+	// route until it expires.
+	RecordSigned(ctx context.Context, once Once, now time.Time) error
 	// MarkMany records several outcomes in one transaction; a missing invitation is ErrNotFound
 	// and nothing is recorded.
 	MarkMany(ctx context.Context, outcomes []Outcome, now time.Time) error
