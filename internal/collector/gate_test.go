@@ -13,6 +13,7 @@ import (
 
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/responseapi"
+	"github.com/surveyops/survey-operator/internal/store"
 )
 
 // pageRoutes are the respondents' pages, as the server registers them.
@@ -225,6 +226,37 @@ func TestAReceiptIsNeverAnAnswer(t *testing.T) {
 		}
 		if _, err := e.store.GetResponse(t.Context(), uid, "20260401-0900", "T-1"); err == nil {
 			t.Error("the receipt became a response")
+		}
+	})
+}
+
+// F3 and F4: what a mail server wrote passes the gate too. A mail report whose Status is not
+// an enhanced status code (bytes invalid in UTF-8, 100,000 of them, words) still reports the
+// bounce its Action says, and none of those bytes reach the store: the reason is "dsn-" alone,
+// on both stores (before, PostgreSQL answered 503 and SQLite stored the raw bytes).
+func TestAMailReportsStatusPassesTheGate(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		for name, status := range map[string]string{
+			"bytes invalid in UTF-8": "5.\xff\xfe",
+			"100,002 bytes":          "5.1." + strings.Repeat("1", 99_998),
+			"words":                  "bounced, sorry",
+		} {
+			key := "T-" + strings.ReplaceAll(name, " ", "-")[:5]
+			inv := store.Invitation{InvitationKey: store.InvitationKey{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: key},
+				Namespace: "riverside-homes", Segment: "general-needs", Channel: "email"}
+			if _, err := e.store.Reserve(t.Context(), []store.Invitation{inv}, e.clock()); err != nil {
+				t.Fatal(err)
+			}
+			report := strings.Replace(string(mailReport(t, e.linkBy(key, "email", closes))), "Status: 5.1.1", "Status: "+status, 1)
+			h := http.Header{"Authorization": {"Bearer " + apiToken}}
+			if code, answer := e.send(http.MethodPost, "/api/v1/deliveries/mail", []byte(report), h); code != http.StatusOK {
+				t.Errorf("%s: %d %s; want 200", name, code, answer)
+			}
+			rows, err := e.store.Reserve(t.Context(), []store.Invitation{inv}, e.clock())
+			if err != nil || rows[0].State != store.StateBounced || rows[0].Reason != "dsn-" {
+				t.Errorf("%s: stored %q %q, %v; want bounced with the reason dsn- alone", name, rows[0].State, rows[0].Reason, err)
+			}
 		}
 	})
 }
