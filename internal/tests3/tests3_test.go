@@ -408,3 +408,17 @@ func BenchmarkStart(b *testing.B) {
 		Start(b).stop()
 	}
 }
+
+// A reader deleted, then another made for the same bucket: the new policy does not name the
+// deleted one (versitygw would refuse it), and the new reader reads.
+func TestReaderAfterADeletedReader(t *testing.T) {
+	s := Start(t)
+	s.Bucket(t, "exports")
+	s.Put(t, "exports", "a.csv", []byte("id\n1\n"))
+	first, _ := s.Reader(t, "exports")
+	s.DeleteUser(t, first)
+	access, secret := s.Reader(t, "exports")
+	if _, err := s.ClientFor(t, access, secret).StatObject(t.Context(), "exports", "a.csv", minio.StatObjectOptions{}); err != nil {
+		t.Fatalf("the second reader: %v", err)
+	}
+}
