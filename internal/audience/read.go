@@ -237,10 +237,10 @@ func readCSV(r io.Reader, u *utf8Reader, required, names []string, checked bool,
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			return csvErr(err)
 		}
+		line, _ := cr.FieldPos(0) // only for a record read: a quote left open at the end is none
 		if u.invalid {
 			if checked {
 				return ErrChanged
