@@ -107,3 +107,23 @@ func TestParseOutcome(t *testing.T) {
 		t.Errorf("no action, no status: %+v, want an error", rep)
 	}
 }
+
+// What servers vary in: the report-type's case (a parameter's value is case-insensitive), and
+// the internationalised status part of RFC 6533.
+func TestParseVariants(t *testing.T) {
+	hard := sample(t, "postfix-hard.eml", false)
+	for name, edit := range map[string][2]string{
+		"report-type in capitals":        {"report-type=delivery-status", "report-type=Delivery-Status"},
+		"message/global-delivery-status": {"Content-Type: message/delivery-status", "Content-Type: message/global-delivery-status"},
+		"returned as message/rfc822":     {"Content-Type: text/rfc822-headers", "Content-Type: message/rfc822"},
+	} {
+		msg := strings.Replace(hard, edit[0], edit[1], 1)
+		if msg == hard {
+			t.Fatalf("%s: the sample has no %q", name, edit[0])
+		}
+		rep, err := Parse(strings.NewReader(msg))
+		if err != nil || rep.Outcome != Bounced || rep.Status != "5.1.1" || rep.Token != token {
+			t.Errorf("%s: %+v, %v; want bounced 5.1.1 and the token", name, rep, err)
+		}
+	}
+}
