@@ -103,3 +103,30 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// The operator's own scale labels: one a point (NPS labels its ends and middle, numbers the
+// rest), lowest first, in a shipped language or a regional variant of one; none otherwise.
+func TestScaleLabels(t *testing.T) {
+	for name, c := range map[string]struct {
+		kind, lang  string
+		n           int
+		first, last string
+	}{
+		"CSAT":                   {"CSAT", "en", 5, "Very dissatisfied", "Very satisfied"},
+		"CES":                    {"CES", "en", 7, "Strongly disagree", "Strongly agree"},
+		"NPS":                    {"NPS", "en", 11, "0 - Not at all likely", "10 - Extremely likely"},
+		"CSAT in Welsh":          {"CSAT", "cy", 5, "Anfodlon iawn", "Bodlon iawn"},
+		"CES in British Welsh":   {"CES", "cy-GB", 7, "Anghytuno'n gryf", "Cytuno'n gryf"},
+		"a language not shipped": {"CSAT", "fr", 0, "", ""},
+		"another kind":           {"Rating", "en", 0, "", ""},
+		"not a language":         {"CSAT", "not a tag!", 0, "", ""},
+	} {
+		got := ScaleLabels(c.kind, c.lang)
+		if len(got) != c.n || c.n > 0 && (got[0] != c.first || got[c.n-1] != c.last) {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+	if nps := ScaleLabels("NPS", "en"); nps[1] != "1" || nps[5] != For("en").T("nps_5") || nps[9] != "9" {
+		t.Errorf("NPS: %q, want numbers between the labelled ends and middle", nps)
+	}
+}
