@@ -307,6 +307,19 @@ func TestCompare(t *testing.T) {
 	if c := Compare(NPS([11]int{}, 0, 0.95), Reference{Value: 0}, 0.95); c.Significant || !math.IsNaN(c.Z) {
 		t.Errorf("no data: %+v", c)
 	}
+	// An earlier wave without a margin cannot be tested, however far apart.
+	if c := Compare(tb, Reference{Value: 40, MarginOfError: math.NaN(), N: 100}, 0.95); c.Significant || !math.IsNaN(c.Z) {
+		t.Errorf("against an earlier wave without a margin: %+v", c)
+	}
+	// Forty promoters are +100 ±0: the same as a benchmark of 100, not above or below it, and
+	// exactly above one of 90.
+	allPromoters := NPS([11]int{10: 40}, 0, 0.95)
+	if c := Compare(allPromoters, Reference{Value: 100}, 0.95); c.Significant || c.Z != 0 || c.Direction() != 0 {
+		t.Errorf("+100 ±0 vs 100: %+v", c)
+	}
+	if c := Compare(allPromoters, Reference{Value: 90}, 0.95); !c.Significant || !math.IsInf(c.Z, 1) || c.Direction() != 1 {
+		t.Errorf("+100 ±0 vs 90: %+v", c)
+	}
 }
 
 // MinComparableN responses are enough to be compared, one fewer are not: on either side of a
@@ -362,12 +375,13 @@ func TestDrivers(t *testing.T) {
 		"tp03": negative,
 		"tp04": flat,
 		"tp05": {N: 5, SumX: 15, SumY: 15, SumXX: 55, SumYY: 55, SumXY: 55}, // r = 1
+		"tp00": pair,                                                        // tied with tp02: by question id
 	})
-	if len(drivers) != 3 || drivers[0].Question != "tp05" || drivers[1].Question != "tp02" || drivers[2].Question != "tp03" {
+	if len(drivers) != 4 || drivers[0].Question != "tp05" || drivers[1].Question != "tp00" || drivers[2].Question != "tp02" || drivers[3].Question != "tp03" {
 		t.Fatalf("drivers = %+v", drivers)
 	}
 	near(t, "perfect", drivers[0].Correlation, 1, 1e-12)
-	near(t, "inverse", drivers[2].Correlation, -1, 1e-12)
+	near(t, "inverse", drivers[3].Correlation, -1, 1e-12)
 }
 
 // The sufficient statistics give the same correlation as the rows they summarise.
