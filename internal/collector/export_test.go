@@ -44,7 +44,7 @@ func TestExport(t *testing.T) {
 		}
 
 		code, body, header := get(exporter, "csv")
-		if code != http.StatusOK || header.Get("Content-Type") != "text/csv; charset=utf-8" ||
+		if code != http.StatusOK || header.Get("Content-Type") != "text/csv; charset=utf-8" || header.Get("Cache-Control") != "no-store" ||
 			!strings.Contains(header.Get("Content-Disposition"), `filename="tenant-satisfaction-20260401-0900.csv"`) {
 			t.Fatalf("export: %d %v\n%s", code, header, body)
 		}
