@@ -88,3 +88,45 @@ func TestRetentionRegistrationIsStoredFieldByField(t *testing.T) {
 		}
 	})
 }
+
+// Expiry counts each kind of row it deleted under its own label: here 2 responses, their 3
+// answers, 1 follow-up case and 4 invitations.
+func TestExpiryCountsEachKindOfRow(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		e.api(http.MethodPut, "/api/v1/followups/fu-1", responseapi.FollowUpRegistration{Namespace: "riverside-homes", Name: "detractors",
+			CampaignUID: uid, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true}, http.StatusOK, nil)
+		e.api(http.MethodPut, responseapi.RoutePutRetention.Path(uid), responseapi.RetentionRegistration{Namespace: "riverside-homes",
+			Responses: "720h", Invitations: "720h"}, http.StatusOK, nil)
+		var invs []responseapi.Invitation
+		for _, who := range []string{"T-1", "T-2", "T-3", "T-4"} {
+			invs = append(invs, responseapi.Invitation{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: who, Namespace: "riverside-homes",
+				Segment: "general-needs", Channel: "sms"})
+		}
+		e.api(http.MethodPost, responseapi.RouteReserve.Path(), responseapi.ReserveRequest{Invitations: invs}, http.StatusOK, nil)
+		for who, form := range map[string]url.Values{
+			"T-1": {"q.tp01": {"1"}, "q.comments": {"Nobody came."}}, // a case
+			"T-2": {"q.tp01": {"5"}},
+		} {
+			if resp, _ := e.post("/s/"+e.link(who, closes), form); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("%s: %s", who, resp.Status)
+			}
+		}
+		e.setNow(closes.Add(720 * time.Hour))
+		want := store.Expired{Waves: 1, Responses: 2, Answers: 3, Cases: 1, Invitations: 4}
+		if got, err := e.server.Expire(context.Background()); err != nil || got != want {
+			t.Fatalf("expired %+v, %v; want %+v", got, err, want)
+		}
+		resp, err := http.Get(e.metrics.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range []string{`{data="responses"} 2`, `{data="answers"} 3`, `{data="cases"} 1`, `{data="invitations"} 4`} {
+			if !strings.Contains(string(raw), "survey_collector_expired_rows_total"+line+"\n") {
+				t.Errorf("metrics lack %s", line)
+			}
+		}
+	})
+}
