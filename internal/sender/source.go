@@ -165,7 +165,7 @@ type objectBody struct {
 
 func (b *objectBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		err = b.s.objectError(err)
 	}
 	return n, err

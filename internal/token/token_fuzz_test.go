@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"errors"
 	"regexp"
 	"testing"
 	"time"
@@ -52,12 +53,12 @@ func FuzzToken(f *testing.F) {
 			checkClaims(t, peeked)
 		}
 		switch {
-		case err == ErrInvalid:
+		case errors.Is(err, ErrInvalid):
 			if c != (Claims{}) {
 				t.Fatalf("Verify(%q) refused it but returned claims %+v", tok, c)
 			}
 			return
-		case err == ErrExpired:
+		case errors.Is(err, ErrExpired):
 			if now.Before(c.Expiry) {
 				t.Fatalf("Verify(%q) = ErrExpired, but it expires at %s", tok, c.Expiry)
 			}
