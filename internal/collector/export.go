@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
@@ -187,8 +188,10 @@ func csvRows(w io.Writer, def survey.Definition, key []byte) (func(store.Exporte
 			return headerErr
 		}
 		clear(row)
-		row[0], row[1], row[2], row[3] = pseudonym(key, r.RecipientKey), r.Segment, r.Channel, disposition(r.Complete)
-		row[6] = r.Language
+		// Every cell from outside is defused: the segment and channel too, though today the
+		// spec's names cannot start with a formula character.
+		row[0], row[1], row[2], row[3] = pseudonym(key, r.RecipientKey), defuse(r.Segment), defuse(r.Channel), disposition(r.Complete)
+		row[6] = defuse(r.Language)
 		row[4], row[5] = r.SubmittedAt.UTC().Format(time.RFC3339), r.UpdatedAt.UTC().Format(time.RFC3339)
 		for _, a := range r.Answers {
 			i, ok := index[a.Question]
@@ -215,12 +218,20 @@ func csvRows(w io.Writer, def survey.Definition, key []byte) (func(store.Exporte
 	return write, finish
 }
 
-// defuse keeps a spreadsheet from reading a free-text cell as a formula: one that starts with
-// =, +, -, @, a tab or a carriage return gets a leading apostrophe (OWASP's advice on CSV
-// injection).
+// defuse keeps a spreadsheet from reading a cell as a formula: one that starts with =, +, -, @,
+// |, a tab or a carriage return gets a leading apostrophe (OWASP's advice on CSV injection),
+// and so does one that starts with them behind invisible characters (a zero-width space, a
+// byte-order mark: spreadsheets skip them) or in their fullwidth forms (＝, ＋, －, ＠, ｜),
+// which some spreadsheets read as the ASCII ones.
 func defuse(text string) string {
-	if text != "" && strings.ContainsRune("=+-@\t\r", rune(text[0])) {
-		return "'" + text
+	for _, r := range text {
+		switch {
+		case unicode.Is(unicode.Cf, r): // invisible: look at what follows
+			continue
+		case strings.ContainsRune("=+-@|\t\r\uff1d\uff0b\uff0d\uff20\uff5c", r):
+			return "'" + text
+		}
+		break
 	}
 	return text
 }
