@@ -45,6 +45,10 @@ type Report struct {
 // ErrNotAReport is a message that is not a delivery status notification.
 var ErrNotAReport = errors.New("not a delivery status notification (multipart/report; report-type=delivery-status)")
 
+// ErrAmbiguous is a report that names two invitations, or gives two statuses that disagree:
+// nothing is recorded from it.
+var ErrAmbiguous = errors.New("an ambiguous delivery status notification")
+
 // maxPart bounds what is read of each part.
 const maxPart = 1 << 20
 
@@ -82,12 +86,23 @@ func Parse(r io.Reader) (Report, error) {
 		kind, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
 		switch kind {
 		case "message/delivery-status", "message/global-delivery-status":
-			if rep.Outcome, rep.Status, err = status(body); err != nil {
+			outcome, code, err := status(body)
+			if err != nil {
 				return Report{}, err
 			}
-			found = true
+			if found && (outcome != rep.Outcome || code != rep.Status) {
+				return Report{}, fmt.Errorf("%w: two delivery statuses that disagree", ErrAmbiguous)
+			}
+			rep.Outcome, rep.Status, found = outcome, code, true
 		case "text/rfc822-headers", "message/rfc822", "message/global", "message/global-headers":
-			rep.Token = tokenIn(body)
+			// Two returned messages naming different invitations: which one bounced is not
+			// known, so neither is marked (the last one used to win).
+			if t := tokenIn(body); t != "" {
+				if rep.Token != "" && t != rep.Token {
+					return Report{}, fmt.Errorf("%w: it returns two messages' headers, of different invitations", ErrAmbiguous)
+				}
+				rep.Token = t
+			}
 		}
 	}
 	if !found {
@@ -123,7 +138,7 @@ func status(body []byte) (Outcome, string, error) {
 	case action == "delivered" || action == "relayed" || action == "expanded":
 		return Delivered, code, nil
 	}
-	return "", "", fmt.Errorf("the delivery status has no recipient with an action (got %q, status %q)", action, code)
+	return "", "", fmt.Errorf("the delivery status has no recipient with an action (got %.40q, status %q)", action, code)
 }
 
 // tokenIn finds the link token of the returned message: in its List-Unsubscribe header first,

@@ -59,6 +59,27 @@ func TestParseRefuses(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
+	// Two returned messages of different invitations, or two statuses that disagree: which
+	// invitation bounced is not known, and nothing is taken from the report (the last token
+	// used to win). The same message returned twice is still one.
+	boundary := "--4F3A21C0042.1775463243/mx.riverside-homes.example"
+	headers := hard[strings.Index(hard, boundary+"\nContent-Description: Undelivered Message Headers"):strings.LastIndex(hard, boundary+"--")]
+	other := strings.Replace(headers, token, strings.Repeat("Z", len(token)), 1)
+	for name, c := range map[string]struct {
+		msg  string
+		want error
+	}{
+		"two invitations' headers": {strings.Replace(hard, boundary+"--", other+boundary+"--", 1), ErrAmbiguous},
+		"two statuses that disagree": {strings.Replace(hard, "Content-Description: Undelivered Message Headers",
+			"Content-Description: Delivery report\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx\n\nAction: delayed\nStatus: 4.0.0\n\n"+boundary+"\nContent-Description: Undelivered Message Headers", 1), ErrAmbiguous},
+		"the same headers twice": {strings.Replace(hard, boundary+"--", headers+boundary+"--", 1), nil},
+	} {
+		rep, err := Parse(strings.NewReader(c.msg))
+		if !errors.Is(err, c.want) || (c.want == nil && rep.Token != token) {
+			t.Errorf("%s: %+v, %v; want %v", name, rep, err, c.want)
+		}
+	}
+
 	// A server that returned no headers: the outcome, no token.
 	noHeaders := hard[:strings.Index(hard, "--4F3A21C0042.1775463243/mx.riverside-homes.example\nContent-Description: Undelivered Message Headers")] +
 		"--4F3A21C0042.1775463243/mx.riverside-homes.example--\n"
