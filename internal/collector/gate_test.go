@@ -260,3 +260,26 @@ func TestAMailReportsStatusPassesTheGate(t *testing.T) {
 		}
 	})
 }
+
+// Scheme v2 on the service: an answer signed for its own route is taken; the same body signed
+// for another route (as a receipt would be) is not an answer, on both stores.
+func TestSignaturesBindTheRoute(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		key := e.smsWave()
+		for name, c := range map[string]struct {
+			recipient, signedFor string
+			want                 int
+		}{
+			"signed for /api/v1/responses":  {"T-1", "/api/v1/responses", http.StatusOK},
+			"signed for /api/v1/deliveries": {"T-2", "/api/v1/deliveries", http.StatusUnauthorized},
+		} {
+			body := []byte(`{"token":"` + e.linkBy(c.recipient, "sms", closes) + `","channel":"sms","answers":{"tp01":"5"}}`)
+			h := http.Header{"Content-Type": {"application/json"}}
+			responseapi.SignRequestV2(h, key, e.clock(), http.MethodPost, c.signedFor, body)
+			if status, answer := e.send(http.MethodPost, "/api/v1/responses", body, h); status != c.want {
+				t.Errorf("%s: %d %s; want %d", name, status, answer, c.want)
+			}
+		}
+	})
+}

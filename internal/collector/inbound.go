@@ -265,11 +265,11 @@ func signedBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return body, true
 }
 
-// signed checks a signed request (responseapi.VerifySigned) and answers a refusal: every bad
+// signed checks a signed request (responseapi.VerifySignedRoute: scheme v2, bound to the route, or v1 until its removal) and answers a refusal: every bad
 // signature looks the same from outside, and a stale timestamp is named only to whoever holds
 // the key. It returns the signature, which the write remembers so that a replay is refused.
 func signed(w http.ResponseWriter, r *http.Request, body, key []byte, now time.Time) (store.Once, bool) {
-	signature, until, err := responseapi.VerifySigned(r.Header, key, body, now)
+	signature, until, err := responseapi.VerifySignedRoute(r.Header, key, r.Method, r.URL.Path, body, now)
 	switch {
 	case errors.Is(err, responseapi.ErrStale):
 		writeJSONError(w, http.StatusUnauthorized, "not authenticated: the request was signed more than 5 minutes from the service's clock")

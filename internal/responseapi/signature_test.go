@@ -61,3 +61,39 @@ func TestSignedRequests(t *testing.T) {
 		}
 	}
 }
+
+// Scheme v2 binds the signature to the route: a request signed for POST /api/v1/deliveries is
+// refused on POST /api/v1/responses, and with another method; v1 is accepted until
+// responseapi.SchemeV1Until and refused after it; a v2 signature has one spelling.
+func TestSignatureV2BindsTheRoute(t *testing.T) {
+	key := []byte("gateway-signing-key")
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	body := []byte(`{"token":"t","channel":"sms","event":"delivered"}`)
+	v2 := http.Header{}
+	responseapi.SignRequestV2(v2, key, now, http.MethodPost, "/api/v1/deliveries", body)
+	v1 := http.Header{}
+	responseapi.SignRequest(v1, key, now, body)
+	upper := v2.Clone()
+	upper.Set(responseapi.SignatureHeader, "v2="+strings.ToUpper(strings.TrimPrefix(v2.Get(responseapi.SignatureHeader), "v2=")))
+	for name, c := range map[string]struct {
+		h            http.Header
+		method, path string
+		now          time.Time
+		want         error
+	}{
+		"v2 on its route":              {v2, http.MethodPost, "/api/v1/deliveries", now, nil},
+		"v2 on another route":          {v2, http.MethodPost, "/api/v1/responses", now, responseapi.ErrBadSignature},
+		"v2 with another method":       {v2, http.MethodPut, "/api/v1/deliveries", now, responseapi.ErrBadSignature},
+		"v2 in capitals":               {upper, http.MethodPost, "/api/v1/deliveries", now, responseapi.ErrBadSignature},
+		"v2, six minutes later":        {v2, http.MethodPost, "/api/v1/deliveries", now.Add(6 * time.Minute), responseapi.ErrStale},
+		"v1 before its removal":        {v1, http.MethodPost, "/api/v1/responses", now, nil},
+		"v1 after its removal":         {v1, http.MethodPost, "/api/v1/responses", responseapi.SchemeV1Until.Add(time.Second), responseapi.ErrBadSignature},
+		"v2 after v1's removal":        {v2, http.MethodPost, "/api/v1/deliveries", responseapi.SchemeV1Until.Add(time.Second), responseapi.ErrStale},
+		"v2 under another key's route": {v2, http.MethodPost, "/api/v1/cases/resolve", now, responseapi.ErrBadSignature},
+	} {
+		sig, until, err := responseapi.VerifySignedRoute(c.h, key, c.method, c.path, body, c.now)
+		if !errors.Is(err, c.want) || (err == nil) != (sig != "") || (err == nil && !until.Equal(now.Add(responseapi.MaxSkew))) {
+			t.Errorf("%s: %q, %v, %v; want %v", name, sig, until, err, c.want)
+		}
+	}
+}
