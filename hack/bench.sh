@@ -11,6 +11,7 @@
 #   median of each of its metrics printed too, for example the sender's binaries reading the
 #   audience from a real S3 server (issue 30, about 15 minutes):
 #     hack/bench.sh 5 'SenderS3AgainstDisk1M|ShardsFromS3' ./cmd/sender/
+#   SURVEY_BENCH_TIME is go test's -benchtime (1s by default; 10x runs ten ops in each run).
 #   SURVEY_BENCH_SCALE=1 also runs the two benchmarks at scale, figures in their log lines:
 #   - BenchmarkThousandCampaigns: kube-controller-manager's CronJob controller (built once by
 #     hack/k8s-build.sh) with 1,000 CronJobs due at the same two minutes, at its own client
@@ -42,7 +43,7 @@ pattern=${2:-.}
 shift $(($# < 2 ? $# : 2))
 packages=("${@:-./internal/...}")
 out=$(mktemp)
-go test -run '^$' -bench "$pattern" -benchmem -count "$count" -timeout 120m "${packages[@]}" | tee "$out"
+go test -run '^$' -bench "$pattern" -benchmem -count "$count" -benchtime "${SURVEY_BENCH_TIME:-1s}" -timeout 120m "${packages[@]}" | tee "$out"
 if [ "${SURVEY_BENCH_SCALE:-}" = 1 ]; then
 	scale ThousandCampaigns
 	scale MillionInvitations

@@ -55,12 +55,12 @@ func BenchmarkSenderS3AgainstDisk1M(b *testing.B) {
 	var s3Peak, diskPeak float64
 	for i := 0; b.Loop(); i++ {
 		s3 := func() {
-			res := r.wave(base, fmt.Sprintf("s3-%d", i), fromS3, sample, 1)
+			res := r.wave(base, fmt.Sprintf("s3-%d", i), fromS3, sample, 1, false)
 			s3Time += res.wall
 			s3Peak = max(s3Peak, res.peakMiB)
 		}
 		disk := func() {
-			res := r.wave(base, fmt.Sprintf("disk-%d", i), fromDisk, sample, 1)
+			res := r.wave(base, fmt.Sprintf("disk-%d", i), fromDisk, sample, 1, false)
 			diskTime += res.wall
 			diskPeak = max(diskPeak, res.peakMiB)
 		}
@@ -82,11 +82,18 @@ func BenchmarkSenderS3AgainstDisk1M(b *testing.B) {
 // BenchmarkShardsFromS3 sends one wave of 100,000 people (BENCH_SHARD_PEOPLE; 1,000 with
 // BENCH_SMALL=1) read from the object store with 1, 2 and 4 shards: as many sender binaries at
 // once, as an Indexed Job's pods would be, each with its JOB_COMPLETION_INDEX, each reading
-// the whole object in both passes. Every run has a new response service and store. Each op
-// runs the three, starting with a different one each time. It reports each run's wall time
-// and total CPU time (user and system) of the senders, the response service and the S3
-// server, each part's, the senders' largest peak RSS, and the ratios of 4 shards' total CPU
-// and wall time to 1 shard's (the issue's goal: CPU grows by no more than 10%).
+// the whole object in both passes. A fourth run sends with 4 shards one after another (an
+// Indexed Job of parallelism 1): the cost of the shards themselves (each reads the whole file
+// twice, starts, records its frame) apart from that of running at once on the same cores.
+// Every run has a new response service and store. Each op does the four, starting with a
+// different one each time. It reports each run's wall time and total CPU time (user and
+// system) of the senders, the response service and the S3 server, each part's, the senders'
+// largest peak RSS, and the ratios of 4 shards' total CPU and wall time to 1 shard's (the
+// issue's goal: CPU grows by no more than 10%).
+// BENCH_PERF=DIR runs each sender under perf record (its CPU clock, 999 samples a second,
+// with call graphs), a file for each run and shard in DIR, to see where the CPU goes: perf
+// report -i FILE --sort sym. Its times and peaks are then perf's too. BENCH_SENDER_ENV adds
+// variables to the senders' environment (such as GOMAXPROCS=1), to try settings of the Job.
 func BenchmarkShardsFromS3(b *testing.B) {
 	people := 100_000
 	if os.Getenv("BENCH_SMALL") == "1" {
@@ -103,52 +110,69 @@ func BenchmarkShardsFromS3(b *testing.B) {
 	_, etag := r.putAudience("tenants.csv", people)
 	src := r.objectSource("tenants.csv", etag)
 
-	counts := []int{1, 2, 4}
+	type config struct {
+		shards int
+		inTurn bool
+	}
+	configs := []config{{1, false}, {2, false}, {4, false}, {4, true}}
+	label := func(c config) string {
+		if c.inTurn {
+			return fmt.Sprintf("%dshards-in-turn", c.shards)
+		}
+		return fmt.Sprintf("%dshards", c.shards)
+	}
 	type total struct {
 		wall, senders, collector, store time.Duration
 		peakMiB                         float64
 	}
-	totals := map[int]*total{}
-	for _, k := range counts {
-		totals[k] = &total{}
+	totals := map[config]*total{}
+	for _, c := range configs {
+		totals[c] = &total{}
 	}
 	for i := 0; b.Loop(); i++ {
-		for j := range counts {
-			k := counts[(i+j)%len(counts)]
-			run := fmt.Sprintf("op%d-%dshards", i, k)
+		for j := range configs {
+			c := configs[(i+j)%len(configs)]
+			run := fmt.Sprintf("op%d-%s", i, label(c))
 			base, stop := r.collector(run)
 			store0 := r.storeCPU()
-			res := r.wave(base, run, src, 0, k)
+			res := r.wave(base, run, src, 0, c.shards, c.inTurn)
 			res.store = r.storeCPU() - store0
 			res.collector = stop()
 			if res.sent != people {
-				b.Fatalf("%d shards sent %d invitations, want %d", k, res.sent, people)
+				b.Fatalf("%s sent %d invitations, want %d", label(c), res.sent, people)
 			}
-			t := totals[k]
+			t := totals[c]
 			t.wall += res.wall
 			t.senders += res.cpu
 			t.collector += res.collector
 			t.store += res.store
 			t.peakMiB = max(t.peakMiB, res.peakMiB)
-			b.Logf("%d people, shards: %d: %.1f s; CPU: senders %.1f s, response service %.1f s, S3 server %.1f s; sender peak RSS %.0f MiB",
-				people, k, res.wall.Seconds(), res.cpu.Seconds(), res.collector.Seconds(), res.store.Seconds(), res.peakMiB)
+			how := fmt.Sprintf("%d shards at once", c.shards)
+			if c.inTurn {
+				how = fmt.Sprintf("%d shards one after another", c.shards)
+			}
+			b.Logf("%d people, %s: %.1f s; CPU: senders %.1f s (%.1f s of it in the kernel; %d context switches waiting, %d preempted), response service %.1f s, S3 server %.2f s; sender peak RSS %.0f MiB",
+				people, how, res.wall.Seconds(), res.cpu.Seconds(), res.sys.Seconds(), res.switches, res.preempted,
+				res.collector.Seconds(), res.store.Seconds(), res.peakMiB)
 		}
 	}
 	n := float64(b.N)
 	cpu := func(t *total) float64 { return (t.senders + t.collector + t.store).Seconds() / n }
-	for _, k := range counts {
-		t := totals[k]
-		b.ReportMetric(t.wall.Seconds()/n, fmt.Sprintf("wall-s-%dshards", k))
-		b.ReportMetric(cpu(t), fmt.Sprintf("cpu-s-%dshards", k))
-		b.ReportMetric(t.senders.Seconds()/n, fmt.Sprintf("senders-cpu-s-%dshards", k))
-		b.ReportMetric(t.collector.Seconds()/n, fmt.Sprintf("collector-cpu-s-%dshards", k))
-		b.ReportMetric(t.store.Seconds()/n, fmt.Sprintf("s3-cpu-s-%dshards", k))
-		b.ReportMetric(t.peakMiB, fmt.Sprintf("sender-peak-MiB-%dshards", k))
+	for _, c := range configs {
+		t, l := totals[c], label(c)
+		b.ReportMetric(t.wall.Seconds()/n, "wall-s-"+l)
+		b.ReportMetric(cpu(t), "cpu-s-"+l)
+		b.ReportMetric(t.senders.Seconds()/n, "senders-cpu-s-"+l)
+		b.ReportMetric(t.collector.Seconds()/n, "collector-cpu-s-"+l)
+		b.ReportMetric(t.store.Seconds()/n, "s3-cpu-s-"+l)
+		b.ReportMetric(t.peakMiB, "sender-peak-MiB-"+l)
 	}
-	one, four := totals[1], totals[4]
+	one, four, inTurn := totals[config{1, false}], totals[config{4, false}], totals[config{4, true}]
 	b.ReportMetric(cpu(four)/cpu(one), "cpu-ratio-4:1")
 	b.ReportMetric(float64(four.senders)/float64(one.senders), "senders-cpu-ratio-4:1")
 	b.ReportMetric(float64(four.wall)/float64(one.wall), "wall-ratio-4:1")
+	b.ReportMetric(cpu(inTurn)/cpu(one), "cpu-ratio-4-in-turn:1")
+	b.ReportMetric(float64(inTurn.senders)/float64(one.senders), "senders-cpu-ratio-4-in-turn:1")
 }
 
 // objectBench is what both benchmarks share: the two binaries, the token keys and API token,
@@ -247,14 +271,19 @@ func (r *objectBench) collector(name string) (string, func() time.Duration) {
 // one's exit), the senders' CPU time and largest peak RSS, and the invitations sent.
 type waveResult struct {
 	wall, cpu, collector, store time.Duration
-	peakMiB                     float64
-	sent                        int
+	// sys is the part of cpu spent in the kernel; switches are the senders' context switches,
+	// voluntary (waiting) and involuntary (preempted).
+	sys                 time.Duration
+	switches, preempted int64
+	peakMiB             float64
+	sent                int
 }
 
 // wave registers a new wave with the response service at base, as the manager does, and runs
-// it with shards sender binaries at once, each with its JOB_COMPLETION_INDEX. The segments are
-// BenchmarkMillionInvitations's; sample, when not zero, samples each by count.
-func (r *objectBench) wave(base, name string, src jobfile.AudienceConfig, sample, shards int) waveResult {
+// it with shards sender binaries at once (one after another when inTurn), each with its
+// JOB_COMPLETION_INDEX. The segments are BenchmarkMillionInvitations's; sample, when not zero,
+// samples each by count.
+func (r *objectBench) wave(base, name string, src jobfile.AudienceConfig, sample, shards int, inTurn bool) waveResult {
 	b := r.b
 	uid := fmt.Sprintf("5e1d0c2b-0000-4000-8000-%012d", time.Now().UnixNano()%1e12)
 	now := time.Now().UTC()
@@ -267,10 +296,12 @@ func (r *objectBench) wave(base, name string, src jobfile.AudienceConfig, sample
 	src.Segments = []audience.Segment{
 		{Name: "low-cost-rental", Match: `attrs.tenure == "LCRA"`, Channels: []string{"email"}, Count: sample},
 		{Name: "low-cost-home-ownership", Channels: []string{"email"}, Count: sample}}
+	// Each pod as the manager configures it (campaign.SenderConfig): 4 SMTP connections, and
+	// the sender's default of 8 workers.
 	cfg := jobfile.Config{CampaignUID: uid, WaveID: name, Namespace: "riverside", Campaign: "tsm", Title: "How are we doing?",
 		PublicURL: "https://listen.example.org", Expiry: now.Add(28 * 24 * time.Hour), Seed: name, Shards: shards, Audience: src,
 		Channels: []jobfile.ChannelConfig{{Name: "email", ContactField: "email",
-			Email: &jobfile.Email{Host: "127.0.0.1", Port: r.sink.Port, TLS: "None", From: "listening@riverside.example"}}},
+			Email: &jobfile.Email{Host: "127.0.0.1", Port: r.sink.Port, TLS: "None", From: "listening@riverside.example", Connections: 4}}},
 		CollectorURL: base, APITokenFile: r.apiTokenFile, TokenKeysDir: r.keysDir}
 	data, _ := json.Marshal(cfg)
 	jobFile := filepath.Join(r.dir, name+".json")
@@ -280,9 +311,16 @@ func (r *objectBench) wave(base, name string, src jobfile.AudienceConfig, sample
 	received0 := r.sink.Received.Load()
 	cmds := make([]*exec.Cmd, shards)
 	outs := make([]bytes.Buffer, shards)
+	perf := os.Getenv("BENCH_PERF")
 	for shard := range shards {
-		cmd := exec.Command(r.senderBin, "--job", jobFile, "--termination-log", os.DevNull, "--progress-every", "1m")
+		args := []string{r.senderBin, "--job", jobFile, "--termination-log", os.DevNull, "--progress-every", "1m"}
+		if perf != "" {
+			args = append([]string{"perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-g",
+				"-o", filepath.Join(perf, fmt.Sprintf("%s-shard%d.perf.data", name, shard)), "--"}, args...)
+		}
+		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), "JOB_COMPLETION_INDEX="+strconv.Itoa(shard))
+		cmd.Env = append(cmd.Env, strings.Fields(os.Getenv("BENCH_SENDER_ENV"))...)
 		cmd.Stdout, cmd.Stderr = &outs[shard], &outs[shard]
 		cmds[shard] = cmd
 	}
@@ -290,10 +328,21 @@ func (r *objectBench) wave(base, name string, src jobfile.AudienceConfig, sample
 	var wg sync.WaitGroup
 	errs := make([]error, shards)
 	start := time.Now()
+	peaks := make([]float64, shards)
 	for shard, cmd := range cmds {
 		must(b, cmd.Start())
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[shard] = cmd.Wait() }()
+		wait := func() {
+			defer wg.Done()
+			stop := watchPeakRSS(cmd.Process.Pid)
+			errs[shard] = cmd.Wait()
+			peaks[shard] = stop()
+		}
+		if inTurn {
+			wait()
+		} else {
+			go wait()
+		}
 	}
 	wg.Wait()
 	res.wall = time.Since(start)
@@ -304,7 +353,11 @@ func (r *objectBench) wave(base, name string, src jobfile.AudienceConfig, sample
 		}
 		res.sent += sum.Sent
 		res.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-		res.peakMiB = max(res.peakMiB, float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)/1024)
+		res.sys += cmd.ProcessState.SystemTime()
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		res.switches += ru.Nvcsw
+		res.preempted += ru.Nivcsw
+		res.peakMiB = max(res.peakMiB, peaks[shard])
 	}
 	if got := r.sink.Received.Load() - received0; got != int64(res.sent) {
 		b.Fatalf("wave %s: the senders sent %d invitations, the sink received %d", name, res.sent, got)
@@ -313,6 +366,50 @@ func (r *objectBench) wave(base, name string, src jobfile.AudienceConfig, sample
 		b.Fatalf("wave %s: %d invitations sent, want the sample of %d", name, res.sent, 2*sample)
 	}
 	return res
+}
+
+// watchPeakRSS reads the peak RSS of process pid (VmHWM, its memory's high-water mark) every
+// 10 ms until it exits; stop returns the last value read, in MiB. The peak that wait4 returns
+// (ProcessState's Maxrss) cannot be used: Linux counts in it the RSS of the process that
+// started the program, this benchmark's, as it was when the program was started.
+func watchPeakRSS(pid int) (stop func() float64) {
+	var peak float64
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v, ok := vmHWM(pid); ok {
+				peak = max(peak, v)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		<-finished
+		return peak
+	}
+}
+
+// vmHWM is process pid's VmHWM in MiB; false once it has exited.
+func vmHWM(pid int) (float64, bool) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.Fields(f)[0], 64)
+			return kb / 1024, err == nil
+		}
+	}
+	return 0, false
 }
 
 // storeCPU is the CPU time (user and system) the S3 server has used so far: versitygw is a
