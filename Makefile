@@ -80,16 +80,11 @@ bench-smoke: envtest ## Run every benchmark once at a small size (BENCH_SMALL=1)
 		$$(grep -rl --include='*_test.go' --exclude-dir=.git --exclude-dir=bin '^func Benchmark' . | xargs -n1 dirname | sort -u)
 
 FUZZTIME ?= 20s
+FUZZJOBS ?= 2
 
 .PHONY: fuzz
-fuzz: ## Fuzz each parser of outside input for FUZZTIME (20s), one target at a time; a find is written to its package's testdata/fuzz.
-	@failed=; for t in internal/token:FuzzToken internal/apitoken:FuzzCredentials internal/responseapi:FuzzVerifySigned \
-		internal/dsn:FuzzParse internal/audience:FuzzRead internal/audience:FuzzScanSelect internal/i18n:FuzzChoose \
-		internal/survey:FuzzReadForm; do \
-		pkg=$${t%%:*}; name=$${t#*:}; echo "== fuzz $$name ($$pkg, $(FUZZTIME))"; \
-		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 2 ./$$pkg || failed="$$failed $$pkg:$$name"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "fuzzing found failing inputs in:$$failed (each is in its package's testdata/fuzz: fix the bug and commit the input as a seed)"; exit 1; fi
+fuzz: ## Fuzz each parser of outside input for FUZZTIME (20s), FUZZJOBS (2) targets at a time (hack/fuzz.sh); a find is written to its package's testdata/fuzz.
+	FUZZTIME=$(FUZZTIME) FUZZJOBS=$(FUZZJOBS) hack/fuzz.sh
 
 ##@ Build
 
