@@ -148,7 +148,10 @@ func BenchmarkShardsFromS3(b *testing.B) {
 			t.store += res.store
 			t.peakMiB = max(t.peakMiB, res.peakMiB)
 			how := fmt.Sprintf("%d shards at once", c.shards)
-			if c.inTurn {
+			switch {
+			case c.shards == 1:
+				how = "1 shard"
+			case c.inTurn:
 				how = fmt.Sprintf("%d shards one after another", c.shards)
 			}
 			b.Logf("%d people, %s: %.1f s; CPU: senders %.1f s (%.1f s of it in the kernel; %d context switches waiting, %d preempted), response service %.1f s, S3 server %.2f s; sender peak RSS %.0f MiB",
