@@ -100,3 +100,66 @@ func TestFileSourceVersionAndGzip(t *testing.T) {
 		})
 	}
 }
+
+// An object is read ahead of the parser: while the parser is busy with the first bytes, the
+// next buffers are received (the source gives the parser the read-ahead reader); an error of
+// the object reaches the parser after every byte read before it, unchanged; closing stops the
+// reading and closes the object.
+func TestReadAhead(t *testing.T) {
+	pr, pw := io.Pipe()
+	body := &closeCounter{Reader: pr}
+	r, err := readAhead(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := bytes.Repeat([]byte("R-1,one@example.org\n"), 1<<12) // 80 KiB
+	ahead := make(chan int)
+	go func() {
+		// With nobody reading past the first byte, the writes go through only if something
+		// reads ahead: a pipe holds nothing.
+		n := 0
+		for n < 2*readAheadSize {
+			w, err := pw.Write(chunk)
+			n += w
+			if err != nil {
+				break
+			}
+		}
+		ahead <- n
+		pw.CloseWithError(errTruncated)
+	}()
+	one := make([]byte, 1)
+	if _, err := io.ReadFull(r, one); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-ahead:
+		if n < 2*readAheadSize {
+			t.Fatalf("read ahead %d bytes, want %d", n, 2*readAheadSize)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing was read ahead of the reader: the writer is still blocked")
+	}
+	rest, err := io.ReadAll(r)
+	if !errors.Is(err, errTruncated) {
+		t.Errorf("the error after the bytes is %v, want %v", err, errTruncated)
+	}
+	if got := 1 + len(rest); got < 2*readAheadSize || got%len(chunk) != 0 {
+		t.Errorf("read %d bytes before the error, want all that were written", got)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if body.closed != 1 {
+		t.Errorf("the object was closed %d times, want once", body.closed)
+	}
+}
+
+var errTruncated = errors.New("the connection was reset")
+
+type closeCounter struct {
+	io.Reader
+	closed int
+}
+
+func (c *closeCounter) Close() error { c.closed++; return nil }
