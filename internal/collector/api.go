@@ -86,7 +86,7 @@ func (s *Server) putWave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.cfg.Store.PutWave(r.Context(), store.Wave{
-		CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave"), Namespace: reg.Namespace,
+		CampaignUID: pathID(r, "campaign"), WaveID: pathID(r, "wave"), Namespace: reg.Namespace,
 		Campaign: reg.Campaign, Definition: reg.Definition.JSON(), PrimaryQuestion: reg.Definition.Primary,
 		OpensAt: reg.OpensAt, ClosesAt: reg.ClosesAt, ChannelKeys: reg.ChannelKeys, Anonymous: reg.Definition.Anonymous,
 	})
@@ -98,10 +98,10 @@ func (s *Server) putWave(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
-	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave")}) {
+	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: pathID(r, "campaign"), WaveID: pathID(r, "wave")}) {
 		return
 	}
-	sum, err := s.cfg.Store.Summarize(r.Context(), r.PathValue("campaign"), r.PathValue("wave"), r.URL.Query().Get("primary"))
+	sum, err := s.cfg.Store.Summarize(r.Context(), pathID(r, "campaign"), pathID(r, "wave"), queryValue(r, "primary"))
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -138,7 +138,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	for q, p := range sum.Pairs {
 		out.Pairs[q] = responseapi.PairStats{N: p.N, SumX: p.SumX, SumY: p.SumY, SumXX: p.SumXX, SumYY: p.SumYY, SumXY: p.SumXY}
 	}
-	cases, err := s.cfg.Store.WaveCases(r.Context(), r.PathValue("campaign"), r.PathValue("wave"), s.cfg.Now())
+	cases, err := s.cfg.Store.WaveCases(r.Context(), pathID(r, "campaign"), pathID(r, "wave"), s.cfg.Now())
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -158,7 +158,7 @@ const (
 )
 
 func (s *Server) putFrame(w http.ResponseWriter, r *http.Request) {
-	shard, err := strconv.Atoi(r.PathValue("shard"))
+	shard, err := strconv.Atoi(pathID(r, "shard"))
 	if err != nil || shard < 0 || shard >= maxShards {
 		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("the shard is a number from 0 to %d", maxShards-1))
 		return
@@ -186,10 +186,10 @@ func (s *Server) putFrame(w http.ResponseWriter, r *http.Request) {
 		frame[seg.Segment] = store.FrameCounts{Population: seg.Population, Unreachable: seg.Unreachable, Sampled: seg.Sampled,
 			OptedOut: seg.OptedOut, ContactedRecently: seg.ContactedRecently}
 	}
-	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave")}) {
+	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: pathID(r, "campaign"), WaveID: pathID(r, "wave")}) {
 		return
 	}
-	if err := s.cfg.Store.PutFrame(r.Context(), r.PathValue("campaign"), r.PathValue("wave"), shard, in.Shards, frame); err != nil {
+	if err := s.cfg.Store.PutFrame(r.Context(), pathID(r, "campaign"), pathID(r, "wave"), shard, in.Shards, frame); err != nil {
 		s.storeError(w, err)
 		return
 	}

@@ -51,7 +51,7 @@ func unseen(asked []string, shown string) bool {
 // visible answers the questions the answers so far call for: {"visible": [ids]}.
 func (s *Server) visible(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		writeJSONError(w, http.StatusBadRequest, "the answers could not be read")
 		return
 	}

@@ -10,7 +10,7 @@ import (
 // the namespace's eraser credential. The log line, like the erasure log, names the erasure, not
 // the person.
 func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
-	namespace := r.PathValue("namespace")
+	namespace := pathID(r, "namespace")
 	if !permit(w, r, namespace) {
 		return
 	}

@@ -33,11 +33,11 @@ const flushEvery = 500
 const exportStall = time.Minute
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request) {
-	ref := store.WaveRef{CampaignUID: r.PathValue("campaign"), WaveID: r.PathValue("wave")}
+	ref := store.WaveRef{CampaignUID: pathID(r, "campaign"), WaveID: pathID(r, "wave")}
 	if !s.permitWaves(w, r, ref) {
 		return
 	}
-	format := r.URL.Query().Get("format")
+	format := queryValue(r, "format")
 	switch format {
 	case "":
 		format = "csv"

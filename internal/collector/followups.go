@@ -35,7 +35,7 @@ func (s *Server) putFollowUp(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &reg) {
 		return
 	}
-	rule := store.FollowUpRule{UID: r.PathValue("uid"), Namespace: reg.Namespace, Name: reg.Name, CampaignUID: reg.CampaignUID,
+	rule := store.FollowUpRule{UID: pathID(r, "uid"), Namespace: reg.Namespace, Name: reg.Name, CampaignUID: reg.CampaignUID,
 		Trigger: reg.Trigger, When: reg.When, Segments: reg.Segments, TicketKey: reg.TicketKey, Active: reg.Active}
 	var errs []error
 	var err error
@@ -69,7 +69,7 @@ func (s *Server) putFollowUp(w http.ResponseWriter, r *http.Request) {
 // deleteFollowUp deactivates a rule whose FollowUp was deleted: no new cases; its cases stay
 // for the campaign's reports. An unknown rule is already gone.
 func (s *Server) deleteFollowUp(w http.ResponseWriter, r *http.Request) {
-	rule, err := s.cfg.Store.GetFollowUp(r.Context(), r.PathValue("uid"))
+	rule, err := s.cfg.Store.GetFollowUp(r.Context(), pathID(r, "uid"))
 	if errors.Is(err, store.ErrNotFound) {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -88,7 +88,7 @@ func (s *Server) deleteFollowUp(w http.ResponseWriter, r *http.Request) {
 
 // sweepFollowUp opens the cases of a NonResponse rule that are due, and answers with the stats.
 func (s *Server) sweepFollowUp(w http.ResponseWriter, r *http.Request) {
-	rule, err := s.cfg.Store.GetFollowUp(r.Context(), r.PathValue("uid"))
+	rule, err := s.cfg.Store.GetFollowUp(r.Context(), pathID(r, "uid"))
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -102,14 +102,14 @@ func (s *Server) sweepFollowUp(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) followUpStats(w http.ResponseWriter, r *http.Request) {
-	if !s.permitFollowUp(w, r, r.PathValue("uid")) {
+	if !s.permitFollowUp(w, r, pathID(r, "uid")) {
 		return
 	}
-	if _, err := s.cfg.Store.GetFollowUp(r.Context(), r.PathValue("uid")); err != nil {
+	if _, err := s.cfg.Store.GetFollowUp(r.Context(), pathID(r, "uid")); err != nil {
 		s.storeError(w, err)
 		return
 	}
-	s.writeStats(w, r, r.PathValue("uid"), 0)
+	s.writeStats(w, r, pathID(r, "uid"), 0)
 }
 
 func (s *Server) writeStats(w http.ResponseWriter, r *http.Request, uid string, opened int) {
@@ -201,7 +201,7 @@ func triggerAnswers(def survey.Definition, answers []store.Answer) map[string]an
 // resolveLink verifies a case link. An expired link is refused: the matter is then for the
 // organisation's own channels.
 func (s *Server) resolveLink(w http.ResponseWriter, r *http.Request) (store.Case, bool) {
-	c, err := s.verify(r.Context(), r.PathValue("token"), s.cfg.Now())
+	c, err := s.verify(r.Context(), pathID(r, "token"), s.cfg.Now())
 	if !linkError(err) {
 		s.unavailable(w, r, err)
 		return store.Case{}, false
@@ -251,7 +251,7 @@ func (s *Server) resolvePage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	_ = r.ParseForm()
+	_ = parseForm(r)
 	cs, ok := s.resolveLink(w, r)
 	if !ok {
 		return
@@ -307,14 +307,14 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) casesToContact(w http.ResponseWriter, r *http.Request) {
-	limit, err := strconv.Atoi(r.URL.Query().Get("limit"))
+	limit, err := strconv.Atoi(queryValue(r, "limit"))
 	if err != nil || limit <= 0 || limit > responseapi.MaxBatch {
 		limit = responseapi.MaxBatch
 	}
-	if !s.permitFollowUp(w, r, r.PathValue("uid")) {
+	if !s.permitFollowUp(w, r, pathID(r, "uid")) {
 		return
 	}
-	cases, err := s.cfg.Store.CasesToContact(r.Context(), r.PathValue("uid"), limit)
+	cases, err := s.cfg.Store.CasesToContact(r.Context(), pathID(r, "uid"), limit)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -342,9 +342,9 @@ func (s *Server) casesContacted(w http.ResponseWriter, r *http.Request) {
 	}
 	keys := make([]store.CaseKey, len(in.Cases))
 	for i, c := range in.Cases {
-		keys[i] = store.CaseKey{FollowUpUID: r.PathValue("uid"), CampaignUID: c.CampaignUID, WaveID: c.WaveID, RecipientKey: c.RecipientKey}
+		keys[i] = store.CaseKey{FollowUpUID: pathID(r, "uid"), CampaignUID: c.CampaignUID, WaveID: c.WaveID, RecipientKey: c.RecipientKey}
 	}
-	if !s.permitFollowUp(w, r, r.PathValue("uid")) {
+	if !s.permitFollowUp(w, r, pathID(r, "uid")) {
 		return
 	}
 	if err := s.cfg.Store.MarkContacted(r.Context(), keys, s.cfg.Now()); err != nil {

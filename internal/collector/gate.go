@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -308,4 +309,94 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		out[name] = f.Type
 	}
 	return out
+}
+
+// What a handler may read of a request, and how: only through these, so that nothing it reads
+// has not passed the gate (the lint rule request-input-through-the-gate in .golangci.yml
+// forbids r.PathValue, r.URL.Query, r.Header.Get, r.ParseForm, r.Form, r.PostForm and
+// encoding/json's decoders everywhere else in this package). Each checks again what the gate
+// checked, so that a value read here is an identifier or plain text even on a route someone
+// registered past the gate.
+
+// pathID is a path value: an identifier (ValidID), or "" when it is not one.
+func pathID(r *http.Request, name string) string {
+	if v := r.PathValue(name); ValidID(v) {
+		return v
+	}
+	return ""
+}
+
+// queryValue is a query parameter's first value: plain text of at most maxQueryValue bytes,
+// or "".
+func queryValue(r *http.Request, name string) string {
+	if v := r.URL.Query().Get(name); plainText(v, maxQueryValue) {
+		return v
+	}
+	return ""
+}
+
+// headerValue is a request header's first value: plain text of at most maxHeaderValue bytes,
+// or "".
+func headerValue(r *http.Request, name string) string {
+	if v := r.Header.Get(name); plainText(v, maxHeaderValue) {
+		return v
+	}
+	return ""
+}
+
+// errFormNotPlain is a posted form with a name or value that is not plain text.
+var errFormNotPlain = errors.New("a form field is not plain text")
+
+// parseForm reads a posted form (URL-encoded; the gate refuses multipart), within the route's
+// body bound, and checks every field's name, and every value but the answers': plain text. On
+// GET and HEAD it reads nothing. Read the fields with formValue and postedValues.
+//
+// An answer's value (a field survey.FieldName names) is bounded here, and checked as text by
+// the survey's own reader (survey.ReadForm, before anything is stored), which gives the form
+// back with the question named ("unusual characters"), so that a respondent who pasted a
+// control character loses none of their answers.
+func parseForm(r *http.Request) error {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return err
+	}
+	for name, values := range r.PostForm {
+		if !plainText(name, maxQueryValue) {
+			r.PostForm = url.Values{}
+			return errFormNotPlain
+		}
+		answer := strings.HasPrefix(name, survey.FieldName(""))
+		for _, v := range values {
+			if answer && len(v) <= maxFormValue {
+				continue
+			}
+			if !plainText(v, maxFormValue) {
+				r.PostForm = url.Values{}
+				return errFormNotPlain
+			}
+		}
+	}
+	return nil
+}
+
+// maxFormValue bounds one form value (a written answer is bounded lower by its question).
+const maxFormValue = 32 << 10
+
+// postedValues are a posted form's values of a field (several for a multiple choice's boxes),
+// once parseForm has checked them; nil before, or on GET.
+func postedValues(r *http.Request, field string) []string {
+	if r.PostForm == nil {
+		return nil
+	}
+	return r.PostForm[field]
+}
+
+// formValue is a posted form's first value of a field, or "".
+func formValue(r *http.Request, field string) string {
+	if v := postedValues(r, field); len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -2,9 +2,12 @@ package collector_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -280,6 +283,55 @@ func TestSignaturesBindTheRoute(t *testing.T) {
 			if status, answer := e.send(http.MethodPost, "/api/v1/responses", body, h); status != c.want {
 				t.Errorf("%s: %d %s; want %d", name, status, answer, c.want)
 			}
+		}
+	})
+}
+
+// Form fields pass the gate too: a survey form whose field's name or language switch holds a
+// NUL, a control character or invalid UTF-8 is refused with 400 on both stores, and nothing is
+// stored; an answer holding one is given back as a problem with that answer (422, the
+// survey's reader), and nothing is stored either. The same answers in plain text are stored.
+func TestFormFieldsPassTheGate(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		tok := e.link("T-000123-01", closes)
+		good := url.Values{"q.tp01": {"4"}, "q.tp02": {"na"}, "q.visit": {"0"}, "q.comments": {"Quick and polite."}}
+		forms := map[string]struct {
+			form url.Values
+			want int
+		}{
+			"NUL in a written answer":              {url.Values{"q.comments": {"Quick\x00 and polite."}}, http.StatusUnprocessableEntity},
+			"a control character in an answer":     {url.Values{"q.comments": {"Quick\x1b[2J and polite."}}, http.StatusUnprocessableEntity},
+			"invalid UTF-8 in a written answer":    {url.Values{"q.comments": {"caf\xff"}}, http.StatusUnprocessableEntity},
+			"invalid UTF-8 in a choice":            {url.Values{"q.tp01": {"4\xfe"}}, http.StatusUnprocessableEntity},
+			"an answer of 40 KB":                   {url.Values{"q.comments": {strings.Repeat("x", 40<<10)}}, http.StatusBadRequest},
+			"NUL in a field's name":                {url.Values{"q.tp01\x00": {"4"}}, http.StatusBadRequest},
+			"invalid UTF-8 in a field's name":      {url.Values{"x\xff": {"4"}}, http.StatusBadRequest},
+			"invalid UTF-8 in the language switch": {url.Values{"switch-lang": {"cy\xff"}}, http.StatusBadRequest},
+			"NUL in the language switch":           {url.Values{"switch-lang": {"cy\x00"}}, http.StatusBadRequest},
+		}
+		for name, bad := range forms {
+			form := url.Values{}
+			for k, v := range good {
+				form[k] = v
+			}
+			for k, v := range bad.form {
+				form[k] = v
+			}
+			resp, body := e.post("/s/"+tok, form)
+			if resp.StatusCode != bad.want {
+				t.Errorf("%s: %s, want %d: %.200s", name, resp.Status, bad.want, body)
+			}
+			if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-000123-01"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("%s: the refused form was stored (%v)", name, err)
+			}
+		}
+		resp, _ := e.post("/s/"+tok, good)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the same form in plain text: %s", resp.Status)
+		}
+		if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", "T-000123-01"); err != nil {
+			t.Fatalf("the plain form was not stored: %v", err)
 		}
 	})
 }

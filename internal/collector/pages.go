@@ -86,7 +86,7 @@ func wordsFor(r *http.Request, langs []string) *i18n.Words {
 	if len(langs) == 0 {
 		langs = append([]string{"en"}, slices.DeleteFunc(i18n.Shipped(), func(l string) bool { return l == "en" })...)
 	}
-	return i18n.For(i18n.Choose(langs, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language")))
+	return i18n.For(i18n.Choose(langs, queryValue(r, "lang"), headerValue(r, "Accept-Language")))
 }
 
 // say is a page of the catalogues' words: a heading and paragraphs, by message id, filled from
@@ -121,7 +121,7 @@ type linkedWave struct {
 // when the link cannot be used: invalid, expired, or its wave closed.
 func (s *Server) open(w http.ResponseWriter, r *http.Request) (linkedWave, bool) {
 	now := s.cfg.Now()
-	c, err := s.verify(r.Context(), r.PathValue("token"), now)
+	c, err := s.verify(r.Context(), pathID(r, "token"), now)
 	switch {
 	case !linkError(err):
 		s.unavailable(w, r, err)
@@ -229,7 +229,7 @@ func (s *Server) view(l linkedWave, r *http.Request, lang string) surveyView {
 		Values:     map[string]string{},
 		Problems:   map[string]string{},
 		Closes:     words.Date(l.wave.ClosesAt),
-		OptOutPath: "/o/" + r.PathValue("token") + "?lang=" + lang,
+		OptOutPath: "/o/" + pathID(r, "token") + "?lang=" + lang,
 		survey:     l.def,
 	}
 	for _, other := range l.def.Languages() {
@@ -245,11 +245,11 @@ func (s *Server) view(l linkedWave, r *http.Request, lang string) surveyView {
 func langOf(l linkedWave, r *http.Request) string {
 	langs := l.def.Languages()
 	if r.Method == http.MethodPost { // a form is read on POST only, and the gate bounds it
-		if to := r.PostFormValue(switchField); to != "" && slices.Contains(langs, to) {
+		if to := formValue(r, switchField); to != "" && slices.Contains(langs, to) {
 			return to
 		}
 	}
-	return i18n.Choose(langs, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
+	return i18n.Choose(langs, queryValue(r, "lang"), headerValue(r, "Accept-Language"))
 }
 
 // switchField is the button that changes the page's language, keeping the answers given.
@@ -301,7 +301,7 @@ func (v surveyView) Number(id string) int {
 
 // formField reads a posted form's values of a field (several for a multiple choice's boxes).
 func formField(r *http.Request) func(field string) []string {
-	return func(field string) []string { return r.PostForm[field] }
+	return func(field string) []string { return postedValues(r, field) }
 }
 
 // showFor sets which questions the view shows for its values.
@@ -321,7 +321,7 @@ func (s *Server) showFor(v *surveyView, r *http.Request) {
 		}
 	}
 	v.Shown = strings.Join(shown, " ")
-	v.VisiblePath = "/s/" + r.PathValue("token") + "/visible"
+	v.VisiblePath = "/s/" + pathID(r, "token") + "/visible"
 }
 
 func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
@@ -335,7 +335,7 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		v.Answered, v.AnsweredOn = true, v.Words.Date(prev.SubmittedAt)
 		v.Values = formValues(l.def, prev.Answers) // none for an anonymous survey
-		v.Saved = r.URL.Query().Get("saved") == "1"
+		v.Saved = queryValue(r, "saved") == "1"
 	case !errors.Is(err, store.ErrNotFound):
 		s.unavailable(w, r, err)
 		return
@@ -346,7 +346,7 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
+	if err := parseForm(r); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			s.say(w, http.StatusRequestEntityTooLarge, wordsFor(r, nil), "too_long_title", []string{"too_long_body"})
@@ -361,14 +361,14 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := langOf(l, r)
 	answers, asked, complete, problems := l.def.ReadForm(formField(r), false, s.shows)
-	revealed := l.def.Conditional() && unseen(asked, r.PostForm.Get(shownField))
-	switching := r.PostForm.Get(switchField) != ""
+	revealed := l.def.Conditional() && unseen(asked, formValue(r, shownField))
+	switching := formValue(r, switchField) != ""
 	if len(problems) > 0 || revealed || switching {
 		// Not saved: the page comes back with the answers given, in the language asked for
 		// when the person changed it (nothing else is said then).
 		v := s.view(l, r, lang)
 		for _, q := range l.def.Questions {
-			v.Values[q.ID] = strings.Join(r.PostForm[survey.FieldName(q.ID)], ",")
+			v.Values[q.ID] = strings.Join(postedValues(r, survey.FieldName(q.ID)), ",")
 		}
 		s.showFor(&v, r)
 		if revealed {
@@ -377,7 +377,7 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 			// shown for the questions the person saw.
 			v.Revealed = !switching
 			for id := range problems {
-				if !strings.Contains(" "+r.PostForm.Get(shownField)+" ", " "+id+" ") {
+				if !strings.Contains(" "+formValue(r, shownField)+" ", " "+id+" ") {
 					delete(problems, id)
 				}
 			}
@@ -425,7 +425,7 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 	}
 	// Committed: only now is the submission acknowledged, by sending the person to the page
 	// that thanks them (post, redirect, get: a reload does not send the form again).
-	http.Redirect(w, r, "/s/"+r.PathValue("token")+"?saved=1&lang="+url.QueryEscape(lang), http.StatusSeeOther)
+	http.Redirect(w, r, "/s/"+pathID(r, "token")+"?saved=1&lang="+url.QueryEscape(lang), http.StatusSeeOther)
 }
 
 func (s *Server) optOutPage(w http.ResponseWriter, r *http.Request) {
@@ -446,7 +446,7 @@ func (s *Server) optOutPage(w http.ResponseWriter, r *http.Request) {
 // optOut honours an opt-out. Mail clients' one-click unsubscribe (RFC 8058) posts here too.
 func (s *Server) optOut(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	_ = r.ParseForm()
+	_ = parseForm(r)
 	l, ok := s.optOutLink(w, r)
 	if !ok {
 		return
@@ -460,7 +460,7 @@ func (s *Server) optOut(w http.ResponseWriter, r *http.Request) {
 
 // optOutLink verifies a link for opting out: an expired survey link still opts out.
 func (s *Server) optOutLink(w http.ResponseWriter, r *http.Request) (linkedWave, bool) {
-	c, err := s.verify(r.Context(), r.PathValue("token"), s.cfg.Now())
+	c, err := s.verify(r.Context(), pathID(r, "token"), s.cfg.Now())
 	if !linkError(err) {
 		s.unavailable(w, r, err)
 		return linkedWave{}, false

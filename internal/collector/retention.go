@@ -39,7 +39,7 @@ func (s *Server) putRetention(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := s.cfg.Store.PutRetention(r.Context(), r.PathValue("campaign"), ret, s.cfg.Now()); err != nil {
+	if err := s.cfg.Store.PutRetention(r.Context(), pathID(r, "campaign"), ret, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
 	}

@@ -28,9 +28,9 @@ func scopeOf(r *http.Request) apitoken.Scope {
 // Authorization header's bearer token.
 func (s *Server) authorize(route responseapi.Route, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		given, ok := r.Header.Get(responseapi.CredentialHeader), true
+		given, ok := headerValue(r, responseapi.CredentialHeader), true
 		if given == "" {
-			given, ok = cutBearer(r.Header.Get("Authorization"))
+			given, ok = cutBearer(headerValue(r, "Authorization"))
 		}
 		scope, valid := apitoken.Authenticate([]byte(given), s.cfg.APITokens())
 		if !ok || !valid {
