@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/ast"
@@ -625,6 +626,9 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 		if key == "" {
 			return lineErr(rec.Line, "the id column %q is empty", p.spec.IDField)
 		}
+		if msg := badID(key); msg != "" {
+			return lineErr(rec.Line, "the id column %q %s", p.spec.IDField, msg)
+		}
 		id := maphash.String(idSeed, key)
 		seg, channel, _, err := p.assign(rec, m)
 		if err != nil {
@@ -881,4 +885,24 @@ func (p *Plan) Lookup(r io.Reader, keys map[string]bool, channels []string, fn f
 		}
 		return nil
 	})
+}
+
+// MaxIDBytes bounds a person's id: the ledger keeps it (and the response service refuses a
+// longer one), so a file holding one fails its first pass, at its line, before anything is sent.
+const MaxIDBytes = 253
+
+// badID says what is wrong with an id (already valid UTF-8), or "": it is at most MaxIDBytes
+// and holds no control character (NUL, tab, a line break, DEL, C1), which the ledger refuses and
+// which would make one person's id look like another's in an export. The id itself is never
+// quoted: it may be personal data.
+func badID(id string) string {
+	if len(id) > MaxIDBytes {
+		return fmt.Sprintf("holds an id longer than %d bytes", MaxIDBytes)
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return "holds an id with a control character (a NUL, tab or line break)"
+		}
+	}
+	return ""
 }
