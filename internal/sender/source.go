@@ -84,16 +84,36 @@ func readAhead(r io.ReadCloser) (io.ReadCloser, error) {
 
 // open opens the list from its start.
 func (s *source) open(ctx context.Context) (io.ReadCloser, error) {
+	if s.obj == nil {
+		return s.openRaw(ctx)
+	}
+	// Closing the reader first cancels the object's request: the read-ahead's Close waits for
+	// the buffer being filled, which on a stalled store would otherwise wait out the store's
+	// deadlines and retries (minutes) when the run stops early, on SIGTERM say.
+	ctx, cancel := context.WithCancel(ctx)
 	r, err := s.openRaw(ctx)
-	if err != nil || s.obj == nil {
-		return r, err
+	if err != nil {
+		cancel()
+		return nil, err
 	}
 	ra, err := readAhead(r)
 	if err != nil {
+		cancel()
 		r.Close()
 		return nil, err
 	}
-	return ra, nil
+	return &cancelOnClose{ReadCloser: ra, cancel: cancel}, nil
+}
+
+// cancelOnClose cancels a reader's request before it closes it.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	c.cancel()
+	return c.ReadCloser.Close()
 }
 
 // openRaw opens the list from its start, decompressed, without read-ahead.
