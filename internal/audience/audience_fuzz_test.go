@@ -41,7 +41,7 @@ var lineMessages = func() []*regexp.Regexp {
 		// plan.go
 		`the id column Q is empty`,
 		`the id column Q holds an id longer than \d+ bytes`,
-		`the id column Q holds an id with a control character \(a NUL, tab or line break\)`,
+		`the id column Q holds an id with a control character \(a NUL, a tab, a line break or another\)`,
 		`spec\.audience\.segments\[\d+\]\.match cannot be evaluated: this line has no field Q`,
 		`spec\.audience\.segments\[\d+\]\.match cannot be evaluated: it fails on this line's values \(a conversion such as int\(\) of a value that is not a number\?\)`,
 		`the id is the same as on line \d+`,

@@ -887,9 +887,11 @@ func (p *Plan) Lookup(r io.Reader, keys map[string]bool, channels []string, fn f
 	})
 }
 
-// MaxIDBytes bounds a person's id: the ledger keeps it (and the response service refuses a
-// longer one), so a file holding one fails its first pass, at its line, before anything is sent.
-const MaxIDBytes = 253
+// MaxIDBytes bounds a person's id. Its links carry it: a follow-up's case link as the
+// FollowUp's UID, a slash and the id, in a field of at most 255 bytes (internal/token); and the
+// ledger refuses an id over 253 bytes. A file holding a longer id fails its first pass, at its
+// line, before anything is sent, instead of sending links that cannot work.
+const MaxIDBytes = 200
 
 // badID says what is wrong with an id (already valid UTF-8), or "": it is at most MaxIDBytes
 // and holds no control character (NUL, tab, a line break, DEL, C1), which the ledger refuses and
@@ -901,7 +903,7 @@ func badID(id string) string {
 	}
 	for _, r := range id {
 		if unicode.IsControl(r) {
-			return "holds an id with a control character (a NUL, tab or line break)"
+			return "holds an id with a control character (a NUL, a tab, a line break or another)"
 		}
 	}
 	return ""

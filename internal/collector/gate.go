@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/surveyops/survey-operator/internal/survey"
+	"github.com/surveyops/survey-operator/internal/token"
 )
 
 // The gate: one layer that every request passes before its handler runs, and so before any
@@ -44,7 +45,7 @@ type gateRoute struct {
 
 // Bounds of what passes the gate.
 const (
-	// MaxIDBytes bounds an identifier: a link token (about 60 bytes), a campaign's UID, a
+	// MaxIDBytes bounds an identifier (a link token is bounded by token.MaxLength): a campaign's UID, a
 	// wave's id, a namespace, a FollowUp's UID.
 	MaxIDBytes = 256
 	// maxQueryValue bounds a query name or value; maxQueryValues their number.
@@ -78,8 +79,25 @@ func newGateRoute(pattern string, body int64) gateRoute {
 
 // ValidID reports whether s is an identifier: 1 to MaxIDBytes of ASCII letters, digits and
 // - . _ ~ (the characters of a link token, a UID, a wave id, a namespace).
-func ValidID(s string) bool {
-	if s == "" || len(s) > MaxIDBytes {
+func ValidID(s string) bool { return len(s) <= MaxIDBytes && idChars(s) }
+
+// validToken reports whether s may be a link token: an identifier's characters, and at most
+// token.MaxLength of them (a token carries the person's id, up to 200 bytes, and the wave's,
+// segment's and channel's names: longer than other identifiers).
+func validToken(s string) bool { return len(s) <= token.MaxLength && idChars(s) }
+
+// validPathValue reports whether a path value passes the gate: a token where the route names
+// one ({token}), an identifier everywhere else.
+func validPathValue(name, v string) bool {
+	if name == "token" {
+		return validToken(v)
+	}
+	return ValidID(v)
+}
+
+// idChars reports whether s is 1 or more ASCII letters, digits and - . _ ~.
+func idChars(s string) bool {
+	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -137,7 +155,7 @@ func gate(rt gateRoute, r *http.Request) (int, string) {
 		}
 	}
 	for _, name := range rt.wildcards {
-		if !ValidID(r.PathValue(name)) {
+		if !validPathValue(name, r.PathValue(name)) {
 			return http.StatusBadRequest, "the address holds an invalid " + name
 		}
 	}
@@ -318,9 +336,10 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 // checked, so that a value read here is an identifier or plain text even on a route someone
 // registered past the gate.
 
-// pathID is a path value: an identifier (ValidID), or "" when it is not one.
+// pathID is a path value: an identifier (ValidID; a link token for {token}), or "" when it
+// is not one.
 func pathID(r *http.Request, name string) string {
-	if v := r.PathValue(name); ValidID(v) {
+	if v := r.PathValue(name); validPathValue(name, v) {
 		return v
 	}
 	return ""
@@ -360,6 +379,7 @@ func parseForm(r *http.Request) error {
 		return nil
 	}
 	if err := r.ParseForm(); err != nil {
+		r.PostForm = url.Values{} // what it read before the error is unchecked
 		return err
 	}
 	for name, values := range r.PostForm {

@@ -21,7 +21,7 @@ func (s *Server) verify(ctx context.Context, tok string, now time.Time) (token.C
 	peek, err := token.Peek(tok)
 	// The claims are not verified yet: they serve only to find the key, and pass the gate
 	// before they do (a made-up wave id of NUL bytes must never reach the store).
-	if err != nil || !ValidID(tok) || !ValidID(peek.CampaignUID) || !ValidID(peek.Wave) {
+	if err != nil || !validToken(tok) || !ValidID(peek.CampaignUID) || !ValidID(peek.Wave) {
 		return token.Claims{}, token.ErrInvalid
 	}
 	namespace, err := s.namespaceOf(ctx, peek.CampaignUID, peek.Wave)
