@@ -17,6 +17,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/token"
 )
 
 // pageRoutes are the respondents' pages, as the server registers them.
@@ -145,7 +146,68 @@ func TestEveryJSONBodyIsDecodedStrictly(t *testing.T) {
 				}
 			}
 		}
+		// And nothing was written, read back from the store: no invitation, outcome, frame,
+		// response, retention or erasure.
+		ctx := context.Background()
+		sum, err := e.store.Summarize(ctx, uid, "20260401-0900", "tp01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sum.Dispositions) > 0 || len(sum.Responded) > 0 || len(sum.Frame) > 0 {
+			t.Errorf("refused bodies wrote to the store: invitations %v, responses %v, frame %v", sum.Dispositions, sum.Responded, sum.Frame)
+		}
+		if _, err := e.store.GetResponse(ctx, uid, "20260401-0900", "T-9"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a refused body stored a response (%v)", err)
+		}
+		if _, err := e.store.GetRetention(ctx, uid); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a refused body registered a retention (%v)", err)
+		}
+		if log, err := e.store.Erasures(ctx, "riverside-homes"); err != nil || len(log) > 0 {
+			t.Errorf("a refused body was logged as an erasure: %v %v", log, err)
+		}
+		// The read-back sees a write: the valid reservation is stored.
+		h := http.Header{"Authorization": {"Bearer " + apiToken}, "Content-Type": {"application/json"}}
+		if status, answer := e.send(http.MethodPost, "/api/v1/ledger/reserve", []byte(bodies[responseapi.RouteReserve.Pattern()].body), h); status != http.StatusOK {
+			t.Fatalf("the valid reservation: %d %s", status, answer)
+		}
+		if sum, err := e.store.Summarize(ctx, uid, "20260401-0900", "tp01"); err != nil || len(sum.Dispositions) == 0 {
+			t.Errorf("the valid reservation is not read back: %v %v", sum.Dispositions, err)
+		}
 	})
+}
+
+// A person's id may be up to 200 bytes (audience.MaxIDBytes), and their links work: the
+// survey page, an answer, the opt-out page and a follow-up's case link, though their tokens are
+// longer than other identifiers (the gate took at most 256 bytes for a token once, so an id of
+// about 120 bytes made links that every page refused).
+func TestLinksOfTheLongestIDsWork(t *testing.T) {
+	e := newEnv(t)
+	id := "T-" + strings.Repeat("9", 198)
+	tok := e.link(id, closes)
+	if len(tok) <= collector.MaxIDBytes {
+		t.Fatalf("the token is %d bytes: not longer than an identifier", len(tok))
+	}
+	if resp, body := e.get("/s/" + tok); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the survey page: %s %.200s", resp.Status, body)
+	}
+	if resp, _ := e.post("/s/"+tok, url.Values{"q.tp01": {"4"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the answer: %s", resp.Status)
+	}
+	if _, err := e.store.GetResponse(context.Background(), uid, "20260401-0900", id); err != nil {
+		t.Fatalf("the answer was not stored: %v", err)
+	}
+	if resp, body := e.get("/o/" + tok); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the opt-out page: %s %.200s", resp.Status, body)
+	}
+	caseTok, err := e.keys.ForNamespace("riverside-homes").SignCase(token.Case{FollowUpUID: "5e1d0c2b-0000-4000-8000-0000000000f1",
+		CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: id}, closes)
+	if err != nil {
+		t.Fatalf("a case link for the longest id: %v", err)
+	}
+	// No case is open for it: the page says the link is not known, not that it is malformed.
+	if resp, _ := e.get("/f/" + caseTok); resp.StatusCode == http.StatusBadRequest {
+		t.Errorf("the case link was refused by the gate: %s", resp.Status)
+	}
 }
 
 // The body is bounded server-wide, before any handler reads it: a route that takes no body
