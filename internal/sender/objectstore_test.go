@@ -148,9 +148,11 @@ func TestObjectStoreStalls(t *testing.T) {
 	for _, s := range []*tests3.Server{plain, versioned} {
 		s.Bucket(t, "exports")
 	}
-	// 500,000 lines, about 20 MB: more than the sockets between the store and the sender
-	// hold, so that a store frozen part way stalls the read.
-	big := newS3List(500_000, 40, "")
+	// 1,000,000 lines, about 40 MB: much more than the sockets between the store and the
+	// sender hold (several MB each way) and the sender's read-ahead (4 MiB), so that a store
+	// frozen part way stalls the read. (At 20 MB, a run once had the whole object in flight
+	// when the store froze.)
+	big := newS3List(1_000_000, 40, "")
 	small := newS3List(60, 60, "")
 	other := newS3List(60, 60, "N") // another list, put in the wave's list's place
 	ctx := context.Background()
