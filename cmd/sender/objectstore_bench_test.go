@@ -134,9 +134,9 @@ func BenchmarkShardsFromS3(b *testing.B) {
 			c := configs[(i+j)%len(configs)]
 			run := fmt.Sprintf("op%d-%s", i, label(c))
 			base, stop := r.collector(run)
-			store0 := r.storeCPU()
+			store0 := r.s3.CPU()
 			res := r.wave(base, run, src, 0, c.shards, c.inTurn)
-			res.store = r.storeCPU() - store0
+			res.store = r.s3.CPU() - store0
 			res.collector = stop()
 			if res.sent != people {
 				b.Fatalf("%s sent %d invitations, want %d", label(c), res.sent, people)
@@ -413,31 +413,4 @@ func vmHWM(pid int) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// storeCPU is the CPU time (user and system) the S3 server has used so far: versitygw is a
-// child of this process (tests3 starts it), read from /proc.
-func (r *objectBench) storeCPU() time.Duration {
-	self := strconv.Itoa(os.Getpid())
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var total time.Duration
-	for _, f := range stats {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ... utime stime (fields 14 and 15, in clock ticks of 1/100 s).
-		open, end := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
-		if open < 0 || end < open || string(raw[open+1:end]) != "versitygw" {
-			continue
-		}
-		fields := strings.Fields(string(raw[end+1:]))
-		if len(fields) < 13 || fields[1] != self {
-			continue
-		}
-		utime, _ := strconv.ParseInt(fields[11], 10, 64)
-		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		total += time.Duration(utime+stime) * 10 * time.Millisecond
-	}
-	return total
 }

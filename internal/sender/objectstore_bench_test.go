@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -50,11 +48,11 @@ func BenchmarkAudienceS3AgainstDisk1M(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		both := []func(){
 			func() {
-				start, cpu, srv := time.Now(), selfCPU(), versitygwCPU()
+				start, cpu, srv := time.Now(), selfCPU(), s.CPU()
 				readPasses(b, obj, lines)
 				fromS3 += time.Since(start)
 				s3CPU += selfCPU() - cpu
-				server += versitygwCPU() - srv
+				server += s.CPU() - srv
 			},
 			func() {
 				start, cpu := time.Now(), selfCPU()
@@ -174,31 +172,4 @@ func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// versitygwCPU is the CPU time (user and system) the S3 server has used so far: tests3 starts
-// it as a child of this process; read from /proc.
-func versitygwCPU() time.Duration {
-	self := strconv.Itoa(os.Getpid())
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var total time.Duration
-	for _, f := range stats {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ... utime stime (fields 14 and 15, in ticks of 1/100 s).
-		open, end := bytes.IndexByte(raw, '('), bytes.LastIndexByte(raw, ')')
-		if open < 0 || end < open || string(raw[open+1:end]) != "versitygw" {
-			continue
-		}
-		fields := strings.Fields(string(raw[end+1:]))
-		if len(fields) < 13 || fields[1] != self {
-			continue
-		}
-		utime, _ := strconv.ParseInt(fields[11], 10, 64)
-		stime, _ := strconv.ParseInt(fields[12], 10, 64)
-		total += time.Duration(utime+stime) * 10 * time.Millisecond
-	}
-	return total
 }

@@ -488,3 +488,27 @@ func tail(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// CPU is the CPU time (user and system) the server's process has used so far, read from
+// /proc/<pid>/stat (utime and stime, fields 14 and 15, in clock ticks of 1/100 s); 0 once it
+// has stopped, or where /proc cannot tell. Benchmarks take it before and after their reads.
+func (s *Server) CPU() time.Duration {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	end := bytes.LastIndexByte(raw, ')') // after the command's name, which may hold spaces
+	if end < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(raw[end+1:])) // state is the first: utime is the 12th
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
