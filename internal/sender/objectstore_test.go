@@ -376,3 +376,64 @@ func (r *rig) checkEachOnce(t *testing.T, l s3List) {
 		}
 	}
 }
+
+// A run that stops reading early (SIGTERM, a bad line) closes the list at once, even while
+// the store is frozen mid-read: closing cancels the object's request before the read-ahead
+// waits for the buffer it is filling. Without that, Close waited out the store's deadline
+// (30 s by default) and its retries, past a pod's grace period.
+func TestClosingAStalledObjectReturnsAtOnce(t *testing.T) {
+	s := tests3.Start(t)
+	s.Bucket(t, "exports")
+	big := newS3List(1_000_000, 40, "")
+	put := s.Put(t, "exports", "nightly/tenants.csv", big.data)
+	access, secret := s.Reader(t, "exports")
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// The store's own waits are the defaults (30 s, 5 tries), as in a Job.
+	src, err := newSource(context.Background(), jobfile.AudienceConfig{ObjectStore: &jobfile.ObjectStore{
+		Endpoint: s.Host, Bucket: "exports", Key: "nightly/tenants.csv", Region: s.Region, Insecure: true, Addressing: "Path",
+		AccessKeyFile: write("access", access), SecretKeyFile: write("secret", secret), ETag: put.ETag}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := src.open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(io.Discard, r, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	s.Pause(t)
+	defer s.Resume()
+	// Read on until a read blocks: the buffers and the sockets are drained, and the read-ahead
+	// waits on the frozen store.
+	read := make(chan int64, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, r)
+		read <- n
+	}()
+	time.Sleep(2 * time.Second)
+	select {
+	case n := <-read:
+		t.Fatalf("the whole object (%d bytes more) was read though the store froze", n)
+	default:
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- r.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second): // the store's deadline is 30 s
+		t.Fatal("closing the list waits for the frozen store")
+	}
+	select {
+	case <-read: // the blocked read ends too
+	case <-time.After(10 * time.Second):
+		t.Fatal("the read blocked on the frozen store did not end when the list was closed")
+	}
+}
