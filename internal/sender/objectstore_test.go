@@ -69,13 +69,7 @@ func newS3List(n, reachable int, tag string) s3List {
 func (r *rig) s3Job(t *testing.T, s *tests3.Server, key string, v objectstore.Version, access, secret string) Job {
 	t.Helper()
 	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, data string) string { return writeFile(t, dir, name, data) }
 	keys := filepath.Join(dir, "keys")
 	if err := os.Mkdir(keys, 0o700); err != nil {
 		t.Fatal(err)
@@ -388,13 +382,7 @@ func TestClosingAStalledObjectReturnsAtOnce(t *testing.T) {
 	put := s.Put(t, "exports", "nightly/tenants.csv", big.data)
 	access, secret := s.Reader(t, "exports")
 	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name, data string) string { return writeFile(t, dir, name, data) }
 	// The store's own waits are the defaults (30 s, 5 tries), as in a Job.
 	src, err := newSource(context.Background(), jobfile.AudienceConfig{ObjectStore: &jobfile.ObjectStore{
 		Endpoint: s.Host, Bucket: "exports", Key: "nightly/tenants.csv", Region: s.Region, Insecure: true, Addressing: "Path",
@@ -436,4 +424,14 @@ func TestClosingAStalledObjectReturnsAtOnce(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the read blocked on the frozen store did not end when the list was closed")
 	}
+}
+
+// writeFile writes data to dir/name, readable by its owner only, and returns its path.
+func writeFile(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
