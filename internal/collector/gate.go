@@ -406,12 +406,7 @@ const maxFormValue = 32 << 10
 
 // postedValues are a posted form's values of a field (several for a multiple choice's boxes),
 // once parseForm has checked them; nil before, or on GET.
-func postedValues(r *http.Request, field string) []string {
-	if r.PostForm == nil {
-		return nil
-	}
-	return r.PostForm[field]
-}
+func postedValues(r *http.Request, field string) []string { return r.PostForm[field] }
 
 // formValue is a posted form's first value of a field, or "".
 func formValue(r *http.Request, field string) string {
