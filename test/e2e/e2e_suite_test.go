@@ -18,6 +18,7 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -61,6 +62,16 @@ var _ = BeforeSuite(func() {
 	var s corev1.Secret
 	Expect(k8s.Get(ctx, client.ObjectKey{Namespace: system, Name: "survey-api-token"}, &s)).To(Succeed())
 	apiToken = strings.TrimSpace(string(s.Data["token"]))
+})
+
+// The time each spec took, printed after the suite, so that a slow CI run says which spec
+// it spent its minutes on.
+var _ = ReportAfterSuite("spec times", func(r Report) {
+	for _, s := range r.SpecReports {
+		if s.LeafNodeType == types.NodeTypeIt {
+			fmt.Fprintf(os.Stdout, "%6.1fs  %s\n", s.RunTime.Seconds(), s.LeafNodeText)
+		}
+	}
 })
 
 // kubectlOut runs kubectl and returns its output and error (stderr in the error).
