@@ -11,12 +11,11 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/surveyops/survey-operator/internal/gated"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
-	"github.com/surveyops/survey-operator/internal/survey"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -85,7 +84,7 @@ func (s *Server) putWave(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "closesAt must be after opensAt")
 		return
 	}
-	err := s.cfg.Store.PutWave(r.Context(), store.Wave{
+	err := s.store.PutWave(r.Context(), store.Wave{
 		CampaignUID: pathID(r, "campaign"), WaveID: pathID(r, "wave"), Namespace: reg.Namespace,
 		Campaign: reg.Campaign, Definition: reg.Definition.JSON(), PrimaryQuestion: reg.Definition.Primary,
 		OpensAt: reg.OpensAt, ClosesAt: reg.ClosesAt, ChannelKeys: reg.ChannelKeys, Anonymous: reg.Definition.Anonymous,
@@ -101,7 +100,12 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: pathID(r, "campaign"), WaveID: pathID(r, "wave")}) {
 		return
 	}
-	sum, err := s.cfg.Store.Summarize(r.Context(), pathID(r, "campaign"), pathID(r, "wave"), queryValue(r, "primary"))
+	primary, err := gated.ParseText(queryValue(r, "primary"))
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, "primary is a question's id")
+		return
+	}
+	sum, err := s.store.Summarize(r.Context(), pathName(r, "campaign"), pathName(r, "wave"), primary)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -138,7 +142,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
 	for q, p := range sum.Pairs {
 		out.Pairs[q] = responseapi.PairStats{N: p.N, SumX: p.SumX, SumY: p.SumY, SumXX: p.SumXX, SumYY: p.SumYY, SumXY: p.SumXY}
 	}
-	cases, err := s.cfg.Store.WaveCases(r.Context(), pathID(r, "campaign"), pathID(r, "wave"), s.cfg.Now())
+	cases, err := s.store.WaveCases(r.Context(), pathName(r, "campaign"), pathName(r, "wave"), s.cfg.Now())
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -171,11 +175,12 @@ func (s *Server) putFrame(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments holds at most %d, and shards is more than the shard and at most %d", maxSegments, maxShards))
 		return
 	}
-	frame := make(map[string]store.FrameCounts, len(in.Segments))
+	frame := make(map[gated.Name]store.FrameCounts, len(in.Segments))
 	for i, seg := range in.Segments {
-		_, dup := frame[seg.Segment]
+		name, err := gated.ParseName(seg.Segment)
+		_, dup := frame[name]
 		switch {
-		case seg.Segment == "" || len(seg.Segment) > 63 || dup:
+		case err != nil || len(seg.Segment) > 63 || dup:
 			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments[%d]: a segment name, given once, of at most 63 characters", i))
 			return
 		case seg.Population < 0 || seg.Unreachable < 0 || seg.Sampled < 0 || seg.OptedOut < 0 || seg.ContactedRecently < 0,
@@ -183,13 +188,13 @@ func (s *Server) putFrame(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("segments[%d]: counts are not negative, unreachable and sampled together are at most the population, and those left out at most the sampled", i))
 			return
 		}
-		frame[seg.Segment] = store.FrameCounts{Population: seg.Population, Unreachable: seg.Unreachable, Sampled: seg.Sampled,
+		frame[name] = store.FrameCounts{Population: seg.Population, Unreachable: seg.Unreachable, Sampled: seg.Sampled,
 			OptedOut: seg.OptedOut, ContactedRecently: seg.ContactedRecently}
 	}
 	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: pathID(r, "campaign"), WaveID: pathID(r, "wave")}) {
 		return
 	}
-	if err := s.cfg.Store.PutFrame(r.Context(), pathID(r, "campaign"), pathID(r, "wave"), shard, in.Shards, frame); err != nil {
+	if err := s.store.PutFrame(r.Context(), pathName(r, "campaign"), pathName(r, "wave"), shard, in.Shards, frame); err != nil {
 		s.storeError(w, err)
 		return
 	}
@@ -226,7 +231,7 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 	if !s.permitWaves(w, r, waves...) {
 		return
 	}
-	stored, err := s.cfg.Store.Reserve(r.Context(), invs, s.cfg.Now())
+	stored, err := s.store.Reserve(r.Context(), invs, s.cfg.Now())
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -273,7 +278,7 @@ var uuid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 // text (valid UTF-8, no control characters): what the ledger keeps and the stores can index.
 func ledgerText(values ...string) bool {
 	for _, v := range values {
-		if v == "" || len(v) > 253 || !survey.PlainText(v) || strings.ContainsAny(v, "\t\n\r") {
+		if _, err := gated.ParseName(v); err != nil {
 			return false
 		}
 	}
@@ -308,20 +313,32 @@ func (s *Server) recordMarks(w http.ResponseWriter, r *http.Request, marks []res
 	if !s.permitWaves(w, r, waves...) {
 		return
 	}
-	if err := s.cfg.Store.MarkMany(r.Context(), outcomes, s.cfg.Now()); err != nil {
+	if err := s.store.MarkMany(r.Context(), outcomes, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"recorded": len(outcomes)})
 }
 
-func (s *Server) keysQuery(w http.ResponseWriter, r *http.Request, needSince bool) (responseapi.KeysRequest, bool) {
-	var req responseapi.KeysRequest
-	if !decode(w, r, &req) {
+// keysRequest is a KeysRequest whose namespace and keys have passed the gate.
+type keysRequest struct {
+	responseapi.KeysRequest
+	namespace gated.Name
+	keys      []gated.Name
+}
+
+func (s *Server) keysQuery(w http.ResponseWriter, r *http.Request, needSince bool) (keysRequest, bool) {
+	var req keysRequest
+	if !decode(w, r, &req.KeysRequest) {
 		return req, false
 	}
-	if req.Namespace == "" || len(req.Keys) > responseapi.MaxBatch {
+	var err error
+	if req.namespace, err = gated.ParseName(req.Namespace); err != nil || len(req.Keys) > responseapi.MaxBatch {
 		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("namespace is required and keys holds at most %d", responseapi.MaxBatch))
+		return req, false
+	}
+	if req.keys, err = gated.ParseNames(req.Keys); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "keys"+err.Error())
 		return req, false
 	}
 	if needSince && req.Since.IsZero() {
@@ -345,7 +362,7 @@ func (s *Server) contacted(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	found, err := s.cfg.Store.Contacted(r.Context(), req.Namespace, req.Keys, req.Since,
+	found, err := s.store.Contacted(r.Context(), req.namespace, req.keys, req.Since,
 		store.WaveRef{CampaignUID: req.ExceptCampaignUID, WaveID: req.ExceptWaveID})
 	if err != nil {
 		s.storeError(w, err)
@@ -359,14 +376,17 @@ func (s *Server) unanswered(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if req.CampaignUID == "" || req.WaveID == "" || len(req.Keys) > responseapi.MaxBatch {
-		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("campaignUID and waveID are required and keys holds at most %d", responseapi.MaxBatch))
+	campaignUID, err1 := gated.ParseName(req.CampaignUID)
+	waveID, err2 := gated.ParseName(req.WaveID)
+	keys, err3 := gated.ParseNames(req.Keys)
+	if err1 != nil || err2 != nil || err3 != nil || len(req.Keys) > responseapi.MaxBatch {
+		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("campaignUID and waveID are required and keys holds at most %d names", responseapi.MaxBatch))
 		return
 	}
 	if !s.permitWaves(w, r, store.WaveRef{CampaignUID: req.CampaignUID, WaveID: req.WaveID}) {
 		return
 	}
-	found, err := s.cfg.Store.Unanswered(r.Context(), req.CampaignUID, req.WaveID, req.Keys)
+	found, err := s.store.Unanswered(r.Context(), campaignUID, waveID, keys)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -379,7 +399,7 @@ func (s *Server) suppressed(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	found, err := s.cfg.Store.Suppressed(r.Context(), req.Namespace, req.Keys)
+	found, err := s.store.Suppressed(r.Context(), req.namespace, req.keys)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -392,7 +412,7 @@ func (s *Server) optedOut(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	found, err := s.cfg.Store.OptedOut(r.Context(), req.Namespace, req.Keys)
+	found, err := s.store.OptedOut(r.Context(), req.namespace, req.keys)
 	if err != nil {
 		s.storeError(w, err)
 		return

@@ -3,6 +3,7 @@ package collector
 import (
 	"net/http"
 
+	"github.com/surveyops/survey-operator/internal/gated"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
@@ -18,11 +19,12 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if !ledgerText(req.ID) {
+	id, err := gated.ParseName(req.ID)
+	if err != nil {
 		writeJSONError(w, http.StatusBadRequest, "id: the person's id in the audience, text of 1 to 253 bytes")
 		return
 	}
-	got, err := s.cfg.Store.Erase(r.Context(), namespace, req.ID, s.cfg.Now())
+	got, err := s.store.Erase(r.Context(), pathName(r, "namespace"), id, s.cfg.Now())
 	if err != nil {
 		s.storeError(w, err)
 		return

@@ -34,6 +34,7 @@ const exportStall = time.Minute
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	ref := store.WaveRef{CampaignUID: pathID(r, "campaign"), WaveID: pathID(r, "wave")}
+	campaign, waveID := pathName(r, "campaign"), pathName(r, "wave")
 	if !s.permitWaves(w, r, ref) {
 		return
 	}
@@ -46,7 +47,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "format must be csv or jsonl")
 		return
 	}
-	wave, err := s.cfg.Store.GetWave(r.Context(), ref.CampaignUID, ref.WaveID)
+	wave, err := s.store.GetWave(r.Context(), campaign, waveID)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -68,11 +69,11 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		// No row per respondent: the written answers, one per row, in random order.
 		write, finish := commentRows(w, format)
 		streamRows(s, w, r, ref, func(fn func(store.Comment) error) error {
-			return s.cfg.Store.ExportComments(r.Context(), ref.CampaignUID, ref.WaveID, fn)
+			return s.store.ExportComments(r.Context(), campaign, waveID, fn)
 		}, write, finish)
 		return
 	}
-	key, err := s.cfg.Store.ExportKey(r.Context(), ref.CampaignUID)
+	key, err := s.store.ExportKey(r.Context(), campaign)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -82,7 +83,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		write, finish = csvRows(w, def, key)
 	}
 	streamRows(s, w, r, ref, func(fn func(store.ExportedResponse) error) error {
-		return s.cfg.Store.ExportResponses(r.Context(), ref.CampaignUID, ref.WaveID, fn)
+		return s.store.ExportResponses(r.Context(), campaign, waveID, fn)
 	}, write, finish)
 }
 

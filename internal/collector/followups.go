@@ -12,6 +12,7 @@ import (
 	"github.com/google/cel-go/cel"
 
 	"github.com/surveyops/survey-operator/internal/audience"
+	"github.com/surveyops/survey-operator/internal/gated"
 	"github.com/surveyops/survey-operator/internal/i18n"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
@@ -59,7 +60,7 @@ func (s *Server) putFollowUp(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := s.cfg.Store.PutFollowUp(r.Context(), rule, s.cfg.Now()); err != nil {
+	if err := s.store.PutFollowUp(r.Context(), rule, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
 	}
@@ -69,7 +70,7 @@ func (s *Server) putFollowUp(w http.ResponseWriter, r *http.Request) {
 // deleteFollowUp deactivates a rule whose FollowUp was deleted: no new cases; its cases stay
 // for the campaign's reports. An unknown rule is already gone.
 func (s *Server) deleteFollowUp(w http.ResponseWriter, r *http.Request) {
-	rule, err := s.cfg.Store.GetFollowUp(r.Context(), pathID(r, "uid"))
+	rule, err := s.store.GetFollowUp(r.Context(), pathName(r, "uid"))
 	if errors.Is(err, store.ErrNotFound) {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -79,7 +80,7 @@ func (s *Server) deleteFollowUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rule.Active = false
-	if err := s.cfg.Store.PutFollowUp(r.Context(), rule, s.cfg.Now()); err != nil {
+	if err := s.store.PutFollowUp(r.Context(), rule, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
 	}
@@ -88,12 +89,12 @@ func (s *Server) deleteFollowUp(w http.ResponseWriter, r *http.Request) {
 
 // sweepFollowUp opens the cases of a NonResponse rule that are due, and answers with the stats.
 func (s *Server) sweepFollowUp(w http.ResponseWriter, r *http.Request) {
-	rule, err := s.cfg.Store.GetFollowUp(r.Context(), pathID(r, "uid"))
+	rule, err := s.store.GetFollowUp(r.Context(), pathName(r, "uid"))
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	opened, err := s.cfg.Store.OpenNonResponseCases(r.Context(), rule, s.cfg.Now())
+	opened, err := s.store.OpenNonResponseCases(r.Context(), rule, s.cfg.Now())
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -105,7 +106,7 @@ func (s *Server) followUpStats(w http.ResponseWriter, r *http.Request) {
 	if !s.permitFollowUp(w, r, pathID(r, "uid")) {
 		return
 	}
-	if _, err := s.cfg.Store.GetFollowUp(r.Context(), pathID(r, "uid")); err != nil {
+	if _, err := s.store.GetFollowUp(r.Context(), pathName(r, "uid")); err != nil {
 		s.storeError(w, err)
 		return
 	}
@@ -113,7 +114,7 @@ func (s *Server) followUpStats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeStats(w http.ResponseWriter, r *http.Request, uid string, opened int) {
-	st, err := s.cfg.Store.CaseStats(r.Context(), uid, s.cfg.Now())
+	st, err := s.store.CaseStats(r.Context(), nameOf(uid), s.cfg.Now())
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -142,7 +143,7 @@ func (s *Server) openCases(ctx context.Context, def survey.Definition, resp *sto
 	if def.Anonymous { // a case would tie the person to their answers (the manager refuses such rules too)
 		return nil
 	}
-	rules, err := s.cfg.Store.FollowUpRules(ctx, resp.CampaignUID)
+	rules, err := s.store.FollowUpRules(ctx, nameOf(resp.CampaignUID))
 	if err != nil || len(rules) == 0 {
 		return err
 	}
@@ -216,7 +217,7 @@ func (s *Server) resolveLink(w http.ResponseWriter, r *http.Request) (store.Case
 		s.invalidLink(w, r)
 		return store.Case{}, false
 	}
-	cs, err := s.cfg.Store.GetCase(r.Context(), key)
+	cs, err := s.store.GetCase(r.Context(), key)
 	if errors.Is(err, store.ErrNotFound) {
 		s.invalidLink(w, r)
 		return store.Case{}, false
@@ -256,7 +257,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.cfg.Store.ResolveCase(r.Context(), cs.CaseKey, "", store.Once{}, s.cfg.Now()); err != nil {
+	if err := s.store.ResolveCase(r.Context(), cs.CaseKey, gated.Text{}, store.Once{}, s.cfg.Now()); err != nil {
 		s.unavailable(w, r, err)
 		return
 	}
@@ -286,7 +287,7 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 		refuse()
 		return
 	}
-	rule, err := s.cfg.Store.GetFollowUp(r.Context(), key.FollowUpUID)
+	rule, err := s.store.GetFollowUp(r.Context(), nameOf(key.FollowUpUID))
 	if errors.Is(err, store.ErrNotFound) || err == nil && len(rule.TicketKey) == 0 {
 		refuse()
 		return
@@ -299,7 +300,7 @@ func (s *Server) caseCallback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.cfg.Store.ResolveCase(r.Context(), key, in.TicketRef, once, s.cfg.Now()); err != nil {
+	if err := s.store.ResolveCase(r.Context(), key, textOf(in.TicketRef), once, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
 	}
@@ -314,7 +315,7 @@ func (s *Server) casesToContact(w http.ResponseWriter, r *http.Request) {
 	if !s.permitFollowUp(w, r, pathID(r, "uid")) {
 		return
 	}
-	cases, err := s.cfg.Store.CasesToContact(r.Context(), pathID(r, "uid"), limit)
+	cases, err := s.store.CasesToContact(r.Context(), pathName(r, "uid"), limit)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -347,7 +348,7 @@ func (s *Server) casesContacted(w http.ResponseWriter, r *http.Request) {
 	if !s.permitFollowUp(w, r, pathID(r, "uid")) {
 		return
 	}
-	if err := s.cfg.Store.MarkContacted(r.Context(), keys, s.cfg.Now()); err != nil {
+	if err := s.store.MarkContacted(r.Context(), keys, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
 	}

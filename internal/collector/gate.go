@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/surveyops/survey-operator/internal/gated"
 	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
 )
@@ -46,8 +47,8 @@ type gateRoute struct {
 // Bounds of what passes the gate.
 const (
 	// MaxIDBytes bounds an identifier (a link token is bounded by token.MaxLength): a campaign's UID, a
-	// wave's id, a namespace, a FollowUp's UID.
-	MaxIDBytes = 256
+	// wave's id, a namespace, a FollowUp's UID; the store's names' bound (gated.MaxName).
+	MaxIDBytes = gated.MaxName
 	// maxQueryValue bounds a query name or value; maxQueryValues their number.
 	maxQueryValue  = 1024
 	maxQueryValues = 32
@@ -343,6 +344,28 @@ func pathID(r *http.Request, name string) string {
 		return v
 	}
 	return ""
+}
+
+// pathName is a path value as a gated.Name, for the store: the zero Name, which the store
+// refuses, when it is not an identifier.
+func pathName(r *http.Request, name string) gated.Name {
+	n, _ := gated.ParseName(pathID(r, name))
+	return n
+}
+
+// nameOf is s, a value the service has verified or read from the store (a link token's claims,
+// once its signature is checked; a wave's namespace), as a gated.Name: the zero Name, which
+// the store refuses, when it is not one.
+func nameOf(s string) gated.Name {
+	n, _ := gated.ParseName(s)
+	return n
+}
+
+// textOf is s, text the service wrote itself (a reason), as a gated.Text: the zero Text when it
+// is not plain text.
+func textOf(s string) gated.Text {
+	t, _ := gated.ParseText(s)
+	return t
 }
 
 // queryValue is a query parameter's first value: plain text of at most maxQueryValue bytes,

@@ -52,7 +52,7 @@ const maxNamespaces = 4096
 // namespaceOf is the namespace of the campaign a wave belongs to.
 func (s *Server) namespaceOf(ctx context.Context, campaignUID, waveID string) (string, error) {
 	return s.namespaces.get(campaignUID, func() (string, error) {
-		wave, err := s.cfg.Store.GetWave(ctx, campaignUID, waveID)
+		wave, err := s.store.GetWave(ctx, nameOf(campaignUID), nameOf(waveID))
 		return wave.Namespace, err
 	})
 }

@@ -197,7 +197,7 @@ func storeAnswers(answers []survey.Answer) []store.Answer {
 
 // loadWave loads the wave a verified link names, answering the person itself when it cannot.
 func (s *Server) loadWave(w http.ResponseWriter, r *http.Request, c token.Claims) (store.Wave, bool) {
-	wave, err := s.cfg.Store.GetWave(r.Context(), c.CampaignUID, c.Wave)
+	wave, err := s.store.GetWave(r.Context(), nameOf(c.CampaignUID), nameOf(c.Wave))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.invalidLink(w, r) // a wave the service does not know looks like any other bad link
@@ -330,7 +330,7 @@ func (s *Server) surveyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.view(l, r, langOf(l, r))
-	prev, err := s.cfg.Store.GetResponse(r.Context(), l.claims.CampaignUID, l.claims.Wave, l.claims.Recipient)
+	prev, err := s.store.GetResponse(r.Context(), nameOf(l.claims.CampaignUID), nameOf(l.claims.Wave), nameOf(l.claims.Recipient))
 	switch {
 	case err == nil:
 		v.Answered, v.AnsweredOn = true, v.Words.Date(prev.SubmittedAt)
@@ -404,7 +404,7 @@ func (s *Server) submitSurvey(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, err)
 		return
 	}
-	created, err := s.cfg.Store.SaveResponse(r.Context(), resp, now)
+	created, err := s.store.SaveResponse(r.Context(), resp, now)
 	switch {
 	case errors.Is(err, store.ErrWaveClosed):
 		s.responses.WithLabelValues("closed").Inc()
@@ -451,7 +451,7 @@ func (s *Server) optOut(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.cfg.Store.OptOut(r.Context(), l.wave.Namespace, l.claims.Recipient, s.cfg.Now()); err != nil {
+	if err := s.store.OptOut(r.Context(), nameOf(l.wave.Namespace), nameOf(l.claims.Recipient), s.cfg.Now()); err != nil {
 		s.unavailable(w, r, err)
 		return
 	}

@@ -39,7 +39,7 @@ func (s *Server) putRetention(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := s.cfg.Store.PutRetention(r.Context(), pathID(r, "campaign"), ret, s.cfg.Now()); err != nil {
+	if err := s.store.PutRetention(r.Context(), pathName(r, "campaign"), ret, s.cfg.Now()); err != nil {
 		s.storeError(w, err)
 		return
 	}
@@ -57,7 +57,7 @@ func newRetentionMetrics() *prometheus.CounterVec {
 // Expire deletes, now (the server's clock), what has outlived its campaign's retention, and
 // counts it in the metrics.
 func (s *Server) Expire(ctx context.Context) (store.Expired, error) {
-	got, err := s.cfg.Store.Expire(ctx, s.cfg.Now())
+	got, err := s.store.Expire(ctx, s.cfg.Now())
 	s.expired.WithLabelValues("responses").Add(float64(got.Responses))
 	s.expired.WithLabelValues("answers").Add(float64(got.Answers))
 	s.expired.WithLabelValues("cases").Add(float64(got.Cases))

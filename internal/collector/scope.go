@@ -94,7 +94,7 @@ func (s *Server) permitFollowUp(w http.ResponseWriter, r *http.Request, uid stri
 	if scopeOf(r).Kind == apitoken.Manager {
 		return true
 	}
-	rule, err := s.cfg.Store.GetFollowUp(r.Context(), uid)
+	rule, err := s.store.GetFollowUp(r.Context(), nameOf(uid))
 	return s.permitFound(w, r, rule.Namespace, err)
 }
 

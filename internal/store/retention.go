@@ -14,7 +14,7 @@ import (
 // Retention is a campaign's retention, as the manager registers it. A zero duration keeps for
 // ever.
 type Retention struct {
-	Namespace string
+	Namespace string `gate:"name"`
 	// Responses is how long a wave's responses, their answers and their follow-up cases are
 	// kept after it closes.
 	Responses time.Duration

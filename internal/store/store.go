@@ -42,29 +42,33 @@ var (
 	ErrBadInput = errors.New("the database refused a value as invalid input")
 )
 
+// The rows' fields tagged `gate:"name"` are what the stores key and index rows by: the response
+// service's gate (internal/gated.CheckRow) lets each through only empty or as a name (at most
+// 253 bytes of text without control characters), and every other string only as plain text.
+
 // Once is the signature of the signed request that carries a write, remembered with the write
 // until Until (when the request's timestamp would be refused anyway): another write carrying it
 // before then is ErrReplay, and nothing is written. The zero Once is no signed request.
 type Once struct {
-	Signature string
+	Signature string `gate:"name"`
 	Until     time.Time
 }
 
 // Wave is the snapshot of a survey definition for one wave, registered by the manager when the
 // wave starts.
 type Wave struct {
-	CampaignUID string
-	WaveID      string
-	Namespace   string
-	Campaign    string
+	CampaignUID string `gate:"name"`
+	WaveID      string `gate:"name"`
+	Namespace   string `gate:"name"`
+	Campaign    string `gate:"name"`
 	// Definition is the survey as the wave asks it (JSON); the store keeps it as it is.
 	Definition []byte
 	// PrimaryQuestion is the id of the question drivers are correlated with; answers record
 	// their respondent's answer to it, so that Summarize needs no join for it.
-	PrimaryQuestion string
+	PrimaryQuestion string `gate:"name"`
 	// ChannelKeys are the HMAC keys of the wave's webhook channels, by channel name, which
 	// authenticate answers arriving from a gateway. Each PutWave replaces them, so keys rotate.
-	ChannelKeys map[string][]byte
+	ChannelKeys map[string][]byte `gate:"name"`
 	OpensAt     time.Time
 	ClosesAt    time.Time
 	// Anonymous waves keep no answer linked to its author (anonymous.go).
@@ -93,9 +97,9 @@ const (
 
 // InvitationKey identifies one message: an invitation (round 0) or a reminder (round n).
 type InvitationKey struct {
-	CampaignUID  string
-	WaveID       string
-	RecipientKey string
+	CampaignUID  string `gate:"name"`
+	WaveID       string `gate:"name"`
+	RecipientKey string `gate:"name"`
 	Round        int
 }
 
@@ -109,9 +113,9 @@ type Outcome struct {
 // Invitation is one row of the ledger.
 type Invitation struct {
 	InvitationKey
-	Namespace  string
-	Segment    string
-	Channel    string
+	Namespace  string `gate:"name"`
+	Segment    string `gate:"name"`
+	Channel    string `gate:"name"`
 	State      InvitationState
 	Attempts   int
 	Reason     string
@@ -124,7 +128,7 @@ type Invitation struct {
 // free-text answer. NotApplicable marks "don't know" or "not applicable". A question left
 // unanswered has no Answer.
 type Answer struct {
-	Question      string
+	Question      string `gate:"name"`
 	Value         *int
 	Text          string
 	NotApplicable bool
@@ -132,17 +136,17 @@ type Answer struct {
 
 // Response is one person's answers to one wave.
 type Response struct {
-	CampaignUID  string
-	WaveID       string
-	RecipientKey string
-	Namespace    string
-	Segment      string
-	Channel      string
+	CampaignUID  string `gate:"name"`
+	WaveID       string `gate:"name"`
+	RecipientKey string `gate:"name"`
+	Namespace    string `gate:"name"`
+	Segment      string `gate:"name"`
+	Channel      string `gate:"name"`
 	// Complete is true when every required question is answered; otherwise it is a partial.
 	Complete bool
 	// Language is the language the person answered in (BCP 47; "" when not known, as from a
 	// gateway). A re-submission records the language of the latest.
-	Language string
+	Language string `gate:"name"`
 	Answers  []Answer
 	// Cases are the follow-up cases the response opens (its FollowUp, due times), recorded in
 	// the same transaction; a case already open for the person is left as it is. Their key's
@@ -167,14 +171,14 @@ type ExportedResponse struct {
 
 // FollowUpRule is a FollowUp as the response service applies it, registered by the manager.
 type FollowUpRule struct {
-	UID, Namespace, Name, CampaignUID string
+	UID, Namespace, Name, CampaignUID string `gate:"name"`
 	// Trigger is "Response" (a response for which When is true) or "NonResponse" (no response
 	// After the invitation was sent).
 	Trigger string
 	When    string
 	After   time.Duration
 	// Segments limit the rule to these segments; empty is all.
-	Segments []string
+	Segments []string `gate:"name"`
 	// ContactWithin and ResolveWithin set a case's due times from its opening; zero is none.
 	ContactWithin, ResolveWithin time.Duration
 	// TicketKey is the HMAC key of the FollowUp's ticket webhook: the helpdesk signs its
@@ -189,13 +193,13 @@ type FollowUpRule struct {
 
 // CaseKey identifies a follow-up case: one per FollowUp and person in a wave.
 type CaseKey struct {
-	FollowUpUID, CampaignUID, WaveID, RecipientKey string
+	FollowUpUID, CampaignUID, WaveID, RecipientKey string `gate:"name"`
 }
 
 // Case is one person followed up. Zero times are "not yet" (or "no due time").
 type Case struct {
 	CaseKey
-	Namespace, Segment, Channel string
+	Namespace, Segment, Channel string `gate:"name"`
 	OpenedAt                    time.Time
 	ContactDue, ResolveDue      time.Time
 	ContactedAt, ResolvedAt     time.Time
@@ -245,7 +249,9 @@ type HistogramRow struct {
 
 // Summary is a wave's aggregate, computed in SQL.
 // WaveRef names a wave.
-type WaveRef struct{ CampaignUID, WaveID string }
+type WaveRef struct {
+	CampaignUID, WaveID string `gate:"name"`
+}
 
 // FrameCounts are one segment's frame in a wave: the people the segment matched in the audience
 // before sampling (Population), those no channel could reach, those sampled, and those left

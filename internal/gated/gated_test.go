@@ -1,0 +1,333 @@
+package gated
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/store"
+)
+
+var (
+	storeType = reflect.TypeFor[store.Store]()
+	gatedType = reflect.TypeFor[Store]()
+	ctxType   = reflect.TypeFor[context.Context]()
+	nameType  = reflect.TypeFor[Name]()
+	textType  = reflect.TypeFor[Text]()
+)
+
+// Every method of store.Store has its gated twin, which takes no raw string: a new store method
+// must be added here, with its names typed, before the response service can call it.
+func TestEveryStoreMethodIsGated(t *testing.T) {
+	for i := range storeType.NumMethod() {
+		want := storeType.Method(i)
+		got, ok := gatedType.MethodByName(want.Name)
+		if !ok {
+			t.Errorf("gated.Store has no %s: the response service could not call it, or would call store.Store directly", want.Name)
+			continue
+		}
+		gt := got.Type // its receiver first
+		if gt.NumIn()-1 != want.Type.NumIn() || gt.NumOut() != want.Type.NumOut() {
+			t.Errorf("%s: gated %s, store %s", want.Name, gt, want.Type)
+			continue
+		}
+		for j := range want.Type.NumOut() {
+			if gt.Out(j) != want.Type.Out(j) {
+				t.Errorf("%s: result %d is %s, the store's %s", want.Name, j, gt.Out(j), want.Type.Out(j))
+			}
+		}
+		for j := range want.Type.NumIn() {
+			in, storeIn := gt.In(j+1), want.Type.In(j)
+			if rawString(in) {
+				t.Errorf("%s: argument %d is %s: it must be a Name or a Text", want.Name, j, in)
+			}
+			typed := in == nameType || in == textType || in == reflect.SliceOf(nameType) || (storeIn.Kind() == reflect.Map && in.Key() == nameType)
+			if rawString(storeIn) && !typed {
+				t.Errorf("%s: argument %d is %s where the store takes %s", want.Name, j, in, storeIn)
+			}
+		}
+	}
+	if gatedType.NumMethod() != storeType.NumMethod() {
+		t.Errorf("gated.Store has %d methods, store.Store %d", gatedType.NumMethod(), storeType.NumMethod())
+	}
+}
+
+// rawString reports whether t is a string, or a slice or map of strings (keyed by them).
+func rawString(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String:
+		return t.PkgPath() == "" // store.InvitationState is a named constant set, not text from a request
+	case reflect.Slice:
+		return rawString(t.Elem())
+	case reflect.Map:
+		return rawString(t.Key())
+	}
+	return false
+}
+
+// Each gated method refuses a missing name and a row with a NUL in it before it reaches the
+// store: the store here is nil, so reaching it panics.
+func TestEveryMethodRefusesBeforeTheStore(t *testing.T) {
+	g := NewStore(nil)
+	for i := range gatedType.NumMethod() {
+		m := gatedType.Method(i)
+		args := []reflect.Value{reflect.ValueOf(g)}
+		checks := false
+		for j := 1; j < m.Type.NumIn(); j++ {
+			at := m.Type.In(j)
+			switch {
+			case at == ctxType:
+				args = append(args, reflect.ValueOf(context.Background()))
+			case at == nameType, at == reflect.SliceOf(nameType):
+				checks = checks || at == nameType
+				args = append(args, reflect.Zero(at))
+			case at.Kind() == reflect.Struct && at != reflect.TypeFor[time.Time]() && at != textType,
+				at.Kind() == reflect.Slice && at.Elem().Kind() == reflect.Struct:
+				paths := stringPaths(at, nil)
+				if len(paths) == 0 {
+					t.Fatalf("%s: %s holds no string", m.Name, at)
+				}
+				args = append(args, withString(at, paths[0], "a\x00b"))
+				checks = true
+			default:
+				args = append(args, reflect.Zero(at))
+			}
+		}
+		if !checks {
+			continue // Expire, Ping, Close: nothing to check
+		}
+		t.Run(m.Name, func(t *testing.T) {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("reached the store: %v", p)
+				}
+			}()
+			out := m.Func.Call(args)
+			err, _ := out[len(out)-1].Interface().(error)
+			if !IsInvalid(err) || !store.IsBadInput(err) {
+				t.Fatalf("got %v, want a gated.ErrInvalid (a store.ErrBadInput)", err)
+			}
+		})
+	}
+}
+
+// The rows the store is given: every string field, however deep, is checked, and the error
+// names it.
+func TestCheckRowChecksEveryString(t *testing.T) {
+	rowTypes := map[reflect.Type]bool{}
+	for i := range gatedType.NumMethod() {
+		m := gatedType.Method(i)
+		for j := 1; j < m.Type.NumIn(); j++ {
+			at := m.Type.In(j)
+			if at.Kind() == reflect.Slice {
+				at = at.Elem()
+			}
+			if at.Kind() == reflect.Struct && at.PkgPath() == storeType.PkgPath() {
+				rowTypes[at] = true
+			}
+		}
+	}
+	if len(rowTypes) < 9 {
+		t.Fatalf("found %d row types in gated.Store's methods; expected the store's rows", len(rowTypes))
+	}
+	for rt := range rowTypes {
+		for _, p := range stringPaths(rt, nil) {
+			row := withString(rt, p, "a\x00b").Interface()
+			err := CheckRow(row)
+			if !IsInvalid(err) {
+				t.Errorf("%s%s with a NUL: %v, want refused", rt.Name(), p, err)
+				continue
+			}
+			if want := rt.Name() + p.String(); !strings.Contains(err.Error(), want+" ") {
+				t.Errorf("%s: the error does not name %s: %v", rt.Name(), want, err)
+			}
+			for _, ok := range []string{"", "café\tau lait"} {
+				if p.name && ok != "" {
+					continue
+				}
+				if err := CheckRow(withString(rt, p, ok).Interface()); err != nil {
+					t.Errorf("%s%s = %q: %v", rt.Name(), p, ok, err)
+				}
+			}
+		}
+	}
+}
+
+// A name is bounded and has no control character; other text is longer, and may hold a tab.
+func TestNamesAndText(t *testing.T) {
+	long := strings.Repeat("é", MaxName/2) // 252 bytes
+	for _, tc := range []struct {
+		name       string
+		value      string
+		isName     bool
+		isText     bool
+		rowName    bool // empty passes in a row's name field
+		rowText    bool
+		rowNameErr string
+	}{
+		{name: "empty", value: "", isName: false, isText: true, rowName: true, rowText: true},
+		{name: "a wave id", value: "2026-Q3", isName: true, isText: true, rowName: true, rowText: true},
+		{name: "253 bytes", value: long + "a", isName: true, isText: true, rowName: true, rowText: true},
+		{name: "254 bytes", value: long + "ab", isName: false, isText: true, rowName: false, rowText: true},
+		{name: "a tab", value: "a\tb", isName: false, isText: true, rowName: false, rowText: true},
+		{name: "a line feed", value: "a\nb", isName: false, isText: true, rowName: false, rowText: true},
+		{name: "NUL", value: "a\x00b", isName: false, isText: false, rowName: false, rowText: false},
+		{name: "invalid UTF-8", value: "caf\xff", isName: false, isText: false, rowName: false, rowText: false},
+		{name: "a C1 control", value: "a\u0085b", isName: false, isText: false, rowName: false, rowText: false},
+		{name: "a text's bound", value: strings.Repeat("a", MaxText), isName: false, isText: true, rowName: false, rowText: true},
+		{name: "over a text's bound", value: strings.Repeat("a", MaxText+1), isName: false, isText: false, rowName: false, rowText: true},
+		{name: "over a row's bound", value: strings.Repeat("a", MaxRowText+1), isName: false, isText: false, rowName: false, rowText: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := ParseName(tc.value)
+			if (err == nil) != tc.isName {
+				t.Errorf("ParseName: %v", err)
+			}
+			if err == nil && n.String() != tc.value {
+				t.Errorf("ParseName gives %q", n)
+			}
+			if err != nil && !n.IsZero() {
+				t.Errorf("a refused name is not zero")
+			}
+			txt, err := ParseText(tc.value)
+			if (err == nil) != tc.isText {
+				t.Errorf("ParseText: %v", err)
+			}
+			if err == nil && txt.String() != tc.value {
+				t.Errorf("ParseText gives %q", txt)
+			}
+			if err := CheckRow(store.WaveRef{CampaignUID: tc.value}); (err == nil) != tc.rowName {
+				t.Errorf("a row's name field: %v", err)
+			}
+			if err := CheckRow(store.Answer{Text: tc.value}); (err == nil) != tc.rowText {
+				t.Errorf("a row's text field: %v", err)
+			}
+		})
+	}
+	if _, err := ParseNames([]string{"a", "b\x00"}); !IsInvalid(err) || !strings.HasPrefix(err.Error(), "[1]: ") {
+		t.Errorf("ParseNames names the element: %v", err)
+	}
+}
+
+// A map in a row: its keys and values are checked (a wave's channel keys are keyed by channel).
+func TestCheckRowReadsMapsAndSlices(t *testing.T) {
+	if err := CheckRow(store.Wave{ChannelKeys: map[string][]byte{"email\x00": {0, 1}}}); !IsInvalid(err) ||
+		!strings.Contains(err.Error(), "Wave.ChannelKeys[key]") {
+		t.Errorf("a map's key: %v", err)
+	}
+	if err := CheckRow(store.Wave{ChannelKeys: map[string][]byte{"email": {0, 0xff}}}); err != nil {
+		t.Errorf("bytes are not text: %v", err)
+	}
+	if err := CheckRow([]store.Outcome{{}, {Reason: "\xff"}}); !IsInvalid(err) || !strings.Contains(err.Error(), "[1].Reason") {
+		t.Errorf("a slice's element: %v", err)
+	}
+	if err := CheckRow(store.FollowUpRule{Segments: []string{"ok", strings.Repeat("s", MaxName+1)}}); !IsInvalid(err) ||
+		!strings.Contains(err.Error(), "FollowUpRule.Segments[1]") {
+		t.Errorf("a name list's element: %v", err)
+	}
+}
+
+// path is a way down a row's type to one string: field indexes, slice elements (-1) and map
+// keys (-2) or values (-3).
+type path struct {
+	steps []int
+	names []string
+	name  bool // the string is a name (tagged)
+}
+
+func (p path) String() string { return strings.Join(p.names, "") }
+
+func stringPaths(t reflect.Type, at *path) []path {
+	if at == nil {
+		at = &path{}
+	}
+	step := func(i int, name string, isName bool) *path {
+		return &path{steps: append(append([]int{}, at.steps...), i), names: append(append([]string{}, at.names...), name), name: at.name || isName}
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return []path{*at}
+	case reflect.Pointer:
+		return stringPaths(t.Elem(), at)
+	case reflect.Struct:
+		var out []path
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name := "." + f.Name
+			if f.Anonymous {
+				name = ""
+			}
+			out = append(out, stringPaths(f.Type, step(i, name, f.Tag.Get("gate") == "name"))...)
+		}
+		return out
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return nil
+		}
+		return stringPaths(t.Elem(), step(-1, "[0]", false))
+	case reflect.Map:
+		return append(stringPaths(t.Key(), step(-2, "[key]", false)), stringPaths(t.Elem(), step(-3, "[value]", false))...)
+	}
+	return nil
+}
+
+// withString is a zero t with the string at p set to s (one element in each slice and map on
+// the way; a map's other half is its zero value, "k" for a string key).
+func withString(t reflect.Type, p path, s string) reflect.Value {
+	v := reflect.New(t).Elem()
+	set(v, p.steps, s)
+	return v
+}
+
+func set(v reflect.Value, steps []int, s string) {
+	if len(steps) == 0 {
+		if v.Kind() == reflect.Pointer {
+			v.Set(reflect.New(v.Type().Elem()))
+			v = v.Elem()
+		}
+		v.SetString(s)
+		return
+	}
+	if v.Kind() == reflect.Pointer {
+		v.Set(reflect.New(v.Type().Elem()))
+		v = v.Elem()
+	}
+	switch i := steps[0]; {
+	case i >= 0:
+		set(v.Field(i), steps[1:], s)
+	case i == -1:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		set(v.Index(0), steps[1:], s)
+	default:
+		key, val := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		if key.Kind() == reflect.String {
+			key.SetString("k")
+		}
+		if i == -2 {
+			set(key, steps[1:], s)
+		} else {
+			set(val, steps[1:], s)
+		}
+		v.Set(reflect.MakeMap(v.Type()))
+		v.SetMapIndex(key, val)
+	}
+}
+
+// An unexported field is not reached, and does not stop the check of the fields after it.
+func TestCheckRowSkipsOnlyUnexportedFields(t *testing.T) {
+	type row struct {
+		inner string
+		Text  string
+	}
+	if err := CheckRow(row{inner: "\x00", Text: "ok"}); err != nil {
+		t.Errorf("an unexported field was checked: %v", err)
+	}
+	if err := CheckRow(row{Text: "\x00"}); !IsInvalid(err) || !strings.Contains(err.Error(), "row.Text ") {
+		t.Errorf("the field after an unexported one: %v", err)
+	}
+}
