@@ -129,6 +129,8 @@ func TestEveryJSONBodyIsDecodedStrictly(t *testing.T) {
 				"a lone surrogate":        strings.Replace(b.body, "riverside-homes", `river\ud800side`, 1),
 				"a NUL":                   strings.Replace(b.body, "riverside-homes", `river\u0000side`, 1),
 				"invalid UTF-8":           strings.Replace(b.body, "riverside-homes", "river\xffside", 1),
+				"a control character":     strings.Replace(b.body, "riverside-homes", `river\u0001side`, 1),
+				"a name over 253 bytes":   strings.Replace(b.body, "riverside-homes", strings.Repeat("r", 254), 1),
 				"a receipt's event field": strings.Replace(b.body, "{", `{"event":"delivered",`, 1),
 			}
 			if strings.Contains(b.body, `"event"`) {
