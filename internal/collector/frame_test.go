@@ -2,6 +2,7 @@ package collector_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/surveyops/survey-operator/internal/responseapi"
@@ -38,5 +39,11 @@ func TestFrame(t *testing.T) {
 			{Segment: "a", Population: 1}, {Segment: "a", Population: 1}}}, http.StatusBadRequest},
 	} {
 		t.Run(name, func(t *testing.T) { e.api(http.MethodPut, c.path, c.body, c.want, nil) })
+	}
+	// A segment's name is a name: one with a control character is refused, and named.
+	var refusal responseapi.ErrorBody
+	e.api(http.MethodPut, path("20260401-0900", "0"), seg(responseapi.FrameSegment{Segment: "general\u0085needs", Population: 1}), http.StatusBadRequest, &refusal)
+	if !strings.HasPrefix(refusal.Error, "segments[0]: ") {
+		t.Errorf("a segment name with a control character: the refusal does not name it: %q", refusal.Error)
 	}
 }

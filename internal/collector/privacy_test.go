@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/surveyops/survey-operator/internal/collector"
 	"github.com/surveyops/survey-operator/internal/responseapi"
@@ -135,5 +136,34 @@ func TestLedgerInputIsValidated(t *testing.T) {
 		}
 		e.api(http.MethodPost, responseapi.RouteMarks.Path(), responseapi.Marks{Marks: []responseapi.Mark{{CampaignUID: "not-a-uuid",
 			WaveID: "20260401-0900", RecipientKey: "T-1", State: "sent"}}}, http.StatusBadRequest, nil)
+
+		// The keys of the sender's queries are names: one that is not is refused, named, before
+		// the store is asked (it would find nothing, and say nothing was wrong).
+		since := time.Now().Add(-time.Hour)
+		for name, key := range map[string]string{"a key of 254 bytes": strings.Repeat("k", 254), "a key with a tab": "T-1\tT-2", "an empty key": ""} {
+			t.Run(name, func(t *testing.T) {
+				keys := []string{"T-1", key}
+				for _, q := range []struct {
+					route responseapi.Route
+					body  any
+				}{
+					{responseapi.RouteOptedOut, responseapi.KeysRequest{Namespace: "riverside-homes", Keys: keys}},
+					{responseapi.RouteSuppressed, responseapi.KeysRequest{Namespace: "riverside-homes", Keys: keys}},
+					{responseapi.RouteContacted, responseapi.KeysRequest{Namespace: "riverside-homes", Keys: keys, Since: since}},
+					{responseapi.RouteUnanswered, responseapi.UnansweredRequest{CampaignUID: uid, WaveID: "20260401-0900", Keys: keys}},
+				} {
+					var refusal responseapi.ErrorBody
+					e.api(http.MethodPost, q.route.Path(), q.body, http.StatusBadRequest, &refusal)
+					if !strings.Contains(refusal.Error, "keys") {
+						t.Errorf("%s: the refusal does not name the keys: %q", q.route.Path(), refusal.Error)
+					}
+				}
+			})
+		}
+		var refusal responseapi.ErrorBody
+		e.api(http.MethodPost, responseapi.RouteErase.Path("riverside-homes"), responseapi.ErasureRequest{ID: "T-1\tT-2"}, http.StatusBadRequest, &refusal)
+		if !strings.HasPrefix(refusal.Error, "id: ") {
+			t.Errorf("an erasure of an id that is not one: the refusal does not name it: %q", refusal.Error)
+		}
 	})
 }

@@ -3,6 +3,7 @@ package collector_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -332,10 +333,15 @@ func TestRefusedLinks(t *testing.T) {
 		forged, _ := other.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20260401-0900", Recipient: "T-1", Expiry: closes})
 		unregistered, _ := e.keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "20990101-0000", Recipient: "T-1", Expiry: closes})
 		resolve, _ := e.keys.Sign(token.Claims{Purpose: token.PurposeResolve, CampaignUID: uid, Wave: "20260401-0900", Recipient: "case-1", Expiry: closes})
+		// Made-up claims (F1): a wave id of invalid UTF-8 and a NUL, which Sign would not write.
+		// They are checked before they find a key, and refused like any forgery, not as bad
+		// input.
+		madeUp := madeUpLink(t, other, "\xff\x00b")
 
 		var first string
 		for name, tok := range map[string]string{
 			"forged": forged, "truncated": good[:len(good)-3], "garbage": "hello", "unregistered wave": unregistered, "other purpose": resolve,
+			"made-up claims": madeUp,
 		} {
 			resp, body := e.get("/s/" + tok)
 			if resp.StatusCode != http.StatusNotFound {
@@ -757,4 +763,25 @@ func TestGatewayStopWordsAndDeliveries(t *testing.T) {
 			t.Errorf("dispositions %+v: want the two bounces non-contacts, the stop a refusal, one complete", d)
 		}
 	})
+}
+
+// madeUpLink is a link token whose claims name wave (which Sign would refuse), signed with
+// keys that are not the service's: the bytes of a signed token's wave id, replaced.
+func madeUpLink(t *testing.T, keys *token.KeyRing, wave string) string {
+	t.Helper()
+	placeholder := strings.Repeat("W", len(wave))
+	tok, err := keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: placeholder, Recipient: "T-1", Expiry: closes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || bytes.Count(raw, []byte(placeholder)) != 1 {
+		t.Fatalf("the token's wave id is not where it was expected: %v", err)
+	}
+	raw = bytes.Replace(raw, []byte(placeholder), []byte(wave), 1)
+	made := base64.RawURLEncoding.EncodeToString(raw)
+	if c, err := token.Peek(made); err != nil || c.Wave != wave {
+		t.Fatalf("the made-up token does not claim the wave: %+v %v", c, err)
+	}
+	return made
 }

@@ -67,47 +67,73 @@ func rawString(t reflect.Type) bool {
 	return false
 }
 
-// Each gated method refuses a missing name and a row with a NUL in it before it reaches the
-// store: the store here is nil, so reaching it panics.
+// Each gated method refuses, before it reaches the store, any one of its arguments that does
+// not pass, the others being valid: a missing name (the zero Name, in a list or a frame's keys
+// too), and a NUL in each string of each row. The store here is nil, so reaching it panics; with
+// every argument valid, each method must reach it.
 func TestEveryMethodRefusesBeforeTheStore(t *testing.T) {
-	g := NewStore(nil)
+	g := reflect.ValueOf(NewStore(nil))
+	valid := func(at reflect.Type) reflect.Value {
+		switch {
+		case at == ctxType:
+			return reflect.ValueOf(context.Background())
+		case at == nameType:
+			return reflect.ValueOf(Name{"n"})
+		case at == reflect.SliceOf(nameType):
+			return reflect.ValueOf([]Name{{"n"}, {"m"}})
+		case at.Kind() == reflect.Map && at.Key() == nameType:
+			m := reflect.MakeMap(at)
+			m.SetMapIndex(reflect.ValueOf(Name{"n"}), reflect.Zero(at.Elem()))
+			return m
+		}
+		return reflect.Zero(at) // a zero row passes: its names may be empty
+	}
+	call := func(m reflect.Method, args []reflect.Value) (reached bool, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				reached = true
+			}
+		}()
+		out := m.Func.Call(append([]reflect.Value{g}, args...))
+		err, _ = out[len(out)-1].Interface().(error)
+		return false, err
+	}
 	for i := range gatedType.NumMethod() {
 		m := gatedType.Method(i)
-		args := []reflect.Value{reflect.ValueOf(g)}
-		checks := false
+		var args []reflect.Value
 		for j := 1; j < m.Type.NumIn(); j++ {
-			at := m.Type.In(j)
-			switch {
-			case at == ctxType:
-				args = append(args, reflect.ValueOf(context.Background()))
-			case at == nameType, at == reflect.SliceOf(nameType):
-				checks = checks || at == nameType
-				args = append(args, reflect.Zero(at))
-			case at.Kind() == reflect.Struct && at != reflect.TypeFor[time.Time]() && at != textType,
-				at.Kind() == reflect.Slice && at.Elem().Kind() == reflect.Struct:
-				paths := stringPaths(at, nil)
-				if len(paths) == 0 {
-					t.Fatalf("%s: %s holds no string", m.Name, at)
-				}
-				args = append(args, withString(at, paths[0], "a\x00b"))
-				checks = true
-			default:
-				args = append(args, reflect.Zero(at))
-			}
-		}
-		if !checks {
-			continue // Expire, Ping, Close: nothing to check
+			args = append(args, valid(m.Type.In(j)))
 		}
 		t.Run(m.Name, func(t *testing.T) {
-			defer func() {
-				if p := recover(); p != nil {
-					t.Fatalf("reached the store: %v", p)
+			if reached, err := call(m, args); !reached {
+				t.Fatalf("with every argument valid, it did not reach the store: %v", err)
+			}
+			refused := func(what string, j int, bad reflect.Value) {
+				t.Helper()
+				poisoned := append([]reflect.Value{}, args...)
+				poisoned[j] = bad
+				reached, err := call(m, poisoned)
+				if reached || !IsInvalid(err) || !store.IsBadInput(err) {
+					t.Errorf("argument %d, %s: reached the store %v, error %v; want a gated.ErrInvalid (a store.ErrBadInput) first", j, what, reached, err)
 				}
-			}()
-			out := m.Func.Call(args)
-			err, _ := out[len(out)-1].Interface().(error)
-			if !IsInvalid(err) || !store.IsBadInput(err) {
-				t.Fatalf("got %v, want a gated.ErrInvalid (a store.ErrBadInput)", err)
+			}
+			for j := range args {
+				at := m.Type.In(j + 1)
+				switch {
+				case at == nameType:
+					refused("the zero Name", j, reflect.Zero(at))
+				case at == reflect.SliceOf(nameType):
+					refused("a zero Name in the list", j, reflect.ValueOf([]Name{{"n"}, {}}))
+				case at.Kind() == reflect.Map && at.Key() == nameType:
+					bad := reflect.MakeMap(at)
+					bad.SetMapIndex(reflect.ValueOf(Name{}), reflect.Zero(at.Elem()))
+					refused("a zero Name as a key", j, bad)
+				case at == textType, at == ctxType, at == reflect.TypeFor[time.Time]():
+				case at.Kind() == reflect.Struct, at.Kind() == reflect.Slice && at.Elem().Kind() == reflect.Struct, at.Kind() == reflect.String:
+					for _, p := range stringPaths(at, nil) {
+						refused("a NUL in "+at.String()+p.String(), j, withString(at, p, "a\x00b"))
+					}
+				}
 			}
 		})
 	}

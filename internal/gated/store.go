@@ -45,6 +45,14 @@ func required(names ...Name) error {
 	return nil
 }
 
+// requiredAll refuses a zero Name among names or in list.
+func requiredAll(list []Name, names ...Name) error {
+	if err := required(names...); err != nil {
+		return err
+	}
+	return required(list...)
+}
+
 func (g Store) PutWave(ctx context.Context, w store.Wave) error {
 	if err := rows("wave", w); err != nil {
 		return err
@@ -95,7 +103,7 @@ func (g Store) MarkMany(ctx context.Context, outcomes []store.Outcome, now time.
 }
 
 func (g Store) Contacted(ctx context.Context, namespace Name, keys []Name, since time.Time, except store.WaveRef) (map[string]bool, error) {
-	if err := required(namespace); err != nil {
+	if err := requiredAll(keys, namespace); err != nil {
 		return nil, err
 	}
 	if err := rows("except", except); err != nil {
@@ -105,7 +113,7 @@ func (g Store) Contacted(ctx context.Context, namespace Name, keys []Name, since
 }
 
 func (g Store) Unanswered(ctx context.Context, campaignUID, waveID Name, keys []Name) (map[string]bool, error) {
-	if err := required(campaignUID, waveID); err != nil {
+	if err := requiredAll(keys, campaignUID, waveID); err != nil {
 		return nil, err
 	}
 	return g.st.Unanswered(ctx, campaignUID.s, waveID.s, strs(keys))
@@ -119,14 +127,14 @@ func (g Store) OptOut(ctx context.Context, namespace, recipientKey Name, now tim
 }
 
 func (g Store) OptedOut(ctx context.Context, namespace Name, keys []Name) (map[string]bool, error) {
-	if err := required(namespace); err != nil {
+	if err := requiredAll(keys, namespace); err != nil {
 		return nil, err
 	}
 	return g.st.OptedOut(ctx, namespace.s, strs(keys))
 }
 
 func (g Store) Suppressed(ctx context.Context, namespace Name, keys []Name) (map[string][]string, error) {
-	if err := required(namespace); err != nil {
+	if err := requiredAll(keys, namespace); err != nil {
 		return nil, err
 	}
 	return g.st.Suppressed(ctx, namespace.s, strs(keys))
