@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make fuzz: fuzzes each parser of outside input for FUZZTIME (20s by default), FUZZJOBS (2)
-# targets at a time, each with one worker, so that the eight fit in about a minute and a half
+# targets at a time, each with one worker, so that the nine fit in about a minute and a half
 # of CI on two cores. A failing input is written to its package's testdata/fuzz; every target
 # that found one is named at the end, and the exit status is 1.
 set -uo pipefail
@@ -16,6 +16,7 @@ targets=(
 	internal/audience:FuzzScanSelect
 	internal/i18n:FuzzChoose
 	internal/survey:FuzzReadForm
+	internal/touchpoint:FuzzRead
 )
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

@@ -11,9 +11,9 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/surveyops/survey-operator/internal/gated"
+	"github.com/surveyops/survey-operator/internal/jsontext"
 	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
 )
@@ -192,9 +192,6 @@ var errNotStrict = errors.New("invalid JSON body")
 // have, and each key exactly as v spells it (encoding/json matches keys without regard to
 // case, so "ID" would fill "id"); nothing after the value.
 func decodeStrict(data []byte, v any) error {
-	if !utf8.Valid(data) {
-		return fmt.Errorf("%w: it is not valid UTF-8", errNotStrict)
-	}
 	if err := checkEscapes(data); err != nil {
 		return err
 	}
@@ -215,42 +212,10 @@ func decodeStrict(data []byte, v any) error {
 	return exactKeys(raw, reflect.TypeOf(v), "")
 }
 
-// checkEscapes refuses \u0000 and lone surrogates in a JSON text's strings.
+// checkEscapes refuses \u0000 and lone surrogates in a JSON text's strings (jsontext.Check).
 func checkEscapes(data []byte) error {
-	in := false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		switch {
-		case !in:
-			in = c == '"'
-		case c == '"':
-			in = false
-		case c == '\\' && i+1 < len(data):
-			i++
-			if data[i] != 'u' || i+4 >= len(data) {
-				continue
-			}
-			r, err := strconv.ParseUint(string(data[i+1:i+5]), 16, 32)
-			if err != nil {
-				return fmt.Errorf("%w: a malformed \\u escape", errNotStrict)
-			}
-			i += 4
-			switch {
-			case r == 0:
-				return fmt.Errorf("%w: a NUL character (\\u0000)", errNotStrict)
-			case 0xDC00 <= r && r <= 0xDFFF:
-				return fmt.Errorf("%w: a lone surrogate (\\u%04x)", errNotStrict, r)
-			case 0xD800 <= r && r <= 0xDBFF:
-				low := uint64(0)
-				if i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
-					low, _ = strconv.ParseUint(string(data[i+3:i+7]), 16, 32)
-				}
-				if low < 0xDC00 || low > 0xDFFF {
-					return fmt.Errorf("%w: a lone surrogate (\\u%04x)", errNotStrict, r)
-				}
-				i += 6
-			}
-		}
+	if err := jsontext.Check(data); err != nil {
+		return fmt.Errorf("%w: %w", errNotStrict, err)
 	}
 	return nil
 }
