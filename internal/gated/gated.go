@@ -16,10 +16,10 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
-	"unicode"
-	"unicode/utf8"
+	"strings"
 
 	"github.com/surveyops/survey-operator/internal/store"
+	"github.com/surveyops/survey-operator/internal/survey"
 )
 
 // Bounds of what passes.
@@ -85,30 +85,12 @@ func ParseText(s string) (Text, error) {
 func (t Text) String() string { return t.s }
 
 func validName(s string) bool {
-	if s == "" || len(s) > MaxName || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
+	return s != "" && len(s) <= MaxName && survey.PlainText(s) && !strings.ContainsAny(s, "\t\n\r")
 }
 
 // plainText: valid UTF-8, no NUL and no control character but tab, line feed and carriage
-// return (survey.PlainText's rule; this package stands below the survey's).
-func plainText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
-			return false
-		}
-	}
-	return true
-}
+// return (the survey's rule for the text it keeps).
+func plainText(s string) bool { return survey.PlainText(s) }
 
 // CheckRow checks every string a row holds, however deep (struct fields, slices, maps' keys
 // and values, pointers): a field tagged `gate:"name"` (a map's keys and a slice's elements

@@ -19,13 +19,13 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/surveyops/survey-operator/internal/jsontext"
+	"github.com/surveyops/survey-operator/internal/survey"
 )
 
 // Bounds of what is read.
@@ -286,32 +286,12 @@ func checkText(data []byte, index int, attribute string) error {
 	return nil
 }
 
-// name reports whether s is text without control characters.
-func name(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
+// name reports whether s is text without control characters (not even a tab or a line break).
+func name(s string) bool { return survey.PlainText(s) && !strings.ContainsAny(s, "\t\n\r") }
 
 // plainText reports whether s is valid UTF-8 with no control character but tab and line
-// breaks.
-func plainText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
-			return false
-		}
-	}
-	return true
-}
+// breaks (survey.PlainText).
+func plainText(s string) bool { return survey.PlainText(s) }
 
 // plain is an error message from a library made safe to show: control characters replaced,
 // and bounded.
