@@ -561,6 +561,9 @@ func grow[T any](s []T, v T) []T {
 // idSeed seeds the duplicate check's hash: it need only be stable within one scan.
 var idSeed = maphash.MakeSeed()
 
+// percentThreshold is the hash at most which a person is in a sample of percent (1-99).
+func percentThreshold(percent int) uint64 { return uint64(float64(percent) / 100 * math.MaxUint64) }
+
 // hash is a stable 64-bit hash of the seed and a key.
 func hash(seed, key string) uint64 {
 	return hashBytes([]byte(seed + "\x00" + key))
@@ -612,7 +615,7 @@ func (p *Plan) Scan(r io.Reader, seed string) (*Selection, Stats, error) {
 	for i, s := range segments {
 		sel.threshold[i] = math.MaxUint64
 		if s.Count == 0 && s.Percent > 0 && s.Percent < 100 {
-			sel.threshold[i] = uint64(float64(s.Percent) / 100 * math.MaxUint64)
+			sel.threshold[i] = percentThreshold(s.Percent)
 		}
 		sampled[i] = s.Count > 0 || sel.threshold[i] != math.MaxUint64
 	}
