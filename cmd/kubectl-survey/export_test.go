@@ -174,7 +174,7 @@ func TestExportThroughTheSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err = kubectlSurveyAs(t, viewer, "forget", "J-2", "-n", ns)
-	if err != nil || !strings.Contains(out, "Erased J-2's data in "+ns+": 0 invitations, 1 responses (2 answers), 0 follow-up cases.") {
+	if err != nil || !strings.Contains(out, "Erased J-2's data in "+ns+": 0 invitations, 1 responses (2 answers), 0 follow-up cases, 0 touch-point events.") {
 		t.Fatalf("forget: %v\n%s", err, out)
 	}
 	log, err := st.Erasures(ctx, ns)

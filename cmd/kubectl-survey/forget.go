@@ -74,20 +74,20 @@ It uses the eraser credential the operator keeps in each campaign's export Secre
 			if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&got); err != nil {
 				return fmt.Errorf("the erasure was made, but its answer could not be read: %w", err)
 			}
-			found := got.Invitations+got.Responses+got.Answers+got.Cases+got.OptOuts+got.Suppressions > 0
+			found := got.Invitations+got.Responses+got.Answers+got.Cases+got.OptOuts+got.Suppressions+got.Events > 0
 			if ok, err := printStructured(cmd.OutOrStdout(), output, got); ok || !found {
 				if err == nil && !found {
-					err = fmt.Errorf("nothing found for %s in namespace %s: no invitation, response, follow-up case, opt-out or bounce has that id. "+
+					err = fmt.Errorf("nothing found for %s in namespace %s: no invitation, response, follow-up case, touch-point event, opt-out or bounce has that id. "+
 						"Check it against the id column of the audience file (a person erased before has nothing left to find). "+
 						"The request is in the erasure log all the same: entry %s, %s",
 						args[0], namespace, got.ID, got.ErasedAt.Format("2006-01-02 15:04:05 MST"))
 				}
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), `Erased %s's data in %s: %d invitations, %d responses (%d answers), %d follow-up cases.
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), `Erased %s's data in %s: %d invitations, %d responses (%d answers), %d follow-up cases, %d touch-point events.
 Kept under a hash, so still honoured: %d opt-out, %d bounce suppressions.
 Erasure log entry %s, %s.
-`, args[0], namespace, got.Invitations, got.Responses, got.Answers, got.Cases, got.OptOuts, got.Suppressions,
+`, args[0], namespace, got.Invitations, got.Responses, got.Answers, got.Cases, got.Events, got.OptOuts, got.Suppressions,
 				got.ID, got.ErasedAt.Format("2006-01-02 15:04:05 MST"))
 			return err
 		},

@@ -38,6 +38,9 @@ const (
 	// Eraser erases one person's data in its namespace, on their request (GDPR Art. 17). The
 	// manager hands it out beside the exporter's, in the same Secret.
 	Eraser Kind = "eraser"
+	// Events posts touch-point events (CloudEvents) for its namespace, and does nothing else:
+	// what a producer or a pipeline delivering them holds (docs/touchpoints.md).
+	Events Kind = "events"
 )
 
 // Scope is what a bearer token proves: a kind, and the namespace it is for ("" for Manager).
@@ -81,7 +84,7 @@ func Authenticate(given []byte, masters [][]byte) (Scope, bool) {
 		return Scope{}, false
 	}
 	parts := strings.Split(rest, ".")
-	if len(parts) != 3 || !slices.Contains([]Kind{Sender, Reader, Exporter, Eraser}, Kind(parts[0])) || parts[1] == "" {
+	if len(parts) != 3 || !slices.Contains([]Kind{Sender, Reader, Exporter, Eraser, Events}, Kind(parts[0])) || parts[1] == "" {
 		return Scope{}, false
 	}
 	mac, err := hex.DecodeString(parts[2])

@@ -50,7 +50,7 @@ func (s *Server) putRetention(w http.ResponseWriter, r *http.Request) {
 func newRetentionMetrics() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "survey_collector_expired_rows_total",
-		Help: "Rows deleted because their campaign's retention (spec.retention) ran out, by data: responses, answers, cases, invitations.",
+		Help: "Rows deleted because their campaign's retention (spec.retention) ran out, by data: responses, answers, cases, invitations; and touch-point events past their 30 days (events).",
 	}, []string{"data"})
 }
 
@@ -62,9 +62,10 @@ func (s *Server) Expire(ctx context.Context) (store.Expired, error) {
 	s.expired.WithLabelValues("answers").Add(float64(got.Answers))
 	s.expired.WithLabelValues("cases").Add(float64(got.Cases))
 	s.expired.WithLabelValues("invitations").Add(float64(got.Invitations))
-	if got.Waves > 0 {
+	s.expired.WithLabelValues("events").Add(float64(got.Events))
+	if got.Waves > 0 || got.Events > 0 {
 		s.log.Info("expired data past its retention", "waves", got.Waves, "responses", got.Responses, "answers", got.Answers,
-			"cases", got.Cases, "invitations", got.Invitations)
+			"cases", got.Cases, "invitations", got.Invitations, "events", got.Events)
 	}
 	return got, err
 }

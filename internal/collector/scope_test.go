@@ -40,6 +40,8 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			"exporter, own":    apitoken.Credential(master, apitoken.Exporter, "riverside-homes"),
 			"eraser, own":      apitoken.Credential(master, apitoken.Eraser, "riverside-homes"),
 			"eraser, other":    apitoken.Credential(master, apitoken.Eraser, "lakeside"),
+			"events, own":      apitoken.Credential(master, apitoken.Events, "riverside-homes"),
+			"events, other":    apitoken.Credential(master, apitoken.Events, "lakeside"),
 			"exporter, other":  apitoken.Credential(master, apitoken.Exporter, "lakeside"),
 			"forged sender":    apitoken.Credential([]byte("a guessed master token 0123"), apitoken.Sender, "riverside-homes"),
 			"manager kind":     strings.Replace(apitoken.Credential(master, apitoken.Sender, "riverside-homes"), "sender", "manager", 1),
@@ -73,6 +75,8 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 				Name: "dissatisfied", CampaignUID: uid, Trigger: "Response", When: "response.answers.tp01 <= 2", Active: true}},
 			responseapi.RouteDeleteFollowUp.Pattern(): {"/api/v1/followups/fu-gone", nil},
 			responseapi.RouteErase.Pattern():          {"/api/v1/namespaces/riverside-homes/erasures", responseapi.ErasureRequest{ID: "T-404"}},
+			responseapi.RouteEvents.Pattern(): {"/api/v1/namespaces/riverside-homes/events", map[string]any{"specversion": "1.0", "id": "R-1",
+				"source": "https://repairs.example/jobs", "type": "repair.completed", "data": map[string]string{"tenancy": "T-9"}}},
 			responseapi.RoutePutRetention.Pattern(): {"/api/v1/campaigns/" + uid + "/retention", responseapi.RetentionRegistration{
 				Namespace: "riverside-homes", Responses: "8760h"}},
 			responseapi.RouteSweepFollowUp.Pattern():  {"/api/v1/followups/fu-riverside/sweep", nil},
@@ -98,6 +102,7 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RouteDeleteFollowUp.Pattern(): "",
 			responseapi.RoutePutRetention.Pattern():   "",
 			responseapi.RouteErase.Pattern():          "eraser",
+			responseapi.RouteEvents.Pattern():         "events",
 			responseapi.RouteSweepFollowUp.Pattern():  "",
 			responseapi.RouteFollowUpStats.Pattern():  "reader",
 			responseapi.RouteCases.Pattern():          "sender",
@@ -110,7 +115,11 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			if !raw && c.body != nil {
 				body, _ = json.Marshal(c.body)
 			}
-			return e.send(route.Method, c.path, body, http.Header{"Authorization": {"Bearer " + credential}})
+			h := http.Header{"Authorization": {"Bearer " + credential}}
+			if route.Pattern() == responseapi.RouteEvents.Pattern() {
+				h.Set("Content-Type", "application/cloudevents+json")
+			}
+			return e.send(route.Method, c.path, body, h)
 		}
 		for _, route := range responseapi.Routes {
 			if route.Auth != responseapi.Bearer {
@@ -139,6 +148,10 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 					}
 				case "eraser, own":
 					if admits[route.Pattern()] == "eraser" {
+						want = http.StatusOK
+					}
+				case "events, own":
+					if admits[route.Pattern()] == "events" {
 						want = http.StatusOK
 					}
 				case "forged sender", "manager kind", "renamed", "reader as sender":

@@ -28,6 +28,7 @@ import (
 	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/survey"
 	"github.com/surveyops/survey-operator/internal/token"
+	"github.com/surveyops/survey-operator/internal/touchpoint"
 )
 
 //go:embed web
@@ -218,6 +219,7 @@ func (s *Server) Handler() http.Handler {
 		{responseapi.RouteSuppressed, s.suppressed},
 		{responseapi.RoutePutRetention, s.putRetention},
 		{responseapi.RouteErase, s.erase},
+		{responseapi.RouteEvents, s.postEvents},
 		{responseapi.RoutePutFollowUp, s.putFollowUp},
 		{responseapi.RouteDeleteFollowUp, s.deleteFollowUp},
 		{responseapi.RouteSweepFollowUp, s.sweepFollowUp},
@@ -265,6 +267,8 @@ func apiBody(route responseapi.Route) int64 {
 		return 0
 	case route.Pattern() == responseapi.RouteMailReport.Pattern():
 		return maxReportBytes
+	case route.Pattern() == responseapi.RouteEvents.Pattern():
+		return touchpoint.MaxBodyBytes
 	case route.Auth == responseapi.Signed:
 		return maxFormBytes
 	}

@@ -289,6 +289,23 @@ func (g Store) Expire(ctx context.Context, now time.Time) (store.Expired, error)
 	return g.st.Expire(ctx, now)
 }
 
+func (g Store) PutEvents(ctx context.Context, namespace Name, events []store.Event, now time.Time) (int, error) {
+	if err := required(namespace); err != nil {
+		return 0, err
+	}
+	if err := rows("events", events); err != nil {
+		return 0, err
+	}
+	return g.st.PutEvents(ctx, namespace.s, events, now)
+}
+
+func (g Store) Events(ctx context.Context, namespace Name, since time.Time, limit int) ([]store.Event, error) {
+	if err := required(namespace); err != nil {
+		return nil, err
+	}
+	return g.st.Events(ctx, namespace.s, since, limit)
+}
+
 func (g Store) Erase(ctx context.Context, namespace, recipientKey Name, now time.Time) (store.Erasure, error) {
 	if err := required(namespace, recipientKey); err != nil {
 		return store.Erasure{}, err

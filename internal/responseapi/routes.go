@@ -49,6 +49,7 @@ var (
 	readers     = []apitoken.Kind{apitoken.Manager, apitoken.Reader}
 	exporters   = []apitoken.Kind{apitoken.Manager, apitoken.Exporter}
 	erasers     = []apitoken.Kind{apitoken.Manager, apitoken.Eraser}
+	producers   = []apitoken.Kind{apitoken.Manager, apitoken.Events}
 )
 
 // The API's routes. Each is registered once by the server and called by the client through
@@ -69,6 +70,10 @@ var (
 	RouteSuppressed = Route{http.MethodPost, "/api/v1/ledger/suppressed", Bearer, senders}
 	// RouteErase erases every record of one person in a namespace (ErasureRequest).
 	RouteErase = Route{http.MethodPost, "/api/v1/namespaces/{namespace}/erasures", Bearer, erasers}
+	// RouteEvents takes touch-point events for a namespace: CloudEvents 1.0 in binary,
+	// structured or batched mode (internal/touchpoint), answered 202 with EventsAccepted once
+	// they are stored.
+	RouteEvents = Route{http.MethodPost, "/api/v1/namespaces/{namespace}/events", Bearer, producers}
 	// RoutePutRetention registers a campaign's retention (spec.retention).
 	RoutePutRetention   = Route{http.MethodPut, "/api/v1/campaigns/{campaign}/retention", Bearer, managerOnly}
 	RoutePutFollowUp    = Route{http.MethodPut, "/api/v1/followups/{uid}", Bearer, managerOnly}
@@ -90,7 +95,7 @@ var (
 var Routes = []Route{
 	RoutePutWave, RouteSummary, RouteExport, RouteFrame,
 	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut, RouteSuppressed,
-	RouteErase, RoutePutRetention, RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
+	RouteErase, RouteEvents, RoutePutRetention, RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
 	RouteInbound, RouteCaseCallback, RouteDelivery,
 }
 

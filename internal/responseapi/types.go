@@ -213,6 +213,15 @@ type Erasure struct {
 	Cases        int64     `json:"cases"`
 	OptOuts      int64     `json:"optOuts"`
 	Suppressions int64     `json:"suppressions"`
+	// Events are the touch-point events that held the person's id.
+	Events int64 `json:"events"`
+}
+
+// EventsAccepted is the answer of RouteEvents (202): how many events the request held, and
+// how many of them were new (the rest were delivered before, and changed nothing).
+type EventsAccepted struct {
+	Events int `json:"events"`
+	New    int `json:"new"`
 }
 
 // RetentionRegistration is the body of RoutePutRetention: a campaign's spec.retention, sent by

@@ -21,6 +21,8 @@ type Erasure struct {
 	ErasedAt                               time.Time
 	Invitations, Responses, Answers, Cases int64
 	OptOuts, Suppressions                  int64
+	// Events are the touch-point events that held the person's key.
+	Events int64
 }
 
 // ErasureEntry is one entry of the erasure log: that an erasure happened, not what it erased.
@@ -111,6 +113,9 @@ func (s *sqlStore) Erase(ctx context.Context, namespace, recipientKey string, no
 		}
 		res, err = tx.ExecContext(ctx, s.q(`DELETE FROM followup_cases WHERE namespace = $1 AND recipient_key = $2`), namespace, recipientKey)
 		if err := count(res, err, &out.Cases); err != nil {
+			return err
+		}
+		if err := s.eraseEvents(ctx, tx, namespace, recipientKey, &out.Events); err != nil {
 			return err
 		}
 

@@ -43,7 +43,8 @@ func CommitStats(s Store) (batches, responses int) {
 	return c.batches, c.responses
 }
 
-// RowsHolding counts, table by table, the rows of which some text column holds exactly value:
+// RowsHolding counts, table by table, the rows of which some text column holds exactly value,
+// or holds it as a JSON string (a touch-point event's fields):
 // where a value is stored anywhere in the database.
 func RowsHolding(ctx context.Context, s Store, value string) (map[string]int, error) {
 	st := s.(*sqlStore)
@@ -73,10 +74,10 @@ func RowsHolding(ctx context.Context, s Store, value string) (map[string]int, er
 	for table, cols := range columns {
 		where := make([]string, len(cols))
 		for i, c := range cols {
-			where[i] = c + " = $1"
+			where[i] = c + " = $1 OR " + c + " LIKE $2" // the value itself, or as a string of JSON (a touch-point event's fields)
 		}
 		var n int
-		if err := st.db.QueryRowContext(ctx, st.q(`SELECT COUNT(*) FROM `+table+` WHERE `+strings.Join(where, " OR ")), value).Scan(&n); err != nil {
+		if err := st.db.QueryRowContext(ctx, st.q(`SELECT COUNT(*) FROM `+table+` WHERE `+strings.Join(where, " OR ")), value, `%"`+value+`"%`).Scan(&n); err != nil {
 			return nil, err
 		}
 		if n > 0 {

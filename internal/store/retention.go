@@ -30,6 +30,8 @@ type Expired struct {
 	// Waves counts the waves whose responses, or whose invitations, expired.
 	Waves                                  int
 	Responses, Answers, Cases, Invitations int64
+	// Events are the touch-point events received more than EventRetention ago.
+	Events int64
 }
 
 // expireBatch bounds the people whose rows one transaction deletes, so that an expiry never
@@ -110,7 +112,9 @@ func (s *sqlStore) Expire(ctx context.Context, now time.Time) (Expired, error) {
 		}
 		out.Waves++
 	}
-	return out, nil
+	n, err := s.expireEvents(ctx, now)
+	out.Events = n
+	return out, err
 }
 
 // expireResponses deletes a wave's answers, follow-up cases and responses, batch by batch; then,

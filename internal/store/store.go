@@ -378,12 +378,20 @@ type Store interface {
 	// responses, answers and cases, and its invitations, their own time after the wave closed,
 	// keeping the wave's aggregates unless the campaign drops them too. A few hundred people's
 	// rows go per transaction, so other writers wait little; a call cut short is finished by the
-	// next.
+	// next. Touch-point events go EventRetention after they were received.
 	Expire(ctx context.Context, now time.Time) (Expired, error)
 
+	// PutEvents stores a namespace's touch-point events in one transaction, each once (by
+	// source and id: a repeated delivery changes nothing), and returns how many were new. When
+	// it returns nil, every event is durably stored.
+	PutEvents(ctx context.Context, namespace string, events []Event, now time.Time) (created int, err error)
+	// Events lists a namespace's events received at or after since, oldest first, at most
+	// limit.
+	Events(ctx context.Context, namespace string, since time.Time, limit int) ([]Event, error)
+
 	// Erase deletes every record of one person (by their key, the audience id) in a namespace,
-	// in one transaction: invitations, responses and their answers, follow-up cases, opt-out and
-	// bounce suppressions. The aggregates lose what the person counted in them. An opt-out or a
+	// in one transaction: invitations, responses and their answers, follow-up cases, touch-point
+	// events any field of which is the key, opt-out and bounce suppressions. The aggregates lose what the person counted in them. An opt-out or a
 	// bounce is kept under a hash of the key, and still honoured; an entry in the erasure log
 	// records that an erasure happened, and when, not whom or what. Erasing someone unknown
 	// erases nothing and is logged too.

@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// Event is one touch-point event as the response service received it (internal/touchpoint).
+type Event struct {
+	// Source and ID identify it in its namespace: the same pair again is the same event.
+	Source, ID string `gate:"name"`
+	Type       string `gate:"name"`
+	Subject    string
+	// Time is when it happened, as its producer says (zero when it does not).
+	Time time.Time
+	// Fields are its data's fields: the person and the touch point's attributes, as text.
+	Fields map[string]string
+	// ReceivedAt is when it was first stored (set by the store).
+	ReceivedAt time.Time
+}
+
+// EventRetention is how long a touch-point event is kept after it was received: the longest
+// an event may wait to invite (a campaign's maxAge, docs/touchpoints.md) with room to spare.
+// Store.Expire deletes older ones, their person's fields with them.
+const EventRetention = 30 * 24 * time.Hour
+
+// PutEvents stores a namespace's events in one transaction, each once: an event whose source
+// and id the namespace already holds is left as it is (a repeated delivery). It returns how
+// many were new. When it returns without an error, every event is stored.
+func (s *sqlStore) PutEvents(ctx context.Context, namespace string, events []Event, now time.Time) (int, error) {
+	created := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		created = 0
+		for _, e := range events {
+			fields, err := json.Marshal(e.Fields)
+			if err != nil {
+				return err
+			}
+			var at int64
+			if !e.Time.IsZero() {
+				at = micros(e.Time)
+			}
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO touch_events (namespace, source, event_id, type, subject, event_time, received_at, fields)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (namespace, source, event_id) DO NOTHING`),
+				namespace, e.Source, e.ID, e.Type, e.Subject, at, micros(now), string(fields))
+			var n int64
+			if err := count(res, err, &n); err != nil {
+				return err
+			}
+			created += int(n)
+		}
+		return nil
+	})
+	return created, err
+}
+
+// Events lists a namespace's events received since a time, oldest first, at most limit.
+func (s *sqlStore) Events(ctx context.Context, namespace string, since time.Time, limit int) ([]Event, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT source, event_id, type, subject, event_time, received_at, fields FROM touch_events
+		WHERE namespace = $1 AND received_at >= $2 ORDER BY received_at, source, event_id LIMIT $3`), namespace, micros(since), limit)
+	if err != nil {
+		return nil, err
+	}
+	var out []Event
+	for rows.Next() {
+		var e Event
+		var at, received int64
+		var fields string
+		if err := rows.Scan(&e.Source, &e.ID, &e.Type, &e.Subject, &at, &received, &fields); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if at != 0 {
+			e.Time = fromMicros(at)
+		}
+		e.ReceivedAt = fromMicros(received)
+		if err := json.Unmarshal([]byte(fields), &e.Fields); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, closeRows(rows)
+}
+
+// eraseEvents deletes, in an erasure's transaction, a namespace's events any of whose fields is
+// the person's key (which field holds the id is each campaign's choice, so every field is
+// read): counted in n.
+func (s *sqlStore) eraseEvents(ctx context.Context, tx *sql.Tx, namespace, recipientKey string, n *int64) error {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT source, event_id, fields FROM touch_events WHERE namespace = $1`), namespace)
+	if err != nil {
+		return err
+	}
+	type key struct{ source, id string }
+	var theirs []key
+	for rows.Next() {
+		var k key
+		var raw string
+		if err := rows.Scan(&k.source, &k.id, &raw); err != nil {
+			rows.Close()
+			return err
+		}
+		var fields map[string]string
+		if err := json.Unmarshal([]byte(raw), &fields); err != nil {
+			rows.Close()
+			return err
+		}
+		for _, v := range fields {
+			if strings.TrimSpace(v) == recipientKey {
+				theirs = append(theirs, k)
+				break
+			}
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	for _, k := range theirs {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM touch_events WHERE namespace = $1 AND source = $2 AND event_id = $3`), namespace, k.source, k.id)
+		if err := count(res, err, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expireEvents deletes the events received more than EventRetention before now.
+func (s *sqlStore) expireEvents(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM touch_events WHERE received_at < $1`), micros(now.Add(-EventRetention)))
+	var n int64
+	return n, count(res, err, &n)
+}
