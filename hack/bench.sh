@@ -56,6 +56,7 @@ for db in sqlite postgres; do
 	pairs="$pairs BenchmarkSummarize1M/$db:BenchmarkBaselineCountScan1M/$db BenchmarkSummarizeByScan1M/$db:BenchmarkBaselineCountScan1M/$db"
 	pairs="$pairs BenchmarkExport1M/$db:BenchmarkBaselineCountScan1M/$db"
 	pairs="$pairs BenchmarkDurableResponsesHTTP/$db:BenchmarkBaselineInsertCommit/$db"
+	pairs="$pairs BenchmarkDurableEventsHTTP/$db:BenchmarkBaselineInsertCommitEvents/$db"
 done
 awk -v pairs="$pairs" '
 	/^Benchmark/ {

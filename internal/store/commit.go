@@ -47,89 +47,32 @@ type savedResponse struct {
 // postgresCommitters commit batches side by side on PostgreSQL.
 const postgresCommitters = 2
 
-// committer runs the batches.
+// committer runs the batches of responses.
 type committer struct {
-	once  sync.Once
-	queue chan *pendingResponse
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	// enqueue is held (shared) while a response is queued, and (exclusively) to close: every
-	// response queued before the close is committed, none after it is queued.
-	enqueue sync.RWMutex
-	closed  bool
+	group[*pendingResponse]
 	// batches and responses count what was committed, for the benchmarks.
 	mu                 sync.Mutex
 	batches, responses int
 }
 
-// errClosed is a response saved after the store was closed.
+// errClosed is a write queued after the store was closed.
 var errClosed = errors.New("the store is closed")
 
 func (s *sqlStore) SaveResponse(ctx context.Context, r Response, now time.Time) (bool, error) {
-	c := &s.commits
-	c.once.Do(func() {
-		c.queue, c.stop = make(chan *pendingResponse, 4*maxBatch), make(chan struct{})
-		committers := 1
-		if !s.sqlite {
-			committers = postgresCommitters
-		}
-		for i := range committers {
-			c.wg.Add(1)
-			go s.commitLoop(i)
-		}
-	})
-	p := &pendingResponse{r: r, now: now, done: make(chan savedResponse, 1)}
-	c.enqueue.RLock()
-	if c.closed {
-		c.enqueue.RUnlock()
-		return false, errClosed
+	committers := 1
+	if !s.sqlite {
+		committers = postgresCommitters
 	}
-	select {
-	case c.queue <- p:
-		c.enqueue.RUnlock()
-	case <-ctx.Done():
-		c.enqueue.RUnlock()
-		return false, ctx.Err()
+	p := &pendingResponse{r: r, now: now, done: make(chan savedResponse, 1)}
+	if err := s.commits.submit(ctx, p, committers, maxBatch, func(committer, turn int, batch []*pendingResponse) {
+		s.commitBatch(batch, s.committerSlot(committer, turn))
+	}); err != nil {
+		return false, err
 	}
 	// Once queued, the response is written or refused whatever happens to the caller: wait for
 	// the outcome, so that an acknowledgement always follows the commit.
 	res := <-p.done
 	return res.created, res.err
-}
-
-func (s *sqlStore) commitLoop(committer int) {
-	c := &s.commits
-	defer c.wg.Done()
-	turn := 0
-	for {
-		slot := s.committerSlot(committer, turn)
-		turn++
-		var first *pendingResponse
-		select {
-		case first = <-c.queue:
-		case <-c.stop:
-			// Finish what was queued before the store closed.
-			for {
-				select {
-				case p := <-c.queue:
-					s.commitBatch([]*pendingResponse{p}, slot)
-				default:
-					return
-				}
-			}
-		}
-		batch := []*pendingResponse{first}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case p := <-c.queue:
-				batch = append(batch, p)
-			default:
-				break more
-			}
-		}
-		s.commitBatch(batch, slot)
-	}
 }
 
 // commitBatch writes a batch and tells each caller its outcome.
@@ -162,19 +105,8 @@ func (s *sqlStore) commitBatch(batch []*pendingResponse, slot int) {
 
 // closeCommitter stops the committers once what was queued is committed.
 func (s *sqlStore) closeCommitter() {
-	c := &s.commits
-	c.enqueue.Lock()
-	if c.closed {
-		c.enqueue.Unlock()
-		return
-	}
-	c.closed = true
-	c.once.Do(func() {}) // never started: nothing to stop, and nothing starts now
-	c.enqueue.Unlock()
-	if c.stop != nil {
-		close(c.stop)
-		c.wg.Wait()
-	}
+	s.commits.close()
+	s.events.close()
 }
 
 // saveEach writes batch[i], for each i in which, one after the other in one transaction, each

@@ -27,34 +27,125 @@ type Event struct {
 // Store.Expire deletes older ones, their person's fields with them.
 const EventRetention = 30 * 24 * time.Hour
 
-// PutEvents stores a namespace's events in one transaction, each once: an event whose source
-// and id the namespace already holds is left as it is (a repeated delivery). It returns how
-// many were new. When it returns without an error, every event is stored.
+// pendingEvents is one PutEvents call waiting for its group commit.
+type pendingEvents struct {
+	namespace string
+	events    []Event
+	now       time.Time
+	done      chan eventsResult
+}
+
+type eventsResult struct {
+	created int
+	err     error
+}
+
+// maxEventCalls bounds the PutEvents calls one transaction holds (each of up to a batch of
+// events, 1,000 from the response service).
+const maxEventCalls = 32
+
+// PutEvents stores a namespace's events, each once: an event whose source and id the namespace
+// already holds is left as it is (a repeated delivery). It returns how many were new. Calls
+// arriving together share one transaction and one commit (group commit, as responses do:
+// commit.go); each returns only once the commit that holds its events is done, so when it
+// returns without an error every event is stored.
 func (s *sqlStore) PutEvents(ctx context.Context, namespace string, events []Event, now time.Time) (int, error) {
-	created := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		created = 0
-		for _, e := range events {
+	committers := 1
+	if !s.sqlite {
+		committers = postgresCommitters
+	}
+	p := &pendingEvents{namespace: namespace, events: events, now: now, done: make(chan eventsResult, 1)}
+	if err := s.events.submit(ctx, p, committers, maxEventCalls, func(_, _ int, batch []*pendingEvents) { s.commitEvents(batch) }); err != nil {
+		return 0, err
+	}
+	res := <-p.done
+	return res.created, res.err
+}
+
+// eventColumns are the columns of a touch-point event's row.
+var eventColumns = []column{{"namespace", "text"}, {"source", "text"}, {"event_id", "text"}, {"type", "text"}, {"subject", "text"},
+	{"event_time", "int8"}, {"received_at", "int8"}, {"fields", "text"}}
+
+// insertEvents is PostgreSQL's statement for a batch: one round trip, committed on its own,
+// whatever the number of events (the rows as one array per column), naming those it stored.
+var insertEvents = `INSERT INTO touch_events (` + columnNames(eventColumns) + `) SELECT * FROM ` + unnest(eventColumns, 1) + `
+	ON CONFLICT (namespace, source, event_id) DO NOTHING RETURNING namespace, source, event_id`
+
+// commitEvents writes a batch of calls in one transaction (on PostgreSQL one statement) and
+// tells each its outcome: all stored, or (any failure) none.
+func (s *sqlStore) commitEvents(batch []*pendingEvents) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	var rows [][]any
+	for _, p := range batch {
+		for _, e := range p.events {
 			fields, err := json.Marshal(e.Fields)
 			if err != nil {
-				return err
+				for _, p := range batch {
+					p.done <- eventsResult{err: err}
+				}
+				return
 			}
 			var at int64
 			if !e.Time.IsZero() {
 				at = micros(e.Time)
 			}
-			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO touch_events (namespace, source, event_id, type, subject, event_time, received_at, fields)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (namespace, source, event_id) DO NOTHING`),
-				namespace, e.Source, e.ID, e.Type, e.Subject, at, micros(now), string(fields))
+			rows = append(rows, []any{p.namespace, e.Source, e.ID, e.Type, e.Subject, at, micros(p.now), string(fields)})
+		}
+	}
+	stored, err := s.writeEvents(ctx, rows)
+	for _, p := range batch {
+		created := 0
+		for _, e := range p.events {
+			k := [3]string{p.namespace, e.Source, e.ID}
+			if stored[k] { // the first call of the batch to hold a repeated event is the one that stored it
+				created++
+				delete(stored, k)
+			}
+		}
+		p.done <- eventsResult{created: created, err: err}
+	}
+}
+
+// writeEvents inserts the rows, each unless its event is stored already, and returns the keys
+// (namespace, source, id) of those it stored.
+func (s *sqlStore) writeEvents(ctx context.Context, rows [][]any) (map[[3]string]bool, error) {
+	stored := map[[3]string]bool{}
+	if !s.sqlite {
+		res, err := s.db.QueryContext(ctx, insertEvents, arrays(eventColumns, rows)...)
+		if err != nil {
+			return nil, err
+		}
+		for res.Next() {
+			var k [3]string
+			if err := res.Scan(&k[0], &k[1], &k[2]); err != nil {
+				res.Close()
+				return nil, err
+			}
+			stored[k] = true
+		}
+		return stored, closeRows(res)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		clear(stored)
+		st, err := s.prepare(ctx, tx, `INSERT INTO touch_events (`+columnNames(eventColumns)+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (namespace, source, event_id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		for _, row := range rows {
+			res, err := st.ExecContext(ctx, row...)
 			var n int64
 			if err := count(res, err, &n); err != nil {
 				return err
 			}
-			created += int(n)
+			if n > 0 {
+				stored[[3]string{row[0].(string), row[1].(string), row[2].(string)}] = true
+			}
 		}
 		return nil
 	})
-	return created, err
+	return stored, err
 }
 
 // Events lists a namespace's events received since a time, oldest first, at most limit.

@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +67,46 @@ func TestEvents(t *testing.T) {
 		}
 		if left, err := s.Events(ctx, "riverside-homes", time.Time{}, 10); err != nil || len(left) != 0 {
 			t.Errorf("events left: %+v, %v", left, err)
+		}
+	})
+}
+
+// Concurrent deliveries share commits: every event is stored once, and the calls' counts of new
+// events add up to the events stored, whoever delivered a repeated one first.
+func TestConcurrentEvents(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		const posters, each = 8, 50
+		var wg sync.WaitGroup
+		created := make([]int, posters)
+		errs := make([]error, posters)
+		for p := range posters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					// Posters 0 and 1 deliver the same events, as a pipeline's retry would.
+					id := fmt.Sprintf("R-%d-%d", max(p, 1), i)
+					n, err := s.PutEvents(ctx, "riverside-homes", []store.Event{{Source: "s", ID: id, Type: "t",
+						Fields: map[string]string{"tenancy": id}}}, t0)
+					if err != nil {
+						errs[p] = err
+						return
+					}
+					created[p] += n
+				}
+			}()
+		}
+		wg.Wait()
+		total := 0
+		for p := range posters {
+			if errs[p] != nil {
+				t.Fatal(errs[p])
+			}
+			total += created[p]
+		}
+		stored, err := s.Events(ctx, "riverside-homes", time.Time{}, 10*posters*each)
+		if err != nil || len(stored) != (posters-1)*each || total != len(stored) {
+			t.Errorf("stored %d events (%v), the calls counted %d new; want %d", len(stored), err, total, (posters-1)*each)
 		}
 	})
 }

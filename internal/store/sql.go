@@ -43,6 +43,8 @@ type sqlStore struct {
 	stmts  map[string]*sql.Stmt
 
 	commits committer
+	// events group-commits touch-point events (events.go).
+	events group[*pendingEvents]
 
 	wavesMu sync.Mutex
 	waves   map[WaveRef]Wave
