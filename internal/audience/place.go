@@ -43,13 +43,15 @@ func (p Placement) String() string {
 // event delivered twice is always in or always out. A segment sampled by Count (a number to ask
 // of a whole list) has no meaning for one person: Place refuses it.
 //
+// Unlike a list's line, which is counted unreachable, data with no contact for any channel is
+// an error: an event that can reach nobody is a producer's mistake, to be refused, not counted.
+//
 // An error is the person's data that cannot be placed, named by field and never quoted (a
 // *LineError without a line): no id, an id that is not one, no contact for any channel of the
 // campaign, or a match that cannot be evaluated on it.
 func (p *Plan) Place(fields map[string]string, seed, sampleKey string) (Invitee, Placement, error) {
 	rec := &Record{Attrs: fields, names: p.names}
-	id, _ := rec.slot(p.idSlot)
-	id = strings.TrimSpace(id)
+	id, _ := rec.slot(p.idSlot) // as a list's line gives it: not trimmed
 	if id == "" {
 		return Invitee{}, 0, lineErr(0, "the data has no %q, the person's id", p.spec.IDField)
 	}
@@ -71,14 +73,15 @@ func (p *Plan) Place(fields map[string]string, seed, sampleKey string) (Invitee,
 	s := p.spec.Segments[seg]
 	inv.Segment = s.Name
 	if s.Count > 0 {
-		return inv, 0, fmt.Errorf("spec.audience.segments[%d].sample.count: a number to ask of a list; one person at a time can only be sampled by percent", seg)
+		return inv, 0, lineErr(0, "spec.audience.segments[%d].sample.count: a number to ask of a list; one person at a time can only be sampled by percent", seg)
 	}
-	if s.Percent > 0 && s.Percent < 100 && hash(seed, sampleKey) > percentThreshold(s.Percent) {
-		return inv, NotSampled, nil
-	}
+	// Reachability, then the sample, in the order a list's scan decides them.
 	inv.Channel, inv.Contact = p.reach(seg, rec)
 	if inv.Channel == "" {
 		return inv, Unreachable, nil
+	}
+	if s.Percent > 0 && s.Percent < 100 && hash(seed, sampleKey) > percentThreshold(s.Percent) {
+		return Invitee{Key: id, Segment: s.Name, Contacts: contacts, Language: inv.Language}, NotSampled, nil
 	}
 	return inv, Placed, nil
 }

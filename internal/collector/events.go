@@ -21,7 +21,11 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(r.Body) // within the gate's bound, touchpoint.MaxBodyBytes
 	if err != nil {
-		writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is larger than the events route takes")
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "the body is larger than the events route takes")
+			return
+		}
+		writeJSONError(w, http.StatusBadRequest, "the body could not be read")
 		return
 	}
 	// The headers (each checked as plain text by the gate) carry a binary-mode event's

@@ -94,31 +94,53 @@ func plainText(s string) bool { return survey.PlainText(s) }
 
 // CheckRow checks every string a row holds, however deep (struct fields, slices, maps' keys
 // and values, pointers): a field tagged `gate:"name"` (a map's keys and a slice's elements
-// too, for a map or slice field so tagged) is empty or a Name; every other string is plain
-// text of at most MaxRowText bytes. Byte slices are not text and are not checked; unexported
+// too, for a map or slice field so tagged) is empty or a Name; one tagged `gate:"key"` is a
+// Name, never empty (a key the row is stored under); every other string is plain text of at
+// most MaxRowText bytes. Byte slices are not text and are not checked; unexported
 // fields (a time.Time's) are not reached. The error names the field: "Response.Answers[2].Text".
 func CheckRow(row any) error {
 	v := reflect.ValueOf(row)
 	if !v.IsValid() {
 		return nil
 	}
-	return walk(v, v.Type().Name(), false)
+	return walk(v, v.Type().Name(), text)
 }
 
-func walk(v reflect.Value, at string, name bool) error {
+// rule is what a string of a row must be.
+type rule int
+
+const (
+	text rule = iota // plain text, at most MaxRowText
+	name             // empty, or a Name
+	key              // a Name
+)
+
+// ruleOf is a field's rule: its tag's, else the rule it is within (a tagged slice's elements).
+func ruleOf(f reflect.StructField, within rule) rule {
+	switch f.Tag.Get("gate") {
+	case "key":
+		return key
+	case "name":
+		return max(within, name)
+	}
+	return within
+}
+
+func walk(v reflect.Value, at string, r rule) error {
 	switch v.Kind() {
 	case reflect.String:
 		s := v.String()
-		if name {
-			if s != "" && !validName(s) {
-				return fmt.Errorf("%w: %s must be empty or 1 to %d bytes of text without control characters", ErrInvalid, at, MaxName)
-			}
-		} else if len(s) > MaxRowText || !plainText(s) {
+		switch {
+		case r == key && !validName(s):
+			return fmt.Errorf("%w: %s must be 1 to %d bytes of text without control characters", ErrInvalid, at, MaxName)
+		case r == name && s != "" && !validName(s):
+			return fmt.Errorf("%w: %s must be empty or 1 to %d bytes of text without control characters", ErrInvalid, at, MaxName)
+		case r == text && (len(s) > MaxRowText || !plainText(s)):
 			return fmt.Errorf("%w: %s must be at most %d bytes of UTF-8 without control characters", ErrInvalid, at, MaxRowText)
 		}
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
-			return walk(v.Elem(), at, name)
+			return walk(v.Elem(), at, r)
 		}
 	case reflect.Struct:
 		t := v.Type()
@@ -131,7 +153,7 @@ func walk(v reflect.Value, at string, name bool) error {
 			if f.Anonymous {
 				field = at
 			}
-			if err := walk(v.Field(i), field, name || f.Tag.Get("gate") == "name"); err != nil {
+			if err := walk(v.Field(i), field, ruleOf(f, r)); err != nil {
 				return err
 			}
 		}
@@ -140,17 +162,17 @@ func walk(v reflect.Value, at string, name bool) error {
 			return nil // bytes, not text
 		}
 		for i := range v.Len() {
-			if err := walk(v.Index(i), at+"["+strconv.Itoa(i)+"]", name); err != nil {
+			if err := walk(v.Index(i), at+"["+strconv.Itoa(i)+"]", r); err != nil {
 				return err
 			}
 		}
 	case reflect.Map:
 		it := v.MapRange()
 		for it.Next() {
-			if err := walk(it.Key(), at+"[key]", name); err != nil {
+			if err := walk(it.Key(), at+"[key]", r); err != nil {
 				return err
 			}
-			if err := walk(it.Value(), at+"[value]", name); err != nil {
+			if err := walk(it.Value(), at+"[value]", r); err != nil {
 				return err
 			}
 		}

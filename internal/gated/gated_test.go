@@ -169,8 +169,8 @@ func TestCheckRowChecksEveryString(t *testing.T) {
 			if want := rt.Name() + p.String(); !strings.Contains(err.Error(), want+" ") {
 				t.Errorf("%s: the error does not name %s: %v", rt.Name(), want, err)
 			}
-			for _, ok := range []string{"", "café\tau lait"} {
-				if p.name && ok != "" {
+			for _, ok := range []string{"", "café\tau lait", "R-1"} {
+				if (p.name && ok == "café\tau lait") || (p.key && ok == "") {
 					continue
 				}
 				if err := CheckRow(withString(rt, p, ok).Interface()); err != nil {
@@ -260,7 +260,8 @@ func TestCheckRowReadsMapsAndSlices(t *testing.T) {
 type path struct {
 	steps []int
 	names []string
-	name  bool // the string is a name (tagged)
+	name  bool // the string is a name (tagged "name" or "key")
+	key   bool // the string is a key: never empty (tagged "key")
 }
 
 func (p path) String() string { return strings.Join(p.names, "") }
@@ -269,8 +270,9 @@ func stringPaths(t reflect.Type, at *path) []path {
 	if at == nil {
 		at = &path{}
 	}
-	step := func(i int, name string, isName bool) *path {
-		return &path{steps: append(append([]int{}, at.steps...), i), names: append(append([]string{}, at.names...), name), name: at.name || isName}
+	step := func(i int, name string, tag string) *path {
+		return &path{steps: append(append([]int{}, at.steps...), i), names: append(append([]string{}, at.names...), name),
+			name: at.name || tag == "name" || tag == "key", key: at.key || tag == "key"}
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -288,24 +290,30 @@ func stringPaths(t reflect.Type, at *path) []path {
 			if f.Anonymous {
 				name = ""
 			}
-			out = append(out, stringPaths(f.Type, step(i, name, f.Tag.Get("gate") == "name"))...)
+			out = append(out, stringPaths(f.Type, step(i, name, f.Tag.Get("gate")))...)
 		}
 		return out
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
 			return nil
 		}
-		return stringPaths(t.Elem(), step(-1, "[0]", false))
+		return stringPaths(t.Elem(), step(-1, "[0]", ""))
 	case reflect.Map:
-		return append(stringPaths(t.Key(), step(-2, "[key]", false)), stringPaths(t.Elem(), step(-3, "[value]", false))...)
+		return append(stringPaths(t.Key(), step(-2, "[key]", "")), stringPaths(t.Elem(), step(-3, "[value]", ""))...)
 	}
 	return nil
 }
 
-// withString is a zero t with the string at p set to s (one element in each slice and map on
-// the way; a map's other half is its zero value, "k" for a string key).
+// withString is a zero t with the string at p set to s, and every key (`gate:"key"`, which
+// may not be empty) set to "k" (one element in each slice and map on the way; a map's other
+// half is its zero value, "k" for a string key).
 func withString(t reflect.Type, p path, s string) reflect.Value {
 	v := reflect.New(t).Elem()
+	for _, k := range stringPaths(t, nil) {
+		if k.key && k.String() != p.String() {
+			set(v, k.steps, "k")
+		}
+	}
 	set(v, p.steps, s)
 	return v
 }
@@ -320,14 +328,18 @@ func set(v reflect.Value, steps []int, s string) {
 		return
 	}
 	if v.Kind() == reflect.Pointer {
-		v.Set(reflect.New(v.Type().Elem()))
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
 		v = v.Elem()
 	}
 	switch i := steps[0]; {
 	case i >= 0:
 		set(v.Field(i), steps[1:], s)
 	case i == -1:
-		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		if v.Len() == 0 {
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		}
 		set(v.Index(0), steps[1:], s)
 	default:
 		key, val := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
@@ -355,5 +367,22 @@ func TestCheckRowSkipsOnlyUnexportedFields(t *testing.T) {
 	}
 	if err := CheckRow(row{Text: "\x00"}); !IsInvalid(err) || !strings.Contains(err.Error(), "row.Text ") {
 		t.Errorf("the field after an unexported one: %v", err)
+	}
+}
+
+// A key (`gate:"key"`) may not be empty, where a name may.
+func TestCheckRowRefusesAnEmptyKey(t *testing.T) {
+	if err := CheckRow(store.Event{Source: "s", ID: "R-1", Type: "t"}); err != nil {
+		t.Errorf("a whole event: %v", err)
+	}
+	for name, e := range map[string]store.Event{
+		"no source": {ID: "R-1", Type: "t"}, "no id": {Source: "s", Type: "t"}, "no type": {Source: "s", ID: "R-1"},
+	} {
+		if err := CheckRow([]store.Event{e}); !IsInvalid(err) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := CheckRow(store.WaveRef{}); err != nil {
+		t.Errorf("an empty name (no wave to leave out): %v", err)
 	}
 }

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 )
@@ -11,8 +13,8 @@ import (
 // Event is one touch-point event as the response service received it (internal/touchpoint).
 type Event struct {
 	// Source and ID identify it in its namespace: the same pair again is the same event.
-	Source, ID string `gate:"name"`
-	Type       string `gate:"name"`
+	Source, ID string `gate:"key"`
+	Type       string `gate:"key"`
 	Subject    string
 	// Time is when it happened, as its producer says (zero when it does not).
 	Time time.Time
@@ -112,6 +114,11 @@ func (s *sqlStore) commitEvents(batch []*pendingEvents) {
 func (s *sqlStore) writeEvents(ctx context.Context, rows [][]any) (map[[3]string]bool, error) {
 	stored := map[[3]string]bool{}
 	if !s.sqlite {
+		// In key order: two committers' statements holding the same events then take their
+		// keys in the same order, and cannot deadlock (as responses' are, commit_postgres.go).
+		slices.SortFunc(rows, func(a, b []any) int {
+			return cmp.Or(cmp.Compare(a[0].(string), b[0].(string)), cmp.Compare(a[1].(string), b[1].(string)), cmp.Compare(a[2].(string), b[2].(string)))
+		})
 		res, err := s.db.QueryContext(ctx, insertEvents, arrays(eventColumns, rows)...)
 		if err != nil {
 			return nil, err
@@ -218,9 +225,21 @@ func (s *sqlStore) eraseEvents(ctx context.Context, tx *sql.Tx, namespace, recip
 	return nil
 }
 
-// expireEvents deletes the events received more than EventRetention before now.
+// expireEvents deletes the events received more than EventRetention before now, expireBatch
+// at a time, each batch a transaction of its own, so that other writers wait little.
 func (s *sqlStore) expireEvents(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM touch_events WHERE received_at < $1`), micros(now.Add(-EventRetention)))
-	var n int64
-	return n, count(res, err, &n)
+	var total int64
+	for {
+		var n int64
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, s.q(`DELETE FROM touch_events WHERE (namespace, source, event_id) IN (
+				SELECT namespace, source, event_id FROM touch_events WHERE received_at < $1 LIMIT $2)`),
+				micros(now.Add(-EventRetention)), expireBatch)
+			return count(res, err, &n)
+		})
+		total += n
+		if err != nil || n < expireBatch {
+			return total, err
+		}
+	}
 }

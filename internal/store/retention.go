@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 )
 
@@ -70,6 +71,16 @@ type expiring struct {
 }
 
 func (s *sqlStore) Expire(ctx context.Context, now time.Time) (Expired, error) {
+	// Touch-point events first, on their own: a wave's expiry that fails must not hold them
+	// past their time.
+	events, eventsErr := s.expireEvents(ctx, now)
+	out, err := s.expireWaves(ctx, now)
+	out.Events = events
+	return out, errors.Join(eventsErr, err)
+}
+
+// expireWaves deletes what the waves' retentions say has been kept long enough.
+func (s *sqlStore) expireWaves(ctx context.Context, now time.Time) (Expired, error) {
 	var out Expired
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT w.campaign_uid, w.wave_id,
 			r.responses > 0 AND w.responses_purged = 0 AND w.closes_at + r.responses <= $1,
@@ -112,9 +123,7 @@ func (s *sqlStore) Expire(ctx context.Context, now time.Time) (Expired, error) {
 		}
 		out.Waves++
 	}
-	n, err := s.expireEvents(ctx, now)
-	out.Events = n
-	return out, err
+	return out, nil
 }
 
 // expireResponses deletes a wave's answers, follow-up cases and responses, batch by batch; then,

@@ -44,7 +44,8 @@ var (
 
 // The rows' fields tagged `gate:"name"` are what the stores key and index rows by: the response
 // service's gate (internal/gated.CheckRow) lets each through only empty or as a name (at most
-// 253 bytes of text without control characters), and every other string only as plain text.
+// 253 bytes of text without control characters), one tagged `gate:"key"` only as a name, never
+// empty, and every other string only as plain text.
 
 // Once is the signature of the signed request that carries a write, remembered with the write
 // until Until (when the request's timestamp would be refused anyway): another write carrying it

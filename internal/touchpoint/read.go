@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,10 +44,9 @@ const (
 	MaxFields     = 64
 	MaxFieldName  = 63
 	MaxFieldValue = 1024
-	// maxAttribute bounds id, type and subject (they are kept and indexed); maxSource a
-	// source, a URI reference.
+	// maxAttribute bounds id, source, type and subject: the first three are the keys an event
+	// is stored under.
 	maxAttribute = 253
-	maxSource    = 1024
 )
 
 // Event is one touch point, as it was received and checked.
@@ -127,11 +128,15 @@ func Read(header http.Header, body []byte) ([]Event, error) {
 	if err := checkText(body, 0, "data"); err != nil {
 		return nil, err
 	}
+	if ct := header.Get("Content-Type"); ct != "" && mediaType != "application/json" {
+		return nil, refuse(http.StatusBadRequest, 0, "datacontenttype", "data must be JSON (application/json)")
+	}
 	msg := cehttp.NewMessage(header, io.NopCloser(bytes.NewReader(body)))
 	defer func() { _ = msg.Finish(nil) }()
 	ev, err := binding.ToEvent(context.Background(), msg)
 	if err != nil {
-		return nil, refuse(http.StatusBadRequest, 0, "", "not a CloudEvent: %s", plain(err.Error()))
+		// The SDK's words may quote what was sent: they are not passed on.
+		return nil, refuse(http.StatusBadRequest, 0, "", "not a CloudEvent: its ce- headers cannot be read")
 	}
 	e, err := check(ev, 0)
 	if err != nil {
@@ -149,7 +154,10 @@ func readBatch(body []byte) ([]Event, error) {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, refuse(http.StatusBadRequest, -1, "", "a batch is a JSON array of events")
 	}
-	if len(raw) == 0 || len(raw) > MaxBatch {
+	if len(raw) == 0 {
+		return nil, refuse(http.StatusBadRequest, -1, "", "a batch holds 1 to %d events, not none", MaxBatch)
+	}
+	if len(raw) > MaxBatch {
 		return nil, refuse(http.StatusRequestEntityTooLarge, -1, "", "a batch holds 1 to %d events, not %d", MaxBatch, len(raw))
 	}
 	out := make([]Event, len(raw))
@@ -181,9 +189,32 @@ func structured(data []byte, index int) (Event, error) {
 	if _, ok := probe["data_base64"]; ok {
 		return Event{}, refuse(http.StatusBadRequest, index, "data_base64", "data must be JSON, not binary")
 	}
+	// Checked here, so that the SDK's words, which may quote what was sent, are never passed
+	// on: datacontenttype, then the attributes' names and types, and data's, in name order.
+	if ct, ok := probe["datacontenttype"]; ok {
+		var s string
+		_ = json.Unmarshal(ct, &s)
+		if mt, _, err := mime.ParseMediaType(s); err != nil || mt != "application/json" {
+			return Event{}, refuse(http.StatusBadRequest, index, "datacontenttype", "data must be JSON (application/json)")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(probe)) {
+		v := probe[k]
+		if !attributeName(k) {
+			return Event{}, refuse(http.StatusBadRequest, index, "", "an attribute's name is 1 to 20 lower-case letters and digits (the CloudEvents spec), not %s", quoteName(k))
+		}
+		switch {
+		case k == "data":
+			if t := jsonKind(v); t != '{' && t != 'n' {
+				return Event{}, refuse(http.StatusBadRequest, index, "data", "must be a JSON object")
+			}
+		case jsonKind(v) != '"':
+			return Event{}, refuse(http.StatusBadRequest, index, k, "must be a string")
+		}
+	}
 	ev := event.New()
 	if err := json.Unmarshal(data, &ev); err != nil {
-		return Event{}, refuse(http.StatusBadRequest, index, "", "not a CloudEvent: %s", plain(err.Error()))
+		return Event{}, refuse(http.StatusBadRequest, index, "", "not a CloudEvent: its attributes cannot be read (a time must be RFC 3339)")
 	}
 	return check(&ev, index)
 }
@@ -212,7 +243,7 @@ func check(ev *event.Event, index int) (Event, error) {
 	for _, a := range []struct {
 		name, value string
 		max         int
-	}{{"id", e.ID, maxAttribute}, {"source", e.Source, maxSource}, {"type", e.Type, maxAttribute}, {"subject", e.Subject, maxAttribute}} {
+	}{{"id", e.ID, maxAttribute}, {"source", e.Source, maxAttribute}, {"type", e.Type, maxAttribute}, {"subject", e.Subject, maxAttribute}} {
 		if len(a.value) > a.max || !name(a.value) {
 			return Event{}, refuse(http.StatusBadRequest, index, a.name, "at most %d bytes of text without control characters", a.max)
 		}
@@ -292,6 +323,39 @@ func name(s string) bool { return survey.PlainText(s) && !strings.ContainsAny(s,
 // plainText reports whether s is valid UTF-8 with no control character but tab and line
 // breaks (survey.PlainText).
 func plainText(s string) bool { return survey.PlainText(s) }
+
+// attributeName reports whether k is a CloudEvents attribute's name: 1 to 20 lower-case ASCII
+// letters and digits.
+func attributeName(k string) bool {
+	if k == "" || len(k) > 20 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteName quotes an attribute's name that is not one, when it is short text (a name, not
+// data), or says only that it is not.
+func quoteName(k string) string {
+	if len(k) <= 20 && name(k) {
+		return strconv.Quote(k)
+	}
+	return "this one"
+}
+
+// jsonKind is the first byte of a JSON value: '{', '[', '"', 'n' (null), 't' or 'f', or a digit
+// or '-' for a number.
+func jsonKind(v json.RawMessage) byte {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[0]
+}
 
 // plain is an error message from a library made safe to show: control characters replaced,
 // and bounded.

@@ -171,7 +171,11 @@ func TestReadRefusesNamingTheAttribute(t *testing.T) {
 		"a lone surrogate":            {raw(event.ApplicationCloudEventsJSON, `{"specversion":"1.0","id":"\ud800"}`), 400, 0, ""},
 		"an event over 64 KiB":        {structured(set("data", map[string]any{"a": big[:1000], "c": big})), 413, 0, ""},
 		"a batch over 1,000":          {batch, 413, -1, ""},
-		"an empty batch":              {raw(event.ApplicationCloudEventsBatchJSON, `[]`), 413, -1, ""},
+		"an empty batch":              {raw(event.ApplicationCloudEventsBatchJSON, `[]`), 400, -1, ""},
+		"a source of 254 bytes":       {structured(set("source", strings.Repeat("s", 254))), 400, 0, "source"},
+		"an id that is a number":      {structured(set("id", 42)), 400, 0, "id"},
+		"a time that is not one":      {structured(set("time", "yesterday, around four")), 400, 0, ""},
+		"an attribute in capitals":    {structured(set("ID", "R-2")), 400, 0, ""},
 		"a batch that is not one":     {raw(event.ApplicationCloudEventsBatchJSON, `{"id":"R-1"}`), 400, -1, ""},
 		"a batch's second event":      {second, 400, 1, "id"},
 		"binary with no specversion":  {noSpec, 400, 0, "specversion"},
@@ -190,6 +194,11 @@ func TestReadRefusesNamingTheAttribute(t *testing.T) {
 			}
 			if got != nil {
 				t.Errorf("a refused request gave %d events", len(got))
+			}
+			for _, secret := range []string{"a@example.org", "yesterday", "Quay St"} {
+				if strings.Contains(e.Error(), secret) {
+					t.Errorf("the refusal quotes the data: %v", e)
+				}
 			}
 		})
 	}
