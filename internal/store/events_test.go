@@ -110,3 +110,20 @@ func TestConcurrentEvents(t *testing.T) {
 		}
 	})
 }
+
+// More events than one expiry transaction deletes (500) all go, over several.
+func TestEventsExpireInBatches(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		events := make([]store.Event, 1234)
+		for i := range events {
+			events[i] = store.Event{Source: "s", ID: fmt.Sprint("R-", i), Type: "t", Fields: map[string]string{"tenancy": fmt.Sprint("T-", i)}}
+		}
+		if n, err := s.PutEvents(ctx, "riverside-homes", events, t0); err != nil || n != len(events) {
+			t.Fatalf("PutEvents = %d, %v", n, err)
+		}
+		got, err := s.Expire(ctx, t0.Add(store.EventRetention+time.Second))
+		if err != nil || got.Events != int64(len(events)) {
+			t.Errorf("Expire = %+v, %v; want %d events", got, err, len(events))
+		}
+	})
+}
