@@ -81,24 +81,79 @@ func (r *recorder) add(d time.Duration) {
 	r.mu.Unlock()
 }
 
+// posters runs op by 8 posters at once (4 per core of these 2-core machines) until b has its
+// count, timing each op, and reports the latencies' p50 and p99.
+func posters(b *testing.B, op func(i int64) error) {
+	var next atomic.Int64
+	rec := &recorder{}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			start := time.Now()
+			if err := op(i); err != nil {
+				b.Error(err)
+				return
+			}
+			rec.add(time.Since(start))
+		}
+	})
+	b.StopTimer()
+	latencies(b, rec.all)
+}
+
+// serve starts the response service on a fresh store of backend, at now; it is stopped when
+// the benchmark ends.
+func serve(b *testing.B, backend string, keys *token.KeyRing, now time.Time) (store.Store, *httptest.Server) {
+	storeURL, _, _ := database(b, backend)
+	st, err := store.Open(context.Background(), storeURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	srv, err := collector.New(collector.Config{Store: st, Keys: func() *token.KeyRing { return keys },
+		APIToken: []byte(apiToken), Now: func() time.Time { return now }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	b.Cleanup(ts.Close)
+	return st, ts
+}
+
+// rawDatabase is a fresh database of backend with the store's schema, opened bare with
+// database/sql, and its placeholders: $1..$n, or ?1..?n for SQLite.
+func rawDatabase(b *testing.B, backend string) (*sql.DB, func(n int) string) {
+	storeURL, driver, dsn := database(b, backend)
+	st, err := store.Open(context.Background(), storeURL) // creates the schema
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Close()
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db, func(n int) string {
+		marks := make([]string, n)
+		for i := range marks {
+			if driver == "sqlite" {
+				marks[i] = fmt.Sprintf("?%d", i+1)
+			} else {
+				marks[i] = fmt.Sprintf("$%d", i+1)
+			}
+		}
+		return strings.Join(marks, ", ")
+	}
+}
+
 func BenchmarkDurableResponsesHTTP(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
-			storeURL, _, _ := database(b, backend)
-			st, err := store.Open(context.Background(), storeURL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
 			keys, _ := token.NewKeyRing(token.Key{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)})
-			now := opens.Add(time.Hour)
-			srv, err := collector.New(collector.Config{Store: st, Keys: func() *token.KeyRing { return keys },
-				APIToken: []byte(apiToken), Now: func() time.Time { return now }})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ts := httptest.NewServer(srv.Handler())
-			defer ts.Close()
+			st, ts := serve(b, backend, keys, opens.Add(time.Hour))
 			if err := st.PutWave(context.Background(), store.Wave{CampaignUID: uid, WaveID: "w1", Namespace: "ns", Campaign: "c",
 				Definition: definition().JSON(), PrimaryQuestion: "tp01", OpensAt: opens, ClosesAt: closes}); err != nil {
 				b.Fatal(err)
@@ -108,31 +163,19 @@ func BenchmarkDurableResponsesHTTP(b *testing.B) {
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			}
 			form := url.Values{"q.tp01": {"4"}, "q.tp02": {"5"}, "q.comments": {"Quick and polite."}}.Encode()
-			var next atomic.Int64
-			rec := &recorder{}
-			b.SetParallelism(4)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := next.Add(1)
-					tok, _ := keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "w1",
-						Recipient: fmt.Sprintf("R-%d", i), Segment: "all", Channel: "email", Expiry: closes})
-					start := time.Now()
-					resp, err := client.Post(ts.URL+"/s/"+tok, "application/x-www-form-urlencoded", strings.NewReader(form))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusSeeOther {
-						b.Errorf("status %s", resp.Status)
-						return
-					}
-					rec.add(time.Since(start))
+			posters(b, func(i int64) error {
+				tok, _ := keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: uid, Wave: "w1",
+					Recipient: fmt.Sprintf("R-%d", i), Segment: "all", Channel: "email", Expiry: closes})
+				resp, err := client.Post(ts.URL+"/s/"+tok, "application/x-www-form-urlencoded", strings.NewReader(form))
+				if err != nil {
+					return err
 				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusSeeOther {
+					return fmt.Errorf("status %s", resp.Status)
+				}
+				return nil
 			})
-			b.StopTimer()
-			latencies(b, rec.all)
 		})
 	}
 }
@@ -140,66 +183,30 @@ func BenchmarkDurableResponsesHTTP(b *testing.B) {
 func BenchmarkBaselineInsertCommit(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
-			storeURL, driver, dsn := database(b, backend)
-			st, err := store.Open(context.Background(), storeURL) // creates the schema
-			if err != nil {
-				b.Fatal(err)
-			}
-			st.Close()
-			db, err := sql.Open(driver, dsn)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			ph := func(n int) string { // placeholders $1..$n, or ?1..?n for SQLite
-				marks := make([]string, n)
-				for i := range marks {
-					if driver == "sqlite" {
-						marks[i] = fmt.Sprintf("?%d", i+1)
-					} else {
-						marks[i] = fmt.Sprintf("$%d", i+1)
-					}
-				}
-				return strings.Join(marks, ", ")
-			}
+			db, ph := rawDatabase(b, backend)
 			insertResponse := "INSERT INTO responses (campaign_uid, wave_id, recipient_key, namespace, segment, channel, complete, submitted_at, updated_at) VALUES (" + ph(9) + ")"
 			insertAnswer := "INSERT INTO answers (campaign_uid, wave_id, recipient_key, question, segment, channel, value_int, value_text, not_applicable) VALUES (" + ph(9) + ")"
-			var next atomic.Int64
-			rec := &recorder{}
-			b.SetParallelism(4)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					key := fmt.Sprintf("R-%d", next.Add(1))
-					start := time.Now()
-					tx, err := db.Begin()
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					_, err = tx.Exec(insertResponse, uid, "w1", key, "ns", "all", "email", 1, 0, 0)
-					for _, a := range [][2]any{{"tp01", 4}, {"tp02", 5}} {
-						if err == nil {
-							_, err = tx.Exec(insertAnswer, uid, "w1", key, a[0], "all", "email", a[1], nil, 0)
-						}
-					}
-					if err == nil {
-						_, err = tx.Exec(insertAnswer, uid, "w1", key, "comments", "all", "email", nil, "Quick and polite.", 0)
-					}
-					if err == nil {
-						err = tx.Commit()
-					} else {
-						_ = tx.Rollback()
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					rec.add(time.Since(start))
+			posters(b, func(i int64) error {
+				key := fmt.Sprintf("R-%d", i)
+				tx, err := db.Begin()
+				if err != nil {
+					return err
 				}
+				_, err = tx.Exec(insertResponse, uid, "w1", key, "ns", "all", "email", 1, 0, 0)
+				for _, a := range [][2]any{{"tp01", 4}, {"tp02", 5}} {
+					if err == nil {
+						_, err = tx.Exec(insertAnswer, uid, "w1", key, a[0], "all", "email", a[1], nil, 0)
+					}
+				}
+				if err == nil {
+					_, err = tx.Exec(insertAnswer, uid, "w1", key, "comments", "all", "email", nil, "Quick and polite.", 0)
+				}
+				if err != nil {
+					_ = tx.Rollback()
+					return err
+				}
+				return tx.Commit()
 			})
-			b.StopTimer()
-			latencies(b, rec.all)
 		})
 	}
 }
@@ -214,48 +221,25 @@ func BenchmarkBaselineInsertCommit(b *testing.B) {
 func BenchmarkDurableEventsHTTP(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
-			storeURL, _, _ := database(b, backend)
-			st, err := store.Open(context.Background(), storeURL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
 			keys, _ := token.NewKeyRing(token.Key{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)})
-			srv, err := collector.New(collector.Config{Store: st, Keys: func() *token.KeyRing { return keys }, APIToken: []byte(apiToken)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ts := httptest.NewServer(srv.Handler())
-			defer ts.Close()
+			_, ts := serve(b, backend, keys, time.Now())
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-			var next atomic.Int64
-			rec := &recorder{}
-			b.SetParallelism(4)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := next.Add(1)
-					body := fmt.Sprintf(`{"specversion":"1.0","id":"R-%d","source":"https://repairs.example/jobs","type":"repair.completed",`+
-						`"time":"2026-11-30T14:05:00Z","data":{"tenancy":"T-%d","email":"t%d@example.org","contractor":"Dyfed Plumbing","priority":2}}`, i, i, i)
-					req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/namespaces/ns/events", strings.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+apiToken)
-					req.Header.Set("Content-Type", "application/cloudevents+json")
-					start := time.Now()
-					resp, err := client.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusAccepted {
-						b.Errorf("status %s", resp.Status)
-						return
-					}
-					rec.add(time.Since(start))
+			posters(b, func(i int64) error {
+				body := fmt.Sprintf(`{"specversion":"1.0","id":"R-%d","source":"https://repairs.example/jobs","type":"repair.completed",`+
+					`"time":"2026-11-30T14:05:00Z","data":{"tenancy":"T-%d","email":"t%d@example.org","contractor":"Dyfed Plumbing","priority":2}}`, i, i, i)
+				req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/namespaces/ns/events", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+apiToken)
+				req.Header.Set("Content-Type", "application/cloudevents+json")
+				resp, err := client.Do(req)
+				if err != nil {
+					return err
 				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					return fmt.Errorf("status %s", resp.Status)
+				}
+				return nil
 			})
-			b.StopTimer()
-			latencies(b, rec.all)
 		})
 	}
 }
@@ -263,48 +247,20 @@ func BenchmarkDurableEventsHTTP(b *testing.B) {
 func BenchmarkBaselineInsertCommitEvents(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
-			storeURL, driver, dsn := database(b, backend)
-			st, err := store.Open(context.Background(), storeURL) // creates the schema
-			if err != nil {
-				b.Fatal(err)
-			}
-			st.Close()
-			db, err := sql.Open(driver, dsn)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			insert := "INSERT INTO touch_events (namespace, source, event_id, type, subject, event_time, received_at, fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-			if driver == "sqlite" {
-				insert = strings.NewReplacer("$", "?").Replace(insert)
-			}
-			var next atomic.Int64
-			rec := &recorder{}
-			b.SetParallelism(4)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := next.Add(1)
-					fields := fmt.Sprintf(`{"contractor":"Dyfed Plumbing","email":"t%d@example.org","priority":"2","tenancy":"T-%d"}`, i, i)
-					start := time.Now()
-					tx, err := db.Begin()
-					if err == nil {
-						_, err = tx.Exec(insert, "ns", "https://repairs.example/jobs", fmt.Sprintf("R-%d", i), "repair.completed", "", 1, 2, fields)
-						if err == nil {
-							err = tx.Commit()
-						} else {
-							_ = tx.Rollback()
-						}
-					}
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					rec.add(time.Since(start))
+			db, ph := rawDatabase(b, backend)
+			insert := "INSERT INTO touch_events (namespace, source, event_id, type, subject, event_time, received_at, fields) VALUES (" + ph(8) + ")"
+			posters(b, func(i int64) error {
+				fields := fmt.Sprintf(`{"contractor":"Dyfed Plumbing","email":"t%d@example.org","priority":"2","tenancy":"T-%d"}`, i, i)
+				tx, err := db.Begin()
+				if err != nil {
+					return err
 				}
+				if _, err := tx.Exec(insert, "ns", "https://repairs.example/jobs", fmt.Sprintf("R-%d", i), "repair.completed", "", 1, 2, fields); err != nil {
+					_ = tx.Rollback()
+					return err
+				}
+				return tx.Commit()
 			})
-			b.StopTimer()
-			latencies(b, rec.all)
 		})
 	}
 }
