@@ -74,7 +74,7 @@ It uses the eraser credential the operator keeps in each campaign's export Secre
 			if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&got); err != nil {
 				return fmt.Errorf("the erasure was made, but its answer could not be read: %w", err)
 			}
-			found := got.Invitations+got.Responses+got.Answers+got.Cases+got.OptOuts+got.Suppressions+got.Events > 0
+			found := got.Invitations+got.Responses+got.Answers+got.Cases+got.OptOuts+got.Suppressions+got.Events+got.Decisions > 0
 			if ok, err := printStructured(cmd.OutOrStdout(), output, got); ok || !found {
 				if err == nil && !found {
 					err = fmt.Errorf("nothing found for %s in namespace %s: no invitation, response, follow-up case, touch-point event, opt-out or bounce has that id. "+

@@ -31,5 +31,6 @@ func (s *Server) erase(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("erased a person's data", "namespace", namespace, "erasure", got.ID, "by", string(scopeOf(r).Kind))
 	writeJSON(w, http.StatusOK, responseapi.Erasure{ID: got.ID, ErasedAt: got.ErasedAt, Invitations: got.Invitations,
-		Responses: got.Responses, Answers: got.Answers, Cases: got.Cases, OptOuts: got.OptOuts, Suppressions: got.Suppressions, Events: got.Events})
+		Responses: got.Responses, Answers: got.Answers, Cases: got.Cases, OptOuts: got.OptOuts, Suppressions: got.Suppressions, Events: got.Events,
+		Decisions: got.Decisions})
 }

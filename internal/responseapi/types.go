@@ -215,6 +215,8 @@ type Erasure struct {
 	Suppressions int64     `json:"suppressions"`
 	// Events are the touch-point events that held the person's id.
 	Events int64 `json:"events"`
+	// Decisions are touch-point campaigns' records of the events that invited the person.
+	Decisions int64 `json:"decisions"`
 }
 
 // EventsAccepted is the answer of RouteEvents (202): how many events the request held, and

@@ -23,6 +23,8 @@ type Erasure struct {
 	OptOuts, Suppressions                  int64
 	// Events are the touch-point events that held the person's key.
 	Events int64
+	// Decisions are touch-point campaigns' records of the events that invited the person.
+	Decisions int64
 }
 
 // ErasureEntry is one entry of the erasure log: that an erasure happened, not what it erased.
@@ -116,6 +118,9 @@ func (s *sqlStore) Erase(ctx context.Context, namespace, recipientKey string, no
 			return err
 		}
 		if err := s.eraseEvents(ctx, tx, namespace, recipientKey, &out.Events); err != nil {
+			return err
+		}
+		if err := s.eraseDecisions(ctx, tx, namespace, recipientKey, &out.Decisions); err != nil {
 			return err
 		}
 

@@ -238,8 +238,30 @@ func (s *sqlStore) expireEvents(ctx context.Context, now time.Time) (int64, erro
 			return count(res, err, &n)
 		})
 		total += n
-		if err != nil || n < expireBatch {
+		if err != nil {
 			return total, err
+		}
+		if n < expireBatch {
+			return total, s.expireDecisions(ctx, now)
+		}
+	}
+}
+
+// expireDecisions deletes the decisions about events that invited nobody (they hold no
+// person) once EventRetention has passed since they were made: their events are gone by then,
+// and could not be decided again. An invited event's decision goes with its wave's
+// invitations (expireInvitations).
+func (s *sqlStore) expireDecisions(ctx context.Context, now time.Time) error {
+	for {
+		var n int64
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, s.q(`DELETE FROM touch_decisions WHERE (campaign_uid, source, event_id) IN (
+				SELECT campaign_uid, source, event_id FROM touch_decisions WHERE wave_id = '' AND decided_at < $1 LIMIT $2)`),
+				micros(now.Add(-EventRetention)), expireBatch)
+			return count(res, err, &n)
+		})
+		if err != nil || n < expireBatch {
+			return err
 		}
 	}
 }

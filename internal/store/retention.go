@@ -157,6 +157,10 @@ func (s *sqlStore) expireInvitations(ctx context.Context, w WaveRef, out *Expire
 	if err := s.deleteInBatches(ctx, "invitations", "recipient_key", w, &out.Invitations); err != nil {
 		return err
 	}
+	var decisions int64 // counted with the invitations they made
+	if err := s.deleteInBatches(ctx, "touch_decisions", "recipient_key", w, &decisions); err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE waves SET invitations_purged = 1 WHERE campaign_uid = $1 AND wave_id = $2`), w.CampaignUID, w.WaveID)
 		return err

@@ -359,8 +359,21 @@ const reserveRows = 500
 // reserveRows, whose RETURNING gives the rows it created; only the rows that were there before
 // (a rerun's) are read back one by one. The rows come back in the order asked.
 func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time) ([]Invitation, error) {
+	var out []Invitation
+	err := s.inTx(ctx, func(tx *sql.Tx) (err error) {
+		out, err = s.reserve(ctx, tx, invs, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// reserve is Reserve within a transaction.
+func (s *sqlStore) reserve(ctx context.Context, tx *sql.Tx, invs []Invitation, now time.Time) ([]Invitation, error) {
 	out := make([]Invitation, len(invs))
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := func() error {
 		// A new invitation counts as no answer, unless its person already responded, or opted
 		// out since it was reserved.
 		t, fresh := s.newTally(), map[WaveRef][]string{}
@@ -433,7 +446,7 @@ func (s *sqlStore) Reserve(ctx context.Context, invs []Invitation, now time.Time
 			}
 		}
 		return s.apply(ctx, tx, t)
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}

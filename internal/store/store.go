@@ -389,6 +389,21 @@ type Store interface {
 	// Events lists a namespace's events received at or after since, oldest first, at most
 	// limit.
 	Events(ctx context.Context, namespace string, since time.Time, limit int) ([]Event, error)
+	// PutTouchPoints registers or replaces which events a touch-point campaign takes, and when
+	// they fall due (touchpoints.go).
+	PutTouchPoints(ctx context.Context, tp TouchPoints, now time.Time) error
+	// TakenTypes lists the event types the namespace's touch-point campaigns take.
+	TakenTypes(ctx context.Context, namespace string) ([]EventType, error)
+	// DueEvents lists up to limit of a campaign's events due at now and not yet decided, the
+	// earliest due first; a campaign never registered is ErrNotFound.
+	DueEvents(ctx context.Context, campaignUID string, now time.Time, limit int) ([]DueEvent, error)
+	// DueTouchPoints counts a campaign's undecided events due at now, and finds when the next
+	// falls due; a campaign never registered is ErrNotFound.
+	DueTouchPoints(ctx context.Context, campaignUID string, now time.Time) (TouchPointsDue, error)
+	// Decide records a campaign's decisions about events, each once (a decision made already
+	// stays as it is), and reserves the invitations they made, as Reserve does, in the same
+	// transaction: a decided event is never due again.
+	Decide(ctx context.Context, campaignUID string, decisions []Decision, invs []Invitation, now time.Time) ([]Invitation, error)
 
 	// Erase deletes every record of one person (by their key, the audience id) in a namespace,
 	// in one transaction: invitations, responses and their answers, follow-up cases, touch-point
