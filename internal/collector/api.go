@@ -210,16 +210,9 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("invitations must hold 1 to %d rows", responseapi.MaxBatch))
 		return
 	}
-	invs := make([]store.Invitation, len(req.Invitations))
-	for i, in := range req.Invitations {
-		if !uuid.MatchString(in.CampaignUID) || !ledgerText(in.WaveID, in.RecipientKey, in.Namespace, in.Segment, in.Channel) || in.Round < 0 {
-			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("invitations[%d]: campaignUID is a UUID; waveID, recipientKey, namespace, segment and channel are text of 1 to 253 bytes; round >= 0", i))
-			return
-		}
-		invs[i] = store.Invitation{
-			InvitationKey: store.InvitationKey{CampaignUID: in.CampaignUID, WaveID: in.WaveID, RecipientKey: in.RecipientKey, Round: in.Round},
-			Namespace:     in.Namespace, Segment: in.Segment, Channel: in.Channel,
-		}
+	invs, ok := ledgerInvitations(w, req.Invitations)
+	if !ok {
+		return
 	}
 	waves := make([]store.WaveRef, len(invs))
 	for i, inv := range invs {
@@ -236,7 +229,29 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	out := responseapi.ReserveRequest{Invitations: make([]responseapi.Invitation, len(stored))}
+	writeJSON(w, http.StatusOK, responseapi.ReserveRequest{Invitations: ledgerRows(stored)})
+}
+
+// ledgerInvitations are invitations to reserve as the store takes them, or a 400 naming the
+// first that is not one, and false.
+func ledgerInvitations(w http.ResponseWriter, in []responseapi.Invitation) ([]store.Invitation, bool) {
+	invs := make([]store.Invitation, len(in))
+	for i, in := range in {
+		if !uuid.MatchString(in.CampaignUID) || !ledgerText(in.WaveID, in.RecipientKey, in.Namespace, in.Segment, in.Channel) || in.Round < 0 {
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("invitations[%d]: campaignUID is a UUID; waveID, recipientKey, namespace, segment and channel are text of 1 to 253 bytes; round >= 0", i))
+			return nil, false
+		}
+		invs[i] = store.Invitation{
+			InvitationKey: store.InvitationKey{CampaignUID: in.CampaignUID, WaveID: in.WaveID, RecipientKey: in.RecipientKey, Round: in.Round},
+			Namespace:     in.Namespace, Segment: in.Segment, Channel: in.Channel,
+		}
+	}
+	return invs, true
+}
+
+// ledgerRows are stored invitations as the API gives them.
+func ledgerRows(stored []store.Invitation) []responseapi.Invitation {
+	out := make([]responseapi.Invitation, len(stored))
 	for i, inv := range stored {
 		reserved := inv.ReservedAt
 		j := responseapi.Invitation{CampaignUID: inv.CampaignUID, WaveID: inv.WaveID, RecipientKey: inv.RecipientKey, Round: inv.Round,
@@ -246,9 +261,9 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
 			sent := inv.SentAt
 			j.SentAt = &sent
 		}
-		out.Invitations[i] = j
+		out[i] = j
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *Server) mark(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -222,7 +223,12 @@ func BenchmarkDurableEventsHTTP(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			keys, _ := token.NewKeyRing(token.Key{ID: "k", Secret: bytes.Repeat([]byte{1}, 32)})
-			_, ts := serve(b, backend, keys, time.Now())
+			st, ts := serve(b, backend, keys, time.Now())
+			// A campaign takes the type: the events are stored, not ignored.
+			if err := st.PutTouchPoints(context.Background(), store.TouchPoints{CampaignUID: uid, Namespace: "ns", Campaign: "c",
+				Types: []store.EventType{{Type: "repair.completed"}}, MaxAge: time.Hour}, time.Now()); err != nil {
+				b.Fatal(err)
+			}
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 			posters(b, func(i int64) error {
 				body := fmt.Sprintf(`{"specversion":"1.0","id":"R-%d","source":"https://repairs.example/jobs","type":"repair.completed",`+
@@ -234,9 +240,10 @@ func BenchmarkDurableEventsHTTP(b *testing.B) {
 				if err != nil {
 					return err
 				}
+				answer, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					return fmt.Errorf("status %s", resp.Status)
+				if resp.StatusCode != http.StatusAccepted || !bytes.Contains(answer, []byte(`"new":1`)) {
+					return fmt.Errorf("status %s: %s (the event must be stored)", resp.Status, answer)
 				}
 				return nil
 			})

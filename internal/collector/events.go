@@ -40,14 +40,31 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "the events cannot be read")
 		return
 	}
-	rows := make([]store.Event, len(events))
-	for i, e := range events {
-		rows[i] = store.Event{Source: e.Source, ID: e.ID, Type: e.Type, Subject: e.Subject, Time: e.Time, Fields: e.Fields}
-	}
-	created, err := s.store.PutEvents(r.Context(), pathName(r, "namespace"), rows, s.cfg.Now())
+	// An event of a type no campaign of the namespace takes is accepted and dropped: a
+	// producer sending every type to one sink must not retry for ever, nor dead-letter the
+	// stream, for the types nobody surveys; and what nobody asks about is not kept.
+	namespace, now := pathName(r, "namespace"), s.cfg.Now()
+	taken, err := s.taken.get(r.Context(), s.store, namespace, now)
 	if err != nil {
 		s.storeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, responseapi.EventsAccepted{Events: len(events), New: created})
+	rows := make([]store.Event, 0, len(events))
+	for _, e := range events {
+		if store.Takes(taken, e.Type, e.Source) {
+			rows = append(rows, store.Event{Source: e.Source, ID: e.ID, Type: e.Type, Subject: e.Subject, Time: e.Time, Fields: e.Fields})
+		}
+	}
+	ignored := len(events) - len(rows)
+	created := 0
+	if len(rows) > 0 {
+		if created, err = s.store.PutEvents(r.Context(), namespace, rows, now); err != nil {
+			s.storeError(w, err)
+			return
+		}
+	}
+	if ignored > 0 {
+		s.ignored.WithLabelValues(namespace.String()).Add(float64(ignored))
+	}
+	writeJSON(w, http.StatusAccepted, responseapi.EventsAccepted{Events: len(events), New: created, Ignored: ignored})
 }

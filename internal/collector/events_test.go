@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,10 @@ func TestTouchPointEvents(t *testing.T) {
 				t.Errorf("%d %s; want 202 with %d events, %d new", status, body, events, created)
 			}
 		}
+		// A campaign takes the repairs of this source: events of other types are not kept.
+		e.api(http.MethodPut, responseapi.RoutePutTouchPoints.Path(uid), responseapi.TouchPointsRegistration{Namespace: "riverside-homes",
+			Campaign: "post-repair", Delay: "2h", MaxAge: "72h", Events: []responseapi.EventType{
+				{Type: "uk.org.riverside.repair.completed", Source: "https://repairs.riverside.example/jobs"}}}, http.StatusOK, nil)
 
 		// Refused first, so that the read-back below shows they stored nothing.
 		big := strings.Repeat("x", touchpoint.MaxFieldValue)
@@ -107,11 +112,129 @@ func TestTouchPointEvents(t *testing.T) {
 		if byID["R-1"]["contractor"] != "Dyfed Plumbing" || byID["R-1"]["priority"] != "2" || byID["R-2"]["mobile"] != "+447700900123" {
 			t.Errorf("stored fields: %v", byID)
 		}
+		// Types no campaign takes (another type; the same type from another source) are
+		// acknowledged, counted, and not kept.
+		tenancy := strings.Replace(event("N-1", "T-5"), "uk.org.riverside.repair.completed", "uk.org.riverside.tenancy.started", 1)
+		elsewhere := strings.Replace(event("N-2", "T-6"), "https://repairs.riverside.example/jobs", "https://other.example/jobs", 1)
+		status, body = post(batch, "["+tenancy+","+elsewhere+","+event("R-5", "T-7")+"]")
+		var got responseapi.EventsAccepted
+		if status != http.StatusAccepted || json.Unmarshal([]byte(body), &got) != nil || got != (responseapi.EventsAccepted{Events: 3, New: 1, Ignored: 2}) {
+			t.Errorf("types no campaign takes: %d %s; want 202 with 3 events, 1 new, 2 ignored", status, body)
+		}
+		if stored, err := e.store.Events(context.Background(), "riverside-homes", time.Time{}, 10); err != nil || len(stored) != 5 {
+			t.Errorf("stored %d events, want 5: the ignored ones are not kept (%v)", len(stored), err)
+		}
+		mustContain(t, e.scrape(), `survey_collector_events_ignored_total{namespace="riverside-homes"} 2`)
+
 		// Another namespace's credential cannot post here, nor this one there.
 		other := apitoken.Credential([]byte(apiToken), apitoken.Events, "lakeside")
 		if status, _ := e.send(http.MethodPost, path, []byte(event("R-9", "T-9")), http.Header{"Authorization": {"Bearer " + other},
 			"Content-Type": {"application/cloudevents+json"}}); status != http.StatusForbidden {
 			t.Errorf("lakeside's credential: %d, want 403", status)
+		}
+	})
+}
+
+// A touch-point campaign's round trip through the API: the manager registers it; its events
+// fall due after the delay; a sender lists them and records its decisions with the
+// invitations they made, and then they are due no more. What a sender may not do is refused.
+func TestTouchPointRoutes(t *testing.T) {
+	bothStores(t, func(t *testing.T) {
+		e := newEnv(t)
+		const ns, typ = "riverside-homes", "uk.org.riverside.repair.completed"
+		e.api(http.MethodPut, responseapi.RoutePutTouchPoints.Path(uid), responseapi.TouchPointsRegistration{Namespace: ns,
+			Campaign: "post-repair", Delay: "2h", MaxAge: "72h", Events: []responseapi.EventType{{Type: typ}}}, http.StatusOK, nil)
+		for name, reg := range map[string]responseapi.TouchPointsRegistration{
+			"no namespace":    {Campaign: "c", Delay: "0s", MaxAge: "1h"},
+			"a bad delay":     {Namespace: ns, Campaign: "c", Delay: "soon", MaxAge: "1h"},
+			"a negative age":  {Namespace: ns, Campaign: "c", Delay: "0s", MaxAge: "-1h"},
+			"an empty type":   {Namespace: ns, Campaign: "c", Delay: "0s", MaxAge: "1h", Events: []responseapi.EventType{{}}},
+			"17 event types":  {Namespace: ns, Campaign: "c", Delay: "0s", MaxAge: "1h", Events: make([]responseapi.EventType, 17)},
+			"a control char.": {Namespace: ns, Campaign: "c", Delay: "0s", MaxAge: "1h", Events: []responseapi.EventType{{Type: "a\tb"}}},
+		} {
+			var refusal responseapi.ErrorBody
+			e.api(http.MethodPut, responseapi.RoutePutTouchPoints.Path(uid), reg, http.StatusBadRequest, &refusal)
+			if refusal.Error == "" {
+				t.Errorf("%s: refused without saying why", name)
+			}
+		}
+		sender := apitoken.Credential([]byte(apiToken), apitoken.Sender, ns)
+		call := func(method, path, credential string, body any, want int, out any) {
+			t.Helper()
+			raw, _ := json.Marshal(body)
+			if body == nil {
+				raw = nil
+			}
+			status, got := e.send(method, path, raw, http.Header{"Authorization": {"Bearer " + credential}})
+			if status != want {
+				t.Fatalf("%s %s: %d %s, want %d", method, path, status, got, want)
+			}
+			if out != nil {
+				reflect.ValueOf(out).Elem().SetZero() // a field the answer omits is not the last answer's
+				if err := json.Unmarshal([]byte(got), out); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		happened := e.now
+		for _, id := range []string{"R-1", "R-2"} {
+			ev := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"jobs","type":%q,"time":%q,"data":{"tenancy":"T-%s","email":"t@example.org"}}`,
+				id, typ, happened.Format(time.RFC3339), id)
+			status, body := e.send(http.MethodPost, responseapi.RouteEvents.Path(ns), []byte(ev), http.Header{"Authorization": {"Bearer " + apiToken},
+				"Content-Type": {"application/cloudevents+json"}})
+			if status != http.StatusAccepted {
+				t.Fatalf("posting %s: %d %s", id, status, body)
+			}
+		}
+		var due responseapi.TouchPointsDue
+		call(http.MethodGet, responseapi.RouteDueTouchPoints.Path(ns, uid), sender, nil, http.StatusOK, &due)
+		if due.Due != 0 || due.Next == nil || !due.Next.Equal(happened.Add(2*time.Hour)) {
+			t.Errorf("before the delay: %+v; want none due, the next at %s", due, happened.Add(2*time.Hour))
+		}
+		e.now = happened.Add(2 * time.Hour)
+		call(http.MethodGet, responseapi.RouteDueTouchPoints.Path(ns, uid), sender, nil, http.StatusOK, &due)
+		if due.Due != 2 || due.Next != nil {
+			t.Errorf("after the delay: %+v; want 2 due", due)
+		}
+		var events responseapi.DueEvents
+		call(http.MethodGet, responseapi.RouteDueEvents.Path(ns, uid), sender, nil, http.StatusOK, &events)
+		if len(events.Events) != 2 || events.Events[0].ID != "R-1" || events.Events[0].Fields["tenancy"] != "T-R-1" || events.Events[0].TooOld {
+			t.Fatalf("due events: %+v", events)
+		}
+
+		// R-1 invites T-R-1 in the wave; R-2's person is in no segment.
+		inv := responseapi.Invitation{CampaignUID: uid, WaveID: "20260401-0900", RecipientKey: "T-R-1", Namespace: ns, Segment: "general-needs", Channel: "email"}
+		decisions := []responseapi.Decision{
+			{Source: "jobs", ID: "R-1", Outcome: "invited", Due: events.Events[0].Due, WaveID: inv.WaveID, RecipientKey: inv.RecipientKey, Segment: "general-needs"},
+			{Source: "jobs", ID: "R-2", Outcome: "no-segment", Due: events.Events[1].Due},
+		}
+		// Refused, and nothing recorded: an outcome that is none; an invitation under another
+		// namespace; another namespace's sender; a campaign not registered.
+		bad := append([]responseapi.Decision{}, decisions...)
+		bad[1].Outcome = "lost"
+		call(http.MethodPost, responseapi.RouteDecide.Path(ns, uid), sender, responseapi.DecideRequest{Decisions: bad, Invitations: []responseapi.Invitation{inv}}, http.StatusBadRequest, nil)
+		elsewhere := inv
+		elsewhere.Namespace = "lakeside"
+		call(http.MethodPost, responseapi.RouteDecide.Path(ns, uid), sender, responseapi.DecideRequest{Decisions: decisions, Invitations: []responseapi.Invitation{elsewhere}}, http.StatusBadRequest, nil)
+		lakeside := apitoken.Credential([]byte(apiToken), apitoken.Sender, "lakeside")
+		call(http.MethodPost, responseapi.RouteDecide.Path(ns, uid), lakeside, responseapi.DecideRequest{Decisions: decisions}, http.StatusForbidden, nil)
+		call(http.MethodGet, responseapi.RouteDueEvents.Path("lakeside", uid), lakeside, nil, http.StatusNotFound, nil)
+		call(http.MethodGet, responseapi.RouteDueEvents.Path(ns, "0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b"), sender, nil, http.StatusNotFound, nil)
+		call(http.MethodGet, responseapi.RouteDueTouchPoints.Path(ns, uid), sender, nil, http.StatusOK, &due)
+		if due.Due != 2 {
+			t.Fatalf("after refused decisions: %+v; want both still due", due)
+		}
+
+		var reserved responseapi.ReserveRequest
+		for range 2 { // a retried Job: the same answer, nothing more
+			call(http.MethodPost, responseapi.RouteDecide.Path(ns, uid), sender, responseapi.DecideRequest{Decisions: decisions, Invitations: []responseapi.Invitation{inv}}, http.StatusOK, &reserved)
+			if len(reserved.Invitations) != 1 || reserved.Invitations[0].State != "reserved" || reserved.Invitations[0].RecipientKey != "T-R-1" {
+				t.Fatalf("decide: %+v", reserved)
+			}
+		}
+		call(http.MethodGet, responseapi.RouteDueTouchPoints.Path(ns, uid), sender, nil, http.StatusOK, &due)
+		if due.Due != 0 {
+			t.Errorf("after deciding: %+v; want none due", due)
 		}
 	})
 }

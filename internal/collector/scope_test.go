@@ -77,6 +77,12 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RouteErase.Pattern():          {"/api/v1/namespaces/riverside-homes/erasures", responseapi.ErasureRequest{ID: "T-404"}},
 			responseapi.RouteEvents.Pattern(): {"/api/v1/namespaces/riverside-homes/events", map[string]any{"specversion": "1.0", "id": "R-1",
 				"source": "https://repairs.example/jobs", "type": "repair.completed", "data": map[string]string{"tenancy": "T-9"}}},
+			responseapi.RoutePutTouchPoints.Pattern(): {"/api/v1/campaigns/" + uid + "/touchpoints", responseapi.TouchPointsRegistration{
+				Namespace: "riverside-homes", Campaign: "post-repair", Delay: "0s", MaxAge: "72h", Events: []responseapi.EventType{{Type: "repair.completed"}}}},
+			responseapi.RouteDueTouchPoints.Pattern(): {"/api/v1/namespaces/riverside-homes/touchpoints/" + uid + "/due", nil},
+			responseapi.RouteDueEvents.Pattern():      {"/api/v1/namespaces/riverside-homes/touchpoints/" + uid + "/events", nil},
+			responseapi.RouteDecide.Pattern(): {"/api/v1/namespaces/riverside-homes/touchpoints/" + uid + "/decisions", map[string]any{
+				"decisions": []any{map[string]any{"source": "https://repairs.example/jobs", "id": "R-1", "outcome": "no-segment", "due": since}}}},
 			responseapi.RoutePutRetention.Pattern(): {"/api/v1/campaigns/" + uid + "/retention", responseapi.RetentionRegistration{
 				Namespace: "riverside-homes", Responses: "8760h"}},
 			responseapi.RouteSweepFollowUp.Pattern():  {"/api/v1/followups/fu-riverside/sweep", nil},
@@ -101,6 +107,10 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RoutePutFollowUp.Pattern():    "",
 			responseapi.RouteDeleteFollowUp.Pattern(): "",
 			responseapi.RoutePutRetention.Pattern():   "",
+			responseapi.RoutePutTouchPoints.Pattern(): "",
+			responseapi.RouteDueTouchPoints.Pattern(): "sender",
+			responseapi.RouteDueEvents.Pattern():      "sender",
+			responseapi.RouteDecide.Pattern():         "sender",
 			responseapi.RouteErase.Pattern():          "eraser",
 			responseapi.RouteEvents.Pattern():         "events",
 			responseapi.RouteSweepFollowUp.Pattern():  "",

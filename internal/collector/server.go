@@ -76,7 +76,11 @@ type Server struct {
 	// followUpErrors counts follow-up rules that could not be evaluated for a response.
 	followUpErrors prometheus.Counter
 	// expired counts the rows retention deleted (retention.go).
-	expired  *prometheus.CounterVec
+	expired *prometheus.CounterVec
+	// ignored counts the events no campaign takes, and taken remembers which they take
+	// (touchpoints.go).
+	ignored  *prometheus.CounterVec
+	taken    takenTypes
 	compiled memo[string, cel.Program]
 	// conditions are the compiled showIf expressions of the waves' questions (conditions.go).
 	conditions memo[string, cel.Program]
@@ -155,7 +159,8 @@ func New(cfg Config) (*Server, error) {
 		Help: "Follow-up rules that could not be evaluated for a response (the response is stored; no case is opened).",
 	})
 	s.expired = newRetentionMetrics()
-	for _, c := range []prometheus.Collector{s.responses, s.deliveries, s.requests, s.latency, s.followUpErrors, s.expired} {
+	s.ignored = newIgnoredEvents()
+	for _, c := range []prometheus.Collector{s.responses, s.deliveries, s.requests, s.latency, s.followUpErrors, s.expired, s.ignored} {
 		if err := cfg.Registry.Register(c); err != nil {
 			return nil, err
 		}
@@ -220,6 +225,10 @@ func (s *Server) Handler() http.Handler {
 		{responseapi.RoutePutRetention, s.putRetention},
 		{responseapi.RouteErase, s.erase},
 		{responseapi.RouteEvents, s.postEvents},
+		{responseapi.RoutePutTouchPoints, s.putTouchPoints},
+		{responseapi.RouteDueTouchPoints, s.dueTouchPoints},
+		{responseapi.RouteDueEvents, s.dueEvents},
+		{responseapi.RouteDecide, s.decide},
 		{responseapi.RoutePutFollowUp, s.putFollowUp},
 		{responseapi.RouteDeleteFollowUp, s.deleteFollowUp},
 		{responseapi.RouteSweepFollowUp, s.sweepFollowUp},

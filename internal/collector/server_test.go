@@ -121,6 +121,18 @@ func newEnv(t *testing.T, options ...func(*collector.Config)) *env {
 	return e
 }
 
+// scrape reads the service's metrics.
+func (e *env) scrape() string {
+	e.t.Helper()
+	resp, err := http.Get(e.metrics.URL + "/metrics")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return string(raw)
+}
+
 func (e *env) link(recipient string, expiry time.Time) string {
 	return e.linkBy(recipient, "sms", expiry)
 }

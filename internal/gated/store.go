@@ -306,6 +306,47 @@ func (g Store) Events(ctx context.Context, namespace Name, since time.Time, limi
 	return g.st.Events(ctx, namespace.s, since, limit)
 }
 
+func (g Store) PutTouchPoints(ctx context.Context, tp store.TouchPoints, now time.Time) error {
+	if err := rows("touch points", tp); err != nil {
+		return err
+	}
+	return g.st.PutTouchPoints(ctx, tp, now)
+}
+
+func (g Store) TakenTypes(ctx context.Context, namespace Name) ([]store.EventType, error) {
+	if err := required(namespace); err != nil {
+		return nil, err
+	}
+	return g.st.TakenTypes(ctx, namespace.s)
+}
+
+func (g Store) DueEvents(ctx context.Context, namespace, campaignUID Name, now time.Time, limit int) ([]store.DueEvent, error) {
+	if err := required(namespace, campaignUID); err != nil {
+		return nil, err
+	}
+	return g.st.DueEvents(ctx, namespace.s, campaignUID.s, now, limit)
+}
+
+func (g Store) DueTouchPoints(ctx context.Context, namespace, campaignUID Name, now time.Time) (store.TouchPointsDue, error) {
+	if err := required(namespace, campaignUID); err != nil {
+		return store.TouchPointsDue{}, err
+	}
+	return g.st.DueTouchPoints(ctx, namespace.s, campaignUID.s, now)
+}
+
+func (g Store) Decide(ctx context.Context, namespace, campaignUID Name, decisions []store.Decision, invs []store.Invitation, now time.Time) ([]store.Invitation, error) {
+	if err := required(namespace, campaignUID); err != nil {
+		return nil, err
+	}
+	if err := rows("decisions", decisions); err != nil {
+		return nil, err
+	}
+	if err := rows("invitations", invs); err != nil {
+		return nil, err
+	}
+	return g.st.Decide(ctx, namespace.s, campaignUID.s, decisions, invs, now)
+}
+
 func (g Store) Erase(ctx context.Context, namespace, recipientKey Name, now time.Time) (store.Erasure, error) {
 	if err := required(namespace, recipientKey); err != nil {
 		return store.Erasure{}, err

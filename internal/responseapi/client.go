@@ -117,6 +117,33 @@ func (c *Client) Reserve(ctx context.Context, invs []Invitation) ([]Invitation, 
 	return out.Invitations, err
 }
 
+// PutTouchPoints registers which events a touch-point campaign takes.
+func (c *Client) PutTouchPoints(ctx context.Context, campaignUID string, reg TouchPointsRegistration) error {
+	return c.call(ctx, RoutePutTouchPoints, RoutePutTouchPoints.Path(campaignUID), reg, nil)
+}
+
+// DueTouchPoints says how many of a campaign's events are due, and when the next falls due.
+func (c *Client) DueTouchPoints(ctx context.Context, namespace, campaignUID string) (TouchPointsDue, error) {
+	var out TouchPointsDue
+	err := c.call(ctx, RouteDueTouchPoints, RouteDueTouchPoints.Path(namespace, campaignUID), nil, &out)
+	return out, err
+}
+
+// DueEvents lists a campaign's due, undecided events, at most MaxDueEvents.
+func (c *Client) DueEvents(ctx context.Context, namespace, campaignUID string) ([]DueEvent, error) {
+	var out DueEvents
+	err := c.call(ctx, RouteDueEvents, RouteDueEvents.Path(namespace, campaignUID), nil, &out)
+	return out.Events, err
+}
+
+// Decide records decisions about events with the invitations they made, and returns those
+// invitations as stored.
+func (c *Client) Decide(ctx context.Context, namespace, campaignUID string, req DecideRequest) ([]Invitation, error) {
+	var out ReserveRequest
+	err := c.call(ctx, RouteDecide, RouteDecide.Path(namespace, campaignUID), req, &out)
+	return out.Invitations, err
+}
+
 // Mark records the outcome of a send.
 func (c *Client) Mark(ctx context.Context, m Mark) error {
 	return c.call(ctx, RouteMark, RouteMark.Path(), m, nil)

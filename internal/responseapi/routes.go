@@ -75,6 +75,14 @@ var (
 	// they are stored.
 	RouteEvents = Route{http.MethodPost, "/api/v1/namespaces/{namespace}/events", Bearer, producers}
 	// RoutePutRetention registers a campaign's retention (spec.retention).
+	// The touch-point campaigns' routes (docs/touchpoints.md): the manager registers which events
+	// a campaign takes; it and the campaign's sending Jobs ask what is due, and the Jobs record
+	// what they decided about each event with the invitations it made.
+	RoutePutTouchPoints = Route{http.MethodPut, "/api/v1/campaigns/{campaign}/touchpoints", Bearer, managerOnly}
+	RouteDueTouchPoints = Route{http.MethodGet, "/api/v1/namespaces/{namespace}/touchpoints/{campaign}/due", Bearer, senders}
+	RouteDueEvents      = Route{http.MethodGet, "/api/v1/namespaces/{namespace}/touchpoints/{campaign}/events", Bearer, senders}
+	RouteDecide         = Route{http.MethodPost, "/api/v1/namespaces/{namespace}/touchpoints/{campaign}/decisions", Bearer, senders}
+
 	RoutePutRetention   = Route{http.MethodPut, "/api/v1/campaigns/{campaign}/retention", Bearer, managerOnly}
 	RoutePutFollowUp    = Route{http.MethodPut, "/api/v1/followups/{uid}", Bearer, managerOnly}
 	RouteDeleteFollowUp = Route{http.MethodDelete, "/api/v1/followups/{uid}", Bearer, managerOnly}
@@ -95,7 +103,7 @@ var (
 var Routes = []Route{
 	RoutePutWave, RouteSummary, RouteExport, RouteFrame,
 	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut, RouteSuppressed,
-	RouteErase, RouteEvents, RoutePutRetention, RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
+	RouteErase, RouteEvents, RoutePutTouchPoints, RouteDueTouchPoints, RouteDueEvents, RouteDecide, RoutePutRetention, RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
 	RouteInbound, RouteCaseCallback, RouteDelivery,
 }
 

@@ -219,11 +219,83 @@ type Erasure struct {
 	Decisions int64 `json:"decisions"`
 }
 
-// EventsAccepted is the answer of RouteEvents (202): how many events the request held, and
-// how many of them were new (the rest were delivered before, and changed nothing).
+// EventsAccepted is the answer of RouteEvents (202): how many events the request held, how
+// many of them were new, and how many no campaign takes (the rest were delivered before, and
+// changed nothing).
 type EventsAccepted struct {
 	Events int `json:"events"`
 	New    int `json:"new"`
+	// Ignored are the events of types no touch-point campaign of the namespace takes: not
+	// stored, and counted in survey_collector_events_ignored_total.
+	Ignored int `json:"ignored"`
+}
+
+// EventType is an event type a touch-point campaign takes: from one source, or (Source
+// empty) any.
+type EventType struct {
+	Type   string `json:"type"`
+	Source string `json:"source,omitempty"`
+}
+
+// TouchPointsRegistration is the body of RoutePutTouchPoints: which events a campaign takes
+// (none: it takes no more), and when they fall due. Durations are Go duration strings.
+type TouchPointsRegistration struct {
+	Namespace string      `json:"namespace"`
+	Campaign  string      `json:"campaign"`
+	Events    []EventType `json:"events"`
+	Delay     string      `json:"delay"`
+	MaxAge    string      `json:"maxAge"`
+}
+
+// TouchPointsDue is the answer of RouteDueTouchPoints: how many of a campaign's events are
+// due and not yet decided, and when the next one falls due (absent: none is waiting).
+type TouchPointsDue struct {
+	Due  int        `json:"due"`
+	Next *time.Time `json:"next,omitempty"`
+}
+
+// MaxDueEvents is the most events one answer of RouteDueEvents lists: a sender asks again
+// once it has decided them.
+const MaxDueEvents = 1000
+
+// DueEvent is an event due for a campaign: its attributes, its data's fields, when it fell
+// due, and whether it was too old then (it invites nobody).
+type DueEvent struct {
+	Source     string            `json:"source"`
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	Subject    string            `json:"subject,omitempty"`
+	Time       *time.Time        `json:"time,omitempty"`
+	ReceivedAt time.Time         `json:"receivedAt"`
+	Due        time.Time         `json:"due"`
+	TooOld     bool              `json:"tooOld,omitempty"`
+	Fields     map[string]string `json:"fields"`
+}
+
+// DueEvents is the answer of RouteDueEvents: the earliest due first, at most MaxDueEvents.
+type DueEvents struct {
+	Events []DueEvent `json:"events"`
+}
+
+// Decision is what a sender decided about one event (store.EventOutcome): invited (naming
+// the wave and person of its invitation), or why not (naming no one).
+type Decision struct {
+	Source       string            `json:"source"`
+	ID           string            `json:"id"`
+	Outcome      string            `json:"outcome"`
+	Due          time.Time         `json:"due"`
+	WaveID       string            `json:"waveID,omitempty"`
+	RecipientKey string            `json:"recipientKey,omitempty"`
+	Segment      string            `json:"segment,omitempty"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+}
+
+// DecideRequest is the body of RouteDecide: decisions about events, and the invitations they
+// made, recorded in one transaction. The answer is a ReserveRequest: the invitations as
+// stored.
+type DecideRequest struct {
+	Decisions   []Decision   `json:"decisions"`
+	Invitations []Invitation `json:"invitations,omitempty"`
 }
 
 // RetentionRegistration is the body of RoutePutRetention: a campaign's spec.retention, sent by

@@ -395,15 +395,16 @@ type Store interface {
 	// TakenTypes lists the event types the namespace's touch-point campaigns take.
 	TakenTypes(ctx context.Context, namespace string) ([]EventType, error)
 	// DueEvents lists up to limit of a campaign's events due at now and not yet decided, the
-	// earliest due first; a campaign never registered is ErrNotFound.
-	DueEvents(ctx context.Context, campaignUID string, now time.Time, limit int) ([]DueEvent, error)
+	// earliest due first; a campaign not registered in the namespace is ErrNotFound.
+	DueEvents(ctx context.Context, namespace, campaignUID string, now time.Time, limit int) ([]DueEvent, error)
 	// DueTouchPoints counts a campaign's undecided events due at now, and finds when the next
-	// falls due; a campaign never registered is ErrNotFound.
-	DueTouchPoints(ctx context.Context, campaignUID string, now time.Time) (TouchPointsDue, error)
+	// falls due; a campaign not registered in the namespace is ErrNotFound.
+	DueTouchPoints(ctx context.Context, namespace, campaignUID string, now time.Time) (TouchPointsDue, error)
 	// Decide records a campaign's decisions about events, each once (a decision made already
 	// stays as it is), and reserves the invitations they made, as Reserve does, in the same
-	// transaction: a decided event is never due again.
-	Decide(ctx context.Context, campaignUID string, decisions []Decision, invs []Invitation, now time.Time) ([]Invitation, error)
+	// transaction: a decided event is never due again. The invitations must be the campaign's,
+	// in the namespace; a campaign not registered in it is ErrNotFound.
+	Decide(ctx context.Context, namespace, campaignUID string, decisions []Decision, invs []Invitation, now time.Time) ([]Invitation, error)
 
 	// Erase deletes every record of one person (by their key, the audience id) in a namespace,
 	// in one transaction: invitations, responses and their answers, follow-up cases, touch-point

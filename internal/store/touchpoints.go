@@ -25,7 +25,8 @@ type EventType struct {
 
 // TouchPoints is a campaign fed by touch-point events, as the manager registers it.
 type TouchPoints struct {
-	CampaignUID, Namespace, Campaign string `gate:"key"`
+	// CampaignUID and Namespace are required (ErrBadInput when empty).
+	CampaignUID, Namespace, Campaign string `gate:"name"`
 	// Types are the events it takes; none stops it taking any.
 	Types []EventType
 	// Delay is how long after an event it falls due; an event older than MaxAge when it falls
@@ -94,6 +95,9 @@ type Decision struct {
 var errNotRegistered = fmt.Errorf("touch-point campaign: %w", ErrNotFound)
 
 func (s *sqlStore) PutTouchPoints(ctx context.Context, tp TouchPoints, now time.Time) error {
+	if tp.CampaignUID == "" || tp.Namespace == "" {
+		return fmt.Errorf("touch points: a campaign uid and a namespace: %w", ErrBadInput)
+	}
 	if tp.Delay < 0 || tp.MaxAge <= 0 {
 		return fmt.Errorf("touch points: a delay of at least 0 and a maxAge above 0: %w", ErrBadInput)
 	}
@@ -156,17 +160,19 @@ const undecided = `SELECT e.source, e.event_id, e.type, e.subject, e.event_time,
 		AND EXISTS (SELECT 1 FROM touch_types t WHERE t.campaign_uid = c.campaign_uid AND t.type = e.type AND (t.source = '' OR t.source = e.source))
 		AND NOT EXISTS (SELECT 1 FROM touch_decisions d WHERE d.campaign_uid = c.campaign_uid AND d.source = e.source AND d.event_id = e.event_id)`
 
-func (s *sqlStore) registered(ctx context.Context, campaignUID string) error {
+// registered is nil when a campaign is registered in the namespace, errNotRegistered when it
+// is not (in another namespace too: a caller scoped to one namespace learns nothing of others).
+func (s *sqlStore) registered(ctx context.Context, namespace, campaignUID string) error {
 	var one int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM touch_campaigns WHERE campaign_uid = $1`), campaignUID).Scan(&one)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM touch_campaigns WHERE campaign_uid = $1 AND namespace = $2`), campaignUID, namespace).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return errNotRegistered
 	}
 	return err
 }
 
-func (s *sqlStore) DueEvents(ctx context.Context, campaignUID string, now time.Time, limit int) ([]DueEvent, error) {
-	if err := s.registered(ctx, campaignUID); err != nil {
+func (s *sqlStore) DueEvents(ctx context.Context, namespace, campaignUID string, now time.Time, limit int) ([]DueEvent, error) {
+	if err := s.registered(ctx, namespace, campaignUID); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT * FROM (`+undecided+`) u WHERE due <= $2 ORDER BY due, source, event_id LIMIT $3`),
@@ -197,8 +203,8 @@ func (s *sqlStore) DueEvents(ctx context.Context, campaignUID string, now time.T
 	return out, closeRows(rows)
 }
 
-func (s *sqlStore) DueTouchPoints(ctx context.Context, campaignUID string, now time.Time) (TouchPointsDue, error) {
-	if err := s.registered(ctx, campaignUID); err != nil {
+func (s *sqlStore) DueTouchPoints(ctx context.Context, namespace, campaignUID string, now time.Time) (TouchPointsDue, error) {
+	if err := s.registered(ctx, namespace, campaignUID); err != nil {
 		return TouchPointsDue{}, err
 	}
 	var out TouchPointsDue
@@ -211,7 +217,7 @@ func (s *sqlStore) DueTouchPoints(ctx context.Context, campaignUID string, now t
 	return out, err
 }
 
-func (s *sqlStore) Decide(ctx context.Context, campaignUID string, decisions []Decision, invs []Invitation, now time.Time) ([]Invitation, error) {
+func (s *sqlStore) Decide(ctx context.Context, namespace, campaignUID string, decisions []Decision, invs []Invitation, now time.Time) ([]Invitation, error) {
 	for i, d := range decisions {
 		invited := d.Outcome == OutcomeInvited
 		switch {
@@ -224,11 +230,11 @@ func (s *sqlStore) Decide(ctx context.Context, campaignUID string, decisions []D
 		}
 	}
 	for i, inv := range invs {
-		if inv.CampaignUID != campaignUID {
+		if inv.CampaignUID != campaignUID || inv.Namespace != namespace {
 			return nil, fmt.Errorf("invitations[%d] is another campaign's: %w", i, ErrBadInput)
 		}
 	}
-	if err := s.registered(ctx, campaignUID); err != nil {
+	if err := s.registered(ctx, namespace, campaignUID); err != nil {
 		return nil, err
 	}
 	var out []Invitation

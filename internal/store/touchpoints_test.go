@@ -15,7 +15,7 @@ import (
 func TestTouchPoints(t *testing.T) {
 	contract(t, func(t *testing.T, s store.Store) {
 		const ns, repairs, jobs = "riverside-homes", "uk.org.riverside.repair.completed", "https://repairs.riverside.example/jobs"
-		if _, err := s.DueEvents(ctx, uid, t0, 10); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.DueEvents(ctx, ns, uid, t0, 10); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("DueEvents before registering: %v, want ErrNotFound", err)
 		}
 		if types, err := s.TakenTypes(ctx, ns); err != nil || len(types) != 0 {
@@ -61,11 +61,11 @@ func TestTouchPoints(t *testing.T) {
 		}
 
 		at := t0.Add(2*time.Hour + 15*time.Minute)
-		due, err := s.DueTouchPoints(ctx, uid, at)
+		due, err := s.DueTouchPoints(ctx, ns, uid, at)
 		if want := (store.TouchPointsDue{Due: 2, Next: t0.Add(2*time.Hour + 30*time.Minute)}); err != nil || due != want {
 			t.Errorf("DueTouchPoints = %+v, %v; want %+v (events 1 and 7; 2 next)", due, err, want)
 		}
-		got, err := s.DueEvents(ctx, uid, at, 10)
+		got, err := s.DueEvents(ctx, ns, uid, at, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,20 +93,20 @@ func TestTouchPoints(t *testing.T) {
 			{Source: jobs, ID: "1", Outcome: store.OutcomeInvited, Due: got[1].Due, WaveID: wave.WaveID, RecipientKey: "T-1", Segment: "general-needs",
 				Attributes: map[string]string{"contractor": "Dyfed Plumbing"}}}
 		for range 2 { // a retried Job decides the same again: nothing changes
-			reserved, err := s.Decide(ctx, uid, decisions, []store.Invitation{inv}, at)
+			reserved, err := s.Decide(ctx, ns, uid, decisions, []store.Invitation{inv}, at)
 			if err != nil || len(reserved) != 1 || reserved[0].State != store.StateReserved || reserved[0].RecipientKey != "T-1" {
 				t.Fatalf("Decide = %+v, %v", reserved, err)
 			}
 		}
-		if due, err := s.DueTouchPoints(ctx, uid, at); err != nil || due.Due != 0 {
+		if due, err := s.DueTouchPoints(ctx, ns, uid, at); err != nil || due.Due != 0 {
 			t.Errorf("after deciding, DueTouchPoints = %+v, %v; want none due", due, err)
 		}
 		// Later: 2 and 5 fall due; 6 (dated later than it arrived) was due 2h after it arrived.
 		later := t0.Add(4 * time.Hour)
-		if got, err := s.DueEvents(ctx, uid, later, 10); err != nil || !reflect.DeepEqual(ids(got), []string{"2", "5", "6"}) {
+		if got, err := s.DueEvents(ctx, ns, uid, later, 10); err != nil || !reflect.DeepEqual(ids(got), []string{"2", "5", "6"}) {
 			t.Errorf("DueEvents later = %v, %v; want [2 5 6]", ids(got), err)
 		}
-		if got, err := s.DueEvents(ctx, uid, later, 1); err != nil || len(got) != 1 {
+		if got, err := s.DueEvents(ctx, ns, uid, later, 1); err != nil || len(got) != 1 {
 			t.Errorf("DueEvents with a limit of 1 = %v, %v", ids(got), err)
 		}
 
@@ -116,17 +116,20 @@ func TestTouchPoints(t *testing.T) {
 			"invited without a person":   {Source: jobs, ID: "2", Outcome: store.OutcomeInvited, WaveID: wave.WaveID},
 			"not invited, with a person": {Source: jobs, ID: "2", Outcome: store.OutcomeNoSegment, RecipientKey: "T-2"},
 		} {
-			if _, err := s.Decide(ctx, uid, []store.Decision{d}, nil, later); !errors.Is(err, store.ErrBadInput) {
+			if _, err := s.Decide(ctx, ns, uid, []store.Decision{d}, nil, later); !errors.Is(err, store.ErrBadInput) {
 				t.Errorf("%s: %v, want ErrBadInput", name, err)
 			}
 		}
 		other := inv
 		other.CampaignUID = "another-campaign"
-		if _, err := s.Decide(ctx, uid, nil, []store.Invitation{other}, later); !errors.Is(err, store.ErrBadInput) {
+		if _, err := s.Decide(ctx, ns, uid, nil, []store.Invitation{other}, later); !errors.Is(err, store.ErrBadInput) {
 			t.Errorf("another campaign's invitation: %v, want ErrBadInput", err)
 		}
-		if _, err := s.Decide(ctx, "never-registered", nil, nil, later); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Decide(ctx, ns, "never-registered", nil, nil, later); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("an unregistered campaign: %v, want ErrNotFound", err)
+		}
+		if _, err := s.DueEvents(ctx, "lakeside", uid, later, 10); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the campaign asked for in another namespace: %v, want ErrNotFound", err)
 		}
 
 		// Registering again replaces the types: the complaint type is dropped.
@@ -134,7 +137,7 @@ func TestTouchPoints(t *testing.T) {
 		if err := s.PutTouchPoints(ctx, tp, later); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.DueEvents(ctx, uid, later, 10); err != nil || !reflect.DeepEqual(ids(got), []string{"2", "6"}) {
+		if got, err := s.DueEvents(ctx, ns, uid, later, 10); err != nil || !reflect.DeepEqual(ids(got), []string{"2", "6"}) {
 			t.Errorf("after dropping a type, DueEvents = %v, %v; want [2 6]", ids(got), err)
 		}
 
