@@ -35,6 +35,9 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.retention) || !has(self.retention.invitations) || !has(self.audience.exclude) || !has(self.audience.exclude.contactedWithin) || duration(self.retention.invitations) >= duration(self.audience.exclude.contactedWithin)",message="spec.retention.invitations must be at least spec.audience.exclude.contactedWithin: the ledger is what tells who was contacted recently",fieldPath=".retention.invitations"
 // +kubebuilder:validation:XValidation:rule="!has(self.survey.anonymous) || !self.survey.anonymous || !has(self.reporting) || !has(self.reporting.minimumGroupSize) || self.reporting.minimumGroupSize >= 3",message="an anonymous survey needs spec.reporting.minimumGroupSize of at least 3, or a score could be one person's answers",fieldPath=".reporting.minimumGroupSize"
 // +kubebuilder:validation:XValidation:rule="!has(self.survey.translations) || !self.channels.exists(c, has(c.email) && has(c.email.subject)) || self.survey.translations.all(t, has(t.emailSubject))",message="spec.survey.translations[].emailSubject: an email channel sets its subject, so every translation must translate it",fieldPath=".survey.translations"
+// +kubebuilder:validation:XValidation:rule="!has(self.audience.source.events) || !has(self.schedule) || !has(self.schedule.cron)",message="spec.schedule.cron: a touch-point campaign (spec.audience.source.events) invites as events fall due, not on a schedule",fieldPath=".schedule.cron"
+// +kubebuilder:validation:XValidation:rule="!has(self.audience.source.events) || self.audience.segments.all(s, !has(s.sample) || !has(s.sample.count))",message="spec.audience.segments[].sample.count: a touch-point campaign samples each event by percent; a count is a number to ask of a whole list",fieldPath=".audience.segments"
+// +kubebuilder:validation:XValidation:rule="!has(self.audience.source.events) || !has(self.schedule) || !has(self.schedule.reminders)",message="spec.schedule.reminders: not yet supported for a touch-point campaign (spec.audience.source.events)",fieldPath=".schedule.reminders"
 type SurveyCampaignSpec struct {
 	// survey is the questionnaire. Each wave keeps a snapshot of it, so editing it later never
 	// changes what residents already invited are asked.
@@ -427,7 +430,8 @@ type Audience struct {
 // AudienceSource is where the audience list is kept: one key of a Secret or ConfigMap (up to
 // about 15,000 people: Kubernetes refuses objects over 1 MiB), an object in S3-compatible
 // object storage, or a file on a PersistentVolumeClaim (any size).
-// +kubebuilder:validation:XValidation:rule="[has(self.secretRef), has(self.configMapRef), has(self.objectStore), has(self.volume)].filter(x, x).size() == 1",message="exactly one of spec.audience.source.secretRef, configMapRef, objectStore and volume must be set"
+// +kubebuilder:validation:XValidation:rule="[has(self.secretRef), has(self.configMapRef), has(self.objectStore), has(self.volume), has(self.events)].filter(x, x).size() == 1",message="exactly one of spec.audience.source.secretRef, configMapRef, objectStore, volume and events must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.events) || !has(self.events.attributes) || self.events.attributes.all(a, a != self.idField && (!has(self.contact.email) || a != self.contact.email) && (!has(self.contact.phone) || a != self.contact.phone) && (!has(self.language) || a != self.language))",message="spec.audience.source.events.attributes cannot name the id, contact or language fields: results are broken down by attributes, and must not show who someone is",fieldPath=".events.attributes"
 type AudienceSource struct {
 	// secretRef names the Secret key holding the list. Use a Secret: the list is personal data.
 	// +optional
@@ -450,6 +454,14 @@ type AudienceSource struct {
 	// the sending Job. A path ending in .gz is read through gzip.
 	// +optional
 	Volume *VolumeSource `json:"volume,omitempty"`
+
+	// events makes this a touch-point campaign: instead of a list asked on a schedule, each
+	// person comes in a CloudEvents event (a repair completed, a complaint closed) posted to
+	// the response service, and is invited once the event falls due. The event's data is read
+	// as one line of a list: idField, contact and language name its fields, and segments
+	// match on them. It cannot be combined with spec.schedule.cron; see docs/touchpoints.md.
+	// +optional
+	Events *EventsSource `json:"events,omitempty"`
 
 	// format of the list: CSV with a header row, or JSON Lines.
 	// +kubebuilder:default=CSV
@@ -530,6 +542,59 @@ type ObjectStoreSource struct {
 	// +kubebuilder:default=Auto
 	// +optional
 	Addressing BucketAddressing `json:"addressing,omitempty"`
+}
+
+// EventsSource is the touch-point events that feed a campaign, and when each invites.
+// +kubebuilder:validation:XValidation:rule="self.types.all(t, self.types.exists_one(u, u.type == t.type && (has(u.source) ? u.source : '') == (has(t.source) ? t.source : '')))",message="spec.audience.source.events.types: each type and source may be named once",fieldPath=".types"
+// +kubebuilder:validation:XValidation:rule="duration(self.maxAge) > duration(self.delay)",message="spec.audience.source.events.maxAge must be longer than delay, or no event would ever invite",fieldPath=".maxAge"
+// +kubebuilder:validation:XValidation:rule="duration(self.maxAge) <= duration('720h')",message="spec.audience.source.events.maxAge is at most 720h: the response service keeps an event 30 days",fieldPath=".maxAge"
+type EventsSource struct {
+	// types are the events this campaign takes: a CloudEvents type, such as
+	// "uk.org.riverside.repair.completed", optionally from one source only. Events of types
+	// no campaign of the namespace takes are acknowledged and not kept.
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	Types []EventTypeSelector `json:"types"`
+
+	// delay is how long after the touch point (the event's time, or when it arrived if it
+	// has none) its person is invited, for example "2h" after a repair is completed. Quiet
+	// hours (spec.schedule.quietHours) defer it further.
+	// +kubebuilder:default="0s"
+	// +optional
+	Delay Duration `json:"delay,omitempty"`
+
+	// maxAge is the oldest an event may be when it falls due and still invite: a backlog
+	// replayed late, or held by quiet hours or an outage, does not ask people about a touch
+	// point they have forgotten. At most 720h.
+	// +kubebuilder:default="72h"
+	// +optional
+	MaxAge Duration `json:"maxAge,omitempty"`
+
+	// attributes are the event's data fields the results are broken down by, such as
+	// repairType and contractor (never the id, contact or language fields).
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +optional
+	Attributes []string `json:"attributes,omitempty"`
+}
+
+// EventTypeSelector is one type of touch-point event, optionally from one source.
+type EventTypeSelector struct {
+	// type is the CloudEvents type attribute, matched exactly.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[!-~]+$`
+	Type string `json:"type"`
+
+	// source is the CloudEvents source attribute, matched exactly; any source when omitted.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[!-~]+$`
+	// +optional
+	Source string `json:"source,omitempty"`
 }
 
 // Sending tunes a wave's sending Job.

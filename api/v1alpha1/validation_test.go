@@ -101,7 +101,7 @@ var invalidObjects = []TableEntry{
 		field: "spec.audience.source", message: "exactly one of spec.audience.source.secretRef"}),
 	Entry("a Secret and an object store as the audience source", invalid{
 		patch: `spec: {audience: {source: {objectStore: {endpoint: minio.storage.svc, bucket: exports, key: tenants.csv, secretRef: {name: reader}}}}}`,
-		field: "spec.audience.source", message: "exactly one of spec.audience.source.secretRef, configMapRef, objectStore and volume"}),
+		field: "spec.audience.source", message: "exactly one of spec.audience.source.secretRef, configMapRef, objectStore, volume and events"}),
 	Entry("no audience source at all", invalid{
 		patch: `spec: {audience: {source: {secretRef: null}}}`,
 		field: "spec.audience.source", message: "exactly one of"}),
@@ -117,6 +117,37 @@ var invalidObjects = []TableEntry{
 	Entry("a volume path that climbs out of the volume", invalid{
 		patch: `spec: {audience: {source: {secretRef: null, volume: {claimName: exports, path: "nightly/../../etc/passwd"}}}}`,
 		field: "spec.audience.source.volume.path", message: "must be relative, without '..'"}),
+	// A touch-point campaign's events.
+	Entry("events and a Secret as the audience source", invalid{
+		patch: `spec: {audience: {source: {events: {types: [{type: repair.completed}]}}}}`,
+		field: "spec.audience.source", message: "exactly one of"}),
+	Entry("events without a type", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, events: {types: []}}}}`,
+		field: "spec.audience.source.events.types", message: "at least 1"}),
+	Entry("an event type with a space", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: "repair completed"}]}}}}`,
+		field: "spec.audience.source.events.types[0].type", message: "should match"}),
+	Entry("the same event type twice", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: repair.completed}, {type: repair.completed}]}}}}`,
+		field: "spec.audience.source.events.types", message: "each type and source may be named once"}),
+	Entry("a maxAge no longer than the delay", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: repair.completed}], delay: 72h}}}}`,
+		field: "spec.audience.source.events.maxAge", message: "must be longer than delay"}),
+	Entry("a maxAge past the 30 days events are kept", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: repair.completed}], maxAge: 1000h}}}}`,
+		field: "spec.audience.source.events.maxAge", message: "at most 720h"}),
+	Entry("an attribute that is the contact field", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: repair.completed}], attributes: [contractor, email]}}}}`,
+		field: "spec.audience.source.events.attributes", message: "cannot name the id, contact or language fields"}),
+	Entry("a touch-point campaign on a cron", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: repair.completed}]}}}, schedule: {cron: "@monthly"}}`,
+		field: "spec.schedule.cron", message: "invites as events fall due, not on a schedule"}),
+	Entry("a touch-point campaign sampling a count", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: repair.completed}]}}, segments: [{name: everyone, channels: [email], sample: {count: 100}}]}}`,
+		field: "spec.audience.segments", message: "samples each event by percent"}),
+	Entry("a touch-point campaign with reminders", invalid{
+		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: repair.completed}]}}}, schedule: {reminders: [72h]}}`,
+		field: "spec.schedule.reminders", message: "not yet supported"}),
 	Entry("a sending Job of 100 shards", invalid{
 		patch: `spec: {sending: {shards: 100}}`,
 		field: "spec.sending.shards", message: "less than or equal to 64"}),
@@ -340,10 +371,11 @@ var _ = Describe("An invalid object", func() {
 		}
 	})
 
-	It("is not what the other audience sources are: an object store and a volume are accepted", func() {
+	It("is not what the other audience sources are: an object store, a volume and events are accepted", func() {
 		for _, patch := range []string{
 			`spec: {audience: {source: {secretRef: null, objectStore: {endpoint: "minio.storage.svc:9000", bucket: exports, key: housing/tenants.csv.gz, region: eu-west-2, secretRef: {name: reader}, caSecretRef: {name: storage-ca}, addressing: Path}}}, sending: {shards: 8, parallelism: 2, resources: {limits: {memory: 128Mi}}}}`,
 			`spec: {audience: {source: {secretRef: null, volume: {claimName: exports, path: nightly/tenants.csv}}}}`,
+			`spec: {audience: {source: {secretRef: null, idField: tenancy, events: {types: [{type: uk.org.riverside.repair.completed, source: "https://repairs.riverside.example/jobs"}, {type: uk.org.riverside.repair.completed}], delay: 2h, maxAge: 72h, attributes: [repairType, contractor]}}, segments: [{name: everyone, channels: [email], sample: {percent: 50}}]}, schedule: {timeZone: Europe/London, quietHours: {start: "20:00", end: "08:00"}, responseWindow: 168h}}`,
 		} {
 			obj := invalid{patch: patch}.object("valid-source")
 			Expect(k8sClient.Create(ctx, obj, client.DryRunAll, client.FieldValidation("Strict"))).To(Succeed(), patch)

@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"path"
 	"sort"
@@ -138,6 +139,17 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) job
 		TokenKeysDir: path.Join(mountSender, "keys"),
 	}
 	audienceSource(&cfg.Audience, spec.Audience.Source, w.Audience)
+	if e := cfg.Audience.Events; e != nil {
+		// Each event's invitation is in the wave of the day it fell due: the Job has none.
+		cfg.WaveID, cfg.Expiry, cfg.Seed = "", time.Time{}, string(c.UID)
+		e.TimeZone, e.Window = "UTC", DefaultResponseWindow.String()
+		if sc := spec.Schedule; sc != nil {
+			e.TimeZone = cmp.Or(sc.TimeZone, "UTC")
+			if sc.ResponseWindow != "" {
+				e.Window = string(sc.ResponseWindow)
+			}
+		}
+	}
 	if ex := spec.Audience.Exclude; ex != nil {
 		cfg.ContactedWithin = string(ex.ContactedWithin)
 	}
@@ -201,6 +213,8 @@ func audienceSource(a *jobfile.AudienceConfig, src v1alpha1.AudienceSource, vers
 		if version != nil && version.Modified != nil {
 			a.Pin = &jobfile.FilePin{Size: version.Size, Modified: version.Modified.Unix()}
 		}
+	case src.Events != nil:
+		a.Events = &jobfile.EventsConfig{Attributes: src.Events.Attributes}
 	default:
 		a.File = path.Join(mountAudience, "audience")
 	}
@@ -217,6 +231,9 @@ const (
 // RowsPerShard rows of the list (counted, or estimated from an object's size), at most
 // MaxShards.
 func ShardsOf(spec *v1alpha1.SurveyCampaignSpec, m Mounted, s Settings) int {
+	if spec.Audience.Source.Events != nil {
+		return 1 // a touch-point campaign's Job sends what is due, a batch at a time
+	}
 	if sd := spec.Sending; sd != nil && sd.Shards != nil {
 		return int(*sd.Shards)
 	}
@@ -394,12 +411,14 @@ func buildJob(c *v1alpha1.SurveyCampaign, senderConfig jobfile.Config, name stri
 		senderItems = append(senderItems, corev1.KeyToPath{Key: SecretTokenPrefix + id, Path: "keys/" + id})
 	}
 	volumes := []corev1.Volume{
-		{Name: "audience", VolumeSource: audienceVolume},
 		{Name: "sender", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: SecretName(c.Name), Items: senderItems}}},
 	}
 	mounts := []corev1.VolumeMount{
-		{Name: "audience", MountPath: audienceMount, ReadOnly: true},
 		{Name: "sender", MountPath: mountSender, ReadOnly: true},
+	}
+	if src.Events == nil { // a touch-point campaign's people come in events, from the response service
+		volumes = append([]corev1.Volume{{Name: "audience", VolumeSource: audienceVolume}}, volumes...)
+		mounts = append([]corev1.VolumeMount{{Name: "audience", MountPath: audienceMount, ReadOnly: true}}, mounts...)
 	}
 	for i := range c.Spec.Channels {
 		ch := &c.Spec.Channels[i]

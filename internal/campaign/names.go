@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/surveyops/survey-operator/internal/schedule"
 )
 
 // MaxJobName bounds a Job's name: 63 characters is the limit of the job-name label, and an
@@ -21,6 +23,21 @@ const MaxJobName = 56
 // gives the same wave, whichever manager computes it.
 func WaveID(t time.Time) string {
 	return t.UTC().Format("20060102-1504")
+}
+
+// TouchPointWave is the wave of a touch-point campaign that an event due at due belongs to:
+// the day, in loc, on which it fell due, "tp-20261208". It opens at the day's start and
+// closes window after the day's end, so that an invitation sent on the day, however late,
+// has at least the whole window. The manager and the sender compute it alike.
+func TouchPointWave(due time.Time, loc *time.Location, window time.Duration) Wave {
+	id, start, closes := schedule.TouchPointDay(due, loc, window)
+	return Wave{ID: id, Scheduled: start, Closes: closes}
+}
+
+// TouchPointJobName is a touch-point campaign's sending Job for what is due at minute t:
+// "<campaign>-tp-202612081405" (UTC), at most one a minute.
+func TouchPointJobName(campaign string, t time.Time) string {
+	return JobName(campaign, "tp-"+t.UTC().Format("200601021504"), 0)
 }
 
 // RequestedWaveID names the wave asked for by the requestedAt annotation: "now-" and a hash of

@@ -12,6 +12,7 @@ import (
 
 	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/responseapi"
+	"github.com/surveyops/survey-operator/internal/store"
 	"github.com/surveyops/survey-operator/internal/touchpoint"
 )
 
@@ -232,9 +233,28 @@ func TestTouchPointRoutes(t *testing.T) {
 				t.Fatalf("decide: %+v", reserved)
 			}
 		}
+		// R-1 is due until its invitation is sent (a sender that died would leave it reserved).
+		call(http.MethodGet, responseapi.RouteDueTouchPoints.Path(ns, uid), sender, nil, http.StatusOK, &due)
+		if due.Due != 1 {
+			t.Errorf("after deciding: %+v; want R-1 due until it is sent", due)
+		}
+		call(http.MethodPost, responseapi.RouteMark.Path(), sender, responseapi.Mark{CampaignUID: uid, WaveID: inv.WaveID, RecipientKey: inv.RecipientKey, State: "sent"}, http.StatusOK, nil)
 		call(http.MethodGet, responseapi.RouteDueTouchPoints.Path(ns, uid), sender, nil, http.StatusOK, &due)
 		if due.Due != 0 {
-			t.Errorf("after deciding: %+v; want none due", due)
+			t.Errorf("after sending: %+v; want none due", due)
 		}
 	})
+}
+
+// The outcomes a sender may send are those the store records, no more and no fewer.
+func TestEventOutcomesAgree(t *testing.T) {
+	api := []string{responseapi.OutcomeContacted, responseapi.OutcomeInvalid, responseapi.OutcomeInvited, responseapi.OutcomeNoSegment,
+		responseapi.OutcomeNotSampled, responseapi.OutcomeOptedOut, responseapi.OutcomeTooOld, responseapi.OutcomeUnreachable}
+	var stored []string
+	for _, o := range store.EventOutcomes() {
+		stored = append(stored, string(o))
+	}
+	if !reflect.DeepEqual(api, stored) {
+		t.Errorf("responseapi's outcomes %v; the store's %v", api, stored)
+	}
 }

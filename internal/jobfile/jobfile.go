@@ -64,10 +64,13 @@ type MessageText struct {
 }
 
 // AudienceConfig says where the audience is and how to divide it: a mounted File (a Secret's
-// or ConfigMap's key, or a file on a volume), or an object in ObjectStore.
+// or ConfigMap's key, or a file on a volume), an object in ObjectStore, or touch-point Events.
 type AudienceConfig struct {
 	File        string       `json:"file,omitempty"`
 	ObjectStore *ObjectStore `json:"objectStore,omitempty"`
+	// Events makes the Job a touch-point campaign's: its people are in the events due, which
+	// it asks the response service for.
+	Events *EventsConfig `json:"events,omitempty"`
 	// Gzip reads the list through gzip (a key or path ending in .gz).
 	Gzip bool `json:"gzip,omitempty"`
 	// Pin is the version of a file on a volume that the wave reads, once known (its first
@@ -82,6 +85,16 @@ type AudienceConfig struct {
 	Languages      []string `json:"languages,omitempty"`
 	// Titles are the survey's title in its other languages, by language.
 	Titles map[string]string `json:"titles,omitempty"`
+}
+
+// EventsConfig is a touch-point campaign's audience: the event fields its decisions record
+// for the results' breakdowns, and how its waves are cut.
+type EventsConfig struct {
+	Attributes []string `json:"attributes,omitempty"`
+	// TimeZone and Window place each event's invitation in its wave: the day it fell due, in
+	// the campaign's time zone (campaign.TouchPointWave).
+	TimeZone string `json:"timeZone"`
+	Window   string `json:"window"`
 }
 
 // ObjectStore is an audience object in S3-compatible storage, with the files of its mounted

@@ -290,6 +290,19 @@ type Decision struct {
 	Attributes   map[string]string `json:"attributes,omitempty"`
 }
 
+// The outcomes of an event for a campaign (store.EventOutcome): only OutcomeInvited names a
+// person.
+const (
+	OutcomeInvited     = "invited"
+	OutcomeNoSegment   = "no-segment"
+	OutcomeNotSampled  = "not-sampled"
+	OutcomeUnreachable = "unreachable"
+	OutcomeOptedOut    = "opted-out"
+	OutcomeContacted   = "contacted"
+	OutcomeTooOld      = "too-old"
+	OutcomeInvalid     = "invalid"
+)
+
 // DecideRequest is the body of RouteDecide: decisions about events, and the invitations they
 // made, recorded in one transaction. The answer is a ReserveRequest: the invitations as
 // stored.

@@ -35,10 +35,10 @@ func readSecret(path string) (string, error) {
 func Build(c jobfile.Config, shard int) (Job, error) {
 	var job Job
 	switch {
-	case c.CampaignUID == "" || c.WaveID == "" || c.Namespace == "":
-		return job, errors.New("the job needs campaignUID, waveID and namespace")
-	case c.Audience.File == "" && c.Audience.ObjectStore == nil:
-		return job, errors.New("the job names no audience file or object")
+	case c.CampaignUID == "" || (c.WaveID == "") == (c.Audience.Events == nil) || c.Namespace == "":
+		return job, errors.New("the job needs campaignUID, namespace, and a waveID unless it sends touch-point events")
+	case c.Audience.File == "" && c.Audience.ObjectStore == nil && c.Audience.Events == nil:
+		return job, errors.New("the job names no audience file, object or events")
 	case c.CollectorURL == "" || c.PublicURL == "":
 		return job, errors.New("the job needs collectorURL and publicURL")
 	}
@@ -163,14 +163,29 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 			}
 		}
 	}
-	src, err := newSource(context.Background(), c.Audience)
-	if err != nil {
-		return job, fmt.Errorf("the audience's object store: %w", err)
+	var events *Events
+	open, version := func() (io.ReadCloser, error) { return nil, errors.New("no list") }, func() *jobfile.FilePin { return nil }
+	if e := c.Audience.Events; e != nil {
+		loc, err := schedule.LoadLocation(e.TimeZone)
+		if err != nil {
+			return job, err
+		}
+		window, err := time.ParseDuration(e.Window)
+		if err != nil || window <= 0 {
+			return job, fmt.Errorf("audience.events.window: a duration above 0")
+		}
+		events = &Events{Source: ledger, Attributes: e.Attributes, Location: loc, Window: window}
+	} else {
+		src, err := newSource(context.Background(), c.Audience)
+		if err != nil {
+			return job, fmt.Errorf("the audience's object store: %w", err)
+		}
+		open, version = func() (io.ReadCloser, error) { return src.open(context.Background()) }, src.version
 	}
 	return Job{
 		CampaignUID: c.CampaignUID, WaveID: c.WaveID, Namespace: c.Namespace, Campaign: c.Campaign, Title: c.Title,
 		Round: c.Round, PublicURL: strings.TrimRight(c.PublicURL, "/"), Expiry: c.Expiry, Keys: keys, Languages: c.Audience.Languages, Titles: c.Audience.Titles,
-		Plan: plan, Open: func() (io.ReadCloser, error) { return src.open(context.Background()) }, Version: src.version, Seed: c.Seed,
+		Plan: plan, Open: open, Version: version, Seed: c.Seed, Events: events,
 		Shard: shard, Shards: shards, ContactedWithin: within,
 		Channels: channels, Idempotent: idempotent, Limits: limits, Quiet: quiet,
 		Ledger:      ledger,

@@ -110,6 +110,9 @@ type Job struct {
 	// FollowUp, when set, makes this a follow-up batch: the FollowUp's cases to contact, not
 	// the audience's sample.
 	FollowUp *FollowUp
+	// Events, when set, makes this a touch-point campaign's Job: the people of the events due,
+	// not a list's (touchpoints.go).
+	Events *Events
 }
 
 // ErrQuietHours stops a run that reached quiet hours; the rest is left for the next window.
@@ -129,6 +132,11 @@ type run struct {
 	afterSent func(ctx context.Context, sent []responseapi.Invitation) error
 	// stream, when set, takes the reserved invitations of every batch (a wave's run).
 	stream *stream
+	// closes are the touch-point waves' ends, by id: when their links expire.
+	closes map[string]time.Time
+	// reserve, when set, reserves a batch's invitations in place of the ledger's Reserve, told
+	// why each person left out was (a touch-point run records its decisions with them).
+	reserve func(ctx context.Context, want []responseapi.Invitation, left map[string]string) ([]responseapi.Invitation, error)
 }
 
 // snapshot is a copy of the summary so far.
@@ -163,9 +171,12 @@ func Run(ctx context.Context, job Job) (jobfile.Summary, error) {
 	}
 	r := &run{job: job, start: job.Now(), sum: jobfile.Summary{Failed: map[string]int{}, Skipped: map[string]int{}}}
 	var err error
-	if job.FollowUp != nil {
+	switch {
+	case job.FollowUp != nil:
 		err = r.followUp(ctx)
-	} else {
+	case job.Events != nil:
+		err = r.touchPoints(ctx)
+	default:
 		err = r.send(ctx)
 	}
 	r.sum.DurationSeconds = job.Now().Sub(r.start).Seconds()
@@ -313,7 +324,8 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 		}
 	}
 	var want []responseapi.Invitation
-	byKey := map[string]audience.Invitee{}
+	var wanted []audience.Invitee // want's people
+	left := map[string]string{}   // why each person left out was, by key
 	for _, inv := range batch {
 		// An address that bounced before: the next of the segment's channels that reaches the
 		// person, if any.
@@ -327,30 +339,42 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 		switch {
 		case optedOut[inv.Key]:
 			r.sum.Skipped["opted-out"]++
+			left[inv.Key] = "opted-out"
 			if r.frame != nil {
 				r.frame[inv.Segment].OptedOut++
 			}
 		case bounced:
 			r.sum.Skipped["bounced-before"]++
+			left[inv.Key] = "bounced-before"
 		case contacted[inv.Key]:
 			r.sum.Skipped["contacted-recently"]++
+			left[inv.Key] = "contacted-recently"
 			if r.frame != nil {
 				r.frame[inv.Segment].ContactedRecently++
 			}
 		case due != nil && !due[inv.Key]:
 			r.sum.Skipped["answered-or-not-invited"]++
 		default:
-			byKey[inviteeKey(r.job.WaveID, inv.Key)] = inv
+			wanted = append(wanted, inv)
 			want = append(want, responseapi.Invitation{CampaignUID: r.job.CampaignUID, WaveID: r.job.WaveID, RecipientKey: inv.Key,
 				Round: r.job.Round, Namespace: r.job.Namespace, Segment: inv.Segment, Channel: inv.Channel})
 		}
 	}
-	if len(want) == 0 {
+	var stored []responseapi.Invitation
+	switch {
+	case r.reserve != nil:
+		stored, err = r.reserve(ctx, want, left)
+	case len(want) == 0:
 		return nil
+	default:
+		stored, err = r.job.Ledger.Reserve(ctx, want)
 	}
-	stored, err := r.job.Ledger.Reserve(ctx, want)
 	if err != nil {
 		return fmt.Errorf("reserving invitations: %w", err)
+	}
+	byKey := make(map[string]audience.Invitee, len(want))
+	for i, w := range want { // by the wave reserve put each in
+		byKey[inviteeKey(w.WaveID, w.RecipientKey)] = wanted[i]
 	}
 	var todo []responseapi.Invitation
 	for _, row := range stored {
@@ -428,8 +452,12 @@ func (r *run) message(inv audience.Invitee, row responseapi.Invitation) (channel
 	if r.job.FollowUp != nil {
 		return r.followUpMessage(inv, row)
 	}
-	tok, err := r.job.Keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: r.job.CampaignUID, Wave: r.job.WaveID,
-		Recipient: inv.Key, Segment: inv.Segment, Channel: row.Channel, Expiry: r.job.Expiry})
+	expiry := r.job.Expiry
+	if r.job.Events != nil { // each invitation's wave is the day its event fell due
+		expiry = r.closes[row.WaveID]
+	}
+	tok, err := r.job.Keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: r.job.CampaignUID, Wave: row.WaveID,
+		Recipient: inv.Key, Segment: inv.Segment, Channel: row.Channel, Expiry: expiry})
 	if err != nil {
 		return channel.Message{}, &channel.Error{Permanent: true, Reason: "token", Err: err}
 	}

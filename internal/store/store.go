@@ -394,7 +394,8 @@ type Store interface {
 	PutTouchPoints(ctx context.Context, tp TouchPoints, now time.Time) error
 	// TakenTypes lists the event types the namespace's touch-point campaigns take.
 	TakenTypes(ctx context.Context, namespace string) ([]EventType, error)
-	// DueEvents lists up to limit of a campaign's events due at now and not yet decided, the
+	// DueEvents lists up to limit of a campaign's events due at now and not yet done with (not
+	// decided, or decided to invite with the invitation still reserved or being sent), the
 	// earliest due first; a campaign not registered in the namespace is ErrNotFound.
 	DueEvents(ctx context.Context, namespace, campaignUID string, now time.Time, limit int) ([]DueEvent, error)
 	// DueTouchPoints counts a campaign's undecided events due at now, and finds when the next

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -34,7 +36,8 @@ type TouchPoints struct {
 	Delay, MaxAge time.Duration
 }
 
-// DueEvent is an event due for a campaign, not yet decided.
+// DueEvent is an event due for a campaign, not yet decided (or decided to invite, and the
+// invitation not yet sent).
 type DueEvent struct {
 	Event
 	// Due is when it fell due.
@@ -76,6 +79,11 @@ const (
 
 var eventOutcomes = map[EventOutcome]bool{OutcomeInvited: true, OutcomeNoSegment: true, OutcomeNotSampled: true, OutcomeUnreachable: true,
 	OutcomeOptedOut: true, OutcomeContacted: true, OutcomeTooOld: true, OutcomeInvalid: true}
+
+// EventOutcomes are the outcomes Decide records, sorted.
+func EventOutcomes() []EventOutcome {
+	return slices.Sorted(maps.Keys(eventOutcomes))
+}
 
 // Decision is a campaign's decision about one event.
 type Decision struct {
@@ -148,9 +156,12 @@ func Takes(types []EventType, typ, source string) bool {
 	return false
 }
 
-// undecided is the SQL selecting a campaign's ($1) undecided events received since an event
-// could still be young enough ($2 is now): each with its time (at) and due time (due).
-// An event's time is its own unless it has none, or says a time after it was received.
+// undecided is the SQL selecting a campaign's ($1) events not yet done with, received since an
+// event could still be young enough ($2 is now): each with its time (at) and due time (due).
+// An event's time is its own unless it has none, or says a time after it was received. An event
+// is done with once decided, unless it invited someone and the invitation is still reserved or
+// being sent: a sender that died after deciding left it so, and the next one sends it (the
+// ledger then says whether it may have gone, as for a list's rerun).
 const undecided = `SELECT e.source, e.event_id, e.type, e.subject, e.event_time, e.received_at, e.fields,
 		e.at + c.delay AS due, CASE WHEN e.at < $2 - c.max_age THEN 1 ELSE 0 END AS too_old
 	FROM touch_campaigns c JOIN (SELECT namespace, source, event_id, type, subject, event_time, received_at, fields,
@@ -158,7 +169,9 @@ const undecided = `SELECT e.source, e.event_id, e.type, e.subject, e.event_time,
 		ON e.namespace = c.namespace
 	WHERE c.campaign_uid = $1 AND e.received_at >= $2 - c.max_age
 		AND EXISTS (SELECT 1 FROM touch_types t WHERE t.campaign_uid = c.campaign_uid AND t.type = e.type AND (t.source = '' OR t.source = e.source))
-		AND NOT EXISTS (SELECT 1 FROM touch_decisions d WHERE d.campaign_uid = c.campaign_uid AND d.source = e.source AND d.event_id = e.event_id)`
+		AND NOT EXISTS (SELECT 1 FROM touch_decisions d WHERE d.campaign_uid = c.campaign_uid AND d.source = e.source AND d.event_id = e.event_id
+			AND NOT (d.outcome = 'invited' AND EXISTS (SELECT 1 FROM invitations i WHERE i.campaign_uid = d.campaign_uid AND i.wave_id = d.wave_id
+				AND i.recipient_key = d.recipient_key AND i.round = 0 AND i.state IN ('reserved', 'sending'))))`
 
 // registered is nil when a campaign is registered in the namespace, errNotRegistered when it
 // is not (in another namespace too: a caller scoped to one namespace learns nothing of others).

@@ -98,8 +98,22 @@ func TestTouchPoints(t *testing.T) {
 				t.Fatalf("Decide = %+v, %v", reserved, err)
 			}
 		}
+		// Until its invitation is sent, the invited event is due still: a sender that died after
+		// deciding leaves it for the next, which finds the invitation reserved and sends it.
+		if got, err := s.DueEvents(ctx, ns, uid, at, 10); err != nil || !reflect.DeepEqual(ids(got), []string{"1"}) {
+			t.Errorf("after deciding, with the invitation reserved: DueEvents = %v, %v; want [1]", ids(got), err)
+		}
+		if err := s.Mark(ctx, inv.InvitationKey, store.StateSending, "", at); err != nil {
+			t.Fatal(err)
+		}
+		if due, err := s.DueTouchPoints(ctx, ns, uid, at); err != nil || due.Due != 1 {
+			t.Errorf("with the invitation being sent: DueTouchPoints = %+v, %v; want 1 due", due, err)
+		}
+		if err := s.Mark(ctx, inv.InvitationKey, store.StateSent, "", at); err != nil {
+			t.Fatal(err)
+		}
 		if due, err := s.DueTouchPoints(ctx, ns, uid, at); err != nil || due.Due != 0 {
-			t.Errorf("after deciding, DueTouchPoints = %+v, %v; want none due", due, err)
+			t.Errorf("after deciding and sending, DueTouchPoints = %+v, %v; want none due", due, err)
 		}
 		// Later: 2 and 5 fall due; 6 (dated later than it arrived) was due 2h after it arrived.
 		later := t0.Add(4 * time.Hour)

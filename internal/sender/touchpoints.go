@@ -1,0 +1,170 @@
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/surveyops/survey-operator/internal/audience"
+	"github.com/surveyops/survey-operator/internal/responseapi"
+	"github.com/surveyops/survey-operator/internal/schedule"
+)
+
+// TouchPointSource is what a touch-point campaign's Job asks of the response service
+// (responseapi.Client implements it).
+type TouchPointSource interface {
+	DueEvents(ctx context.Context, namespace, campaignUID string) ([]responseapi.DueEvent, error)
+	Decide(ctx context.Context, namespace, campaignUID string, req responseapi.DecideRequest) ([]responseapi.Invitation, error)
+}
+
+// Events makes a Job a touch-point campaign's (docs/touchpoints.md).
+type Events struct {
+	Source TouchPointSource
+	// Attributes are the event fields each decision records, for the results' breakdowns.
+	Attributes []string
+	// Location and Window cut the waves: an event's invitation is in the wave of the day it
+	// fell due (campaign.TouchPointWave).
+	Location *time.Location
+	Window   time.Duration
+}
+
+// touchPoints sends a touch-point campaign's due events, a page at a time: it asks the
+// response service for them, places each event's person as a list's line is placed (the same
+// plan: id, segment, sample, channel), leaves out whom the ledger says to (opted out, bounced,
+// contacted recently), and records what became of every event with the invitations it made,
+// in one call, before anything is sent; then it sends the page. A decided event is not listed
+// again, unless its invitation is still reserved or being sent: a sender that died after
+// deciding leaves those for the next, which resumes them as a list's rerun does.
+func (r *run) touchPoints(ctx context.Context) error {
+	listed := map[[2]string]bool{}
+	for {
+		if r.job.Quiet.Quiet(r.job.Now()) {
+			return ErrQuietHours
+		}
+		due, err := r.job.Events.Source.DueEvents(ctx, r.job.Namespace, r.job.CampaignUID)
+		if err != nil {
+			return fmt.Errorf("asking the response service for the events due: %w", err)
+		}
+		var fresh []responseapi.DueEvent
+		for _, e := range due {
+			if k := [2]string{e.Source, e.ID}; !listed[k] {
+				listed[k] = true
+				fresh = append(fresh, e)
+			}
+		}
+		if len(fresh) == 0 {
+			// Nothing more, or only events this run has seen already (an invitation it could
+			// not send, left reserved for the next run).
+			return nil
+		}
+		r.sum.Audience += len(fresh)
+		if err := r.eventPage(ctx, fresh); err != nil {
+			return err
+		}
+		if len(due) < responseapi.MaxDueEvents {
+			return nil
+		}
+	}
+}
+
+// eventPage decides about one page of due events and sends the invitations they make.
+func (r *run) eventPage(ctx context.Context, due []responseapi.DueEvent) error {
+	decisions := make([]responseapi.Decision, 0, len(due))
+	placed := map[string]int{} // the decision of the event that placed each person, by key
+	waves := map[string]string{}
+	if r.closes == nil {
+		r.closes = map[string]time.Time{}
+	}
+	var people []audience.Invitee
+	for _, e := range due {
+		d := responseapi.Decision{Source: e.Source, ID: e.ID, Due: e.Due}
+		inv, placement, err := r.job.Plan.Place(e.Fields, r.job.Seed, e.Source+"\x00"+e.ID)
+		_, twice := placed[inv.Key]
+		switch {
+		case e.TooOld:
+			d.Outcome = responseapi.OutcomeTooOld
+		case err != nil:
+			// The producer's data places nobody (no id, no contact): the response service
+			// took it, since the campaign's mapping is not the route's to know.
+			d.Outcome = responseapi.OutcomeInvalid
+		case placement == audience.NoSegment:
+			d.Outcome = responseapi.OutcomeNoSegment
+		case placement == audience.NotSampled:
+			d.Outcome = responseapi.OutcomeNotSampled
+		case placement == audience.Unreachable:
+			d.Outcome = responseapi.OutcomeUnreachable
+		case twice:
+			// Two events of one person in one page: one invitation.
+			d.Outcome = responseapi.OutcomeContacted
+		default:
+			d.Segment = inv.Segment
+			d.Attributes = r.attributes(e.Fields)
+			placed[inv.Key] = len(decisions)
+			people = append(people, inv)
+			wave, _, closes := schedule.TouchPointDay(e.Due, r.job.Events.Location, r.job.Events.Window)
+			waves[inv.Key], r.closes[wave] = wave, closes
+		}
+		if d.Outcome != "" {
+			r.sum.Skipped["event-"+d.Outcome]++
+		}
+		decisions = append(decisions, d)
+	}
+	r.reserve = func(ctx context.Context, want []responseapi.Invitation, left map[string]string) ([]responseapi.Invitation, error) {
+		for i := range want {
+			want[i].WaveID = waves[want[i].RecipientKey]
+			d := &decisions[placed[want[i].RecipientKey]]
+			d.Outcome, d.WaveID, d.RecipientKey = responseapi.OutcomeInvited, want[i].WaveID, want[i].RecipientKey
+		}
+		for key, why := range left {
+			d := &decisions[placed[key]]
+			d.Outcome = responseapi.OutcomeContacted
+			switch why {
+			case "opted-out":
+				d.Outcome = responseapi.OutcomeOptedOut
+			case "bounced-before":
+				d.Outcome = responseapi.OutcomeUnreachable
+			}
+		}
+		for i := range decisions {
+			if decisions[i].Outcome == "" {
+				return nil, errors.New("an event's person was neither invited nor left out") // a bug, not an input
+			}
+		}
+		return r.job.Events.Source.Decide(ctx, r.job.Namespace, r.job.CampaignUID, responseapi.DecideRequest{Decisions: decisions, Invitations: want})
+	}
+	defer func() { r.reserve = nil }()
+	if len(people) == 0 { // nobody to invite: the decisions alone
+		_, err := r.job.Events.Source.Decide(ctx, r.job.Namespace, r.job.CampaignUID, responseapi.DecideRequest{Decisions: decisions})
+		if err != nil {
+			return fmt.Errorf("recording what became of the events: %w", err)
+		}
+		return nil
+	}
+	// Each page is sent before the next is asked for: its invitations are then sent (or
+	// left reserved by a stop), so the next page holds only events not yet seen.
+	r.stream = r.startStream(ctx)
+	err := r.batch(ctx, people)
+	cerr := r.stream.close()
+	switch {
+	case err == nil:
+		return cerr
+	case cerr == nil || errors.Is(err, cerr):
+		return err
+	}
+	return errors.Join(err, cerr)
+}
+
+// attributes are the event's fields the campaign breaks its results down by.
+func (r *run) attributes(fields map[string]string) map[string]string {
+	var out map[string]string
+	for _, a := range r.job.Events.Attributes {
+		if v, ok := fields[a]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[a] = v
+		}
+	}
+	return out
+}
