@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -82,6 +83,14 @@ func (f *fakeService) PutRetention(_ context.Context, campaignUID string, reg re
 	f.retention[campaignUID] = reg
 	f.retentionPuts++
 	return nil
+}
+
+func (f *fakeService) PutTouchPoints(context.Context, string, responseapi.TouchPointsRegistration) error {
+	return errors.New("the unit harness has no touch points: the envtest suite runs them on the real service")
+}
+
+func (f *fakeService) DueTouchPoints(context.Context, string, string) (responseapi.TouchPointsDue, error) {
+	return responseapi.TouchPointsDue{}, errors.New("the unit harness has no touch points")
 }
 
 func (f *fakeService) Summary(context.Context, string, string, string) (responseapi.Summary, error) {

@@ -48,6 +48,8 @@ type ResponseService interface {
 	PutWave(ctx context.Context, campaignUID, waveID string, reg responseapi.WaveRegistration) error
 	Summary(ctx context.Context, campaignUID, waveID, primary string) (responseapi.Summary, error)
 	PutRetention(ctx context.Context, campaignUID string, reg responseapi.RetentionRegistration) error
+	PutTouchPoints(ctx context.Context, campaignUID string, reg responseapi.TouchPointsRegistration) error
+	DueTouchPoints(ctx context.Context, namespace, campaignUID string) (responseapi.TouchPointsDue, error)
 }
 
 // Credentials name the manager's own Secrets that sending Jobs need copies of: the link-signing
@@ -89,6 +91,10 @@ type SurveyCampaignReconciler struct {
 	stops         memo[map[types.UID]bool]
 	// retention is the retention last registered for each campaign (surveycampaign_retention.go).
 	retention memo[string]
+	// touchPoints is the events last registered for each touch-point campaign, and reported
+	// the failed sending Jobs already reported (surveycampaign_touchpoints.go).
+	touchPoints memo[string]
+	reported    memo[map[types.UID]bool]
 }
 
 // PollPolicy bounds the refresh of a wave's aggregates: Min after a change, doubling while
@@ -242,6 +248,8 @@ func (r *SurveyCampaignReconciler) forget(key types.NamespacedName) {
 	r.reports.forget(key)
 	r.retention.forget(key)
 	r.stops.forget(key)
+	r.touchPoints.forget(key)
+	r.reported.forget(key)
 }
 
 // progress runs a valid campaign: it follows its Jobs, starts the wave and reminders due,
@@ -252,7 +260,11 @@ func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 	}
 	u.followJobs(ctx)
 	var errs []error
-	for _, step := range []func(context.Context) error{u.recreateMissingJobs, u.startContinuations, u.startDueWave, u.sendReminders} {
+	steps := []func(context.Context) error{u.recreateMissingJobs, u.startContinuations, u.startDueWave, u.sendReminders}
+	if u.isTouchPoints() {
+		steps = []func(context.Context) error{u.followTouchPointJobs, u.startTouchPoints}
+	}
+	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			errs = append(errs, err)
 		}

@@ -39,8 +39,18 @@ func (u *run) listJobs(ctx context.Context) error {
 	return nil
 }
 
-// followJobs moves each wave's phase along with its sending Job.
+// followJobs moves each wave's phase along with its sending Job. A touch-point campaign's
+// waves are collecting from the day they open: its Jobs are followed on their own
+// (followTouchPointJobs).
 func (u *run) followJobs(ctx context.Context) {
+	if u.isTouchPoints() {
+		for _, j := range u.touchJobs() {
+			if done, _ := jobState(j); !done {
+				u.sending = true
+			}
+		}
+		return
+	}
 	for i := range u.c.Status.Waves {
 		w := &u.c.Status.Waves[i]
 		if w.Phase == v1alpha1.WaveClosed || w.Phase == v1alpha1.WaveFailed {

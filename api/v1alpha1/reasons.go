@@ -69,6 +69,8 @@ const (
 	// EventRequestRefused: a wave was asked for (the requestedAt annotation) while the
 	// campaign is suspended; it is dropped, not kept for the resume.
 	EventRequestRefused = "RequestRefused"
+	// EventSendingFailed: a touch-point campaign's sending Job failed; its events stay due.
+	EventSendingFailed = "SendingFailed"
 
 	ActionValidate = "Validate"
 	ActionSchedule = "Schedule"

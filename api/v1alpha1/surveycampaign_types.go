@@ -545,7 +545,7 @@ type ObjectStoreSource struct {
 }
 
 // EventsSource is the touch-point events that feed a campaign, and when each invites.
-// +kubebuilder:validation:XValidation:rule="self.types.all(t, self.types.exists_one(u, u.type == t.type && (has(u.source) ? u.source : '') == (has(t.source) ? t.source : '')))",message="spec.audience.source.events.types: each type and source may be named once",fieldPath=".types"
+// +kubebuilder:validation:XValidation:rule="self.types.all(t, self.types.exists_one(u, u.type == t.type && has(u.source) == has(t.source) && (!has(u.source) || u.source == t.source)))",message="spec.audience.source.events.types: each type and source may be named once",fieldPath=".types"
 // +kubebuilder:validation:XValidation:rule="duration(self.maxAge) > duration(self.delay)",message="spec.audience.source.events.maxAge must be longer than delay, or no event would ever invite",fieldPath=".maxAge"
 // +kubebuilder:validation:XValidation:rule="duration(self.maxAge) <= duration('720h')",message="spec.audience.source.events.maxAge is at most 720h: the response service keeps an event 30 days",fieldPath=".maxAge"
 type EventsSource struct {

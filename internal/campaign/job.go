@@ -307,6 +307,23 @@ func BuildJob(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) (*batch
 	return job, nil
 }
 
+// TouchPointsLabel is the wave label of a touch-point campaign's sending Jobs: each sends
+// what is due, in the waves of the days it fell due.
+const TouchPointsLabel = "touchpoints"
+
+// BuildTouchPointJob makes a touch-point campaign's sending Job for what is due at now: one
+// pod that asks the response service for the events due and sends them, page by page.
+func BuildTouchPointJob(c *v1alpha1.SurveyCampaign, now time.Time, m Mounted, s Settings) (*batchv1.Job, error) {
+	s = s.withDefaults()
+	labels := map[string]string{LabelCampaignUID: string(c.UID), LabelWave: TouchPointsLabel, LabelRound: "0", LabelPart: "0"}
+	job, err := buildJob(c, SenderConfig(c, Wave{}, m, s), TouchPointJobName(c.Name, now), labels, m, s, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	job.Annotations = map[string]string{AnnotationDueAt: now.UTC().Format(time.RFC3339)}
+	return job, nil
+}
+
 // LabelFollowUpUID marks the contact Jobs of a FollowUp, and LabelBatch their number.
 const (
 	LabelFollowUpUID = "surveys.surveyops.io/followup-uid"

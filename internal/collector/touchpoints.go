@@ -132,6 +132,9 @@ func (s *Server) dueTouchPoints(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := responseapi.TouchPointsDue{Due: due.Due}
+	if !due.First.IsZero() {
+		out.First = &due.First
+	}
 	if !due.Next.IsZero() {
 		out.Next = &due.Next
 	}

@@ -248,10 +248,12 @@ type TouchPointsRegistration struct {
 }
 
 // TouchPointsDue is the answer of RouteDueTouchPoints: how many of a campaign's events are
-// due and not yet decided, and when the next one falls due (absent: none is waiting).
+// due and not yet done with, when the first of them fell due, and when the next one falls due
+// (absent: none).
 type TouchPointsDue struct {
-	Due  int        `json:"due"`
-	Next *time.Time `json:"next,omitempty"`
+	Due   int        `json:"due"`
+	First *time.Time `json:"first,omitempty"`
+	Next  *time.Time `json:"next,omitempty"`
 }
 
 // MaxDueEvents is the most events one answer of RouteDueEvents lists: a sender asks again

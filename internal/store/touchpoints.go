@@ -47,10 +47,12 @@ type DueEvent struct {
 }
 
 // TouchPointsDue is where a campaign's events stand at a time: how many are due and not yet
-// decided, and when the next undecided one falls due (zero: none is waiting).
+// done with, when the first of them fell due, and when the next one falls due (zero: none is
+// waiting).
 type TouchPointsDue struct {
-	Due  int
-	Next time.Time
+	Due int
+	// First is when the earliest of those due fell due (zero: none is due).
+	First, Next time.Time
 }
 
 // EventOutcome is what became of an event a campaign took.
@@ -221,9 +223,12 @@ func (s *sqlStore) DueTouchPoints(ctx context.Context, namespace, campaignUID st
 		return TouchPointsDue{}, err
 	}
 	var out TouchPointsDue
-	var next sql.NullInt64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(CASE WHEN due <= $2 THEN 1 END), MIN(CASE WHEN due > $2 THEN due END) FROM (`+undecided+`) u`),
-		campaignUID, micros(now)).Scan(&out.Due, &next)
+	var first, next sql.NullInt64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(CASE WHEN due <= $2 THEN 1 END), MIN(CASE WHEN due <= $2 THEN due END),
+		MIN(CASE WHEN due > $2 THEN due END) FROM (`+undecided+`) u`), campaignUID, micros(now)).Scan(&out.Due, &first, &next)
+	if first.Valid {
+		out.First = fromMicros(first.Int64)
+	}
 	if next.Valid {
 		out.Next = fromMicros(next.Int64)
 	}

@@ -62,7 +62,7 @@ func TestTouchPoints(t *testing.T) {
 
 		at := t0.Add(2*time.Hour + 15*time.Minute)
 		due, err := s.DueTouchPoints(ctx, ns, uid, at)
-		if want := (store.TouchPointsDue{Due: 2, Next: t0.Add(2*time.Hour + 30*time.Minute)}); err != nil || due != want {
+		if want := (store.TouchPointsDue{Due: 2, First: t0.Add(-98 * time.Hour), Next: t0.Add(2*time.Hour + 30*time.Minute)}); err != nil || due != want {
 			t.Errorf("DueTouchPoints = %+v, %v; want %+v (events 1 and 7; 2 next)", due, err, want)
 		}
 		got, err := s.DueEvents(ctx, ns, uid, at, 10)
