@@ -87,6 +87,7 @@ type SurveyCampaignReconciler struct {
 	checked       memo[checked]
 	senderSecrets memo[string]
 	exportSecrets memo[string]
+	eventsSecrets memo[string]
 	reports       memo[reports]
 	stops         memo[map[types.UID]bool]
 	// retention is the retention last registered for each campaign (surveycampaign_retention.go).
@@ -245,6 +246,7 @@ func (r *SurveyCampaignReconciler) forget(key types.NamespacedName) {
 	r.checked.forget(key)
 	r.senderSecrets.forget(key)
 	r.exportSecrets.forget(key)
+	r.eventsSecrets.forget(key)
 	r.reports.forget(key)
 	r.retention.forget(key)
 	r.stops.forget(key)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/campaign"
+	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/token"
 )
 
@@ -139,6 +140,25 @@ func (u *run) ensureExportSecret(ctx context.Context) error {
 		campaign.ExportSecretURL:        []byte(u.r.Settings.PublicURL),
 	}
 	return u.ensureSecret(ctx, campaign.ExportSecretName(u.c.Name), data, &u.r.exportSecrets)
+}
+
+// ensureEventsSecret keeps a touch-point campaign's events Secret: an events credential for
+// the namespace (apitoken.Events, derived from the first master token), which may post events
+// to this namespace and do nothing else, and the addresses to post them to. Producers mount it,
+// or a pipeline's sink reads it; rotating the master token rotates it.
+func (u *run) ensureEventsSecret(ctx context.Context) error {
+	master, _, err := u.r.masterData(ctx)
+	if err != nil {
+		return err
+	}
+	first := []byte(apitoken.First(string(master[campaign.SecretAPIToken])))
+	path := responseapi.RouteEvents.Path(u.c.Namespace)
+	data := map[string][]byte{
+		campaign.EventsSecretToken:       []byte(apitoken.Credential(first, apitoken.Events, u.c.Namespace)),
+		campaign.EventsSecretURL:         []byte(strings.TrimRight(u.r.Settings.PublicURL, "/") + path),
+		campaign.EventsSecretInternalURL: []byte(strings.TrimRight(u.r.Settings.CollectorURL, "/") + path),
+	}
+	return u.ensureSecret(ctx, campaign.EventsSecretName(u.c.Name), data, &u.r.eventsSecrets)
 }
 
 // ensureSecret keeps one of the campaign's Secrets (owned by it, labelled with its UID) equal

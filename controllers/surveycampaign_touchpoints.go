@@ -116,6 +116,9 @@ func (u *run) startTouchPoints(ctx context.Context) error {
 	if err := u.registerTouchPoints(ctx); err != nil {
 		return err
 	}
+	if err := u.ensureEventsSecret(ctx); err != nil {
+		return fmt.Errorf("the events Secret: %w", err)
+	}
 	u.c.Status.NextWaveTime = nil
 	u.noteSuspension()
 	if u.c.Spec.Suspend || u.sending {

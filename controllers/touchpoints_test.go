@@ -9,7 +9,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/campaign"
@@ -21,7 +23,7 @@ const repairType = "uk.org.riverside.repair.completed"
 
 // postRepairs posts repair events for tenancies to the response service, as a repairs system
 // (or a Knative trigger) would, and expects them taken.
-func postRepairs(ns string, at time.Time, tenancies ...string) {
+func postRepairs(ns, credential string, at time.Time, tenancies ...string) {
 	var events []string
 	for _, t := range tenancies {
 		events = append(events, fmt.Sprintf(`{"specversion":"1.0","id":"job-%s","source":"https://repairs.riverside.example/jobs","type":%q,`+
@@ -30,7 +32,7 @@ func postRepairs(ns string, at time.Time, tenancies ...string) {
 	}
 	req, err := http.NewRequest(http.MethodPost, serviceURL+responseapi.RouteEvents.Path(ns), strings.NewReader("["+strings.Join(events, ",")+"]"))
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	req.Header.Set("Authorization", "Bearer "+apiToken)
+	req.Header.Set("Authorization", "Bearer "+credential)
 	req.Header.Set("Content-Type", "application/cloudevents-batch+json")
 	resp, err := http.DefaultClient.Do(req)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())
@@ -65,8 +67,18 @@ var _ = Describe("A touch-point campaign", Ordered, func() {
 		Eventually(conditionOf(v1alpha1.ConditionReady)).WithArguments(c).Should(Equal(metav1.ConditionTrue))
 		Consistently(jobNames(ns), "1s").Should(BeEmpty())
 
+		// The producers' Secret: an events credential for the namespace, and where to post.
+		var secret corev1.Secret
+		Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: campaign.EventsSecretName(c.Name)}, &secret)
+		}).Should(Succeed())
+		Expect(string(secret.Data[campaign.EventsSecretURL])).To(Equal("https://listen.example.org" + responseapi.RouteEvents.Path(ns)))
+		Expect(string(secret.Data[campaign.EventsSecretInternalURL])).To(Equal("http://collector.test:8080" + responseapi.RouteEvents.Path(ns)))
+		Expect(secret.OwnerReferences).To(HaveLen(1))
+		credential := string(secret.Data[campaign.EventsSecretToken])
+
 		happened := clk.Now()
-		postRepairs(ns, happened, "T-1", "T-2")
+		postRepairs(ns, credential, happened, "T-1", "T-2")
 		// Before the delay, nothing is due.
 		clk.SetTime(happened.Add(time.Hour))
 		poke(c)
@@ -126,7 +138,7 @@ var _ = Describe("A touch-point campaign", Ordered, func() {
 		c := touchPointCampaign(ns, "post-complaint")
 		Eventually(func() error { _, err := service.DueTouchPoints(ctx, ns, string(get(c).UID)); return err }).Should(Succeed())
 		happened := clk.Now()
-		postRepairs(ns, happened, "T-3")
+		postRepairs(ns, apiToken, happened, "T-3")
 		clk.SetTime(happened.Add(3 * time.Hour))
 		poke(c)
 		first := campaign.TouchPointJobName(c.Name, clk.Now())

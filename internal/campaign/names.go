@@ -89,6 +89,21 @@ const (
 	ExportSecretURL        = "url"
 )
 
+// The keys of a touch-point campaign's events Secret: a producer's credential (an events
+// credential for the namespace), and where to post: the response service's public address and
+// its address inside the cluster, each with the events route's path.
+const (
+	EventsSecretToken       = "token"
+	EventsSecretURL         = "url"
+	EventsSecretInternalURL = "internalURL"
+)
+
+// EventsSecretName is a touch-point campaign's events Secret: "<campaign>-events", for the
+// producers of its events (a repairs system, a Knative trigger, an Argo Events sensor).
+func EventsSecretName(campaign string) string {
+	return JobName(campaign, "events", 0)
+}
+
 // ExportSecretName is the campaign's export Secret: "<campaign>-export", which `kubectl survey
 // export` reads.
 func ExportSecretName(campaign string) string {

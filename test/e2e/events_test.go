@@ -8,6 +8,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -15,37 +17,63 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/yaml"
 
+	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/apitoken"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
+const (
+	repairCompleted = "uk.org.riverside.repair.completed"
+	complaintClosed = "uk.org.riverside.complaint.closed"
+	jobsSource      = "https://repairs.riverside-homes.example/jobs"
+)
+
+// postRepairSample is config/samples' post-repair campaign, in ns, sending by email to the
+// namespace's mail sink (the sample's SMS gateway is not on this cluster).
+func postRepairSample(ns string) v1alpha1.SurveyCampaign {
+	data, err := os.ReadFile("../../config/samples/surveys_v1alpha1_surveycampaign_post_repair.yaml")
+	Expect(err).NotTo(HaveOccurred())
+	var c v1alpha1.SurveyCampaign
+	Expect(yaml.UnmarshalStrict(data, &c)).To(Succeed())
+	c.Namespace = ns
+	c.Spec.Channels = []v1alpha1.Channel{{Name: "email", Email: &v1alpha1.EmailChannel{
+		SMTP: v1alpha1.SMTPSettings{Host: "mailsink." + ns + ".svc", Port: 1025, TLS: v1alpha1.SMTPNoTLS},
+		From: "Riverside Homes Repairs <repairs@riverside-homes.example>"}}}
+	for i := range c.Spec.Audience.Segments {
+		c.Spec.Audience.Segments[i].Channels = []string{"email"}
+	}
+	c.Spec.Schedule.QuietHours = nil // the spec runs at any hour; the second campaign holds quiet hours
+	return c
+}
+
 var _ = Describe("Touch-point events", func() {
-	It("takes CloudEvents from the SDK's client with a namespace's events credential, each event once, and refuses another namespace's", func() {
-		ns := fmt.Sprintf("e2e-events-%04d", rand.IntN(10000))
-		target := "http://" + clusterIP(system, "survey-operator-collector") + ":8080" + responseapi.RouteEvents.Path(ns)
+	It("invite each tenant once after the delay, posted by the CloudEvents SDK's client to the sample campaign; quiet hours hold; another namespace's credential is refused", func() {
+		p := newProgramme("events", 1, func(c *v1alpha1.SurveyCampaign) { *c = postRepairSample(c.Namespace) })
+		ns := p.ns
+		// A second campaign takes closed complaints, under quiet hours that hold now.
+		quiet := postRepairSample(ns)
+		quiet.Name = "post-complaint"
+		quiet.Spec.Audience.Source.Events = &v1alpha1.EventsSource{Types: []v1alpha1.EventTypeSelector{{Type: complaintClosed}}, Delay: "0s", MaxAge: "72h"}
+		now := time.Now().UTC()
+		quiet.Spec.Schedule = &v1alpha1.Schedule{TimeZone: "UTC", ResponseWindow: "168h", QuietHours: &v1alpha1.QuietHours{
+			Start: now.Add(-time.Hour).Format("15:04"), End: now.Add(time.Hour).Format("15:04")}}
+		p.start()
+		Expect(k8s.Create(ctx, &quiet)).To(Succeed())
+
+		target := p.surveyURL + responseapi.RouteEvents.Path(ns)
 		credential := apitoken.Credential([]byte(apiToken), apitoken.Events, ns)
-		repair := func(id, tenancy string) event.Event {
+		happening := func(id, typ, tenancy string, at time.Time) event.Event {
 			e := cloudevents.NewEvent()
 			e.SetID(id)
-			e.SetSource("https://repairs.riverside.example/jobs")
-			e.SetType("uk.org.riverside.repair.completed")
-			e.SetTime(time.Now())
-			Expect(e.SetData(cloudevents.ApplicationJSON, map[string]any{"tenancy": tenancy, "email": tenancy + "@example.org",
-				"repairType": "plumbing", "contractor": "Dyfed Plumbing"})).To(Succeed())
+			e.SetSource(jobsSource)
+			e.SetType(typ)
+			e.SetTime(at)
+			Expect(e.SetData(cloudevents.ApplicationJSON, map[string]any{"tenancy": tenancy, "email": strings.ToLower(tenancy) + "@example.org",
+				"priority": "emergency", "repairType": "plumbing", "contractor": "Dyfed Plumbing"})).To(Succeed())
 			return e
 		}
-
-		By("the SDK's client sends one in binary mode: acknowledged")
-		protocol, err := cehttp.New(cehttp.WithTarget(target), cehttp.WithHeader("Authorization", "Bearer "+credential))
-		Expect(err).NotTo(HaveOccurred())
-		client, err := cloudevents.NewClient(protocol)
-		Expect(err).NotTo(HaveOccurred())
-		first := repair(fmt.Sprintf("job-%d", rand.Uint64()), "T-000123-01")
-		result := client.Send(ctx, first)
-		Expect(cloudevents.IsACK(result)).To(BeTrue(), "%v", result)
-
-		By("a batch holding it again and a new one: two events, one new")
 		post := func(credential string, events ...event.Event) (int, responseapi.EventsAccepted) {
 			req, err := cehttp.NewHTTPRequestFromEvents(ctx, target, events)
 			Expect(err).NotTo(HaveOccurred())
@@ -60,12 +88,52 @@ var _ = Describe("Touch-point events", func() {
 			}
 			return resp.StatusCode, got
 		}
-		status, got := post(credential, first, repair(fmt.Sprintf("job-%d", rand.Uint64()), "T-000124-01"))
+
+		By("A's repair, due in 20 seconds (done 2h ago less 20s, the sample's delay 2h): stored once the manager has registered the campaign")
+		aDue := time.Now().Add(20 * time.Second)
+		a := happening(fmt.Sprintf("job-%d", rand.Uint64()), repairCompleted, "T-A", aDue.Add(-2*time.Hour))
+		Eventually(func() responseapi.EventsAccepted { _, got := post(credential, a); return got }, "60s", "1s").
+			Should(Equal(responseapi.EventsAccepted{Events: 1, New: 1}))
+
+		By("B's repair, due already, by the SDK's client in binary mode")
+		protocol, err := cehttp.New(cehttp.WithTarget(target), cehttp.WithHeader("Authorization", "Bearer "+credential))
+		Expect(err).NotTo(HaveOccurred())
+		client, err := cloudevents.NewClient(protocol)
+		Expect(err).NotTo(HaveOccurred())
+		result := client.Send(ctx, happening(fmt.Sprintf("job-%d", rand.Uint64()), repairCompleted, "T-B", time.Now().Add(-3*time.Hour)))
+		Expect(cloudevents.IsACK(result)).To(BeTrue(), "%v", result)
+
+		By("a batch: A again, B's second repair, C's repair due in 2 hours, a type nobody takes, D's complaint (quiet hours)")
+		status, got := post(credential, a,
+			happening(fmt.Sprintf("job-%d", rand.Uint64()), repairCompleted, "T-B", time.Now().Add(-150*time.Minute)),
+			happening(fmt.Sprintf("job-%d", rand.Uint64()), repairCompleted, "T-C", time.Now()),
+			happening(fmt.Sprintf("job-%d", rand.Uint64()), "uk.org.riverside.tenancy.started", "T-E", time.Now()),
+			happening(fmt.Sprintf("job-%d", rand.Uint64()), complaintClosed, "T-D", time.Now().Add(-time.Hour)))
 		Expect(status).To(Equal(http.StatusAccepted))
-		Expect(got).To(Equal(responseapi.EventsAccepted{Events: 2, New: 1}))
+		Expect(got).To(Equal(responseapi.EventsAccepted{Events: 5, New: 3, Ignored: 1}))
+
+		By("A and B each get one invitation, A's after its delay")
+		var aAt time.Time
+		Eventually(func() map[string]int {
+			_, count := recipients(p.mustMails())
+			if count["t-a@example.org"] > 0 && aAt.IsZero() {
+				aAt = time.Now()
+			}
+			return count
+		}, "3m", "1s").Should(SatisfyAll(HaveKeyWithValue("t-a@example.org", 1), HaveKeyWithValue("t-b@example.org", 1)))
+		Expect(aAt).To(BeTemporally(">", aDue), "A was invited before its delay")
+		fmt.Printf("A's event fell due at %s; its invitation reached the mail sink %s later\n",
+			aDue.Format(time.TimeOnly), aAt.Sub(aDue).Round(time.Second))
+
+		By("nobody else, nor twice: C is not due; D's campaign waits for its quiet hours; the ignored type invites no one")
+		Consistently(func() map[string]int { _, count := recipients(p.mustMails()); return count }, "15s", "1s").
+			Should(Equal(map[string]int{"t-a@example.org": 1, "t-b@example.org": 1}))
+		for _, j := range p.jobs() {
+			Expect(j).NotTo(HavePrefix(quiet.Name+"-"), "a Job of the campaign in its quiet hours")
+		}
 
 		By("another namespace's events credential is refused")
-		status, _ = post(apitoken.Credential([]byte(apiToken), apitoken.Events, ns+"-other"), first)
+		status, _ = post(apitoken.Credential([]byte(apiToken), apitoken.Events, ns+"-other"), a)
 		Expect(status).To(Equal(http.StatusForbidden))
 	})
 })
