@@ -52,7 +52,8 @@ import (
 // start is recorded in the status; then, once the benchmark has marked the Jobs complete, the
 // writes made per Job completion. A campaign's first wave makes its two Secrets; the second must
 // write none. Last, with every wave collecting, it counts the writes the manager makes in
-// BENCH_SETTLE (10m): the goal is 0. The CronJob controller runs once for each client budget of
+// BENCH_SETTLE (10m): the goal is 0, BENCH_TOUCHPOINTS (100) idle touch-point campaigns
+// included, which ask the response service every 30 s whether events are due. The CronJob controller runs once for each client budget of
 // BENCH_KCM_BUDGETS (QPS/burst, default "50/100,100/200": kube-controller-manager's own, then
 // the manager's).
 // BENCH_MANAGER_FLAGS adds flags to the manager's (such as --max-concurrent-reconciles=8).
@@ -75,12 +76,14 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 	gap, err := time.ParseDuration(envOr("BENCH_GAP", "3m"))
 	must(b, err)
 	budgets := envOr("BENCH_KCM_BUDGETS", "50/100,100/200")
+	touchPoints := envInt("BENCH_TOUCHPOINTS", 100)
 	rounds := 2 // due times
 	if small {
 		if os.Getenv("BENCH_PROFILE") != "" {
 			b.Fatal("BENCH_PROFILE profiles the second due time, which a small run (BENCH_SMALL) does not have")
 		}
 		n = envInt("BENCH_CAMPAIGNS", 3)
+		touchPoints = envInt("BENCH_TOUCHPOINTS", 2)
 		settle, err = time.ParseDuration(envOr("BENCH_SETTLE", "2s"))
 		must(b, err)
 		budgets = envOr("BENCH_KCM_BUDGETS", "100/200")
@@ -210,7 +213,21 @@ func BenchmarkThousandCampaigns(b *testing.B) {
 			}}
 		must(b, k8s.Create(ctx, c))
 	}
-	b.Logf("%d campaigns created in %s; due at %s", n, time.Since(start).Round(time.Millisecond), timesOf(dues))
+	// Touch-point campaigns that no event reaches: they poll the response service every 30 s,
+	// and must write nothing while they do (counted with the rest while the manager settles).
+	for i := range touchPoints {
+		c := &v1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("touchpoints-%04d", i), Namespace: ns},
+			Spec: v1alpha1.SurveyCampaignSpec{
+				Survey: v1alpha1.Survey{Title: "Survey", Questions: []v1alpha1.Question{{ID: "q1", Kind: v1alpha1.QuestionCSAT, Text: "How satisfied are you?"}}},
+				Audience: v1alpha1.Audience{Source: v1alpha1.AudienceSource{IDField: "ref", Contact: v1alpha1.ContactColumns{Email: "email"},
+					Events: &v1alpha1.EventsSource{Types: []v1alpha1.EventTypeSelector{{Type: "repair.completed"}}, Delay: "0s", MaxAge: "72h"}},
+					Segments: []v1alpha1.Segment{{Name: "all", Channels: []string{"email"}}}},
+				Channels: []v1alpha1.Channel{{Name: "email", Email: &v1alpha1.EmailChannel{SMTP: v1alpha1.SMTPSettings{Host: "smtp.example.org"}, From: "s@example.org"}}},
+				Schedule: &v1alpha1.Schedule{TimeZone: "UTC", ResponseWindow: "336h"},
+			}}
+		must(b, k8s.Create(ctx, c))
+	}
+	b.Logf("%d campaigns and %d idle touch-point campaigns created in %s; due at %s", n, touchPoints, time.Since(start).Round(time.Millisecond), timesOf(dues))
 	if profile != "" {
 		go func() {
 			time.Sleep(time.Until(dues[1].Add(-time.Second)))
