@@ -94,3 +94,17 @@ func (p *Plan) contactFields() string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Reach finds, in one person's fields (the data of a touch-point event that invited them), the
+// first of channels with a contact, as Lookup finds it in a list's line: for a follow-up of a
+// campaign whose people came in events. ok is false when none of them has one.
+func (p *Plan) Reach(fields map[string]string, channels []string) (inv Invitee, ok bool) {
+	rec := &Record{Attrs: fields, names: p.names}
+	key, _ := rec.slot(p.idSlot)
+	for _, ch := range channels {
+		if v, _ := rec.Get(p.spec.ContactColumns[ch]); v != "" {
+			return Invitee{Key: key, Channel: ch, Contact: v, Contacts: p.contacts(rec), Language: p.language(rec)}, true
+		}
+	}
+	return Invitee{Key: key}, false
+}

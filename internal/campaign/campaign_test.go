@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -468,5 +469,55 @@ func TestFollowUpJobIgnoresTheWavesSharding(t *testing.T) {
 	}
 	if c.Spec.Sending == nil {
 		t.Error("the campaign given was changed")
+	}
+}
+
+// A touch-point campaign's Jobs read no list: its sending Job has no wave of its own (each
+// invitation goes in the wave of the day its event fell due) and mounts no audience; its
+// follow-up batches keep their wave and the links' expiry, and reach people through the events.
+func TestTouchPointJobs(t *testing.T) {
+	c := spec()
+	c.Spec.Audience.Source = v1alpha1.AudienceSource{IDField: "tenancy", Contact: v1alpha1.ContactColumns{Email: "email", Phone: "mobile"},
+		Events: &v1alpha1.EventsSource{Types: []v1alpha1.EventTypeSelector{{Type: "repair.completed"}}, Delay: "2h", MaxAge: "72h", Attributes: []string{"contractor"}}}
+	c.Spec.Schedule = &v1alpha1.Schedule{TimeZone: "Europe/London", ResponseWindow: "168h"}
+	c.Spec.Sending = &v1alpha1.Sending{Shards: ptr.To(int32(8))}
+	s := Settings{Image: "i", CollectorURL: "http://c", PublicURL: "https://p"}
+	now := time.Date(2026, 12, 8, 14, 5, 30, 0, time.UTC)
+	expiry := now.Add(30 * 24 * time.Hour)
+	fu := &v1alpha1.FollowUp{ObjectMeta: metav1.ObjectMeta{Name: "detractors", Namespace: c.Namespace, UID: "fu-uid"},
+		Spec: v1alpha1.FollowUpSpec{Channels: []string{"email"}, Message: v1alpha1.Message{Body: "We will call you."}}}
+	send, err := BuildTouchPointJob(c, now, Mounted{}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contact, err := BuildFollowUpJob(c, fu, 1, Mounted{}, s, expiry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if send.Name != c.Name+"-tp-202612081405" || send.Labels[LabelWave] != TouchPointsLabel || send.Spec.Completions != nil {
+		t.Errorf("the sending Job: %s, labels %v, completions %v", send.Name, send.Labels, send.Spec.Completions)
+	}
+	for name, tc := range map[string]struct {
+		job    *batchv1.Job
+		wave   string
+		expiry time.Time
+	}{
+		"sending":   {send, "", time.Time{}},
+		"follow-up": {contact, "followup", expiry.UTC()},
+	} {
+		var cfg jobfile.Config
+		if err := json.Unmarshal([]byte(tc.job.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.WaveID != tc.wave || !cfg.Expiry.Equal(tc.expiry) || cfg.Shards != 1 ||
+			!reflect.DeepEqual(cfg.Audience.Events, &jobfile.EventsConfig{Attributes: []string{"contractor"}, TimeZone: "Europe/London", Window: "168h"}) ||
+			cfg.Audience.File != "" || cfg.Audience.ObjectStore != nil {
+			t.Errorf("%s: wave %q, expiry %s, shards %d, audience %+v", name, cfg.WaveID, cfg.Expiry, cfg.Shards, cfg.Audience)
+		}
+		for _, v := range tc.job.Spec.Template.Spec.Volumes {
+			if v.Name == "audience" {
+				t.Errorf("%s: mounts an audience volume", name)
+			}
+		}
 	}
 }

@@ -140,8 +140,10 @@ func SenderConfig(c *v1alpha1.SurveyCampaign, w Wave, m Mounted, s Settings) job
 	}
 	audienceSource(&cfg.Audience, spec.Audience.Source, w.Audience)
 	if e := cfg.Audience.Events; e != nil {
-		// Each event's invitation is in the wave of the day it fell due: the Job has none.
-		cfg.WaveID, cfg.Expiry, cfg.Seed = "", time.Time{}, string(c.UID)
+		if w.ID == "" {
+			// Each event's invitation is in the wave of the day it fell due: the Job has none.
+			cfg.WaveID, cfg.Expiry, cfg.Seed = "", time.Time{}, string(c.UID)
+		}
 		e.TimeZone, e.Window = "UTC", DefaultResponseWindow.String()
 		if sc := spec.Schedule; sc != nil {
 			e.TimeZone = cmp.Or(sc.TimeZone, "UTC")

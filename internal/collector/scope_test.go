@@ -83,6 +83,8 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RouteDueEvents.Pattern():      {"/api/v1/namespaces/riverside-homes/touchpoints/" + uid + "/events", nil},
 			responseapi.RouteDecide.Pattern(): {"/api/v1/namespaces/riverside-homes/touchpoints/" + uid + "/decisions", map[string]any{
 				"decisions": []any{map[string]any{"source": "https://repairs.example/jobs", "id": "R-1", "outcome": "no-segment", "due": since}}}},
+			responseapi.RouteEventPeople.Pattern(): {"/api/v1/namespaces/riverside-homes/touchpoints/" + uid + "/people",
+				map[string]any{"namespace": "riverside-homes", "keys": []string{"T-9"}}},
 			responseapi.RoutePutRetention.Pattern(): {"/api/v1/campaigns/" + uid + "/retention", responseapi.RetentionRegistration{
 				Namespace: "riverside-homes", Responses: "8760h"}},
 			responseapi.RouteSweepFollowUp.Pattern():  {"/api/v1/followups/fu-riverside/sweep", nil},
@@ -111,6 +113,7 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RouteDueTouchPoints.Pattern(): "sender",
 			responseapi.RouteDueEvents.Pattern():      "sender",
 			responseapi.RouteDecide.Pattern():         "sender",
+			responseapi.RouteEventPeople.Pattern():    "sender",
 			responseapi.RouteErase.Pattern():          "eraser",
 			responseapi.RouteEvents.Pattern():         "events",
 			responseapi.RouteSweepFollowUp.Pattern():  "",

@@ -229,6 +229,7 @@ func (s *Server) Handler() http.Handler {
 		{responseapi.RouteDueTouchPoints, s.dueTouchPoints},
 		{responseapi.RouteDueEvents, s.dueEvents},
 		{responseapi.RouteDecide, s.decide},
+		{responseapi.RouteEventPeople, s.eventPeople},
 		{responseapi.RoutePutFollowUp, s.putFollowUp},
 		{responseapi.RouteDeleteFollowUp, s.deleteFollowUp},
 		{responseapi.RouteSweepFollowUp, s.sweepFollowUp},

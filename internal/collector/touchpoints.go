@@ -197,3 +197,23 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, responseapi.ReserveRequest{Invitations: ledgerRows(stored)})
 }
+
+// eventPeople gives a follow-up sender the data of the latest event that invited each person:
+// where a touch-point campaign's people are reached, as a list campaign's are in their list.
+// The body's namespace must be the path's.
+func (s *Server) eventPeople(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.keysQuery(w, r, false)
+	if !ok {
+		return
+	}
+	if req.Namespace != pathID(r, "namespace") {
+		writeJSONError(w, http.StatusBadRequest, "namespace must be the path's")
+		return
+	}
+	people, err := s.store.EventPeople(r.Context(), req.namespace, pathName(r, "campaign"), req.keys)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, responseapi.EventPeople{People: people})
+}

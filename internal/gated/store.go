@@ -334,6 +334,13 @@ func (g Store) DueTouchPoints(ctx context.Context, namespace, campaignUID Name, 
 	return g.st.DueTouchPoints(ctx, namespace.s, campaignUID.s, now)
 }
 
+func (g Store) EventPeople(ctx context.Context, namespace, campaignUID Name, keys []Name) (map[string]map[string]string, error) {
+	if err := requiredAll(keys, namespace, campaignUID); err != nil {
+		return nil, err
+	}
+	return g.st.EventPeople(ctx, namespace.s, campaignUID.s, strs(keys))
+}
+
 func (g Store) Decide(ctx context.Context, namespace, campaignUID Name, decisions []store.Decision, invs []store.Invitation, now time.Time) ([]store.Invitation, error) {
 	if err := required(namespace, campaignUID); err != nil {
 		return nil, err

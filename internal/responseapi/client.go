@@ -144,6 +144,14 @@ func (c *Client) Decide(ctx context.Context, namespace, campaignUID string, req 
 	return out.Invitations, err
 }
 
+// EventPeople returns, for those of keys a campaign's events invited, the data of the latest
+// such event (a follow-up's contacts).
+func (c *Client) EventPeople(ctx context.Context, namespace, campaignUID string, keys []string) (map[string]map[string]string, error) {
+	var out EventPeople
+	err := c.call(ctx, RouteEventPeople, RouteEventPeople.Path(namespace, campaignUID), KeysRequest{Namespace: namespace, Keys: keys}, &out)
+	return out.People, err
+}
+
 // Mark records the outcome of a send.
 func (c *Client) Mark(ctx context.Context, m Mark) error {
 	return c.call(ctx, RouteMark, RouteMark.Path(), m, nil)

@@ -313,6 +313,13 @@ type DecideRequest struct {
 	Invitations []Invitation `json:"invitations,omitempty"`
 }
 
+// EventPeople is the answer of RouteEventPeople (whose body is a KeysRequest): for each key a
+// campaign's events invited, the data of the latest such event still kept, where a follow-up
+// reaches them.
+type EventPeople struct {
+	People map[string]map[string]string `json:"people"`
+}
+
 // RetentionRegistration is the body of RoutePutRetention: a campaign's spec.retention, sent by
 // the manager. Durations are Go duration strings; empty keeps for ever.
 type RetentionRegistration struct {

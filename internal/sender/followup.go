@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/surveyops/survey-operator/internal/audience"
@@ -83,21 +85,35 @@ func (r *run) followUp(ctx context.Context) error {
 		wave string
 	}
 	var targets []target
-	f, err := r.job.Open()
-	if err != nil {
-		return fmt.Errorf("opening the audience: %w", err)
-	}
-	err = r.job.Plan.Lookup(f, keys, fu.Channels, func(inv audience.Invitee) error {
+	found := func(inv audience.Invitee) error {
 		for _, c := range byPerson[inv.Key] {
 			inv.Segment = c.Segment
 			targets = append(targets, target{inv: inv, wave: c.WaveID})
 		}
 		delete(byPerson, inv.Key) // a key twice in the file is reached once
 		return nil
-	})
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("the audience is invalid, nobody was contacted: %w", err)
+	}
+	if r.job.Events != nil {
+		// A touch-point campaign's people are in the events that invited them.
+		people, err := r.job.Events.Source.EventPeople(ctx, r.job.Namespace, r.job.CampaignUID, slices.Sorted(maps.Keys(keys)))
+		if err != nil {
+			return fmt.Errorf("asking for the events that invited the people to contact: %w", err)
+		}
+		for _, key := range slices.Sorted(maps.Keys(people)) {
+			if inv, ok := r.job.Plan.Reach(people[key], fu.Channels); ok && inv.Key == key {
+				_ = found(inv)
+			}
+		}
+	} else {
+		f, err := r.job.Open()
+		if err != nil {
+			return fmt.Errorf("opening the audience: %w", err)
+		}
+		err = r.job.Plan.Lookup(f, keys, fu.Channels, found)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("the audience is invalid, nobody was contacted: %w", err)
+		}
 	}
 	r.sum.Skipped["not-in-audience"] = len(cases) - len(targets)
 

@@ -16,6 +16,8 @@ import (
 type TouchPointSource interface {
 	DueEvents(ctx context.Context, namespace, campaignUID string) ([]responseapi.DueEvent, error)
 	Decide(ctx context.Context, namespace, campaignUID string, req responseapi.DecideRequest) ([]responseapi.Invitation, error)
+	// EventPeople is where a follow-up reaches the people the campaign's events invited.
+	EventPeople(ctx context.Context, namespace, campaignUID string, keys []string) (map[string]map[string]string, error)
 }
 
 // Events makes a Job a touch-point campaign's (docs/touchpoints.md).

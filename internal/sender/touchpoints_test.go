@@ -164,3 +164,39 @@ func mustLoad(t *testing.T, name string) *time.Location {
 	}
 	return loc
 }
+
+// A follow-up of a touch-point campaign reaches the person where the event that invited them
+// says: a detractor after a repair is contacted as one from a list is.
+func TestTouchPointFollowUp(t *testing.T) {
+	r := touchPointRig(t)
+	ctx := context.Background()
+	r.repair(t, "R-1", r.now, person("T-3", "three@example.org", "", "shared-ownership"))
+	r.now = r.now.Add(2 * time.Hour)
+	if sum, err := Run(ctx, r.touchPointJob(t)); err != nil || sum.Sent != 1 {
+		t.Fatalf("the invitation: %s, %v", sum.JSON(), err)
+	}
+	if err := r.store.PutWave(ctx, store.Wave{CampaignUID: uid, WaveID: "tp-20260401", Namespace: "riverside-homes", Campaign: "post-repair",
+		Definition: []byte(`{"questions":[{"id":"tp02","kind":"CSAT"}]}`), OpensAt: r.now.Add(-12 * time.Hour), ClosesAt: r.now.Add(7 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	one := 1
+	for _, who := range []string{"T-3", "T-9"} { // T-9: no event of this campaign invited them
+		if _, err := r.store.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: "tp-20260401", RecipientKey: who, Namespace: "riverside-homes",
+			Segment: "shared-ownership", Channel: "email", Complete: true, Answers: []store.Answer{{Question: "tp02", Value: &one}},
+			Cases: []store.Case{{CaseKey: store.CaseKey{FollowUpUID: "fu-1"}, ContactDue: r.now.Add(48 * time.Hour)}}}, r.now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := r.touchPointJob(t)
+	job.WaveID, job.Expiry = "followup", r.now.Add(30*24*time.Hour)
+	job.FollowUp = &FollowUp{UID: "fu-1", Channels: []string{"email"}, Body: tmpl(t, "We are sorry the repair went badly. Tell us when it is sorted: {{ .Link }}"),
+		Cases: r.ledger}
+	sum, err := Run(ctx, job)
+	if err != nil || sum.Audience != 2 || sum.Sent != 1 || sum.Skipped["not-in-audience"] != 1 {
+		t.Fatalf("the follow-up: %s, %v", sum.JSON(), err)
+	}
+	mails := r.sink.Messages()
+	if len(mails) != 2 || mails[1].To != "three@example.org" || !bytes.Contains(mails[1].Data, []byte("We are sorry the repair went badly")) {
+		t.Errorf("%d emails; the follow-up's went to %s", len(mails), mails[len(mails)-1].To)
+	}
+}

@@ -405,6 +405,9 @@ type Store interface {
 	// stays as it is), and reserves the invitations they made, as Reserve does, in the same
 	// transaction: a decided event is never due again. The invitations must be the campaign's,
 	// in the namespace; a campaign not registered in it is ErrNotFound.
+	// EventPeople returns, for those of keys a campaign's events invited, the data of the
+	// latest such event still kept (EventRetention): where a follow-up reaches them.
+	EventPeople(ctx context.Context, namespace, campaignUID string, keys []string) (map[string]map[string]string, error)
 	Decide(ctx context.Context, namespace, campaignUID string, decisions []Decision, invs []Invitation, now time.Time) ([]Invitation, error)
 
 	// Erase deletes every record of one person (by their key, the audience id) in a namespace,

@@ -291,3 +291,41 @@ func (s *sqlStore) eraseDecisions(ctx context.Context, tx *sql.Tx, namespace, re
 		AND campaign_uid IN (SELECT campaign_uid FROM touch_campaigns WHERE namespace = $1)`), namespace, recipientKey)
 	return count(res, err, n)
 }
+
+func (s *sqlStore) EventPeople(ctx context.Context, namespace, campaignUID string, keys []string) (map[string]map[string]string, error) {
+	if err := s.registered(ctx, namespace, campaignUID); err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]string{}
+	latest := map[string]int64{}
+	for start := 0; start < len(keys); start += keyBatch {
+		q, args := inList(`SELECT d.recipient_key, d.due_at, e.fields FROM touch_decisions d
+			JOIN touch_events e ON e.namespace = $2 AND e.source = d.source AND e.event_id = d.event_id
+			WHERE d.campaign_uid = $1 AND d.outcome = 'invited' AND d.recipient_key IN`, []any{campaignUID, namespace}, keys[start:min(start+keyBatch, len(keys))])
+		rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var key, raw string
+			var due int64
+			if err := rows.Scan(&key, &due, &raw); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if at, seen := latest[key]; seen && at >= due {
+				continue
+			}
+			var fields map[string]string
+			if err := json.Unmarshal([]byte(raw), &fields); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[key], latest[key] = fields, due
+		}
+		if err := closeRows(rows); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -155,6 +155,15 @@ func TestTouchPoints(t *testing.T) {
 			t.Errorf("after dropping a type, DueEvents = %v, %v; want [2 6]", ids(got), err)
 		}
 
+		// A follow-up finds the person where the event that invited them says; nobody else.
+		people, err := s.EventPeople(ctx, ns, uid, []string{"T-1", "T-2", "T-7"})
+		if err != nil || len(people) != 1 || people["T-1"]["tenancy"] != "T-1" || people["T-1"]["contractor"] != "Dyfed Plumbing" {
+			t.Errorf("EventPeople = %v, %v; want T-1's event only (T-2 not decided, T-7 too old)", people, err)
+		}
+		if _, err := s.EventPeople(ctx, "lakeside", uid, []string{"T-1"}); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("EventPeople in another namespace: %v, want ErrNotFound", err)
+		}
+
 		// Erasing T-1 takes the decision that names them, with their invitation and event.
 		erased, err := s.Erase(ctx, ns, "T-1", later)
 		if err != nil || erased.Decisions != 1 || erased.Invitations != 1 {
