@@ -264,7 +264,7 @@ func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 	var errs []error
 	steps := []func(context.Context) error{u.recreateMissingJobs, u.startContinuations, u.startDueWave, u.sendReminders}
 	if u.isTouchPoints() {
-		steps = []func(context.Context) error{u.followTouchPointJobs, u.startTouchPoints}
+		steps = []func(context.Context) error{u.followTouchPointJobs, u.startContinuations, u.startTouchPoints, u.sendReminders}
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {

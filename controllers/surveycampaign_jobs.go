@@ -40,20 +40,12 @@ func (u *run) listJobs(ctx context.Context) error {
 }
 
 // followJobs moves each wave's phase along with its sending Job. A touch-point campaign's
-// waves are collecting from the day they open: its Jobs are followed on their own
-// (followTouchPointJobs).
+// waves are collecting from the day they open: its sending Jobs are followed on their own
+// (followTouchPointJobs), its reminder rounds as a list campaign's.
 func (u *run) followJobs(ctx context.Context) {
-	if u.isTouchPoints() {
-		for _, j := range u.touchJobs() {
-			if done, _ := jobState(j); !done {
-				u.sending = true
-			}
-		}
-		return
-	}
 	for i := range u.c.Status.Waves {
 		w := &u.c.Status.Waves[i]
-		if w.Phase == v1alpha1.WaveClosed || w.Phase == v1alpha1.WaveFailed {
+		if w.Phase == v1alpha1.WaveClosed || w.Phase == v1alpha1.WaveFailed || u.isTouchPoints() {
 			continue
 		}
 		j, part := u.roundJob(w.ID, 0)

@@ -10,8 +10,9 @@ import (
 )
 
 // sendReminders starts the reminder round due for each collecting wave, one round at a time:
-// a round starts when its offset from the wave's start has passed (deferred past quiet hours),
-// before the window closes, and once the round before it has finished.
+// a round starts when its offset from the wave's start (a touch-point wave's: its day's end)
+// has passed (deferred past quiet hours), before the window closes, and once the round before
+// it has finished.
 func (u *run) sendReminders(ctx context.Context) error {
 	offsets := u.timing.Reminders
 	if len(offsets) == 0 || u.c.Spec.Suspend {
@@ -28,7 +29,13 @@ func (u *run) sendReminders(ctx context.Context) error {
 				continue // the previous reminder round still sends, or waits for quiet hours to end
 			}
 		}
-		due := u.timing.ReminderDue(w.ScheduledTime.Time, offsets[round-1])
+		start := w.ScheduledTime.Time
+		if u.isTouchPoints() && w.CloseTime != nil {
+			// A touch-point wave is a day of invitations: its reminders count from the day's
+			// end, so that everyone invited that day has had at least the offset.
+			start = w.CloseTime.Add(-u.timing.Window)
+		}
+		due := u.timing.ReminderDue(start, offsets[round-1])
 		if w.CloseTime != nil && !due.Before(w.CloseTime.Time) {
 			continue
 		}

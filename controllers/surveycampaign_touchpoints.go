@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -53,6 +54,9 @@ func (u *run) touchJobs() []*batchv1.Job {
 // failed one is reported once (its events stay due, and the next Job takes them); the
 // finished ones past the latest few are deleted.
 func (u *run) followTouchPointJobs(ctx context.Context) error {
+	if err := u.recordTouchWaves(ctx); err != nil {
+		return err
+	}
 	reported, ok := u.r.reported.get(u.key)
 	if !ok {
 		reported = map[types.UID]bool{}
@@ -145,7 +149,8 @@ func (u *run) startTouchPoints(ctx context.Context) error {
 		u.wakeAt(u.now.Truncate(time.Minute).Add(time.Minute))
 		return nil
 	}
-	if err := u.openTouchWaves(ctx, *due.First); err != nil {
+	waves, err := u.openTouchWaves(ctx, *due.First)
+	if err != nil {
 		return err
 	}
 	mounted := u.found
@@ -155,7 +160,7 @@ func (u *run) startTouchPoints(ctx context.Context) error {
 	if err := u.ensureExportSecret(ctx); err != nil {
 		return fmt.Errorf("the export Secret: %w", err)
 	}
-	job, err := campaign.BuildTouchPointJob(u.c, u.now, mounted, u.r.Settings)
+	job, err := campaign.BuildTouchPointJob(u.c, u.now, waves, mounted, u.r.Settings)
 	if err != nil {
 		return err
 	}
@@ -169,8 +174,9 @@ func (u *run) startTouchPoints(ctx context.Context) error {
 }
 
 // openTouchWaves registers, and records in the status, the waves of the days from the first
-// due event's (no earlier than an event young enough to invite could fall due) to today's.
-func (u *run) openTouchWaves(ctx context.Context, first time.Time) error {
+// due event's (no earlier than an event young enough to invite could fall due) to today's, and
+// returns their ids, for the Job to carry (recordTouchWaves).
+func (u *run) openTouchWaves(ctx context.Context, first time.Time) ([]string, error) {
 	ev := u.c.Spec.Audience.Source.Events
 	delay, _ := time.ParseDuration(string(ev.Delay))
 	maxAge, err := time.ParseDuration(string(ev.MaxAge))
@@ -180,28 +186,71 @@ func (u *run) openTouchWaves(ctx context.Context, first time.Time) error {
 	if earliest := u.now.Add(-maxAge + delay); first.Before(earliest) {
 		first = earliest
 	}
-	loc := time.UTC
-	if sc := u.c.Spec.Schedule; sc != nil && sc.TimeZone != "" {
-		if loc, err = schedule.LoadLocation(sc.TimeZone); err != nil {
-			return fmt.Errorf("spec.schedule.timeZone: %w", err)
-		}
+	loc, err := u.touchLocation()
+	if err != nil {
+		return nil, err
 	}
+	var ids []string
 	// Day by day in the campaign's time zone: a day is 23 or 25 hours when the clocks change.
 	for day := campaign.TouchPointWave(first, loc, u.timing.Window).Scheduled; !day.After(u.now); day = day.AddDate(0, 0, 1) {
 		w := campaign.TouchPointWave(day, loc, u.timing.Window)
-		if u.wave(w.ID) != nil {
-			continue
+		if err := u.openTouchWave(ctx, w); err != nil {
+			return nil, err
 		}
-		if err := u.register(ctx, w, false); err != nil {
-			return err
+		ids = append(ids, w.ID)
+	}
+	return ids, nil
+}
+
+// touchLocation is the campaign's time zone, which cuts its waves.
+func (u *run) touchLocation() (*time.Location, error) {
+	if sc := u.c.Spec.Schedule; sc != nil && sc.TimeZone != "" {
+		loc, err := schedule.LoadLocation(sc.TimeZone)
+		if err != nil {
+			return nil, fmt.Errorf("spec.schedule.timeZone: %w", err)
 		}
-		u.addWave(v1alpha1.WaveStatus{ID: w.ID, ScheduledTime: metav1.Time{Time: w.Scheduled}, Phase: v1alpha1.WaveCollecting,
-			CloseTime: &metav1.Time{Time: w.Closes}})
-		if u.c.Status.LastWaveTime == nil || w.Scheduled.After(u.c.Status.LastWaveTime.Time) {
-			u.c.Status.LastWaveTime = &metav1.Time{Time: w.Scheduled}
+		return loc, nil
+	}
+	return time.UTC, nil
+}
+
+// openTouchWave registers a wave with the response service and records it in the status,
+// unless it is there already.
+func (u *run) openTouchWave(ctx context.Context, w campaign.Wave) error {
+	if u.wave(w.ID) != nil {
+		return nil
+	}
+	if err := u.register(ctx, w, true); err != nil {
+		return err
+	}
+	u.addWave(v1alpha1.WaveStatus{ID: w.ID, ScheduledTime: metav1.Time{Time: w.Scheduled}, Phase: v1alpha1.WaveCollecting,
+		CloseTime: &metav1.Time{Time: w.Closes}})
+	if u.c.Status.LastWaveTime == nil || w.Scheduled.After(u.c.Status.LastWaveTime.Time) {
+		u.c.Status.LastWaveTime = &metav1.Time{Time: w.Scheduled}
+	}
+	u.events.Eventf(u.c, nil, corev1.EventTypeNormal, v1alpha1.EventWaveStarted, v1alpha1.ActionSend,
+		"Wave %s opened: the invitations of the events due on %s go into it.", w.ID, w.Scheduled.Format("2 January 2006"))
+	return nil
+}
+
+// recordTouchWaves records in the status the waves the campaign's sending Jobs were made for
+// (their annotation), should a status write have been lost after a Job was made: the Jobs are
+// the record, and the status follows them.
+func (u *run) recordTouchWaves(ctx context.Context) error {
+	loc, err := u.touchLocation()
+	if err != nil {
+		return err
+	}
+	for _, j := range u.touchJobs() {
+		for _, id := range strings.Split(j.Annotations[campaign.AnnotationWaves], ",") {
+			w, ok := campaign.TouchPointWaveOf(id, loc, u.timing.Window)
+			if !ok || u.wave(id) != nil {
+				continue
+			}
+			if err := u.openTouchWave(ctx, w); err != nil {
+				return err
+			}
 		}
-		u.events.Eventf(u.c, nil, corev1.EventTypeNormal, v1alpha1.EventWaveStarted, v1alpha1.ActionSend,
-			"Wave %s opened: the invitations of the events due on %s go into it.", w.ID, w.Scheduled.Format("2 January 2006"))
 	}
 	return nil
 }

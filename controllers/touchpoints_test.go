@@ -133,6 +133,35 @@ var _ = Describe("A touch-point campaign", Ordered, func() {
 		Expect(condition(c, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 	})
 
+	It("sends a day's reminder round from the end of that day", func() {
+		ns := namespace()
+		c := newCampaign(ns, "post-repair", func(c *v1alpha1.SurveyCampaign) {
+			c.Spec.Audience.Source.SecretRef = nil
+			c.Spec.Audience.Source.Events = &v1alpha1.EventsSource{Types: []v1alpha1.EventTypeSelector{{Type: repairType}}, Delay: "0s", MaxAge: "72h"}
+			c.Spec.Schedule = &v1alpha1.Schedule{TimeZone: "UTC", ResponseWindow: "168h", Reminders: []v1alpha1.Duration{"24h"}}
+		})
+		Eventually(func() error { _, err := service.DueTouchPoints(ctx, ns, string(get(c).UID)); return err }).Should(Succeed())
+		postRepairs(ns, apiToken, clk.Now(), "T-1")
+		clk.SetTime(clk.Now().Add(time.Second))
+		poke(c)
+		first := campaign.TouchPointJobName(c.Name, clk.Now())
+		Eventually(jobNames(ns)).Should(ConsistOf(first))
+		wave := campaign.TouchPointWave(clk.Now(), time.UTC, 168*time.Hour)
+		Eventually(func() v1alpha1.SurveyCampaignStatus { return get(c).Status }).Should(HaveField("Waves", ContainElement(HaveField("ID", wave.ID))), func() string { b, _ := json.Marshal(get(c).Status); return string(b) })
+		completeJob(ns, first)
+
+		// Not before the day's end and a day: then one Job for the round.
+		dayEnd := wave.Scheduled.AddDate(0, 0, 1)
+		clk.SetTime(dayEnd.Add(24*time.Hour - time.Minute))
+		poke(c)
+		reminder := campaign.JobName(c.Name, wave.ID, 1)
+		Consistently(jobNames(ns), "1s").ShouldNot(ContainElement(reminder))
+		clk.SetTime(dayEnd.Add(24*time.Hour + time.Second))
+		poke(c)
+		Eventually(jobNames(ns)).Should(ContainElement(reminder))
+		Eventually(func() int32 { return waveOf(c, wave.ID).RemindersSent }).Should(Equal(int32(1)))
+	})
+
 	It("reports a failed sending Job once, and the next Job takes its events", func() {
 		ns := namespace()
 		c := touchPointCampaign(ns, "post-complaint")

@@ -37,7 +37,6 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.survey.translations) || !self.channels.exists(c, has(c.email) && has(c.email.subject)) || self.survey.translations.all(t, has(t.emailSubject))",message="spec.survey.translations[].emailSubject: an email channel sets its subject, so every translation must translate it",fieldPath=".survey.translations"
 // +kubebuilder:validation:XValidation:rule="!has(self.audience.source.events) || !has(self.schedule) || !has(self.schedule.cron)",message="spec.schedule.cron: a touch-point campaign (spec.audience.source.events) invites as events fall due, not on a schedule",fieldPath=".schedule.cron"
 // +kubebuilder:validation:XValidation:rule="!has(self.audience.source.events) || self.audience.segments.all(s, !has(s.sample) || !has(s.sample.count))",message="spec.audience.segments[].sample.count: a touch-point campaign samples each event by percent; a count is a number to ask of a whole list",fieldPath=".audience.segments"
-// +kubebuilder:validation:XValidation:rule="!has(self.audience.source.events) || !has(self.schedule) || !has(self.schedule.reminders)",message="spec.schedule.reminders: not yet supported for a touch-point campaign (spec.audience.source.events)",fieldPath=".schedule.reminders"
 type SurveyCampaignSpec struct {
 	// survey is the questionnaire. Each wave keeps a snapshot of it, so editing it later never
 	// changes what residents already invited are asked.
@@ -871,7 +870,8 @@ type Schedule struct {
 
 	// reminders are offsets from the start of a wave at which people who have not answered are
 	// reminded, strictly increasing, each shorter than responseWindow. For example ["72h",
-	// "168h"].
+	// "168h"]. A touch-point campaign's wave is a day of invitations: its reminders count from
+	// the end of that day.
 	// +kubebuilder:validation:MaxItems=5
 	// +optional
 	Reminders []Duration `json:"reminders,omitempty"`

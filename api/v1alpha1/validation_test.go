@@ -145,9 +145,6 @@ var invalidObjects = []TableEntry{
 	Entry("a touch-point campaign sampling a count", invalid{
 		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: repair.completed}]}}, segments: [{name: everyone, channels: [email], sample: {count: 100}}]}}`,
 		field: "spec.audience.segments", message: "samples each event by percent"}),
-	Entry("a touch-point campaign with reminders", invalid{
-		patch: `spec: {audience: {source: {secretRef: null, events: {types: [{type: repair.completed}]}}}, schedule: {reminders: [72h]}}`,
-		field: "spec.schedule.reminders", message: "not yet supported"}),
 	Entry("a sending Job of 100 shards", invalid{
 		patch: `spec: {sending: {shards: 100}}`,
 		field: "spec.sending.shards", message: "less than or equal to 64"}),
@@ -375,7 +372,7 @@ var _ = Describe("An invalid object", func() {
 		for _, patch := range []string{
 			`spec: {audience: {source: {secretRef: null, objectStore: {endpoint: "minio.storage.svc:9000", bucket: exports, key: housing/tenants.csv.gz, region: eu-west-2, secretRef: {name: reader}, caSecretRef: {name: storage-ca}, addressing: Path}}}, sending: {shards: 8, parallelism: 2, resources: {limits: {memory: 128Mi}}}}`,
 			`spec: {audience: {source: {secretRef: null, volume: {claimName: exports, path: nightly/tenants.csv}}}}`,
-			`spec: {audience: {source: {secretRef: null, idField: tenancy, events: {types: [{type: uk.org.riverside.repair.completed, source: "https://repairs.riverside.example/jobs"}, {type: uk.org.riverside.repair.completed}], delay: 2h, maxAge: 72h, attributes: [repairType, contractor]}}, segments: [{name: everyone, channels: [email], sample: {percent: 50}}]}, schedule: {timeZone: Europe/London, quietHours: {start: "20:00", end: "08:00"}, responseWindow: 168h}}`,
+			`spec: {audience: {source: {secretRef: null, idField: tenancy, events: {types: [{type: uk.org.riverside.repair.completed, source: "https://repairs.riverside.example/jobs"}, {type: uk.org.riverside.repair.completed}], delay: 2h, maxAge: 72h, attributes: [repairType, contractor]}}, segments: [{name: everyone, channels: [email], sample: {percent: 50}}]}, schedule: {timeZone: Europe/London, quietHours: {start: "20:00", end: "08:00"}, responseWindow: 168h, reminders: [72h]}}`,
 		} {
 			obj := invalid{patch: patch}.object("valid-source")
 			Expect(k8sClient.Create(ctx, obj, client.DryRunAll, client.FieldValidation("Strict"))).To(Succeed(), patch)

@@ -291,6 +291,16 @@ func (p *Plan) Segments() []string {
 	return out
 }
 
+// Channels are a segment's channels, in order of preference (nil for no such segment).
+func (p *Plan) Channels(segment string) []string {
+	for _, s := range p.spec.Segments {
+		if s.Name == segment {
+			return s.Channels
+		}
+	}
+	return nil
+}
+
 // Invitee is one person chosen for the wave.
 type Invitee struct {
 	Key     string

@@ -486,7 +486,7 @@ func TestTouchPointJobs(t *testing.T) {
 	expiry := now.Add(30 * 24 * time.Hour)
 	fu := &v1alpha1.FollowUp{ObjectMeta: metav1.ObjectMeta{Name: "detractors", Namespace: c.Namespace, UID: "fu-uid"},
 		Spec: v1alpha1.FollowUpSpec{Channels: []string{"email"}, Message: v1alpha1.Message{Body: "We will call you."}}}
-	send, err := BuildTouchPointJob(c, now, Mounted{}, s)
+	send, err := BuildTouchPointJob(c, now, []string{"tp-20261207", "tp-20261208"}, Mounted{}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,8 +494,9 @@ func TestTouchPointJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if send.Name != c.Name+"-tp-202612081405" || send.Labels[LabelWave] != TouchPointsLabel || send.Spec.Completions != nil {
-		t.Errorf("the sending Job: %s, labels %v, completions %v", send.Name, send.Labels, send.Spec.Completions)
+	if send.Name != c.Name+"-tp-202612081405" || send.Labels[LabelWave] != TouchPointsLabel || send.Spec.Completions != nil ||
+		send.Annotations[AnnotationWaves] != "tp-20261207,tp-20261208" {
+		t.Errorf("the sending Job: %s, labels %v, annotations %v, completions %v", send.Name, send.Labels, send.Annotations, send.Spec.Completions)
 	}
 	for name, tc := range map[string]struct {
 		job    *batchv1.Job

@@ -26,6 +26,10 @@ const (
 	LabelRound       = "surveys.surveyops.io/round"
 	LabelPart        = "surveys.surveyops.io/part"
 	AnnotationDueAt  = "surveys.surveyops.io/scheduled-time"
+	// AnnotationWaves lists, on a touch-point campaign's sending Job, the waves it was made
+	// for (comma-separated): the manager records them in the status from the Jobs, so that a
+	// status write lost after a Job was made loses no wave.
+	AnnotationWaves = "surveys.surveyops.io/waves"
 	// SecretAPIToken is the key of the API token in the sender Secret; token keys are
 	// "token-<id>".
 	SecretAPIToken    = "api-token"
@@ -315,14 +319,14 @@ const TouchPointsLabel = "touchpoints"
 
 // BuildTouchPointJob makes a touch-point campaign's sending Job for what is due at now: one
 // pod that asks the response service for the events due and sends them, page by page.
-func BuildTouchPointJob(c *v1alpha1.SurveyCampaign, now time.Time, m Mounted, s Settings) (*batchv1.Job, error) {
+func BuildTouchPointJob(c *v1alpha1.SurveyCampaign, now time.Time, waves []string, m Mounted, s Settings) (*batchv1.Job, error) {
 	s = s.withDefaults()
 	labels := map[string]string{LabelCampaignUID: string(c.UID), LabelWave: TouchPointsLabel, LabelRound: "0", LabelPart: "0"}
 	job, err := buildJob(c, SenderConfig(c, Wave{}, m, s), TouchPointJobName(c.Name, now), labels, m, s, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	job.Annotations = map[string]string{AnnotationDueAt: now.UTC().Format(time.RFC3339)}
+	job.Annotations = map[string]string{AnnotationDueAt: now.UTC().Format(time.RFC3339), AnnotationWaves: strings.Join(waves, ",")}
 	return job, nil
 }
 

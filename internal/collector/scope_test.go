@@ -85,6 +85,7 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 				"decisions": []any{map[string]any{"source": "https://repairs.example/jobs", "id": "R-1", "outcome": "no-segment", "due": since}}}},
 			responseapi.RouteEventPeople.Pattern(): {"/api/v1/namespaces/riverside-homes/touchpoints/" + uid + "/people",
 				map[string]any{"namespace": "riverside-homes", "keys": []string{"T-9"}}},
+			responseapi.RouteWavePeople.Pattern(): {"/api/v1/namespaces/riverside-homes/touchpoints/" + uid + "/waves/tp-20260401/people?after=T-1", nil},
 			responseapi.RoutePutRetention.Pattern(): {"/api/v1/campaigns/" + uid + "/retention", responseapi.RetentionRegistration{
 				Namespace: "riverside-homes", Responses: "8760h"}},
 			responseapi.RouteSweepFollowUp.Pattern():  {"/api/v1/followups/fu-riverside/sweep", nil},
@@ -114,6 +115,7 @@ func TestEveryRouteChecksTheCredentialsScope(t *testing.T) {
 			responseapi.RouteDueEvents.Pattern():      "sender",
 			responseapi.RouteDecide.Pattern():         "sender",
 			responseapi.RouteEventPeople.Pattern():    "sender",
+			responseapi.RouteWavePeople.Pattern():     "sender",
 			responseapi.RouteErase.Pattern():          "eraser",
 			responseapi.RouteEvents.Pattern():         "events",
 			responseapi.RouteSweepFollowUp.Pattern():  "",

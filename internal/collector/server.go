@@ -230,6 +230,7 @@ func (s *Server) Handler() http.Handler {
 		{responseapi.RouteDueEvents, s.dueEvents},
 		{responseapi.RouteDecide, s.decide},
 		{responseapi.RouteEventPeople, s.eventPeople},
+		{responseapi.RouteWavePeople, s.wavePeople},
 		{responseapi.RoutePutFollowUp, s.putFollowUp},
 		{responseapi.RouteDeleteFollowUp, s.deleteFollowUp},
 		{responseapi.RouteSweepFollowUp, s.sweepFollowUp},

@@ -217,3 +217,18 @@ func (s *Server) eventPeople(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, responseapi.EventPeople{People: people})
 }
+
+// wavePeople gives a reminder round the people a campaign's events invited in a wave, a page
+// at a time, with the data that reaches them.
+func (s *Server) wavePeople(w http.ResponseWriter, r *http.Request) {
+	if !permit(w, r, pathID(r, "namespace")) {
+		return
+	}
+	after, _ := gated.ParseText(queryValue(r, "after")) // plain text, or "" (the first page)
+	people, err := s.store.WavePeople(r.Context(), pathName(r, "namespace"), pathName(r, "campaign"), pathName(r, "wave"), after, responseapi.MaxWavePeople)
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, responseapi.EventPeople{People: people})
+}

@@ -341,6 +341,13 @@ func (g Store) EventPeople(ctx context.Context, namespace, campaignUID Name, key
 	return g.st.EventPeople(ctx, namespace.s, campaignUID.s, strs(keys))
 }
 
+func (g Store) WavePeople(ctx context.Context, namespace, campaignUID, waveID Name, after Text, limit int) (map[string]map[string]string, error) {
+	if err := required(namespace, campaignUID, waveID); err != nil {
+		return nil, err
+	}
+	return g.st.WavePeople(ctx, namespace.s, campaignUID.s, waveID.s, after.s, limit)
+}
+
 func (g Store) Decide(ctx context.Context, namespace, campaignUID Name, decisions []store.Decision, invs []store.Invitation, now time.Time) ([]store.Invitation, error) {
 	if err := required(namespace, campaignUID); err != nil {
 		return nil, err

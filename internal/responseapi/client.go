@@ -152,6 +152,14 @@ func (c *Client) EventPeople(ctx context.Context, namespace, campaignUID string,
 	return out.People, err
 }
 
+// WavePeople returns a page of the people a campaign's events invited in a wave (at most
+// MaxWavePeople, in key order, after the key after), with the data that reaches them.
+func (c *Client) WavePeople(ctx context.Context, namespace, campaignUID, waveID, after string) (map[string]map[string]string, error) {
+	var out EventPeople
+	err := c.call(ctx, RouteWavePeople, RouteWavePeople.Path(namespace, campaignUID, waveID)+"?after="+url.QueryEscape(after), nil, &out)
+	return out.People, err
+}
+
 // Mark records the outcome of a send.
 func (c *Client) Mark(ctx context.Context, m Mark) error {
 	return c.call(ctx, RouteMark, RouteMark.Path(), m, nil)

@@ -83,6 +83,7 @@ var (
 	RouteDueEvents      = Route{http.MethodGet, "/api/v1/namespaces/{namespace}/touchpoints/{campaign}/events", Bearer, senders}
 	RouteDecide         = Route{http.MethodPost, "/api/v1/namespaces/{namespace}/touchpoints/{campaign}/decisions", Bearer, senders}
 	RouteEventPeople    = Route{http.MethodPost, "/api/v1/namespaces/{namespace}/touchpoints/{campaign}/people", Bearer, senders}
+	RouteWavePeople     = Route{http.MethodGet, "/api/v1/namespaces/{namespace}/touchpoints/{campaign}/waves/{wave}/people", Bearer, senders}
 
 	RoutePutRetention   = Route{http.MethodPut, "/api/v1/campaigns/{campaign}/retention", Bearer, managerOnly}
 	RoutePutFollowUp    = Route{http.MethodPut, "/api/v1/followups/{uid}", Bearer, managerOnly}
@@ -104,7 +105,7 @@ var (
 var Routes = []Route{
 	RoutePutWave, RouteSummary, RouteExport, RouteFrame,
 	RouteReserve, RouteMark, RouteMarks, RouteContacted, RouteUnanswered, RouteOptedOut, RouteSuppressed,
-	RouteErase, RouteEvents, RoutePutTouchPoints, RouteDueTouchPoints, RouteDueEvents, RouteDecide, RouteEventPeople, RoutePutRetention, RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
+	RouteErase, RouteEvents, RoutePutTouchPoints, RouteDueTouchPoints, RouteDueEvents, RouteDecide, RouteEventPeople, RouteWavePeople, RoutePutRetention, RoutePutFollowUp, RouteDeleteFollowUp, RouteSweepFollowUp, RouteFollowUpStats, RouteCases, RouteCasesContacted, RouteMailReport,
 	RouteInbound, RouteCaseCallback, RouteDelivery,
 }
 

@@ -315,10 +315,14 @@ type DecideRequest struct {
 
 // EventPeople is the answer of RouteEventPeople (whose body is a KeysRequest): for each key a
 // campaign's events invited, the data of the latest such event still kept, where a follow-up
-// reaches them.
+// reaches them; and of RouteWavePeople: the people invited in a wave, for its reminders.
 type EventPeople struct {
 	People map[string]map[string]string `json:"people"`
 }
+
+// MaxWavePeople is the most people one answer of RouteWavePeople lists: ask again with
+// ?after= the last key for the next page.
+const MaxWavePeople = 1000
 
 // RetentionRegistration is the body of RoutePutRetention: a campaign's spec.retention, sent by
 // the manager. Durations are Go duration strings; empty keeps for ever.

@@ -35,7 +35,7 @@ func readSecret(path string) (string, error) {
 func Build(c jobfile.Config, shard int) (Job, error) {
 	var job Job
 	switch {
-	case c.CampaignUID == "" || (c.WaveID == "") != (c.Audience.Events != nil && c.FollowUp == nil) || c.Namespace == "":
+	case c.CampaignUID == "" || (c.WaveID == "") != (c.Audience.Events != nil && c.FollowUp == nil && c.Round == 0) || c.Namespace == "":
 		return job, errors.New("the job needs campaignUID, namespace, and a waveID unless it sends touch-point events")
 	case c.Audience.File == "" && c.Audience.ObjectStore == nil && c.Audience.Events == nil:
 		return job, errors.New("the job names no audience file, object or events")

@@ -174,6 +174,8 @@ func Run(ctx context.Context, job Job) (jobfile.Summary, error) {
 	switch {
 	case job.FollowUp != nil:
 		err = r.followUp(ctx)
+	case job.Events != nil && job.Round > 0:
+		err = r.touchPointReminders(ctx)
 	case job.Events != nil:
 		err = r.touchPoints(ctx)
 	default:
@@ -453,7 +455,7 @@ func (r *run) message(inv audience.Invitee, row responseapi.Invitation) (channel
 		return r.followUpMessage(inv, row)
 	}
 	expiry := r.job.Expiry
-	if r.job.Events != nil { // each invitation's wave is the day its event fell due
+	if r.job.Events != nil && r.job.WaveID == "" { // each invitation's wave is the day its event fell due
 		expiry = r.closes[row.WaveID]
 	}
 	tok, err := r.job.Keys.Sign(token.Claims{Purpose: token.PurposeSurvey, CampaignUID: r.job.CampaignUID, Wave: row.WaveID,

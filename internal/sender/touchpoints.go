@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/surveyops/survey-operator/internal/audience"
@@ -18,6 +20,9 @@ type TouchPointSource interface {
 	Decide(ctx context.Context, namespace, campaignUID string, req responseapi.DecideRequest) ([]responseapi.Invitation, error)
 	// EventPeople is where a follow-up reaches the people the campaign's events invited.
 	EventPeople(ctx context.Context, namespace, campaignUID string, keys []string) (map[string]map[string]string, error)
+	// WavePeople is a page of the people the campaign's events invited in a wave, for its
+	// reminders.
+	WavePeople(ctx context.Context, namespace, campaignUID, waveID, after string) (map[string]map[string]string, error)
 }
 
 // Events makes a Job a touch-point campaign's (docs/touchpoints.md).
@@ -49,7 +54,15 @@ func (r *run) touchPoints(ctx context.Context) error {
 			return fmt.Errorf("asking the response service for the events due: %w", err)
 		}
 		var fresh []responseapi.DueEvent
+		later := false
 		for _, e := range due {
+			if e.Due.After(r.start) {
+				// Due since the run started: the next run's. A run takes what was due when it
+				// started, so that under a steady stream each Job ends, and the manager starts
+				// the next (at most one a minute).
+				later = true
+				break
+			}
 			if k := [2]string{e.Source, e.ID}; !listed[k] {
 				listed[k] = true
 				fresh = append(fresh, e)
@@ -64,7 +77,7 @@ func (r *run) touchPoints(ctx context.Context) error {
 		if err := r.eventPage(ctx, fresh); err != nil {
 			return err
 		}
-		if len(due) < responseapi.MaxDueEvents {
+		if later || len(due) < responseapi.MaxDueEvents {
 			return nil
 		}
 	}
@@ -169,4 +182,64 @@ func (r *run) attributes(fields map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// touchPointReminders sends a reminder round of a touch-point campaign's wave: to the people
+// its events invited that day who have not answered, found a page at a time with the data of
+// the event that invited them, placed again as they were (the same data gives the same
+// segment and channel), and sent as a list's reminder round is (batch: the ledger says who
+// has answered, and what was sent already).
+func (r *run) touchPointReminders(ctx context.Context) error {
+	r.stream = r.startStream(ctx)
+	err := func() error {
+		after := ""
+		for {
+			people, err := r.job.Events.Source.WavePeople(ctx, r.job.Namespace, r.job.CampaignUID, r.job.WaveID, after)
+			if err != nil {
+				return fmt.Errorf("asking for the people the wave's events invited: %w", err)
+			}
+			if len(people) == 0 {
+				return nil
+			}
+			keys := slices.Sorted(maps.Keys(people))
+			after = keys[len(keys)-1]
+			var batch []audience.Invitee
+			for _, key := range keys {
+				r.sum.Audience++
+				inv, placement, err := r.job.Plan.Place(people[key], r.job.Seed, "")
+				if err != nil || placement == audience.NoSegment || placement == audience.Unreachable || inv.Key != key {
+					r.sum.Skipped["not-placed-again"]++ // the spec's segments changed since
+					continue
+				}
+				if placement == audience.NotSampled { // the event was sampled, not the person: reach them as invited
+					segment, ok := inv.Segment, false
+					if inv, ok = r.job.Plan.Reach(people[key], r.job.Plan.Channels(segment)); !ok {
+						r.sum.Skipped["not-placed-again"]++
+						continue
+					}
+					inv.Segment = segment
+				}
+				batch = append(batch, inv)
+				if len(batch) == r.job.BatchSize {
+					if err := r.batch(ctx, batch); err != nil {
+						return err
+					}
+					batch = nil
+				}
+			}
+			if len(batch) > 0 {
+				if err := r.batch(ctx, batch); err != nil {
+					return err
+				}
+			}
+		}
+	}()
+	cerr := r.stream.close()
+	switch {
+	case err == nil:
+		return cerr
+	case cerr == nil || errors.Is(err, cerr):
+		return err
+	}
+	return errors.Join(err, cerr)
 }

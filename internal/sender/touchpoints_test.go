@@ -200,3 +200,48 @@ func TestTouchPointFollowUp(t *testing.T) {
 		t.Errorf("%d emails; the follow-up's went to %s", len(mails), mails[len(mails)-1].To)
 	}
 }
+
+// A reminder round of a touch-point wave reaches those its events invited that day who have
+// not answered, where the event that invited them says, each once.
+func TestTouchPointReminder(t *testing.T) {
+	r := touchPointRig(t)
+	ctx := context.Background()
+	r.repair(t, "R-1", r.now, person("T-1", "one@example.org", "+447700900001", "general-needs"))
+	r.repair(t, "R-2", r.now, person("T-3", "three@example.org", "", "shared-ownership"))
+	r.repair(t, "R-3", r.now, person("T-4", "four@example.org", "", "shared-ownership"))
+	r.now = r.now.Add(2 * time.Hour)
+	if sum, err := Run(ctx, r.touchPointJob(t)); err != nil || sum.Sent != 3 {
+		t.Fatalf("the invitations: %s, %v", sum.JSON(), err)
+	}
+	closes := r.now.Add(8 * 24 * time.Hour)
+	if err := r.store.PutWave(ctx, store.Wave{CampaignUID: uid, WaveID: "tp-20260401", Namespace: "riverside-homes", Campaign: "post-repair",
+		Definition: []byte(`{"questions":[{"id":"tp02","kind":"CSAT"}]}`), OpensAt: r.now.Add(-12 * time.Hour), ClosesAt: closes}); err != nil {
+		t.Fatal(err)
+	}
+	four := 4
+	if _, err := r.store.SaveResponse(ctx, store.Response{CampaignUID: uid, WaveID: "tp-20260401", RecipientKey: "T-3", Namespace: "riverside-homes",
+		Segment: "shared-ownership", Channel: "email", Complete: true, Answers: []store.Answer{{Question: "tp02", Value: &four}}}, r.now); err != nil {
+		t.Fatal(err)
+	}
+	r.now = r.now.Add(3 * 24 * time.Hour)
+	reminder := func() Job {
+		job := r.touchPointJob(t)
+		job.WaveID, job.Round, job.Expiry = "tp-20260401", 1, closes
+		return job
+	}
+	sum, err := Run(ctx, reminder())
+	if err != nil || sum.Audience != 3 || sum.Sent != 2 || sum.Skipped["answered-or-not-invited"] != 1 {
+		t.Fatalf("the reminder: %s, %v", sum.JSON(), err)
+	}
+	mails := r.sink.Messages()
+	if len(mails) != 3 || mails[2].To != "four@example.org" || len(r.sms) != 2 || r.sms[1]["to"] != "+447700900001" {
+		t.Fatalf("%d emails (the last to %s) and %d SMS; want T-4's reminder by email, T-1's by SMS", len(mails), mails[len(mails)-1].To, len(r.sms))
+	}
+	match := linkRe.FindSubmatch(bytes.ReplaceAll(mails[2].Data, []byte("=\r\n"), nil))
+	if claims, err := r.keys.Verify(string(match[1]), r.now); err != nil || claims.Wave != "tp-20260401" || !claims.Expiry.Equal(closes) {
+		t.Errorf("the reminder's link: %+v, %v", claims, err)
+	}
+	if again, err := Run(ctx, reminder()); err != nil || again.Sent != 0 {
+		t.Errorf("the round again: %s, %v; want nothing sent twice", again.JSON(), err)
+	}
+}

@@ -408,6 +408,10 @@ type Store interface {
 	// EventPeople returns, for those of keys a campaign's events invited, the data of the
 	// latest such event still kept (EventRetention): where a follow-up reaches them.
 	EventPeople(ctx context.Context, namespace, campaignUID string, keys []string) (map[string]map[string]string, error)
+	// WavePeople returns the people a campaign's events invited in a wave, with the data of
+	// (one of) the events that did, a page at a time: at most limit, in the order of their keys,
+	// after the key after ("" for the first page). A reminder round reaches them so.
+	WavePeople(ctx context.Context, namespace, campaignUID, waveID, after string, limit int) (map[string]map[string]string, error)
 	Decide(ctx context.Context, namespace, campaignUID string, decisions []Decision, invs []Invitation, now time.Time) ([]Invitation, error)
 
 	// Erase deletes every record of one person (by their key, the audience id) in a namespace,

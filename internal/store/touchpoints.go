@@ -329,3 +329,32 @@ func (s *sqlStore) EventPeople(ctx context.Context, namespace, campaignUID strin
 	}
 	return out, nil
 }
+
+func (s *sqlStore) WavePeople(ctx context.Context, namespace, campaignUID, waveID, after string, limit int) (map[string]map[string]string, error) {
+	if err := s.registered(ctx, namespace, campaignUID); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT d.recipient_key, d.due_at, e.fields FROM touch_decisions d
+		JOIN touch_events e ON e.namespace = $2 AND e.source = d.source AND e.event_id = d.event_id
+		WHERE d.campaign_uid = $1 AND d.wave_id = $3 AND d.outcome = 'invited' AND d.recipient_key > $4
+		ORDER BY d.recipient_key, d.due_at LIMIT $5`), campaignUID, namespace, waveID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]string{}
+	for rows.Next() {
+		var key, raw string
+		var due int64
+		if err := rows.Scan(&key, &due, &raw); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		var fields map[string]string
+		if err := json.Unmarshal([]byte(raw), &fields); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[key] = fields // the latest of the person's events in the wave, by the order
+	}
+	return out, closeRows(rows)
+}
