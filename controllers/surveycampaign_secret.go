@@ -153,10 +153,12 @@ func (u *run) ensureEventsSecret(ctx context.Context) error {
 	}
 	first := []byte(apitoken.First(string(master[campaign.SecretAPIToken])))
 	path := responseapi.RouteEvents.Path(u.c.Namespace)
+	credential := apitoken.Credential(first, apitoken.Events, u.c.Namespace)
 	data := map[string][]byte{
-		campaign.EventsSecretToken:       []byte(apitoken.Credential(first, apitoken.Events, u.c.Namespace)),
-		campaign.EventsSecretURL:         []byte(strings.TrimRight(u.r.Settings.PublicURL, "/") + path),
-		campaign.EventsSecretInternalURL: []byte(strings.TrimRight(u.r.Settings.CollectorURL, "/") + path),
+		campaign.EventsSecretToken:         []byte(credential),
+		campaign.EventsSecretAuthorization: []byte("Bearer " + credential),
+		campaign.EventsSecretURL:           []byte(strings.TrimRight(u.r.Settings.PublicURL, "/") + path),
+		campaign.EventsSecretInternalURL:   []byte(strings.TrimRight(u.r.Settings.CollectorURL, "/") + path),
 	}
 	return u.ensureSecret(ctx, campaign.EventsSecretName(u.c.Name), data, &u.r.eventsSecrets)
 }

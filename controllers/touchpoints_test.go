@@ -76,6 +76,7 @@ var _ = Describe("A touch-point campaign", Ordered, func() {
 		Expect(string(secret.Data[campaign.EventsSecretInternalURL])).To(Equal("http://collector.test:8080" + responseapi.RouteEvents.Path(ns)))
 		Expect(secret.OwnerReferences).To(HaveLen(1))
 		credential := string(secret.Data[campaign.EventsSecretToken])
+		Expect(string(secret.Data[campaign.EventsSecretAuthorization])).To(Equal("Bearer " + credential))
 
 		happened := clk.Now()
 		postRepairs(ns, credential, happened, "T-1", "T-2")

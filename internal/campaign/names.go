@@ -100,12 +100,17 @@ const (
 )
 
 // The keys of a touch-point campaign's events Secret: a producer's credential (an events
-// credential for the namespace), and where to post: the response service's public address and
-// its address inside the cluster, each with the events route's path.
+// credential for the namespace), alone and as a header's value, and where to post: the response
+// service's public address and its address inside the cluster, each with the events route's
+// path.
 const (
-	EventsSecretToken       = "token"
-	EventsSecretURL         = "url"
-	EventsSecretInternalURL = "internalURL"
+	EventsSecretToken = "token"
+	// EventsSecretAuthorization is the Authorization header's whole value, "Bearer <token>",
+	// for pipelines that copy a Secret's value into a header as it is (Argo Events'
+	// secureHeaders).
+	EventsSecretAuthorization = "authorization"
+	EventsSecretURL           = "url"
+	EventsSecretInternalURL   = "internalURL"
 )
 
 // EventsSecretName is a touch-point campaign's events Secret: "<campaign>-events", for the
