@@ -165,6 +165,9 @@ func (p *pendingEvents) Eventf(regarding, related runtime.Object, eventtype, rea
 	})
 }
 
+// then runs f when the Events are recorded: to remember what was announced only once it was.
+func (p *pendingEvents) then(f func()) { p.list = append(p.list, f) }
+
 // flush records the Events held.
 func (p *pendingEvents) flush() {
 	for _, f := range p.list {

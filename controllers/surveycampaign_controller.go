@@ -262,7 +262,7 @@ func (u *run) progress(ctx context.Context) (ctrl.Result, error) {
 	}
 	u.followJobs(ctx)
 	var errs []error
-	steps := []func(context.Context) error{u.recreateMissingJobs, u.startContinuations, u.startDueWave, u.sendReminders}
+	steps := []func(context.Context) error{u.unregisterTouchPoints, u.recreateMissingJobs, u.startContinuations, u.startDueWave, u.sendReminders}
 	if u.isTouchPoints() {
 		steps = []func(context.Context) error{u.followTouchPointJobs, u.startContinuations, u.startTouchPoints, u.sendReminders}
 	}

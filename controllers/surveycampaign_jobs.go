@@ -45,8 +45,8 @@ func (u *run) listJobs(ctx context.Context) error {
 func (u *run) followJobs(ctx context.Context) {
 	for i := range u.c.Status.Waves {
 		w := &u.c.Status.Waves[i]
-		if w.Phase == v1alpha1.WaveClosed || w.Phase == v1alpha1.WaveFailed || u.isTouchPoints() {
-			continue
+		if w.Phase == v1alpha1.WaveClosed || w.Phase == v1alpha1.WaveFailed || campaign.IsTouchPointWave(w.ID) {
+			continue // a touch-point wave (of this campaign, or of its spec before it became a list's) has no round Job
 		}
 		j, part := u.roundJob(w.ID, 0)
 		if j == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +51,17 @@ func (u *run) touchJobs() []*batchv1.Job {
 	return out
 }
 
+// touchJobRunning says whether a sending Job of the campaign runs (a reminder round's does not
+// hold the next sending Job back).
+func (u *run) touchJobRunning() bool {
+	for _, j := range u.touchJobs() {
+		if done, _ := jobState(j); !done {
+			return true
+		}
+	}
+	return false
+}
+
 // followTouchPointJobs follows the sending Jobs: one running keeps the campaign sending; a
 // failed one is reported once (its events stay due, and the next Job takes them); the
 // finished ones past the latest few are deleted.
@@ -72,7 +84,8 @@ func (u *run) followTouchPointJobs(ctx context.Context) error {
 		}
 		finished = append(finished, j)
 		if failed && !reported[j.UID] {
-			reported[j.UID] = true
+			uid := j.UID
+			u.events.then(func() { reported[uid] = true }) // once announced: a lost status write announces nothing
 			u.events.Eventf(u.c, j, corev1.EventTypeWarning, v1alpha1.EventSendingFailed, v1alpha1.ActionSend,
 				"Job %s: %s The events it did not finish are still due: the next Job takes them.", j.Name, u.failureMessage(ctx, j))
 		}
@@ -125,7 +138,7 @@ func (u *run) startTouchPoints(ctx context.Context) error {
 	}
 	u.c.Status.NextWaveTime = nil
 	u.noteSuspension()
-	if u.c.Spec.Suspend || u.sending {
+	if u.c.Spec.Suspend || u.touchJobRunning() {
 		return nil // suspended (events wait, up to maxAge), or a Job sends: its end wakes the campaign
 	}
 	if u.timing.Quiet.Quiet(u.now) {
@@ -133,6 +146,13 @@ func (u *run) startTouchPoints(ctx context.Context) error {
 		return nil
 	}
 	due, err := u.r.Responses.DueTouchPoints(ctx, u.c.Namespace, string(u.c.UID))
+	if responseapi.IsStatus(err, http.StatusNotFound) {
+		// The service does not know the campaign (its store was replaced): register again.
+		u.r.touchPoints.forget(u.key)
+		if err = u.registerTouchPoints(ctx); err == nil {
+			due, err = u.r.Responses.DueTouchPoints(ctx, u.c.Namespace, string(u.c.UID))
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("asking the response service which events are due: %w", err)
 	}
@@ -217,8 +237,8 @@ func (u *run) touchLocation() (*time.Location, error) {
 // openTouchWave registers a wave with the response service and records it in the status,
 // unless it is there already.
 func (u *run) openTouchWave(ctx context.Context, w campaign.Wave) error {
-	if u.wave(w.ID) != nil {
-		return nil
+	if u.wave(w.ID) != nil || !w.Closes.After(u.now) {
+		return nil // recorded; or closed, and nothing will go into it (the sender decides its events too-old)
 	}
 	if err := u.register(ctx, w, true); err != nil {
 		return err
@@ -252,5 +272,20 @@ func (u *run) recordTouchWaves(ctx context.Context) error {
 			}
 		}
 	}
+	return nil
+}
+
+// unregisterTouchPoints tells the response service that a campaign which took events (its
+// spec changed to a list) takes none now, so that their events are no longer kept; once, as
+// far as this manager remembers.
+func (u *run) unregisterTouchPoints(ctx context.Context) error {
+	if _, ok := u.r.touchPoints.get(u.key); !ok {
+		return nil
+	}
+	reg := responseapi.TouchPointsRegistration{Namespace: u.c.Namespace, Campaign: u.c.Name, Delay: "0s", MaxAge: "72h"}
+	if err := u.r.Responses.PutTouchPoints(ctx, string(u.c.UID), reg); err != nil {
+		return fmt.Errorf("telling the response service the campaign takes no more events: %w", err)
+	}
+	u.r.touchPoints.forget(u.key)
 	return nil
 }

@@ -98,12 +98,13 @@ var _ = Describe("A touch-point campaign", Ordered, func() {
 		var cfg jobfile.Config
 		Expect(json.Unmarshal([]byte(j.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg)).To(Succeed())
 		Expect(cfg.WaveID).To(BeEmpty())
-		Expect(cfg.Audience.Events).To(Equal(&jobfile.EventsConfig{Attributes: []string{"contractor"}, TimeZone: "Europe/London", Window: "168h"}))
-
-		// The day's wave (in London) is registered with the response service and collecting.
 		london, err := time.LoadLocation("Europe/London")
 		Expect(err).NotTo(HaveOccurred())
 		wave := campaign.TouchPointWave(clk.Now(), london, 168*time.Hour)
+		Expect(cfg.Audience.Events).To(Equal(&jobfile.EventsConfig{Attributes: []string{"contractor"}, TimeZone: "Europe/London", Window: "168h",
+			Until: clk.Now().UTC(), Waves: []string{wave.ID}}))
+
+		// The day's wave (in London) is registered with the response service and collecting.
 		Eventually(func() v1alpha1.WavePhase { return waveOf(c, wave.ID).Phase }).Should(Equal(v1alpha1.WaveCollecting))
 		Expect(waveOf(c, wave.ID).CloseTime.Time).To(BeTemporally("==", wave.Closes))
 		_, err = responses.GetWave(ctx, uid, wave.ID)

@@ -510,8 +510,11 @@ func TestTouchPointJobs(t *testing.T) {
 		if err := json.Unmarshal([]byte(tc.job.Spec.Template.Spec.Containers[0].Env[0].Value), &cfg); err != nil {
 			t.Fatal(err)
 		}
-		if cfg.WaveID != tc.wave || !cfg.Expiry.Equal(tc.expiry) || cfg.Shards != 1 ||
-			!reflect.DeepEqual(cfg.Audience.Events, &jobfile.EventsConfig{Attributes: []string{"contractor"}, TimeZone: "Europe/London", Window: "168h"}) ||
+		want := &jobfile.EventsConfig{Attributes: []string{"contractor"}, TimeZone: "Europe/London", Window: "168h"}
+		if name == "sending" {
+			want.Until, want.Waves = now, []string{"tp-20261207", "tp-20261208"}
+		}
+		if cfg.WaveID != tc.wave || !cfg.Expiry.Equal(tc.expiry) || cfg.Shards != 1 || !reflect.DeepEqual(cfg.Audience.Events, want) ||
 			cfg.Audience.File != "" || cfg.Audience.ObjectStore != nil {
 			t.Errorf("%s: wave %q, expiry %s, shards %d, audience %+v", name, cfg.WaveID, cfg.Expiry, cfg.Shards, cfg.Audience)
 		}

@@ -322,7 +322,9 @@ const TouchPointsLabel = "touchpoints"
 func BuildTouchPointJob(c *v1alpha1.SurveyCampaign, now time.Time, waves []string, m Mounted, s Settings) (*batchv1.Job, error) {
 	s = s.withDefaults()
 	labels := map[string]string{LabelCampaignUID: string(c.UID), LabelWave: TouchPointsLabel, LabelRound: "0", LabelPart: "0"}
-	job, err := buildJob(c, SenderConfig(c, Wave{}, m, s), TouchPointJobName(c.Name, now), labels, m, s, nil, nil)
+	cfg := SenderConfig(c, Wave{}, m, s)
+	cfg.Audience.Events.Until, cfg.Audience.Events.Waves = now.UTC(), waves
+	job, err := buildJob(c, cfg, TouchPointJobName(c.Name, now), labels, m, s, nil, nil)
 	if err != nil {
 		return nil, err
 	}

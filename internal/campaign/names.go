@@ -37,12 +37,12 @@ func TouchPointWave(due time.Time, loc *time.Location, window time.Duration) Wav
 // TouchPointWaveOf is the touch-point wave whose id is id ("tp-20261208"), in loc; false when
 // id is not one.
 func TouchPointWaveOf(id string, loc *time.Location, window time.Duration) (Wave, bool) {
-	day, err := time.ParseInLocation("tp-20060102", id, loc)
-	if err != nil {
-		return Wave{}, false
-	}
-	return TouchPointWave(day, loc, window), true
+	opens, closes, ok := schedule.TouchPointDayOf(id, loc, window)
+	return Wave{ID: id, Scheduled: opens, Closes: closes}, ok
 }
+
+// IsTouchPointWave says whether a wave id is a touch-point wave's.
+func IsTouchPointWave(id string) bool { return strings.HasPrefix(id, "tp-") }
 
 // TouchPointJobName is a touch-point campaign's sending Job for what is due at minute t:
 // "<campaign>-tp-202612081405" (UTC), at most one a minute.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -154,7 +155,7 @@ func (s *Server) dueEvents(w http.ResponseWriter, r *http.Request) {
 	out := responseapi.DueEvents{Events: make([]responseapi.DueEvent, len(events))}
 	for i, e := range events {
 		out.Events[i] = responseapi.DueEvent{Source: e.Source, ID: e.ID, Type: e.Type, Subject: e.Subject,
-			ReceivedAt: e.ReceivedAt, Due: e.Due, TooOld: e.TooOld, Fields: e.Fields}
+			ReceivedAt: e.ReceivedAt, Due: e.Due, TooOld: e.TooOld, Fields: e.Fields, WaveID: e.WaveID, RecipientKey: e.RecipientKey, Segment: e.Segment}
 		if !e.Time.IsZero() {
 			at := e.Time
 			out.Events[i].Time = &at
@@ -181,6 +182,15 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 	for i, d := range req.Decisions {
 		if !ledgerText(d.Source, d.ID) {
 			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("decisions[%d]: source and id are text of 1 to 253 bytes", i))
+			return
+		}
+		invited := d.Outcome == responseapi.OutcomeInvited
+		switch {
+		case !slices.Contains(store.EventOutcomes(), store.EventOutcome(d.Outcome)):
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("decisions[%d].outcome is not an outcome", i))
+			return
+		case invited != (d.WaveID != "") || invited != (d.RecipientKey != ""):
+			writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("decisions[%d]: waveID and recipientKey are given for an invited event, and only for one", i))
 			return
 		}
 		decisions[i] = store.Decision{Source: d.Source, ID: d.ID, Outcome: store.EventOutcome(d.Outcome), Due: d.Due,
@@ -224,7 +234,12 @@ func (s *Server) wavePeople(w http.ResponseWriter, r *http.Request) {
 	if !permit(w, r, pathID(r, "namespace")) {
 		return
 	}
-	after, _ := gated.ParseText(queryValue(r, "after")) // plain text, or "" (the first page)
+	raw := r.URL.Query().Get("after") //nolint:forbidigo // refused unless queryValue takes it whole
+	after, err := gated.ParseText(queryValue(r, "after"))
+	if err != nil || after.String() != raw {
+		writeJSONError(w, http.StatusBadRequest, "after must be a key: plain text")
+		return
+	}
 	people, err := s.store.WavePeople(r.Context(), pathName(r, "namespace"), pathName(r, "campaign"), pathName(r, "wave"), after, responseapi.MaxWavePeople)
 	if err != nil {
 		s.storeError(w, err)

@@ -95,6 +95,10 @@ type EventsConfig struct {
 	// the campaign's time zone (campaign.TouchPointWave).
 	TimeZone string `json:"timeZone"`
 	Window   string `json:"window"`
+	// Until is when the manager made the Job, and Waves the waves it had registered for it:
+	// the Job takes what was due then, in those waves (a follow-up's or a reminder's: unset).
+	Until time.Time `json:"until,omitzero"`
+	Waves []string  `json:"waves,omitempty"`
 }
 
 // ObjectStore is an audience object in S3-compatible storage, with the files of its mounted

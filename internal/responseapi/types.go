@@ -272,6 +272,11 @@ type DueEvent struct {
 	Due        time.Time         `json:"due"`
 	TooOld     bool              `json:"tooOld,omitempty"`
 	Fields     map[string]string `json:"fields"`
+	// WaveID, RecipientKey and Segment name the invitation of an event decided already, whose
+	// invitation a stopped sender left reserved or being sent: to resume as it is.
+	WaveID       string `json:"waveID,omitempty"`
+	RecipientKey string `json:"recipientKey,omitempty"`
+	Segment      string `json:"segment,omitempty"`
 }
 
 // DueEvents is the answer of RouteDueEvents: the earliest due first, at most MaxDueEvents.

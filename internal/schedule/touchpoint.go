@@ -12,3 +12,14 @@ func TouchPointDay(due time.Time, loc *time.Location, window time.Duration) (id 
 	opens = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
 	return "tp-" + opens.Format("20060102"), opens, opens.AddDate(0, 0, 1).Add(window)
 }
+
+// TouchPointDayOf is the wave whose id is id ("tp-20261208"), in loc, as TouchPointDay gives
+// it; false when id is not one.
+func TouchPointDayOf(id string, loc *time.Location, window time.Duration) (opens, closes time.Time, ok bool) {
+	day, err := time.ParseInLocation("tp-20060102", id, loc)
+	if err != nil {
+		return time.Time{}, time.Time{}, false
+	}
+	_, opens, closes = TouchPointDay(day, loc, window)
+	return opens, closes, true
+}

@@ -174,7 +174,7 @@ func Build(c jobfile.Config, shard int) (Job, error) {
 		if err != nil || window <= 0 {
 			return job, fmt.Errorf("audience.events.window: a duration above 0")
 		}
-		events = &Events{Source: ledger, Attributes: e.Attributes, Location: loc, Window: window}
+		events = &Events{Source: ledger, Attributes: e.Attributes, Location: loc, Window: window, Until: e.Until, Waves: e.Waves}
 	} else {
 		src, err := newSource(context.Background(), c.Audience)
 		if err != nil {

@@ -378,6 +378,13 @@ func (r *run) batch(ctx context.Context, batch []audience.Invitee) error {
 	for i, w := range want { // by the wave reserve put each in
 		byKey[inviteeKey(w.WaveID, w.RecipientKey)] = wanted[i]
 	}
+	return r.queue(ctx, stored, byKey)
+}
+
+// queue hands reserved invitations to the stream, by the state the ledger holds them in: one
+// being sent when a sender died is sent again only on a channel that recognises a resend (and
+// is marked unknown otherwise); one sent, failed or bounced already is not sent again.
+func (r *run) queue(ctx context.Context, stored []responseapi.Invitation, byKey map[string]audience.Invitee) error {
 	var todo []responseapi.Invitation
 	for _, row := range stored {
 		stale := row.ReservedAt != nil && row.ReservedAt.Before(r.start)

@@ -34,6 +34,10 @@ type Events struct {
 	// fell due (campaign.TouchPointWave).
 	Location *time.Location
 	Window   time.Duration
+	// Until is when the manager made the Job: it takes what was due then (zero: when it
+	// started). Waves are the waves the manager had registered for it (none: any).
+	Until time.Time
+	Waves []string
 }
 
 // touchPoints sends a touch-point campaign's due events, a page at a time: it asks the
@@ -45,6 +49,14 @@ type Events struct {
 // deciding leaves those for the next, which resumes them as a list's rerun does.
 func (r *run) touchPoints(ctx context.Context) error {
 	listed := map[[2]string]bool{}
+	// What was due when the manager made the Job (when the pod started, without it).
+	cutoff := r.job.Events.Until
+	if cutoff.IsZero() {
+		cutoff = r.start
+	}
+	if r.closes == nil {
+		r.closes = map[string]time.Time{}
+	}
 	for {
 		if r.job.Quiet.Quiet(r.job.Now()) {
 			return ErrQuietHours
@@ -53,29 +65,48 @@ func (r *run) touchPoints(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("asking the response service for the events due: %w", err)
 		}
-		var fresh []responseapi.DueEvent
-		later := false
+		var fresh, resumed []responseapi.DueEvent
+		later, seen := false, 0
 		for _, e := range due {
-			if e.Due.After(r.start) {
-				// Due since the run started: the next run's. A run takes what was due when it
-				// started, so that under a steady stream each Job ends, and the manager starts
-				// the next (at most one a minute).
+			if e.Due.After(cutoff) {
+				// Due since the Job was made: the next Job's. A Job takes what was due when it
+				// was made, so that under a steady stream each Job ends, and the manager starts
+				// the next (at most one a minute) after registering the next day's wave.
 				later = true
 				break
 			}
-			if k := [2]string{e.Source, e.ID}; !listed[k] {
-				listed[k] = true
+			k := [2]string{e.Source, e.ID}
+			if listed[k] {
+				seen++
+				continue
+			}
+			listed[k] = true
+			switch wave, _, _ := schedule.TouchPointDay(e.Due, r.job.Events.Location, r.job.Events.Window); {
+			case e.WaveID != "":
+				resumed = append(resumed, e)
+			case len(r.job.Events.Waves) > 0 && !slices.Contains(r.job.Events.Waves, wave):
+				// A day whose wave the manager had not registered when it made the Job (an
+				// event posted since, dated earlier): the next Job's, once it is.
+				r.sum.Skipped["event-for-the-next-job"]++
+			default:
 				fresh = append(fresh, e)
 			}
 		}
-		if len(fresh) == 0 {
+		if len(fresh)+len(resumed) == 0 {
 			// Nothing more, or only events this run has seen already (an invitation it could
 			// not send, left reserved for the next run).
 			return nil
 		}
-		r.sum.Audience += len(fresh)
-		if err := r.eventPage(ctx, fresh); err != nil {
-			return err
+		r.sum.Audience += len(fresh) + len(resumed)
+		if len(resumed) > 0 {
+			if err := r.resume(ctx, resumed); err != nil {
+				return err
+			}
+		}
+		if len(fresh) > 0 {
+			if err := r.eventPage(ctx, fresh); err != nil {
+				return err
+			}
 		}
 		if later || len(due) < responseapi.MaxDueEvents {
 			return nil
@@ -83,14 +114,73 @@ func (r *run) touchPoints(ctx context.Context) error {
 	}
 }
 
+// resume sends the invitations of events decided already, which a stopped sender left
+// reserved or being sent: each as the decision made it (its wave, its person, its segment),
+// without deciding again; the ledger's state says whether it may have gone. A person who opted
+// out since, or whom the event's data no longer reaches, is marked failed: the event is then
+// done with.
+func (r *run) resume(ctx context.Context, due []responseapi.DueEvent) error {
+	var want []responseapi.Invitation
+	byKey := map[string]audience.Invitee{}
+	keys := make([]string, 0, len(due))
+	for _, e := range due {
+		inv, reachable := r.job.Plan.Reach(e.Fields, r.job.Plan.Channels(e.Segment))
+		inv.Key, inv.Segment = e.RecipientKey, e.Segment
+		if !reachable {
+			inv.Channel = "none"
+		}
+		_, closes, _ := schedule.TouchPointDayOf(e.WaveID, r.job.Events.Location, r.job.Events.Window)
+		r.closes[e.WaveID] = closes
+		byKey[inviteeKey(e.WaveID, e.RecipientKey)] = inv
+		keys = append(keys, e.RecipientKey)
+		want = append(want, responseapi.Invitation{CampaignUID: r.job.CampaignUID, WaveID: e.WaveID, RecipientKey: e.RecipientKey,
+			Namespace: r.job.Namespace, Segment: e.Segment, Channel: inv.Channel})
+	}
+	optedOut, err := r.job.Ledger.OptedOut(ctx, r.job.Namespace, keys)
+	if err != nil {
+		return fmt.Errorf("asking the ledger for opt-outs: %w", err)
+	}
+	stored, err := r.job.Ledger.Reserve(ctx, want)
+	if err != nil {
+		return fmt.Errorf("finding the invitations to resume: %w", err)
+	}
+	var send []responseapi.Invitation
+	for _, row := range stored {
+		inv := byKey[inviteeKey(row.WaveID, row.RecipientKey)]
+		switch {
+		case row.State != "reserved" && row.State != "sending":
+			continue // done with since it was listed
+		case optedOut[row.RecipientKey]:
+			r.sum.Skipped["opted-out"]++
+			if err := r.mark(ctx, row, "failed", "opted-out"); err != nil {
+				return err
+			}
+		case inv.Channel == "none" || inv.Contacts.Of(row.Channel) == "":
+			r.sum.Skipped["unreachable"]++
+			if err := r.mark(ctx, row, "failed", "unreachable"); err != nil {
+				return err
+			}
+		default:
+			send = append(send, row)
+		}
+	}
+	r.stream = r.startStream(ctx)
+	err = r.queue(ctx, send, byKey)
+	cerr := r.stream.close()
+	switch {
+	case err == nil:
+		return cerr
+	case cerr == nil || errors.Is(err, cerr):
+		return err
+	}
+	return errors.Join(err, cerr)
+}
+
 // eventPage decides about one page of due events and sends the invitations they make.
 func (r *run) eventPage(ctx context.Context, due []responseapi.DueEvent) error {
 	decisions := make([]responseapi.Decision, 0, len(due))
 	placed := map[string]int{} // the decision of the event that placed each person, by key
 	waves := map[string]string{}
-	if r.closes == nil {
-		r.closes = map[string]time.Time{}
-	}
 	var people []audience.Invitee
 	for _, e := range due {
 		d := responseapi.Decision{Source: e.Source, ID: e.ID, Due: e.Due}
@@ -112,6 +202,9 @@ func (r *run) eventPage(ctx context.Context, due []responseapi.DueEvent) error {
 		case twice:
 			// Two events of one person in one page: one invitation.
 			d.Outcome = responseapi.OutcomeContacted
+		case closed(e, r):
+			// Its wave has closed: a link would be dead when it arrives.
+			d.Outcome = responseapi.OutcomeTooOld
 		default:
 			d.Segment = inv.Segment
 			d.Attributes = r.attributes(e.Fields)
@@ -242,4 +335,10 @@ func (r *run) touchPointReminders(ctx context.Context) error {
 		return err
 	}
 	return errors.Join(err, cerr)
+}
+
+// closed says whether the wave of the day an event fell due has closed.
+func closed(e responseapi.DueEvent, r *run) bool {
+	_, _, closes := schedule.TouchPointDay(e.Due, r.job.Events.Location, r.job.Events.Window)
+	return !closes.After(r.job.Now())
 }

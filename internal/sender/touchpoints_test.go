@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/surveyops/survey-operator/internal/audience"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 	"github.com/surveyops/survey-operator/internal/store"
 )
@@ -114,10 +115,29 @@ func TestTouchPointRunResumes(t *testing.T) {
 			WaveID: inv.WaveID, RecipientKey: "T-3", Segment: "shared-ownership"}}}); err != nil {
 		t.Fatal(err)
 	}
+	// T-6's invitation too, and T-6 opts out overnight: theirs is marked failed, not sent.
+	r.repair(t, "R-2", time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC), person("T-6", "six@example.org", "", "shared-ownership"))
+	six := inv
+	six.RecipientKey = "T-6"
+	if _, err := r.ledger.Decide(ctx, "riverside-homes", uid, responseapi.DecideRequest{Invitations: []responseapi.Invitation{six},
+		Decisions: []responseapi.Decision{{Source: "jobs", ID: "R-2", Outcome: responseapi.OutcomeInvited, Due: due,
+			WaveID: inv.WaveID, RecipientKey: "T-6", Segment: "shared-ownership"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.OptOut(ctx, "riverside-homes", "T-6", due.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Overnight the campaign's segments changed: the resumed invitations are sent as decided,
+	// not placed again.
 	r.now = time.Date(2026, 4, 2, 9, 0, 0, 0, time.UTC) // the next morning
-	sum, err := Run(ctx, r.touchPointJob(t))
-	if err != nil || sum.Sent != 1 || sum.Skipped["resumed"] != 1 {
+	job := r.touchPointJob(t)
+	job.Plan = mustPlan(t, []audience.Segment{{Name: "nobody", Match: "false", Channels: []string{"email"}}, {Name: "shared-ownership", Channels: []string{"email"}}})
+	sum, err := Run(ctx, job)
+	if err != nil || sum.Sent != 1 || sum.Skipped["resumed"] != 1 || sum.Skipped["opted-out"] != 1 {
 		t.Fatalf("the resuming run: %s, %v", sum.JSON(), err)
+	}
+	if due, err := r.store.DueTouchPoints(ctx, "riverside-homes", uid, r.now); err != nil || due.Due != 0 {
+		t.Errorf("after resuming: %+v, %v; want nothing due (T-6's marked failed)", due, err)
 	}
 	mails := r.sink.Messages()
 	if len(mails) != 1 {
@@ -129,6 +149,40 @@ func TestTouchPointRunResumes(t *testing.T) {
 	}
 	if again, err := Run(ctx, r.touchPointJob(t)); err != nil || again.Sent != 0 || again.Audience != 0 {
 		t.Errorf("a run after: %s, %v", again.JSON(), err)
+	}
+}
+
+func mustPlan(t *testing.T, segments []audience.Segment) *audience.Plan {
+	t.Helper()
+	plan, err := audience.Compile(audience.Spec{IDField: "tenancy_ref", Segments: segments,
+		ContactColumns: map[string]string{"email": "email", "sms": "mobile"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// A Job takes only the events of the waves the manager registered for it, and none whose wave
+// has closed (a link would be dead): the first stays due for the next Job, the second is
+// decided too old.
+func TestTouchPointRunKeepsToItsWaves(t *testing.T) {
+	r := touchPointRig(t)
+	ctx := context.Background()
+	r.now = time.Date(2026, 4, 2, 9, 0, 0, 0, time.UTC)
+	r.repair(t, "R-1", time.Date(2026, 3, 31, 20, 0, 0, 0, time.UTC), person("T-1", "one@example.org", "", "shared-ownership")) // due 31 March 22:00 UTC (23:00 in London)
+	r.repair(t, "R-2", time.Date(2026, 4, 2, 6, 0, 0, 0, time.UTC), person("T-3", "three@example.org", "", "shared-ownership")) // due 2 April
+	job := r.touchPointJob(t)
+	job.Events.Waves = []string{"tp-20260402"}
+	sum, err := Run(ctx, job)
+	if err != nil || sum.Sent != 1 || sum.Skipped["event-for-the-next-job"] != 1 {
+		t.Fatalf("%s, %v; want T-3's sent and T-1's left for the next Job", sum.JSON(), err)
+	}
+	// The next Job has 31 March's wave, but it closed (a window of an hour): too old.
+	job = r.touchPointJob(t)
+	job.Events.Waves, job.Events.Window = []string{"tp-20260331", "tp-20260401", "tp-20260402"}, time.Hour
+	sum, err = Run(ctx, job)
+	if err != nil || sum.Sent != 0 || sum.Skipped["event-too-old"] != 1 {
+		t.Fatalf("%s, %v; want T-1's decided too old", sum.JSON(), err)
 	}
 }
 

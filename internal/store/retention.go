@@ -157,8 +157,13 @@ func (s *sqlStore) expireInvitations(ctx context.Context, w WaveRef, out *Expire
 	if err := s.deleteInBatches(ctx, "invitations", "recipient_key", w, &out.Invitations); err != nil {
 		return err
 	}
-	var decisions int64 // counted with the invitations they made
-	if err := s.deleteInBatches(ctx, "touch_decisions", "recipient_key", w, &decisions); err != nil {
+	// The touch-point decisions that made them keep their outcome (so that their events stay
+	// decided, and invite nobody again) and forget whom and where.
+	if err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE touch_decisions SET wave_id = '', recipient_key = '', segment = '', attributes = '{}'
+			WHERE campaign_uid = $1 AND wave_id = $2`), w.CampaignUID, w.WaveID)
+		return err
+	}); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {

@@ -44,6 +44,10 @@ type DueEvent struct {
 	Due time.Time
 	// TooOld is an event that happened more than the campaign's MaxAge ago: it invites nobody.
 	TooOld bool
+	// WaveID, RecipientKey and Segment are, for an event decided already to invite whose
+	// invitation is still reserved or being sent (a stopped sender's), that invitation: the
+	// next sender resumes it, as it is, without deciding again.
+	WaveID, RecipientKey, Segment string
 }
 
 // TouchPointsDue is where a campaign's events stand at a time: how many are due and not yet
@@ -165,15 +169,16 @@ func Takes(types []EventType, typ, source string) bool {
 // being sent: a sender that died after deciding left it so, and the next one sends it (the
 // ledger then says whether it may have gone, as for a list's rerun).
 const undecided = `SELECT e.source, e.event_id, e.type, e.subject, e.event_time, e.received_at, e.fields,
-		e.at + c.delay AS due, CASE WHEN e.at < $2 - c.max_age THEN 1 ELSE 0 END AS too_old
+		e.at + c.delay AS due, CASE WHEN e.at < $2 - c.max_age THEN 1 ELSE 0 END AS too_old,
+		COALESCE(d.wave_id, '') AS wave_id, COALESCE(d.recipient_key, '') AS recipient_key, COALESCE(d.segment, '') AS segment
 	FROM touch_campaigns c JOIN (SELECT namespace, source, event_id, type, subject, event_time, received_at, fields,
 		CASE WHEN event_time = 0 OR event_time > received_at THEN received_at ELSE event_time END AS at FROM touch_events) e
 		ON e.namespace = c.namespace
+	LEFT JOIN touch_decisions d ON d.campaign_uid = c.campaign_uid AND d.source = e.source AND d.event_id = e.event_id
 	WHERE c.campaign_uid = $1 AND e.received_at >= $2 - c.max_age
 		AND EXISTS (SELECT 1 FROM touch_types t WHERE t.campaign_uid = c.campaign_uid AND t.type = e.type AND (t.source = '' OR t.source = e.source))
-		AND NOT EXISTS (SELECT 1 FROM touch_decisions d WHERE d.campaign_uid = c.campaign_uid AND d.source = e.source AND d.event_id = e.event_id
-			AND NOT (d.outcome = 'invited' AND EXISTS (SELECT 1 FROM invitations i WHERE i.campaign_uid = d.campaign_uid AND i.wave_id = d.wave_id
-				AND i.recipient_key = d.recipient_key AND i.round = 0 AND i.state IN ('reserved', 'sending'))))`
+		AND (d.campaign_uid IS NULL OR d.outcome = 'invited' AND EXISTS (SELECT 1 FROM invitations i WHERE i.campaign_uid = d.campaign_uid
+			AND i.wave_id = d.wave_id AND i.recipient_key = d.recipient_key AND i.round = 0 AND i.state IN ('reserved', 'sending')))`
 
 // registered is nil when a campaign is registered in the namespace, errNotRegistered when it
 // is not (in another namespace too: a caller scoped to one namespace learns nothing of others).
@@ -201,7 +206,7 @@ func (s *sqlStore) DueEvents(ctx context.Context, namespace, campaignUID string,
 		var at, received, due int64
 		var tooOld int
 		var fields string
-		if err := rows.Scan(&e.Source, &e.ID, &e.Type, &e.Subject, &at, &received, &fields, &due, &tooOld); err != nil {
+		if err := rows.Scan(&e.Source, &e.ID, &e.Type, &e.Subject, &at, &received, &fields, &due, &tooOld, &e.WaveID, &e.RecipientKey, &e.Segment); err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -99,9 +99,11 @@ func TestTouchPoints(t *testing.T) {
 			}
 		}
 		// Until its invitation is sent, the invited event is due still: a sender that died after
-		// deciding leaves it for the next, which finds the invitation reserved and sends it.
-		if got, err := s.DueEvents(ctx, ns, uid, at, 10); err != nil || !reflect.DeepEqual(ids(got), []string{"1"}) {
-			t.Errorf("after deciding, with the invitation reserved: DueEvents = %v, %v; want [1]", ids(got), err)
+		// deciding leaves it for the next, which finds the invitation reserved and sends it,
+		// as the decision made it.
+		if got, err := s.DueEvents(ctx, ns, uid, at, 10); err != nil || !reflect.DeepEqual(ids(got), []string{"1"}) ||
+			got[0].WaveID != wave.WaveID || got[0].RecipientKey != "T-1" || got[0].Segment != "general-needs" {
+			t.Errorf("after deciding, with the invitation reserved: DueEvents = %+v, %v; want 1, with its invitation", got, err)
 		}
 		if err := s.Mark(ctx, inv.InvitationKey, store.StateSending, "", at); err != nil {
 			t.Fatal(err)
@@ -171,6 +173,49 @@ func TestTouchPoints(t *testing.T) {
 		}
 		if held, err := store.RowsHolding(ctx, s, "T-1"); err != nil || !reflect.DeepEqual(held, map[string]int{"touch_events": 1}) {
 			t.Errorf("rows still holding T-1 (lakeside's event only, expected): %v, %v", held, err)
+		}
+	})
+}
+
+// When a wave's invitations expire under the campaign's retention, the decisions that made
+// them forget whom and where, and stay: their events do not invite again.
+func TestTouchPointDecisionsOutliveTheirInvitations(t *testing.T) {
+	contract(t, func(t *testing.T, s store.Store) {
+		const ns = "riverside-homes"
+		if err := s.PutTouchPoints(ctx, store.TouchPoints{CampaignUID: uid, Namespace: ns, Campaign: "post-repair",
+			Types: []store.EventType{{Type: "repair.completed"}}, MaxAge: 30 * 24 * time.Hour}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutEvents(ctx, ns, []store.Event{{Source: "jobs", ID: "R-1", Type: "repair.completed", Time: t0,
+			Fields: map[string]string{"tenancy": "T-1"}}}, t0); err != nil {
+			t.Fatal(err)
+		}
+		w := wave("tp-20260401")
+		w.ClosesAt = t0.Add(24 * time.Hour)
+		if err := s.PutWave(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutRetention(ctx, uid, store.Retention{Namespace: ns, Invitations: 24 * time.Hour}, t0); err != nil {
+			t.Fatal(err)
+		}
+		inv := store.Invitation{InvitationKey: store.InvitationKey{CampaignUID: uid, WaveID: w.WaveID, RecipientKey: "T-1"}, Namespace: ns,
+			Segment: "all", Channel: "email"}
+		if _, err := s.Decide(ctx, ns, uid, []store.Decision{{Source: "jobs", ID: "R-1", Outcome: store.OutcomeInvited, Due: t0,
+			WaveID: w.WaveID, RecipientKey: "T-1", Segment: "all"}}, []store.Invitation{inv}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Mark(ctx, inv.InvitationKey, store.StateSent, "", t0); err != nil {
+			t.Fatal(err)
+		}
+		later := t0.Add(3 * 24 * time.Hour)
+		if got, err := s.Expire(ctx, later); err != nil || got.Invitations != 1 {
+			t.Fatalf("Expire = %+v, %v; want the invitation expired", got, err)
+		}
+		if due, err := s.DueTouchPoints(ctx, ns, uid, later); err != nil || due.Due != 0 {
+			t.Errorf("after the invitation expired: %+v, %v; want the event still decided", due, err)
+		}
+		if held, err := store.RowsHolding(ctx, s, "T-1"); err != nil || !reflect.DeepEqual(held, map[string]int{"touch_events": 1}) {
+			t.Errorf("rows holding T-1 after expiry: %v, %v; want the event only (until its own 30 days)", held, err)
 		}
 	})
 }

@@ -17,10 +17,13 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/surveyops/survey-operator/api/v1alpha1"
 	"github.com/surveyops/survey-operator/internal/apitoken"
+	"github.com/surveyops/survey-operator/internal/campaign"
 	"github.com/surveyops/survey-operator/internal/responseapi"
 )
 
@@ -94,6 +97,11 @@ var _ = Describe("Touch-point events", func() {
 		a := happening(fmt.Sprintf("job-%d", rand.Uint64()), repairCompleted, "T-A", aDue.Add(-2*time.Hour))
 		Eventually(func() responseapi.EventsAccepted { _, got := post(credential, a); return got }, "60s", "1s").
 			Should(Equal(responseapi.EventsAccepted{Events: 1, New: 1}))
+
+		// The quiet campaign is registered too once its producers' Secret is made.
+		Eventually(func() error {
+			return k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: campaign.EventsSecretName(quiet.Name)}, &corev1.Secret{})
+		}, "60s", "1s").Should(Succeed())
 
 		By("B's repair, due already, by the SDK's client in binary mode")
 		protocol, err := cehttp.New(cehttp.WithTarget(target), cehttp.WithHeader("Authorization", "Bearer "+credential))
