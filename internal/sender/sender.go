@@ -265,6 +265,11 @@ func (r *run) send(ctx context.Context) error {
 			err = errors.Join(err, ferr) // still a stop for quiet hours, if it was one
 		}
 	}
+	return joinStop(err, cerr)
+}
+
+// joinStop is a run's error and its stream's: one of them, or both when they differ.
+func joinStop(err, cerr error) error {
 	switch {
 	case err == nil:
 		return cerr

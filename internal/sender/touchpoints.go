@@ -166,14 +166,7 @@ func (r *run) resume(ctx context.Context, due []responseapi.DueEvent) error {
 	}
 	r.stream = r.startStream(ctx)
 	err = r.queue(ctx, send, byKey)
-	cerr := r.stream.close()
-	switch {
-	case err == nil:
-		return cerr
-	case cerr == nil || errors.Is(err, cerr):
-		return err
-	}
-	return errors.Join(err, cerr)
+	return joinStop(err, r.stream.close())
 }
 
 // eventPage decides about one page of due events and sends the invitations they make.
@@ -253,14 +246,7 @@ func (r *run) eventPage(ctx context.Context, due []responseapi.DueEvent) error {
 	// left reserved by a stop), so the next page holds only events not yet seen.
 	r.stream = r.startStream(ctx)
 	err := r.batch(ctx, people)
-	cerr := r.stream.close()
-	switch {
-	case err == nil:
-		return cerr
-	case cerr == nil || errors.Is(err, cerr):
-		return err
-	}
-	return errors.Join(err, cerr)
+	return joinStop(err, r.stream.close())
 }
 
 // attributes are the event's fields the campaign breaks its results down by.
@@ -327,14 +313,7 @@ func (r *run) touchPointReminders(ctx context.Context) error {
 			}
 		}
 	}()
-	cerr := r.stream.close()
-	switch {
-	case err == nil:
-		return cerr
-	case cerr == nil || errors.Is(err, cerr):
-		return err
-	}
-	return errors.Join(err, cerr)
+	return joinStop(err, r.stream.close())
 }
 
 // closed says whether the wave of the day an event fell due has closed.
