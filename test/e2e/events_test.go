@@ -92,8 +92,8 @@ var _ = Describe("Touch-point events", func() {
 			return resp.StatusCode, got
 		}
 
-		By("A's repair, due in 20 seconds (done 2h ago less 20s, the sample's delay 2h): stored once the manager has registered the campaign")
-		aDue := time.Now().Add(20 * time.Second)
+		By("A's repair, due in 10 seconds (done 2h ago less 10s, the sample's delay 2h): stored once the manager has registered the campaign")
+		aDue := time.Now().Add(10 * time.Second)
 		a := happening(fmt.Sprintf("job-%d", rand.Uint64()), repairCompleted, "T-A", aDue.Add(-2*time.Hour))
 		Eventually(func() responseapi.EventsAccepted { _, got := post(credential, a); return got }, "60s", "1s").
 			Should(Equal(responseapi.EventsAccepted{Events: 1, New: 1}))
@@ -134,7 +134,7 @@ var _ = Describe("Touch-point events", func() {
 			aDue.Format(time.TimeOnly), aAt.Sub(aDue).Round(time.Second))
 
 		By("nobody else, nor twice: C is not due; D's campaign waits for its quiet hours; the ignored type invites no one")
-		Consistently(func() map[string]int { _, count := recipients(p.mustMails()); return count }, "15s", "1s").
+		Consistently(func() map[string]int { _, count := recipients(p.mustMails()); return count }, "8s", "1s").
 			Should(Equal(map[string]int{"t-a@example.org": 1, "t-b@example.org": 1}))
 		for _, j := range p.jobs() {
 			Expect(j).NotTo(HavePrefix(quiet.Name+"-"), "a Job of the campaign in its quiet hours")
